@@ -1,0 +1,291 @@
+//! Where a depot's files live: a ZIP (offline bundle), a directory, or a base URL.
+//!
+//! Every path handed in is depot-relative and already checked by [`super::path::join`].
+//! Readers are owned and independent, so several VIBs can be streamed at once.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use flate2::read::DeflateDecoder;
+use url::Url;
+use zip::CompressionMethod;
+
+use super::fetch::{Fetch, FetchError};
+use crate::archive::{ArchiveError, ArchiveLimits, SafeZip};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("{container}: no file '{path}'")]
+    NotFound { container: String, path: String },
+    #[error("{container}: '{path}': {source}")]
+    Io { container: String, path: String, source: io::Error },
+    #[error("{container}: {source}")]
+    Archive { container: String, source: ArchiveError },
+    #[error("{container}: '{path}' is stored with {method}, which is not supported (only stored and deflate)")]
+    UnsupportedCompression { container: String, path: String, method: String },
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+}
+
+/// A depot's files by depot-relative path.
+pub trait Container: Send + Sync {
+    /// A short label for messages: the bundle path, directory or URL.
+    fn label(&self) -> String;
+    /// Open a file for streaming.
+    fn open(&self, path: &str) -> Result<Box<dyn Read + Send + '_>, ContainerError>;
+    /// Does the file exist? Online containers answer `None` (unknown without a request).
+    fn exists(&self, path: &str) -> Option<bool>;
+    /// Every file, when the container can list them (ZIPs and directories).
+    fn list(&self) -> Option<Vec<String>>;
+    /// Read a small document whole, capped at `limit` bytes.
+    fn read_small(&self, path: &str, limit: u64) -> Result<Vec<u8>, ContainerError> {
+        let mut out = Vec::new();
+        self.open(path)?.take(limit.saturating_add(1)).read_to_end(&mut out).map_err(|source| ContainerError::Io {
+            container: self.label(),
+            path: path.to_owned(),
+            source,
+        })?;
+        if out.len() as u64 > limit {
+            return Err(ContainerError::Io {
+                container: self.label(),
+                path: path.to_owned(),
+                source: io::Error::other(format!("larger than the {limit}-byte limit for a document")),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// One member of a ZIP, located once so that it can be streamed without the archive.
+#[derive(Debug, Clone)]
+struct ZipMember {
+    name: String,
+    header_start: u64,
+    compressed_size: u64,
+    size: u64,
+    method: CompressionMethod,
+}
+
+/// An offline bundle on disk. Members are read with positioned reads of a shared file
+/// handle, so readers need no lock and no borrow of the archive.
+pub struct ZipContainer {
+    label: String,
+    file: Arc<File>,
+    members: Vec<ZipMember>,
+    /// Keeps an unwrapped inner bundle alive for as long as the container.
+    _spool: Option<tempfile::TempPath>,
+}
+
+impl ZipContainer {
+    pub fn open(path: &Path, limits: ArchiveLimits) -> Result<Self, ContainerError> {
+        let label = path.display().to_string();
+        let file = File::open(path).map_err(|source| ContainerError::Io {
+            container: label.clone(),
+            path: String::new(),
+            source,
+        })?;
+        Self::from_file(label, file, limits, None)
+    }
+
+    pub(crate) fn from_file(
+        label: String,
+        file: File,
+        limits: ArchiveLimits,
+        spool: Option<tempfile::TempPath>,
+    ) -> Result<Self, ContainerError> {
+        let reader = file.try_clone().map_err(|source| ContainerError::Io {
+            container: label.clone(),
+            path: String::new(),
+            source,
+        })?;
+        let mut zip = zip::ZipArchive::new(reader)
+            .map_err(|e| ContainerError::Archive { container: label.clone(), source: e.into() })?;
+        // SafeZip's checks (entry count, unsafe names) run on a second view of the same file.
+        let check = file.try_clone().map_err(|source| ContainerError::Io {
+            container: label.clone(),
+            path: String::new(),
+            source,
+        })?;
+        let safe = SafeZip::open(check, limits)
+            .map_err(|source| ContainerError::Archive { container: label.clone(), source })?;
+        let mut members = Vec::with_capacity(safe.names().len());
+        for (i, name) in safe.names().iter().enumerate() {
+            let entry = zip
+                .by_index_raw(i)
+                .map_err(|e| ContainerError::Archive { container: label.clone(), source: e.into() })?;
+            if entry.is_dir() {
+                continue;
+            }
+            members.push(ZipMember {
+                name: name.clone(),
+                header_start: entry.header_start(),
+                compressed_size: entry.compressed_size(),
+                size: entry.size(),
+                method: entry.compression(),
+            });
+        }
+        Ok(Self { label, file: Arc::new(file), members, _spool: spool })
+    }
+
+    fn member(&self, path: &str) -> Option<&ZipMember> {
+        self.members.iter().find(|m| m.name == path)
+    }
+
+    /// Declared uncompressed size of a member.
+    pub fn size_of(&self, path: &str) -> Option<u64> {
+        self.member(path).map(|m| m.size)
+    }
+
+    fn io_err(&self, path: &str, source: io::Error) -> ContainerError {
+        ContainerError::Io { container: self.label.clone(), path: path.to_owned(), source }
+    }
+}
+
+impl Container for ZipContainer {
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
+    fn open(&self, path: &str) -> Result<Box<dyn Read + Send + '_>, ContainerError> {
+        let m = self
+            .member(path)
+            .ok_or_else(|| ContainerError::NotFound { container: self.label.clone(), path: path.to_owned() })?;
+        // Local file header: 30 fixed bytes, then name and extra field of their own lengths.
+        let mut header = [0u8; 30];
+        self.file.read_exact_at(&mut header, m.header_start).map_err(|e| self.io_err(path, e))?;
+        if header[..4] != [0x50, 0x4b, 0x03, 0x04] {
+            return Err(self.io_err(path, io::Error::other("bad local file header signature")));
+        }
+        let name_len = u64::from(u16::from_le_bytes([header[26], header[27]]));
+        let extra_len = u64::from(u16::from_le_bytes([header[28], header[29]]));
+        let data_start = m.header_start + 30 + name_len + extra_len;
+        let raw = PositionedReader { file: Arc::clone(&self.file), pos: data_start }.take(m.compressed_size);
+        // Cap at the declared size: a forged header cannot make us inflate more.
+        match m.method {
+            CompressionMethod::Stored => Ok(Box::new(raw.take(m.size))),
+            CompressionMethod::Deflated => Ok(Box::new(DeflateDecoder::new(raw).take(m.size))),
+            other => Err(ContainerError::UnsupportedCompression {
+                container: self.label.clone(),
+                path: path.to_owned(),
+                method: format!("{other:?}"),
+            }),
+        }
+    }
+
+    fn exists(&self, path: &str) -> Option<bool> {
+        Some(self.member(path).is_some())
+    }
+
+    fn list(&self) -> Option<Vec<String>> {
+        Some(self.members.iter().map(|m| m.name.clone()).collect())
+    }
+}
+
+/// `Read` over a shared file at an own offset (pread), so readers are independent.
+struct PositionedReader {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl Read for PositionedReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// An unpacked depot in a local directory.
+pub struct DirContainer {
+    root: PathBuf,
+}
+
+impl DirContainer {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl Container for DirContainer {
+    fn label(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn open(&self, path: &str) -> Result<Box<dyn Read + Send + '_>, ContainerError> {
+        match File::open(self.root.join(path)) {
+            Ok(f) => Ok(Box::new(f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(ContainerError::NotFound { container: self.label(), path: path.to_owned() })
+            }
+            Err(source) => Err(ContainerError::Io { container: self.label(), path: path.to_owned(), source }),
+        }
+    }
+
+    fn exists(&self, path: &str) -> Option<bool> {
+        Some(self.root.join(path).is_file())
+    }
+
+    fn list(&self) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(rel) = path.strip_prefix(&self.root) {
+                    out.push(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        out.sort();
+        Some(out)
+    }
+}
+
+/// An online depot: paths are resolved against a base URL (ending in `/`).
+pub struct UrlContainer {
+    base: Url,
+    fetch: Arc<dyn Fetch>,
+}
+
+impl UrlContainer {
+    pub fn new(base: Url, fetch: Arc<dyn Fetch>) -> Self {
+        Self { base, fetch }
+    }
+
+    pub fn url_of(&self, path: &str) -> Result<Url, ContainerError> {
+        self.base.join(path).map_err(|e| {
+            ContainerError::Fetch(FetchError::Failed { url: format!("{}{path}", self.base), message: e.to_string() })
+        })
+    }
+}
+
+impl Container for UrlContainer {
+    fn label(&self) -> String {
+        self.base.to_string()
+    }
+
+    fn open(&self, path: &str) -> Result<Box<dyn Read + Send + '_>, ContainerError> {
+        let url = self.url_of(path)?;
+        Ok(self.fetch.open(&url)?)
+    }
+
+    fn exists(&self, _path: &str) -> Option<bool> {
+        None
+    }
+
+    fn list(&self) -> Option<Vec<String>> {
+        None
+    }
+}

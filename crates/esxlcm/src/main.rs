@@ -1,0 +1,2 @@
+//! The esxlcm command line (being built).
+fn main() {}
