@@ -25,7 +25,7 @@ pub struct MetadataArchive {
     pub vibs: Vec<Vib>,
     pub profiles: Vec<ImageProfile>,
     pub release_units: Vec<ReleaseUnit>,
-    /// `vmware.xml` as read, for cross-checks.
+    /// `vmware.xml` as read; only read when `bulletins/` is absent.
     pub response: Option<MetadataResponse>,
     /// Members this reader did not recognise, and the member each VIB came from.
     pub unknown_members: Vec<String>,
@@ -39,6 +39,9 @@ impl MetadataArchive {
         let mut names: Vec<String> = zip.names().to_vec();
         // Member order varies between writers; read in name order for stable results.
         names.sort();
+        // vmware.xml repeats every bulletin with full VIB records and is by far the largest
+        // member; it is only needed when the per-bulletin files are missing.
+        let has_bulletin_files = names.iter().any(|n| n.starts_with("bulletins/") && n.ends_with(".xml"));
         let mut response_bulletins = None;
         for name in names {
             if name.ends_with('/') {
@@ -48,6 +51,7 @@ impl MetadataArchive {
             let wrap = |source: ModelError| MetadataError::Document { member: name.clone(), source };
             let (dir, file) = name.rsplit_once('/').unwrap_or(("", name.as_str()));
             match (dir, file) {
+                ("", "vmware.xml") if has_bulletin_files => {}
                 ("", "vmware.xml") => {
                     let resp = MetadataResponse::parse(&doc(&mut zip)?).map_err(wrap)?;
                     response_bulletins = Some(resp.bulletins.clone());
@@ -117,4 +121,56 @@ impl MetadataArchive {
 /// Identities may hold characters a file name should not (`:` in release IDs).
 fn file_safe(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+
+    const VIB: &[u8] = br#"<vib version="5.0"><type>bootbank</type><name>drv</name><version>1.0-1</version><vendor>ACME</vendor><relationships><depends><constraint name="vmkapi_2_1_0_0"/></depends><provides><provide name="drv-api" version="1.0"/></provides></relationships><acceptance-level>partner</acceptance-level><payloads><payload name="drv" type="vgz" size="10"><checksum checksum-type="sha-256">ab</checksum></payload></payloads><relative-path>vib20/drv/ACME_bootbank_drv_1.0-1.vib</relative-path><packed-size>100</packed-size><checksum checksum-type="sha-256">cd</checksum></vib>"#;
+    const BULLETIN: &[u8] = br#"<bulletin><id>ACME-drv_1.0-1</id><vendor>ACME</vendor><componentNameSpec name="ACME-drv" uiString="Driver"/><componentVersionSpec version="1.0-1" uiString="1.0"/><vibList><vibID>ACME_bootbank_drv_1.0-1</vibID></vibList></bulletin>"#;
+
+    fn archive() -> MetadataArchive {
+        MetadataArchive {
+            bulletins: vec![Bulletin::parse(BULLETIN).unwrap()],
+            vibs: vec![Vib::parse(VIB).unwrap()],
+            ..MetadataArchive::default()
+        }
+    }
+
+    #[test]
+    fn write_read_round_trip_is_deterministic() {
+        let a = archive();
+        let bytes = a.write(Cursor::new(Vec::new()), "2026-01-01T00:00:00").unwrap().into_inner();
+        let again = a.write(Cursor::new(Vec::new()), "2026-01-01T00:00:00").unwrap().into_inner();
+        assert_eq!(bytes, again);
+        let read = MetadataArchive::read(Cursor::new(bytes), ArchiveLimits::default()).unwrap();
+        assert_eq!(read.bulletins, a.bulletins);
+        assert_eq!(read.vibs, a.vibs);
+        assert!(read.response.is_none(), "vmware.xml is skipped when bulletins/ exists");
+    }
+
+    #[test]
+    fn falls_back_to_vmware_xml_without_bulletin_files() {
+        let a = archive();
+        let vib = &a.vibs[0];
+        let xml = MetadataResponse::write("t", &a.bulletins, |id| (id == vib.id()).then_some(vib));
+        let mut zip = DeterministicZip::new(Cursor::new(Vec::new()));
+        zip.add_bytes("vmware.xml", &xml).unwrap();
+        let bytes = zip.finish().unwrap().into_inner();
+        let read = MetadataArchive::read(Cursor::new(bytes), ArchiveLimits::default()).unwrap();
+        assert_eq!(read.bulletins, a.bulletins);
+        assert!(read.response.is_some());
+    }
+
+    #[test]
+    fn a_bad_member_is_named() {
+        let mut zip = DeterministicZip::new(Cursor::new(Vec::new()));
+        zip.add_bytes("vibs/x-1.xml", b"<vib><name>x</name></vib>").unwrap();
+        let bytes = zip.finish().unwrap().into_inner();
+        let err = MetadataArchive::read(Cursor::new(bytes), ArchiveLimits::default()).unwrap_err();
+        assert_eq!(err.to_string(), "member 'vibs/x-1.xml': vib/type: required field is missing or empty");
+    }
 }

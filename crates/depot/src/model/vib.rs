@@ -444,3 +444,42 @@ fn parse_location(root: &Element, p: &str) -> Result<Option<VibLocation>, ModelE
         checksum,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relationships_flags_and_unknown_elements() {
+        let doc = br#"<vib version="5.0"><type>bootbank</type><name>n</name><version>1.0-1</version><vendor>V</vendor><relationships><depends><constraint name="esx-version" relation="&gt;=" version="6.0.0"/></depends><conflicts><constraint name="old"/></conflicts><replaces/><provides><provide name="cap" version="2.0"/></provides><compatibleWith/></relationships><installdate>2026-04-04</installdate><system-requires><maintenance-mode install="false">true</maintenance-mode><softwarePlatform locale="" productLineID="embeddedEsx" version="8.0"/></system-requires><acceptance-level>VMwareAccepted</acceptance-level><live-install-allowed>True</live-install-allowed></vib>"#;
+        let vib = Vib::parse(doc).unwrap();
+        assert_eq!(vib.id(), "V_bootbank_n_1.0-1");
+        assert_eq!(vib.depends[0].to_string(), "esx-version >= 6.0.0");
+        assert_eq!(vib.provides[0].version.as_ref().unwrap().as_str(), "2.0");
+        assert_eq!(vib.acceptance_level, AcceptanceLevel::Accepted);
+        assert!(vib.live_install_allowed && !vib.reboot_required());
+        assert_eq!(vib.maintenance_mode, MaintenanceMode { required: true, install: Some(false), remove: None });
+        assert_eq!(vib.extra.len(), 1, "installdate is kept");
+        assert_eq!(Vib::parse(&vib.to_xml()).unwrap(), vib);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases: [(&[u8], &str); 4] = [
+            (b"<vib><type>b</type><name>n</name><vendor>v</vendor></vib>", "vib/version: required field is missing or empty"),
+            (
+                br#"<vib><type>b</type><name>n</name><version>1</version><vendor>v</vendor><payloads><payload name="p" size="12x"/></payloads></vib>"#,
+                "vib/payloads/payload[0]/@size: invalid value '12x': expected a non-negative whole number",
+            ),
+            (
+                br#"<vib><type>b</type><name>n</name><version>1</version><vendor>v</vendor><relationships><depends><constraint name="x" relation="<" version="1"/></depends></relationships></vib>"#,
+                "vib/relationships/depends/constraint[0]/@relation: invalid value '<'",
+            ),
+            (b"<bulletin/>", "expected root element <vib>, found <bulletin>"),
+        ];
+        for (doc, want) in cases {
+            let err = Vib::parse(doc).unwrap_err().to_string();
+            assert!(err.starts_with(want), "{err}");
+        }
+    }
+}
