@@ -135,7 +135,7 @@ fn is_safe_name(name: &str) -> bool {
     !name.starts_with('/')
         && !name.contains('\\')
         && !name.contains('\0')
-        && !name.get(1..2).is_some_and(|c| c == ":")
+        && name.get(1..2).is_none_or(|c| c != ":")
         && !name.split('/').any(|part| part == "..")
 }
 
@@ -183,10 +183,11 @@ impl<W: Write + Seek> DeterministicZip<W> {
         self.zip.write_all(bytes)
     }
 
-    /// Stream a member. `size` decides whether ZIP64 is needed; already-compressed
-    /// payloads (VIBs) are deflated anyway, as every real bundle does (depot-format §3.1).
+    /// Stream a member without compressing it. `size` decides whether ZIP64 is needed.
+    /// VIBs are stored: their payloads are gzip or zstd already, so deflating them again
+    /// costs most of the write time and saves almost nothing; readers handle both.
     pub fn add_reader(&mut self, name: &str, size: u64, reader: &mut dyn Read) -> io::Result<u64> {
-        let options = Self::options(false).large_file(size >= u64::from(u32::MAX));
+        let options = Self::options(true).large_file(size >= u64::from(u32::MAX));
         self.zip.start_file(name, options).map_err(io::Error::other)?;
         io::copy(reader, &mut self.zip)
     }

@@ -115,10 +115,12 @@ impl Catalog {
                 }
                 Some(existing) => {
                     if let Some(field) = vib_difference(&existing.vib, vib) {
+                        // The first record may come from this same depot (two metadata zips).
+                        let first = self.depots.get(existing.origins[0].depot).map_or(&label, |d| &d.label).clone();
                         self.conflicts.push(CatalogConflict {
                             kind: "VIB".into(),
                             id,
-                            first: self.depots[existing.origins[0].depot].label.clone(),
+                            first,
                             second: label.clone(),
                             field,
                         });
@@ -141,7 +143,7 @@ impl Catalog {
                     Some(existing) if existing.unit.document == u.document => existing.depots.push(index),
                     Some(existing) => {
                         let first = existing.depots[0];
-                        let first = self.depot_label(first);
+                        let first = self.depot_label(first, &label);
                         self.conflicts.push(CatalogConflict {
                             kind: u.kind.release_type().into(),
                             id: u.release_id.clone(),
@@ -162,8 +164,9 @@ impl Catalog {
         Ok(index)
     }
 
-    fn depot_label(&self, i: usize) -> String {
-        self.depots.get(i).map(|d| d.label.clone()).unwrap_or_default()
+    /// A depot's label; the depot being added is not in `depots` yet.
+    fn depot_label(&self, i: usize, adding: &str) -> String {
+        self.depots.get(i).map_or_else(|| adding.to_owned(), |d| d.label.clone())
     }
 
     fn add_bulletin(&mut self, b: &Bulletin, index: usize, label: &str) {
@@ -184,7 +187,7 @@ impl Catalog {
                         Some(c) => format!("{}:{}", c.name, c.version),
                         None => b.id.clone(),
                     };
-                    let first = self.depot_label(first);
+                    let first = self.depot_label(first, label);
                     self.conflicts.push(CatalogConflict {
                         kind: kind.into(),
                         id,

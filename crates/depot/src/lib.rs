@@ -4,11 +4,14 @@
 //! [`source::Fetch`] trait, which the binary and the server implement.
 
 pub mod archive;
+pub mod catalog;
+pub mod check;
+pub mod generate;
 pub mod metadata_zip;
 pub mod model;
-pub mod vib;
-pub mod catalog;
 pub mod source;
+pub mod vib;
+pub mod write;
 pub mod xml;
 
 pub use esxlcm_version::Version;

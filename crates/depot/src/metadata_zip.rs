@@ -78,10 +78,10 @@ impl MetadataArchive {
                 _ => out.unknown_members.push(name.clone()),
             }
         }
-        if out.bulletins.is_empty() {
-            if let Some(bulletins) = response_bulletins {
-                out.bulletins = bulletins;
-            }
+        if out.bulletins.is_empty()
+            && let Some(bulletins) = response_bulletins
+        {
+            out.bulletins = bulletins;
         }
         Ok(out)
     }

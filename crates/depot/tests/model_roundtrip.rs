@@ -2,9 +2,11 @@
 //! whatever characters its text fields hold (XML escaping is the writer's job), and the
 //! XML tree parser never panics on arbitrary input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use esxlcm_depot::model::{
-    AcceptanceLevel, Bulletin, Checksum, ComponentSpec, Constraint, MaintenanceMode, Payload, Provide, SoftwarePlatform,
-    Vib, VibLocation,
+    AcceptanceLevel, Bulletin, Checksum, ComponentSpec, Constraint, MaintenanceMode, Payload, Provide,
+    SoftwarePlatform, Vib, VibLocation,
 };
 use esxlcm_depot::xml::{self, XmlLimits};
 use esxlcm_version::{Relation, Version};
@@ -21,7 +23,8 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn version() -> impl Strategy<Value = Version> {
-    "[0-9]{1,3}(\\.[0-9]{1,3}){0,3}(-[0-9]{1,2}[a-z]{0,3}(\\.[0-9]{1,4}){0,3})?".prop_map(|s| Version::parse(&s).unwrap())
+    "[0-9]{1,3}(\\.[0-9]{1,3}){0,3}(-[0-9]{1,2}[a-z]{0,3}(\\.[0-9]{1,4}){0,3})?"
+        .prop_map(|s| Version::parse(&s).unwrap())
 }
 
 fn constraint() -> impl Strategy<Value = Constraint> {
@@ -34,7 +37,11 @@ fn constraint() -> impl Strategy<Value = Constraint> {
 }
 
 fn checksum() -> impl Strategy<Value = Checksum> {
-    (proptest::sample::select(vec!["sha-256", "sha-1", "sha-256-gunzip1"]), proptest::option::of(Just("gunzip")), "[0-9a-f]{8,64}")
+    (
+        proptest::sample::select(vec!["sha-256", "sha-1", "sha-256-gunzip1"]),
+        proptest::option::of(Just("gunzip")),
+        "[0-9a-f]{8,64}",
+    )
         .prop_map(|(t, vp, v)| Checksum { checksum_type: t.into(), verify_process: vp.map(Into::into), value: v })
 }
 

@@ -13,16 +13,11 @@ use esxlcm_depot::source::{Depot, OpenOptions, SourceKind};
 fn every_extracted_document_parses_and_round_trips() {
     let mut vibs = 0;
     for dir in support::extracted_dirs() {
-        let read = |p: &str| {
-            std::fs::read(dir.join(p)).unwrap_or_else(|e| panic!("{}/{p}: {e}", dir.display()))
-        };
+        let read = |p: &str| std::fs::read(dir.join(p)).unwrap_or_else(|e| panic!("{}/{p}: {e}", dir.display()));
         VendorList::parse(&read("index.xml")).unwrap();
         VendorIndex::parse(&read("vendor-index.xml")).unwrap();
         let descriptor = Vib::parse(&read("vib-descriptor.xml")).unwrap();
-        assert!(
-            descriptor.location.is_none(),
-            "a descriptor inside a VIB has no location"
-        );
+        assert!(descriptor.location.is_none(), "a descriptor inside a VIB has no location");
         assert_eq!(Vib::parse(&descriptor.to_xml()).unwrap(), descriptor);
         for sub in ["vibs", "bulletins"] {
             for entry in std::fs::read_dir(dir.join("metadata.zip.d").join(sub)).unwrap() {
@@ -32,10 +27,7 @@ fn every_extracted_document_parses_and_round_trips() {
                     assert!(vib.location.is_some());
                     assert_eq!(Vib::parse(&vib.to_xml()).unwrap(), vib, "{}", vib.id());
                     // The metadata copy and the signed descriptor describe the same VIB.
-                    assert_eq!(
-                        (vib.id(), &vib.payloads),
-                        (descriptor.id(), &descriptor.payloads)
-                    );
+                    assert_eq!((vib.id(), &vib.payloads), (descriptor.id(), &descriptor.payloads));
                     vibs += 1;
                 } else {
                     let b = Bulletin::parse(&bytes).unwrap();
@@ -63,9 +55,7 @@ fn every_bundle_opens_with_its_components() {
             seen.insert(b.bulletin.id.clone(), "(legacy bulletin)".to_owned());
         }
         let vib = catalog.vibs().next().unwrap();
-        let expected = if bundle.to_string_lossy().contains("ghettoVCB")
-            || bundle.to_string_lossy().contains("net51")
-        {
+        let expected = if bundle.to_string_lossy().contains("ghettoVCB") || bundle.to_string_lossy().contains("net51") {
             AcceptanceLevel::Community
         } else {
             AcceptanceLevel::Certified
@@ -76,10 +66,7 @@ fn every_bundle_opens_with_its_components() {
         ("VMware-vmkusb-nic-fling", "1.15-1vmw.900.0.84947163"),
         ("VMware-Re-Driver", "1.101.01-5vmw.800.1.0.20613240"),
         ("ghettoVCB", "(legacy bulletin)"),
-        (
-            "net51-r8169-6.011.00-2vft.510.0.0.799733",
-            "(legacy bulletin)",
-        ),
+        ("net51-r8169-6.011.00-2vft.510.0.0.799733", "(legacy bulletin)"),
     ]
     .into_iter()
     .map(|(a, b)| (a.to_owned(), b.to_owned()))
@@ -93,30 +80,20 @@ fn every_bundle_opens_with_its_components() {
 
 #[test]
 fn two_bundles_merge_and_versions_sort() {
-    let bundles: Vec<_> = support::sample_bundles()
-        .into_iter()
-        .filter(|p| p.to_string_lossy().contains("VMKUSB"))
-        .collect();
+    let bundles: Vec<_> =
+        support::sample_bundles().into_iter().filter(|p| p.to_string_lossy().contains("VMKUSB")).collect();
     assert_eq!(bundles.len(), 2);
-    let depots = bundles
-        .iter()
-        .map(|b| Depot::open_path(b, &OpenOptions::default()).unwrap());
+    let depots = bundles.iter().map(|b| Depot::open_path(b, &OpenOptions::default()).unwrap());
     let catalog = Catalog::from_depots(depots).unwrap();
     let versions: Vec<String> = catalog
         .component_versions("VMware-vmkusb-nic-fling")
         .iter()
         .map(|c| c.bulletin.component.as_ref().unwrap().version.to_string())
         .collect();
-    assert_eq!(
-        versions,
-        ["1.14-1vmw.803.0.0.75399077", "1.15-1vmw.900.0.84947163"]
-    );
+    assert_eq!(versions, ["1.14-1vmw.803.0.0.75399077", "1.15-1vmw.900.0.84947163"]);
     // Opening the same bundle twice is one entry per identity, with two origins.
     let again = Catalog::from_depots(
-        bundles
-            .iter()
-            .chain(bundles.iter())
-            .map(|b| Depot::open_path(b, &OpenOptions::default()).unwrap()),
+        bundles.iter().chain(bundles.iter()).map(|b| Depot::open_path(b, &OpenOptions::default()).unwrap()),
     )
     .unwrap();
     assert!(again.conflicts().is_empty());
@@ -127,10 +104,7 @@ fn two_bundles_merge_and_versions_sort() {
 #[test]
 fn bare_vib_and_directory_sources() {
     // A bare VIB straight out of a bundle.
-    let bundle = support::sample_bundles()
-        .into_iter()
-        .find(|p| p.to_string_lossy().contains("ghettoVCB"))
-        .unwrap();
+    let bundle = support::sample_bundles().into_iter().find(|p| p.to_string_lossy().contains("ghettoVCB")).unwrap();
     let depot = Depot::open_path(&bundle, &OpenOptions::default()).unwrap();
     let (meta, vib) = depot.all_vibs().next().unwrap();
     let path = depot.vib_path(meta, vib).unwrap();
@@ -143,12 +117,6 @@ fn bare_vib_and_directory_sources() {
     assert_eq!(bare.kind, SourceKind::Vib);
     let loose = &bare.loose_vibs[0];
     assert_eq!(loose.id(), vib.id());
-    let (a, b) = (
-        loose.location.as_ref().unwrap(),
-        vib.location.as_ref().unwrap(),
-    );
-    assert_eq!(
-        (a.packed_size, a.checksum.value.as_str()),
-        (b.packed_size, b.checksum.value.as_str())
-    );
+    let (a, b) = (loose.location.as_ref().unwrap(), vib.location.as_ref().unwrap());
+    assert_eq!((a.packed_size, a.checksum.value.as_str()), (b.packed_size, b.checksum.value.as_str()));
 }

@@ -113,8 +113,8 @@ impl SoftwareSpec {
         let mut value: Value =
             serde_json::from_slice(bytes).map_err(|e| SpecError::Json { path: "$".into(), message: e.to_string() })?;
         strip_nulls(&mut value);
-        let spec: Self = serde_json::from_value(value)
-            .map_err(|e| SpecError::Json { path: "$".into(), message: e.to_string() })?;
+        let spec: Self =
+            serde_json::from_value(value).map_err(|e| SpecError::Json { path: "$".into(), message: e.to_string() })?;
         if spec.image.base_image.is_none() {
             return Err(SpecError::MissingBaseImage);
         }

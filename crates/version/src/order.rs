@@ -93,11 +93,7 @@ mod tests {
     fn mixed_fields() {
         assert_eq!(cmp_field("1vmw", "3vmw"), Less);
         assert_eq!(cmp_field("3vmw", "10vmw"), Less);
-        assert_eq!(
-            cmp_field("1vmw", "1OEM"),
-            Greater,
-            "remainder compares bytewise"
-        );
+        assert_eq!(cmp_field("1vmw", "1OEM"), Greater, "remainder compares bytewise");
         assert_eq!(cmp_field("vmw", "0vmw"), Less, "empty digit run < 0");
         assert_eq!(cmp_field("", "0"), Less);
         assert_eq!(cmp_field("10", "10a"), Less);

@@ -54,9 +54,7 @@ pub enum PatternErrorKind {
         position: usize,
     },
     /// Anything but letters, digits, `.` and a final `*`.
-    #[error(
-        "'{ch}' at character {position}; only letters, digits, '.' and a final '*' are allowed"
-    )]
+    #[error("'{ch}' at character {position}; only letters, digits, '.' and a final '*' are allowed")]
     InvalidCharacter {
         /// The offending character.
         ch: char,
@@ -80,21 +78,13 @@ impl PatternError {
 impl PlatformPattern {
     /// The pattern that matches every platform (an empty `version` element).
     pub fn any() -> Self {
-        Self {
-            text: String::new(),
-            fields: Vec::new(),
-        }
+        Self { text: String::new(), fields: Vec::new() }
     }
 
     /// Parses a pattern. Surrounding whitespace is ignored, since it comes from XML text
     /// content; [`PlatformPattern::as_str`] still returns the text as given.
     pub fn parse(text: &str) -> Result<Self, PatternError> {
-        let fail = |kind| {
-            Err(PatternError {
-                text: excerpt(text),
-                kind,
-            })
-        };
+        let fail = |kind| Err(PatternError { text: excerpt(text), kind });
         let trimmed = text.trim();
         // Character offset of `trimmed` within `text`, so positions point into the input.
         let lead = text.chars().count() - text.trim_start().chars().count();
@@ -105,9 +95,7 @@ impl PlatformPattern {
             for field in trimmed.split('.') {
                 if wildcard {
                     // A field after `*`: the wildcard was not last.
-                    return fail(PatternErrorKind::MisplacedWildcard {
-                        position: position - 2,
-                    });
+                    return fail(PatternErrorKind::MisplacedWildcard { position: position - 2 });
                 }
                 if field.is_empty() {
                     return fail(PatternErrorKind::EmptyField { position });
@@ -115,16 +103,11 @@ impl PlatformPattern {
                 for (index, ch) in field.chars().enumerate() {
                     if ch == '*' {
                         if field != "*" {
-                            return fail(PatternErrorKind::MisplacedWildcard {
-                                position: position + index,
-                            });
+                            return fail(PatternErrorKind::MisplacedWildcard { position: position + index });
                         }
                         wildcard = true;
                     } else if !ch.is_ascii_alphanumeric() {
-                        return fail(PatternErrorKind::InvalidCharacter {
-                            ch,
-                            position: position + index,
-                        });
+                        return fail(PatternErrorKind::InvalidCharacter { ch, position: position + index });
                     }
                 }
                 if !wildcard {
@@ -139,10 +122,7 @@ impl PlatformPattern {
                 fields.pop();
             }
         }
-        Ok(Self {
-            text: text.to_owned(),
-            fields,
-        })
+        Ok(Self { text: text.to_owned(), fields })
     }
 
     /// The pattern as written.
@@ -160,11 +140,7 @@ impl PlatformPattern {
     pub fn matches(&self, platform: &str) -> bool {
         let version = platform.split_once('-').map_or(platform, |(v, _)| v);
         let mut platform_fields = version.split('.');
-        self.fields.iter().all(|wanted| {
-            platform_fields
-                .next()
-                .is_some_and(|have| cmp_field(wanted, have).is_eq())
-        })
+        self.fields.iter().all(|wanted| platform_fields.next().is_some_and(|have| cmp_field(wanted, have).is_eq()))
     }
 }
 
@@ -267,33 +243,15 @@ mod tests {
         assert_eq!(kind("7..0"), PatternErrorKind::EmptyField { position: 2 });
         assert_eq!(kind(".7"), PatternErrorKind::EmptyField { position: 0 });
         assert_eq!(kind("7.0."), PatternErrorKind::EmptyField { position: 4 });
-        assert_eq!(
-            kind("8*"),
-            PatternErrorKind::MisplacedWildcard { position: 1 }
-        );
-        assert_eq!(
-            kind("*.0"),
-            PatternErrorKind::MisplacedWildcard { position: 0 }
-        );
-        assert_eq!(
-            kind(" 8.*.1"),
-            PatternErrorKind::MisplacedWildcard { position: 3 }
-        );
-        assert_eq!(
-            kind("7.0-1"),
-            PatternErrorKind::InvalidCharacter {
-                ch: '-',
-                position: 3
-            }
-        );
+        assert_eq!(kind("8*"), PatternErrorKind::MisplacedWildcard { position: 1 });
+        assert_eq!(kind("*.0"), PatternErrorKind::MisplacedWildcard { position: 0 });
+        assert_eq!(kind(" 8.*.1"), PatternErrorKind::MisplacedWildcard { position: 3 });
+        assert_eq!(kind("7.0-1"), PatternErrorKind::InvalidCharacter { ch: '-', position: 3 });
         assert_eq!(
             PlatformPattern::parse("8*").unwrap_err().to_string(),
             "invalid platform version pattern '8*': '*' at character 1 must be the whole \
              last field, as in '8.*'"
         );
-        assert_eq!(
-            PlatformPattern::parse("7.0\t1").unwrap_err().text(),
-            "7.0\\t1"
-        );
+        assert_eq!(PlatformPattern::parse("7.0\t1").unwrap_err().text(), "7.0\\t1");
     }
 }

@@ -64,9 +64,7 @@ impl Relation {
             "=" => Ok(Self::Eq),
             ">=" => Ok(Self::Ge),
             ">>" => Ok(Self::Gt),
-            _ => Err(RelationError {
-                text: excerpt(text),
-            }),
+            _ => Err(RelationError { text: excerpt(text) }),
         }
     }
 

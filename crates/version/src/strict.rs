@@ -123,25 +123,14 @@ impl Version {
         let mut lints = Vec::new();
         let len = text.chars().count();
         if len > MAX_STRICT_LEN {
-            lints.push(VersionLint::TooLong {
-                version: text.to_owned(),
-                len,
-            });
+            lints.push(VersionLint::TooLong { version: text.to_owned(), len });
         }
         if self.has_release() {
             let version_len = self.version_part().chars().count();
             check_part(text, Part::Version, self.version_part(), 0, &mut lints);
-            check_part(
-                text,
-                Part::Release,
-                self.release_part(),
-                version_len + 1,
-                &mut lints,
-            );
+            check_part(text, Part::Release, self.release_part(), version_len + 1, &mut lints);
         } else {
-            lints.push(VersionLint::MissingRelease {
-                version: text.to_owned(),
-            });
+            lints.push(VersionLint::MissingRelease { version: text.to_owned() });
             check_part(text, Part::Version, text, 0, &mut lints);
         }
         lints
@@ -173,19 +162,10 @@ fn check_part(whole: &str, part: Part, text: &str, offset: usize, lints: &mut Ve
         empty_group.get_or_insert(group_start);
     }
     if let Some(position) = empty_group {
-        lints.push(VersionLint::EmptyGroup {
-            version: whole.to_owned(),
-            part,
-            position,
-        });
+        lints.push(VersionLint::EmptyGroup { version: whole.to_owned(), part, position });
     }
     if let Some((ch, position)) = invalid {
-        lints.push(VersionLint::InvalidCharacter {
-            version: whole.to_owned(),
-            part,
-            ch,
-            position,
-        });
+        lints.push(VersionLint::InvalidCharacter { version: whole.to_owned(), part, ch, position });
     }
 }
 
@@ -217,13 +197,7 @@ mod tests {
     #[test]
     fn too_long() {
         let text = "1.12.3.0-1OEM.700.1.0.15843807.12345"; // 36 characters
-        assert_eq!(
-            lint(text),
-            [VersionLint::TooLong {
-                version: text.to_owned(),
-                len: 36
-            }]
-        );
+        assert_eq!(lint(text), [VersionLint::TooLong { version: text.to_owned(), len: 36 }]);
         let text = "1.12.3.0-1OEM.700.1.0.15843807.1234"; // exactly 35
         assert_eq!(lint(text), []);
         let long = "1.12.3.0-1OEM.700.1.0.15843807.123456789A";
@@ -236,17 +210,9 @@ mod tests {
     #[test]
     fn missing_release_is_a_warning() {
         let lints = lint("0.19.0");
-        assert_eq!(
-            lints,
-            [VersionLint::MissingRelease {
-                version: "0.19.0".to_owned()
-            }]
-        );
+        assert_eq!(lints, [VersionLint::MissingRelease { version: "0.19.0".to_owned() }]);
         assert_eq!(lints[0].severity(), Severity::Warning);
-        assert_eq!(
-            lint("9.0.0.0.12345678")[0].rule(),
-            "version-missing-release"
-        );
+        assert_eq!(lint("9.0.0.0.12345678")[0].rule(), "version-missing-release");
     }
 
     #[test]
@@ -267,10 +233,7 @@ mod tests {
         assert_eq!(empty_at("1.0-"), [(Part::Release, 4)]);
         assert_eq!(empty_at("1.0-1."), [(Part::Release, 6)]);
         assert_eq!(empty_at("1.0-1..2.."), [(Part::Release, 6)], "first only");
-        assert_eq!(
-            empty_at("1..0-.1"),
-            [(Part::Version, 2), (Part::Release, 5)]
-        );
+        assert_eq!(empty_at("1..0-.1"), [(Part::Version, 2), (Part::Release, 5)]);
         assert_eq!(
             lint("1..2-1")[0].to_string(),
             "version '1..2-1' has an empty group in its version number at character 2; \
@@ -295,10 +258,7 @@ mod tests {
              VMware allows only letters A-Z, a-z, digits and '.'"
         );
         assert_eq!(rules("ü.1-1"), ["version-invalid-character"]);
-        assert_eq!(
-            rules("1_0"),
-            ["version-missing-release", "version-invalid-character"]
-        );
+        assert_eq!(rules("1_0"), ["version-missing-release", "version-invalid-character"]);
         assert!(lint("1_0").iter().any(|l| l.severity() == Severity::Error));
     }
 
@@ -308,16 +268,10 @@ mod tests {
             lint("ü-1_"),
             [
                 VersionLint::InvalidCharacter {
-                    version: "ü-1_".to_owned(),
-                    part: Part::Version,
-                    ch: 'ü',
-                    position: 0
+                    version: "ü-1_".to_owned(), part: Part::Version, ch: 'ü', position: 0
                 },
                 VersionLint::InvalidCharacter {
-                    version: "ü-1_".to_owned(),
-                    part: Part::Release,
-                    ch: '_',
-                    position: 3
+                    version: "ü-1_".to_owned(), part: Part::Release, ch: '_', position: 3
                 },
             ]
         );

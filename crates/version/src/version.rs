@@ -86,9 +86,7 @@ impl Version {
     /// [`Version::lint`] instead, because real depots break them and must still load.
     pub fn parse(text: &str) -> Result<Self, VersionError> {
         check_lenient(text)?;
-        Ok(Self {
-            text: text.to_owned(),
-        })
+        Ok(Self { text: text.to_owned() })
     }
 
     /// The version exactly as written.
@@ -118,12 +116,7 @@ impl Version {
 }
 
 fn check_lenient(text: &str) -> Result<(), VersionError> {
-    let fail = |kind| {
-        Err(VersionError {
-            text: excerpt(text),
-            kind,
-        })
-    };
+    let fail = |kind| Err(VersionError { text: excerpt(text), kind });
     if text.is_empty() {
         return fail(VersionErrorKind::Empty);
     }
@@ -248,10 +241,7 @@ mod tests {
     /// Every real upgrade path of depot-format §5.3, oldest first.
     const REAL_SEQUENCES: &[&[&str]] = &[
         // nvme-community
-        &[
-            "1.0.1.0-1vmw.670.0.0.8169922",
-            "1.0.1.0-3vmw.700.1.0.15843807",
-        ],
+        &["1.0.1.0-1vmw.670.0.0.8169922", "1.0.1.0-3vmw.700.1.0.15843807"],
         // USB NIC Fling
         &[
             "1.12-1vmw.800.1.20.64098182",
@@ -263,18 +253,9 @@ mod tests {
             "1.15-1vmw.900.0.84947163",
         ],
         // ESXi 8.0 U2 patches
-        &[
-            "8.0.2-0.25.23305545",
-            "8.0.2-0.30.23305546",
-            "8.0.2-0.40.23825572",
-        ],
+        &["8.0.2-0.25.23305545", "8.0.2-0.30.23305546", "8.0.2-0.40.23825572"],
         // ESXi 7.0 updates
-        &[
-            "7.0.0-1.0.15843807",
-            "7.0.2-0.0.17867351",
-            "7.0.3-0.5.18825058",
-            "7.0.3-0.55.20328353",
-        ],
+        &["7.0.0-1.0.15843807", "7.0.2-0.0.17867351", "7.0.3-0.5.18825058", "7.0.3-0.55.20328353"],
     ];
 
     #[test]
@@ -364,23 +345,11 @@ mod tests {
     fn lenient_rejections_name_the_rule() {
         let err = Version::parse("").unwrap_err();
         assert_eq!(err.kind(), VersionErrorKind::Empty);
-        assert_eq!(
-            err.to_string(),
-            "invalid version '': a version must not be empty"
-        );
+        assert_eq!(err.to_string(), "invalid version '': a version must not be empty");
 
         let err = Version::parse("1.0 -1").unwrap_err();
-        assert_eq!(
-            err.kind(),
-            VersionErrorKind::Whitespace {
-                ch: ' ',
-                position: 3
-            }
-        );
-        assert_eq!(
-            err.to_string(),
-            "invalid version '1.0 -1': whitespace ' ' at character 3"
-        );
+        assert_eq!(err.kind(), VersionErrorKind::Whitespace { ch: ' ', position: 3 });
+        assert_eq!(err.to_string(), "invalid version '1.0 -1': whitespace ' ' at character 3");
 
         let err = Version::parse("1.0\n").unwrap_err();
         assert_eq!(err.text(), "1.0\\n");

@@ -63,10 +63,7 @@ fn version() -> impl Strategy<Value = Version> {
 
 /// One numeric-or-mixed field described by meaning, then spelled with some leading zeros.
 fn field_spec() -> impl Strategy<Value = (Option<u128>, String)> {
-    (
-        prop::option::weighted(0.8, prop_oneof![0..20u128, any::<u128>()]),
-        "[a-z]{0,2}",
-    )
+    (prop::option::weighted(0.8, prop_oneof![0..20u128, any::<u128>()]), "[a-z]{0,2}")
 }
 
 fn spell(fields: &[(Option<u128>, String)], zeros: &[usize]) -> String {

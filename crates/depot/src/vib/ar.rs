@@ -196,11 +196,7 @@ fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
 fn parse_name(index: usize, field: &[u8]) -> Result<String, ArError> {
     let trimmed = field.trim_ascii_end();
     if trimmed.starts_with(b"#1/") {
-        return Err(ArError::Unsupported {
-            index,
-            name: escape(trimmed),
-            what: "BSD long member name (#1/)",
-        });
+        return Err(ArError::Unsupported { index, name: escape(trimmed), what: "BSD long member name (#1/)" });
     }
     if trimmed.starts_with(b"/") {
         let what = match trimmed {
@@ -208,46 +204,28 @@ fn parse_name(index: usize, field: &[u8]) -> Result<String, ArError> {
             b"/" | b"/SYM64/" => "GNU symbol table",
             _ => "GNU long member name reference",
         };
-        return Err(ArError::Unsupported {
-            index,
-            name: escape(trimmed),
-            what,
-        });
+        return Err(ArError::Unsupported { index, name: escape(trimmed), what });
     }
     let name = trimmed.strip_suffix(b"/").unwrap_or(trimmed);
     if name.is_empty() {
-        return Err(ArError::BadName {
-            index,
-            raw: escape(field),
-            reason: "empty",
-        });
+        return Err(ArError::BadName { index, raw: escape(field), reason: "empty" });
     }
     match std::str::from_utf8(name) {
         Ok(s) => Ok(s.to_owned()),
-        Err(_) => Err(ArError::BadName {
-            index,
-            raw: escape(field),
-            reason: "not UTF-8",
-        }),
+        Err(_) => Err(ArError::BadName { index, raw: escape(field), reason: "not UTF-8" }),
     }
 }
 
 /// Parses the 10-byte decimal size field (space padded; leading spaces tolerated).
 fn parse_size(index: usize, field: &[u8]) -> Result<u64, ArError> {
     let digits = field.trim_ascii();
-    let bad = || ArError::BadSize {
-        index,
-        raw: escape(field),
-    };
+    let bad = || ArError::BadSize { index, raw: escape(field) };
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return Err(bad());
     }
     let mut value: u64 = 0;
     for &d in digits {
-        value = value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or_else(bad)?;
+        value = value.checked_mul(10).and_then(|v| v.checked_add(u64::from(d - b'0'))).ok_or_else(bad)?;
     }
     Ok(value)
 }
@@ -299,14 +277,10 @@ impl<R: Read> ArReader<R> {
             if magic[..got] == AR_MAGIC[..got] {
                 return Err(ArError::TruncatedMagic { got });
             }
-            return Err(ArError::BadMagic {
-                found: escape(&magic[..got]),
-            });
+            return Err(ArError::BadMagic { found: escape(&magic[..got]) });
         }
         if &magic != AR_MAGIC {
-            return Err(ArError::BadMagic {
-                found: escape(&magic),
-            });
+            return Err(ArError::BadMagic { found: escape(&magic) });
         }
         Ok(Self {
             inner,
@@ -386,15 +360,10 @@ impl<R: Read> ArReader<R> {
             return Err(ArError::TruncatedHeader { index, got });
         }
         if index >= self.max_members {
-            return Err(ArError::TooManyMembers {
-                limit: self.max_members,
-            });
+            return Err(ArError::TooManyMembers { limit: self.max_members });
         }
         if &header[58..60] != b"`\n" {
-            return Err(ArError::BadHeaderTerminator {
-                index,
-                found: escape(&header[58..60]),
-            });
+            return Err(ArError::BadHeaderTerminator { index, found: escape(&header[58..60]) });
         }
         let name = parse_name(index, &header[0..16])?;
         let size = parse_size(index, &header[48..58])?;
@@ -467,10 +436,7 @@ impl<R: Read> Read for ArMember<'_, R> {
         };
         if n == 0 {
             archive.state = State::Poisoned;
-            return Err(io::Error::new(
-                ErrorKind::UnexpectedEof,
-                archive.truncated_data_error(),
-            ));
+            return Err(io::Error::new(ErrorKind::UnexpectedEof, archive.truncated_data_error()));
         }
         archive.remaining -= n as u64;
         Ok(n)
@@ -488,9 +454,7 @@ pub struct ArWriter<W: Write> {
 
 impl<W: Write> std::fmt::Debug for ArWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArWriter")
-            .field("members", &self.members)
-            .finish_non_exhaustive()
+        f.debug_struct("ArWriter").field("members", &self.members).finish_non_exhaustive()
     }
 }
 
@@ -521,12 +485,7 @@ impl<R: Read> Read for Counting<R> {
 /// Checks that `name` can be written as a classic 16-byte header name that [`ArReader`] and
 /// ESXi read back unchanged.
 pub fn validate_member_name(name: &str) -> Result<(), ArError> {
-    let reject = |reason| {
-        Err(ArError::InvalidMemberName {
-            name: name.to_owned(),
-            reason,
-        })
-    };
+    let reject = |reason| Err(ArError::InvalidMemberName { name: name.to_owned(), reason });
     if name.is_empty() {
         return reject("empty name");
     }
@@ -549,10 +508,7 @@ impl<W: Write> ArWriter<W> {
     /// Starts an archive on `writer` (the magic is written with the first member or by
     /// [`ArWriter::finish`]).
     pub fn new(writer: W) -> Self {
-        Self {
-            builder: ar::Builder::new(writer),
-            members: 0,
-        }
+        Self { builder: ar::Builder::new(writer), members: 0 }
     }
 
     /// Appends a member named `name` with exactly `size` bytes read from `data`.
@@ -562,32 +518,18 @@ impl<W: Write> ArWriter<W> {
     pub fn append<R: Read>(&mut self, name: &str, size: u64, mut data: R) -> Result<(), ArError> {
         validate_member_name(name)?;
         if size > MAX_MEMBER_SIZE {
-            return Err(ArError::MemberTooLarge {
-                name: name.to_owned(),
-                size,
-            });
+            return Err(ArError::MemberTooLarge { name: name.to_owned(), size });
         }
         let header = ar::Header::new(name.as_bytes().to_vec(), size);
-        let mut counted = Counting {
-            inner: (&mut data).take(size),
-            count: 0,
-            failed: false,
-        };
+        let mut counted = Counting { inner: (&mut data).take(size), count: 0, failed: false };
         let result = self.builder.append(&header, &mut counted);
         if !counted.failed && counted.count < size {
-            return Err(ArError::DataTooShort {
-                name: name.to_owned(),
-                declared: size,
-                got: counted.count,
-            });
+            return Err(ArError::DataTooShort { name: name.to_owned(), declared: size, got: counted.count });
         }
         result?;
         let mut probe = [0u8; 1];
         if read_full(&mut data, &mut probe)? > 0 {
-            return Err(ArError::DataTooLong {
-                name: name.to_owned(),
-                declared: size,
-            });
+            return Err(ArError::DataTooLong { name: name.to_owned(), declared: size });
         }
         self.members += 1;
         Ok(())
@@ -621,10 +563,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn header(name: &str, mtime: &str, mode: &str, size: &str) -> Vec<u8> {
-        let h = format!(
-            "{name:<16}{mtime:<12}{:<6}{:<6}{mode:<8}{size:<10}`\n",
-            "0", "0"
-        );
+        let h = format!("{name:<16}{mtime:<12}{:<6}{:<6}{mode:<8}{size:<10}`\n", "0", "0");
         assert_eq!(h.len(), HEADER_LEN, "{h:?}");
         h.into_bytes()
     }
@@ -699,26 +638,10 @@ mod tests {
     fn literal_headers_from_real_vibs() {
         // Raw headers as found in the samples (extracted/*/vib-ar-members.txt).
         for (hdr, name, size) in [
-            (
-                &b"descriptor.xml  0           0     0     0       1471      `\n"[..],
-                "descriptor.xml",
-                1471,
-            ),
-            (
-                b"sig.pkcs7       0           0     0     0o0     3377      `\n",
-                "sig.pkcs7",
-                3377,
-            ),
-            (
-                b"descriptor.xml/ 1430509195  0     0     100000  1578      `\n",
-                "descriptor.xml",
-                1578,
-            ),
-            (
-                b"net51-r8/       1430506184  0     0     100000  25351     `\n",
-                "net51-r8",
-                25351,
-            ),
+            (&b"descriptor.xml  0           0     0     0       1471      `\n"[..], "descriptor.xml", 1471),
+            (b"sig.pkcs7       0           0     0     0o0     3377      `\n", "sig.pkcs7", 3377),
+            (b"descriptor.xml/ 1430509195  0     0     100000  1578      `\n", "descriptor.xml", 1578),
+            (b"net51-r8/       1430506184  0     0     100000  25351     `\n", "net51-r8", 25351),
         ] {
             let mut bytes = AR_MAGIC.to_vec();
             bytes.extend_from_slice(hdr);
@@ -734,11 +657,7 @@ mod tests {
 
     #[test]
     fn unread_members_are_skipped_and_partial_reads_work() {
-        let bytes = archive(&[
-            ("a", "0", "0", b"12345"),
-            ("b", "0", "0", b"xy"),
-            ("c", "0", "0", b"odd"),
-        ]);
+        let bytes = archive(&[("a", "0", "0", b"12345"), ("b", "0", "0", b"xy"), ("c", "0", "0", b"odd")]);
         let mut reader = ArReader::new(&bytes[..]).unwrap();
         let mut a = reader.next_member().unwrap().unwrap();
         let mut two = [0u8; 2];
@@ -768,19 +687,10 @@ mod tests {
     fn bad_magic() {
         let err = read_all(b"PK\x03\x04rest of a zip").unwrap_err();
         assert!(matches!(err, ArError::BadMagic { .. }));
-        assert_eq!(
-            err.to_string(),
-            r#"not an ar archive: magic is "PK\\x03\\x04rest", expected "!<arch>\n""#
-        );
+        assert_eq!(err.to_string(), r#"not an ar archive: magic is "PK\\x03\\x04rest", expected "!<arch>\n""#);
         let err = read_all(b"!<ar").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "not an ar archive: input ends after 4 of the 8 magic bytes"
-        );
-        assert!(matches!(
-            read_all(b"").unwrap_err(),
-            ArError::TruncatedMagic { got: 0 }
-        ));
+        assert_eq!(err.to_string(), "not an ar archive: input ends after 4 of the 8 magic bytes");
+        assert!(matches!(read_all(b"").unwrap_err(), ArError::TruncatedMagic { got: 0 }));
     }
 
     #[test]
@@ -788,32 +698,20 @@ mod tests {
         let mut bytes = AR_MAGIC.to_vec();
         bytes.extend(header("descriptor.xml", "0", "0", "0x10"));
         let err = read_all(&bytes).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            r#"bad ar header of member #0: size field "0x10      " is not a decimal number"#
-        );
+        assert_eq!(err.to_string(), r#"bad ar header of member #0: size field "0x10      " is not a decimal number"#);
         let mut bytes = archive(&[("a", "0", "0", b"")]);
         bytes.extend(header("b", "0", "0", "-1"));
-        assert!(matches!(
-            read_all(&bytes).unwrap_err(),
-            ArError::BadSize { index: 1, .. }
-        ));
+        assert!(matches!(read_all(&bytes).unwrap_err(), ArError::BadSize { index: 1, .. }));
         let mut bytes = AR_MAGIC.to_vec();
         bytes.extend(header("b", "0", "0", ""));
-        assert!(matches!(
-            read_all(&bytes).unwrap_err(),
-            ArError::BadSize { .. }
-        ));
+        assert!(matches!(read_all(&bytes).unwrap_err(), ArError::BadSize { .. }));
     }
 
     #[test]
     fn truncated_header_and_data() {
         let bytes = archive(&[("descriptor.xml", "0", "0", b"<vib/>")]);
         let err = read_all(&bytes[..8 + 30]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "truncated ar header of member #0: expected 60 bytes, got 30"
-        );
+        assert_eq!(err.to_string(), "truncated ar header of member #0: expected 60 bytes, got 30");
 
         let cut = &bytes[..8 + 60 + 4];
         // Reading the member's data reports the truncation as an UnexpectedEof io::Error.
@@ -822,31 +720,15 @@ mod tests {
         let err = m.read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::UnexpectedEof);
         let inner = err.get_ref().and_then(|e| e.downcast_ref::<ArError>());
-        assert!(
-            matches!(
-                inner,
-                Some(ArError::TruncatedData {
-                    expected: 6,
-                    got: 4,
-                    ..
-                })
-            ),
-            "{err:?}"
-        );
-        assert_eq!(
-            err.to_string(),
-            r#"truncated ar member #0 "descriptor.xml": expected 6 data bytes, got 4"#
-        );
+        assert!(matches!(inner, Some(ArError::TruncatedData { expected: 6, got: 4, .. })), "{err:?}");
+        assert_eq!(err.to_string(), r#"truncated ar member #0 "descriptor.xml": expected 6 data bytes, got 4"#);
         assert!(matches!(reader.next_member(), Err(ArError::Poisoned)));
 
         // Skipping an unread truncated member reports it from next_member.
         let mut reader = ArReader::new(cut).unwrap();
         reader.next_member().unwrap().unwrap();
         let err = reader.next_member().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            r#"truncated ar member #0 "descriptor.xml": expected 6 data bytes, got 4"#
-        );
+        assert_eq!(err.to_string(), r#"truncated ar member #0 "descriptor.xml": expected 6 data bytes, got 4"#);
     }
 
     #[test]
@@ -854,10 +736,7 @@ mod tests {
         let mut bytes = archive(&[("a", "0", "0", b"xy")]);
         bytes[8 + 58] = b'!';
         let err = read_all(&bytes).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            r#"bad ar header of member #0: terminator is "!\\n", expected "`\n""#
-        );
+        assert_eq!(err.to_string(), r#"bad ar header of member #0: terminator is "!\\n", expected "`\n""#);
     }
 
     #[test]
@@ -877,11 +756,7 @@ mod tests {
 
     #[test]
     fn member_cap() {
-        let bytes = archive(&[
-            ("a", "0", "0", b""),
-            ("b", "0", "0", b""),
-            ("c", "0", "0", b""),
-        ]);
+        let bytes = archive(&[("a", "0", "0", b""), ("b", "0", "0", b""), ("c", "0", "0", b"")]);
         let mut reader = ArReader::with_max_members(&bytes[..], 2).unwrap();
         reader.next_member().unwrap();
         reader.next_member().unwrap();
@@ -905,40 +780,21 @@ mod tests {
             ("payload1", "0", "0", b"odd"),
         ]);
         assert_eq!(out, expected);
-        assert_eq!(
-            &out[8..68],
-            b"descriptor.xml  0           0     0     0       6         `\n"
-        );
+        assert_eq!(&out[8..68], b"descriptor.xml  0           0     0     0       6         `\n");
     }
 
     #[test]
     fn writer_rejects_bad_input() {
         let mut w = ArWriter::new(Vec::new());
-        for name in [
-            "",
-            "seventeen-chars-x",
-            "has space",
-            "a/b",
-            "#1x",
-            "caf\u{e9}",
-        ] {
+        for name in ["", "seventeen-chars-x", "has space", "a/b", "#1x", "caf\u{e9}"] {
             let err = w.append_bytes(name, b"").unwrap_err();
-            assert!(
-                matches!(err, ArError::InvalidMemberName { .. }),
-                "{name}: {err}"
-            );
+            assert!(matches!(err, ArError::InvalidMemberName { .. }), "{name}: {err}");
         }
         let err = w.append("a", 5, &b"abc"[..]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            r#"ar member "a": data has 3 bytes, declared 5"#
-        );
+        assert_eq!(err.to_string(), r#"ar member "a": data has 3 bytes, declared 5"#);
         let mut w = ArWriter::new(Vec::new());
         let err = w.append("a", 2, &b"abc"[..]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            r#"ar member "a": data is longer than the declared 2 bytes"#
-        );
+        assert_eq!(err.to_string(), r#"ar member "a": data is longer than the declared 2 bytes"#);
         let err = w.append("a", MAX_MEMBER_SIZE + 1, io::empty()).unwrap_err();
         assert!(matches!(err, ArError::MemberTooLarge { .. }));
         assert_eq!(ArWriter::new(Vec::new()).finish().unwrap(), AR_MAGIC);

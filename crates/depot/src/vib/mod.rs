@@ -16,12 +16,10 @@ pub mod signature;
 pub use self::ar::{ArError, ArMember, ArReader, ArWriter};
 pub use self::file::{PayloadPlan, VibFileError, VibFileSummary, read_vib_file, scan_vib_file};
 pub use self::payload::{
-    ChecksumKind, ExpectedChecksum, HashingReader, PayloadDigests, PayloadError, PayloadKind,
-    PayloadMismatch, compare, digest_payload,
+    ChecksumKind, ExpectedChecksum, HashingReader, PayloadDigests, PayloadError, PayloadKind, PayloadMismatch, compare,
+    digest_payload,
 };
-pub use self::signature::{
-    SignatureError, SignerSummary, TrustStore, is_empty_signature, verify_vib_signature,
-};
+pub use self::signature::{SignatureError, SignerSummary, TrustStore, is_empty_signature, verify_vib_signature};
 
 #[cfg(test)]
 mod tests {
@@ -39,11 +37,7 @@ mod tests {
         match std::env::var_os("ESXLCM_SAMPLES") {
             Some(dir) if !dir.is_empty() => {
                 let dir = PathBuf::from(dir);
-                assert!(
-                    dir.join("bundles").is_dir(),
-                    "ESXLCM_SAMPLES={} has no bundles/ directory",
-                    dir.display()
-                );
+                assert!(dir.join("bundles").is_dir(), "ESXLCM_SAMPLES={} has no bundles/ directory", dir.display());
                 dir
             }
             _ => panic!(
@@ -208,12 +202,7 @@ mod tests {
             .filter(|p| p.extension().is_some_and(|x| x == "zip"))
             .collect();
         zips.sort();
-        assert_eq!(
-            zips.len(),
-            7,
-            "expected the 7 sample bundles in {}",
-            dir.display()
-        );
+        assert_eq!(zips.len(), 7, "expected the 7 sample bundles in {}", dir.display());
         let vibs: Vec<VibContents> = zips.iter().flat_map(|z| read_bundle(z)).collect();
         assert_eq!(vibs.len(), 7, "one VIB per sample bundle");
         vibs
@@ -239,42 +228,21 @@ mod tests {
 
             let listing = std::fs::read_to_string(extracted.join("vib-ar-members.txt")).unwrap();
             assert!(
-                listing
-                    .lines()
-                    .any(|l| l == format!("sha256: {}", vib.vib_sha256)),
+                listing.lines().any(|l| l == format!("sha256: {}", vib.vib_sha256)),
                 "{b}: VIB sha-256 {} not in the listing",
                 vib.vib_sha256
             );
-            assert!(
-                listing
-                    .lines()
-                    .any(|l| l == format!("size: {}", vib.vib_size)),
-                "{b}: VIB size {}",
-                vib.vib_size
-            );
+            assert!(listing.lines().any(|l| l == format!("size: {}", vib.vib_size)), "{b}: VIB size {}", vib.vib_size);
             let listed = listed_payload_hashes(&listing);
             assert_eq!(listed.len(), vib.declared.len(), "{b}");
 
             for declared in &vib.declared {
                 let digests = &vib.payloads[&declared.name];
-                let mismatches = compare(
-                    digests,
-                    &declared.checksums,
-                    declared.size,
-                    declared.uncompressed_size,
-                );
-                assert!(
-                    mismatches.is_empty(),
-                    "{b}/{}: {mismatches:?}",
-                    declared.name
-                );
+                let mismatches = compare(digests, &declared.checksums, declared.size, declared.uncompressed_size);
+                assert!(mismatches.is_empty(), "{b}/{}: {mismatches:?}", declared.name);
                 assert_eq!(digests.stored_sha256, listed[&declared.name], "{b}");
                 // Every sample declares a stored sha-256 and a gunzip sha-1.
-                let kinds_declared: Vec<_> = declared
-                    .checksums
-                    .iter()
-                    .filter_map(ChecksumKind::of)
-                    .collect();
+                let kinds_declared: Vec<_> = declared.checksums.iter().filter_map(ChecksumKind::of).collect();
                 assert!(kinds_declared.contains(&ChecksumKind::StoredSha256), "{b}");
                 assert!(kinds_declared.contains(&ChecksumKind::GunzipSha1), "{b}");
                 if declared.kind == "vzstd" {
@@ -293,26 +261,14 @@ mod tests {
 
     #[test]
     fn sample_payload_mismatch_is_reported() {
-        let vib = all_vibs()
-            .into_iter()
-            .find(|v| v.bundle.starts_with("ESXi90"))
-            .unwrap();
+        let vib = all_vibs().into_iter().find(|v| v.bundle.starts_with("ESXi90")).unwrap();
         let declared = &vib.declared[0];
         let mut digests = vib.payloads[&declared.name].clone();
         digests.gunzip1_sha256 = Some("00".repeat(32));
         let m = compare(&digests, &declared.checksums, declared.size, Some(1));
         assert_eq!(m.len(), 2, "{m:?}");
-        assert!(matches!(
-            m[0],
-            PayloadMismatch::UncompressedSize { expected: 1, .. }
-        ));
-        assert!(matches!(
-            m[1],
-            PayloadMismatch::Checksum {
-                kind: ChecksumKind::Gunzip1Sha256,
-                ..
-            }
-        ));
+        assert!(matches!(m[0], PayloadMismatch::UncompressedSize { expected: 1, .. }));
+        assert!(matches!(m[1], PayloadMismatch::Checksum { kind: ChecksumKind::Gunzip1Sha256, .. }));
     }
 
     #[test]
@@ -327,11 +283,9 @@ mod tests {
                 continue;
             }
             assert!(vib.sig.starts_with(b"-----BEGIN PKCS7-----"), "{b}");
-            let summary = verify_vib_signature(&vib.sig, &vib.descriptor, None)
-                .unwrap_or_else(|e| panic!("{b}: {e}"));
+            let summary = verify_vib_signature(&vib.sig, &vib.descriptor, None).unwrap_or_else(|e| panic!("{b}: {e}"));
             assert_eq!(
-                summary.subject,
-                "CN=VMware Certified VIB Signing, O=VMware, Inc., L=Palo Alto, ST=California, C=US",
+                summary.subject, "CN=VMware Certified VIB Signing, O=VMware, Inc., L=Palo Alto, ST=California, C=US",
                 "{b}"
             );
             assert_eq!(summary.issuer, summary.subject, "{b}");
@@ -344,33 +298,24 @@ mod tests {
             let at = altered.len() / 2;
             altered[at] ^= 0x20;
             let err = verify_vib_signature(&vib.sig, &altered, None).unwrap_err();
-            assert!(
-                matches!(err, SignatureError::DigestMismatch { .. }),
-                "{b}: {err}"
-            );
+            assert!(matches!(err, SignatureError::DigestMismatch { .. }), "{b}: {err}");
 
             signed.push((b.clone(), summary));
         }
         assert_eq!(signed.len(), 5, "{signed:?}");
-        let times: Vec<_> = signed
-            .iter()
-            .map(|(b, s)| format!("{b}: {}", s.signing_time.as_deref().unwrap_or("-")))
-            .collect();
+        let times: Vec<_> =
+            signed.iter().map(|(b, s)| format!("{b}: {}", s.signing_time.as_deref().unwrap_or("-"))).collect();
         assert!(
             times
                 .iter()
-                .any(|t| t.starts_with("nvme-community-driver_1.0.1.0-1vmw")
-                    && t.ends_with("2021-02-23T13:03:09Z")),
+                .any(|t| t.starts_with("nvme-community-driver_1.0.1.0-1vmw") && t.ends_with("2021-02-23T13:03:09Z")),
             "{times:?}"
         );
     }
 
     #[test]
     fn sample_signer_trust() {
-        let vibs: Vec<_> = all_vibs()
-            .into_iter()
-            .filter(|v| !is_empty_signature(&v.sig))
-            .collect();
+        let vibs: Vec<_> = all_vibs().into_iter().filter(|v| !is_empty_signature(&v.sig)).collect();
         assert_eq!(vibs.len(), 5);
 
         // A store made of the sample's own (self-signed) signer certificate trusts it.
@@ -387,8 +332,7 @@ mod tests {
         let (other, _) = signature::tests::self_signed("Unrelated Test CA");
         let unrelated = TrustStore::from_pem(other.encode_pem().as_bytes()).unwrap();
         for vib in &vibs {
-            let err =
-                verify_vib_signature(&vib.sig, &vib.descriptor, Some(&unrelated)).unwrap_err();
+            let err = verify_vib_signature(&vib.sig, &vib.descriptor, Some(&unrelated)).unwrap_err();
             match err {
                 SignatureError::Untrusted { stopped_at, .. } => {
                     assert!(stopped_at.starts_with("CN=VMware Certified VIB Signing"));
@@ -408,9 +352,7 @@ mod tests {
             "ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip",
         ] {
             let mut zip = zip::ZipArchive::new(File::open(samples.join(name)).unwrap()).unwrap();
-            let idx = (0..zip.len())
-                .find(|&i| zip.by_index(i).unwrap().name().unwrap().ends_with(".vib"))
-                .unwrap();
+            let idx = (0..zip.len()).find(|&i| zip.by_index(i).unwrap().name().unwrap().ends_with(".vib")).unwrap();
             let mut vib = Vec::new();
             zip.by_index(idx).unwrap().read_to_end(&mut vib).unwrap();
 

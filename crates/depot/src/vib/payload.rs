@@ -187,23 +187,13 @@ pub struct HashingReader<R> {
 impl<R: Read> HashingReader<R> {
     /// Hashes everything read from `inner`.
     pub fn new(inner: R) -> Self {
-        Self {
-            inner,
-            sha256: Sha256::new(),
-            count: 0,
-            limit: None,
-            limit_exceeded: false,
-            inner_failed: false,
-        }
+        Self { inner, sha256: Sha256::new(), count: 0, limit: None, limit_exceeded: false, inner_failed: false }
     }
 
     /// Like [`HashingReader::new`], but a read that takes the total past `limit` fails with
     /// an [`io::Error`] wrapping [`StreamLimitExceeded`].
     pub fn with_limit(inner: R, limit: u64) -> Self {
-        Self {
-            limit: Some(limit),
-            ..Self::new(inner)
-        }
+        Self { limit: Some(limit), ..Self::new(inner) }
     }
 
     /// Bytes read so far.
@@ -310,11 +300,7 @@ fn hash_output<R: Read>(mut r: R, limit: u64) -> Result<OutputDigests, OutputErr
         sha256.update(data);
         sha1.update(data);
     }
-    Ok(OutputDigests {
-        sha256: hex::encode(sha256.finalize()),
-        sha1: hex::encode(sha1.finalize()),
-        size,
-    })
+    Ok(OutputDigests { sha256: hex::encode(sha256.finalize()), sha1: hex::encode(sha1.finalize()), size })
 }
 
 /// Computes the digests of one payload in a single pass over `reader` (the stored bytes).
@@ -330,25 +316,16 @@ pub fn digest_payload<R: Read>(
 ) -> Result<PayloadDigests, PayloadError> {
     let kind = PayloadKind::parse(payload_type);
     let ptype = || kind.as_str().to_owned();
-    let read_err = |source| PayloadError::Read {
-        payload_type: ptype(),
-        source,
-    };
+    let read_err = |source| PayloadError::Read { payload_type: ptype(), source };
 
     let mut stored = HashingReader::new(reader);
     let mut head = [0u8; 2];
     let got = read_full(&mut stored, &mut head).map_err(read_err)?;
     let head = head.get(..got).unwrap_or_default();
     let is_gzip = head == GZIP_MAGIC;
-    let declared_gzip = matches!(
-        kind,
-        PayloadKind::Vgz | PayloadKind::Tgz | PayloadKind::Vzstd
-    );
+    let declared_gzip = matches!(kind, PayloadKind::Vgz | PayloadKind::Tgz | PayloadKind::Vzstd);
     if declared_gzip && !is_gzip {
-        return Err(PayloadError::NotGzip {
-            payload_type: ptype(),
-            found: hex::encode(head),
-        });
+        return Err(PayloadError::NotGzip { payload_type: ptype(), found: hex::encode(head) });
     }
 
     let mut digests = PayloadDigests::default();
@@ -376,14 +353,7 @@ pub fn digest_payload<R: Read>(
                 digests.gunzip1_size = Some(gunzip1_size);
             }
             Err(stage) => {
-                return Err(classify(
-                    stage,
-                    &kind,
-                    decompressed_limit,
-                    stored_failed,
-                    mid_limit,
-                    mid_failed,
-                ));
+                return Err(classify(stage, &kind, decompressed_limit, stored_failed, mid_limit, mid_failed));
             }
         }
     } else if is_gzip {
@@ -407,10 +377,7 @@ pub fn digest_payload<R: Read>(
                 return Err(read_err(source));
             }
             Err(OutputError::Io(source)) if declared_gzip => {
-                return Err(PayloadError::Gunzip {
-                    payload_type: ptype(),
-                    source,
-                });
+                return Err(PayloadError::Gunzip { payload_type: ptype(), source });
             }
             Err(OutputError::Io(source)) => {
                 // Lenient: a boot/unknown payload that merely looks like gzip.
@@ -438,9 +405,7 @@ enum Stage {
 
 fn zstd_output<R: Read>(mid: R, limit: u64) -> Result<OutputDigests, Stage> {
     let mut decoder = zstd::stream::read::Decoder::new(mid).map_err(Stage::Zstd)?;
-    decoder
-        .window_log_max(ZSTD_WINDOW_LOG_MAX)
-        .map_err(Stage::Zstd)?;
+    decoder.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(Stage::Zstd)?;
     match hash_output(&mut decoder, limit) {
         Ok(out) => Ok(out),
         Err(OutputError::Limit) => Err(Stage::ZstdLimit),
@@ -460,35 +425,18 @@ fn classify(
     let payload_type = kind.as_str().to_owned();
     let source = match stage {
         Stage::ZstdLimit => {
-            return PayloadError::LimitExceeded {
-                payload_type,
-                stage: "zstd",
-                limit,
-            };
+            return PayloadError::LimitExceeded { payload_type, stage: "zstd", limit };
         }
         Stage::Zstd(e) | Stage::Gunzip(e) => e,
     };
     if mid_limit {
-        PayloadError::LimitExceeded {
-            payload_type,
-            stage: "gunzip",
-            limit,
-        }
+        PayloadError::LimitExceeded { payload_type, stage: "gunzip", limit }
     } else if stored_failed {
-        PayloadError::Read {
-            payload_type,
-            source,
-        }
+        PayloadError::Read { payload_type, source }
     } else if mid_failed {
-        PayloadError::Gunzip {
-            payload_type,
-            source,
-        }
+        PayloadError::Gunzip { payload_type, source }
     } else {
-        PayloadError::Zstd {
-            payload_type,
-            source,
-        }
+        PayloadError::Zstd { payload_type, source }
     }
 }
 
@@ -532,12 +480,8 @@ impl ChecksumKind {
     /// verify-process counts as absent). `None` for unsupported combinations.
     pub fn of(checksum: &ExpectedChecksum) -> Option<Self> {
         let t = checksum.checksum_type.trim().to_ascii_lowercase();
-        let vp = checksum
-            .verify_process
-            .as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_ascii_lowercase);
+        let vp =
+            checksum.verify_process.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_ascii_lowercase);
         match (t.as_str(), vp.as_deref()) {
             ("sha-256", None) => Some(Self::StoredSha256),
             ("sha-256", Some("gunzip")) => Some(Self::GunzipSha256),
@@ -649,18 +593,12 @@ pub fn compare(
     if let Some(size) = declared_size
         && size != digests.stored_size
     {
-        out.push(PayloadMismatch::Size {
-            expected: size,
-            actual: digests.stored_size,
-        });
+        out.push(PayloadMismatch::Size { expected: size, actual: digests.stored_size });
     }
     if let Some(size) = declared_uncompressed {
         match digests.uncompressed_size {
             Some(actual) if actual == size => {}
-            Some(actual) => out.push(PayloadMismatch::UncompressedSize {
-                expected: size,
-                actual,
-            }),
+            Some(actual) => out.push(PayloadMismatch::UncompressedSize { expected: size, actual }),
             None => out.push(PayloadMismatch::UncompressedSizeNotComputed { expected: size }),
         }
     }
@@ -680,10 +618,7 @@ pub fn compare(
                 expected: checksum.value.clone(),
                 actual: actual.to_owned(),
             }),
-            None => out.push(PayloadMismatch::NotComputed {
-                kind,
-                expected: checksum.value.clone(),
-            }),
+            None => out.push(PayloadMismatch::NotComputed { kind, expected: checksum.value.clone() }),
         }
     }
     out
@@ -775,10 +710,7 @@ mod tests {
     fn errors() {
         let err = digest_payload(TAR, "vgz", 1 << 20).unwrap_err();
         assert!(matches!(err, PayloadError::NotGzip { .. }), "{err}");
-        assert_eq!(
-            err.to_string(),
-            "vgz payload is not gzip data: starts with \"7072\""
-        );
+        assert_eq!(err.to_string(), "vgz payload is not gzip data: starts with \"7072\"");
         let mut corrupt = gzip(TAR);
         let n = corrupt.len();
         corrupt[n - 6] ^= 0xff; // CRC
@@ -822,32 +754,17 @@ mod tests {
         let big = vec![0u8; 4 << 20];
         let stored = gzip(&big);
         let err = digest_payload(&stored[..], "vgz", 1 << 20).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "vgz payload: gunzip output exceeds the limit of 1048576 bytes"
-        );
+        assert_eq!(err.to_string(), "vgz payload: gunzip output exceeds the limit of 1048576 bytes");
         // Exactly at the limit is fine.
         assert!(digest_payload(&stored[..], "vgz", 4 << 20).is_ok());
 
         let zst = zstd::encode_all(&big[..], 3).unwrap();
         let stored = gzip(&zst);
         let err = digest_payload(&stored[..], "vzstd", 1 << 20).unwrap_err();
-        assert!(
-            matches!(err, PayloadError::LimitExceeded { stage: "zstd", .. }),
-            "{err}"
-        );
+        assert!(matches!(err, PayloadError::LimitExceeded { stage: "zstd", .. }), "{err}");
         // A gzip layer bigger than the limit is stopped before zstd sees all of it.
         let err = digest_payload(&stored[..], "vzstd", 16).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                PayloadError::LimitExceeded {
-                    stage: "gunzip",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, PayloadError::LimitExceeded { stage: "gunzip", .. }), "{err}");
     }
 
     #[test]
@@ -862,10 +779,7 @@ mod tests {
             ExpectedChecksum::new("sha-256-gunzip1", None, &sha256(&zst)),
             ExpectedChecksum::new("SHA-256", Some(""), &d.stored_sha256),
         ];
-        assert_eq!(
-            compare(&d, &good, Some(stored.len() as u64), Some(TAR.len() as u64)),
-            []
-        );
+        assert_eq!(compare(&d, &good, Some(stored.len() as u64), Some(TAR.len() as u64)), []);
 
         let bad = [
             ExpectedChecksum::new("sha-256", None, "00"),
@@ -874,44 +788,19 @@ mod tests {
         ];
         let m = compare(&d, &bad, Some(1), Some(2));
         assert_eq!(m.len(), 5, "{m:?}");
-        assert_eq!(
-            m[0],
-            PayloadMismatch::Size {
-                expected: 1,
-                actual: stored.len() as u64
-            }
-        );
-        assert!(matches!(
-            m[1],
-            PayloadMismatch::UncompressedSize { expected: 2, .. }
-        ));
-        assert!(matches!(
-            m[2],
-            PayloadMismatch::Checksum {
-                kind: ChecksumKind::StoredSha256,
-                ..
-            }
-        ));
+        assert_eq!(m[0], PayloadMismatch::Size { expected: 1, actual: stored.len() as u64 });
+        assert!(matches!(m[1], PayloadMismatch::UncompressedSize { expected: 2, .. }));
+        assert!(matches!(m[2], PayloadMismatch::Checksum { kind: ChecksumKind::StoredSha256, .. }));
         assert_eq!(m[3].to_string(), r#"unsupported checksum "md5" = abc"#);
-        assert!(
-            matches!(&m[4], PayloadMismatch::Unsupported { checksum_type, .. } if checksum_type == "sha-1")
-        );
+        assert!(matches!(&m[4], PayloadMismatch::Unsupported { checksum_type, .. } if checksum_type == "sha-1"));
 
         let plain = digest_payload(&b"raw"[..], "boot", 10).unwrap();
-        let m = compare(
-            &plain,
-            &[ExpectedChecksum::new("sha-1", Some("gunzip"), "ab")],
-            None,
-            Some(3),
-        );
+        let m = compare(&plain, &[ExpectedChecksum::new("sha-1", Some("gunzip"), "ab")], None, Some(3));
         assert_eq!(
             m,
             [
                 PayloadMismatch::UncompressedSizeNotComputed { expected: 3 },
-                PayloadMismatch::NotComputed {
-                    kind: ChecksumKind::GunzipSha1,
-                    expected: "ab".into()
-                }
+                PayloadMismatch::NotComputed { kind: ChecksumKind::GunzipSha1, expected: "ab".into() }
             ]
         );
     }

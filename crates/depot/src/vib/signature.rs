@@ -64,9 +64,7 @@ pub enum SignatureError {
     },
 
     /// The signed `message-digest` does not match descriptor.xml.
-    #[error(
-        "descriptor.xml does not match the digest signed by {signer} (descriptor altered after signing)"
-    )]
+    #[error("descriptor.xml does not match the digest signed by {signer} (descriptor altered after signing)")]
     DigestMismatch {
         /// Signer certificate subject.
         signer: String,
@@ -125,23 +123,18 @@ impl TrustStore {
     /// Reads one or more PEM `CERTIFICATE` blocks (other PEM blocks are ignored). At least one
     /// certificate is required.
     pub fn from_pem(bytes: &[u8]) -> Result<Self, SignatureError> {
-        let blocks = pem::parse_many(bytes)
-            .map_err(|e| SignatureError::TrustStore(format!("bad PEM: {e}")))?;
+        let blocks = pem::parse_many(bytes).map_err(|e| SignatureError::TrustStore(format!("bad PEM: {e}")))?;
         let mut anchors = Vec::new();
         for (i, block) in blocks.iter().enumerate() {
             if block.tag() != "CERTIFICATE" {
                 continue;
             }
-            let cert =
-                CapturedX509Certificate::from_der(block.contents().to_vec()).map_err(|e| {
-                    SignatureError::TrustStore(format!("PEM block #{i} is not a certificate: {e}"))
-                })?;
+            let cert = CapturedX509Certificate::from_der(block.contents().to_vec())
+                .map_err(|e| SignatureError::TrustStore(format!("PEM block #{i} is not a certificate: {e}")))?;
             anchors.push(cert);
         }
         if anchors.is_empty() {
-            return Err(SignatureError::TrustStore(
-                "no PEM CERTIFICATE block found".to_owned(),
-            ));
+            return Err(SignatureError::TrustStore("no PEM CERTIFICATE block found".to_owned()));
         }
         Ok(Self { anchors })
     }
@@ -166,10 +159,7 @@ impl TrustStore {
 
     /// Subjects of the anchors.
     pub fn subjects(&self) -> Vec<String> {
-        self.anchors
-            .iter()
-            .map(|c| format_name(c.subject_name()))
-            .collect()
+        self.anchors.iter().map(|c| format_name(c.subject_name())).collect()
     }
 
     /// The anchor that is `cert` itself (same DER, or same public key), or that signed it.
@@ -181,11 +171,7 @@ impl TrustStore {
                     || (a.key_algorithm_oid() == cert.key_algorithm_oid()
                         && a.public_key_data() == cert.public_key_data())
             })
-            .or_else(|| {
-                self.anchors
-                    .iter()
-                    .find(|a| cert.verify_signed_by_certificate(a).is_ok())
-            })
+            .or_else(|| self.anchors.iter().find(|a| cert.verify_signed_by_certificate(a).is_ok()))
     }
 }
 
@@ -204,9 +190,7 @@ pub fn parse_signature(sig: &[u8]) -> Result<SignedData, SignatureError> {
     let ber: &[u8] = if trimmed.starts_with(b"-----BEGIN") {
         let block = pem::parse(trimmed).map_err(SignatureError::MalformedPem)?;
         if !PEM_TAGS.contains(&block.tag()) {
-            return Err(SignatureError::UnexpectedPemTag {
-                tag: block.tag().to_owned(),
-            });
+            return Err(SignatureError::UnexpectedPemTag { tag: block.tag().to_owned() });
         }
         der = block.into_contents();
         &der
@@ -257,9 +241,7 @@ fn signer_certificate<'a>(
     signer: &SignerInfo,
     certificates: &[&'a CapturedX509Certificate],
 ) -> Result<&'a CapturedX509Certificate, SignatureError> {
-    let (issuer, serial) = signer
-        .certificate_issuer_and_serial()
-        .ok_or(SignatureError::NoSigner)?;
+    let (issuer, serial) = signer.certificate_issuer_and_serial().ok_or(SignatureError::NoSigner)?;
     certificates
         .iter()
         .copied()
@@ -278,26 +260,16 @@ fn verify_signer(
 ) -> Result<(), SignatureError> {
     let result = if signer.signed_attributes().is_some() {
         // Signature over the signed attributes, which carry the content digest.
-        signer
-            .verify_message_digest_with_content(descriptor)
-            .map_err(|e| match e {
-                CmsError::DigestNotEqual => SignatureError::DigestMismatch {
-                    signer: subject.to_owned(),
-                },
-                other => SignatureError::BadSignature {
-                    signer: subject.to_owned(),
-                    source: other,
-                },
-            })?;
+        signer.verify_message_digest_with_content(descriptor).map_err(|e| match e {
+            CmsError::DigestNotEqual => SignatureError::DigestMismatch { signer: subject.to_owned() },
+            other => SignatureError::BadSignature { signer: subject.to_owned(), source: other },
+        })?;
         signer.verify_signature_with_signed_data(signed_data)
     } else {
         // No signed attributes: the signature is directly over the content.
         signer.verify_signature_with_signed_data_and_content(signed_data, descriptor)
     };
-    result.map_err(|source| SignatureError::BadSignature {
-        signer: subject.to_owned(),
-        source,
-    })
+    result.map_err(|source| SignatureError::BadSignature { signer: subject.to_owned(), source })
 }
 
 /// Follows issuer signatures from `leaf` through `embedded` until an anchor vouches for one.
@@ -369,9 +341,7 @@ pub fn format_name(name: &Name) -> String {
                         .iter()
                         .find(|(o, _)| *o == oid)
                         .map_or_else(|| atv.typ.to_string(), |(_, n)| (*n).to_owned());
-                    let value = atv
-                        .to_string()
-                        .unwrap_or_else(|_| format!("#{}", hex::encode(atv.value.as_slice())));
+                    let value = atv.to_string().unwrap_or_else(|_| format!("#{}", hex::encode(atv.value.as_slice())));
                     format!("{key}={value}")
                 })
                 .collect::<Vec<_>>()
@@ -382,10 +352,7 @@ pub fn format_name(name: &Name) -> String {
 }
 
 fn format_serial(bytes: &[u8]) -> String {
-    let start = bytes
-        .iter()
-        .position(|&b| b != 0)
-        .unwrap_or(bytes.len().saturating_sub(1));
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len().saturating_sub(1));
     hex::encode(bytes.get(start..).unwrap_or_default())
 }
 
@@ -393,25 +360,16 @@ fn format_serial(bytes: &[u8]) -> String {
 pub(crate) mod tests {
     use super::*;
     use x509_certificate::{
-        InMemorySigningKeyPair, KeyAlgorithm, Signature, Signer, X509Certificate,
-        X509CertificateBuilder, rfc5280,
+        InMemorySigningKeyPair, KeyAlgorithm, Signature, Signer, X509Certificate, X509CertificateBuilder, rfc5280,
     };
 
     /// A fresh Ed25519 key pair and self-signed certificate named `cn`.
     pub(crate) fn self_signed(cn: &str) -> (CapturedX509Certificate, InMemorySigningKeyPair) {
         let mut builder = X509CertificateBuilder::default();
         // RDNs in the usual most-significant-first order: O, then CN.
-        builder
-            .subject()
-            .append_organization_utf8_string("esxlcm tests")
-            .unwrap();
-        builder
-            .subject()
-            .append_common_name_utf8_string(cn)
-            .unwrap();
-        builder
-            .create_with_random_keypair(KeyAlgorithm::Ed25519)
-            .unwrap()
+        builder.subject().append_organization_utf8_string("esxlcm tests").unwrap();
+        builder.subject().append_common_name_utf8_string(cn).unwrap();
+        builder.create_with_random_keypair(KeyAlgorithm::Ed25519).unwrap()
     }
 
     /// A certificate for `cn` with a fresh key, issued (signed) by `issuer`.
@@ -425,16 +383,9 @@ pub(crate) mod tests {
         cert.tbs_certificate.issuer = issuer.subject_name().clone();
         cert.tbs_certificate.raw_data = None;
         let mut tbs = Vec::new();
-        bcder::encode::Values::write_encoded(
-            &cert.tbs_certificate.encode_ref(),
-            bcder::Mode::Der,
-            &mut tbs,
-        )
-        .unwrap();
+        bcder::encode::Values::write_encoded(&cert.tbs_certificate.encode_ref(), bcder::Mode::Der, &mut tbs).unwrap();
         let signature: Vec<u8> =
-            <InMemorySigningKeyPair as Signer<Signature>>::try_sign(issuer_key, &tbs)
-                .unwrap()
-                .into();
+            <InMemorySigningKeyPair as Signer<Signature>>::try_sign(issuer_key, &tbs).unwrap().into();
         cert.signature = bcder::BitString::new(0, signature.into());
         let der = X509Certificate::from(cert).encode_der().unwrap();
         (CapturedX509Certificate::from_der(der).unwrap(), key)
@@ -470,22 +421,14 @@ pub(crate) mod tests {
         });
         attributes.push(Attribute {
             typ: oid(cms::OID_MESSAGE_DIGEST.as_ref()),
-            values: vec![AttributeValue::new(Captured::from_values(
-                Mode::Der,
-                digest.as_slice().encode(),
-            ))],
+            values: vec![AttributeValue::new(Captured::from_values(Mode::Der, digest.as_slice().encode()))],
         });
         attributes.push(Attribute {
             typ: oid(cms::OID_SIGNING_TIME.as_ref()),
-            values: vec![AttributeValue::new(Captured::from_values(
-                Mode::Der,
-                UtcTime::now().encode(),
-            ))],
+            values: vec![AttributeValue::new(Captured::from_values(Mode::Der, UtcTime::now().encode()))],
         });
-        let digest_algorithm = cms::DigestAlgorithmIdentifier {
-            algorithm: DigestAlgorithm::Sha256.into(),
-            parameters: None,
-        };
+        let digest_algorithm =
+            cms::DigestAlgorithmIdentifier { algorithm: DigestAlgorithm::Sha256.into(), parameters: None };
         let mut signer_info = cms::SignerInfo {
             version: cms::CmsVersion::V1,
             sid: cms::SignerIdentifier::IssuerAndSerialNumber(cms::IssuerAndSerialNumber {
@@ -499,14 +442,8 @@ pub(crate) mod tests {
             unsigned_attributes: None,
             signed_attributes_data: None,
         };
-        let to_sign = signer_info
-            .signed_attributes_digested_content()
-            .unwrap()
-            .unwrap();
-        let signature: Vec<u8> =
-            <InMemorySigningKeyPair as Signer<Signature>>::try_sign(key, &to_sign)
-                .unwrap()
-                .into();
+        let to_sign = signer_info.signed_attributes_digested_content().unwrap().unwrap();
+        let signature: Vec<u8> = <InMemorySigningKeyPair as Signer<Signature>>::try_sign(key, &to_sign).unwrap().into();
         signer_info.signature = OctetString::new(Bytes::from(signature));
 
         let mut digest_algorithms = cms::DigestAlgorithmIdentifiers::default();
@@ -515,26 +452,18 @@ pub(crate) mod tests {
         signer_infos.push(signer_info);
         let mut certificates = cms::CertificateSet::default();
         for c in std::iter::once(cert).chain(extra.iter().copied()) {
-            certificates.push(cms::CertificateChoices::Certificate(Box::new(
-                c.clone().into(),
-            )));
+            certificates.push(cms::CertificateChoices::Certificate(Box::new(c.clone().into())));
         }
         let signed_data = cms::SignedData {
             version: cms::CmsVersion::V1,
             digest_algorithms,
-            content_info: cms::EncapsulatedContentInfo {
-                content_type: oid(cms::OID_ID_DATA.as_ref()),
-                content: None,
-            },
+            content_info: cms::EncapsulatedContentInfo { content_type: oid(cms::OID_ID_DATA.as_ref()), content: None },
             certificates: Some(certificates),
             crls: None,
             signer_infos,
         };
         let mut der = Vec::new();
-        signed_data
-            .encode_ref()
-            .write_encoded(Mode::Der, &mut der)
-            .unwrap();
+        signed_data.encode_ref().write_encoded(Mode::Der, &mut der).unwrap();
         der
     }
 
@@ -556,18 +485,10 @@ pub(crate) mod tests {
 
     #[test]
     fn malformed_inputs() {
-        let err = verify_vib_signature(
-            b"-----BEGIN PKCS7-----\n!!!\n-----END PKCS7-----\n",
-            b"",
-            None,
-        )
-        .unwrap_err();
+        let err = verify_vib_signature(b"-----BEGIN PKCS7-----\n!!!\n-----END PKCS7-----\n", b"", None).unwrap_err();
         assert!(matches!(err, SignatureError::MalformedPem(_)), "{err}");
         let err = verify_vib_signature(&pem_of("CERTIFICATE", b"\x30\x00"), b"", None).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "sig.pkcs7 PEM block is \"CERTIFICATE\", expected \"PKCS7\""
-        );
+        assert_eq!(err.to_string(), "sig.pkcs7 PEM block is \"CERTIFICATE\", expected \"PKCS7\"");
         let err = verify_vib_signature(b"\x30\x03\x02\x01\x01", b"", None).unwrap_err();
         assert!(matches!(err, SignatureError::MalformedCms(_)), "{err}");
         let err = verify_vib_signature(&pem_of("PKCS7", b"garbage"), b"", None).unwrap_err();
@@ -584,10 +505,7 @@ pub(crate) mod tests {
             assert_eq!(s.issuer, s.subject);
             assert_eq!(s.serial, "01");
             assert_eq!(s.certificate_count, 1);
-            assert!(
-                s.signing_time
-                    .is_some_and(|t| t.ends_with('Z') && t.len() == 20)
-            );
+            assert!(s.signing_time.is_some_and(|t| t.ends_with('Z') && t.len() == 20));
             assert_eq!(s.trust_anchor, None);
         }
     }
@@ -599,18 +517,12 @@ pub(crate) mod tests {
         let mut altered = DESCRIPTOR.to_vec();
         altered[20] ^= 1;
         let err = verify_vib_signature(&der, &altered, None).unwrap_err();
-        assert!(
-            matches!(err, SignatureError::DigestMismatch { .. }),
-            "{err}"
-        );
+        assert!(matches!(err, SignatureError::DigestMismatch { .. }), "{err}");
 
         // Flip a bit inside the signature value itself.
         let sd = SignedData::parse_ber(&der).unwrap();
         let signature = sd.signers().next().unwrap().signature().to_vec();
-        let at = der
-            .windows(signature.len())
-            .position(|w| w == signature)
-            .unwrap();
+        let at = der.windows(signature.len()).position(|w| w == signature).unwrap();
         let mut bad = der.clone();
         bad[at + 5] ^= 0x01;
         let err = verify_vib_signature(&bad, DESCRIPTOR, None).unwrap_err();
@@ -630,10 +542,7 @@ pub(crate) mod tests {
         assert_eq!(s.subject, "CN=Test Leaf, O=esxlcm tests");
         assert_eq!(s.issuer, "CN=Test Intermediate, O=esxlcm tests");
         assert_eq!(s.certificate_count, 2);
-        assert_eq!(
-            s.trust_anchor.as_deref(),
-            Some("CN=Test Root, O=esxlcm tests")
-        );
+        assert_eq!(s.trust_anchor.as_deref(), Some("CN=Test Root, O=esxlcm tests"));
 
         // Without the intermediate the chain stops at the leaf.
         let sig_no_mid = sign(DESCRIPTOR, &leaf, &leaf_key, &[]);
@@ -666,10 +575,7 @@ pub(crate) mod tests {
 
     #[test]
     fn trust_store_input_errors() {
-        assert!(matches!(
-            TrustStore::from_pem(b"nothing here"),
-            Err(SignatureError::TrustStore(_))
-        ));
+        assert!(matches!(TrustStore::from_pem(b"nothing here"), Err(SignatureError::TrustStore(_))));
         let key_only = pem_of("PRIVATE KEY", b"xx");
         assert!(TrustStore::from_pem(&key_only).is_err());
         assert!(TrustStore::from_pem(&pem_of("CERTIFICATE", b"\x30\x00")).is_err());

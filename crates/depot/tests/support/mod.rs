@@ -1,5 +1,6 @@
 //! Shared helpers for the depot crate's integration tests.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use std::path::PathBuf;
 
@@ -24,22 +25,14 @@ pub fn sample_bundles() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "zip"))
         .collect();
     out.sort();
-    assert_eq!(
-        out.len(),
-        7,
-        "expected the 7 sample bundles in {}",
-        dir.display()
-    );
+    assert_eq!(out.len(), 7, "expected the 7 sample bundles in {}", dir.display());
     out
 }
 
 /// The `extracted/` directory of each sample.
 pub fn extracted_dirs() -> Vec<PathBuf> {
     let dir = samples_dir().join("extracted");
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     out.sort();
     out
 }
