@@ -252,6 +252,11 @@ impl Catalog {
         self.release_units.values().filter(move |u| u.unit.kind == kind).map(|u| &u.unit)
     }
 
+    /// Every release unit, by kind then release ID.
+    pub fn all_release_units(&self) -> impl Iterator<Item = &ReleaseUnit> {
+        self.release_units.values().map(|u| &u.unit)
+    }
+
     pub fn base_image(&self, version: &Version) -> Option<&ReleaseUnit> {
         self.release_units(ReleaseKind::BaseImage).find(|u| &u.version == version)
     }

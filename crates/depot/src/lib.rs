@@ -9,6 +9,7 @@ pub mod check;
 pub mod generate;
 pub mod metadata_zip;
 pub mod model;
+pub mod selection;
 pub mod source;
 pub mod vib;
 pub mod write;
