@@ -5,6 +5,7 @@
 //! sizes may be forged and a small file may inflate to gigabytes. Each entry name is
 //! checked before use and every read is capped by the limits below.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Seek, Write};
 
 use zip::write::SimpleFileOptions;
@@ -50,6 +51,8 @@ pub enum ArchiveError {
 pub struct SafeZip<R: Read + Seek> {
     zip: ZipArchive<R>,
     names: Vec<String>,
+    /// Name → entry index; metadata zips hold tens of thousands of members.
+    index: HashMap<String, usize>,
     limits: ArchiveLimits,
 }
 
@@ -69,7 +72,8 @@ impl<R: Read + Seek> SafeZip<R> {
             }
             names.push(name.trim_start_matches("./").to_owned());
         }
-        Ok(Self { zip, names, limits })
+        let index = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        Ok(Self { zip, names, index, limits })
     }
 
     /// Entry names (files and directories), in archive order.
@@ -82,8 +86,7 @@ impl<R: Read + Seek> SafeZip<R> {
     }
 
     pub fn index_of(&self, name: &str) -> Option<usize> {
-        let name = name.trim_start_matches("./");
-        self.names.iter().position(|n| n == name)
+        self.index.get(name.trim_start_matches("./")).copied()
     }
 
     /// Declared uncompressed size of an entry.

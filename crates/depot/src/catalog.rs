@@ -22,7 +22,7 @@ pub struct VibOrigin {
 
 #[derive(Debug, Clone)]
 pub struct CatalogVib {
-    pub vib: Vib,
+    pub vib: Arc<Vib>,
     pub origins: Vec<VibOrigin>,
 }
 

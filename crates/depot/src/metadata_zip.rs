@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Seek, Write};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
 
 use crate::archive::{ArchiveError, ArchiveLimits, DeterministicZip, SafeZip};
 use crate::model::{Bulletin, ImageProfile, MetadataResponse, ModelError, ReleaseKind, ReleaseUnit, VendorIndex, Vib};
@@ -22,7 +24,8 @@ pub struct MetadataArchive {
     /// Bulletins and components: from `bulletins/`, or from `vmware.xml` when that
     /// directory is absent.
     pub bulletins: Vec<Bulletin>,
-    pub vibs: Vec<Vib>,
+    /// Shared with catalogs built from this archive, which would otherwise copy each one.
+    pub vibs: Vec<Arc<Vib>>,
     pub profiles: Vec<ImageProfile>,
     pub release_units: Vec<ReleaseUnit>,
     /// `vmware.xml` as read; only read when `bulletins/` is absent.
@@ -32,50 +35,92 @@ pub struct MetadataArchive {
     pub vib_members: Vec<String>,
 }
 
+/// What a member holds, decided by its directory (names are opaque).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MemberKind {
+    Response,
+    VendorIndex,
+    Bulletin,
+    Vib,
+    Profile,
+    Release(ReleaseKind),
+}
+
+/// One parsed member.
+enum Parsed {
+    Response(MetadataResponse),
+    VendorIndex(VendorIndex),
+    Bulletin(Bulletin),
+    Vib(Vib),
+    Profile(ImageProfile),
+    Release(ReleaseUnit),
+}
+
+fn classify(name: &str, has_bulletin_files: bool) -> Option<MemberKind> {
+    let (dir, file) = name.rsplit_once('/').unwrap_or(("", name));
+    match (dir, file) {
+        // vmware.xml repeats every bulletin with full VIB records and is by far the largest
+        // member; it is only needed when the per-bulletin files are missing.
+        ("", "vmware.xml") if has_bulletin_files => None,
+        ("", "vmware.xml") => Some(MemberKind::Response),
+        ("", "vendor-index.xml") => Some(MemberKind::VendorIndex),
+        ("bulletins", f) if f.ends_with(".xml") => Some(MemberKind::Bulletin),
+        ("vibs", f) if f.ends_with(".xml") => Some(MemberKind::Vib),
+        ("profiles", _) => Some(MemberKind::Profile),
+        (d, _) => ReleaseKind::from_directory(d).map(MemberKind::Release),
+    }
+}
+
+fn parse_member(kind: MemberKind, bytes: &[u8]) -> Result<Parsed, ModelError> {
+    Ok(match kind {
+        MemberKind::Response => Parsed::Response(MetadataResponse::parse(bytes)?),
+        MemberKind::VendorIndex => Parsed::VendorIndex(VendorIndex::parse(bytes)?),
+        MemberKind::Bulletin => Parsed::Bulletin(Bulletin::parse(bytes)?),
+        MemberKind::Vib => Parsed::Vib(Vib::parse(bytes)?),
+        MemberKind::Profile => Parsed::Profile(ImageProfile::parse(bytes)?),
+        MemberKind::Release(k) => Parsed::Release(ReleaseUnit::parse(k, bytes)?),
+    })
+}
+
+/// Documents are parsed on this many threads while the archive is inflated on the
+/// calling one; the machines this runs on have few cores.
+const PARSE_THREADS: usize = 2;
+
 impl MetadataArchive {
+    /// Read every document. Inflating is sequential; parsing runs in parallel, and the
+    /// result (and the first error, by member name) does not depend on thread timing.
     pub fn read<R: Read + Seek>(reader: R, limits: ArchiveLimits) -> Result<Self, MetadataError> {
         let mut zip = SafeZip::open(reader, limits)?;
         let mut out = Self::default();
-        let mut names: Vec<String> = zip.names().to_vec();
+        let mut names: Vec<String> = zip.names().iter().filter(|n| !n.ends_with('/')).cloned().collect();
         // Member order varies between writers; read in name order for stable results.
         names.sort();
-        // vmware.xml repeats every bulletin with full VIB records and is by far the largest
-        // member; it is only needed when the per-bulletin files are missing.
         let has_bulletin_files = names.iter().any(|n| n.starts_with("bulletins/") && n.ends_with(".xml"));
-        let mut response_bulletins = None;
+        let mut work = Vec::new();
         for name in names {
-            if name.ends_with('/') {
-                continue;
+            match classify(&name, has_bulletin_files) {
+                Some(kind) => work.push((name, kind)),
+                None if name == "vmware.xml" => {}
+                None => out.unknown_members.push(name),
             }
-            let doc = |zip: &mut SafeZip<R>| zip.read_to_vec(&name, limits.max_document_bytes);
-            let wrap = |source: ModelError| MetadataError::Document { member: name.clone(), source };
-            let (dir, file) = name.rsplit_once('/').unwrap_or(("", name.as_str()));
-            match (dir, file) {
-                ("", "vmware.xml") if has_bulletin_files => {}
-                ("", "vmware.xml") => {
-                    let resp = MetadataResponse::parse(&doc(&mut zip)?).map_err(wrap)?;
+        }
+        let results = parse_all(&mut zip, &work, limits)?;
+        let mut response_bulletins = None;
+        for ((name, _), parsed) in work.iter().zip(results) {
+            let parsed = parsed.map_err(|source| MetadataError::Document { member: name.clone(), source })?;
+            match parsed {
+                Parsed::Response(resp) => {
                     response_bulletins = Some(resp.bulletins.clone());
                     out.response = Some(resp);
                 }
-                ("", "vendor-index.xml") => {
-                    out.vendor_index = Some(VendorIndex::parse(&doc(&mut zip)?).map_err(wrap)?);
-                }
-                ("bulletins", f) if f.ends_with(".xml") => {
-                    out.bulletins.push(Bulletin::parse(&doc(&mut zip)?).map_err(wrap)?);
-                }
-                ("vibs", f) if f.ends_with(".xml") => {
-                    out.vibs.push(Vib::parse(&doc(&mut zip)?).map_err(wrap)?);
+                Parsed::VendorIndex(v) => out.vendor_index = Some(v),
+                Parsed::Bulletin(b) => out.bulletins.push(b),
+                Parsed::Vib(v) => {
+                    out.vibs.push(Arc::new(v));
                     out.vib_members.push(name.clone());
                 }
-                ("profiles", _) => {
-                    out.profiles.push(ImageProfile::parse(&doc(&mut zip)?).map_err(wrap)?);
-                }
-                (d, _) if ReleaseKind::from_directory(d).is_some() => {
-                    if let Some(kind) = ReleaseKind::from_directory(d) {
-                        out.release_units.push(ReleaseUnit::parse(kind, &doc(&mut zip)?).map_err(wrap)?);
-                    }
-                }
-                _ => out.unknown_members.push(name.clone()),
+                Parsed::Profile(p) => out.profiles.push(p),
+                Parsed::Release(u) => out.release_units.push(u),
             }
         }
         if out.bulletins.is_empty()
@@ -90,7 +135,7 @@ impl MetadataArchive {
     /// Member names are derived from identities, so output is deterministic.
     pub fn write<W: Write + Seek>(&self, writer: W, timestamp: &str) -> io::Result<W> {
         let mut zip = DeterministicZip::new(writer);
-        let by_id: BTreeMap<String, &Vib> = self.vibs.iter().map(|v| (v.id(), v)).collect();
+        let by_id: BTreeMap<String, &Vib> = self.vibs.iter().map(|v| (v.id(), v.as_ref())).collect();
         zip.add_bytes("vmware.xml", &MetadataResponse::write(timestamp, &self.bulletins, |id| by_id.get(id).copied()))?;
         if let Some(index) = &self.vendor_index {
             zip.add_bytes("vendor-index.xml", &index.to_xml())?;
@@ -118,6 +163,57 @@ impl MetadataArchive {
     }
 }
 
+/// Inflate members in order on this thread and parse them on [`PARSE_THREADS`] workers,
+/// through a bounded queue so that memory holds only a few documents at a time.
+fn parse_all<R: Read + Seek>(
+    zip: &mut SafeZip<R>,
+    work: &[(String, MemberKind)],
+    limits: ArchiveLimits,
+) -> Result<Vec<Result<Parsed, ModelError>>, MetadataError> {
+    let (job_tx, job_rx) = mpsc::sync_channel::<(usize, MemberKind, Vec<u8>)>(64);
+    let job_rx = Mutex::new(job_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Result<Parsed, ModelError>)>();
+    let read_result = thread::scope(|scope| {
+        for _ in 0..PARSE_THREADS {
+            let done_tx = done_tx.clone();
+            let job_rx = &job_rx;
+            scope.spawn(move || {
+                loop {
+                    // Hold the lock only to take one job.
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((i, kind, bytes)) = job else { return };
+                    if done_tx.send((i, parse_member(kind, &bytes))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        for (i, (name, kind)) in work.iter().enumerate() {
+            let bytes = zip.read_to_vec(name, limits.max_document_bytes)?;
+            if job_tx.send((i, *kind, bytes)).is_err() {
+                break;
+            }
+        }
+        drop(job_tx);
+        Ok::<(), MetadataError>(())
+    });
+    read_result?;
+    let mut results: Vec<Option<Result<Parsed, ModelError>>> = work.iter().map(|_| None).collect();
+    for (i, parsed) in done_rx {
+        if let Some(slot) = results.get_mut(i) {
+            *slot = Some(parsed);
+        }
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(ModelError::Missing { path: "(member was not parsed)".into() })))
+        .collect())
+}
+
 /// Identities may hold characters a file name should not (`:` in release IDs).
 fn file_safe(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect()
@@ -135,7 +231,7 @@ mod tests {
     fn archive() -> MetadataArchive {
         MetadataArchive {
             bulletins: vec![Bulletin::parse(BULLETIN).unwrap()],
-            vibs: vec![Vib::parse(VIB).unwrap()],
+            vibs: vec![Arc::new(Vib::parse(VIB).unwrap())],
             ..MetadataArchive::default()
         }
     }

@@ -50,12 +50,12 @@ impl Catalog {
             .cloned()
             .collect();
         let vib_ids: BTreeSet<&str> = bulletins.iter().flat_map(|b| b.vib_ids.iter().map(String::as_str)).collect();
-        let mut vibs: Vec<Vib> = vib_ids.iter().filter_map(|id| self.vib(id)).map(|v| v.vib.clone()).collect();
+        let mut vibs: Vec<Vib> = vib_ids.iter().filter_map(|id| self.vib(id)).map(|v| Vib::clone(&v.vib)).collect();
         if selection.all {
             // VIBs no bulletin lists are content too (a bare .vib source).
             for v in self.vibs() {
                 if !vib_ids.contains(v.vib.id().as_str()) {
-                    vibs.push(v.vib.clone());
+                    vibs.push(Vib::clone(&v.vib));
                 }
             }
         }

@@ -22,7 +22,7 @@ fn content_of(catalog: &Catalog) -> (Vec<Bulletin>, Vec<Vib>) {
     let mut b: Vec<Bulletin> =
         catalog.components().chain(catalog.legacy_bulletins()).map(|e| e.bulletin.clone()).collect();
     b.sort_by(|x, y| x.id.cmp(&y.id));
-    let v: Vec<Vib> = catalog.vibs().map(|e| e.vib.clone()).collect();
+    let v: Vec<Vib> = catalog.vibs().map(|e| Vib::clone(&e.vib)).collect();
     (b, v)
 }
 

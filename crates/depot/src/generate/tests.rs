@@ -367,9 +367,9 @@ proptest! {
         prop_assert_eq!(got_b, want_b);
 
         let mut want_v = depot.content().vibs.clone();
-        want_v.sort_by_key(Vib::id);
-        let mut got_v = read.vibs.clone();
-        got_v.sort_by_key(Vib::id);
+        want_v.sort_by_key(|v| v.id());
+        let mut got_v: Vec<Vib> = read.vibs.iter().map(|v| Vib::clone(v)).collect();
+        got_v.sort_by_key(|v| v.id());
         prop_assert_eq!(got_v, want_v);
 
         let mut want_u = depot.content().release_units.clone();

@@ -3,6 +3,7 @@
 //! Every path handed in is depot-relative and already checked by [`super::path::join`].
 //! Readers are owned and independent, so several VIBs can be streamed at once.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
@@ -75,6 +76,8 @@ pub struct ZipContainer {
     label: String,
     file: Arc<File>,
     members: Vec<ZipMember>,
+    /// Name → position in `members`: a bundle may hold tens of thousands of VIBs.
+    by_name: HashMap<String, usize>,
     /// Keeps an unwrapped inner bundle alive for as long as the container.
     _spool: Option<tempfile::TempPath>,
 }
@@ -127,11 +130,12 @@ impl ZipContainer {
                 method: entry.compression(),
             });
         }
-        Ok(Self { label, file: Arc::new(file), members, _spool: spool })
+        let by_name = members.iter().enumerate().map(|(i, m)| (m.name.clone(), i)).collect();
+        Ok(Self { label, file: Arc::new(file), members, by_name, _spool: spool })
     }
 
     fn member(&self, path: &str) -> Option<&ZipMember> {
-        self.members.iter().find(|m| m.name == path)
+        self.by_name.get(path).and_then(|&i| self.members.get(i))
     }
 
     /// Declared uncompressed size of a member.

@@ -95,7 +95,7 @@ pub struct Depot {
     pub vendors: Vec<LoadedVendor>,
     pub metadata: Vec<LoadedMetadata>,
     /// VIBs that are not described by any metadata (a bare `.vib` source).
-    pub loose_vibs: Vec<Vib>,
+    pub loose_vibs: Vec<Arc<Vib>>,
     /// Things worth telling the user that are not errors (an unwrapped nested bundle).
     pub notes: Vec<String>,
     pub container: Arc<dyn Container>,
@@ -311,7 +311,7 @@ impl Depot {
             vendor_list_path: String::new(),
             vendors: Vec::new(),
             metadata: Vec::new(),
-            loose_vibs: vec![vib],
+            loose_vibs: vec![Arc::new(vib)],
             notes: Vec::new(),
             container: Arc::new(DirContainer::new(dir)),
         })
@@ -336,7 +336,7 @@ impl Depot {
     }
 
     /// Every VIB with the metadata that describes it (`None` for loose VIBs).
-    pub fn all_vibs(&self) -> impl Iterator<Item = (Option<&LoadedMetadata>, &Vib)> {
+    pub fn all_vibs(&self) -> impl Iterator<Item = (Option<&LoadedMetadata>, &Arc<Vib>)> {
         self.metadata
             .iter()
             .flat_map(|m| m.archive.vibs.iter().map(move |v| (Some(m), v)))

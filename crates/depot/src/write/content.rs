@@ -235,7 +235,7 @@ impl Plan<'_> {
         MetadataArchive {
             vendor_index: Some(c.vendor_index()),
             bulletins,
-            vibs: located,
+            vibs: located.into_iter().map(std::sync::Arc::new).collect(),
             profiles,
             release_units,
             ..MetadataArchive::default()

@@ -29,7 +29,7 @@ fn sorted(content: &DepotContent) -> (Vec<Bulletin>, Vec<Vib>) {
     let mut bulletins = content.bulletins.clone();
     bulletins.sort_by(|a, b| a.id.cmp(&b.id));
     let mut vibs = content.vibs.clone();
-    vibs.sort_by_key(Vib::id);
+    vibs.sort_by_key(|v| v.id());
     (bulletins, vibs)
 }
 
@@ -55,8 +55,8 @@ fn assert_round_trip(content: &DepotContent, metadata: &MetadataArchive) {
     let mut got_bulletins = metadata.bulletins.clone();
     got_bulletins.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(got_bulletins, bulletins);
-    let mut got_vibs = metadata.vibs.clone();
-    got_vibs.sort_by_key(Vib::id);
+    let mut got_vibs: Vec<Vib> = metadata.vibs.iter().map(|v| Vib::clone(v)).collect();
+    got_vibs.sort_by_key(|v| v.id());
     assert_eq!(got_vibs.len(), vibs.len());
     for (got, want) in got_vibs.iter().zip(&vibs) {
         assert_eq!(got, want, "VIB {}", want.id());
@@ -168,9 +168,9 @@ fn bundle_reads_back_equal() {
 
     // The returned metadata is what was written.
     let mut reported = written.metadata.vibs.clone();
-    reported.sort_by_key(Vib::id);
+    reported.sort_by_key(|v| v.id());
     let mut read = metadata.vibs.clone();
-    read.sort_by_key(Vib::id);
+    read.sort_by_key(|v| v.id());
     assert_eq!(reported, read);
     assert_eq!(written.vib_bytes, read.iter().map(|v| v.location.as_ref().unwrap().packed_size).sum::<u64>());
     // Members: the three index/metadata files plus one per VIB.
@@ -202,8 +202,8 @@ fn bare_descriptors_get_true_locations() {
     let (cursor, written) = write_bundle_to(&bare, &depot, Cursor::new(Vec::new())).unwrap();
     // Same bytes as when the locations were given: they are the true ones.
     assert!(cursor.into_inner() == bundle_bytes(&depot));
-    let mut vibs = written.metadata.vibs;
-    vibs.sort_by_key(Vib::id);
+    let mut vibs: Vec<Vib> = written.metadata.vibs.iter().map(|v| Vib::clone(v)).collect();
+    vibs.sort_by_key(|v| v.id());
     let (_, want) = sorted(depot.content());
     assert_eq!(vibs, want);
 }
