@@ -1,2 +1,64 @@
-//! The esxlcm command line (being built).
-fn main() {}
+//! `esxlcm`: one binary for ESXi depots — inspect, check, generate and serve them.
+//!
+//! Errors are rendered here, at the edge: the message and its causes, one per line, and
+//! an exit code of 0 (success), 1 (findings in the content) or 2 (usage, I/O, network).
+
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use tracing_subscriber::EnvFilter;
+
+mod cli;
+mod cmd;
+mod demo;
+mod fetch;
+mod output;
+
+use cli::{Cli, Command, DepotCommand};
+use cmd::{Context, Status, exit};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let ctx = Context::new(cli.network.to_options());
+    let result = match &cli.command {
+        Command::Depot(DepotCommand::Inspect(args)) => cmd::inspect::run(args, &ctx),
+        Command::Depot(DepotCommand::Check(args)) => cmd::check::run(args, &ctx),
+        Command::Serve(args) => cmd::serve::run(args, &ctx),
+    };
+    match result {
+        Ok(Status::Success) => ExitCode::from(exit::OK),
+        Ok(Status::Findings) => ExitCode::from(exit::FINDINGS),
+        Err(e) if cmd::is_broken_pipe(&e) => ExitCode::from(exit::OK),
+        Err(e) => {
+            let mut err = std::io::stderr().lock();
+            for (i, line) in cmd::render_error(&e).iter().enumerate() {
+                let _ = if i == 0 { writeln!(err, "error: {line}") } else { writeln!(err, "  caused by: {line}") };
+            }
+            ExitCode::from(cmd::exit_code_of(&e))
+        }
+    }
+}
+
+/// Logs go to stderr. `RUST_LOG` wins; otherwise `-v`/`-q` pick the level. The server
+/// logs its requests at info, so `serve` starts there.
+fn init_logging(cli: &Cli) {
+    let default = match (cli.quiet, cli.verbose, &cli.command) {
+        (true, _, _) => "error",
+        (false, 0, Command::Serve(_)) => "info",
+        (false, 0, _) => "warn",
+        (false, 1, _) => "info",
+        (false, 2, _) => "debug",
+        _ => "trace",
+    };
+    // The TLS verifier logs its own failures at error level; esxlcm reports them with a hint.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default},rustls_platform_verifier=off")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,145 @@
+//! The command line: `esxlcm [GLOBAL OPTIONS] <COMMAND> …`.
+//!
+//! Each subcommand's arguments live in its module under [`crate::cmd`]; this file only
+//! assembles them. To add `depot <x>`: write `cmd/<x>.rs` with `XArgs` and `run`, declare
+//! it in `cmd/mod.rs`, add a variant to [`DepotCommand`] and a line to `main.rs`'s dispatch.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::cmd::check::CheckArgs;
+use crate::cmd::inspect::InspectArgs;
+use crate::cmd::serve::ServeArgs;
+use crate::fetch::HttpOptions;
+
+const ABOUT: &str = "Open ESXi lifecycle tooling: read, check and serve ESXi software depots";
+
+const LONG_ABOUT: &str = "\
+Open ESXi lifecycle tooling: read, check and serve ESXi software depots.
+
+An ESXi depot is what `esxcli software`, Image Builder and vLCM consume: a tree of index
+files (index.xml → vendor-index.xml → metadata.zip) and VIB packages, either served over
+HTTP (an online depot) or packed into one ZIP (an offline bundle). esxlcm reads any of
+them, shows what they hold, and serves depots to ESXi hosts.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  Show what an offline bundle holds:
+    esxlcm depot inspect ESXi80U3-VMKUSB-NIC-FLING-75399077-component-24052746.zip
+  Verify a bundle before publishing it (files, checksums, signatures, metadata):
+    esxlcm depot check my-driver-offline-bundle.zip
+  Merge several sources and list their VIBs:
+    esxlcm depot inspect a.zip b.zip https://depot.example.com/vmw-depot-index.xml --vibs
+  Serve a demo depot on http://127.0.0.1:8080/index.xml:
+    esxlcm serve
+  Serve an unpacked depot to ESXi hosts on the network:
+    esxlcm serve --dir /srv/depot --listen 0.0.0.0:8080
+
+Exit status:
+  0  success
+  1  the command ran, and found problems in the content (a malformed depot, conflicts)
+  2  usage errors, missing files, I/O or network errors
+
+Logging goes to stderr: -v (info), -vv (debug), -vvv (trace), or RUST_LOG=<filter>.";
+
+#[derive(Debug, Parser)]
+#[command(name = "esxlcm", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+#[command(propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// More log output on stderr: -v info, -vv debug, -vvv trace (RUST_LOG overrides)
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only errors on stderr
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read and check depots: offline bundles, VIBs, depot directories and online depots
+    #[command(subcommand)]
+    Depot(DepotCommand),
+    /// Serve a depot over HTTP to ESXi hosts (a generated demo depot by default)
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DepotCommand {
+    /// Show what depots hold: vendors, platforms, base images, add-ons, components, VIBs
+    Inspect(InspectArgs),
+    /// Verify a depot before publishing: VIB files against metadata, signatures, metadata lint
+    Check(CheckArgs),
+}
+
+/// How to reach online depots; accepted before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Network options (online depots)")]
+pub struct NetworkArgs {
+    /// Also trust the CA certificates in this PEM file (repeatable)
+    #[arg(long = "ca-file", value_name = "FILE.pem", global = true)]
+    pub ca_files: Vec<PathBuf>,
+
+    /// Send every request through this proxy (default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY)
+    #[arg(long, value_name = "URL", global = true)]
+    pub proxy: Option<String>,
+
+    /// Add a request header, e.g. 'Authorization: Bearer TOKEN' (repeatable; never logged)
+    #[arg(
+        long = "header",
+        value_name = "NAME: VALUE",
+        global = true,
+        env = "ESXLCM_HTTP_HEADER",
+        hide_env_values = true
+    )]
+    pub headers: Vec<String>,
+
+    /// Seconds allowed to connect to a server
+    #[arg(long, value_name = "SECONDS", default_value_t = 15, global = true)]
+    pub connect_timeout: u64,
+
+    /// Seconds allowed for each step after connecting (the response, each read of a body)
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, global = true)]
+    pub timeout: u64,
+}
+
+impl NetworkArgs {
+    pub fn to_options(&self) -> HttpOptions {
+        HttpOptions {
+            ca_files: self.ca_files.clone(),
+            proxy: self.proxy.clone(),
+            headers: self.headers.clone(),
+            connect_timeout: Duration::from_secs(self.connect_timeout),
+            read_timeout: Duration::from_secs(self.timeout),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn network_options_go_anywhere() {
+        let cli =
+            Cli::try_parse_from(["esxlcm", "depot", "inspect", "x.zip", "--ca-file", "ca.pem", "--json"]).unwrap();
+        assert_eq!(cli.network.ca_files, [PathBuf::from("ca.pem")]);
+        let cli = Cli::try_parse_from(["esxlcm", "--proxy", "http://p:3128", "depot", "inspect", "x.zip"]).unwrap();
+        assert_eq!(cli.network.proxy.as_deref(), Some("http://p:3128"));
+    }
+}

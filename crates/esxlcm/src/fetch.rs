@@ -1,0 +1,359 @@
+//! [`HttpFetch`]: the depot crate's [`Fetch`] over `http:`, `https:` and `file:` URLs.
+//!
+//! The depot crate does no network I/O; this is where the binary does it, with reqwest's
+//! blocking client (rustls, the operating system's trust store, plus `--ca-file`).
+//!
+//! Depot URLs carry secrets: Broadcom download tokens sit in the path
+//! (`https://dl.broadcom.com/<token>/PROD/…`), and some mirrors use userinfo or query
+//! strings. Every URL that ends up in a message goes through [`redact_url`] first, and
+//! header values given with `--header` are marked sensitive and never logged.
+
+use std::fmt;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use esxlcm_depot::source::{Fetch, FetchError, FileFetch};
+use reqwest::StatusCode;
+use reqwest::blocking::Client;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+/// How to reach online depots.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Extra trusted CA certificates (PEM bundles), added to the system's roots.
+    pub ca_files: Vec<PathBuf>,
+    /// An explicit proxy for every request; `None` uses `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`.
+    pub proxy: Option<String>,
+    /// Extra request headers, `Name: value` (typically `Authorization`).
+    pub headers: Vec<String>,
+    /// Time allowed to establish a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for each step after that: sending the request, and each read of the body.
+    pub read_timeout: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            ca_files: Vec::new(),
+            proxy: None,
+            headers: Vec::new(),
+            connect_timeout: Duration::from_secs(15),
+            read_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Fetches depot files over HTTP(S) (and `file:` through [`FileFetch`]).
+pub struct HttpFetch {
+    client: Client,
+}
+
+impl fmt::Debug for HttpFetch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpFetch").finish_non_exhaustive()
+    }
+}
+
+impl HttpFetch {
+    /// Build the client. Fails on an unreadable or invalid `--ca-file`, a malformed
+    /// `--proxy` or `--header`: those are usage errors, reported before any request.
+    pub fn new(options: &HttpOptions) -> anyhow::Result<Self> {
+        let mut builder = Client::builder()
+            .user_agent(concat!("esxlcm/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.read_timeout)
+            .default_headers(parse_headers(&options.headers)?);
+        let mut extra_roots = Vec::new();
+        for file in &options.ca_files {
+            let pem = std::fs::read(file).with_context(|| format!("reading --ca-file {}", file.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("--ca-file {}: not a PEM certificate bundle", file.display()))?;
+            if certs.is_empty() {
+                bail!("--ca-file {}: no PEM certificates found ('-----BEGIN CERTIFICATE-----')", file.display());
+            }
+            extra_roots.extend(certs);
+        }
+        if !extra_roots.is_empty() {
+            builder = builder.tls_certs_merge(extra_roots);
+        }
+        if let Some(proxy) = &options.proxy {
+            let proxy = reqwest::Proxy::all(proxy.as_str())
+                .map_err(reqwest::Error::without_url)
+                .with_context(|| format!("--proxy {}: not a usable proxy URL", redact_url_str(proxy)))?;
+            builder = builder.proxy(proxy);
+        }
+        let client = builder.build().map_err(reqwest::Error::without_url).context("setting up the HTTP client")?;
+        Ok(Self { client })
+    }
+}
+
+impl Fetch for HttpFetch {
+    fn open(&self, url: &Url) -> Result<Box<dyn Read + Send>, FetchError> {
+        match url.scheme() {
+            "file" => return FileFetch.open(url),
+            "http" | "https" => {}
+            other => {
+                return Err(FetchError::UnsupportedScheme { url: redact_url(url), scheme: other.to_owned() });
+            }
+        }
+        let shown = redact_url(url);
+        tracing::debug!(url = %shown, "GET");
+        let response = self.client.get(url.clone()).send().map_err(|e| request_error(&shown, &e))?;
+        let status = response.status();
+        tracing::debug!(url = %shown, status = status.as_u16(), "response");
+        if status.is_success() {
+            return Ok(Box::new(BodyReader { inner: response, url: shown }));
+        }
+        Err(status_error(shown, status))
+    }
+}
+
+/// Maps read errors of the body to messages without the URL's secrets.
+struct BodyReader {
+    inner: reqwest::blocking::Response,
+    url: String,
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            let kind = e.kind();
+            let detail = match e.get_ref() {
+                Some(inner) => flatten_error(inner),
+                None => e.to_string(),
+            };
+            io::Error::new(kind, format!("reading the response body of {}: {detail}", self.url))
+        })
+    }
+}
+
+fn status_error(url: String, status: StatusCode) -> FetchError {
+    match status {
+        StatusCode::NOT_FOUND | StatusCode::GONE => FetchError::NotFound { url },
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => FetchError::Failed {
+            url,
+            message: format!(
+                "the depot refused the request (HTTP {}); download tokens expire — check the token in the URL or the --header",
+                status.as_u16()
+            ),
+        },
+        StatusCode::PROXY_AUTHENTICATION_REQUIRED => FetchError::Failed {
+            url,
+            message: "the proxy requires authentication (HTTP 407); give it as --proxy http://user:password@host:port"
+                .into(),
+        },
+        s if s.is_server_error() => {
+            FetchError::Failed { url, message: format!("the server failed (HTTP {s}); try again later") }
+        }
+        s => FetchError::Failed { url, message: format!("unexpected HTTP status {s}") },
+    }
+}
+
+fn request_error(url: &str, err: &reqwest::Error) -> FetchError {
+    let detail = flatten_error(err);
+    let message = if let Some(problem) = tls_problem(&detail) {
+        format!(
+            "TLS: the server's certificate was not accepted ({problem}): {detail}. If the depot uses a private or \
+             corporate CA, pass its certificate with --ca-file FILE.pem"
+        )
+    } else if err.is_timeout() {
+        format!("timed out: {detail}. Raise --timeout/--connect-timeout, or check --proxy / HTTPS_PROXY")
+    } else if err.is_connect() {
+        format!("could not connect: {detail}. Check the host name and port, and --proxy / HTTPS_PROXY")
+    } else {
+        detail
+    };
+    FetchError::Failed { url: url.to_owned(), message }
+}
+
+/// Name the certificate problem if the error chain is one.
+fn tls_problem(detail: &str) -> Option<&'static str> {
+    let d = detail.to_ascii_lowercase();
+    let known: [(&str, &'static str); 9] = [
+        ("causedasendentity", "the server presents a CA certificate as its own"),
+        ("unknownissuer", "issued by an unknown certificate authority"),
+        ("unknown issuer", "issued by an unknown certificate authority"),
+        ("expired", "the certificate has expired or is not yet valid"),
+        ("notvalidforname", "the certificate is not valid for this host name"),
+        ("not valid for name", "the certificate is not valid for this host name"),
+        ("self-signed", "the certificate is self-signed"),
+        ("badsignature", "the certificate's signature does not verify"),
+        ("revoked", "the certificate has been revoked"),
+    ];
+    if let Some((_, what)) = known.iter().find(|(needle, _)| d.contains(needle)) {
+        return Some(what);
+    }
+    if d.contains("certificate") || d.contains("invalid peer") || d.contains("tls handshake") {
+        return Some("certificate verification failed");
+    }
+    None
+}
+
+/// An error and its causes on one line, without the URL reqwest puts in the top message.
+fn flatten_error(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        let text = strip_reqwest_url(&e.to_string());
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+/// reqwest writes `… for url (https://…)`: drop the parenthesis, which may hold secrets.
+fn strip_reqwest_url(text: &str) -> String {
+    match text.find(" for url (") {
+        Some(i) => text[..i].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+fn parse_headers(headers: &[String]) -> anyhow::Result<HeaderMap> {
+    let mut map = HeaderMap::new();
+    for h in headers {
+        let Some((name, value)) = h.split_once(':') else {
+            bail!(
+                "--header must look like 'Name: value' (for example 'Authorization: Bearer …'); got a value without ':'"
+            );
+        };
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .with_context(|| format!("--header: '{}' is not a valid header name", name.trim()))?;
+        let mut value = HeaderValue::from_str(value.trim())
+            .with_context(|| format!("--header {name}: the value holds characters not allowed in a header"))?;
+        value.set_sensitive(true);
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+/// A URL safe to show: no userinfo, no query or fragment values, and path segments that
+/// look like download tokens replaced by `***`.
+pub fn redact_url(url: &Url) -> String {
+    if !matches!(url.scheme(), "http" | "https") {
+        return url.to_string();
+    }
+    let mut u = url.clone();
+    if !u.username().is_empty() || u.password().is_some() {
+        let _ = u.set_username("***");
+        let _ = u.set_password(None);
+    }
+    if u.query().is_some() {
+        u.set_query(Some("***"));
+    }
+    if u.fragment().is_some() {
+        u.set_fragment(None);
+    }
+    let segments: Option<Vec<String>> = u
+        .path_segments()
+        .map(|s| s.map(|seg| if looks_like_token(seg) { "***".to_owned() } else { seg.to_owned() }).collect());
+    if let Some(segments) = segments {
+        u.set_path(&segments.join("/"));
+    }
+    u.to_string()
+}
+
+/// [`redact_url`] for text that may or may not be a URL (a source given on the command line).
+pub fn redact_url_str(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => redact_url(&u),
+        _ => text.to_owned(),
+    }
+}
+
+/// Redact every `http(s)://` URL inside a message (errors from lower layers may carry the
+/// URL they were given, token and all).
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = ["https://", "http://"].iter().filter_map(|p| rest.find(p)).min() {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let end = tail.find(|c: char| c.is_whitespace() || "'\"<>()[]{}`".contains(c)).unwrap_or(tail.len());
+        // Punctuation that ends a sentence or introduces a cause is not part of the URL.
+        let url_text = tail[..end].trim_end_matches([':', ',', ';', '.']);
+        out.push_str(&redact_url_str(url_text));
+        rest = &tail[url_text.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A long opaque segment (letters and digits mixed, no dot): a token, not a file or a
+/// directory name a person chose.
+fn looks_like_token(segment: &str) -> bool {
+    segment.len() >= 20
+        && !segment.contains('.')
+        && segment.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && segment.chars().any(|c| c.is_ascii_digit())
+        && segment.chars().any(|c| c.is_ascii_alphabetic())
+        && segment.chars().filter(char::is_ascii_digit).count() * 5 >= segment.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_userinfo_query_and_tokens() {
+        let u = Url::parse("https://user:secret@dl.example.com/aB3dE5fG7hI9jK1lM3nO5pQ7/PROD/COMP/ESX_HOST/main/vmw-depot-index.xml?sig=x#f")
+            .unwrap();
+        let shown = redact_url(&u);
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(!shown.contains("aB3dE5fG7hI9jK1lM3nO5pQ7"), "{shown}");
+        assert!(!shown.contains("sig=x"), "{shown}");
+        assert!(shown.contains("/PROD/COMP/ESX_HOST/main/vmw-depot-index.xml"), "{shown}");
+    }
+
+    #[test]
+    fn keeps_ordinary_paths() {
+        let u = Url::parse(
+            "http://127.0.0.1:8080/vib20/VMware-vmkusb-nic-fling/VMW_bootbank_vmkusb-nic-fling_1.14-1vmw.803.0.0.75399077.vib",
+        )
+        .unwrap();
+        assert_eq!(redact_url(&u), u.to_string());
+        let u =
+            Url::parse("https://hostupdate.vmware.com/software/VUM/PRODUCTION/addon-main/vmw-depot-index.xml").unwrap();
+        assert_eq!(redact_url(&u), u.to_string());
+        assert_eq!(redact_url_str("/tmp/x.zip"), "/tmp/x.zip");
+    }
+
+    #[test]
+    fn redacts_urls_inside_messages() {
+        let text =
+            "https://u:pw@h.example/aB3dE5fG7hI9jK1lM3nO5pQ7/x/: no file 'index.xml' (see http://ok.example/a.xml).";
+        let shown = redact_text(text);
+        assert!(!shown.contains("pw@") && !shown.contains("aB3dE5fG7hI9jK1lM3nO5pQ7"), "{shown}");
+        assert!(shown.ends_with("/x/: no file 'index.xml' (see http://ok.example/a.xml)."), "{shown}");
+        assert_eq!(redact_text("no URL here"), "no URL here");
+    }
+
+    #[test]
+    fn headers_are_validated() {
+        assert!(parse_headers(&["Authorization: Bearer abc".into()]).is_ok());
+        assert!(parse_headers(&["no colon".into()]).is_err());
+        assert!(parse_headers(&["bad name: x".into()]).is_err());
+    }
+
+    #[test]
+    fn status_messages_explain() {
+        let e = status_error("u".into(), StatusCode::UNAUTHORIZED).to_string();
+        assert!(e.contains("download tokens expire"), "{e}");
+        assert!(matches!(status_error("u".into(), StatusCode::NOT_FOUND), FetchError::NotFound { .. }));
+    }
+
+    #[test]
+    fn names_certificate_problems() {
+        assert_eq!(
+            tls_problem("invalid peer certificate: UnknownIssuer"),
+            Some("issued by an unknown certificate authority")
+        );
+        assert_eq!(tls_problem("connection refused"), None);
+    }
+}

@@ -1,0 +1,376 @@
+//! End-to-end tests of the `esxlcm` binary: `depot inspect` on the real sample bundles
+//! (found through `ESXLCM_SAMPLES`, see the README), exit codes, and `serve` followed by
+//! `inspect` over HTTP, which must see what inspecting the directory sees.
+
+#![allow(clippy::expect_used, reason = "test helpers: a failed expectation is a failed test")]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+
+/// The sample directory. Unset is an error, not a skip: the README's test command sets it.
+fn samples_dir() -> PathBuf {
+    let Some(value) = std::env::var_os("ESXLCM_SAMPLES") else {
+        panic!(
+            "ESXLCM_SAMPLES is not set: point it at the shared depot samples, e.g. \
+             ESXLCM_SAMPLES=$PWD/../shared/depot-samples cargo test --workspace (from the repository root)"
+        );
+    };
+    let mut dir = PathBuf::from(value);
+    if dir.is_relative() {
+        // Relative to the workspace root, where the README's command is run.
+        dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(dir);
+    }
+    assert!(dir.join("bundles").is_dir(), "ESXLCM_SAMPLES={}: no bundles/ directory there", dir.display());
+    dir
+}
+
+fn bundle(name: &str) -> PathBuf {
+    let path = samples_dir().join("bundles").join(name);
+    assert!(path.is_file(), "sample bundle missing: {}", path.display());
+    path
+}
+
+fn esxlcm() -> Command {
+    let mut cmd = Command::cargo_bin("esxlcm").expect("the esxlcm binary is built for integration tests");
+    cmd.env_remove("RUST_LOG").env_remove("ESXLCM_HTTP_HEADER");
+    cmd
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Run {
+    let out = esxlcm().args(args).output().expect("esxlcm runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn inspect_json(source: &str) -> Value {
+    let r = run(&["depot", "inspect", source, "--json", "--vibs"]);
+    assert_eq!(r.code, 0, "inspect {source} --json failed:\n{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).expect("--json prints one JSON object");
+    assert_eq!(v["schema"], "esxlcm.inspect/1");
+    v
+}
+
+/// Text output with runs of blanks collapsed, so table rows read `NAME VERSION …`.
+fn squeezed(text: &str) -> String {
+    text.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n")
+}
+
+/// (component name, version) pairs of a JSON report.
+fn components(report: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for c in report["components"].as_array().expect("components array") {
+        for v in c["versions"].as_array().expect("versions array") {
+            out.push((
+                c["name"].as_str().unwrap_or_default().to_owned(),
+                v["version"].as_str().unwrap_or_default().to_owned(),
+            ));
+        }
+    }
+    out
+}
+
+fn legacy_ids(report: &Value) -> Vec<String> {
+    report["legacy_bulletins"]
+        .as_array()
+        .expect("legacy_bulletins array")
+        .iter()
+        .map(|b| b["id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Each sample: file, components (name, version), legacy bulletin IDs, acceptance level.
+type Sample = (&'static str, &'static [(&'static str, &'static str)], &'static [&'static str], &'static str);
+
+const SAMPLES: &[Sample] = &[
+    (
+        "ESXi80U3-VMKUSB-NIC-FLING-75399077-component-24052746.zip",
+        &[("VMware-vmkusb-nic-fling", "1.14-1vmw.803.0.0.75399077")],
+        &[],
+        "certified",
+    ),
+    (
+        "ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip",
+        &[("VMware-vmkusb-nic-fling", "1.15-1vmw.900.0.84947163")],
+        &[],
+        "certified",
+    ),
+    (
+        "VMware-Re-Driver_1.101.01-5vmw.800.1.0.20613240.zip",
+        &[("VMware-Re-Driver", "1.101.01-5vmw.800.1.0.20613240")],
+        &[],
+        "certified",
+    ),
+    ("ghettoVCB-2020_12_28-offline-bundle.zip", &[], &["ghettoVCB"], "community"),
+    (
+        "net51-r8169-6.011.00-2vft.510.0.0.799733-offline_bundle.zip",
+        &[],
+        &["net51-r8169-6.011.00-2vft.510.0.0.799733"],
+        "community",
+    ),
+    (
+        "nvme-community-driver_1.0.1.0-1vmw.670.0.0.8169922-offline_bundle-17658145.zip",
+        &[("nvme-community-driver", "1.0.1.0-1vmw.670.0.0.8169922")],
+        &[],
+        "certified",
+    ),
+    (
+        "nvme-community-driver_1.0.1.0-3vmw.700.1.0.15843807-component-18902434.zip",
+        &[("VMware-nvme-community", "1.0.1.0-3vmw.700.1.0.15843807")],
+        &[],
+        "certified",
+    ),
+];
+
+#[test]
+fn inspect_every_sample_bundle() {
+    for (file, comps, legacy, level) in SAMPLES {
+        let path = bundle(file);
+        let source = path.to_str().expect("UTF-8 path");
+
+        let r = run(&["depot", "inspect", source]);
+        assert_eq!(r.code, 0, "inspect {file} failed:\n{}", r.stderr);
+        let text = squeezed(&r.stdout);
+        assert!(text.contains("(offline bundle)"), "{file}: kind not shown:\n{}", r.stdout);
+        for (name, version) in *comps {
+            assert!(
+                text.contains(&format!("{name} {version}")),
+                "{file}: component {name} {version} not listed:\n{}",
+                r.stdout
+            );
+        }
+        for id in *legacy {
+            assert!(text.contains("Legacy bulletins"), "{file}: no legacy bulletin section:\n{}", r.stdout);
+            assert!(
+                text.lines().any(|l| l.starts_with(&format!("{id} "))),
+                "{file}: legacy bulletin {id} not listed:\n{}",
+                r.stdout
+            );
+        }
+        assert!(text.contains(&format!("VIBs: 1 ({level} 1)")), "{file}: VIB count/level not shown:\n{}", r.stdout);
+
+        let report = inspect_json(source);
+        let expected: Vec<(String, String)> = comps.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
+        assert_eq!(components(&report), expected, "{file}: components in JSON");
+        assert_eq!(
+            legacy_ids(&report),
+            legacy.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+            "{file}: legacy bulletins in JSON"
+        );
+        assert_eq!(report["vib_count"], 1, "{file}");
+        assert_eq!(report["acceptance_levels"][level], 1, "{file}");
+        assert_eq!(report["sources"][0]["kind"], "bundle", "{file}");
+        let vibs = report["vibs"].as_array().expect("--vibs lists VIBs");
+        assert_eq!(vibs.len(), 1, "{file}");
+        assert!(vibs[0]["packed_size"].as_u64().is_some_and(|s| s > 0), "{file}: VIB size");
+    }
+}
+
+#[test]
+fn inspect_merges_sources_and_orders_versions() {
+    let a = bundle("ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip");
+    let b = bundle("ESXi80U3-VMKUSB-NIC-FLING-75399077-component-24052746.zip");
+    let report = inspect_json_many(&[a.to_str().unwrap_or_default(), b.to_str().unwrap_or_default()]);
+    assert_eq!(
+        components(&report),
+        [
+            ("VMware-vmkusb-nic-fling".to_owned(), "1.14-1vmw.803.0.0.75399077".to_owned()),
+            ("VMware-vmkusb-nic-fling".to_owned(), "1.15-1vmw.900.0.84947163".to_owned()),
+        ],
+        "versions of one component, lowest first, whatever the order of the sources"
+    );
+    assert_eq!(report["sources"].as_array().map(Vec::len), Some(2));
+    assert_eq!(report["conflicts"].as_array().map(Vec::len), Some(0));
+}
+
+fn inspect_json_many(sources: &[&str]) -> Value {
+    let mut args = vec!["depot", "inspect", "--json"];
+    args.extend_from_slice(sources);
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).expect("JSON")
+}
+
+#[test]
+fn inspect_filters() {
+    let ghetto = bundle("ghettoVCB-2020_12_28-offline-bundle.zip");
+    let r = run(&["depot", "inspect", ghetto.to_str().unwrap_or_default(), "--json", "--min-acceptance", "certified"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).expect("JSON");
+    assert_eq!(legacy_ids(&v), Vec::<String>::new(), "a community bulletin is below certified");
+    assert_eq!(v["vib_count"], 0);
+    assert_eq!(v["filter"]["min_acceptance"], "certified");
+
+    let r = run(&["depot", "inspect", ghetto.to_str().unwrap_or_default(), "--min-acceptance", "gold"]);
+    assert_eq!(r.code, 2, "a bad level is a usage error");
+    assert!(r.stderr.contains("unknown acceptance level"), "{}", r.stderr);
+}
+
+#[test]
+fn inspect_missing_path_exits_2_and_names_it() {
+    let missing = "/nonexistent/esxlcm-test/no-such-bundle.zip";
+    let r = run(&["depot", "inspect", missing]);
+    assert_eq!(r.code, 2, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains(missing), "the message names the path:\n{}", r.stderr);
+    assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+}
+
+#[test]
+fn inspect_of_a_non_depot_file_is_a_content_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "not a depot").expect("write");
+    let r = run(&["depot", "inspect", file.to_str().unwrap_or_default()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("is not a depot"), "{}", r.stderr);
+}
+
+#[test]
+fn help_teaches() {
+    let r = run(&["--help"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("Exit status"), "{}", r.stdout);
+    assert!(r.stdout.contains("esxlcm depot inspect"), "{}", r.stdout);
+    let r = run(&["depot", "inspect", "--help"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("esxlcm.inspect/1"), "{}", r.stdout);
+    let r = run(&["depot", "inspect"]);
+    assert_eq!(r.code, 2, "a missing SOURCE is a usage error");
+}
+
+/// A running `esxlcm serve`, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(args: &[&str]) -> Server {
+    let mut child = esxlcm()
+        .arg("serve")
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("esxlcm serve starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut first = String::new();
+    let mut reader = BufReader::new(stdout);
+    let read = reader.read_line(&mut first);
+    // Keep draining, so the server's later output never meets a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let mut server = Server { child, base: String::new() };
+    assert!(read.is_ok_and(|n| n > 0), "serve printed nothing (did it fail to start?)");
+    server.base = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line should be 'listening on http://…/', got {first:?}"))
+        .to_owned();
+    server
+}
+
+fn unpack(zip_path: &Path, into: &Path) {
+    let file = std::fs::File::open(zip_path).expect("open bundle");
+    let mut archive = zip::ZipArchive::new(file).expect("read bundle");
+    archive.extract(into).expect("unpack bundle");
+}
+
+#[test]
+fn serve_directory_then_inspect_over_http() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let depot = dir.path().join("depot");
+    unpack(&bundle("ESXi80U3-VMKUSB-NIC-FLING-75399077-component-24052746.zip"), &depot);
+
+    let server = start_server(&["--dir", depot.to_str().unwrap_or_default()]);
+    let url = format!("{}index.xml", server.base);
+
+    let local = inspect_json(depot.to_str().unwrap_or_default());
+    let online = inspect_json(&url);
+    assert!(!components(&local).is_empty());
+    assert_eq!(components(&online), components(&local), "HTTP and directory views agree");
+    assert_eq!(online["sources"][0]["kind"], "online");
+    assert_eq!(online["vib_count"], local["vib_count"]);
+    assert_eq!(online["vibs"][0]["packed_size"], local["vibs"][0]["packed_size"]);
+
+    // Text output too, and a missing file on the server is a clear error.
+    let r = run(&["depot", "inspect", &url]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(squeezed(&r.stdout).contains("VMware-vmkusb-nic-fling 1.14-1vmw.803.0.0.75399077"), "{}", r.stdout);
+    let r = run(&["depot", "inspect", &format!("{}nope/index.xml", server.base)]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("not found"), "{}", r.stderr);
+}
+
+#[test]
+fn serve_refuses_a_directory_without_a_depot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = run(&["serve", "--dir", dir.path().to_str().unwrap_or_default(), "--listen", "127.0.0.1:0"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no index.xml"), "{}", r.stderr);
+}
+
+#[test]
+fn serve_without_dir_generates_and_serves_the_demo_depot() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = start_server(&["--data-dir", data.path().to_str().unwrap_or_default()]);
+    let demo = data.path().join("demo-depot");
+    assert!(demo.join("index.xml").is_file(), "the demo depot is written to DATA_DIR/demo-depot");
+
+    let local = inspect_json(demo.to_str().unwrap_or_default());
+    let online = inspect_json(&format!("{}index.xml", server.base));
+    assert!(components(&local).len() > 3, "the demo depot has components");
+    assert!(!local["base_images"].as_array().is_some_and(Vec::is_empty), "and base images");
+    assert_eq!(components(&online), components(&local));
+    assert_eq!(online["base_images"], local["base_images"]);
+    assert_eq!(online["addons"], local["addons"]);
+}
+
+/// A one-shot HTTP server that answers every request with `status`; returns its address.
+fn answer_with(status: &'static str) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = write!(stream, "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    addr.to_string()
+}
+
+#[test]
+fn refused_token_is_explained_and_not_shown() {
+    let addr = answer_with("401 Unauthorized");
+    let token = "Zq8xW2vK9mP4nR7tY3bL6cH1";
+    let url = format!("http://user:hunter2@{addr}/{token}/PROD/COMP/ESX_HOST/main/vmw-depot-index.xml");
+    let r = run(&["depot", "inspect", &url, "--header", "Authorization: Bearer sekrit-header"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("HTTP 401"), "{}", r.stderr);
+    assert!(r.stderr.contains("download tokens expire"), "{}", r.stderr);
+    for secret in [token, "hunter2", "sekrit-header"] {
+        assert!(!r.stderr.contains(secret), "{secret} leaked:\n{}", r.stderr);
+        assert!(!r.stdout.contains(secret), "{secret} leaked:\n{}", r.stdout);
+    }
+}

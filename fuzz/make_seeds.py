@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""Write the committed seed corpora under fuzz/seeds/<target>/.
+
+Every seed is synthetic: an invented vendor ("Example", code "EXA") with made-up
+components, in the depot format's shapes (depot-format §1-§4). No byte comes from the
+real samples in ../shared/depot-samples, which .ci/run passes to the fuzzer separately.
+
+Run from anywhere: python3 fuzz/make_seeds.py  (output is deterministic)
+"""
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import tarfile
+import zipfile
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seeds")
+FIXED_TIME = (2024, 1, 2, 3, 4, 6)
+
+
+def write(target, name, data):
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def zip_bytes(members, compress=zipfile.ZIP_DEFLATED):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compress) as z:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, FIXED_TIME)
+            info.compress_type = compress
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
+def ar_bytes(members):
+    out = bytearray(b"!<arch>\n")
+    for name, data in members:
+        header = (
+            name.ljust(16)[:16]
+            + "0".ljust(12)
+            + "0".ljust(6)
+            + "0".ljust(6)
+            + "0o0".ljust(8)
+            + str(len(data)).ljust(10)
+            + "`\n"
+        )
+        out += header.encode()
+        out += data
+        if len(data) % 2:
+            out += b"\n"
+    return bytes(out)
+
+
+def payload_vgz():
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        body = b"# example driver map\n"
+        info = tarfile.TarInfo("etc/vmware/example.map")
+        info.size = len(body)
+        info.mtime = 0
+        t.addfile(info, io.BytesIO(body))
+    tar = raw.getvalue()
+    gz = gzip.compress(tar, mtime=0)
+    return tar, gz
+
+
+VENDOR_LIST = """<vendorList>
+  <vendor>
+    <name>Example</name>
+    <code>EXA</code>
+    <indexfile>vendor-index.xml</indexfile>
+    <patchUrl></patchUrl>
+    <relativePath></relativePath>
+    <content>
+      <name>VMware ESX</name>
+      <type>http://www.vmware.com/depotmanagement/esx</type>
+    </content>
+  </vendor>
+</vendorList>
+"""
+
+VENDOR_INDEX = """<metaList>
+  <metadata>
+    <productId>embeddedEsx</productId>
+    <version>8.0.0</version>
+    <locale></locale>
+    <url>metadata.zip</url>
+    <channelName>default</channelName>
+  </metadata>
+  <metadata>
+    <productId>embeddedEsx</productId>
+    <version>7.*</version>
+    <locale></locale>
+    <url>metadata.zip</url>
+    <channelName>default</channelName>
+  </metadata>
+</metaList>
+"""
+
+VIB_NAME = "example-nic"
+VIB_VERSION = "2.1.0-1exa.800.1.0.10000001"
+VIB_ID = f"EXA_bootbank_{VIB_NAME}_{VIB_VERSION}"
+VIB_PATH = f"vib20/{VIB_NAME}/{VIB_ID}.vib"
+
+
+def descriptor(tar, gz, location=None):
+    loc = ""
+    if location:
+        rel, size, sha = location
+        loc = (
+            f"<relative-path>{rel}</relative-path><packed-size>{size}</packed-size>"
+            f'<checksum checksum-type="sha-256">{sha}</checksum>'
+        )
+    return (
+        f'<vib version="5.0"><type>bootbank</type><name>{VIB_NAME}</name>'
+        f"<version>{VIB_VERSION}</version><vendor>EXA</vendor><summary>Example NIC driver</summary>"
+        "<description>A synthetic driver for fuzzing seeds</description>"
+        "<release-date>2024-01-02T03:04:05+00:00</release-date>"
+        '<urls><url key="kb">https://example.invalid/kb/1</url></urls>'
+        "<relationships><depends>"
+        '<constraint name="vmkapi_2_10_0_0"/>'
+        '<constraint name="esx-version" relation="&gt;=" version="8.0.0"/>'
+        "</depends><conflicts>"
+        '<constraint name="example-nic-old" relation="&lt;&lt;" version="2.0.0-1exa"/>'
+        "</conflicts><replaces/><provides>"
+        '<provide name="example-nic-api" version="2.1.0-1"/>'
+        "</provides><compatibleWith/></relationships>"
+        "<software-tags><tag>driver</tag><tag>module</tag></software-tags>"
+        f"{loc}"
+        '<system-requires><maintenance-mode install="true" remove="true">true</maintenance-mode>'
+        '<softwarePlatform version="8.0.0" locale="" productLineID="embeddedEsx"/></system-requires>'
+        "<file-list><file>etc/vmware/example.map</file></file-list>"
+        "<acceptance-level>partner</acceptance-level>"
+        "<live-install-allowed>false</live-install-allowed><live-remove-allowed>false</live-remove-allowed>"
+        "<cimom-restart>false</cimom-restart><stateless-ready>true</stateless-ready><overlay>false</overlay>"
+        f'<payloads><payload name="example-" type="vgz" size="{len(gz)}" uncompressed-size="{len(tar)}">'
+        f'<checksum checksum-type="sha-256" verify-process="gunzip">{hashlib.sha256(tar).hexdigest()}</checksum>'
+        f'<checksum checksum-type="sha-256">{hashlib.sha256(gz).hexdigest()}</checksum>'
+        "</payload></payloads></vib>"
+    )
+
+
+BULLETIN_COMPONENT = (
+    f"<bulletin><id>Example-NIC_{VIB_VERSION}</id><vendor>Example</vendor>"
+    "<summary>Example NIC driver</summary><severity>general</severity><category>enhancement</category>"
+    "<urgency>important</urgency><releaseType>extension</releaseType><description>Synthetic</description>"
+    "<kbUrl>https://example.invalid/kb/1</kbUrl><contact>nobody@example.invalid</contact>"
+    '<componentNameSpec name="Example-NIC" uiString="Example NIC"/>'
+    f'<componentVersionSpec uiString="2.1.0-1exa" version="{VIB_VERSION}"/>'
+    "<releaseDate>2024-01-02T03:04:05+00:00</releaseDate>"
+    '<platforms><softwarePlatform version="8.0.0" locale="" productLineID="embeddedEsx"/></platforms>'
+    f"<vibList><vibID>{VIB_ID}</vibID></vibList></bulletin>"
+)
+
+BULLETIN_LEGACY = (
+    "<bulletin><id>example-tool-2024</id><vendor>Example</vendor><summary>Example tool</summary>"
+    "<releaseDate>2024-01-02</releaseDate>"
+    "<vibList><vib><vibID>EXA_bootbank_example-tool_1.0-1</vibID></vib></vibList></bulletin>"
+)
+
+PROFILE = (
+    "<imageProfile><name>Example-8.0-standard</name><creator>Example</creator>"
+    "<profileID>example-1</profileID><description>Synthetic profile</description>"
+    "<acceptancelevel>partner</acceptancelevel>"
+    f"<vibList><vib><vibID>{VIB_ID}</vibID></vib></vibList></imageProfile>"
+)
+
+BASE_IMAGE = {
+    "releaseID": "bi:8.0.1-0.0.10000001",
+    "releaseType": "baseImage",
+    "vendor": "Example",
+    "summary": "Synthetic base image",
+    "releaseDate": "2024-01-02T03:04:05+00:00",
+    "versionSpec": {"version": "8.0.1-0.0.10000001", "uiString": "8.0 U1"},
+    "components": {"ESXi": "8.0.1-0.0.10000001", "Example-NIC": VIB_VERSION},
+}
+ADDON = {
+    "releaseID": "Example-Addon:1.0-1",
+    "releaseType": "addon",
+    "vendor": "Example",
+    "nameSpec": {"name": "Example-Addon", "uiString": "Example add-on"},
+    "versionSpec": {"version": "1.0-1", "uiString": "1.0"},
+    "components": {"Example-NIC": VIB_VERSION},
+    "removedComponents": ["Old-NIC"],
+    "supportedBaseImageVersions": ["8.0.1"],
+}
+MANIFEST = {
+    "releaseType": "manifest",
+    "vendor": "Example",
+    "nameSpec": {"name": "Example-HSP", "uiString": "Example firmware"},
+    "versionSpec": {"version": "1.0-1", "uiString": "1.0"},
+    "hardwareSupportInfo": {"manager": {"name": "example-hsm"}, "package": {"name": "fw", "version": "1.0"}},
+    "components": {},
+    "supportedBaseImageVersions": ["8.0"],
+}
+SOLUTION = {
+    "releaseType": "solution",
+    "nameSpec": {"name": "Example-Solution", "uiString": "Example solution"},
+    "versionSpec": {"version": "1.0-1", "uiString": "1.0"},
+    "components": {"Example-Agent": [{"version": "1.0-1", "relation": ">="}]},
+}
+
+
+def metadata_response(vib_record):
+    return (
+        "<metadataResponse><version>3.0</version><timestamp>2024-01-02T03:04:05</timestamp>"
+        + BULLETIN_COMPONENT.replace(f"<vibList><vibID>{VIB_ID}</vibID></vibList>", f"<vibList>{vib_record}</vibList>")
+        + BULLETIN_LEGACY
+        + "</metadataResponse>"
+    )
+
+
+def main():
+    tar, gz = payload_vgz()
+    bare = descriptor(tar, gz)
+    vib = ar_bytes([("descriptor.xml", bare.encode()), ("sig.pkcs7", b""), ("example-", gz)])
+    located = descriptor(tar, gz, (VIB_PATH, len(vib), hashlib.sha256(vib).hexdigest()))
+    legacy_vib_record = (
+        f"<vib><vibVersion>1.4.5</vibVersion><vibID>{VIB_ID}</vibID><name>{VIB_NAME}</name>"
+        f"<version>{VIB_VERSION}</version><vendor>EXA</vendor><vibType>bootbank</vibType>"
+        f"<vibFile><sourceUrl></sourceUrl><relativePath>{VIB_PATH}</relativePath>"
+        f"<packedSize>{len(vib)}</packedSize></vibFile></vib>"
+    )
+    vmware_xml = metadata_response(legacy_vib_record)
+
+    # xml: one document of each kind (the target tries every parser on each).
+    write("xml", "index.xml", VENDOR_LIST)
+    write("xml", "vendor-index.xml", VENDOR_INDEX)
+    write("xml", "descriptor.xml", bare)
+    write("xml", "vib-located.xml", located)
+    write("xml", "bulletin-component.xml", BULLETIN_COMPONENT)
+    write("xml", "bulletin-legacy.xml", BULLETIN_LEGACY)
+    write("xml", "vmware.xml", vmware_xml)
+    write("xml", "profile.xml", PROFILE)
+    write("xml", "entities.xml", '<?xml version="1.0"?><!-- c --><vib a="&amp;&lt;&#65;"><![CDATA[x]]></vib>')
+    for name, doc in [("baseimage", BASE_IMAGE), ("addon", ADDON), ("manifest", MANIFEST), ("solution", SOLUTION)]:
+        write("xml", f"{name}.json", json.dumps(doc, sort_keys=True))
+
+    # metadata_zip: a full metadata.zip and a minimal one.
+    metadata = zip_bytes(
+        [
+            ("vmware.xml", vmware_xml),
+            ("vendor-index.xml", VENDOR_INDEX),
+            (f"bulletins/Example-NIC_{VIB_VERSION}.xml", BULLETIN_COMPONENT),
+            ("bulletins/example-tool-2024.xml", BULLETIN_LEGACY),
+            (f"vibs/{VIB_NAME}-1.xml", located),
+            ("profiles/Example-8.0-standard.xml", PROFILE),
+            ("baseimages/bi_8.0.1.json", json.dumps(BASE_IMAGE, sort_keys=True)),
+            ("addons/Example-Addon_1.0-1.json", json.dumps(ADDON, sort_keys=True)),
+            ("manifests/Example-HSP_1.0-1.json", json.dumps(MANIFEST, sort_keys=True)),
+            ("solutions/Example-Solution_1.0-1.json", json.dumps(SOLUTION, sort_keys=True)),
+        ]
+    )
+    write("metadata_zip", "metadata.zip", metadata)
+    write("metadata_zip", "vmware-only.zip", zip_bytes([("vmware.xml", vmware_xml)], zipfile.ZIP_STORED))
+
+    # bundle: an offline bundle, the same wrapped in a ZIP, a bundle with the VIB at the
+    # root, and a bare VIB.
+    bundle = zip_bytes(
+        [("index.xml", VENDOR_LIST), ("vendor-index.xml", VENDOR_INDEX), ("metadata.zip", metadata), (VIB_PATH, vib)]
+    )
+    write("bundle", "offline-bundle.zip", bundle)
+    write("bundle", "wrapped-bundle.zip", zip_bytes([("example-offline-bundle.zip", bundle)], zipfile.ZIP_STORED))
+    root_path = f"{VIB_NAME}.vib"
+    metadata_root = zip_bytes([(f"vibs/{VIB_NAME}-1.xml", located.replace(VIB_PATH, root_path)), ("vmware.xml", vmware_xml)])
+    write(
+        "bundle",
+        "vib-at-root.zip",
+        zip_bytes([("index.xml", VENDOR_LIST), ("vendor-index.xml", VENDOR_INDEX), ("metadata.zip", metadata_root), (root_path, vib)]),
+    )
+    write("bundle", "example.vib", vib)
+
+    # ar: the first byte selects the payload type in the target, the rest is the archive.
+    for i, name in enumerate(["vgz", "tgz", "vzstd"]):
+        write("ar", f"vib-{name}.ar", bytes([i]) + vib)
+    write("ar", "odd-member.ar", b"\x04" + ar_bytes([("a", b"x"), ("bb", b"yz")]))
+
+    # version: the target splits its input in two halves and compares them.
+    for name, text in [
+        ("vib", "1.0.1.0-3exa.700.1.0.15843807" + "2.1.0-1exa.800.1.0.10000001"),
+        ("short", "1.14-1" + "1.15-1"),
+        ("relation", ">=" + "<<"),
+        ("platform", "8.0.*" + "7.0.3"),
+        ("base-image", "8.0.3-0.35.24280767" + "8.0.3-0.0.24022510"),
+    ]:
+        write("version", name, text)
+
+
+if __name__ == "__main__":
+    main()
