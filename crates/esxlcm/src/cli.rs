@@ -10,6 +10,8 @@ use std::time::Duration;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::cmd::check::CheckArgs;
+use crate::cmd::export::ExportArgs;
+use crate::cmd::generate::GenerateArgs;
 use crate::cmd::inspect::InspectArgs;
 use crate::cmd::serve::ServeArgs;
 use crate::fetch::HttpOptions;
@@ -78,6 +80,10 @@ pub enum DepotCommand {
     Inspect(InspectArgs),
     /// Verify a depot before publishing: VIB files against metadata, signatures, metadata lint
     Check(CheckArgs),
+    /// Write all or part of depots as one offline bundle or online depot tree
+    Export(ExportArgs),
+    /// Write a realistic synthetic depot (seeded, deterministic) for tests and demos
+    Generate(GenerateArgs),
 }
 
 /// How to reach online depots; accepted before or after the subcommand.

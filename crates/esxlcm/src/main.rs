@@ -25,6 +25,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Depot(DepotCommand::Inspect(args)) => cmd::inspect::run(args, &ctx),
         Command::Depot(DepotCommand::Check(args)) => cmd::check::run(args, &ctx),
+        Command::Depot(DepotCommand::Export(args)) => cmd::export::run(args, &ctx),
+        Command::Depot(DepotCommand::Generate(args)) => cmd::generate::run(args, &ctx),
         Command::Serve(args) => cmd::serve::run(args, &ctx),
     };
     match result {

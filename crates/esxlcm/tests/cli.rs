@@ -374,3 +374,51 @@ fn refused_token_is_explained_and_not_shown() {
         assert!(!r.stdout.contains(secret), "{secret} leaked:\n{}", r.stdout);
     }
 }
+
+#[test]
+fn generate_is_deterministic_and_checks_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a.zip");
+    let b = tmp.path().join("b.zip");
+    for out in [&a, &b] {
+        let r = run(&["depot", "generate", "--preset", "tiny", "--seed", "3", "--out", out.to_str().unwrap()]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("wrote offline bundle"), "{}", r.stdout);
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let again = run(&["depot", "generate", "--preset", "tiny", "--out", a.to_str().unwrap()]);
+    assert_eq!(again.code, 2, "refuses to replace without --overwrite");
+    let check = run(&["depot", "check", a.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{}", check.stdout);
+    assert!(check.stdout.contains("0 errors"), "{}", check.stdout);
+}
+
+#[test]
+fn export_a_selection_of_the_samples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("branch");
+    let sources: Vec<String> = SAMPLES.iter().map(|s| bundle(s.0).to_string_lossy().into_owned()).collect();
+    let mut args = vec!["depot", "export"];
+    args.extend(sources.iter().map(String::as_str));
+    args.extend(["--component", "VMware-Re-Driver", "--out", out.to_str().unwrap()]);
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = inspect_json(out.to_str().unwrap());
+    assert_eq!(components(&report), [("VMware-Re-Driver".to_owned(), "1.101.01-5vmw.800.1.0.20613240".to_owned())]);
+    let check = run(&["depot", "check", out.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{}", check.stdout);
+    assert!(
+        check.stdout.contains("1 signature verified") || check.stdout.contains("1 signatures verified"),
+        "{}",
+        check.stdout
+    );
+
+    let mut missing = vec!["depot", "export"];
+    missing.extend(sources.iter().map(String::as_str));
+    let nowhere = tmp.path().join("nowhere.zip");
+    missing.extend(["--component", "No-Such-Component", "--out", nowhere.to_str().unwrap()]);
+    let r = run(&missing);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("not in the sources: No-Such-Component"), "{}", r.stderr);
+    assert!(!nowhere.exists());
+}

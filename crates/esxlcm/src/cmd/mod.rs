@@ -19,6 +19,8 @@ use esxlcm_depot::source::{ContainerError, Depot, FetchError, OpenOptions, Sourc
 use crate::fetch::{HttpFetch, HttpOptions, redact_text, redact_url_str};
 
 pub mod check;
+pub mod export;
+pub mod generate;
 pub mod inspect;
 pub mod serve;
 
