@@ -2,22 +2,15 @@
 //!
 //! Without `--dir` (or with `--demo`) a small synthetic depot is generated into the data
 //! directory first, so that `esxlcm serve` alone runs the product on something real.
-//! Files are served by tower-http's `ServeDir` (Range, ETag, Last-Modified); content
-//! types are set for the depot's own file kinds.
+//! The HTTP side lives in `esxlcm_server::depot_http`; this module parses arguments,
+//! prepares the directory and prints where to point hosts.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use axum::Router;
-use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use clap::Args;
-use tower_http::services::ServeDir;
+use esxlcm_server::depot_http;
 
 use super::{Context, Status};
 
@@ -115,16 +108,6 @@ fn prepare_demo(data_dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(target)
 }
 
-/// The router: `/` explains itself, every other path is a file of the depot.
-pub fn router(dir: &Path) -> Router {
-    let files = ServeDir::new(dir).append_index_html_on_directories(false).redirect_to_trailing_slash(false);
-    Router::new()
-        .route("/", get(root))
-        .fallback_service(files)
-        .layer(middleware::from_fn(depot_content_types))
-        .layer(middleware::from_fn(log_request))
-}
-
 async fn serve(dir: PathBuf, listen: &str) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -135,7 +118,7 @@ async fn serve(dir: PathBuf, listen: &str) -> anyhow::Result<()> {
     if let Err(e) = print_banner(&dir, addr) {
         tracing::warn!("cannot write to stdout: {e}");
     }
-    axum::serve(listener, router(&dir)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    depot_http::serve(listener, &dir, depot_http::shutdown_signal()).await.context("serving HTTP")?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -158,90 +141,9 @@ fn print_banner(dir: &Path, addr: SocketAddr) -> std::io::Result<()> {
     out.flush()
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
-}
-
-async fn root() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "esxlcm depot server\n\nVendor list: /index.xml\n\
-         Use: esxcli software sources vib list -d http://<this host>/index.xml\n",
-    )
-}
-
-/// The content type for a depot file by extension (what VMware's depots send).
-fn content_type_for(path: &str) -> Option<&'static str> {
-    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
-    match ext.as_str() {
-        "xml" => Some("text/xml"),
-        "zip" => Some("application/zip"),
-        "vib" => Some("application/octet-stream"),
-        "json" => Some("application/json"),
-        _ => None,
-    }
-}
-
-async fn depot_content_types(req: Request, next: Next) -> Response {
-    let content_type = content_type_for(req.uri().path());
-    let mut response = next.run(req).await;
-    let status = response.status();
-    if let Some(ct) = content_type
-        && (status == StatusCode::OK || status == StatusCode::PARTIAL_CONTENT || status == StatusCode::NOT_MODIFIED)
-    {
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-    }
-    response
-}
-
-async fn log_request(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let range = req.headers().contains_key(header::RANGE);
-    let started = Instant::now();
-    let response = next.run(req).await;
-    let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_millis();
-    if response.status().is_client_error() || response.status().is_server_error() {
-        tracing::warn!(%method, %path, status, range, elapsed_ms, "request");
-    } else {
-        tracing::info!(%method, %path, status, range, elapsed_ms, "request");
-    }
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn depot_content_types_by_extension() {
-        assert_eq!(content_type_for("/index.xml"), Some("text/xml"));
-        assert_eq!(content_type_for("/metadata.ZIP"), Some("application/zip"));
-        assert_eq!(content_type_for("/vib20/x/y.vib"), Some("application/octet-stream"));
-        assert_eq!(content_type_for("/"), None);
-    }
 
     #[test]
     fn refuses_a_directory_without_index() {
