@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod catalog;
 pub mod check;
+pub mod digest;
 pub mod generate;
 pub mod metadata_zip;
 pub mod model;

@@ -25,6 +25,8 @@ use std::io::{self, Cursor, ErrorKind, Read};
 
 use flate2::read::MultiGzDecoder;
 use sha1::Sha1;
+
+pub use crate::digest::{HashingReader, StreamLimitExceeded};
 use sha2::{Digest, Sha256};
 
 /// First two bytes of every gzip member.
@@ -162,95 +164,6 @@ pub enum PayloadError {
         /// The limit.
         limit: u64,
     },
-}
-
-/// Marker error a [`HashingReader`] returns when its limit is exceeded.
-#[derive(Debug, thiserror::Error)]
-#[error("stream exceeds the limit of {limit} bytes")]
-pub struct StreamLimitExceeded {
-    /// The limit.
-    pub limit: u64,
-}
-
-/// A [`Read`] adapter that sha-256-hashes and counts everything read through it, optionally
-/// failing once more than a limit has passed.
-#[derive(Debug)]
-pub struct HashingReader<R> {
-    inner: R,
-    sha256: Sha256,
-    count: u64,
-    limit: Option<u64>,
-    limit_exceeded: bool,
-    inner_failed: bool,
-}
-
-impl<R: Read> HashingReader<R> {
-    /// Hashes everything read from `inner`.
-    pub fn new(inner: R) -> Self {
-        Self { inner, sha256: Sha256::new(), count: 0, limit: None, limit_exceeded: false, inner_failed: false }
-    }
-
-    /// Like [`HashingReader::new`], but a read that takes the total past `limit` fails with
-    /// an [`io::Error`] wrapping [`StreamLimitExceeded`].
-    pub fn with_limit(inner: R, limit: u64) -> Self {
-        Self { limit: Some(limit), ..Self::new(inner) }
-    }
-
-    /// Bytes read so far.
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
-    /// Whether the limit was exceeded.
-    pub fn limit_exceeded(&self) -> bool {
-        self.limit_exceeded
-    }
-
-    /// Whether the inner reader returned an error (other than `Interrupted`).
-    pub fn inner_failed(&self) -> bool {
-        self.inner_failed
-    }
-
-    /// The wrapped reader.
-    pub fn get_ref(&self) -> &R {
-        &self.inner
-    }
-
-    /// Finishes: the lowercase hex sha-256 of everything read, and the byte count.
-    pub fn finish(self) -> (String, u64) {
-        (hex::encode(self.sha256.finalize()), self.count)
-    }
-
-    fn limit_error(limit: u64) -> io::Error {
-        io::Error::other(StreamLimitExceeded { limit })
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let (true, Some(limit)) = (self.limit_exceeded, self.limit) {
-            return Err(Self::limit_error(limit));
-        }
-        let n = match self.inner.read(buf) {
-            Ok(n) => n,
-            Err(e) => {
-                if e.kind() != ErrorKind::Interrupted {
-                    self.inner_failed = true;
-                }
-                return Err(e);
-            }
-        };
-        let data = buf.get(..n).unwrap_or_default();
-        self.sha256.update(data);
-        self.count += n as u64;
-        if let Some(limit) = self.limit
-            && self.count > limit
-        {
-            self.limit_exceeded = true;
-            return Err(Self::limit_error(limit));
-        }
-        Ok(n)
-    }
 }
 
 /// Reads until `buf` is full or EOF.
