@@ -18,33 +18,7 @@ mod check {
 
     const VMWARE_SIGNER: &str = "CN=VMware Certified VIB Signing, O=VMware, Inc., L=Palo Alto, ST=California, C=US";
 
-    /// The shared samples directory. Fails (never skips) when `ESXLCM_SAMPLES` is unset, so the
-    /// sample tests cannot pass vacuously.
-    fn samples_dir() -> PathBuf {
-        match std::env::var_os("ESXLCM_SAMPLES") {
-            Some(dir) if !dir.is_empty() => {
-                let dir = PathBuf::from(dir);
-                assert!(dir.join("bundles").is_dir(), "ESXLCM_SAMPLES={} has no bundles/ directory", dir.display());
-                dir
-            }
-            _ => panic!(
-                "ESXLCM_SAMPLES is not set: point it at the shared depot-samples directory \
-             (e.g. ESXLCM_SAMPLES=/work/shared/depot-samples)"
-            ),
-        }
-    }
-
-    fn bundles() -> Vec<PathBuf> {
-        let dir = samples_dir().join("bundles");
-        let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "zip"))
-            .collect();
-        out.sort();
-        assert_eq!(out.len(), 7, "expected the 7 sample bundles in {}", dir.display());
-        out
-    }
+    use esxlcm_test_support::sample_bundles as bundles;
 
     fn spec(p: &Path) -> String {
         p.to_string_lossy().into_owned()

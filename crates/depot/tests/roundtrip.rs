@@ -2,7 +2,7 @@
 //! verify in the written bundle, and writing is deterministic; the same holds for an
 //! online tree and for a selection of components.
 
-mod support;
+use esxlcm_test_support as support;
 
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::check::{CheckOptions, check_depot};

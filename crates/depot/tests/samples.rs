@@ -1,7 +1,7 @@
 //! The real samples (`$ESXLCM_SAMPLES`): every document parses, round-trips through our
 //! writer to an equal model, and every bundle opens to the components it really has.
 
-mod support;
+use esxlcm_test_support as support;
 
 use std::collections::BTreeMap;
 

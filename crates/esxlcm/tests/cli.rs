@@ -11,22 +11,7 @@ use std::process::{Child, Command, Stdio};
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 
-/// The sample directory. Unset is an error, not a skip: the README's test command sets it.
-fn samples_dir() -> PathBuf {
-    let Some(value) = std::env::var_os("ESXLCM_SAMPLES") else {
-        panic!(
-            "ESXLCM_SAMPLES is not set: point it at the shared depot samples, e.g. \
-             ESXLCM_SAMPLES=$PWD/../shared/depot-samples cargo test --workspace (from the repository root)"
-        );
-    };
-    let mut dir = PathBuf::from(value);
-    if dir.is_relative() {
-        // Relative to the workspace root, where the README's command is run.
-        dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(dir);
-    }
-    assert!(dir.join("bundles").is_dir(), "ESXLCM_SAMPLES={}: no bundles/ directory there", dir.display());
-    dir
-}
+use esxlcm_test_support::samples_dir;
 
 fn bundle(name: &str) -> PathBuf {
     let path = samples_dir().join("bundles").join(name);

@@ -31,21 +31,7 @@ mod tests {
     use std::io::Read;
     use std::path::{Path, PathBuf};
 
-    /// The shared samples directory, from `ESXLCM_SAMPLES`. Panics (failing the test) when the
-    /// variable is unset, so sample tests never pass vacuously.
-    fn samples_dir() -> PathBuf {
-        match std::env::var_os("ESXLCM_SAMPLES") {
-            Some(dir) if !dir.is_empty() => {
-                let dir = PathBuf::from(dir);
-                assert!(dir.join("bundles").is_dir(), "ESXLCM_SAMPLES={} has no bundles/ directory", dir.display());
-                dir
-            }
-            _ => panic!(
-                "ESXLCM_SAMPLES is not set: point it at the shared depot-samples directory \
-                 (e.g. ESXLCM_SAMPLES=/work/shared/depot-samples)"
-            ),
-        }
-    }
+    use esxlcm_test_support::samples_dir;
 
     /// One `<payload>` of a descriptor, parsed just enough for these tests (the real
     /// descriptor model lives elsewhere).

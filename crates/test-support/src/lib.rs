@@ -1,0 +1,59 @@
+//! Helpers shared by the tests of every crate.
+//!
+//! The real depot samples live outside the repository; `ESXLCM_SAMPLES` points at them
+//! (the README's test command and `.ci/run` set it). A test that needs them fails loudly
+//! when the variable is unset, so sample tests never pass vacuously.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // failing loudly is the job
+
+use std::path::{Path, PathBuf};
+
+/// The variable that points at the shared `depot-samples` directory.
+pub const SAMPLES_VAR: &str = "ESXLCM_SAMPLES";
+
+/// The shared real samples directory.
+pub fn samples_dir() -> PathBuf {
+    match std::env::var_os(SAMPLES_VAR) {
+        Some(dir) if !dir.is_empty() => {
+            let mut dir = PathBuf::from(dir);
+            if dir.is_relative() {
+                // Relative to the workspace root, where the README's command runs.
+                dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(dir);
+            }
+            assert!(dir.join("bundles").is_dir(), "{SAMPLES_VAR}={}: no bundles/ directory there", dir.display());
+            dir
+        }
+        _ => panic!(
+            "{SAMPLES_VAR} is not set: point it at the shared depot-samples directory \
+             (the README's test command does: {SAMPLES_VAR}=$PWD/../shared/depot-samples)"
+        ),
+    }
+}
+
+/// Every offline bundle of the samples, sorted by name (there are 7).
+pub fn sample_bundles() -> Vec<PathBuf> {
+    let dir = samples_dir().join("bundles");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "zip"))
+        .collect();
+    out.sort();
+    assert_eq!(out.len(), 7, "expected the 7 sample bundles in {}", dir.display());
+    out
+}
+
+/// The sample bundle whose file name contains `part`.
+pub fn sample_bundle(part: &str) -> PathBuf {
+    let all = sample_bundles();
+    let found: Vec<&PathBuf> = all.iter().filter(|p| p.to_string_lossy().contains(part)).collect();
+    assert_eq!(found.len(), 1, "expected one sample bundle matching '{part}', found {found:?}");
+    found[0].clone()
+}
+
+/// The `extracted/` directory of each sample, sorted.
+pub fn extracted_dirs() -> Vec<PathBuf> {
+    let dir = samples_dir().join("extracted");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    out.sort();
+    out
+}
