@@ -120,3 +120,40 @@ fn bare_vib_and_directory_sources() {
     let (a, b) = (loose.location.as_ref().unwrap(), vib.location.as_ref().unwrap());
     assert_eq!((a.packed_size, a.checksum.value.as_str()), (b.packed_size, b.checksum.value.as_str()));
 }
+
+#[test]
+fn catalog_filters() {
+    use esxlcm_depot::catalog::Filter;
+    let catalog = Catalog::from_depots(
+        support::sample_bundles().iter().map(|b| Depot::open_path(b, &OpenOptions::default()).unwrap()),
+    )
+    .unwrap();
+    let ids = |f: &Filter| -> Vec<String> {
+        let mut v: Vec<String> = catalog.filter_bulletins(f).map(|e| e.bulletin.id.clone()).collect();
+        v.sort();
+        v
+    };
+    let all = ids(&Filter::default());
+    assert_eq!(all.len(), 7);
+    let community = ids(&Filter { min_acceptance: Some(AcceptanceLevel::Certified), ..Filter::default() });
+    assert_eq!(community.len(), 5, "the two community bundles drop out: {community:?}");
+    let since_2025 = ids(&Filter { released_after: Some("2025".into()), ..Filter::default() });
+    assert!(since_2025.iter().any(|id| id.starts_with("VMware-Re-Driver")), "{since_2025:?}");
+    assert!(!since_2025.iter().any(|id| id == "ghettoVCB"), "{since_2025:?}");
+    let before_2016 = ids(&Filter { released_before: Some("2016".into()), ..Filter::default() });
+    assert_eq!(before_2016, ["net51-r8169-6.011.00-2vft.510.0.0.799733"]);
+    let general = ids(&Filter { category: Some("GENERAL".into()), ..Filter::default() });
+    assert!(general.contains(&"ghettoVCB".to_owned()) && !general.iter().any(|id| id.starts_with("VMware-Re-Driver")));
+    let vft = ids(&Filter { vendor: Some("vfrontde".into()), ..Filter::default() });
+    assert_eq!(vft, ["net51-r8169-6.011.00-2vft.510.0.0.799733"]);
+    let on_9 = ids(&Filter { platform: Some("9.0.0".into()), ..Filter::default() });
+    assert!(
+        on_9.iter().any(|id| id.contains("1.15-1vmw.900")) && !on_9.iter().any(|id| id.contains("803")),
+        "{on_9:?}"
+    );
+    let vibs_9: Vec<String> = catalog
+        .filter_vibs(&Filter { platform: Some("9.0".into()), ..Filter::default() })
+        .map(|v| v.vib.id())
+        .collect();
+    assert!(vibs_9.iter().all(|id| !id.contains("803")), "{vibs_9:?}");
+}

@@ -10,7 +10,7 @@ use flate2::{Compression, GzBuilder};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use super::rng::{SplitMix, payload_seed};
+use super::rng::{Filler, payload_seed};
 use crate::model::{Checksum, Payload, Vib};
 use crate::vib::{ArError, ArWriter};
 
@@ -68,7 +68,7 @@ fn push_file(tar: &mut Vec<u8>, name: &str, mode: u32, data: &[u8]) {
 /// The visor tar of a VIB: its directories, then its `file_list` — the first file a
 /// sticky-bit config file (preserved by ESXi), the rest binary filler from the seed.
 fn visor_tar(seed: u64, vib: &Vib, bytes: (usize, usize)) -> Vec<u8> {
-    let mut rng = SplitMix::new(payload_seed(seed, &vib.id()));
+    let mut rng = Filler::new(payload_seed(seed, &vib.id()));
     let total = rng.range(bytes.0, bytes.1);
     let mut tar = Vec::with_capacity(total + 8 * BLOCK);
     let mut dirs: Vec<String> = Vec::new();
