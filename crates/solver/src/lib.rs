@@ -4,6 +4,8 @@
 //! computation, dependency validation and compliance are not built yet (see the README's
 //! status table).
 
+pub mod image;
 pub mod spec;
 
+pub use image::{ComponentSource, EffectiveImage, ImageComponent};
 pub use spec::{SoftwareSpec, SpecError};
