@@ -12,6 +12,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use crate::cmd::check::CheckArgs;
 use crate::cmd::export::ExportArgs;
 use crate::cmd::generate::GenerateArgs;
+use crate::cmd::image::{ComplianceArgs, ResolveArgs};
 use crate::cmd::inspect::InspectArgs;
 use crate::cmd::serve::ServeArgs;
 use crate::fetch::HttpOptions;
@@ -70,6 +71,9 @@ pub enum Command {
     /// Read and check depots: offline bundles, VIBs, depot directories and online depots
     #[command(subcommand)]
     Depot(DepotCommand),
+    /// Build images from vLCM software specs: resolve and validate them against depots
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// Serve a depot over HTTP to ESXi hosts (a generated demo depot by default)
     Serve(ServeArgs),
 }
@@ -84,6 +88,14 @@ pub enum DepotCommand {
     Export(ExportArgs),
     /// Write a realistic synthetic depot (seeded, deterministic) for tests and demos
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Show a software spec's effective image and validate it (dependencies, conflicts, add-on support)
+    Resolve(ResolveArgs),
+    /// Compare hosts' installed software with a spec's image: status, changes, impact
+    Compliance(ComplianceArgs),
 }
 
 /// How to reach online depots; accepted before or after the subcommand.

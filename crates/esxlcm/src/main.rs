@@ -15,7 +15,7 @@ mod demo;
 mod fetch;
 mod output;
 
-use cli::{Cli, Command, DepotCommand};
+use cli::{Cli, Command, DepotCommand, ImageCommand};
 use cmd::{Context, Status, exit};
 
 fn main() -> ExitCode {
@@ -27,6 +27,8 @@ fn main() -> ExitCode {
         Command::Depot(DepotCommand::Check(args)) => cmd::check::run(args, &ctx),
         Command::Depot(DepotCommand::Export(args)) => cmd::export::run(args, &ctx),
         Command::Depot(DepotCommand::Generate(args)) => cmd::generate::run(args, &ctx),
+        Command::Image(ImageCommand::Resolve(args)) => cmd::image::run(args, &ctx),
+        Command::Image(ImageCommand::Compliance(args)) => cmd::image::run_compliance(args, &ctx),
         Command::Serve(args) => cmd::serve::run(args, &ctx),
     };
     match result {

@@ -407,3 +407,88 @@ fn export_a_selection_of_the_samples() {
     assert!(r.stderr.contains("not in the sources: No-Such-Component"), "{}", r.stderr);
     assert!(!nowhere.exists());
 }
+
+/// A host state document (the esxcli shapes) that matches a resolved image exactly.
+#[allow(clippy::unwrap_used)] // a test helper outside #[test]
+fn host_state_of(resolved: &Value, base_image: &str) -> Value {
+    let components: Vec<Value> = resolved["image"]["components"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| serde_json::json!({"Name": c["name"], "Version": c["version"]}))
+        .collect();
+    let vibs: Vec<Value> = resolved["vibs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| {
+            // <vendor>_<type>_<name>_<version>; names have no '_' in generated depots.
+            let parts: Vec<&str> = id.as_str().unwrap().splitn(4, '_').collect();
+            serde_json::json!({"ID": id, "Vendor": parts[0], "Name": parts[2], "Version": parts[3]})
+        })
+        .collect();
+    serde_json::json!({"base_image": {"Version": base_image}, "add_on": null, "components": components, "vibs": vibs})
+}
+
+#[test]
+fn image_resolve_and_compliance_on_a_generated_depot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let depot = tmp.path().join("tiny.zip");
+    assert_eq!(run(&["depot", "generate", "--preset", "tiny", "--out", depot.to_str().unwrap()]).code, 0);
+    let base = "8.0.1-0.0.21495797";
+    let spec = tmp.path().join("spec.json");
+    std::fs::write(&spec, format!(r#"{{"base_image": {{"version": "{base}"}}}}"#)).unwrap();
+    let (spec_s, depot_s) = (spec.to_str().unwrap(), depot.to_str().unwrap());
+
+    let r = run(&["image", "resolve", "--spec", spec_s, "--depot", depot_s, "--json"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let resolved: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(resolved["valid"], true);
+
+    // A host with exactly the image's content is compliant.
+    let mut state = host_state_of(&resolved, base);
+    let compliant = tmp.path().join("esx01.json");
+    std::fs::write(&compliant, serde_json::to_vec(&state).unwrap()).unwrap();
+    let r = run(&[
+        "image",
+        "compliance",
+        "--spec",
+        spec_s,
+        "--depot",
+        depot_s,
+        "--host-state",
+        compliant.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("host esx01: COMPLIANT"), "{}", r.stdout);
+
+    // Without one component it must be installed: NON_COMPLIANT, and the cluster says so.
+    let removed = state["components"].as_array_mut().unwrap().remove(0);
+    let name = removed["Name"].as_str().unwrap().to_owned();
+    let missing = tmp.path().join("esx02.json");
+    std::fs::write(&missing, serde_json::to_vec(&state).unwrap()).unwrap();
+    let r = run(&[
+        "image",
+        "compliance",
+        "--spec",
+        spec_s,
+        "--depot",
+        depot_s,
+        "--host-state",
+        compliant.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["schema"], "esxlcm.image-compliance/1");
+    assert_eq!(report["cluster"]["status"], "NON_COMPLIANT");
+    assert_eq!(report["cluster"]["hosts"]["esx01"]["status"], "COMPLIANT");
+    assert_eq!(report["cluster"]["hosts"]["esx02"]["components"][&name]["change"], "INSTALL");
+
+    // A base image the depots do not have is an image error that names it.
+    std::fs::write(&spec, r#"{"base_image": {"version": "7.0.3-0.5.18825058"}}"#).unwrap();
+    let r = run(&["image", "resolve", "--spec", spec_s, "--depot", depot_s]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("7.0.3-0.5.18825058"), "{}", r.stdout);
+}

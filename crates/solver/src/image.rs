@@ -1,6 +1,6 @@
 //! The effective image: what a software spec resolves to — every component with its
 //! version and where that version came from, and the VIBs those components expand to.
-//! Built by [`crate::resolve`]; read by validation, compliance and the image builder.
+//! Built by [`crate::resolve()`]; read by validation, compliance and the image builder.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,11 +1,21 @@
 //! From a desired-state software spec to an image.
 //!
-//! Built so far: the software spec document itself ([`spec`]). The effective-image
-//! computation, dependency validation and compliance are not built yet (see the README's
-//! status table).
+//! Built so far: the software spec document ([`spec`]); the effective image computation
+//! ([`resolve()`], depot-format §6.2); VIB-level validation on a dependency graph
+//! ([`validate`], §8) with findings as vSphere-style [`Notification`]s whose
+//! explanations ([`explain`]) walk the chain of causes. `null` components are resolved
+//! greedily (highest version that fits), not by an optimal search.
 
+pub mod compliance;
+pub mod explain;
+pub mod host_state;
 pub mod image;
+pub mod notification;
+pub mod resolve;
 pub mod spec;
+pub mod validate;
 
 pub use image::{ComponentSource, EffectiveImage, ImageComponent};
+pub use notification::{LocalizableMessage, Notification, Severity};
+pub use resolve::{Resolution, ResolveOptions, resolve};
 pub use spec::{SoftwareSpec, SpecError};

@@ -21,6 +21,7 @@ use crate::fetch::{HttpFetch, HttpOptions, redact_text, redact_url_str};
 pub mod check;
 pub mod export;
 pub mod generate;
+pub mod image;
 pub mod inspect;
 pub mod serve;
 

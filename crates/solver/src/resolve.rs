@@ -1,0 +1,451 @@
+//! From a software spec to an [`EffectiveImage`], in the override order of depot-format
+//! §6.2, then validated ([`crate::validate`]):
+//!
+//! 1. the base image's components;
+//! 2. the add-on: it must list the base image version as supported; it adds and overrides
+//!    components and deletes its `removedComponents`;
+//! 3. hardware support packages (manifests), the same way;
+//! 4. the spec's `components`: a version, or `null` (see below);
+//! 5. the spec's `removed_components`;
+//! 6. solution components.
+//!
+//! Every component records where its version came from ([`ComponentSource`]).
+//!
+//! **`null` components** are resolved after everything else (so against the whole rest
+//! of the image, solutions included), greedily, one at a time in name order: candidates
+//! are tried from the highest version in the catalog down, and the first whose image
+//! (with the components resolved so far) has no validation error that the image without
+//! it does not have is taken. When no version fits, the highest is taken and validation
+//! reports why it does not fit. This is not an optimal search: two `null` components
+//! that only fit together at lower versions are not found (a later step).
+
+use std::collections::BTreeSet;
+
+use esxlcm_depot::catalog::Catalog;
+use esxlcm_depot::model::{AcceptanceLevel, ReleaseKind, ReleaseUnit};
+use esxlcm_version::Version;
+use serde::Serialize;
+
+use crate::image::{ComponentSource, EffectiveImage, ImageComponent};
+use crate::notification::{Notification, Severity, ids};
+use crate::spec::ImageSpec;
+use crate::validate;
+
+/// Policy knobs of resolution and validation.
+#[derive(Debug, Clone, Default)]
+pub struct ResolveOptions {
+    /// The image's acceptance level (its lowest VIB's) must be at least this.
+    pub min_acceptance: Option<AcceptanceLevel>,
+    /// A user component older than what the base image, add-on or hardware support package
+    /// brings is a warning instead of an error.
+    pub allow_downgrades: bool,
+}
+
+/// The image and everything found while building and validating it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resolution {
+    pub image: EffectiveImage,
+    pub notifications: Vec<Notification>,
+}
+
+impl Resolution {
+    pub fn has_errors(&self) -> bool {
+        self.notifications.iter().any(Notification::is_error)
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Notification> {
+        self.notifications.iter().filter(|n| n.is_error())
+    }
+}
+
+/// Resolve and validate one image spec against a catalog.
+pub fn resolve(spec: &ImageSpec, catalog: &Catalog, options: &ResolveOptions) -> Resolution {
+    let mut notes = Vec::new();
+    let Some(base) = &spec.base_image else {
+        let n = Notification::new(
+            ids::BASE_IMAGE_MISSING,
+            Severity::Error,
+            "the spec names no base image; every image needs one",
+            Vec::new(),
+        );
+        return Resolution { image: empty_image(zero_version()), notifications: vec![n] };
+    };
+    let mut b = Builder { catalog, image: empty_image(base.version.clone()), notes: &mut notes };
+    b.base_image(&base.version);
+    if let Some(addon) = &spec.add_on {
+        b.addon(&addon.name, &addon.version);
+    }
+    if let Some(hw) = &spec.hardware_support {
+        for (manager, pkg) in &hw.packages {
+            b.hardware_support(manager, &pkg.pkg, &pkg.version);
+        }
+    }
+    let brought = b.image.components.clone();
+    for (name, version) in &spec.components {
+        if let Some(v) = version {
+            b.user_component(name, v, &brought, options);
+        }
+    }
+    for name in &spec.removed_components {
+        b.remove(name);
+    }
+    for (name, solution) in &spec.solutions {
+        b.solution(name, &solution.version, solution.components.iter().map(|c| c.component.as_str()));
+    }
+    // Null components are chosen last, against the rest of the image; one the spec also
+    // removes stays removed (step 5 comes after step 4).
+    for (name, version) in &spec.components {
+        if version.is_none() && !spec.removed_components.contains(name) {
+            b.null_component(name, options);
+        }
+    }
+    let mut image = b.image;
+    notes.extend(validate::validate(&mut image, catalog, options));
+    Resolution { image, notifications: notes }
+}
+
+fn empty_image(base_image: Version) -> EffectiveImage {
+    EffectiveImage {
+        base_image,
+        add_on: None,
+        hardware_support: Vec::new(),
+        components: Default::default(),
+        removed_components: Vec::new(),
+        vibs: Default::default(),
+    }
+}
+
+/// The placeholder base image version of a spec without a base image.
+#[allow(clippy::expect_used)] // `0` is a valid version
+fn zero_version() -> Version {
+    Version::parse("0").expect("'0' is a version")
+}
+
+struct Builder<'a> {
+    catalog: &'a Catalog,
+    image: EffectiveImage,
+    notes: &'a mut Vec<Notification>,
+}
+
+impl Builder<'_> {
+    fn base_image(&mut self, version: &Version) {
+        let Some(unit) = self.catalog.base_image(version) else {
+            self.notes.push(
+                Notification::new(
+                    ids::BASE_IMAGE_MISSING,
+                    Severity::Error,
+                    format!("base image {version} is not in the depots"),
+                    vec![version.to_string()],
+                )
+                .with_explanation(nearby_base_images(self.catalog, version))
+                .with_resolution(
+                    "add a depot that has this base image (sync or import it), or pick one of the depots' base images",
+                    Vec::new(),
+                ),
+            );
+            return;
+        };
+        for (name, v) in &unit.components {
+            self.put(name, v, ComponentSource::BaseImage);
+        }
+    }
+
+    fn addon(&mut self, name: &str, version: &Version) {
+        let Some(unit) = self.catalog.addon(name, version) else {
+            let known: Vec<String> = self
+                .catalog
+                .release_units(ReleaseKind::Addon)
+                .filter(|u| u.name.as_deref() == Some(name))
+                .map(|u| u.version.to_string())
+                .collect();
+            let mut n = Notification::new(
+                ids::ADDON_MISSING,
+                Severity::Error,
+                format!("add-on {name} {version} is not in the depots"),
+                vec![name.to_owned(), version.to_string()],
+            )
+            .with_resolution("add a depot that has this add-on (sync or import it)", Vec::new());
+            if !known.is_empty() {
+                n.explanation = vec![format!("the depots have {name} {}", known.join(", "))];
+            }
+            self.notes.push(n);
+            return;
+        };
+        self.check_supported(unit, ids::ADDON_UNSUPPORTED_BASE_IMAGE, "add-on");
+        self.image.add_on = Some((name.to_owned(), version.clone()));
+        self.apply_unit(unit, ComponentSource::AddOn);
+    }
+
+    fn hardware_support(&mut self, manager: &str, pkg: &str, version: &str) {
+        let unit = self.catalog.release_units(ReleaseKind::Manifest).find(|u| match &u.hardware_support {
+            Some((m, p, v)) => m == manager && p == pkg && v == version,
+            None => u.name.as_deref() == Some(pkg) && (u.version.as_str() == version || u.ui_version == version),
+        });
+        let Some(unit) = unit else {
+            self.notes.push(
+                Notification::new(
+                    ids::HSP_MISSING,
+                    Severity::Error,
+                    format!("hardware support package {pkg} {version} of {manager} is not in the depots"),
+                    vec![manager.to_owned(), pkg.to_owned(), version.to_owned()],
+                )
+                .with_resolution("add the vendor's depot that has this hardware support package", Vec::new()),
+            );
+            return;
+        };
+        self.check_supported(unit, ids::HSP_UNSUPPORTED_BASE_IMAGE, "hardware support package");
+        self.image.hardware_support.push((manager.to_owned(), pkg.to_owned(), version.to_owned()));
+        self.apply_unit(unit, ComponentSource::HardwareSupport);
+    }
+
+    fn check_supported(&mut self, unit: &ReleaseUnit, id: &str, what: &str) {
+        let base = self.image.base_image.to_string();
+        if unit.supports_base_image(&base) {
+            return;
+        }
+        let name = unit.name.clone().unwrap_or_default();
+        let supported = if unit.supported_base_images.is_empty() {
+            "it lists no supported base image".to_owned()
+        } else {
+            format!("it supports base images {}", unit.supported_base_images.join(", "))
+        };
+        self.notes.push(
+            Notification::new(
+                id,
+                Severity::Error,
+                format!("{what} {name} {} does not support base image {base}", unit.version),
+                vec![name.clone(), unit.version.to_string(), base.clone()],
+            )
+            .with_explanation(vec![supported])
+            .with_resolution(
+                format!("use a base image that {name} supports, or another version of {name}"),
+                Vec::new(),
+            ),
+        );
+    }
+
+    fn apply_unit(&mut self, unit: &ReleaseUnit, source: ComponentSource) {
+        for (name, v) in &unit.components {
+            self.put(name, v, source);
+        }
+        for name in &unit.removed_components {
+            // A unit made for several base images may remove what this one lacks.
+            if self.image.components.remove(name).is_some() {
+                self.image.removed_components.push(name.clone());
+            }
+        }
+    }
+
+    fn user_component(
+        &mut self,
+        name: &str,
+        version: &Version,
+        brought: &std::collections::BTreeMap<String, ImageComponent>,
+        options: &ResolveOptions,
+    ) {
+        if let Some(prev) = brought.get(name).filter(|p| &p.version > version) {
+            let (severity, fix) = if options.allow_downgrades {
+                (Severity::Warning, "downgrades are allowed for this run")
+            } else {
+                (Severity::Error, "use a version at least as new, remove the override, or allow downgrades")
+            };
+            self.notes.push(
+                Notification::new(
+                    ids::COMPONENT_DOWNGRADE,
+                    severity,
+                    format!(
+                        "component {name} {version} downgrades {} brought by the {}",
+                        prev.version,
+                        source_text(prev.source)
+                    ),
+                    vec![name.to_owned(), version.to_string(), prev.version.to_string()],
+                )
+                .with_resolution(fix, Vec::new()),
+            );
+        }
+        self.put(name, version, ComponentSource::User);
+    }
+
+    fn null_component(&mut self, name: &str, options: &ResolveOptions) {
+        let versions: Vec<Version> = self
+            .catalog
+            .component_versions(name)
+            .iter()
+            .filter_map(|b| b.bulletin.component.as_ref())
+            .map(|c| c.version.clone())
+            .collect();
+        let Some(highest) = versions.last().cloned() else {
+            self.missing_component(name, None, ComponentSource::User);
+            return;
+        };
+        let mut without = self.image.clone();
+        without.components.remove(name);
+        let baseline: BTreeSet<String> = error_keys(&mut without, self.catalog, options);
+        let mut chosen = None;
+        for v in versions.iter().rev() {
+            let mut trial = self.image.clone();
+            put_component(self.catalog, &mut trial, name, v, ComponentSource::User);
+            if error_keys(&mut trial, self.catalog, options).is_subset(&baseline) {
+                chosen = Some(v.clone());
+                break;
+            }
+        }
+        let (version, text) = match chosen {
+            Some(v) if v == highest => {
+                (v, format!("component {name} resolved to {highest}, the highest version in the depots"))
+            }
+            Some(v) => (
+                v.clone(),
+                format!("component {name} resolved to {v}: higher versions (up to {highest}) do not fit this image"),
+            ),
+            None => (
+                highest.clone(),
+                format!("no version of component {name} fits this image; taking the highest, {highest}"),
+            ),
+        };
+        self.notes.push(Notification::new(
+            ids::COMPONENT_RESOLVED,
+            Severity::Info,
+            text,
+            vec![name.to_owned(), version.to_string()],
+        ));
+        self.put(name, &version, ComponentSource::User);
+    }
+
+    fn remove(&mut self, name: &str) {
+        if self.image.components.remove(name).is_some() {
+            self.image.removed_components.push(name.to_owned());
+        } else {
+            self.notes.push(
+                Notification::new(
+                    ids::REMOVED_COMPONENT_ABSENT,
+                    Severity::Warning,
+                    format!("removed component {name} is not in the image"),
+                    vec![name.to_owned()],
+                )
+                .with_resolution("drop it from removed_components (check the spelling)", Vec::new()),
+            );
+        }
+    }
+
+    fn solution(&mut self, name: &str, version: &str, components: impl Iterator<Item = impl AsRef<str>>) {
+        let unit = self
+            .catalog
+            .release_units(ReleaseKind::Solution)
+            .find(|u| u.name.as_deref() == Some(name) && (u.version.as_str() == version || u.ui_version == version));
+        if unit.is_none() {
+            self.notes.push(Notification::new(
+                ids::SOLUTION_MISSING,
+                Severity::Warning,
+                format!("solution {name} {version} is not in the depots; its components take their highest versions"),
+                vec![name.to_owned(), version.to_owned()],
+            ));
+        }
+        for c in components {
+            let c = c.as_ref();
+            let v = unit.and_then(|u| u.components.get(c).cloned()).or_else(|| {
+                self.catalog
+                    .component_versions(c)
+                    .last()
+                    .and_then(|b| b.bulletin.component.as_ref())
+                    .map(|s| s.version.clone())
+            });
+            match v {
+                Some(v) => self.put(c, &v, ComponentSource::Solution),
+                None => self.missing_component(c, None, ComponentSource::Solution),
+            }
+        }
+    }
+
+    fn put(&mut self, name: &str, version: &Version, source: ComponentSource) {
+        if !put_component(self.catalog, &mut self.image, name, version, source) {
+            self.image.components.remove(name);
+            self.missing_component(name, Some(version), source);
+        }
+    }
+
+    fn missing_component(&mut self, name: &str, version: Option<&Version>, source: ComponentSource) {
+        let known: Vec<String> = self
+            .catalog
+            .component_versions(name)
+            .iter()
+            .filter_map(|b| b.bulletin.component.as_ref())
+            .map(|c| c.version.to_string())
+            .collect();
+        let what = match version {
+            Some(v) => format!("component {name} {v}"),
+            None => format!("component {name}"),
+        };
+        let explanation = if known.is_empty() {
+            vec![format!("the {} asks for it; no depot has any version of {name}", source_text(source))]
+        } else {
+            vec![format!("the {} asks for it; the depots have {name} {}", source_text(source), known.join(", "))]
+        };
+        self.notes.push(
+            Notification::new(
+                ids::COMPONENT_MISSING,
+                Severity::Error,
+                format!("{what} is not in the depots"),
+                vec![name.to_owned(), version.map(ToString::to_string).unwrap_or_default()],
+            )
+            .with_explanation(explanation)
+            .with_resolution("add a depot that has it (sync or import it), or change the spec", Vec::new()),
+        );
+    }
+}
+
+/// Put a component into the image if the catalog has it; false if it does not.
+fn put_component(
+    catalog: &Catalog,
+    image: &mut EffectiveImage,
+    name: &str,
+    version: &Version,
+    source: ComponentSource,
+) -> bool {
+    let Some(entry) = catalog.component(name, version) else {
+        return false;
+    };
+    let (display_name, display_version) =
+        entry.bulletin.component.as_ref().map(|c| (c.ui_name.clone(), c.ui_version.clone())).unwrap_or_default();
+    image.components.insert(
+        name.to_owned(),
+        ImageComponent {
+            name: name.to_owned(),
+            version: version.clone(),
+            display_name,
+            display_version,
+            source,
+            vib_ids: entry.bulletin.vib_ids.clone(),
+        },
+    );
+    true
+}
+
+/// What a trial image's errors are, compared by (ID, message) across trials.
+fn error_keys(image: &mut EffectiveImage, catalog: &Catalog, options: &ResolveOptions) -> BTreeSet<String> {
+    validate::validate(image, catalog, options)
+        .into_iter()
+        .filter(Notification::is_error)
+        .map(|n| format!("{} {}", n.id, n.message.default_message))
+        .collect()
+}
+
+pub(crate) fn source_text(source: ComponentSource) -> &'static str {
+    match source {
+        ComponentSource::BaseImage => "base image",
+        ComponentSource::AddOn => "add-on",
+        ComponentSource::HardwareSupport => "hardware support package",
+        ComponentSource::User => "spec",
+        ComponentSource::Solution => "solution",
+    }
+}
+
+fn nearby_base_images(catalog: &Catalog, version: &Version) -> Vec<String> {
+    let all: Vec<String> = catalog.release_units(ReleaseKind::BaseImage).map(|u| u.version.to_string()).collect();
+    if all.is_empty() {
+        vec!["the depots have no base image at all".to_owned()]
+    } else {
+        let _ = version;
+        vec![format!("the depots have base images {}", all.join(", "))]
+    }
+}

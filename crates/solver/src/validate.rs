@@ -1,0 +1,257 @@
+//! Validation of an effective image's VIBs (depot-format §8.2, §8.3): the image is
+//! expanded to its VIBs and checked with a dependency graph (nodes: VIBs; edges: from a
+//! VIB to each VIB that satisfies one of its `depends`, by name or `provides`).
+//!
+//! Rules, each with its notification ID in [`crate::notification::ids`]:
+//!
+//! * every VIB a component lists is in the catalog (`vib.missing`);
+//! * `replaces`: a VIB matched by another image VIB's `replaces` is dropped from the image
+//!   (`vib.replaced`, info), not reported as a conflict;
+//! * at most one VIB per name (`vib.duplicate_name`). The implicit "a newer VIB replaces
+//!   an older one of the same name" of esxcli profile edits is *not* applied between
+//!   components: it would silently take a VIB away from a component;
+//! * every `depends` is satisfied by an image VIB's name and version, or by one of its
+//!   `provides`, honouring the relation (`dependency.unmet`);
+//! * no image VIB matches another's `conflicts`, by name or `provides` (`conflict`);
+//! * the image's acceptance level (its lowest VIB's) is at least the requested minimum
+//!   (`acceptance.too_low`);
+//! * each VIB's `softwarePlatform` (product line `embeddedEsx` or unset) version pattern
+//!   matches the base image version; an unparsable pattern matches, as in the catalog
+//!   filter (`platform.mismatch`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use esxlcm_depot::catalog::Catalog;
+use esxlcm_depot::model::{Constraint, Vib};
+use esxlcm_version::PlatformPattern;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::explain;
+use crate::image::EffectiveImage;
+use crate::notification::{Notification, Severity, ids};
+use crate::resolve::{ResolveOptions, source_text};
+
+/// The image's VIBs after `replaces`, with their components and the dependency graph.
+pub struct VibGraph {
+    /// Node weight: index into `vibs`.
+    pub graph: DiGraph<usize, Constraint>,
+    pub vibs: Vec<Arc<Vib>>,
+    /// Component name of each VIB.
+    pub owners: Vec<String>,
+    pub nodes: Vec<NodeIndex>,
+}
+
+impl VibGraph {
+    /// The VIBs that satisfy `c` (by name or `provides`), other than `except`.
+    pub fn providers(&self, c: &Constraint, except: Option<usize>) -> Vec<usize> {
+        (0..self.vibs.len()).filter(|&i| Some(i) != except && satisfies(&self.vibs[i], c)).collect()
+    }
+}
+
+/// Does a VIB satisfy a constraint, by its own name and version or by one of its provides?
+pub fn satisfies(vib: &Vib, c: &Constraint) -> bool {
+    c.is_satisfied_by(&vib.name, Some(&vib.version))
+        || vib.provides.iter().any(|p| c.is_satisfied_by(&p.name, p.version.as_ref()))
+}
+
+/// Expand the image to VIBs (filling `image.vibs` with the effective set) and check them.
+pub fn validate(image: &mut EffectiveImage, catalog: &Catalog, options: &ResolveOptions) -> Vec<Notification> {
+    let mut notes = Vec::new();
+    // Expand, keeping the component of each VIB.
+    let mut vibs: Vec<Arc<Vib>> = Vec::new();
+    let mut owners: Vec<String> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for c in image.components.values() {
+        for id in &c.vib_ids {
+            match catalog.vib(id) {
+                Some(entry) => {
+                    if seen.insert(id.clone()) {
+                        vibs.push(Arc::clone(&entry.vib));
+                        owners.push(c.name.clone());
+                    }
+                }
+                None => notes.push(
+                    Notification::new(
+                        ids::VIB_MISSING,
+                        Severity::Error,
+                        format!("VIB {id} of component {} {} is not in the depots", c.name, c.version),
+                        vec![id.clone(), c.name.clone(), c.version.to_string()],
+                    )
+                    .with_resolution(
+                        "add a depot that has the VIB file's metadata (the component's depot)",
+                        Vec::new(),
+                    ),
+                ),
+            }
+        }
+    }
+
+    // Replaces: drop every VIB another image VIB replaces.
+    let mut replaced_by: BTreeMap<usize, usize> = BTreeMap::new();
+    for (a, vib) in vibs.iter().enumerate() {
+        for c in &vib.replaces {
+            for (b, other) in vibs.iter().enumerate() {
+                if a != b && c.is_satisfied_by(&other.name, Some(&other.version)) {
+                    replaced_by.entry(b).or_insert(a);
+                }
+            }
+        }
+    }
+    for (&b, &a) in &replaced_by {
+        notes.push(Notification::new(
+            ids::VIB_REPLACED,
+            Severity::Info,
+            format!(
+                "VIB {} of component {} is replaced by VIB {} of component {} and left out of the image",
+                vibs[b].id(),
+                owners[b],
+                vibs[a].id(),
+                owners[a]
+            ),
+            vec![vibs[b].id(), owners[b].clone(), vibs[a].id(), owners[a].clone()],
+        ));
+    }
+    let keep: Vec<usize> = (0..vibs.len()).filter(|i| !replaced_by.contains_key(i)).collect();
+    let vibs: Vec<Arc<Vib>> = keep.iter().map(|&i| Arc::clone(&vibs[i])).collect();
+    let owners: Vec<String> = keep.iter().map(|&i| owners[i].clone()).collect();
+    image.vibs = vibs.iter().map(|v| (v.id(), Arc::clone(v))).collect();
+
+    let mut graph = DiGraph::new();
+    let nodes: Vec<NodeIndex> = (0..vibs.len()).map(|i| graph.add_node(i)).collect();
+    let mut g = VibGraph { graph, vibs, owners, nodes };
+
+    // One VIB per name.
+    let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, v) in g.vibs.iter().enumerate() {
+        by_name.entry(v.name.as_str()).or_default().push(i);
+    }
+    for (name, list) in &by_name {
+        if list.len() > 1 {
+            let holders: Vec<String> =
+                list.iter().map(|&i| format!("component {} has VIB {}", g.owners[i], g.vibs[i].id())).collect();
+            notes.push(
+                Notification::new(
+                    ids::VIB_DUPLICATE_NAME,
+                    Severity::Error,
+                    format!("the image has {} VIBs named {name}; an image holds at most one VIB per name", list.len()),
+                    vec![(*name).to_owned()],
+                )
+                .with_explanation(holders)
+                .with_resolution("keep only one of these components, or versions that share the VIB", Vec::new()),
+            );
+        }
+    }
+
+    // Dependencies: edges first, so that explanations can walk them.
+    let mut unmet = Vec::new();
+    for i in 0..g.vibs.len() {
+        for c in &g.vibs[i].depends {
+            let providers = g.providers(c, None);
+            if providers.is_empty() {
+                unmet.push((i, c.clone()));
+            }
+            for p in providers {
+                g.graph.add_edge(g.nodes[i], g.nodes[p], c.clone());
+            }
+        }
+    }
+    for (i, c) in unmet {
+        notes.push(explain::unmet_dependency(image, catalog, &g, i, &c));
+    }
+
+    // Conflicts.
+    for a in 0..g.vibs.len() {
+        for c in &g.vibs[a].conflicts {
+            for b in g.providers(c, Some(a)) {
+                notes.push(conflict(image, &g, a, b, c));
+            }
+        }
+    }
+
+    // Acceptance level.
+    if let (Some(min), Some(level)) = (options.min_acceptance, image.acceptance_level())
+        && level < min
+    {
+        let mut below: Vec<String> = (0..g.vibs.len())
+            .filter(|&i| g.vibs[i].acceptance_level < min)
+            .map(|i| format!("VIB {} of component {} is {}", g.vibs[i].id(), g.owners[i], g.vibs[i].acceptance_level))
+            .collect();
+        let total = below.len();
+        if total > 10 {
+            below.truncate(10);
+            below.push(format!("and {} more VIBs below {min}", total - 10));
+        }
+        notes.push(
+            Notification::new(
+                ids::ACCEPTANCE_TOO_LOW,
+                Severity::Error,
+                format!("the image's acceptance level is {level}, below the required {min}"),
+                vec![level.to_string(), min.to_string()],
+            )
+            .with_explanation(below)
+            .with_resolution(
+                format!("remove or replace the components below {min}, or lower the minimum (a risk)"),
+                Vec::new(),
+            ),
+        );
+    }
+
+    // Software platforms.
+    let base = image.base_image.to_string();
+    for (i, v) in g.vibs.iter().enumerate() {
+        if v.software_platforms.is_empty() {
+            continue;
+        }
+        let fits = v.software_platforms.iter().any(|p| {
+            (p.product_line_id.is_empty() || p.product_line_id == "embeddedEsx")
+                && PlatformPattern::parse(&p.version).map_or(true, |pat| pat.matches(&base))
+        });
+        if !fits {
+            let platforms: Vec<String> =
+                v.software_platforms.iter().map(|p| format!("{} {}", p.product_line_id, p.version)).collect();
+            notes.push(
+                Notification::new(
+                    ids::PLATFORM_MISMATCH,
+                    Severity::Error,
+                    format!("VIB {} of component {} is not made for base image {base}", v.id(), g.owners[i]),
+                    vec![v.id(), g.owners[i].clone(), base.clone()],
+                )
+                .with_explanation(vec![format!("its software platforms are {}", platforms.join(", "))])
+                .with_resolution(
+                    format!("use a version of component {} built for this ESXi release", g.owners[i]),
+                    Vec::new(),
+                ),
+            );
+        }
+    }
+    notes
+}
+
+fn conflict(image: &EffectiveImage, g: &VibGraph, a: usize, b: usize, c: &Constraint) -> Notification {
+    let (va, vb) = (&g.vibs[a], &g.vibs[b]);
+    let describe = |i: usize| match image.components.get(&g.owners[i]) {
+        Some(comp) => format!("component {} {} (from the {})", comp.name, comp.version, source_text(comp.source)),
+        None => format!("component {}", g.owners[i]),
+    };
+    Notification::new(
+        ids::CONFLICT,
+        Severity::Error,
+        format!(
+            "VIB {} of component {} conflicts with VIB {} of component {}",
+            va.id(),
+            g.owners[a],
+            vb.id(),
+            g.owners[b]
+        ),
+        vec![va.id(), g.owners[a].clone(), vb.id(), g.owners[b].clone()],
+    )
+    .with_explanation(vec![
+        format!("{} has VIB {} {}, which declares conflicts {c}", describe(a), va.name, va.version),
+        format!("{} has VIB {} {}, which matches {c}", describe(b), vb.name, vb.version),
+    ])
+    .with_resolution(
+        format!("remove {} or {} from the image, or pick versions that do not conflict", g.owners[a], g.owners[b]),
+        Vec::new(),
+    )
+}
