@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use esxlcm_version::Version;
 use serde::Serialize;
@@ -75,6 +75,9 @@ pub struct Filter {
     pub platform: Option<String>,
 }
 
+/// Name (VIB name or provided capability) → (base image version, VIB), base images in order.
+type ProviderIndex = BTreeMap<String, Vec<(Version, Arc<Vib>)>>;
+
 #[derive(Default)]
 pub struct Catalog {
     depots: Vec<Arc<Depot>>,
@@ -85,6 +88,8 @@ pub struct Catalog {
     release_units: BTreeMap<(ReleaseKind, String), CatalogReleaseUnit>,
     profiles: Vec<ImageProfile>,
     conflicts: Vec<CatalogConflict>,
+    /// Built on first use, dropped whenever a depot is added.
+    providers: OnceLock<ProviderIndex>,
 }
 
 impl Catalog {
@@ -103,6 +108,7 @@ impl Catalog {
     /// Merge a depot in. Conflicts are recorded (see [`Catalog::conflicts`]); the first
     /// depot's content stays the catalog's.
     pub fn add(&mut self, depot: Depot) -> Result<usize, SourceError> {
+        self.providers = OnceLock::new();
         let index = self.depots.len();
         let label = depot.label.clone();
         for (meta, vib) in depot.all_vibs() {
@@ -250,6 +256,35 @@ impl Catalog {
 
     pub fn release_units(&self, kind: ReleaseKind) -> impl Iterator<Item = &ReleaseUnit> {
         self.release_units.values().filter(move |u| u.unit.kind == kind).map(|u| &u.unit)
+    }
+
+    /// The VIBs of every base image that are named `name` or provide it, with the base
+    /// image version, lowest base image first: "which release would give me this
+    /// capability". Indexed once per catalog, so explaining many unmet dependencies stays
+    /// cheap.
+    pub fn base_image_providers(&self, name: &str) -> &[(Version, Arc<Vib>)] {
+        let index = self.providers.get_or_init(|| {
+            let mut index = ProviderIndex::new();
+            let mut units: Vec<&ReleaseUnit> = self.release_units(ReleaseKind::BaseImage).collect();
+            units.sort_by(|a, b| a.version.cmp(&b.version));
+            for unit in units {
+                let vibs = unit
+                    .components
+                    .iter()
+                    .filter_map(|(n, v)| self.component(n, v))
+                    .flat_map(|b| b.bulletin.vib_ids.iter())
+                    .filter_map(|id| self.vibs.get(id));
+                for entry in vibs {
+                    let vib = &entry.vib;
+                    let names = std::iter::once(vib.name.as_str()).chain(vib.provides.iter().map(|p| p.name.as_str()));
+                    for n in names {
+                        index.entry(n.to_owned()).or_default().push((unit.version.clone(), Arc::clone(vib)));
+                    }
+                }
+            }
+            index
+        });
+        index.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// Every release unit, by kind then release ID.

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use esxlcm_depot::catalog::Catalog;
-use esxlcm_depot::model::{Constraint, ReleaseKind, Vib};
+use esxlcm_depot::model::{Constraint, Vib};
 use petgraph::visit::{Bfs, Reversed};
 
 use crate::image::EffectiveImage;
@@ -134,22 +134,14 @@ fn dependents(g: &VibGraph, i: usize) -> BTreeSet<String> {
 /// Base images of the catalog (other than `current`), lowest version first, with the first
 /// of their VIBs that satisfies `c`.
 pub fn base_images_providing(catalog: &Catalog, c: &Constraint, current: &str) -> Vec<(String, String)> {
-    let mut units: Vec<_> = catalog.release_units(ReleaseKind::BaseImage).collect();
-    units.sort_by(|a, b| a.version.cmp(&b.version));
-    let mut out = Vec::new();
-    for unit in units {
-        if unit.version.as_str() == current {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (base, vib) in catalog.base_image_providers(&c.name) {
+        if base.as_str() == current || !satisfies(vib, c) {
             continue;
         }
-        let found = unit
-            .components
-            .iter()
-            .filter_map(|(name, v)| catalog.component(name, v))
-            .flat_map(|b| b.bulletin.vib_ids.iter())
-            .filter_map(|id| catalog.vib(id))
-            .find(|e| satisfies(&e.vib, c));
-        if let Some(e) = found {
-            out.push((unit.version.to_string(), e.vib.id()));
+        // The first satisfying VIB of each base image (entries are grouped by base image).
+        if out.last().is_none_or(|(b, _)| b != base.as_str()) {
+            out.push((base.to_string(), vib.id()));
         }
     }
     out

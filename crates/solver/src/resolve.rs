@@ -12,7 +12,9 @@
 //! Every component records where its version came from ([`ComponentSource`]).
 //!
 //! **`null` components** are resolved after everything else (so against the whole rest
-//! of the image, solutions included), greedily, one at a time in name order: candidates
+//! of the image, solutions included). First all of them at their highest versions
+//! together: when that adds no validation error, it is the best assignment and costs two
+//! validations. Otherwise greedily, one at a time in name order: candidates
 //! are tried from the highest version in the catalog down, and the first whose image
 //! (with the components resolved so far) has no validation error that the image without
 //! it does not have is taken. When no version fits, the highest is taken and validation
@@ -94,8 +96,14 @@ pub fn resolve(spec: &ImageSpec, catalog: &Catalog, options: &ResolveOptions) ->
     }
     // Null components are chosen last, against the rest of the image; one the spec also
     // removes stays removed (step 5 comes after step 4).
-    for (name, version) in &spec.components {
-        if version.is_none() && !spec.removed_components.contains(name) {
+    let free: Vec<&str> = spec
+        .components
+        .iter()
+        .filter(|(name, version)| version.is_none() && !spec.removed_components.contains(name))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !b.all_highest_fit(&free, options) {
+        for name in free {
             b.null_component(name, options);
         }
     }
@@ -264,6 +272,43 @@ impl Builder<'_> {
             );
         }
         self.put(name, version, ComponentSource::User);
+    }
+
+    /// The common case first: every `null` component at its highest version, checked with
+    /// two validations instead of two per component. When that adds no error, it is also
+    /// the best assignment there is; otherwise the caller falls back to one at a time.
+    fn all_highest_fit(&mut self, names: &[&str], options: &ResolveOptions) -> bool {
+        let mut highest = Vec::with_capacity(names.len());
+        for name in names {
+            let top = self.catalog.component_versions(name).last().and_then(|b| b.bulletin.component.clone());
+            match top {
+                Some(c) => highest.push((*name, c.version)),
+                None => return false,
+            }
+        }
+        if highest.is_empty() {
+            return true;
+        }
+        let mut without = self.image.clone();
+        let mut trial = self.image.clone();
+        for (name, version) in &highest {
+            without.components.remove(*name);
+            put_component(self.catalog, &mut trial, name, version, ComponentSource::User);
+        }
+        let baseline = error_keys(&mut without, self.catalog, options);
+        if !error_keys(&mut trial, self.catalog, options).is_subset(&baseline) {
+            return false;
+        }
+        for (name, version) in highest {
+            self.notes.push(Notification::new(
+                ids::COMPONENT_RESOLVED,
+                Severity::Info,
+                format!("component {name} resolved to {version}, the highest version in the depots"),
+                vec![name.to_owned(), version.to_string()],
+            ));
+            self.put(name, &version, ComponentSource::User);
+        }
+        true
     }
 
     fn null_component(&mut self, name: &str, options: &ResolveOptions) {
