@@ -45,60 +45,42 @@ use serde::Serialize;
 use crate::host_state::{HostState, InstalledVib};
 use crate::image::{ComponentSource, EffectiveImage};
 
-/// The API's `compliance_status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// The API's `compliance_status`, declared from best to worst so that `Ord` is severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ComplianceStatus {
     Compliant,
+    Unavailable,
     NonCompliant,
     Incompatible,
-    Unavailable,
 }
 
 impl ComplianceStatus {
-    fn severity(self) -> u8 {
-        match self {
-            Self::Compliant => 0,
-            Self::Unavailable => 1,
-            Self::NonCompliant => 2,
-            Self::Incompatible => 3,
-        }
-    }
-
     /// The aggregate of several statuses: INCOMPATIBLE if any is, else NON_COMPLIANT if any
     /// is, else UNAVAILABLE if any is, else COMPLIANT (also for none at all).
     pub fn worst(statuses: impl IntoIterator<Item = Self>) -> Self {
-        statuses.into_iter().max_by_key(|s| s.severity()).unwrap_or(Self::Compliant)
+        statuses.into_iter().max().unwrap_or(Self::Compliant)
     }
 }
 
 /// The API's `compliance_impact`. PARTIAL_MAINTENANCE_MODE_REQUIRED is never produced here
 /// (it depends on vSAN/cluster services this check does not see).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// Declared from least to most disruptive so that `Ord` is severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ComplianceImpact {
     NoImpact,
-    MaintenanceModeRequired,
-    PartialMaintenanceModeRequired,
-    RebootRequired,
     Unknown,
+    PartialMaintenanceModeRequired,
+    MaintenanceModeRequired,
+    RebootRequired,
 }
 
 impl ComplianceImpact {
-    fn severity(self) -> u8 {
-        match self {
-            Self::NoImpact => 0,
-            Self::Unknown => 1,
-            Self::PartialMaintenanceModeRequired => 2,
-            Self::MaintenanceModeRequired => 3,
-            Self::RebootRequired => 4,
-        }
-    }
-
     /// REBOOT_REQUIRED > MAINTENANCE_MODE_REQUIRED > PARTIAL_MAINTENANCE_MODE_REQUIRED >
     /// UNKNOWN > NO_IMPACT (also for none at all).
     pub fn worst(impacts: impl IntoIterator<Item = Self>) -> Self {
-        impacts.into_iter().max_by_key(|s| s.severity()).unwrap_or(Self::NoImpact)
+        impacts.into_iter().max().unwrap_or(Self::NoImpact)
     }
 }
 
