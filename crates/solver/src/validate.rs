@@ -19,7 +19,7 @@
 //!   matches the base image version; an unparsable pattern matches, as in the catalog
 //!   filter (`platform.mismatch`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use esxlcm_depot::catalog::Catalog;
@@ -40,13 +40,34 @@ pub struct VibGraph {
     /// Component name of each VIB.
     pub owners: Vec<String>,
     pub nodes: Vec<NodeIndex>,
+    /// VIB name or provided name → indices into `vibs` (a constraint matches by name first).
+    names: HashMap<String, Vec<usize>>,
 }
 
 impl VibGraph {
     /// The VIBs that satisfy `c` (by name or `provides`), other than `except`.
     pub fn providers(&self, c: &Constraint, except: Option<usize>) -> Vec<usize> {
-        (0..self.vibs.len()).filter(|&i| Some(i) != except && satisfies(&self.vibs[i], c)).collect()
+        self.names
+            .get(&c.name)
+            .map(|list| list.iter().copied().filter(|&i| Some(i) != except && satisfies(&self.vibs[i], c)).collect())
+            .unwrap_or_default()
     }
+}
+
+/// Every VIB's name and provided names → the VIBs that carry it, so that matching a
+/// constraint looks at candidates only instead of the whole image.
+fn name_index(vibs: &[Arc<Vib>]) -> HashMap<String, Vec<usize>> {
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, v) in vibs.iter().enumerate() {
+        let names = std::iter::once(&v.name).chain(v.provides.iter().map(|p| &p.name));
+        for name in names {
+            let list = index.entry(name.clone()).or_default();
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
+        }
+    }
+    index
 }
 
 /// Does a VIB satisfy a constraint, by its own name and version or by one of its provides?
@@ -89,9 +110,11 @@ pub fn validate(image: &mut EffectiveImage, catalog: &Catalog, options: &Resolve
 
     // Replaces: drop every VIB another image VIB replaces.
     let mut replaced_by: BTreeMap<usize, usize> = BTreeMap::new();
+    let all_names = name_index(&vibs);
     for (a, vib) in vibs.iter().enumerate() {
         for c in &vib.replaces {
-            for (b, other) in vibs.iter().enumerate() {
+            for &b in all_names.get(&c.name).map_or(&[][..], Vec::as_slice) {
+                let other = &vibs[b];
                 if a != b && c.is_satisfied_by(&other.name, Some(&other.version)) {
                     replaced_by.entry(b).or_insert(a);
                 }
@@ -119,7 +142,8 @@ pub fn validate(image: &mut EffectiveImage, catalog: &Catalog, options: &Resolve
 
     let mut graph = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..vibs.len()).map(|i| graph.add_node(i)).collect();
-    let mut g = VibGraph { graph, vibs, owners, nodes };
+    let names = name_index(&vibs);
+    let mut g = VibGraph { graph, vibs, owners, nodes, names };
 
     // One VIB per name.
     let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
