@@ -4,14 +4,12 @@
 //! 50 ms. Run: `cargo bench -p esxlcm-solver --bench resolve`; results in docs/PERFORMANCE.md.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::collections::BTreeMap;
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle};
 use esxlcm_depot::model::ReleaseKind;
 use esxlcm_depot::source::{Depot, OpenOptions};
-use esxlcm_solver::spec::{AddOnSpec, BaseImageSpec, ImageSpec};
+use esxlcm_solver::spec::ImageSpec;
 use esxlcm_solver::{ResolveOptions, resolve};
 
 fn catalog(config: &GeneratorConfig) -> Catalog {
@@ -22,10 +20,7 @@ fn catalog(config: &GeneratorConfig) -> Catalog {
 }
 
 fn base_spec(version: &esxlcm_version::Version) -> ImageSpec {
-    ImageSpec {
-        base_image: Some(BaseImageSpec { version: version.clone(), unknown: BTreeMap::new() }),
-        ..ImageSpec::default()
-    }
+    ImageSpec::of_base_image(version.clone())
 }
 
 fn benches(c: &mut Criterion) {
@@ -73,9 +68,7 @@ fn benches(c: &mut Criterion) {
             let mut valid = 0usize;
             for base in &bases {
                 for (name, version) in &addons {
-                    let mut s = base_spec(base);
-                    s.add_on =
-                        Some(AddOnSpec { name: name.clone(), version: version.clone(), unknown: BTreeMap::new() });
+                    let s = base_spec(base).with_add_on(name.clone(), version.clone());
                     valid += usize::from(!resolve(&s, &big, &ResolveOptions::default()).has_errors());
                 }
             }

@@ -100,9 +100,10 @@ pub enum ComponentChange {
     Remove,
 }
 
-/// The API's `component_info`, with the display fields inline.
+/// A version with its display fields: the shape of the API's `component_info` and
+/// `base_image_info`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ComponentInfo {
+pub struct VersionInfo {
     pub version: Version,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
@@ -120,15 +121,10 @@ pub struct ComponentCompliance {
     pub target_source: Option<ComponentSource>,
 }
 
-/// The API's `base_image_info` (version and display fields).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BaseImageInfo {
-    pub version: Version,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_version: Option<String>,
-}
+/// The API's `component_info`.
+pub type ComponentInfo = VersionInfo;
+/// The API's `base_image_info`.
+pub type BaseImageInfo = VersionInfo;
 
 /// The API's `base_image_compliance`; `current` is absent when the host state has none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

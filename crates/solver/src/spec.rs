@@ -86,6 +86,20 @@ pub struct ImageSpec {
     pub removed_components: Vec<String>,
 }
 
+impl ImageSpec {
+    /// An image of just a base image.
+    pub fn of_base_image(version: Version) -> Self {
+        Self { base_image: Some(BaseImageSpec { version, unknown: Unknown::new() }), ..Self::default() }
+    }
+
+    /// Builder: the add-on.
+    #[must_use]
+    pub fn with_add_on(mut self, name: impl Into<String>, version: Version) -> Self {
+        self.add_on = Some(AddOnSpec { name: name.into(), version, unknown: Unknown::new() });
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlternativeImage {
     #[serde(flatten)]

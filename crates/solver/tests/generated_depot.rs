@@ -6,7 +6,7 @@ use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle};
 use esxlcm_depot::model::ReleaseKind;
 use esxlcm_depot::source::{Depot, OpenOptions};
-use esxlcm_solver::spec::{AddOnSpec, BaseImageSpec, ImageSpec};
+use esxlcm_solver::spec::ImageSpec;
 use esxlcm_solver::{ComponentSource, ResolveOptions, resolve};
 
 fn catalog() -> Catalog {
@@ -22,10 +22,7 @@ fn every_generated_base_image_and_supported_addon_resolves() {
     let bases: Vec<_> = catalog.release_units(ReleaseKind::BaseImage).map(|u| u.version.clone()).collect();
     assert!(bases.len() >= 3);
     for base in &bases {
-        let spec = ImageSpec {
-            base_image: Some(BaseImageSpec { version: base.clone(), unknown: Default::default() }),
-            ..ImageSpec::default()
-        };
+        let spec = ImageSpec::of_base_image(base.clone());
         let r = resolve(&spec, &catalog, &ResolveOptions::default());
         let texts: Vec<String> = r.notifications.iter().map(|n| n.to_text()).collect();
         assert!(!r.has_errors(), "base image {base}: {texts:#?}");
@@ -35,15 +32,8 @@ fn every_generated_base_image_and_supported_addon_resolves() {
     let mut addons_checked = 0;
     for addon in catalog.release_units(ReleaseKind::Addon) {
         for base in bases.iter().filter(|b| addon.supports_base_image(b.as_str())) {
-            let spec = ImageSpec {
-                base_image: Some(BaseImageSpec { version: base.clone(), unknown: Default::default() }),
-                add_on: Some(AddOnSpec {
-                    name: addon.name.clone().unwrap(),
-                    version: addon.version.clone(),
-                    unknown: Default::default(),
-                }),
-                ..ImageSpec::default()
-            };
+            let spec =
+                ImageSpec::of_base_image(base.clone()).with_add_on(addon.name.clone().unwrap(), addon.version.clone());
             let r = resolve(&spec, &catalog, &ResolveOptions::default());
             let texts: Vec<String> = r.notifications.iter().map(|n| n.to_text()).collect();
             assert!(!r.has_errors(), "add-on {} on {base}: {texts:#?}", addon.release_id);
@@ -55,15 +45,8 @@ fn every_generated_base_image_and_supported_addon_resolves() {
         }
         // And on a base image it does not support, it is refused.
         if let Some(base) = bases.iter().find(|b| !addon.supports_base_image(b.as_str())) {
-            let spec = ImageSpec {
-                base_image: Some(BaseImageSpec { version: base.clone(), unknown: Default::default() }),
-                add_on: Some(AddOnSpec {
-                    name: addon.name.clone().unwrap(),
-                    version: addon.version.clone(),
-                    unknown: Default::default(),
-                }),
-                ..ImageSpec::default()
-            };
+            let spec =
+                ImageSpec::of_base_image(base.clone()).with_add_on(addon.name.clone().unwrap(), addon.version.clone());
             let r = resolve(&spec, &catalog, &ResolveOptions::default());
             assert!(r.errors().any(|n| n.id == esxlcm_solver::notification::ids::ADDON_UNSUPPORTED_BASE_IMAGE));
         }

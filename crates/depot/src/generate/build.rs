@@ -20,8 +20,8 @@ use super::rng::Stream;
 use super::vibfile::{payload_bytes, payload_record, vib_file};
 use super::{GenerateError, GeneratorConfig};
 use crate::model::{
-    AcceptanceLevel, Bulletin, Checksum, ComponentSpec, Constraint, ImageProfile, MaintenanceMode, Provide,
-    ReleaseKind, ReleaseUnit, ReleaseUnitSpec, SoftwarePlatform, Vib, VibLocation,
+    AcceptanceLevel, Bulletin, Checksum, ComponentSpec, Constraint, ImageProfile, Provide, ReleaseKind, ReleaseUnit,
+    ReleaseUnitSpec, SoftwarePlatform, Vib, VibLocation,
 };
 use crate::write::{DepotContent, Platform};
 use crate::xml::Element;
@@ -244,35 +244,20 @@ impl Builder<'_> {
 
     /// Build, checksum and record one VIB; returns its ID.
     fn emit_vib(&mut self, spec: VibSpec) -> Result<String, GenerateError> {
+        let description = format!("{} (generated)", spec.summary);
         let mut vib = Vib {
-            schema_version: "5.0".into(),
-            vib_type: "bootbank".into(),
             file_list: file_list(&spec.name, spec.files),
-            name: spec.name,
-            version: spec.version,
-            vendor: spec.vendor,
-            description: format!("{} (generated)", spec.summary),
+            description,
             summary: spec.summary,
             release_date: spec.release_date,
-            urls: Vec::new(),
             depends: spec.depends,
             conflicts: spec.conflicts,
             replaces: spec.replaces,
             provides: spec.provides,
-            compatible_with: Vec::new(),
             software_tags: spec.tags,
-            maintenance_mode: MaintenanceMode { required: true, install: None, remove: None },
             software_platforms: vec![platform()],
-            hardware_platforms: Vec::new(),
-            acceptance_level: AcceptanceLevel::Community,
-            live_install_allowed: false,
-            live_remove_allowed: false,
-            cimom_restart: false,
             stateless_ready: true,
-            overlay: false,
-            payloads: Vec::new(),
-            location: None,
-            extra: Vec::new(),
+            ..Vib::new(spec.name, spec.version, spec.vendor)
         };
         let id = vib.id();
         let (gz, tar) = payload_bytes(self.seed(), &vib, self.config.payload_bytes)

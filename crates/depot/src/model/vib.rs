@@ -119,6 +119,42 @@ pub struct Vib {
 }
 
 impl Vib {
+    /// A bootbank VIB with the descriptor defaults: no relationships, text, platforms or
+    /// payloads; community acceptance (the descriptor default); not live-installable, so
+    /// maintenance mode and a reboot are required. Fill the rest with struct update syntax.
+    pub fn new(name: impl Into<String>, version: Version, vendor: impl Into<String>) -> Self {
+        Self {
+            schema_version: "5.0".into(),
+            vib_type: "bootbank".into(),
+            name: name.into(),
+            version,
+            vendor: vendor.into(),
+            summary: String::new(),
+            description: String::new(),
+            release_date: String::new(),
+            urls: Vec::new(),
+            depends: Vec::new(),
+            conflicts: Vec::new(),
+            replaces: Vec::new(),
+            provides: Vec::new(),
+            compatible_with: Vec::new(),
+            software_tags: Vec::new(),
+            maintenance_mode: MaintenanceMode { required: true, install: None, remove: None },
+            software_platforms: Vec::new(),
+            hardware_platforms: Vec::new(),
+            file_list: Vec::new(),
+            acceptance_level: AcceptanceLevel::Community,
+            live_install_allowed: false,
+            live_remove_allowed: false,
+            cimom_restart: false,
+            stateless_ready: false,
+            overlay: false,
+            payloads: Vec::new(),
+            location: None,
+            extra: Vec::new(),
+        }
+    }
+
     /// `<vendor>_<type>_<name>_<version>`, case preserved (depot-format §4.6).
     pub fn id(&self) -> String {
         format!("{}_{}_{}_{}", self.vendor, self.vib_type, self.name, self.version)

@@ -14,7 +14,7 @@ use esxlcm_depot::model::{
     SoftwarePlatform, Vib, VibLocation,
 };
 use esxlcm_depot::source::{Depot, DirContainer, LoadedMetadata, SourceKind};
-use esxlcm_solver::spec::{AddOnSpec, BaseImageSpec, ImageSpec};
+use esxlcm_solver::spec::ImageSpec;
 use esxlcm_version::{Relation, Version};
 
 pub fn v(text: &str) -> Version {
@@ -24,34 +24,11 @@ pub fn v(text: &str) -> Version {
 /// A certified VMW VIB with no relationships and no platform restriction.
 pub fn vib(name: &str, version: &str) -> Vib {
     let mut vib = Vib {
-        schema_version: "5.0".into(),
-        vib_type: "bootbank".into(),
-        name: name.into(),
-        version: v(version),
-        vendor: "VMW".into(),
-        summary: String::new(),
-        description: String::new(),
         release_date: "2024-06-25".into(),
-        urls: Vec::new(),
-        depends: Vec::new(),
-        conflicts: Vec::new(),
-        replaces: Vec::new(),
-        provides: Vec::new(),
-        compatible_with: Vec::new(),
-        software_tags: Vec::new(),
-        maintenance_mode: Default::default(),
-        software_platforms: Vec::new(),
-        hardware_platforms: Vec::new(),
-        file_list: Vec::new(),
+        maintenance_mode: esxlcm_depot::model::MaintenanceMode::default(),
         acceptance_level: AcceptanceLevel::Certified,
-        live_install_allowed: false,
-        live_remove_allowed: false,
-        cimom_restart: false,
         stateless_ready: true,
-        overlay: false,
-        payloads: Vec::new(),
-        location: None,
-        extra: Vec::new(),
+        ..Vib::new(name, v(version), "VMW")
     };
     vib.location = Some(VibLocation {
         relative_path: vib.default_relative_path(),
@@ -209,10 +186,10 @@ impl Fixture {
 
 /// A spec of a base image, an optional add-on and components.
 pub fn spec(base: &str, addon: Option<(&str, &str)>, components: &[(&str, Option<&str>)]) -> ImageSpec {
-    ImageSpec {
-        base_image: Some(BaseImageSpec { version: v(base), unknown: Default::default() }),
-        add_on: addon.map(|(n, x)| AddOnSpec { name: n.into(), version: v(x), unknown: Default::default() }),
-        components: components.iter().map(|(n, x)| ((*n).to_owned(), x.map(v))).collect(),
-        ..ImageSpec::default()
+    let mut spec = ImageSpec::of_base_image(v(base));
+    if let Some((name, version)) = addon {
+        spec = spec.with_add_on(name, v(version));
     }
+    spec.components = components.iter().map(|(n, x)| ((*n).to_owned(), x.map(v))).collect();
+    spec
 }
