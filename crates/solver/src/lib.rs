@@ -3,8 +3,9 @@
 //! Built so far: the software spec document ([`spec`]); the effective image computation
 //! ([`resolve()`], depot-format §6.2); VIB-level validation on a dependency graph
 //! ([`validate`], §8) with findings as vSphere-style [`Notification`]s whose
-//! explanations ([`explain`]) walk the chain of causes. `null` components are resolved
-//! greedily (highest version that fits), not by an optimal search.
+//! explanations ([`explain`]) walk the chain of causes. `null` components take their
+//! highest versions when those fit together, else the best assignment a SAT search
+//! finds (`search`), which also names the smallest set that cannot hold together.
 
 pub mod compliance;
 pub mod explain;
@@ -12,6 +13,7 @@ pub mod host_state;
 pub mod image;
 pub mod notification;
 pub mod resolve;
+pub(crate) mod search;
 pub mod spec;
 pub mod validate;
 

@@ -16,6 +16,7 @@ pub mod ids {
     pub const COMPONENT_MISSING: &str = "com.esxlcm.solver.component.missing";
     pub const COMPONENT_DOWNGRADE: &str = "com.esxlcm.solver.component.downgrade";
     pub const COMPONENT_RESOLVED: &str = "com.esxlcm.solver.component.resolved";
+    pub const COMPONENTS_UNSATISFIABLE: &str = "com.esxlcm.solver.component.null_unsatisfiable";
     pub const REMOVED_COMPONENT_ABSENT: &str = "com.esxlcm.solver.component.removed_absent";
     pub const SOLUTION_MISSING: &str = "com.esxlcm.solver.solution.missing";
     pub const VIB_MISSING: &str = "com.esxlcm.solver.vib.missing";
@@ -25,6 +26,7 @@ pub mod ids {
     pub const CONFLICT: &str = "com.esxlcm.solver.conflict";
     pub const ACCEPTANCE_TOO_LOW: &str = "com.esxlcm.solver.acceptance.too_low";
     pub const PLATFORM_MISMATCH: &str = "com.esxlcm.solver.platform.mismatch";
+    pub const IMAGE_NOT_BOOTABLE: &str = "com.esxlcm.solver.image.not_bootable";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

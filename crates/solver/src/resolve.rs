@@ -14,12 +14,12 @@
 //! **`null` components** are resolved after everything else (so against the whole rest
 //! of the image, solutions included). First all of them at their highest versions
 //! together: when that adds no validation error, it is the best assignment and costs two
-//! validations. Otherwise greedily, one at a time in name order: candidates
-//! are tried from the highest version in the catalog down, and the first whose image
-//! (with the components resolved so far) has no validation error that the image without
-//! it does not have is taken. When no version fits, the highest is taken and validation
-//! reports why it does not fit. This is not an optimal search: two `null` components
-//! that only fit together at lower versions are not found (a later step).
+//! validations. Otherwise a SAT search ([`crate::search`]) finds the assignment no other
+//! valid one beats (at least as high everywhere, higher somewhere), checked on the whole
+//! image. When none exists, a notification names the smallest set of `null` components
+//! that cannot hold together with the search's explanation, and the components are taken
+//! one at a time (highest version that adds no error, else the highest) so that
+//! validation reports what fails.
 
 use std::collections::BTreeSet;
 
@@ -30,6 +30,7 @@ use serde::Serialize;
 
 use crate::image::{ComponentSource, EffectiveImage, ImageComponent};
 use crate::notification::{Notification, Severity, ids};
+use crate::search::{self, NullChoice};
 use crate::spec::ImageSpec;
 use crate::validate;
 
@@ -103,9 +104,7 @@ pub fn resolve(spec: &ImageSpec, catalog: &Catalog, options: &ResolveOptions) ->
         .map(|(name, _)| name.as_str())
         .collect();
     if !b.all_highest_fit(&free, options) {
-        for name in free {
-            b.null_component(name, options);
-        }
+        b.search_nulls(&free, options);
     }
     let mut image = b.image;
     notes.extend(validate::validate(&mut image, catalog, options));
@@ -311,6 +310,63 @@ impl Builder<'_> {
         true
     }
 
+    /// When the highest versions do not fit together: the best assignment the search
+    /// finds, checked on the whole image. When there is none (or the whole image has
+    /// errors the search's model does not see), the components are taken one at a time,
+    /// after a notification that names the smallest set that cannot hold together.
+    fn search_nulls(&mut self, names: &[&str], options: &ResolveOptions) {
+        let (known, unknown): (Vec<&str>, Vec<&str>) =
+            names.iter().partition(|name| !self.catalog.component_versions(name).is_empty());
+        for name in unknown {
+            self.missing_component(name, None, ComponentSource::User);
+        }
+        let mut without = self.image.clone();
+        for name in &known {
+            without.components.remove(*name);
+        }
+        match search::choose(self.catalog, &without, &known, options) {
+            NullChoice::Assigned(choice) => {
+                let mut trial = without.clone();
+                for (name, version) in &choice {
+                    put_component(self.catalog, &mut trial, name, version, ComponentSource::User);
+                }
+                let baseline = error_keys(&mut without, self.catalog, options);
+                if error_keys(&mut trial, self.catalog, options).is_subset(&baseline) {
+                    for (name, version) in &choice {
+                        self.resolved_note(name, version);
+                        self.put(name, version, ComponentSource::User);
+                    }
+                    return;
+                }
+            }
+            NullChoice::Unsatisfiable(note) => self.notes.push(note),
+        }
+        for name in known {
+            self.null_component(name, options);
+        }
+    }
+
+    fn resolved_note(&mut self, name: &str, version: &Version) {
+        let highest = self
+            .catalog
+            .component_versions(name)
+            .last()
+            .and_then(|b| b.bulletin.component.as_ref())
+            .map(|c| c.version.clone());
+        let text = match highest {
+            Some(h) if &h != version => {
+                format!("component {name} resolved to {version}: higher versions (up to {h}) do not fit this image")
+            }
+            _ => format!("component {name} resolved to {version}, the highest version in the depots"),
+        };
+        self.notes.push(Notification::new(
+            ids::COMPONENT_RESOLVED,
+            Severity::Info,
+            text,
+            vec![name.to_owned(), version.to_string()],
+        ));
+    }
+
     fn null_component(&mut self, name: &str, options: &ResolveOptions) {
         let versions: Vec<Version> = self
             .catalog
@@ -440,7 +496,7 @@ impl Builder<'_> {
 }
 
 /// Put a component into the image if the catalog has it; false if it does not.
-fn put_component(
+pub(crate) fn put_component(
     catalog: &Catalog,
     image: &mut EffectiveImage,
     name: &str,

@@ -17,7 +17,12 @@
 //!   (`acceptance.too_low`);
 //! * each VIB's `softwarePlatform` (product line `embeddedEsx` or unset) version pattern
 //!   matches the base image version; an unparsable pattern matches, as in the catalog
-//!   filter (`platform.mismatch`).
+//!   filter (`platform.mismatch`);
+//! * the image holds a base VIB (`esx-base` [I]) and a bootable kernel module (a payload
+//!   of type `boot`) (`image.not_bootable`). A warning, not an error: metadata-only and
+//!   test depots resolve without one, and only booting needs it (an ISO export refuses
+//!   such an image). The second half is checked only when the image's VIB metadata lists
+//!   payloads at all: catalogs built from metadata without payload lists cannot tell.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -221,6 +226,8 @@ pub fn validate(image: &mut EffectiveImage, catalog: &Catalog, options: &Resolve
         );
     }
 
+    notes.extend(bootable(&g));
+
     // Software platforms.
     let base = image.base_image.to_string();
     for (i, v) in g.vibs.iter().enumerate() {
@@ -277,5 +284,38 @@ fn conflict(image: &EffectiveImage, g: &VibGraph, a: usize, b: usize, c: &Constr
     .with_resolution(
         format!("remove {} or {} from the image, or pick versions that do not conflict", g.owners[a], g.owners[b]),
         Vec::new(),
+    )
+}
+
+/// Depot-format §8.2: an image needs a base VIB and a bootable kernel module.
+fn bootable(g: &VibGraph) -> Option<Notification> {
+    const BASE_VIB: &str = "esx-base";
+    if g.vibs.is_empty() {
+        return None; // nothing resolved: the missing base image is the finding
+    }
+    let has_base = g.vibs.iter().any(|v| v.name == BASE_VIB);
+    let lists_payloads = g.vibs.iter().any(|v| !v.payloads.is_empty());
+    let has_kernel = g.vibs.iter().any(|v| v.payloads.iter().any(|p| p.payload_type == "boot"));
+    let missing = match (has_base, !lists_payloads || has_kernel) {
+        (true, true) => return None,
+        (false, true) => format!("no base VIB ({BASE_VIB})"),
+        (true, false) => "no bootable kernel module (no VIB has a payload of type boot)".to_owned(),
+        (false, false) => format!("no base VIB ({BASE_VIB}) and no bootable kernel module"),
+    };
+    Some(
+        Notification::new(
+            ids::IMAGE_NOT_BOOTABLE,
+            Severity::Warning,
+            format!("the image cannot boot: it has {missing}"),
+            vec![missing.clone()],
+        )
+        .with_explanation(vec![
+            "every ESXi image needs the base VIB and the kernel it boots, which the base image brings".to_owned(),
+        ])
+        .with_resolution(
+            "use a base image whose ESXi component carries the kernel (every VMware base image does), \
+             and do not remove the ESXi component",
+            Vec::new(),
+        ),
     )
 }

@@ -32,6 +32,7 @@ fn catalog(provides: &[&str]) -> (Catalog, String, String) {
     let mut esx = vib("esx-base", BASE);
     esx.provides = provides.iter().map(|p| provide(p)).collect();
     esx.provides.push(provide_v("esx-version", "8.0.3"));
+    esx.payloads = vec![kernel_payload()]; // the Fling's VIB lists payloads: so must the base
     f.component("ESXi", BASE, vec![esx]).base_image(BASE, &[("ESXi", BASE)]);
     let catalog = Catalog::from_depots([f.depot(), sample]).unwrap();
     (catalog, spec.name, spec.version.to_string())

@@ -319,3 +319,96 @@ fn null_components_take_the_highest_version_that_fits() {
     let r = run(&f, &spec(B7, None, &[("Nope", None)]));
     assert_eq!(ids_of(&r), [(ids::COMPONENT_MISSING, Severity::Error)]);
 }
+
+/// On B7: Y 2.0 needs Z's `z-api 2`, which only Z 2.0 provides, but Z 2.0 needs vmkapi 2.5
+/// (not in B7); Y 1.0 and Z 1.0 fit together; Z 1.5 fits alone but conflicts with Y 1.0.
+/// Taking each highest alone (Y 2.0, Z 1.5) fails; the best assignment is Y 1.0 + Z 1.0.
+fn pair_world() -> Fixture {
+    let mut f = world();
+    let mut y10 = vib("y-drv", "1.0-1");
+    y10.depends = vec![dep("z-api")];
+    y10.conflicts = vec![dep_v("z-drv", "=", "1.5-1")];
+    let mut y20 = vib("y-drv", "2.0-1");
+    y20.depends = vec![dep_v("z-api", ">=", "2.0")];
+    let mut z10 = vib("z-drv", "1.0-1");
+    z10.provides = vec![provide_v("z-api", "1.0")];
+    let mut z15 = vib("z-drv", "1.5-1");
+    z15.provides = vec![provide_v("z-api", "1.5")];
+    let mut z20 = vib("z-drv", "2.0-1");
+    z20.provides = vec![provide_v("z-api", "2.0")];
+    z20.depends = vec![dep("vmkapi_2_5_0_0")];
+    f.component("Y", "1.0-1", vec![y10])
+        .component("Y", "2.0-1", vec![y20])
+        .component("Z", "1.0-1", vec![z10])
+        .component("Z", "1.5-1", vec![z15])
+        .component("Z", "2.0-1", vec![z20]);
+    f
+}
+
+#[test]
+fn null_components_that_only_fit_together_at_lower_versions_are_found() {
+    let f = pair_world();
+    let r = run(&f, &spec(B7, None, &[("Y", None), ("Z", None)]));
+    assert!(!r.has_errors(), "{}", text(&r));
+    assert_eq!(r.image.components["Y"].version, v("1.0-1"));
+    assert_eq!(r.image.components["Z"].version, v("1.0-1"));
+    insta::assert_snapshot!("null_pair_found", text(&r));
+    // On B8 every highest version fits.
+    let r = run(&f, &spec(B8, None, &[("Y", None), ("Z", None)]));
+    assert!(!r.has_errors(), "{}", text(&r));
+    assert_eq!(
+        (r.image.components["Y"].version.as_str(), r.image.components["Z"].version.as_str()),
+        ("2.0-1", "2.0-1")
+    );
+}
+
+#[test]
+fn null_components_that_cannot_hold_together_are_named_smallest_set_first() {
+    let mut f = pair_world();
+    // W conflicts with every Y: W and Y cannot both be in the image; X and Z (each fine
+    // with either) are not part of the smallest set.
+    let mut w = vib("w-drv", "1.0-1");
+    w.conflicts = vec![dep("y-drv")];
+    f.component("W", "1.0-1", vec![w]);
+    let r = run(&f, &spec(B7, None, &[("W", None), ("X", None), ("Y", None), ("Z", None)]));
+    let unsat: Vec<_> = r.notifications.iter().filter(|n| n.id == ids::COMPONENTS_UNSATISFIABLE).collect();
+    assert_eq!(unsat.len(), 1, "{}", text(&r));
+    assert_eq!(unsat[0].severity, Severity::Error);
+    assert_eq!(unsat[0].message.args, ["W", "Y"]);
+    assert!(r.has_errors());
+    insta::assert_snapshot!("null_unsatisfiable", text(&r));
+    // One component that fits in no version is a set of one.
+    let mut g = pair_world();
+    let mut v1 = vib("v-drv", "1.0-1");
+    v1.depends = vec![dep("vmkapi_9_9_9_9")];
+    g.component("V", "1.0-1", vec![v1]);
+    let r = run(&g, &spec(B7, None, &[("V", None), ("Y", None), ("Z", None)]));
+    let unsat: Vec<_> = r.notifications.iter().filter(|n| n.id == ids::COMPONENTS_UNSATISFIABLE).collect();
+    assert_eq!(unsat.len(), 1, "{}", text(&r));
+    assert_eq!(unsat[0].message.args, ["V"]);
+    assert_eq!(unsat[0].message.default_message, "no version of component V fits this image");
+}
+
+#[test]
+fn an_image_needs_a_base_vib_and_a_kernel() {
+    // Without payload lists only the base VIB is checked: removing ESXi takes it away.
+    let f = world();
+    let mut s = spec(B8, None, &[]);
+    s.removed_components = vec!["ESXi".into()];
+    let r = run(&f, &s);
+    assert_eq!(ids_of(&r), [(ids::IMAGE_NOT_BOOTABLE, Severity::Warning)]);
+    insta::assert_snapshot!("not_bootable", text(&r));
+    // A base VIB whose payloads hold no `boot` one: no kernel.
+    let mut g = Fixture::new();
+    let mut base = vib("esx-base", B8);
+    base.payloads = vec![esxlcm_depot::model::Payload { payload_type: "vgz".into(), ..kernel_payload() }];
+    g.component("ESXi", B8, vec![base.clone()]).base_image(B8, &[("ESXi", B8)]);
+    let r = run(&g, &spec(B8, None, &[]));
+    assert_eq!(ids_of(&r), [(ids::IMAGE_NOT_BOOTABLE, Severity::Warning)]);
+    assert!(r.notifications[0].message.default_message.contains("no bootable kernel module"), "{}", text(&r));
+    // With the kernel: nothing to say.
+    let mut h = Fixture::new();
+    base.payloads.push(kernel_payload());
+    h.component("ESXi", B8, vec![base]).base_image(B8, &[("ESXi", B8)]);
+    assert!(run(&h, &spec(B8, None, &[])).notifications.is_empty());
+}

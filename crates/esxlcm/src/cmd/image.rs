@@ -194,7 +194,9 @@ mod tests {
         let text = String::from_utf8(text).unwrap();
         assert!(text.starts_with(&format!("Base image: {base}\nComponents (")), "{text}");
         assert!(text.contains("  ESXi "), "{text}");
-        assert!(text.ends_with("The image is valid (0 warnings).\n"), "{text}");
+        // Generated base images carry no kernel payload (unless asked): valid, not bootable.
+        assert!(text.contains("warning [com.esxlcm.solver.image.not_bootable]"), "{text}");
+        assert!(text.ends_with("The image is valid (1 warning).\n"), "{text}");
 
         spec.components.insert("No-Such".into(), Some("1.0-1".parse().unwrap()));
         let bad = resolve(&spec, &catalog, &ResolveOptions::default());

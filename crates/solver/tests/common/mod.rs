@@ -39,6 +39,18 @@ pub fn vib(name: &str, version: &str) -> Vib {
     vib
 }
 
+/// A `boot` payload: what makes a base VIB carry the kernel (depot-format §8.2).
+pub fn kernel_payload() -> esxlcm_depot::model::Payload {
+    esxlcm_depot::model::Payload {
+        name: "b".into(),
+        payload_type: "boot".into(),
+        size: 0,
+        uncompressed_size: None,
+        compression_option: None,
+        checksums: Vec::new(),
+    }
+}
+
 pub fn dep(name: &str) -> Constraint {
     Constraint::any(name)
 }
