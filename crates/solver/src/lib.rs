@@ -7,6 +7,7 @@
 //! highest versions when those fit together, else the best assignment a SAT search
 //! finds (`search`), which also names the smallest set that cannot hold together.
 
+pub mod alternatives;
 pub mod compliance;
 pub mod explain;
 pub mod host_state;
@@ -17,6 +18,7 @@ pub(crate) mod search;
 pub mod spec;
 pub mod validate;
 
+pub use alternatives::{HostIdentity, HostSelection, SpecResolution, resolve_spec};
 pub use image::{ComponentSource, EffectiveImage, ImageComponent};
 pub use notification::{LocalizableMessage, Notification, Severity};
 pub use resolve::{Resolution, ResolveOptions, resolve};

@@ -27,6 +27,7 @@ pub mod ids {
     pub const ACCEPTANCE_TOO_LOW: &str = "com.esxlcm.solver.acceptance.too_low";
     pub const PLATFORM_MISMATCH: &str = "com.esxlcm.solver.platform.mismatch";
     pub const IMAGE_NOT_BOOTABLE: &str = "com.esxlcm.solver.image.not_bootable";
+    pub const ALTERNATIVE_IMAGE_INVALID: &str = "com.esxlcm.solver.alternative_image.invalid";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
