@@ -492,3 +492,46 @@ fn image_resolve_and_compliance_on_a_generated_depot() {
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("7.0.3-0.5.18825058"), "{}", r.stdout);
 }
+
+#[test]
+fn image_resolve_resolves_alternative_images_with_their_hosts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let depot = tmp.path().join("tiny.zip");
+    assert_eq!(run(&["depot", "generate", "--preset", "tiny", "--out", depot.to_str().unwrap()]).code, 0);
+    let spec = tmp.path().join("spec.json");
+    std::fs::write(
+        &spec,
+        r#"{"base_image": {"version": "8.0.1-0.0.21495797"},
+            "alternative_images": {
+              "r650": {"display_name": "Dell R650", "base_image": {"version": "8.0.1-0.0.21495797"},
+                       "selection_criteria": {"selection_type": "HOST_HARDWARE_SPEC",
+                         "host_hardware_spec": {"vendor": "Dell Inc.", "models": ["PowerEdge R650", "PowerEdge R750"]}}},
+              "old": {"base_image": {"version": "7.0.3-0.5.18825058"},
+                      "selection_criteria": {"selection_type": "HOST_UUID", "host_uuids": ["uuid-1"]}}}}"#,
+    )
+    .unwrap();
+    let (spec_s, depot_s) = (spec.to_str().unwrap(), depot.to_str().unwrap());
+    let r = run(&["image", "resolve", "--spec", spec_s, "--depot", depot_s]);
+    // The alternative "old" names a base image the depot lacks: the whole spec has errors.
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("\nAlternative image old, for hosts uuid-1:\nBase image: 7.0.3-0.5.18825058\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "\nAlternative image r650 \"Dell R650\", for hosts with vendor Dell Inc. and model PowerEdge R650 or \
+             PowerEdge R750:\nBase image: 8.0.1-0.0.21495797\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    let r = run(&["image", "resolve", "--spec", spec_s, "--depot", depot_s, "--json"]);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["alternative_images"]["r650"]["valid"], true);
+    assert_eq!(report["alternative_images"]["r650"]["selection_criteria"]["selection_type"], "HOST_HARDWARE_SPEC");
+    assert_eq!(report["alternative_images"]["old"]["valid"], false);
+    assert_eq!(report["alternative_images"]["old"]["notifications"][0]["id"], "com.esxlcm.solver.base_image.missing");
+}

@@ -3,8 +3,8 @@
 //! view) and the validation findings with their explanations. The work is
 //! `esxlcm_solver::resolve`; this module reads the inputs and renders the result.
 //!
-//! Only the spec's main image is resolved; `alternative_images` are reported as not
-//! resolved (a later step).
+//! `alternative_images` are resolved too, each on its own, after the main image; a
+//! compliance check uses the main image (host states carry no hardware identity yet).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,7 +13,10 @@ use anyhow::Context as _;
 use clap::Args;
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::model::AcceptanceLevel;
-use esxlcm_solver::{ComponentSource, Resolution, ResolveOptions, Severity, SoftwareSpec, resolve};
+use esxlcm_solver::alternatives::{AlternativeResolution, HostSelection};
+use esxlcm_solver::{
+    ComponentSource, Resolution, ResolveOptions, Severity, SoftwareSpec, SpecResolution, resolve_spec,
+};
 use serde::Serialize;
 
 use super::{Context, Status};
@@ -21,8 +24,9 @@ use crate::output::{self, Table, count};
 
 const AFTER_HELP: &str = "\
 The spec is vLCM's desired-state JSON (base_image, add_on, components, hardware_support,
-solutions, removed_components); a component version of null means \"the highest version in
-the depots that fits\". Every --depot is read and merged into one catalog.
+solutions, removed_components, alternative_images); a component version of null means \"the
+highest version in the depots that fits\". Every --depot is read and merged into one catalog.
+Alternative images are resolved after the main image, each with its host selection.
 
 Examples:
   esxlcm image resolve --spec spec.json --depot ESXi-8.0U3-depot.zip --depot vendor-addon.zip
@@ -60,25 +64,49 @@ fn parse_level(text: &str) -> Result<AcceptanceLevel, String> {
 }
 
 pub fn run(args: &ResolveArgs, ctx: &Context) -> anyhow::Result<Status> {
-    let resolution = resolve_spec(args, ctx)?;
+    let resolved = resolve_all(args, ctx)?;
     let mut out = output::stdout();
-    write_resolution(&mut out, &resolution, args.json)?;
+    if args.json {
+        output::write_json(&mut out, &SpecReport::new(&resolved))?;
+    } else {
+        write_resolution(&mut out, &resolved.main, false)?;
+        for (id, alt) in &resolved.alternatives {
+            writeln!(out, "\n{}", alternative_heading(id, alt))?;
+            write_resolution(&mut out, &alt.resolution, false)?;
+        }
+    }
     out.flush()?;
-    Ok(if resolution.has_errors() { Status::Findings } else { Status::Success })
+    Ok(if resolved.has_errors() { Status::Findings } else { Status::Success })
 }
 
-/// Read the spec and the depots and resolve the image.
-fn resolve_spec(args: &ResolveArgs, ctx: &Context) -> anyhow::Result<Resolution> {
+/// `Alternative image r650 "Dell R650 hosts", for hosts with …:`
+fn alternative_heading(id: &str, alt: &AlternativeResolution) -> String {
+    let name = alt.display_name.as_ref().map(|n| format!(" \"{n}\"")).unwrap_or_default();
+    let hosts = match &alt.selection {
+        None => "no valid selection criteria".to_owned(),
+        Some(HostSelection::HostUuid { host_uuids }) => format!("hosts {}", host_uuids.join(", ")),
+        Some(HostSelection::HostHardwareSpec { host_hardware_spec: hw }) => {
+            let mut parts = Vec::new();
+            if let Some(vendor) = &hw.vendor {
+                parts.push(format!("vendor {vendor}"));
+            }
+            for (what, list) in [("model", &hw.models), ("family", &hw.families), ("OEM string", &hw.oem_strings)] {
+                if !list.is_empty() {
+                    parts.push(format!("{what} {}", list.join(" or ")));
+                }
+            }
+            format!("hosts with {}", parts.join(" and "))
+        }
+    };
+    format!("Alternative image {id}{name}, for {hosts}:")
+}
+
+/// Read the spec and the depots and resolve the main image and the alternative images.
+fn resolve_all(args: &ResolveArgs, ctx: &Context) -> anyhow::Result<SpecResolution> {
     let bytes = std::fs::read(&args.spec).with_context(|| format!("cannot read spec {}", args.spec.display()))?;
     let spec = SoftwareSpec::from_json(&bytes).with_context(|| format!("spec {}", args.spec.display()))?;
     for key in spec.unknown_keys() {
         tracing::warn!("spec key {key} is not known; it is ignored");
-    }
-    if !spec.alternative_images.is_empty() {
-        tracing::warn!(
-            "the spec has {}; only the main image is resolved",
-            count(spec.alternative_images.len(), "alternative image", "alternative images")
-        );
     }
     let mut catalog = Catalog::new();
     for source in &args.depots {
@@ -88,10 +116,45 @@ fn resolve_spec(args: &ResolveArgs, ctx: &Context) -> anyhow::Result<Resolution>
         tracing::warn!("{conflict}");
     }
     let options = ResolveOptions { min_acceptance: args.min_acceptance, allow_downgrades: args.allow_downgrades };
-    Ok(resolve(&spec.image, &catalog, &options))
+    Ok(resolve_spec(&spec, &catalog, &options))
 }
 
-/// The `--json` document.
+/// The `--json` document: the main image's report, plus one per alternative image.
+#[derive(Serialize)]
+struct SpecReport<'a> {
+    #[serde(flatten)]
+    main: JsonReport<'a>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    alternative_images: std::collections::BTreeMap<&'a str, AlternativeReport<'a>>,
+}
+
+#[derive(Serialize)]
+struct AlternativeReport<'a> {
+    display_name: Option<&'a str>,
+    selection_criteria: Option<&'a HostSelection>,
+    #[serde(flatten)]
+    report: JsonReport<'a>,
+}
+
+impl<'a> SpecReport<'a> {
+    fn new(r: &'a SpecResolution) -> Self {
+        let alternative_images = r
+            .alternatives
+            .iter()
+            .map(|(id, alt)| {
+                let report = AlternativeReport {
+                    display_name: alt.display_name.as_deref(),
+                    selection_criteria: alt.selection.as_ref(),
+                    report: JsonReport::new(&alt.resolution),
+                };
+                (id.as_str(), report)
+            })
+            .collect();
+        Self { main: JsonReport::new(&r.main), alternative_images }
+    }
+}
+
+/// The `--json` report of one image.
 #[derive(Serialize)]
 struct JsonReport<'a> {
     schema: &'static str,
@@ -103,17 +166,22 @@ struct JsonReport<'a> {
     notifications: &'a [esxlcm_solver::Notification],
 }
 
-fn write_resolution(out: &mut dyn Write, r: &Resolution, json: bool) -> anyhow::Result<()> {
-    if json {
-        let report = JsonReport {
+impl<'a> JsonReport<'a> {
+    fn new(r: &'a Resolution) -> Self {
+        JsonReport {
             schema: "esxlcm.image-resolve/1",
             valid: !r.has_errors(),
             acceptance_level: r.image.acceptance_level(),
             image: &r.image,
             vibs: r.image.vibs.keys().map(String::as_str).collect(),
             notifications: &r.notifications,
-        };
-        output::write_json(out, &report)?;
+        }
+    }
+}
+
+fn write_resolution(out: &mut dyn Write, r: &Resolution, json: bool) -> anyhow::Result<()> {
+    if json {
+        output::write_json(out, &JsonReport::new(r))?;
         return Ok(());
     }
     let image = &r.image;
@@ -173,6 +241,7 @@ mod tests {
     use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle};
     use esxlcm_depot::model::ReleaseKind;
     use esxlcm_depot::source::{Depot, OpenOptions};
+    use esxlcm_solver::resolve;
     use esxlcm_solver::spec::{BaseImageSpec, ImageSpec};
 
     use super::*;
@@ -251,7 +320,7 @@ struct ComplianceReport<'a> {
 }
 
 pub fn run_compliance(args: &ComplianceArgs, ctx: &Context) -> anyhow::Result<Status> {
-    let resolution = resolve_spec(&args.resolve, ctx)?;
+    let resolution = resolve_all(&args.resolve, ctx)?.main;
     let mut hosts = std::collections::BTreeMap::new();
     for path in &args.host_states {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read host state {}", path.display()))?;
