@@ -46,6 +46,24 @@ fn benches(c: &mut Criterion) {
         b.iter(|| resolve(&free, &cat, &ResolveOptions::default()));
     });
 
+    // The same on the oldest base image: newer component versions need a newer vmkapi,
+    // so the highest versions do not fit together and the SAT search runs.
+    let oldest = cat.release_units(ReleaseKind::BaseImage).map(|u| u.version.clone()).min().unwrap();
+    let old = base_spec(&oldest);
+    let r_old = resolve(&old, &cat, &ResolveOptions::default());
+    let mut searched = old.clone();
+    for name in r_old.image.components.keys().filter(|n| n.as_str() != "ESXi").take(20) {
+        searched.components.insert(name.clone(), None);
+    }
+    let r = resolve(&searched, &cat, &ResolveOptions::default());
+    assert!(!r.has_errors());
+    let lowered = r.notifications.iter().filter(|n| n.message.default_message.contains("do not fit")).count();
+    println!("searched null resolution: {} of 20 components below their highest version", lowered);
+    assert!(lowered > 0, "the highest versions fit: the search did not run");
+    c.bench_function("resolve_and_validate/null_20_components_searched", |b| {
+        b.iter(|| resolve(&searched, &cat, &ResolveOptions::default()));
+    });
+
     // Every base image x add-on pair of a 40 x 30 depot.
     let big = catalog(&GeneratorConfig {
         seed: 2,

@@ -37,9 +37,9 @@ use resolvo::{
     VersionSetId, VersionSetUnionId,
 };
 
-use crate::image::{ComponentSource, EffectiveImage};
+use crate::image::EffectiveImage;
 use crate::notification::{Notification, Severity, ids};
-use crate::resolve::{ResolveOptions, put_component};
+use crate::resolve::ResolveOptions;
 use crate::validate::{self, satisfies};
 
 /// What the search found for the `null` components.
@@ -144,12 +144,9 @@ struct Model {
 impl Model {
     fn build(catalog: &Catalog, fixed: &EffectiveImage, names: &[&str], options: &ResolveOptions) -> Self {
         let mut base = fixed.clone();
-        let baseline: BTreeSet<String> = validate::validate(&mut base, catalog, options)
-            .into_iter()
-            .filter(Notification::is_error)
-            .map(|n| n.message.default_message)
-            .collect();
+        validate::validate(&mut base, catalog, options); // fills `base.vibs` (after replaces)
         let fixed_vibs: Vec<Arc<Vib>> = base.vibs.values().cloned().collect();
+        let base_version = fixed.base_image.to_string();
 
         let mut packages: Vec<Package> = names
             .iter()
@@ -159,26 +156,32 @@ impl Model {
                     .into_iter()
                     .filter_map(|entry| {
                         let version = entry.bulletin.component.as_ref()?.version.clone();
-                        let vibs =
-                            entry.bulletin.vib_ids.iter().filter_map(|id| catalog.vib(id)).map(|e| Arc::clone(&e.vib));
-                        Some(Candidate { version, vibs: vibs.collect(), excluded: None })
+                        let mut vibs = Vec::new();
+                        let mut excluded = None;
+                        for id in &entry.bulletin.vib_ids {
+                            match catalog.vib(id) {
+                                Some(e) => vibs.push(Arc::clone(&e.vib)),
+                                None => {
+                                    excluded.get_or_insert_with(|| format!("its VIB {id} is not in the depots"));
+                                }
+                            }
+                        }
+                        Some(Candidate { version, vibs, excluded })
                     })
                     .collect();
                 Package { name: (*name).to_owned(), candidates }
             })
             .collect();
 
-        // Errors a candidate brings by itself, whatever the others are. Its own unmet
-        // `depends` are left to the model: another `null` component may meet them.
+        // What a candidate cannot do whatever the others are: clash with a fixed VIB, fall
+        // below the acceptance minimum, target another platform. Checked directly (the
+        // caller validates the final image as a whole), not by validating an image per
+        // candidate, which costs a full validation each.
         for package in &mut packages {
             for candidate in &mut package.candidates {
-                let mut trial = base.clone();
-                put_component(catalog, &mut trial, &package.name, &candidate.version, ComponentSource::User);
-                candidate.excluded = validate::validate(&mut trial, catalog, options)
-                    .into_iter()
-                    .filter(|n| n.is_error() && !baseline.contains(&n.message.default_message))
-                    .find(|n| !(n.id == ids::DEPENDENCY_UNMET && n.message.args.get(1) == Some(&package.name)))
-                    .map(|n| n.message.default_message);
+                if candidate.excluded.is_none() {
+                    candidate.excluded = unary_problem(&candidate.vibs, &fixed_vibs, &base_version, options);
+                }
             }
         }
 
@@ -258,6 +261,34 @@ impl Model {
         }
         Self { packages, needs, forbids }
     }
+}
+
+/// Why a candidate's VIBs cannot be in the image with the fixed VIBs, if they cannot.
+fn unary_problem(vibs: &[Arc<Vib>], fixed: &[Arc<Vib>], base: &str, options: &ResolveOptions) -> Option<String> {
+    for vib in vibs {
+        if let Some(min) = options.min_acceptance
+            && vib.acceptance_level < min
+        {
+            return Some(format!("its VIB {} is {}, below the required {min}", vib.id(), vib.acceptance_level));
+        }
+        if !validate::fits_platform(vib, base) {
+            return Some(format!("its VIB {} is not made for base image {base}", vib.id()));
+        }
+        for other in fixed {
+            if replaced(vib, other) {
+                continue;
+            }
+            if other.name == vib.name && other.id() != vib.id() {
+                return Some(format!("its VIB {} has the name of the image's VIB {}", vib.id(), other.id()));
+            }
+            let clash =
+                vib.conflicts.iter().any(|c| satisfies(other, c)) || other.conflicts.iter().any(|c| satisfies(vib, c));
+            if clash {
+                return Some(format!("its VIB {} conflicts with the image's VIB {}", vib.id(), other.id()));
+            }
+        }
+    }
+    None
 }
 
 /// Does either VIB replace the other (then they do not clash: validation drops one)?

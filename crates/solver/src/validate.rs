@@ -231,14 +231,7 @@ pub fn validate(image: &mut EffectiveImage, catalog: &Catalog, options: &Resolve
     // Software platforms.
     let base = image.base_image.to_string();
     for (i, v) in g.vibs.iter().enumerate() {
-        if v.software_platforms.is_empty() {
-            continue;
-        }
-        let fits = v.software_platforms.iter().any(|p| {
-            (p.product_line_id.is_empty() || p.product_line_id == "embeddedEsx")
-                && PlatformPattern::parse(&p.version).map_or(true, |pat| pat.matches(&base))
-        });
-        if !fits {
+        if !fits_platform(v, &base) {
             let platforms: Vec<String> =
                 v.software_platforms.iter().map(|p| format!("{} {}", p.product_line_id, p.version)).collect();
             notes.push(
@@ -257,6 +250,16 @@ pub fn validate(image: &mut EffectiveImage, catalog: &Catalog, options: &Resolve
         }
     }
     notes
+}
+
+/// Is the VIB made for this base image version? No platform, or an unparsable pattern,
+/// means yes (as in the catalog filter).
+pub(crate) fn fits_platform(v: &Vib, base: &str) -> bool {
+    v.software_platforms.is_empty()
+        || v.software_platforms.iter().any(|p| {
+            (p.product_line_id.is_empty() || p.product_line_id == "embeddedEsx")
+                && PlatformPattern::parse(&p.version).map_or(true, |pat| pat.matches(base))
+        })
 }
 
 fn conflict(image: &EffectiveImage, g: &VibGraph, a: usize, b: usize, c: &Constraint) -> Notification {
