@@ -534,4 +534,22 @@ fn image_resolve_resolves_alternative_images_with_their_hosts() {
     assert_eq!(report["alternative_images"]["r650"]["selection_criteria"]["selection_type"], "HOST_HARDWARE_SPEC");
     assert_eq!(report["alternative_images"]["old"]["valid"], false);
     assert_eq!(report["alternative_images"]["old"]["notifications"][0]["id"], "com.esxlcm.solver.base_image.missing");
+
+    // Compliance picks a host's image by its hardware: the R650 gets "r650", another the main.
+    let mut dell = host_state_of(&report["alternative_images"]["r650"], "8.0.1-0.0.21495797");
+    dell["hardware"] = serde_json::json!({"vendor": "Dell Inc.", "model": "PowerEdge R650"});
+    let dell_path = tmp.path().join("r650-01.json");
+    std::fs::write(&dell_path, serde_json::to_vec(&dell).unwrap()).unwrap();
+    let other = host_state_of(&report, "8.0.1-0.0.21495797");
+    let other_path = tmp.path().join("hpe-01.json");
+    std::fs::write(&other_path, serde_json::to_vec(&other).unwrap()).unwrap();
+    let (dell_s, other_s) = (dell_path.to_str().unwrap(), other_path.to_str().unwrap());
+    let r = run(&["image", "compliance", "--spec", spec_s, "--depot", depot_s, "--host-state", dell_s, other_s]);
+    assert!(
+        r.stdout.contains("host r650-01: COMPLIANT (impact: NO_IMPACT)\n  checked against alternative image r650"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("host hpe-01: COMPLIANT"), "{}", r.stdout);
+    assert!(!r.stdout.contains("host hpe-01: COMPLIANT (impact: NO_IMPACT)\n  checked against"), "{}", r.stdout);
 }

@@ -156,6 +156,33 @@ impl SpecResolution {
     }
 }
 
+/// What compliance checks a host against: its image (main or alternative) by the spec's
+/// selection criteria. A host that several alternatives select is checked against the
+/// main image and marked INCOMPATIBLE with a note naming them.
+pub fn check_host(
+    spec: &SpecResolution,
+    state: Option<&crate::host_state::HostState>,
+) -> crate::compliance::HostCompliance {
+    let identity = state.and_then(|s| s.hardware.as_ref()).map(|h| h.identity()).unwrap_or_default();
+    match spec.image_for(&identity) {
+        Ok(None) => crate::compliance::check_host(&spec.main.image, state),
+        Ok(Some(id)) => {
+            let mut c = crate::compliance::check_host(&spec.alternatives[id].resolution.image, state);
+            c.alternative_image = Some(id.to_owned());
+            c
+        }
+        Err(ids) => {
+            let mut c = crate::compliance::check_host(&spec.main.image, state);
+            c.status = crate::compliance::ComplianceStatus::Incompatible;
+            c.notifications.insert(
+                0,
+                format!("alternative images {} all select this host; the spec must select one", ids.join(", ")),
+            );
+            c
+        }
+    }
+}
+
 /// Resolve the main image and each alternative image.
 pub fn resolve_spec(spec: &SoftwareSpec, catalog: &Catalog, options: &ResolveOptions) -> SpecResolution {
     let main = resolve(&spec.image, catalog, options);

@@ -181,6 +181,10 @@ pub struct ImpactDetails {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HostCompliance {
     pub status: ComplianceStatus,
+    /// The alternative image the host was checked against (by its selection criteria);
+    /// `None` for the spec's main image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alternative_image: Option<String>,
     pub impact: ComplianceImpact,
     pub impact_details: ImpactDetails,
     pub base_image: BaseImageCompliance,
@@ -264,6 +268,7 @@ fn unavailable_host(image: &EffectiveImage) -> HostCompliance {
     let u = ComplianceStatus::Unavailable;
     HostCompliance {
         status: u,
+        alternative_image: None,
         impact: ComplianceImpact::Unknown,
         impact_details: ImpactDetails {
             reboot_required: false,
@@ -464,6 +469,7 @@ fn check_known_host(image: &EffectiveImage, host: &HostState) -> HostCompliance 
     );
     HostCompliance {
         status,
+        alternative_image: None,
         impact,
         impact_details,
         base_image,

@@ -33,7 +33,8 @@
 //!   "add_on":     { "Name": "DEL-ESXi", "Version": "803.24280767-A01", ... } | null,
 //!   "components": [ { "Name": "ESXi", "Version": "8.0.3-0.35.24280767", ... }, ... ],
 //!   "vibs":       [ { "ID": "VMware_bootbank_esx-base_8.0.3-0.35.24280767", ... }, ... ],
-//!   "hardware":   { "vendor": "Dell Inc.", "model": "PowerEdge R650",
+//!   "hardware":   { "vendor": "Dell Inc.", "model": "PowerEdge R650", "family": "PowerEdge",
+//!                   "uuid": "4c4c4544-…", "oem_strings": ["Dell System", …],
 //!                   "hardware_support": { "<HSM name>": { "pkg": "<HSP>", "version": "<v>" } } }
 //! }
 //! ```
@@ -41,7 +42,16 @@
 //! `base_image`, `components` and `vibs` are required (`base_image` may be `null` for a host
 //! that predates base images); `add_on` and `hardware` are optional and may be `null`.
 //! `hardware` is ours (esxcli has no command for it); its `hardware_support` map has the shape
-//! of the software spec's `hardware_support.packages` (depot-format §6.1).
+//! of the software spec's `hardware_support.packages` (depot-format §6.1). Its vendor,
+//! model, family, UUID and OEM strings are what an alternative image's selection criteria
+//! look at ([`crate::alternatives`]).
+//!
+//! The esxcli field names above agree with the field lists of esxcli's own command model
+//! (`software vib list`: ID header, Name, Version, Vendor, Acceptance Level, Install Date,
+//! Platforms; `software vib get` adds Maintenance Mode Required, Live Install Allowed, Live
+//! Remove Allowed) as dumped by `govc host.esxcli.model` into govmomi's ESX simulator; the
+//! JSON formatter's spelling of multi-word names (`AcceptanceLevel`) is why keys match with
+//! spaces ignored.
 //!
 //! Besides the esxcli keys, a VIB entry may carry the `software vib get` fields
 //! `LiveInstallAllowed`, `LiveRemoveAllowed` and `MaintenanceModeRequired`; compliance uses
@@ -150,6 +160,9 @@ pub struct InstalledHardwareSupport {
 pub struct HardwareInfo {
     pub vendor: Option<String>,
     pub model: Option<String>,
+    pub family: Option<String>,
+    pub uuid: Option<String>,
+    pub oem_strings: Vec<String>,
     /// HSM name → installed package.
     pub hardware_support: BTreeMap<String, InstalledHardwareSupport>,
 }
@@ -256,6 +269,17 @@ impl InstalledAddOn {
 }
 
 impl HardwareInfo {
+    /// What an alternative image's selection criteria compare.
+    pub fn identity(&self) -> crate::alternatives::HostIdentity {
+        crate::alternatives::HostIdentity {
+            uuid: self.uuid.clone().unwrap_or_default(),
+            vendor: self.vendor.clone().unwrap_or_default(),
+            model: self.model.clone().unwrap_or_default(),
+            family: self.family.clone().unwrap_or_default(),
+            oem_strings: self.oem_strings.clone(),
+        }
+    }
+
     fn read(value: &Value, path: &str, unknown: &mut Vec<String>) -> Result<Self, HostStateError> {
         let mut o = Obj::new(value, path)?;
         let mut hardware_support = BTreeMap::new();
@@ -273,7 +297,18 @@ impl HardwareInfo {
                 hardware_support.insert(manager.clone(), InstalledHardwareSupport { pkg, version });
             }
         }
-        let r = Self { vendor: o.string("vendor")?, model: o.string("model")?, hardware_support };
+        let oem_strings = match o.take("oem_strings") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => name_list(v, &format!("{path}.oem_strings"))?,
+        };
+        let r = Self {
+            vendor: o.string("vendor")?,
+            model: o.string("model")?,
+            family: o.string("family")?,
+            uuid: o.string("uuid")?,
+            oem_strings,
+            hardware_support,
+        };
         o.finish(unknown);
         Ok(r)
     }

@@ -90,3 +90,39 @@ fn hosts_get_the_image_their_criteria_select() {
     let both = HostIdentity { uuid: "uuid-lab-1".into(), ..dell };
     assert_eq!(r.image_for(&both), Err(vec!["lab-host".to_owned(), "r650".to_owned()]));
 }
+
+#[test]
+fn compliance_checks_each_host_against_the_image_that_selects_it() {
+    use esxlcm_solver::compliance::ComplianceStatus;
+    use esxlcm_solver::host_state::HostState;
+    let spec = SoftwareSpec::from_json(SPEC.as_bytes()).unwrap();
+    let r = resolve_spec(&spec, &world().catalog(), &ResolveOptions::default());
+    // A host with the R650 image's content (ESXi 8.0.1 and X 2.0).
+    let state = |hardware: &str| {
+        HostState::from_json(
+            format!(
+                r#"{{"base_image": {{"Version": "8.0.1-0.0.200"}},
+                    "components": [{{"Name": "ESXi", "Version": "8.0.1-0.0.200"}}, {{"Name": "X", "Version": "2.0-1"}}],
+                    "vibs": [{{"ID": "VMW_bootbank_esx-base_8.0.1-0.0.200", "Name": "esx-base", "Version": "8.0.1-0.0.200"}},
+                             {{"ID": "VMW_bootbank_x-drv_2.0-1", "Name": "x-drv", "Version": "2.0-1"}}],
+                    "hardware": {hardware}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+    };
+    let dell = state(r#"{"vendor": "Dell Inc.", "model": "PowerEdge R650"}"#);
+    let c = esxlcm_solver::alternatives::check_host(&r, Some(&dell));
+    assert_eq!(c.alternative_image.as_deref(), Some("r650"));
+    assert_eq!(c.status, ComplianceStatus::Compliant, "{:?}", c.notifications);
+    // The same content on an unselected host is checked against the main image (7.0.3).
+    let other = state(r#"{"vendor": "HPE", "model": "DL380"}"#);
+    let c = esxlcm_solver::alternatives::check_host(&r, Some(&other));
+    assert_eq!(c.alternative_image, None);
+    assert_ne!(c.status, ComplianceStatus::Compliant);
+    // Selected twice: INCOMPATIBLE, and the note names both images.
+    let both = state(r#"{"vendor": "Dell Inc.", "model": "PowerEdge R650", "uuid": "uuid-lab-1"}"#);
+    let c = esxlcm_solver::alternatives::check_host(&r, Some(&both));
+    assert_eq!(c.status, ComplianceStatus::Incompatible);
+    assert_eq!(c.notifications[0], "alternative images lab-host, r650 all select this host; the spec must select one");
+}

@@ -320,7 +320,8 @@ struct ComplianceReport<'a> {
 }
 
 pub fn run_compliance(args: &ComplianceArgs, ctx: &Context) -> anyhow::Result<Status> {
-    let resolution = resolve_all(&args.resolve, ctx)?.main;
+    let resolved = resolve_all(&args.resolve, ctx)?;
+    let resolution = &resolved.main;
     let mut hosts = std::collections::BTreeMap::new();
     for path in &args.host_states {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read host state {}", path.display()))?;
@@ -330,7 +331,7 @@ pub fn run_compliance(args: &ComplianceArgs, ctx: &Context) -> anyhow::Result<St
             tracing::warn!("{}: field {field} is not known; it is ignored", path.display());
         }
         let name = path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
-        hosts.insert(name, esxlcm_solver::compliance::check_host(&resolution.image, Some(&state)));
+        hosts.insert(name, esxlcm_solver::alternatives::check_host(&resolved, Some(&state)));
     }
     let cluster = esxlcm_solver::compliance::aggregate_cluster(hosts);
     let mut out = output::stdout();
@@ -344,7 +345,7 @@ pub fn run_compliance(args: &ComplianceArgs, ctx: &Context) -> anyhow::Result<St
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
-        write_compliance(&mut out, &resolution, &cluster)?;
+        write_compliance(&mut out, resolution, &cluster)?;
     }
     out.flush()?;
     let compliant = cluster.status == esxlcm_solver::compliance::ComplianceStatus::Compliant;
@@ -362,6 +363,12 @@ fn write_compliance(
     }
     for (name, host) in &cluster.hosts {
         writeln!(out, "host {name}: {} (impact: {})", json_name(&host.status)?, json_name(&host.impact)?)?;
+        if let Some(id) = &host.alternative_image {
+            writeln!(out, "  checked against alternative image {id} (its selection criteria pick this host)")?;
+        }
+        for note in &host.notifications {
+            writeln!(out, "  {note}")?;
+        }
         writeln!(out, "  base image: {}", json_name(&host.base_image.status)?)?;
         let mut table = Table::new(["component", "change", "installed", "image"]);
         for (cname, c) in &host.components {
