@@ -14,6 +14,7 @@ use crate::cmd::export::ExportArgs;
 use crate::cmd::generate::GenerateArgs;
 use crate::cmd::image::{ComplianceArgs, ResolveArgs};
 use crate::cmd::inspect::InspectArgs;
+use crate::cmd::mirror::MirrorArgs;
 use crate::cmd::serve::ServeArgs;
 use crate::fetch::HttpOptions;
 
@@ -76,6 +77,8 @@ pub enum Command {
     Image(ImageCommand),
     /// Serve a depot over HTTP to ESXi hosts (a generated demo depot by default)
     Serve(ServeArgs),
+    /// Mirror online depots and bundles into a local store of snapshots (UMDS's job)
+    Mirror(MirrorArgs),
 }
 
 #[derive(Debug, Subcommand)]

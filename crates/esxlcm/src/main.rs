@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Command::Image(ImageCommand::Resolve(args)) => cmd::image::run(args, &ctx),
         Command::Image(ImageCommand::Compliance(args)) => cmd::image::run_compliance(args, &ctx),
         Command::Serve(args) => cmd::serve::run(args, &ctx),
+        Command::Mirror(args) => cmd::mirror::run(args, &cli.network),
     };
     match result {
         Ok(Status::Success) => ExitCode::from(exit::OK),

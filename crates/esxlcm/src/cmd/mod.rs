@@ -23,6 +23,7 @@ pub mod export;
 pub mod generate;
 pub mod image;
 pub mod inspect;
+pub mod mirror;
 pub mod serve;
 
 /// What a command that ran to the end found.

@@ -37,6 +37,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "demo")]
     pub dir: Option<PathBuf>,
 
+    /// Serve the published snapshots of a mirror store (`esxlcm mirror`), read-only, each
+    /// source at /SOURCE/index.xml
+    #[arg(long, value_name = "STORE_DIR", conflicts_with_all = ["dir", "demo"])]
+    pub store: Option<PathBuf>,
+
     /// Address and port to listen on (0.0.0.0 for every interface, port 0 for any free port)
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -51,6 +56,9 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: &ServeArgs, _ctx: &Context) -> anyhow::Result<Status> {
+    if let Some(store) = &args.store {
+        return super::mirror::serve_store(store, &args.listen);
+    }
     let dir = match &args.dir {
         Some(dir) => {
             check_depot_dir(dir)?;

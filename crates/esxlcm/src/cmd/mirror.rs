@@ -1,0 +1,647 @@
+//! `esxlcm mirror …`: a local, air-gap-ready mirror of online depots and offline bundles
+//! (`esxlcm_store`): add sources, sync them into immutable snapshots, publish, roll back,
+//! verify and garbage-collect.
+//!
+//! The store directory is `--store DIR`, else `$ESXLCM_STORE`, else
+//! `$XDG_DATA_HOME/esxlcm/store` (`~/.local/share/esxlcm/store`), else `./esxlcm-store`.
+
+use std::io::{IsTerminal as _, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use esxlcm_store::source::{PayloadPolicy, SourceConfig};
+use esxlcm_store::sync::{Outcome, Progress, SyncEvent, SyncOptions, sync_source, transport_for};
+use esxlcm_store::{Store, gc, verify};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use super::Status;
+use crate::cli::NetworkArgs;
+use crate::output::{self, Table, count, human_size};
+
+const AFTER_HELP: &str = "\
+The store keeps every file once, named by its sha-256 (blobs/), a SQLite database of
+sources and snapshots (meta.sqlite), and the published view of each source
+(published/<source>/index.xml), which `esxlcm serve --store DIR` serves to hosts.
+
+Each sync that finds upstream changed records a new snapshot and publishes it atomically;
+the previous one stays published until then, and stays for `mirror rollback` until
+retention removes it. Every VIB is checked against the sha-256 its metadata declares; a bad
+one is quarantined (quarantine/), named, and nothing new is published.
+
+Examples:
+  esxlcm mirror add vmw https://dl.example.com/<token>/PROD/COMP/ESX_HOST/main/vmw-depot-index.xml \\
+      --platform 8.0 --description 'VMware ESXi 8.0'
+  esxlcm mirror add oem https://oem.example/depot/index.xml --header 'Authorization: Bearer …' \\
+      --proxy http://proxy:3128 --ca-file corp-ca.pem
+  esxlcm mirror add drivers file:///srv/incoming/nvme-driver-offline-bundle.zip
+  esxlcm mirror sync                 # every enabled source
+  esxlcm mirror status
+  esxlcm mirror rollback vmw         # republish the snapshot before the current one
+  esxlcm mirror disable vmw          # and keep `mirror sync` from publishing upstream again
+  esxlcm mirror verify && esxlcm mirror gc
+
+Store directory: --store DIR, else $ESXLCM_STORE, else $XDG_DATA_HOME/esxlcm/store
+(~/.local/share/esxlcm/store), else ./esxlcm-store.";
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct MirrorArgs {
+    /// The store directory (created if missing)
+    #[arg(long, value_name = "DIR", global = true, env = "ESXLCM_STORE")]
+    pub store: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: MirrorCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MirrorCommand {
+    /// Add a source: an online depot URL or an offline bundle (http:, https:, file:)
+    Add(AddArgs),
+    /// List sources (URLs with tokens redacted; header values never shown)
+    List(JsonArgs),
+    /// Remove a source and its snapshots (payloads go at the next gc)
+    Remove(NameArgs),
+    /// Sync sources: metadata, then verified payloads, then a new published snapshot
+    Sync(SyncArgs),
+    /// Published snapshot, snapshots, last run and quarantine of each source
+    Status(JsonArgs),
+    /// Check the whole store: database, every blob's sha-256, snapshots, published views
+    Verify(JsonArgs),
+    /// Delete payloads no snapshot references
+    Gc,
+    /// Republish an earlier snapshot of a source
+    Rollback(RollbackArgs),
+    /// Include a source in `mirror sync` without names again
+    Enable(NameArgs),
+    /// Leave a source out of `mirror sync` without names (holds a rollback)
+    Disable(NameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Short name; the source is published under /<NAME>/
+    pub name: String,
+    /// Online depot (index.xml, vmw-depot-index.xml or its directory) or bundle .zip URL
+    /// (a local path is taken as a file: URL).
+    /// Tokens in it are stored, never shown. Use --header, --proxy and --ca-file (the global
+    /// network options) to store a token header, proxy and CA bundle with the source
+    pub url: String,
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Keep VIBs for these platform versions only (repeatable: 8.0, 8.0.3)
+    #[arg(long = "platform", value_name = "VERSION")]
+    pub platforms: Vec<String>,
+    /// Keep these vendors only, by code or name (repeatable: vmw, dell)
+    #[arg(long = "vendor", value_name = "VENDOR")]
+    pub vendors: Vec<String>,
+    /// When VIBs are downloaded: during sync (prefetch), or on first request (on-demand:
+    /// recorded, not built yet)
+    #[arg(long, value_name = "POLICY", default_value = "prefetch")]
+    pub payloads: String,
+    /// Snapshots kept (the published one always stays)
+    #[arg(long, value_name = "N", default_value_t = esxlcm_store::source::DEFAULT_RETENTION)]
+    pub retention: u32,
+    /// Add the source disabled (`mirror sync` without names skips it)
+    #[arg(long)]
+    pub disabled: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NameArgs {
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Sources to sync (default: every enabled source)
+    pub names: Vec<String>,
+    /// Payload downloads at once
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub parallel: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    pub name: String,
+    /// The snapshot to publish (default: the newest one older than the published one)
+    #[arg(long, value_name = "SNAPSHOT")]
+    pub to: Option<i64>,
+}
+
+/// `--store`, `$ESXLCM_STORE` (through clap), the per-user data directory, or `./esxlcm-store`.
+pub fn store_dir(given: Option<&PathBuf>) -> PathBuf {
+    if let Some(d) = given {
+        return d.clone();
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".local/share")));
+    match data {
+        Some(d) => d.join("esxlcm").join("store"),
+        None => PathBuf::from("esxlcm-store"),
+    }
+}
+
+pub fn open_store(given: Option<&PathBuf>) -> anyhow::Result<Store> {
+    let dir = store_dir(given);
+    Store::open(&dir).with_context(|| format!("opening the store {}", dir.display()))
+}
+
+pub fn run(args: &MirrorArgs, network: &NetworkArgs) -> anyhow::Result<Status> {
+    let store = open_store(args.store.as_ref())?;
+    let mut out = output::stdout();
+    let status = match &args.command {
+        MirrorCommand::Add(a) => add(&store, a, network, &mut out)?,
+        MirrorCommand::List(a) => list(&store, a.json, &mut out)?,
+        MirrorCommand::Remove(a) => {
+            let _lock = store.lock()?;
+            store.remove_source(&a.name)?;
+            writeln!(out, "removed source '{}' (run `esxlcm mirror gc` to free its payloads)", a.name)?;
+            Status::Success
+        }
+        MirrorCommand::Sync(a) => sync(&store, a, &mut out)?,
+        MirrorCommand::Status(a) => status(&store, a.json, &mut out)?,
+        MirrorCommand::Verify(a) => verify_store(&store, a.json, &mut out)?,
+        MirrorCommand::Gc => {
+            let _lock = store.lock()?;
+            store.reconcile()?;
+            let r = gc::collect(&store)?;
+            writeln!(
+                out,
+                "deleted {} and {} ({} freed), kept {}",
+                count(r.blobs_deleted, "unreferenced blob", "unreferenced blobs"),
+                count(r.partial_removed, "partial download", "partial downloads"),
+                human_size(r.bytes_freed),
+                count(r.blobs_kept, "blob", "blobs")
+            )?;
+            Status::Success
+        }
+        MirrorCommand::Rollback(a) => {
+            let _lock = store.lock()?;
+            store.reconcile()?;
+            let (from, to) = store.rollback(&a.name, a.to)?;
+            let from = from.map_or_else(|| "nothing".to_owned(), |f| format!("snapshot {f}"));
+            writeln!(out, "{}: published snapshot {to} (was {from})", a.name)?;
+            writeln!(
+                out,
+                "a later sync publishes upstream's current state again; `esxlcm mirror disable {}` holds this snapshot",
+                a.name
+            )?;
+            Status::Success
+        }
+        MirrorCommand::Enable(a) | MirrorCommand::Disable(a) => {
+            let enable = matches!(args.command, MirrorCommand::Enable(_));
+            let _lock = store.lock()?;
+            let mut source = store.meta.source(&a.name)?;
+            source.config.enabled = enable;
+            store.meta.update_source(&source)?;
+            writeln!(out, "{}: {}", a.name, if enable { "enabled" } else { "disabled" })?;
+            Status::Success
+        }
+    };
+    out.flush()?;
+    Ok(status)
+}
+
+fn add(store: &Store, a: &AddArgs, network: &NetworkArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
+    // A local path is taken as a file: URL (a bundle or a depot directory).
+    let url = match url::Url::parse(&a.url) {
+        Ok(_) => a.url.clone(),
+        Err(_) if std::path::Path::new(&a.url).exists() => {
+            let abs = std::path::absolute(&a.url).with_context(|| format!("resolving {}", a.url))?;
+            let u = if abs.is_dir() { url::Url::from_directory_path(&abs) } else { url::Url::from_file_path(&abs) };
+            u.map_err(|()| anyhow::anyhow!("{}: cannot be written as a file: URL", abs.display()))?.to_string()
+        }
+        Err(_) => a.url.clone(),
+    };
+    let mut config = SourceConfig::new(&a.name, &url)?;
+    config.description.clone_from(&a.description);
+    config.platforms.clone_from(&a.platforms);
+    config.vendors.clone_from(&a.vendors);
+    config.payloads = a.payloads.parse::<PayloadPolicy>()?;
+    config.retention = a.retention.max(1);
+    config.enabled = !a.disabled;
+    config.headers.clone_from(&network.headers);
+    config.proxy.clone_from(&network.proxy);
+    match network.ca_files.as_slice() {
+        [] => {}
+        [one] => {
+            let abs = std::path::absolute(one).with_context(|| format!("--ca-file {}", one.display()))?;
+            config.ca_file = Some(abs);
+        }
+        _ => bail!("a source takes one --ca-file (concatenate PEM bundles into one file)"),
+    }
+    config.validate()?;
+    let _lock = store.lock()?;
+    store.meta.add_source(&config)?;
+    writeln!(
+        out,
+        "added {} source '{}' ({}); run `esxlcm mirror sync {}`",
+        config.kind.as_str(),
+        config.name,
+        config.display_url(),
+        config.name
+    )?;
+    Ok(Status::Success)
+}
+
+#[derive(Serialize)]
+struct SourceView {
+    name: String,
+    kind: &'static str,
+    url: String,
+    description: String,
+    enabled: bool,
+    payloads: &'static str,
+    headers: Vec<String>,
+    proxy: Option<String>,
+    ca_file: Option<String>,
+    platforms: Vec<String>,
+    vendors: Vec<String>,
+    retention: u32,
+    published_snapshot: Option<i64>,
+}
+
+fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let mut views = Vec::new();
+    for s in store.meta.sources()? {
+        let c = &s.config;
+        views.push(SourceView {
+            name: c.name.clone(),
+            kind: c.kind.as_str(),
+            url: c.display_url(),
+            description: c.description.clone(),
+            enabled: c.enabled,
+            payloads: c.payloads.as_str(),
+            headers: c.display_headers(),
+            proxy: c.proxy.as_deref().map(esxlcm_store::redact::redact_str),
+            ca_file: c.ca_file.as_ref().map(|p| p.display().to_string()),
+            platforms: c.platforms.clone(),
+            vendors: c.vendors.clone(),
+            retention: c.retention,
+            published_snapshot: store.meta.published(s.id)?,
+        });
+    }
+    if json {
+        output::write_json(out, &serde_json::json!({ "schema": "esxlcm.mirror.list/1", "sources": views }))?;
+        return Ok(Status::Success);
+    }
+    if views.is_empty() {
+        writeln!(out, "no sources; add one with `esxlcm mirror add NAME URL`")?;
+        return Ok(Status::Success);
+    }
+    let mut t = Table::new(["NAME", "KIND", "ENABLED", "PAYLOADS", "PUBLISHED", "FILTERS", "URL"]);
+    for v in &views {
+        let mut filters: Vec<String> = v.platforms.iter().map(|p| format!("platform {p}")).collect();
+        filters.extend(v.vendors.iter().map(|p| format!("vendor {p}")));
+        filters.extend(v.headers.iter().map(|h| format!("header {h}")));
+        t.row([
+            v.name.clone(),
+            v.kind.to_owned(),
+            if v.enabled { "yes" } else { "no" }.to_owned(),
+            v.payloads.to_owned(),
+            v.published_snapshot.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+            if filters.is_empty() { "-".to_owned() } else { filters.join(", ") },
+            v.url.clone(),
+        ]);
+    }
+    t.write(out, "")?;
+    Ok(Status::Success)
+}
+
+/// The progress bar on a terminal: bytes of payloads downloaded.
+struct Bar {
+    bar: ProgressBar,
+    label: String,
+}
+
+impl Bar {
+    fn new(label: &str) -> Self {
+        let target =
+            if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        let bar = ProgressBar::with_draw_target(None, target);
+        let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message(format!("{label}: metadata"));
+        Self { bar, label: label.to_owned() }
+    }
+}
+
+impl Progress for Bar {
+    fn event(&self, event: &SyncEvent<'_>) {
+        match event {
+            SyncEvent::Planned { files, bytes } => {
+                self.bar.set_length(*bytes);
+                self.bar.set_message(format!("{}: {}", self.label, count(*files, "payload", "payloads")));
+            }
+            SyncEvent::Bytes(n) => self.bar.inc(*n),
+            SyncEvent::Rejected { name, reason } => self.bar.println(format!("rejected {name}: {reason}")),
+            SyncEvent::Stage(_) | SyncEvent::FileDone { .. } => {}
+        }
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn sync(store: &Store, a: &SyncArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let _lock = store.lock()?;
+    store.reconcile()?;
+    let sources = store.meta.sources()?;
+    let names: Vec<String> = if a.names.is_empty() {
+        sources.iter().filter(|s| s.config.enabled).map(|s| s.config.name.clone()).collect()
+    } else {
+        for n in &a.names {
+            store.meta.source(n)?;
+        }
+        a.names.clone()
+    };
+    if names.is_empty() {
+        writeln!(out, "no enabled sources to sync")?;
+        return Ok(Status::Success);
+    }
+    let options = SyncOptions { parallel: a.parallel.max(1) };
+    let mut status = Status::Success;
+    let mut failed = Vec::new();
+    for name in &names {
+        let source = store.meta.source(name)?;
+        let result = transport_for(&source).and_then(|t| {
+            let bar = Bar::new(name);
+            sync_source(store, name, t.as_ref(), &options, &bar)
+        });
+        let r = match result {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("{e}");
+                writeln!(out, "{name}: FAILED: {e}")?;
+                failed.push(name.clone());
+                continue;
+            }
+        };
+        let fetched = format!(
+            "fetched {} ({}), {} not modified, {} already stored",
+            count(r.files_fetched, "file", "files"),
+            human_size(r.bytes_fetched),
+            r.not_modified,
+            r.reused
+        );
+        match r.outcome {
+            Outcome::Published => writeln!(
+                out,
+                "{name}: published snapshot {} ({}; {fetched})",
+                r.snapshot.unwrap_or_default(),
+                count(r.files, "file", "files")
+            )?,
+            Outcome::Unchanged => writeln!(
+                out,
+                "{name}: unchanged, snapshot {} stays published ({fetched})",
+                r.snapshot.map_or_else(|| "-".to_owned(), |s| s.to_string())
+            )?,
+            Outcome::Rejected => {
+                status = Status::Findings;
+                let kept = r
+                    .snapshot
+                    .map_or_else(|| "nothing is published".to_owned(), |s| format!("snapshot {s} stays published"));
+                writeln!(
+                    out,
+                    "{name}: {} rejected, {kept} ({fetched})",
+                    count(r.rejected.len(), "payload", "payloads")
+                )?;
+                for rej in &r.rejected {
+                    writeln!(
+                        out,
+                        "  rejected {} ({}): {}; quarantined as {}",
+                        rej.name,
+                        rej.path,
+                        rej.reason,
+                        rej.quarantine_file.display()
+                    )?;
+                }
+            }
+        }
+        if !r.expired.is_empty() {
+            let ids: Vec<String> = r.expired.iter().map(ToString::to_string).collect();
+            writeln!(out, "{name}: retention removed snapshot(s) {}", ids.join(", "))?;
+        }
+    }
+    if !failed.is_empty() {
+        out.flush()?;
+        bail!("sync failed for {}: {}", count(failed.len(), "source", "sources"), failed.join(", "));
+    }
+    Ok(status)
+}
+
+/// `esxlcm serve --store DIR`: the published snapshots, read-only, until Ctrl-C/SIGTERM.
+pub fn serve_store(dir: &std::path::Path, listen: &str) -> anyhow::Result<Status> {
+    let store = open_store(Some(&dir.to_path_buf()))?;
+    // Finish a publication a crash interrupted, if no sync is running; otherwise that sync will.
+    if let Ok(_lock) = store.lock() {
+        store.reconcile()?;
+    }
+    let published = store.published_dir();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen} (is the port in use? try --listen 127.0.0.1:0)"))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening on http://{addr}/");
+            let _ = writeln!(out, "serving the published snapshots of store {}", dir.display());
+            for name in esxlcm_server::store_http::published_sources(&published) {
+                let _ = writeln!(out, "  http://{addr}/{name}/index.xml");
+            }
+            let _ = out.flush();
+        }
+        esxlcm_server::store_http::serve(listener, &published, esxlcm_server::depot_http::shutdown_signal())
+            .await
+            .context("serving HTTP")
+    })?;
+    Ok(Status::Success)
+}
+
+fn fmt_time(secs: i64) -> String {
+    // Civil date from days since the epoch (Howard Hinnant's algorithm), UTC.
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[derive(Serialize)]
+struct SnapshotView {
+    id: i64,
+    created_at: String,
+    files: u64,
+    bytes: u64,
+    published: bool,
+}
+
+#[derive(Serialize)]
+struct StatusView {
+    name: String,
+    published_snapshot: Option<i64>,
+    snapshots: Vec<SnapshotView>,
+    last_run: Option<serde_json::Value>,
+    quarantined: usize,
+}
+
+fn status(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let quarantine = store.meta.quarantined()?;
+    let mut views = Vec::new();
+    for s in store.meta.sources()? {
+        let published = store.meta.published(s.id)?;
+        let snapshots = store
+            .meta
+            .snapshots(s.id)?
+            .into_iter()
+            .map(|x| SnapshotView {
+                id: x.id,
+                created_at: fmt_time(x.created_at),
+                files: x.files,
+                bytes: x.bytes,
+                published: Some(x.id) == published,
+            })
+            .collect();
+        let last_run = store.meta.last_run(s.id)?.map(|r| {
+            serde_json::json!({
+                "finished_at": fmt_time(r.finished_at),
+                "outcome": r.outcome,
+                "snapshot": r.snapshot_id,
+                "files_fetched": r.files_fetched,
+                "bytes_fetched": r.bytes_fetched,
+                "message": r.message,
+            })
+        });
+        let quarantined = quarantine.iter().filter(|q| q.source == s.config.name).count();
+        views.push(StatusView {
+            name: s.config.name.clone(),
+            published_snapshot: published,
+            snapshots,
+            last_run,
+            quarantined,
+        });
+    }
+    if json {
+        output::write_json(out, &serde_json::json!({ "schema": "esxlcm.mirror.status/1", "sources": views }))?;
+        return Ok(Status::Success);
+    }
+    if views.is_empty() {
+        writeln!(out, "no sources")?;
+    }
+    for v in &views {
+        writeln!(out, "{}:", v.name)?;
+        let mut t = Table::new(["SNAPSHOT", "CREATED", "FILES", "SIZE", ""]);
+        for s in &v.snapshots {
+            t.row([
+                s.id.to_string(),
+                s.created_at.clone(),
+                s.files.to_string(),
+                human_size(s.bytes),
+                if s.published { "published".into() } else { String::new() },
+            ]);
+        }
+        if t.is_empty() {
+            writeln!(out, "  no snapshots yet")?;
+        } else {
+            t.write(out, "  ")?;
+        }
+        if let Some(r) = &v.last_run {
+            let outcome = r["outcome"].as_str().unwrap_or_default();
+            let when = r["finished_at"].as_str().unwrap_or_default();
+            let msg = r["message"].as_str().unwrap_or_default();
+            if msg.is_empty() {
+                writeln!(out, "  last sync: {outcome} at {when}")?;
+            } else {
+                writeln!(out, "  last sync: {outcome} at {when}: {msg}")?;
+            }
+        }
+        if v.quarantined > 0 {
+            writeln!(out, "  quarantined payloads: {}", v.quarantined)?;
+        }
+    }
+    for q in &quarantine {
+        writeln!(out, "quarantined: {} from '{}' ({}): {} -> {}", q.name, q.source, q.path, q.reason, q.file)?;
+    }
+    Ok(Status::Success)
+}
+
+fn verify_store(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let _lock = store.lock()?;
+    store.reconcile()?;
+    let r = verify::verify(store)?;
+    if json {
+        output::write_json(
+            out,
+            &serde_json::json!({
+                "schema": "esxlcm.mirror.verify/1",
+                "clean": r.is_clean(),
+                "blobs_checked": r.blobs_checked,
+                "snapshots_checked": r.snapshots_checked,
+                "unreferenced_blobs": r.unreferenced_blobs,
+                "partial_downloads": r.partial_downloads,
+                "problems": r.problems,
+            }),
+        )?;
+    } else {
+        for p in &r.problems {
+            writeln!(out, "problem: {p}")?;
+        }
+        writeln!(
+            out,
+            "{}: {} and {} checked; {} unreferenced (mirror gc), {} partial download(s) kept for resume",
+            if r.is_clean() { "clean" } else { "PROBLEMS FOUND" },
+            count(r.blobs_checked, "blob", "blobs"),
+            count(r.snapshots_checked, "snapshot", "snapshots"),
+            r.unreferenced_blobs,
+            r.partial_downloads
+        )?;
+    }
+    Ok(if r.is_clean() { Status::Success } else { Status::Findings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_utc_dates() {
+        assert_eq!(fmt_time(0), "1970-01-01 00:00:00Z");
+        assert_eq!(fmt_time(1_763_900_000), "2025-11-23 12:13:20Z");
+        assert_eq!(fmt_time(951_782_400), "2000-02-29 00:00:00Z");
+    }
+
+    #[test]
+    fn store_dir_prefers_the_flag() {
+        assert_eq!(store_dir(Some(&PathBuf::from("/x"))), PathBuf::from("/x"));
+    }
+}

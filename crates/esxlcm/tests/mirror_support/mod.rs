@@ -1,0 +1,190 @@
+//! Helpers for the `esxlcm mirror` end-to-end tests: the binary, generated upstream depots,
+//! a slow loopback HTTP server (so a sync can be killed mid-transfer) and file trees.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, UNIX_EPOCH};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+pub fn esxlcm() -> Command {
+    let mut cmd = Command::cargo_bin("esxlcm").expect("the esxlcm binary is built for integration tests");
+    cmd.env_remove("RUST_LOG").env_remove("ESXLCM_HTTP_HEADER").env_remove("ESXLCM_STORE");
+    cmd
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(args: &[&str]) -> Run {
+    let out = esxlcm().args(args).output().expect("esxlcm runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Run and require exit 0.
+pub fn ok(args: &[&str]) -> Run {
+    let r = run(args);
+    assert_eq!(r.code, 0, "esxlcm {args:?} failed:\nstdout: {}\nstderr: {}", r.stdout, r.stderr);
+    r
+}
+
+/// A tiny generated online depot; base images 2 → 3 is an upstream release.
+pub fn generate(base_images: usize, out: &Path) {
+    let n = base_images.to_string();
+    ok(&["depot", "generate", "--preset", "tiny", "--seed", "7", "--base-images", &n, "--out", out.to_str().unwrap()]);
+}
+
+pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(p.strip_prefix(root).unwrap().to_string_lossy().into_owned(), fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Rewrite only the files of `upstream` that differ from `from` (unchanged files keep
+/// their mtime and so their ETag). Returns the changed paths.
+pub fn update_upstream(from: &Path, upstream: &Path) -> Vec<String> {
+    let mut changed = Vec::new();
+    for (rel, bytes) in tree(from) {
+        let dest = upstream.join(&rel);
+        if fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {
+            fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            fs::write(&dest, &bytes).unwrap();
+            changed.push(rel);
+        }
+    }
+    changed
+}
+
+/// What `mirror verify --json` says.
+pub fn verify_json(store: &Path) -> serde_json::Value {
+    let r = run(&["mirror", "--store", store.to_str().unwrap(), "verify", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("verify output is not JSON ({e}):\n{}\n{}", r.stdout, r.stderr));
+    assert_eq!(r.code, if v["clean"] == true { 0 } else { 1 }, "{}", r.stderr);
+    v
+}
+
+/// A deliberately slow HTTP/1.1 file server (one request per connection): ETag from
+/// size and mtime, If-None-Match → 304, Range → 206. Bodies trickle out in small chunks.
+pub struct SlowServer {
+    pub port: u16,
+    pub requests: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl SlowServer {
+    pub fn start(root: &Path, chunk: usize, pause: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (root, count, halt) = (root.to_path_buf(), Arc::clone(&requests), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if halt.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                count.fetch_add(1, Ordering::Relaxed);
+                let root = root.clone();
+                std::thread::spawn(move || {
+                    let _ = handle(conn, &root, chunk, pause);
+                });
+            }
+        });
+        Self { port, requests, stop }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+}
+
+impl Drop for SlowServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn handle(conn: TcpStream, root: &Path, chunk: usize, pause: Duration) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let path = line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_owned();
+    let (mut inm, mut range) = (None, None);
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
+            break;
+        }
+        let (name, value) = h.split_once(':').unwrap_or_default();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "if-none-match" => inm = Some(value.trim().to_owned()),
+            "range" => range = value.trim().strip_prefix("bytes=").and_then(|r| r.strip_suffix('-')).map(str::to_owned),
+            _ => {}
+        }
+    }
+    let mut out = conn;
+    let file_path: PathBuf = root.join(&path);
+    let Ok(mut file) = fs::File::open(&file_path)
+        .and_then(|f| if f.metadata()?.is_file() { Ok(f) } else { Err(std::io::ErrorKind::NotFound.into()) })
+    else {
+        return out.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    };
+    let meta = file.metadata()?;
+    let mtime = meta.modified()?.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let etag = format!("\"{:x}-{mtime:x}\"", meta.len());
+    if inm.as_deref() == Some(etag.as_str()) {
+        let head = format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n");
+        return out.write_all(head.as_bytes());
+    }
+    let from: u64 = range.and_then(|r| r.parse().ok()).filter(|f| *f <= meta.len()).unwrap_or(0);
+    let head = if from > 0 {
+        format!(
+            "HTTP/1.1 206 Partial Content\r\nETag: {etag}\r\nContent-Length: {}\r\nContent-Range: bytes {from}-{}/{}\r\nConnection: close\r\n\r\n",
+            meta.len() - from,
+            meta.len().saturating_sub(1),
+            meta.len()
+        )
+    } else {
+        format!("HTTP/1.1 200 OK\r\nETag: {etag}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", meta.len())
+    };
+    out.write_all(head.as_bytes())?;
+    file.seek(SeekFrom::Start(from))?;
+    let mut buf = vec![0u8; chunk];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        out.write_all(&buf[..n])?;
+        std::thread::sleep(pause);
+    }
+}

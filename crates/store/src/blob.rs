@@ -1,0 +1,233 @@
+//! Content-addressed payloads: every file of every snapshot (VIBs, metadata zips, index
+//! documents) is stored once, named by its sha-256, however many sources carry it.
+//!
+//! [`BlobStore`] is the seam for a later S3-compatible backend; [`LocalBlobs`] keeps blobs
+//! on disk as `blobs/sha256/<2 hex>/<64 hex>`. A blob becomes visible only by a rename of
+//! a fully written, fsynced and verified file, so a reader (or a crash) never sees half of
+//! one: a name that exists always holds the bytes it names.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::StoreError;
+
+/// A lowercase hex sha-256: the name of a blob.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobId(String);
+
+impl BlobId {
+    /// Accepts 64 hex digits in either case (depot metadata is not consistent).
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim();
+        (t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Self(t.to_ascii_lowercase()))
+    }
+
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        Self(hex::encode(Sha256::digest(bytes)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where blobs live. Local disk now; an object store later (`local_path` is `None` there,
+/// and views are served by streaming instead of hard links).
+pub trait BlobStore: Send + Sync {
+    fn contains(&self, id: &BlobId) -> Result<bool, StoreError>;
+    fn open(&self, id: &BlobId) -> Result<Box<dyn Read + Send>, StoreError>;
+    /// Publish a staged file under `id` after checking that its content hashes to `id`.
+    /// The staged file is consumed (moved or removed).
+    fn ingest(&self, staged: &Path, id: &BlobId) -> Result<(), StoreError>;
+    fn put_bytes(&self, bytes: &[u8]) -> Result<BlobId, StoreError>;
+    fn delete(&self, id: &BlobId) -> Result<(), StoreError>;
+    /// Every blob id present (for garbage collection and verification).
+    fn list(&self) -> Result<Vec<BlobId>, StoreError>;
+    fn size(&self, id: &BlobId) -> Result<u64, StoreError>;
+    /// The file of a blob, when blobs are local files.
+    fn local_path(&self, id: &BlobId) -> Option<PathBuf>;
+}
+
+/// Blobs as files under a directory, with a sibling staging directory on the same
+/// filesystem (rename must be atomic).
+#[derive(Debug, Clone)]
+pub struct LocalBlobs {
+    root: PathBuf,
+    staging: PathBuf,
+}
+
+impl LocalBlobs {
+    pub fn new(root: PathBuf, staging: PathBuf) -> Result<Self, StoreError> {
+        for dir in [&root, &staging] {
+            fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        }
+        Ok(Self { root, staging })
+    }
+
+    fn path_of(&self, id: &BlobId) -> PathBuf {
+        self.root.join(&id.0[..2]).join(&id.0)
+    }
+}
+
+/// The sha-256 and length of a file's content.
+pub fn hash_file(path: &Path) -> Result<(BlobId, u64), StoreError> {
+    let mut file = File::open(path).map_err(|e| StoreError::io(path, e))?;
+    hash_reader(&mut file).map_err(|e| StoreError::io(path, e))
+}
+
+pub fn hash_reader(reader: &mut dyn Read) -> io::Result<(BlobId, u64)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(buf.get(..n).unwrap_or_default());
+        total += n as u64;
+    }
+    Ok((BlobId(hex::encode(hasher.finalize())), total))
+}
+
+/// fsync a directory so a rename or unlink in it survives a power loss.
+pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, e))
+}
+
+impl BlobStore for LocalBlobs {
+    fn contains(&self, id: &BlobId) -> Result<bool, StoreError> {
+        let p = self.path_of(id);
+        p.try_exists().map_err(|e| StoreError::io(&p, e))
+    }
+
+    fn open(&self, id: &BlobId) -> Result<Box<dyn Read + Send>, StoreError> {
+        let p = self.path_of(id);
+        Ok(Box::new(File::open(&p).map_err(|e| StoreError::io(&p, e))?))
+    }
+
+    fn ingest(&self, staged: &Path, id: &BlobId) -> Result<(), StoreError> {
+        let (actual, _) = hash_file(staged)?;
+        if &actual != id {
+            return Err(StoreError::BlobMismatch { expected: id.clone(), actual, file: staged.to_path_buf() });
+        }
+        let dest = self.path_of(id);
+        if dest.exists() {
+            // Same content already stored: one copy is enough.
+            fs::remove_file(staged).map_err(|e| StoreError::io(staged, e))?;
+            return Ok(());
+        }
+        File::open(staged).and_then(|f| f.sync_all()).map_err(|e| StoreError::io(staged, e))?;
+        let dir = dest.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        fs::rename(staged, &dest).map_err(|e| StoreError::io(&dest, e))?;
+        sync_dir(dir)
+    }
+
+    fn put_bytes(&self, bytes: &[u8]) -> Result<BlobId, StoreError> {
+        let id = BlobId::of_bytes(bytes);
+        if self.contains(&id)? {
+            return Ok(id);
+        }
+        let tmp = self.staging.join(format!("put-{}-{}.tmp", id.0, std::process::id()));
+        let mut f = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| StoreError::io(&tmp, e))?;
+        drop(f);
+        self.ingest(&tmp, &id)?;
+        Ok(id)
+    }
+
+    fn delete(&self, id: &BlobId) -> Result<(), StoreError> {
+        let p = self.path_of(id);
+        match fs::remove_file(&p) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io(&p, e)),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<BlobId>, StoreError> {
+        let mut out = Vec::new();
+        let top = fs::read_dir(&self.root).map_err(|e| StoreError::io(&self.root, e))?;
+        for shard in top {
+            let shard = shard.map_err(|e| StoreError::io(&self.root, e))?.path();
+            if !shard.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(&shard).map_err(|e| StoreError::io(&shard, e))? {
+                let entry = entry.map_err(|e| StoreError::io(&shard, e))?;
+                if let Some(id) = entry.file_name().to_str().and_then(BlobId::parse) {
+                    out.push(id);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn size(&self, id: &BlobId) -> Result<u64, StoreError> {
+        let p = self.path_of(id);
+        Ok(fs::metadata(&p).map_err(|e| StoreError::io(&p, e))?.len())
+    }
+
+    fn local_path(&self, id: &BlobId) -> Option<PathBuf> {
+        Some(self.path_of(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, LocalBlobs) {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = LocalBlobs::new(dir.path().join("blobs"), dir.path().join("staging")).unwrap();
+        (dir, blobs)
+    }
+
+    #[test]
+    fn put_is_content_addressed_and_deduplicated() {
+        let (_d, blobs) = store();
+        let a = blobs.put_bytes(b"hello").unwrap();
+        let b = blobs.put_bytes(b"hello").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.as_str(), "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(blobs.list().unwrap(), vec![a.clone()]);
+        let mut s = String::new();
+        blobs.open(&a).unwrap().read_to_string(&mut s).unwrap();
+        assert_eq!(s, "hello");
+        assert_eq!(blobs.size(&a).unwrap(), 5);
+    }
+
+    #[test]
+    fn ingest_refuses_content_that_does_not_match_its_name() {
+        let (d, blobs) = store();
+        let staged = d.path().join("staging/x.part");
+        fs::write(&staged, b"not hello").unwrap();
+        let id = BlobId::of_bytes(b"hello");
+        let err = blobs.ingest(&staged, &id).unwrap_err();
+        assert!(matches!(err, StoreError::BlobMismatch { .. }), "{err}");
+        assert!(!blobs.contains(&id).unwrap());
+        assert!(staged.exists(), "the staged file stays for quarantine");
+    }
+
+    #[test]
+    fn blob_ids_are_validated_and_lowercased() {
+        assert!(BlobId::parse("abc").is_none());
+        let upper = "2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824";
+        assert_eq!(BlobId::parse(upper).unwrap(), BlobId::of_bytes(b"hello"));
+        assert!(BlobId::parse(&"g".repeat(64)).is_none());
+    }
+}

@@ -1,0 +1,653 @@
+//! The metadata database: sources, snapshots (path → blob), the HTTP validators of
+//! fetched documents, quarantined payloads and sync runs.
+//!
+//! [`MetaStore`] is the seam for a later PostgreSQL backend; [`SqliteMeta`] is the
+//! embedded default (WAL, `synchronous=FULL`, foreign keys, schema versioned with
+//! `PRAGMA user_version` and applied in order by [`MIGRATIONS`]).
+//!
+//! **Why rusqlite, not sqlx.** The sync engine is synchronous (blocking reqwest, threads
+//! for bounded parallel downloads, a streaming ZIP reader), so sqlx's async API would only
+//! add `block_on` bridges; sqlx also compiles its macro and runtime stack, which on the
+//! two shared build cores costs minutes, while rusqlite (`bundled`) is one C file and a
+//! thin wrapper. The PostgreSQL path stays open through [`MetaStore`]: its methods speak
+//! the store's types, not SQL, and the SQL here is plain (no SQLite-only features beyond
+//! `INSERT OR REPLACE`), so a `PgMeta` on `postgres` or sqlx can implement the same trait.
+//! Only one SQLite crate is linked (`libsqlite3-sys` via rusqlite); do not add sqlx-sqlite.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::blob::BlobId;
+use crate::error::StoreError;
+use crate::source::{Source, SourceConfig};
+
+/// One file of a snapshot's depot tree.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FileEntry {
+    /// Depot-relative path (`vmw/metadata.zip`, `vib20/x/y.vib`).
+    pub path: String,
+    pub blob: BlobId,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    pub id: i64,
+    pub source_id: i64,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+    pub files: u64,
+    pub bytes: u64,
+    /// sha-256 over the sorted (path, blob, size) list: equal trees, equal digest.
+    pub tree_digest: String,
+}
+
+/// HTTP validators and the blob a URL's last download produced.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CacheEntry {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub blob: Option<BlobId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineRecord {
+    pub source: String,
+    /// The VIB's ID (or the file name when it has none).
+    pub name: String,
+    pub path: String,
+    pub expected: String,
+    pub actual: String,
+    pub size: u64,
+    /// The file under the store's `quarantine/` directory.
+    pub file: String,
+    pub reason: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRun {
+    pub source_id: i64,
+    pub started_at: i64,
+    pub finished_at: i64,
+    /// `published`, `unchanged`, `rejected`, `failed`.
+    pub outcome: String,
+    pub snapshot_id: Option<i64>,
+    pub files_fetched: u64,
+    pub bytes_fetched: u64,
+    pub message: String,
+}
+
+/// What the store needs from a metadata database.
+pub trait MetaStore: Send + Sync {
+    fn add_source(&self, config: &SourceConfig) -> Result<Source, StoreError>;
+    fn update_source(&self, source: &Source) -> Result<(), StoreError>;
+    fn sources(&self) -> Result<Vec<Source>, StoreError>;
+    fn source(&self, name: &str) -> Result<Source, StoreError>;
+    /// Removes the source, its snapshots and cache entries (blobs go at the next gc).
+    fn remove_source(&self, name: &str) -> Result<(), StoreError>;
+
+    fn cache_get(&self, source_id: i64, url: &str) -> Result<Option<CacheEntry>, StoreError>;
+    fn cache_put(&self, source_id: i64, url: &str, entry: &CacheEntry) -> Result<(), StoreError>;
+
+    /// Records a complete snapshot (unpublished) in one transaction.
+    fn create_snapshot(&self, source_id: i64, files: &[FileEntry]) -> Result<SnapshotInfo, StoreError>;
+    fn snapshots(&self, source_id: i64) -> Result<Vec<SnapshotInfo>, StoreError>;
+    fn all_snapshots(&self) -> Result<Vec<SnapshotInfo>, StoreError>;
+    fn snapshot_files(&self, snapshot_id: i64) -> Result<Vec<FileEntry>, StoreError>;
+    fn delete_snapshot(&self, snapshot_id: i64) -> Result<(), StoreError>;
+    fn published(&self, source_id: i64) -> Result<Option<i64>, StoreError>;
+    fn set_published(&self, source_id: i64, snapshot_id: i64) -> Result<(), StoreError>;
+    /// Every blob some snapshot references.
+    fn referenced_blobs(&self) -> Result<HashSet<BlobId>, StoreError>;
+
+    fn record_quarantine(&self, record: &QuarantineRecord) -> Result<(), StoreError>;
+    fn quarantined(&self) -> Result<Vec<QuarantineRecord>, StoreError>;
+    fn record_run(&self, run: &SyncRun) -> Result<(), StoreError>;
+    fn last_run(&self, source_id: i64) -> Result<Option<SyncRun>, StoreError>;
+
+    /// Problems the database finds in itself (empty when healthy).
+    fn integrity_check(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// Schema migrations, applied in order; `PRAGMA user_version` is the number applied.
+pub const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE sources (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE snapshots (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    files INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    tree_digest TEXT NOT NULL
+);
+CREATE TABLE snapshot_files (
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (snapshot_id, path)
+);
+CREATE INDEX snapshot_files_blob ON snapshot_files(blob);
+CREATE TABLE published (
+    source_id INTEGER PRIMARY KEY REFERENCES sources(id) ON DELETE CASCADE,
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots(id)
+);
+CREATE TABLE http_cache (
+    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    blob TEXT,
+    PRIMARY KEY (source_id, url)
+);
+CREATE TABLE quarantine (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    expected TEXT NOT NULL,
+    actual TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE TABLE sync_runs (
+    id INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    snapshot_id INTEGER,
+    files_fetched INTEGER NOT NULL,
+    bytes_fetched INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+"];
+
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// SQLite, one connection behind a mutex: the store has one writer process (a file lock
+/// guards it) and its statements are short.
+#[derive(Debug)]
+pub struct SqliteMeta {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+impl SqliteMeta {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let ctx = || format!("opening {}", path.display());
+        let mut conn = Connection::open(path).map_err(StoreError::db(ctx()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(StoreError::db(ctx()))?;
+        // WAL: readers (serve, status) never block the sync; FULL: a committed snapshot
+        // survives a power loss, not only a killed process.
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            .map_err(StoreError::db(ctx()))?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(StoreError::db("reading the schema version"))?;
+        let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if version > supported {
+            return Err(StoreError::SchemaTooNew { path: path.to_path_buf(), found: version, supported });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+            let tx = conn.transaction().map_err(StoreError::db("starting a migration"))?;
+            tx.execute_batch(sql).map_err(StoreError::db(format!("applying schema migration {}", i + 1)))?;
+            tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX))
+                .map_err(StoreError::db("recording the schema version"))?;
+            tx.commit().map_err(StoreError::db(format!("committing schema migration {}", i + 1)))?;
+        }
+        Ok(Self { path: path.to_path_buf(), conn: Mutex::new(conn) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(StoreError::db("reading the schema version"))
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
+        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn row_to_source(id: i64, config: &str) -> Result<Source, StoreError> {
+    let config: SourceConfig = serde_json::from_str(config)
+        .map_err(|e| StoreError::InvalidSource(format!("stored configuration of source {id} is unreadable: {e}")))?;
+    Ok(Source { id, config })
+}
+
+fn config_json(config: &SourceConfig) -> Result<String, StoreError> {
+    serde_json::to_string(config).map_err(|e| StoreError::InvalidSource(e.to_string()))
+}
+
+fn snapshot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotInfo> {
+    Ok(SnapshotInfo {
+        id: r.get(0)?,
+        source_id: r.get(1)?,
+        created_at: r.get(2)?,
+        files: to_u64(r.get(3)?),
+        bytes: to_u64(r.get(4)?),
+        tree_digest: r.get(5)?,
+    })
+}
+
+/// Digest of a file list, independent of its order.
+pub fn tree_digest(files: &[FileEntry]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&FileEntry> = files.iter().collect();
+    sorted.sort();
+    let mut h = Sha256::new();
+    for f in sorted {
+        h.update(f.path.as_bytes());
+        h.update([0]);
+        h.update(f.blob.as_str().as_bytes());
+        h.update([0]);
+        h.update(f.size.to_string().as_bytes());
+        h.update([b'\n']);
+    }
+    hex::encode(h.finalize())
+}
+
+fn blob_col(text: String, context: &str) -> Result<BlobId, StoreError> {
+    BlobId::parse(&text).ok_or_else(|| StoreError::Db {
+        context: format!("{context}: '{text}' is not a sha-256"),
+        source: rusqlite::Error::InvalidQuery,
+    })
+}
+
+impl MetaStore for SqliteMeta {
+    fn add_source(&self, config: &SourceConfig) -> Result<Source, StoreError> {
+        config.validate()?;
+        let conn = self.conn();
+        let exists: bool = conn
+            .query_row("SELECT 1 FROM sources WHERE name = ?1", [&config.name], |_| Ok(true))
+            .optional()
+            .map_err(StoreError::db("looking up a source"))?
+            .unwrap_or(false);
+        if exists {
+            return Err(StoreError::SourceExists(config.name.clone()));
+        }
+        conn.execute(
+            "INSERT INTO sources (name, config, created_at) VALUES (?1, ?2, ?3)",
+            params![config.name, config_json(config)?, now()],
+        )
+        .map_err(StoreError::db(format!("adding source '{}'", config.name)))?;
+        Ok(Source { id: conn.last_insert_rowid(), config: config.clone() })
+    }
+
+    fn update_source(&self, source: &Source) -> Result<(), StoreError> {
+        source.config.validate()?;
+        self.conn()
+            .execute("UPDATE sources SET config = ?2 WHERE id = ?1", params![source.id, config_json(&source.config)?])
+            .map_err(StoreError::db(format!("updating source '{}'", source.config.name)))?;
+        Ok(())
+    }
+
+    fn sources(&self) -> Result<Vec<Source>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT id, config FROM sources ORDER BY name").map_err(StoreError::db("listing sources"))?;
+        let rows: Vec<(i64, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(StoreError::db("listing sources"))?;
+        rows.iter().map(|(id, c)| row_to_source(*id, c)).collect()
+    }
+
+    fn source(&self, name: &str) -> Result<Source, StoreError> {
+        let row: Option<(i64, String)> = self
+            .conn()
+            .query_row("SELECT id, config FROM sources WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(StoreError::db(format!("looking up source '{name}'")))?;
+        match row {
+            Some((id, c)) => row_to_source(id, &c),
+            None => Err(StoreError::UnknownSource(name.to_owned())),
+        }
+    }
+
+    fn remove_source(&self, name: &str) -> Result<(), StoreError> {
+        let source = self.source(name)?;
+        let mut conn = self.conn();
+        let ctx = format!("removing source '{name}'");
+        let tx = conn.transaction().map_err(StoreError::db(ctx.clone()))?;
+        tx.execute("DELETE FROM published WHERE source_id = ?1", [source.id]).map_err(StoreError::db(ctx.clone()))?;
+        tx.execute("DELETE FROM sources WHERE id = ?1", [source.id]).map_err(StoreError::db(ctx.clone()))?;
+        tx.commit().map_err(StoreError::db(ctx))
+    }
+
+    fn cache_get(&self, source_id: i64, url: &str) -> Result<Option<CacheEntry>, StoreError> {
+        let row: Option<(Option<String>, Option<String>, Option<String>)> = self
+            .conn()
+            .query_row(
+                "SELECT etag, last_modified, blob FROM http_cache WHERE source_id = ?1 AND url = ?2",
+                params![source_id, url],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(StoreError::db("reading the HTTP cache"))?;
+        Ok(row.map(|(etag, last_modified, blob)| CacheEntry {
+            etag,
+            last_modified,
+            blob: blob.as_deref().and_then(BlobId::parse),
+        }))
+    }
+
+    fn cache_put(&self, source_id: i64, url: &str, entry: &CacheEntry) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO http_cache (source_id, url, etag, last_modified, blob) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![source_id, url, entry.etag, entry.last_modified, entry.blob.as_ref().map(BlobId::as_str)],
+            )
+            .map_err(StoreError::db("writing the HTTP cache"))?;
+        Ok(())
+    }
+
+    fn create_snapshot(&self, source_id: i64, files: &[FileEntry]) -> Result<SnapshotInfo, StoreError> {
+        let mut conn = self.conn();
+        let ctx = "recording a snapshot";
+        let tx = conn.transaction().map_err(StoreError::db(ctx))?;
+        let bytes: u64 = files.iter().map(|f| f.size).sum();
+        let digest = tree_digest(files);
+        let created_at = now();
+        tx.execute(
+            "INSERT INTO snapshots (source_id, created_at, files, bytes, tree_digest) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![source_id, created_at, to_i64(files.len() as u64), to_i64(bytes), digest],
+        )
+        .map_err(StoreError::db(ctx))?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut stmt = tx
+                .prepare("INSERT INTO snapshot_files (snapshot_id, path, blob, size) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(StoreError::db(ctx))?;
+            for f in files {
+                stmt.execute(params![id, f.path, f.blob.as_str(), to_i64(f.size)])
+                    .map_err(StoreError::db(format!("{ctx}: {}", f.path)))?;
+            }
+        }
+        tx.commit().map_err(StoreError::db(ctx))?;
+        Ok(SnapshotInfo { id, source_id, created_at, files: files.len() as u64, bytes, tree_digest: digest })
+    }
+
+    fn snapshots(&self, source_id: i64) -> Result<Vec<SnapshotInfo>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, source_id, created_at, files, bytes, tree_digest FROM snapshots WHERE source_id = ?1 ORDER BY id",
+            )
+            .map_err(StoreError::db("listing snapshots"))?;
+        stmt.query_map([source_id], snapshot_from_row)
+            .and_then(Iterator::collect)
+            .map_err(StoreError::db("listing snapshots"))
+    }
+
+    fn all_snapshots(&self) -> Result<Vec<SnapshotInfo>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT id, source_id, created_at, files, bytes, tree_digest FROM snapshots ORDER BY id")
+            .map_err(StoreError::db("listing snapshots"))?;
+        stmt.query_map([], snapshot_from_row).and_then(Iterator::collect).map_err(StoreError::db("listing snapshots"))
+    }
+
+    fn snapshot_files(&self, snapshot_id: i64) -> Result<Vec<FileEntry>, StoreError> {
+        let conn = self.conn();
+        let ctx = format!("reading snapshot {snapshot_id}");
+        let mut stmt = conn
+            .prepare("SELECT path, blob, size FROM snapshot_files WHERE snapshot_id = ?1 ORDER BY path")
+            .map_err(StoreError::db(ctx.clone()))?;
+        let rows: Vec<(String, String, i64)> = stmt
+            .query_map([snapshot_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(Iterator::collect)
+            .map_err(StoreError::db(ctx.clone()))?;
+        rows.into_iter()
+            .map(|(path, blob, size)| Ok(FileEntry { path, blob: blob_col(blob, &ctx)?, size: to_u64(size) }))
+            .collect()
+    }
+
+    fn delete_snapshot(&self, snapshot_id: i64) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM snapshots WHERE id = ?1", [snapshot_id])
+            .map_err(StoreError::db(format!("deleting snapshot {snapshot_id}")))?;
+        Ok(())
+    }
+
+    fn published(&self, source_id: i64) -> Result<Option<i64>, StoreError> {
+        self.conn()
+            .query_row("SELECT snapshot_id FROM published WHERE source_id = ?1", [source_id], |r| r.get(0))
+            .optional()
+            .map_err(StoreError::db("reading the published snapshot"))
+    }
+
+    fn set_published(&self, source_id: i64, snapshot_id: i64) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO published (source_id, snapshot_id) VALUES (?1, ?2)",
+                params![source_id, snapshot_id],
+            )
+            .map_err(StoreError::db(format!("publishing snapshot {snapshot_id}")))?;
+        Ok(())
+    }
+
+    fn referenced_blobs(&self) -> Result<HashSet<BlobId>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT DISTINCT blob FROM snapshot_files")
+            .map_err(StoreError::db("listing referenced blobs"))?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(Iterator::collect)
+            .map_err(StoreError::db("listing referenced blobs"))?;
+        rows.into_iter().map(|b| blob_col(b, "listing referenced blobs")).collect()
+    }
+
+    fn record_quarantine(&self, q: &QuarantineRecord) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO quarantine (source, name, path, expected, actual, size, file, reason, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![q.source, q.name, q.path, q.expected, q.actual, to_i64(q.size), q.file, q.reason, q.at],
+            )
+            .map_err(StoreError::db(format!("recording quarantined {}", q.name)))?;
+        Ok(())
+    }
+
+    fn quarantined(&self) -> Result<Vec<QuarantineRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT source, name, path, expected, actual, size, file, reason, at FROM quarantine ORDER BY id")
+            .map_err(StoreError::db("listing quarantine"))?;
+        stmt.query_map([], |r| {
+            Ok(QuarantineRecord {
+                source: r.get(0)?,
+                name: r.get(1)?,
+                path: r.get(2)?,
+                expected: r.get(3)?,
+                actual: r.get(4)?,
+                size: to_u64(r.get(5)?),
+                file: r.get(6)?,
+                reason: r.get(7)?,
+                at: r.get(8)?,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(StoreError::db("listing quarantine"))
+    }
+
+    fn record_run(&self, run: &SyncRun) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO sync_runs (source_id, started_at, finished_at, outcome, snapshot_id, files_fetched, bytes_fetched, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    run.source_id,
+                    run.started_at,
+                    run.finished_at,
+                    run.outcome,
+                    run.snapshot_id,
+                    to_i64(run.files_fetched),
+                    to_i64(run.bytes_fetched),
+                    run.message
+                ],
+            )
+            .map_err(StoreError::db("recording a sync run"))?;
+        Ok(())
+    }
+
+    fn last_run(&self, source_id: i64) -> Result<Option<SyncRun>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT source_id, started_at, finished_at, outcome, snapshot_id, files_fetched, bytes_fetched, message
+                 FROM sync_runs WHERE source_id = ?1 ORDER BY id DESC LIMIT 1",
+                [source_id],
+                |r| {
+                    Ok(SyncRun {
+                        source_id: r.get(0)?,
+                        started_at: r.get(1)?,
+                        finished_at: r.get(2)?,
+                        outcome: r.get(3)?,
+                        snapshot_id: r.get(4)?,
+                        files_fetched: to_u64(r.get(5)?),
+                        bytes_fetched: to_u64(r.get(6)?),
+                        message: r.get(7)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(StoreError::db("reading the last sync run"))
+    }
+
+    fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut out = Vec::new();
+        let mut stmt = conn.prepare("PRAGMA integrity_check").map_err(StoreError::db("integrity check"))?;
+        let rows: Vec<String> =
+            stmt.query_map([], |r| r.get(0)).and_then(Iterator::collect).map_err(StoreError::db("integrity check"))?;
+        out.extend(rows.into_iter().filter(|r| r != "ok"));
+        let mut stmt = conn.prepare("PRAGMA foreign_key_check").map_err(StoreError::db("foreign key check"))?;
+        let fk: Vec<String> = stmt
+            .query_map([], |r| Ok(format!("foreign key violation in table {}", r.get::<_, String>(0)?)))
+            .and_then(Iterator::collect)
+            .map_err(StoreError::db("foreign key check"))?;
+        out.extend(fk);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, content: &[u8]) -> FileEntry {
+        FileEntry { path: path.into(), blob: BlobId::of_bytes(content), size: content.len() as u64 }
+    }
+
+    #[test]
+    fn migrations_apply_once_and_record_the_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.sqlite");
+        let meta = SqliteMeta::open(&path).unwrap();
+        assert_eq!(meta.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        drop(meta);
+        let meta = SqliteMeta::open(&path).unwrap();
+        assert_eq!(meta.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let mode: String = meta.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        meta.conn().pragma_update(None, "user_version", 99).unwrap();
+        drop(meta);
+        assert!(matches!(SqliteMeta::open(&path).unwrap_err(), StoreError::SchemaTooNew { found: 99, .. }));
+    }
+
+    #[test]
+    fn sqlite_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = SqliteMeta::open(&dir.path().join("m.sqlite")).unwrap();
+        conformance(&meta);
+    }
+
+    /// What every [`MetaStore`] must do; a PostgreSQL backend runs the same suite.
+    fn conformance(meta: &dyn MetaStore) {
+        let cfg = SourceConfig::new("vmw", "https://x.example/index.xml").unwrap();
+        let s = meta.add_source(&cfg).unwrap();
+        assert!(matches!(meta.add_source(&cfg).unwrap_err(), StoreError::SourceExists(_)));
+        assert_eq!(meta.source("vmw").unwrap(), s);
+        let a = meta.create_snapshot(s.id, &[entry("index.xml", b"a"), entry("v/x.vib", b"x")]).unwrap();
+        let b = meta.create_snapshot(s.id, &[entry("v/x.vib", b"x"), entry("index.xml", b"a")]).unwrap();
+        assert_eq!(a.tree_digest, b.tree_digest, "order does not matter");
+        assert_eq!(meta.published(s.id).unwrap(), None);
+        meta.set_published(s.id, a.id).unwrap();
+        meta.set_published(s.id, b.id).unwrap();
+        assert_eq!(meta.published(s.id).unwrap(), Some(b.id));
+        assert_eq!(meta.referenced_blobs().unwrap().len(), 2);
+        assert_eq!(meta.snapshot_files(a.id).unwrap()[0].path, "index.xml");
+
+        assert_eq!(meta.cache_get(s.id, "u").unwrap(), None);
+        let cached = CacheEntry { etag: Some("\"e\"".into()), last_modified: None, blob: Some(BlobId::of_bytes(b"a")) };
+        meta.cache_put(s.id, "u", &cached).unwrap();
+        assert_eq!(meta.cache_get(s.id, "u").unwrap(), Some(cached));
+
+        let run = SyncRun {
+            source_id: s.id,
+            started_at: 1,
+            finished_at: 2,
+            outcome: "published".into(),
+            snapshot_id: Some(b.id),
+            files_fetched: 3,
+            bytes_fetched: 4,
+            message: String::new(),
+        };
+        meta.record_run(&run).unwrap();
+        assert_eq!(meta.last_run(s.id).unwrap(), Some(run));
+        let q = QuarantineRecord {
+            source: "vmw".into(),
+            name: "VMW_bootbank_x_1.0".into(),
+            path: "vib20/x.vib".into(),
+            expected: "e".into(),
+            actual: "a".into(),
+            size: 9,
+            file: "quarantine/x".into(),
+            reason: "sha-256 differs".into(),
+            at: 5,
+        };
+        meta.record_quarantine(&q).unwrap();
+        assert_eq!(meta.quarantined().unwrap(), vec![q]);
+
+        let mut updated = s.clone();
+        updated.config.enabled = false;
+        meta.update_source(&updated).unwrap();
+        assert!(!meta.source("vmw").unwrap().config.enabled);
+        assert!(matches!(meta.source("nope").unwrap_err(), StoreError::UnknownSource(_)));
+
+        meta.remove_source("vmw").unwrap();
+        assert!(meta.snapshots(s.id).unwrap().is_empty());
+        assert_eq!(meta.cache_get(s.id, "u").unwrap(), None, "cache entries go with the source");
+        assert!(meta.referenced_blobs().unwrap().is_empty());
+        assert!(meta.integrity_check().unwrap().is_empty());
+    }
+}

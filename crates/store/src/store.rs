@@ -1,0 +1,365 @@
+//! The store directory and its published views.
+//!
+//! ```text
+//! STORE/meta.sqlite            metadata (SQLite, WAL)
+//! STORE/blobs/<2>/<sha-256>    payloads, content-addressed
+//! STORE/staging/               partial downloads (kept for resume) and temporary files
+//! STORE/quarantine/            payloads that failed verification, never served
+//! STORE/views/<snapshot-id>/   a snapshot's depot tree, hard links to blobs
+//! STORE/published/<source>     symlink to ../views/<id>: what is served
+//! STORE/lock                   held by sync, gc, rollback and remove
+//! ```
+//!
+//! A view is built in a temporary directory and renamed into place; publishing swaps the
+//! source's symlink with a rename. Both are atomic, so a server reading
+//! `published/<source>/…` sees the old snapshot or the new one, never a mix. The database
+//! says which snapshot is published; [`Store::reconcile`] makes the directories agree
+//! with it after a crash.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::blob::{BlobStore, LocalBlobs, sync_dir};
+use crate::error::StoreError;
+use crate::meta::{FileEntry, MetaStore, SnapshotInfo, SqliteMeta};
+use crate::source::Source;
+
+pub struct Store {
+    root: PathBuf,
+    pub blobs: Box<dyn BlobStore>,
+    pub meta: Box<dyn MetaStore>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("root", &self.root).finish_non_exhaustive()
+    }
+}
+
+/// Held while a command changes the store; released on drop (and by the OS on a crash).
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+}
+
+impl Store {
+    /// Open (creating if needed) the store at `root`.
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        for sub in ["", "staging", "quarantine", "views", "published"] {
+            let d = root.join(sub);
+            fs::create_dir_all(&d).map_err(|e| StoreError::io(&d, e))?;
+        }
+        let blobs = LocalBlobs::new(root.join("blobs"), root.join("staging"))?;
+        let meta = SqliteMeta::open(&root.join("meta.sqlite"))?;
+        Ok(Self { root: root.to_path_buf(), blobs: Box::new(blobs), meta: Box::new(meta) })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn staging_dir(&self) -> PathBuf {
+        self.root.join("staging")
+    }
+
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.root.join("quarantine")
+    }
+
+    pub fn views_dir(&self) -> PathBuf {
+        self.root.join("views")
+    }
+
+    /// The directory served for all sources: `published/<source>/index.xml`.
+    pub fn published_dir(&self) -> PathBuf {
+        self.root.join("published")
+    }
+
+    pub fn view_dir(&self, snapshot_id: i64) -> PathBuf {
+        self.views_dir().join(snapshot_id.to_string())
+    }
+
+    /// Take the store's write lock, failing at once if another process holds it.
+    pub fn lock(&self) -> Result<StoreLock, StoreError> {
+        let path = self.root.join("lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(StoreLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked { path: self.root.clone() }),
+            Err(fs::TryLockError::Error(e)) => Err(StoreError::io(&path, e)),
+        }
+    }
+
+    /// The files of the snapshot a source publishes (path → blob), if any: what a server
+    /// needs to serve it without the materialised view.
+    pub fn published_files(&self, source: &Source) -> Result<Option<(i64, Vec<FileEntry>)>, StoreError> {
+        match self.meta.published(source.id)? {
+            Some(id) => Ok(Some((id, self.meta.snapshot_files(id)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Build `views/<id>` from the snapshot's files (hard links to blobs; copies where the
+    /// filesystem refuses links). Idempotent: an existing view is complete by construction.
+    pub fn materialise(&self, snapshot_id: i64) -> Result<PathBuf, StoreError> {
+        let dest = self.view_dir(snapshot_id);
+        if dest.is_dir() {
+            return Ok(dest);
+        }
+        let files = self.meta.snapshot_files(snapshot_id)?;
+        let tmp = self.views_dir().join(format!(".tmp-{snapshot_id}-{}", std::process::id()));
+        remove_dir_if_exists(&tmp)?;
+        for f in &files {
+            let target = safe_join(&tmp, &f.path).ok_or_else(|| StoreError::Sync {
+                source_name: format!("snapshot {snapshot_id}"),
+                message: format!("path '{}' is not a safe relative path", f.path),
+            })?;
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+            }
+            match self.blobs.local_path(&f.blob) {
+                Some(blob) => {
+                    if fs::hard_link(&blob, &target).is_err() {
+                        fs::copy(&blob, &target).map_err(|e| StoreError::io(&blob, e))?;
+                    }
+                }
+                None => {
+                    let mut r = self.blobs.open(&f.blob)?;
+                    let mut w = File::create(&target).map_err(|e| StoreError::io(&target, e))?;
+                    io::copy(&mut r, &mut w).map_err(|e| StoreError::io(&target, e))?;
+                }
+            }
+        }
+        fs::create_dir_all(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        fs::rename(&tmp, &dest).map_err(|e| StoreError::io(&dest, e))?;
+        sync_dir(&self.views_dir())?;
+        Ok(dest)
+    }
+
+    /// Publish a snapshot of `source`: view first, then the database, then the symlink.
+    pub fn publish(&self, source: &Source, snapshot_id: i64) -> Result<(), StoreError> {
+        self.materialise(snapshot_id)?;
+        self.meta.set_published(source.id, snapshot_id)?;
+        self.link_published(&source.config.name, snapshot_id)
+    }
+
+    fn link_published(&self, name: &str, snapshot_id: i64) -> Result<(), StoreError> {
+        let dir = self.published_dir();
+        let link = dir.join(name);
+        let target = PathBuf::from("../views").join(snapshot_id.to_string());
+        if fs::read_link(&link).is_ok_and(|t| t == target) {
+            return Ok(());
+        }
+        let tmp = dir.join(format!(".tmp-{name}-{}", std::process::id()));
+        let _ = fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&target, &tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        fs::rename(&tmp, &link).map_err(|e| StoreError::io(&link, e))?;
+        sync_dir(&dir)
+    }
+
+    /// Which snapshot `published/<name>` points at, if any.
+    pub fn linked_snapshot(&self, name: &str) -> Option<i64> {
+        let target = fs::read_link(self.published_dir().join(name)).ok()?;
+        let id = target.strip_prefix("../views").ok()?.to_str()?;
+        id.parse().ok()
+    }
+
+    /// Make the directories agree with the database after a crash: published symlinks
+    /// point at the published snapshots' views, leftovers of interrupted writes go.
+    /// Partial downloads (`staging/*.part`) stay for resume.
+    pub fn reconcile(&self) -> Result<(), StoreError> {
+        let sources = self.meta.sources()?;
+        let mut names = HashSet::new();
+        for s in &sources {
+            names.insert(s.config.name.clone());
+            if let Some(id) = self.meta.published(s.id)? {
+                self.materialise(id)?;
+                self.link_published(&s.config.name, id)?;
+            }
+        }
+        let published = self.published_dir();
+        for entry in fs::read_dir(&published).map_err(|e| StoreError::io(&published, e))? {
+            let entry = entry.map_err(|e| StoreError::io(&published, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let keep = names.contains(&name)
+                && sources.iter().any(|s| s.config.name == name && self.linked_snapshot(&name).is_some());
+            if !keep {
+                fs::remove_file(entry.path()).map_err(|e| StoreError::io(&entry.path(), e))?;
+            }
+        }
+        let snapshots: HashSet<i64> = self.meta.all_snapshots()?.iter().map(|s| s.id).collect();
+        let views = self.views_dir();
+        for entry in fs::read_dir(&views).map_err(|e| StoreError::io(&views, e))? {
+            let entry = entry.map_err(|e| StoreError::io(&views, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let known = name.parse::<i64>().is_ok_and(|id| snapshots.contains(&id));
+            if !known {
+                remove_dir_if_exists(&entry.path())?;
+            }
+        }
+        let staging = self.staging_dir();
+        for entry in fs::read_dir(&staging).map_err(|e| StoreError::io(&staging, e))? {
+            let entry = entry.map_err(|e| StoreError::io(&staging, e))?;
+            if entry.file_name().to_string_lossy().ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// Delete a snapshot and its view (its blobs go at the next gc).
+    pub fn delete_snapshot(&self, snapshot: &SnapshotInfo) -> Result<(), StoreError> {
+        self.meta.delete_snapshot(snapshot.id)?;
+        remove_dir_if_exists(&self.view_dir(snapshot.id))
+    }
+
+    /// Keep the newest `keep` snapshots of a source and the published one; delete the rest.
+    pub fn apply_retention(&self, source: &Source) -> Result<Vec<i64>, StoreError> {
+        let published = self.meta.published(source.id)?;
+        let mut snaps = self.meta.snapshots(source.id)?;
+        snaps.sort_by_key(|s| std::cmp::Reverse(s.id));
+        let keep = usize::try_from(source.config.retention.max(1)).unwrap_or(usize::MAX);
+        let mut deleted = Vec::new();
+        for s in snaps.iter().skip(keep) {
+            if Some(s.id) == published {
+                continue;
+            }
+            self.delete_snapshot(s)?;
+            deleted.push(s.id);
+        }
+        Ok(deleted)
+    }
+
+    /// Republish an earlier snapshot: `to`, or the newest one older than the published one.
+    pub fn rollback(&self, name: &str, to: Option<i64>) -> Result<(Option<i64>, i64), StoreError> {
+        let source = self.meta.source(name)?;
+        let current = self.meta.published(source.id)?;
+        let snaps = self.meta.snapshots(source.id)?;
+        let target = match to {
+            Some(id) => snaps.iter().find(|s| s.id == id).map(|s| s.id),
+            None => snaps.iter().filter(|s| current.is_none_or(|c| s.id < c)).map(|s| s.id).max(),
+        };
+        let Some(target) = target else {
+            return Err(match to {
+                Some(id) => StoreError::UnknownSnapshot { source_name: name.to_owned(), id },
+                None => StoreError::Sync {
+                    source_name: name.to_owned(),
+                    message: "no earlier snapshot to roll back to".into(),
+                },
+            });
+        };
+        self.publish(&source, target)?;
+        Ok((current, target))
+    }
+
+    /// Remove a source: its published link, views and database rows (blobs at the next gc).
+    pub fn remove_source(&self, name: &str) -> Result<(), StoreError> {
+        let source = self.meta.source(name)?;
+        let snaps = self.meta.snapshots(source.id)?;
+        let link = self.published_dir().join(name);
+        match fs::remove_file(&link) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(&link, e)),
+        }
+        self.meta.remove_source(name)?;
+        for s in snaps {
+            remove_dir_if_exists(&self.view_dir(s.id))?;
+        }
+        Ok(())
+    }
+}
+
+/// Join a depot-relative path under `root`, refusing anything that could leave it.
+pub fn safe_join(root: &Path, relative: &str) -> Option<PathBuf> {
+    let mut out = root.to_path_buf();
+    for part in relative.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return None,
+            p if p.contains('\\') || p.contains('\0') => return None,
+            p => out.push(p),
+        }
+    }
+    (out != root).then_some(out)
+}
+
+pub(crate) fn remove_dir_if_exists(dir: &Path) -> Result<(), StoreError> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::io(dir, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceConfig;
+
+    #[test]
+    fn safe_join_refuses_escapes() {
+        let root = Path::new("/s");
+        assert_eq!(safe_join(root, "a/b.vib").unwrap(), Path::new("/s/a/b.vib"));
+        assert!(safe_join(root, "../x").is_none());
+        assert!(safe_join(root, "").is_none());
+    }
+
+    #[test]
+    fn publish_switches_the_link_and_rollback_goes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let source = store.meta.add_source(&SourceConfig::new("s", "file:///nowhere/index.xml").unwrap()).unwrap();
+        let put = |content: &[u8]| {
+            let blob = store.blobs.put_bytes(content).unwrap();
+            FileEntry { path: "index.xml".into(), blob, size: content.len() as u64 }
+        };
+        let a = store.meta.create_snapshot(source.id, &[put(b"one")]).unwrap();
+        store.publish(&source, a.id).unwrap();
+        let served = store.published_dir().join("s/index.xml");
+        assert_eq!(fs::read(&served).unwrap(), b"one");
+        let b = store.meta.create_snapshot(source.id, &[put(b"two")]).unwrap();
+        store.publish(&source, b.id).unwrap();
+        assert_eq!(fs::read(&served).unwrap(), b"two");
+        assert_eq!(store.rollback("s", None).unwrap(), (Some(b.id), a.id));
+        assert_eq!(fs::read(&served).unwrap(), b"one");
+        assert!(store.rollback("s", None).is_err(), "nothing older than the first snapshot");
+        assert_eq!(store.rollback("s", Some(b.id)).unwrap(), (Some(a.id), b.id));
+
+        // A crash that left the link behind the database is repaired.
+        store.link_published("s", a.id).unwrap();
+        remove_dir_if_exists(&store.view_dir(b.id)).unwrap();
+        store.reconcile().unwrap();
+        assert_eq!(fs::read(&served).unwrap(), b"two");
+        let _lock = store.lock().unwrap();
+        assert!(matches!(store.lock().unwrap_err(), StoreError::Locked { .. }));
+    }
+
+    #[test]
+    fn retention_keeps_the_newest_and_the_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut cfg = SourceConfig::new("s", "file:///nowhere/index.xml").unwrap();
+        cfg.retention = 2;
+        let source = store.meta.add_source(&cfg).unwrap();
+        let mut ids = Vec::new();
+        for i in 0..5u8 {
+            let blob = store.blobs.put_bytes(&[i]).unwrap();
+            let snap = store.meta.create_snapshot(source.id, &[FileEntry { path: "f".into(), blob, size: 1 }]).unwrap();
+            ids.push(snap.id);
+        }
+        store.publish(&source, ids[0]).unwrap();
+        let deleted = store.apply_retention(&source).unwrap();
+        assert_eq!(deleted, vec![ids[2], ids[1]]);
+        let left: Vec<i64> = store.meta.snapshots(source.id).unwrap().iter().map(|s| s.id).collect();
+        assert_eq!(left, vec![ids[0], ids[3], ids[4]]);
+        assert!(!store.view_dir(ids[1]).exists());
+    }
+}

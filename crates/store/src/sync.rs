@@ -1,0 +1,831 @@
+//! The sync engine: one run brings a source's published snapshot up to date.
+//!
+//! 1. **Metadata first.** The vendor list, vendor indexes and metadata zips are fetched
+//!    with conditional GETs (the validators of the last download are kept per URL), so an
+//!    unchanged metadata zip is not downloaded again; they are parsed with the depot
+//!    crate's model, and the source's vendor and platform filters are applied (a filtered
+//!    index is rewritten so the published depot names only what it holds).
+//! 2. **Payloads.** Every VIB the metadata lists is needed (prefetch policy). One already
+//!    in the store under its declared sha-256 is reused; the rest download in parallel
+//!    (bounded) to `staging/`, resume with `Range`/`If-Range` after an interruption, and
+//!    are checked against the metadata's size and checksum before they become blobs. A
+//!    payload that fails is moved to `quarantine/`, recorded and reported by VIB ID.
+//! 3. **Snapshot.** Only when every file is in the store is a snapshot recorded and
+//!    published (atomically); until then the previous snapshot stays published. A run that
+//!    finds the same tree as the published snapshot records nothing new.
+//!
+//! Offline bundles are fetched whole (conditionally, resumably) and read in place; their
+//! members go through the same verification.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Cursor, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use esxlcm_depot::archive::ArchiveLimits;
+use esxlcm_depot::metadata_zip::MetadataArchive;
+use esxlcm_depot::model::{VendorIndex, VendorList};
+use esxlcm_depot::source::path as depot_path;
+use esxlcm_depot::source::{Container, ContainerError, ZipContainer};
+use sha1::Digest as _;
+use url::Url;
+
+use crate::blob::{BlobId, hash_reader};
+use crate::error::StoreError;
+use crate::meta::{CacheEntry, FileEntry, QuarantineRecord, SyncRun, now, tree_digest};
+use crate::redact::redact_url;
+use crate::source::{PayloadPolicy, Source, SourceKind};
+use crate::store::Store;
+use crate::transport::{
+    FileTransport, GetRequest, GetResponse, HttpConfig, HttpTransport, Transport, TransportError, Validators,
+};
+
+/// Vendor list names, online first (depot-format §1.1).
+const VENDOR_LIST_NAMES: [&str; 2] = ["vmw-depot-index.xml", "index.xml"];
+const MAX_DOCUMENT: u64 = 64 << 20;
+const MAX_METADATA_ZIP: u64 = 1 << 30;
+
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Payload downloads at once.
+    pub parallel: usize,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self { parallel: 4 }
+    }
+}
+
+/// What a sync reports as it goes (the CLI draws a progress bar from these).
+#[derive(Debug)]
+pub enum SyncEvent<'a> {
+    Stage(&'a str),
+    /// Payloads to download (not yet in the store) and their declared bytes.
+    Planned {
+        files: usize,
+        bytes: u64,
+    },
+    Bytes(u64),
+    FileDone {
+        path: &'a str,
+    },
+    Rejected {
+        name: &'a str,
+        reason: &'a str,
+    },
+}
+
+pub trait Progress: Send + Sync {
+    fn event(&self, event: &SyncEvent<'_>);
+}
+
+/// Ignores progress.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn event(&self, _event: &SyncEvent<'_>) {}
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new snapshot was recorded and published.
+    Published,
+    /// Upstream holds what the published snapshot holds.
+    Unchanged,
+    /// Some payloads failed verification; nothing new was published.
+    Rejected,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Published => "published",
+            Self::Unchanged => "unchanged",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// A payload that failed verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The VIB's ID.
+    pub name: String,
+    pub path: String,
+    pub reason: String,
+    /// Where it was put, under the store.
+    pub quarantine_file: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncReport {
+    pub source: String,
+    pub outcome: Outcome,
+    /// The published snapshot after the run.
+    pub snapshot: Option<i64>,
+    /// The published snapshot before the run.
+    pub previous: Option<i64>,
+    /// Files in the depot tree.
+    pub files: usize,
+    /// Files downloaded in this run (documents and payloads).
+    pub files_fetched: usize,
+    pub bytes_fetched: u64,
+    /// Documents the server said were unchanged (HTTP 304).
+    pub not_modified: usize,
+    /// Payloads already in the store.
+    pub reused: usize,
+    pub rejected: Vec<Rejected>,
+    /// Snapshots retention removed.
+    pub expired: Vec<i64>,
+}
+
+/// The transport for a source's URL: local files, or HTTP(S) with the source's headers,
+/// proxy and CA bundle.
+pub fn transport_for(source: &Source) -> Result<Arc<dyn Transport>, StoreError> {
+    let c = &source.config;
+    if c.url.starts_with("file:") {
+        return Ok(Arc::new(FileTransport));
+    }
+    let config = HttpConfig {
+        headers: c.headers.clone(),
+        proxy: c.proxy.clone(),
+        ca_file: c.ca_file.clone(),
+        ..Default::default()
+    };
+    let t = HttpTransport::new(&config).map_err(|source| StoreError::Transport {
+        source_name: c.name.clone(),
+        file: "HTTP client".into(),
+        source,
+    })?;
+    Ok(Arc::new(t))
+}
+
+/// Where a payload's bytes come from.
+#[derive(Debug, Clone)]
+enum Origin {
+    Url(Url),
+    Member(String),
+}
+
+#[derive(Debug, Clone)]
+struct Payload {
+    path: String,
+    name: String,
+    origin: Origin,
+    sha256: Option<BlobId>,
+    sha1: Option<String>,
+    size: Option<u64>,
+}
+
+#[derive(Default)]
+struct Stats {
+    fetched: AtomicUsize,
+    bytes: AtomicU64,
+    not_modified: AtomicUsize,
+    reused: AtomicUsize,
+}
+
+struct Run<'a> {
+    store: &'a Store,
+    source: &'a Source,
+    transport: &'a dyn Transport,
+    progress: &'a dyn Progress,
+    stats: Stats,
+    /// The open bundle, for bundle sources.
+    container: Option<Box<dyn Container>>,
+}
+
+/// Sync one source. Takes no lock itself: callers hold [`Store::lock`].
+pub fn sync_source(
+    store: &Store,
+    name: &str,
+    transport: &dyn Transport,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+) -> Result<SyncReport, StoreError> {
+    let source = store.meta.source(name)?;
+    if source.config.payloads == PayloadPolicy::OnDemand {
+        return Err(StoreError::Sync {
+            source_name: name.to_owned(),
+            message: "payload policy 'on-demand' is recorded but on-demand fetching is not built yet; \
+                      set the source to 'prefetch' to sync it"
+                .into(),
+        });
+    }
+    let started = now();
+    let mut run = Run { store, source: &source, transport, progress, stats: Stats::default(), container: None };
+    let result = run.execute(options);
+    let (outcome, snapshot, message) = match &result {
+        Ok(r) => (r.outcome.as_str().to_owned(), r.snapshot, String::new()),
+        Err(e) => ("failed".to_owned(), None, e.to_string()),
+    };
+    store.meta.record_run(&SyncRun {
+        source_id: source.id,
+        started_at: started,
+        finished_at: now(),
+        outcome,
+        snapshot_id: snapshot,
+        files_fetched: run.stats.fetched.load(Ordering::Relaxed) as u64,
+        bytes_fetched: run.stats.bytes.load(Ordering::Relaxed),
+        message,
+    })?;
+    result
+}
+
+impl Run<'_> {
+    fn name(&self) -> &str {
+        &self.source.config.name
+    }
+
+    fn transport_err(&self, url: &Url, source: TransportError) -> StoreError {
+        StoreError::Transport { source_name: self.name().to_owned(), file: redact_url(url), source }
+    }
+
+    fn doc_err(&self, file: &str, message: impl std::fmt::Display) -> StoreError {
+        StoreError::Document {
+            source_name: self.name().to_owned(),
+            file: file.to_owned(),
+            message: message.to_string(),
+        }
+    }
+
+    fn execute(&mut self, options: &SyncOptions) -> Result<SyncReport, StoreError> {
+        let previous = self.store.meta.published(self.source.id)?;
+        self.progress.event(&SyncEvent::Stage("metadata"));
+        let url = self.source.config.parsed_url()?;
+        let mut bundle_cache = None;
+        let (docs, payloads) = match self.source.config.kind {
+            SourceKind::Online => self.plan_online(&url)?,
+            SourceKind::Bundle => {
+                let Some((validators, staged)) = self.open_bundle(&url, previous.is_some())? else {
+                    return Ok(self.report(Outcome::Unchanged, previous, previous, 0, Vec::new(), Vec::new()));
+                };
+                bundle_cache = Some((validators, staged));
+                self.plan_from_container()?
+            }
+        };
+        self.progress.event(&SyncEvent::Stage("payloads"));
+        let (entries, rejected, failures) = self.fetch_payloads(payloads, options.parallel.max(1))?;
+        if let Some(first) = failures.first() {
+            return Err(StoreError::Downloads {
+                source_name: self.name().to_owned(),
+                count: failures.len(),
+                first: match first {
+                    StoreError::Transport { source, .. } => source.to_string(),
+                    other => other.to_string(),
+                },
+            });
+        }
+        if !rejected.is_empty() {
+            return Ok(self.report(Outcome::Rejected, previous, previous, 0, rejected, Vec::new()));
+        }
+        let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
+        for f in docs.into_iter().chain(entries) {
+            files.insert(f.path.clone(), f);
+        }
+        let files: Vec<FileEntry> = files.into_values().collect();
+        let count = files.len();
+        self.progress.event(&SyncEvent::Stage("publishing"));
+        let digest = tree_digest(&files);
+        let snaps = self.store.meta.snapshots(self.source.id)?;
+        let published_digest = snaps.iter().find(|s| Some(s.id) == previous).map(|s| s.tree_digest.clone());
+        let outcome = if published_digest.as_deref() == Some(digest.as_str()) {
+            Outcome::Unchanged
+        } else {
+            // A snapshot recorded by a run that died before publishing it is reused.
+            let snap = match snaps.iter().rev().find(|s| s.tree_digest == digest && previous.is_none_or(|p| s.id > p)) {
+                Some(s) => s.id,
+                None => self.store.meta.create_snapshot(self.source.id, &files)?.id,
+            };
+            self.store.publish(self.source, snap)?;
+            Outcome::Published
+        };
+        if let Some((validators, staged)) = bundle_cache {
+            let entry = CacheEntry { etag: validators.etag, last_modified: validators.last_modified, blob: None };
+            self.store.meta.cache_put(self.source.id, &self.source.config.url, &entry)?;
+            if let Some(staged) = staged {
+                let _ = fs::remove_file(&staged);
+                let _ = fs::remove_file(sidecar(&staged));
+            }
+        }
+        let expired = self.store.apply_retention(self.source)?;
+        let now_published = self.store.meta.published(self.source.id)?;
+        Ok(self.report(outcome, previous, now_published, count, Vec::new(), expired))
+    }
+
+    fn report(
+        &self,
+        outcome: Outcome,
+        previous: Option<i64>,
+        snapshot: Option<i64>,
+        files: usize,
+        rejected: Vec<Rejected>,
+        expired: Vec<i64>,
+    ) -> SyncReport {
+        SyncReport {
+            source: self.name().to_owned(),
+            outcome,
+            snapshot,
+            previous,
+            files,
+            files_fetched: self.stats.fetched.load(Ordering::Relaxed),
+            bytes_fetched: self.stats.bytes.load(Ordering::Relaxed),
+            not_modified: self.stats.not_modified.load(Ordering::Relaxed),
+            reused: self.stats.reused.load(Ordering::Relaxed),
+            rejected,
+            expired,
+        }
+    }
+
+    // ---- metadata -------------------------------------------------------------------
+
+    /// Fetch a document into the store with a conditional GET. `Ok(None)` when missing.
+    fn fetch_doc(&self, url: &Url, limit: u64) -> Result<Option<BlobId>, StoreError> {
+        let key = url.as_str();
+        let cached = self.store.meta.cache_get(self.source.id, key)?;
+        let cached_blob = match cached.as_ref().and_then(|c| c.blob.clone()) {
+            Some(b) if self.store.blobs.contains(&b)? => Some(b),
+            _ => None,
+        };
+        let conditional = cached_blob
+            .as_ref()
+            .and(cached.as_ref())
+            .map(|c| Validators { etag: c.etag.clone(), last_modified: c.last_modified.clone() });
+        let request = GetRequest { conditional, ..Default::default() };
+        let body = match self.transport.get(url, &request) {
+            Ok(GetResponse::NotModified) => {
+                if let Some(b) = cached_blob {
+                    self.stats.not_modified.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(url = %redact_url(url), "not modified");
+                    return Ok(Some(b));
+                }
+                return Err(self.transport_err(
+                    url,
+                    TransportError::Failed { url: redact_url(url), message: "304 to an unconditional request".into() },
+                ));
+            }
+            Ok(GetResponse::Full(body) | GetResponse::Partial(body)) => body,
+            Err(TransportError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.transport_err(url, e)),
+        };
+        let mut bytes = Vec::new();
+        body.reader
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.transport_err(url, TransportError::Io { url: redact_url(url), source: e }))?;
+        if bytes.len() as u64 > limit {
+            return Err(self.doc_err(&redact_url(url), format!("larger than {limit} bytes")));
+        }
+        self.stats.fetched.fetch_add(1, Ordering::Relaxed);
+        self.stats.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let blob = self.store.blobs.put_bytes(&bytes)?;
+        let entry = CacheEntry {
+            etag: body.validators.etag,
+            last_modified: body.validators.last_modified,
+            blob: Some(blob.clone()),
+        };
+        self.store.meta.cache_put(self.source.id, key, &entry)?;
+        Ok(Some(blob))
+    }
+
+    fn read_blob(&self, blob: &BlobId, limit: u64) -> Result<Vec<u8>, StoreError> {
+        let mut out = Vec::new();
+        let mut r = self.store.blobs.open(blob)?;
+        (&mut r).take(limit).read_to_end(&mut out).map_err(|e| StoreError::io(Path::new(blob.as_str()), e))?;
+        Ok(out)
+    }
+
+    fn plan_online(&self, url: &Url) -> Result<(Vec<FileEntry>, Vec<Payload>), StoreError> {
+        let (base, candidates): (Url, Vec<String>) = if url.path().ends_with(".xml") {
+            let name = url.path_segments().and_then(|mut s| s.next_back()).unwrap_or_default().to_owned();
+            let base = url.join("./").map_err(|e| self.doc_err(&redact_url(url), e))?;
+            (base, vec![name])
+        } else {
+            let mut base = url.clone();
+            if !base.path().ends_with('/') {
+                base.set_path(&format!("{}/", base.path()));
+            }
+            (base, VENDOR_LIST_NAMES.iter().map(|s| (*s).to_owned()).collect())
+        };
+        let join = |rel: &str| base.join(rel).map_err(|e| self.doc_err(rel, e));
+        let mut reader = |rel: &str, limit: u64| -> Result<Option<BlobId>, StoreError> {
+            let u = join(rel)?;
+            self.fetch_doc(&u, limit)
+        };
+        let origin = |rel: &str, absolute: Option<&str>| -> Result<Origin, StoreError> {
+            match absolute {
+                Some(a) => Url::parse(a).map(Origin::Url).map_err(|e| self.doc_err(rel, e)),
+                None => join(rel).map(Origin::Url),
+            }
+        };
+        self.walk(&redact_url(&base), &candidates, &mut reader, &origin)
+    }
+
+    /// Get the bundle: `None` when unchanged since the published snapshot. Returns its
+    /// validators and, for downloads, the staged file (removed after publication).
+    #[allow(clippy::type_complexity)]
+    fn open_bundle(
+        &mut self,
+        url: &Url,
+        have_snapshot: bool,
+    ) -> Result<Option<(Validators, Option<PathBuf>)>, StoreError> {
+        let cached = self.store.meta.cache_get(self.source.id, &self.source.config.url)?;
+        let conditional = cached
+            .filter(|_| have_snapshot)
+            .map(|c| Validators { etag: c.etag.clone(), last_modified: c.last_modified.clone() });
+        let (path, validators, staged) = if url.scheme() == "file" {
+            let request = GetRequest { conditional, ..Default::default() };
+            let validators = match self.transport.get(url, &request).map_err(|e| self.transport_err(url, e))? {
+                GetResponse::NotModified => {
+                    self.stats.not_modified.fetch_add(1, Ordering::Relaxed);
+                    return Ok(None);
+                }
+                GetResponse::Full(b) | GetResponse::Partial(b) => b.validators,
+            };
+            let path = url.to_file_path().map_err(|()| self.doc_err(url.as_str(), "not a local path"))?;
+            (path, validators, None)
+        } else {
+            let staged =
+                self.store.staging_dir().join(format!("bundle-{}.part", BlobId::of_bytes(url.as_str().as_bytes())));
+            match self.download(url, &staged, conditional)? {
+                None => {
+                    self.stats.not_modified.fetch_add(1, Ordering::Relaxed);
+                    return Ok(None);
+                }
+                Some(validators) => (staged.clone(), validators, Some(staged)),
+            }
+        };
+        let container =
+            ZipContainer::open(&path, ArchiveLimits::default()).map_err(|e| self.doc_err(&redact_url(url), e))?;
+        self.container = Some(Box::new(container));
+        Ok(Some((validators, staged)))
+    }
+
+    fn plan_from_container(&self) -> Result<(Vec<FileEntry>, Vec<Payload>), StoreError> {
+        let container = self.container.as_deref().ok_or_else(|| self.doc_err("bundle", "not open"))?;
+        let mut reader = |rel: &str, limit: u64| -> Result<Option<BlobId>, StoreError> {
+            match container.read_small(rel, limit) {
+                Ok(bytes) => Ok(Some(self.store.blobs.put_bytes(&bytes)?)),
+                Err(ContainerError::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.doc_err(rel, e)),
+            }
+        };
+        let origin = |rel: &str, _absolute: Option<&str>| Ok(Origin::Member(rel.to_owned()));
+        let names: Vec<String> = VENDOR_LIST_NAMES.iter().map(|s| (*s).to_owned()).collect();
+        self.walk("bundle ", &names, &mut reader, &origin)
+    }
+
+    /// Follow the index chain from the vendor list, applying the source's filters.
+    #[allow(clippy::type_complexity)]
+    fn walk(
+        &self,
+        location: &str,
+        candidates: &[String],
+        read: &mut dyn FnMut(&str, u64) -> Result<Option<BlobId>, StoreError>,
+        origin: &dyn Fn(&str, Option<&str>) -> Result<Origin, StoreError>,
+    ) -> Result<(Vec<FileEntry>, Vec<Payload>), StoreError> {
+        let config = &self.source.config;
+        let mut docs = Vec::new();
+        let mut found = None;
+        for name in candidates {
+            if let Some(blob) = read(name, MAX_DOCUMENT)? {
+                found = Some((name.clone(), blob));
+                break;
+            }
+        }
+        let Some((list_path, list_blob)) = found else {
+            return Err(self.doc_err(
+                &format!("{location}{}", candidates.join(" or ")),
+                "no vendor list found (not a depot, or the URL/token is wrong?)",
+            ));
+        };
+        let bytes = self.read_blob(&list_blob, MAX_DOCUMENT)?;
+        let list = VendorList::parse(&bytes).map_err(|e| self.doc_err(&list_path, e))?;
+        let kept: Vec<_> =
+            list.vendors.iter().filter(|v| v.is_esx() && config.wants_vendor(&v.code, &v.name)).cloned().collect();
+        let list_blob = if kept.len() == list.vendors.len() {
+            list_blob
+        } else {
+            self.store.blobs.put_bytes(&VendorList { vendors: kept.clone() }.to_xml())?
+        };
+        let list_dir = depot_path::dir_of(&list_path);
+        // Publish the vendor list under both names when it sits at the root.
+        let list_names: Vec<String> = if list_dir.is_empty() {
+            VENDOR_LIST_NAMES.iter().map(|s| (*s).to_owned()).collect()
+        } else {
+            vec![list_path.clone()]
+        };
+        for n in list_names {
+            docs.push(self.entry(n, &list_blob)?);
+        }
+        let mut payloads: BTreeMap<String, Payload> = BTreeMap::new();
+        for vendor in &kept {
+            let index_path = depot_path::join(&list_dir, &vendor.index_path())
+                .ok_or_else(|| self.doc_err(&list_path, format!("path '{}' escapes the depot", vendor.index_path())))?;
+            let index_blob =
+                read(&index_path, MAX_DOCUMENT)?.ok_or_else(|| self.doc_err(&index_path, "not found upstream"))?;
+            let index = VendorIndex::parse(&self.read_blob(&index_blob, MAX_DOCUMENT)?)
+                .map_err(|e| self.doc_err(&index_path, e))?;
+            let entries: Vec<_> =
+                index.metadata.iter().filter(|m| config.wants_platform(&m.version)).cloned().collect();
+            let index_blob = if entries.len() == index.metadata.len() {
+                index_blob
+            } else {
+                self.store.blobs.put_bytes(&VendorIndex { metadata: entries.clone() }.to_xml())?
+            };
+            docs.push(self.entry(index_path.clone(), &index_blob)?);
+            let base_dir = depot_path::dir_of(&index_path);
+            let mut seen = Vec::new();
+            for m in &entries {
+                if seen.contains(&m.url) {
+                    continue;
+                }
+                seen.push(m.url.clone());
+                if depot_path::is_absolute_url(&m.url) {
+                    return Err(self.doc_err(
+                        &index_path,
+                        "metadata zips at absolute URLs are not mirrored yet (only paths relative to the vendor index)",
+                    ));
+                }
+                let zip_path = depot_path::join(&base_dir, &m.url)
+                    .ok_or_else(|| self.doc_err(&index_path, format!("path '{}' escapes the depot", m.url)))?;
+                let zip_blob =
+                    read(&zip_path, MAX_METADATA_ZIP)?.ok_or_else(|| self.doc_err(&zip_path, "not found upstream"))?;
+                docs.push(self.entry(zip_path.clone(), &zip_blob)?);
+                let archive = MetadataArchive::read(
+                    Cursor::new(self.read_blob(&zip_blob, MAX_METADATA_ZIP)?),
+                    ArchiveLimits::default(),
+                )
+                .map_err(|e| self.doc_err(&zip_path, e))?;
+                for vib in &archive.vibs {
+                    let Some(loc) = &vib.location else {
+                        tracing::warn!(source = self.name(), vib = %vib.id(), "VIB without a location; not mirrored");
+                        continue;
+                    };
+                    let path = depot_path::join(&base_dir, &loc.relative_path).ok_or_else(|| {
+                        self.doc_err(
+                            &zip_path,
+                            format!("VIB {}: path '{}' escapes the depot", vib.id(), loc.relative_path),
+                        )
+                    })?;
+                    if payloads.contains_key(&path) {
+                        continue;
+                    }
+                    let absolute = loc.source_url.as_deref().filter(|u| depot_path::is_absolute_url(u));
+                    let kind = loc.checksum.checksum_type.to_ascii_lowercase().replace('-', "");
+                    let (sha256, sha1) = match kind.as_str() {
+                        "sha256" => (BlobId::parse(&loc.checksum.value), None),
+                        "sha1" => (None, Some(loc.checksum.value.trim().to_ascii_lowercase())),
+                        _ => (None, None),
+                    };
+                    payloads.insert(
+                        path.clone(),
+                        Payload {
+                            name: vib.id(),
+                            origin: origin(&path, absolute)?,
+                            path,
+                            sha256,
+                            sha1,
+                            size: (loc.packed_size > 0).then_some(loc.packed_size),
+                        },
+                    );
+                }
+            }
+        }
+        Ok((docs, payloads.into_values().collect()))
+    }
+
+    fn entry(&self, path: String, blob: &BlobId) -> Result<FileEntry, StoreError> {
+        Ok(FileEntry { path, size: self.store.blobs.size(blob)?, blob: blob.clone() })
+    }
+
+    // ---- payloads -------------------------------------------------------------------
+
+    #[allow(clippy::type_complexity)]
+    fn fetch_payloads(
+        &self,
+        payloads: Vec<Payload>,
+        parallel: usize,
+    ) -> Result<(Vec<FileEntry>, Vec<Rejected>, Vec<StoreError>), StoreError> {
+        // Payloads with the same declared sha-256 at several paths download once: they
+        // would otherwise share (and race on) one staging file.
+        let mut todo: BTreeMap<String, Vec<Payload>> = BTreeMap::new();
+        let mut entries = Vec::new();
+        for p in payloads {
+            if let Some(id) = &p.sha256
+                && self.store.blobs.contains(id)?
+            {
+                self.stats.reused.fetch_add(1, Ordering::Relaxed);
+                entries.push(FileEntry { path: p.path.clone(), size: self.store.blobs.size(id)?, blob: id.clone() });
+                continue;
+            }
+            let key = p.sha256.as_ref().map_or_else(|| format!("path:{}", p.path), ToString::to_string);
+            todo.entry(key).or_default().push(p);
+        }
+        self.progress.event(&SyncEvent::Planned {
+            files: todo.len(),
+            bytes: todo.values().filter_map(|g| g.first()).map(|p| p.size.unwrap_or(0)).sum(),
+        });
+        let queue = Mutex::new(todo.into_values().collect::<Vec<_>>());
+        let results: Mutex<Vec<Result<Result<Vec<FileEntry>, Rejected>, StoreError>>> = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..parallel {
+                scope.spawn(|| {
+                    loop {
+                        let next = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+                        let Some(group) = next else { break };
+                        let Some(first) = group.first() else { continue };
+                        let r = self.fetch_payload(first).map(|r| {
+                            r.map(|e| {
+                                self.progress.event(&SyncEvent::FileDone { path: &e.path });
+                                group
+                                    .iter()
+                                    .map(|p| FileEntry { path: p.path.clone(), blob: e.blob.clone(), size: e.size })
+                                    .collect()
+                            })
+                        });
+                        results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(r);
+                    }
+                });
+            }
+        });
+        let mut rejected = Vec::new();
+        let mut failures = Vec::new();
+        for r in results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            match r {
+                Ok(Ok(e)) => entries.extend(e),
+                Ok(Err(rej)) => rejected.push(rej),
+                Err(e) => failures.push(e),
+            }
+        }
+        rejected.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok((entries, rejected, failures))
+    }
+
+    /// Download, verify and store one payload.
+    fn fetch_payload(&self, p: &Payload) -> Result<Result<FileEntry, Rejected>, StoreError> {
+        let key = p.sha256.clone().unwrap_or_else(|| BlobId::of_bytes(p.path.as_bytes()));
+        let staged = self.store.staging_dir().join(format!("{key}.part"));
+        // A resumed file that fails may have been spliced from two upstream versions by a
+        // server that ignored If-Range: try once more from scratch before rejecting it.
+        for attempt in 0..2 {
+            let resumed = staged.exists();
+            match &p.origin {
+                Origin::Url(url) => {
+                    if self.download(url, &staged, None)?.is_none() {
+                        return Err(self.doc_err(&p.path, "unexpected 304 for a payload"));
+                    }
+                }
+                Origin::Member(member) => self.extract(member, &staged)?,
+            }
+            match self.check(p, &staged)? {
+                Ok(id) => {
+                    self.store.blobs.ingest(&staged, &id)?;
+                    let _ = fs::remove_file(sidecar(&staged));
+                    let size = self.store.blobs.size(&id)?;
+                    return Ok(Ok(FileEntry { path: p.path.clone(), blob: id, size }));
+                }
+                Err(_) if resumed && attempt == 0 => {
+                    let _ = fs::remove_file(&staged);
+                    let _ = fs::remove_file(sidecar(&staged));
+                }
+                Err((reason, actual)) => return self.quarantine(p, &staged, reason, actual).map(Err),
+            }
+        }
+        Err(self.doc_err(&p.path, "verification retry loop ended"))
+    }
+
+    /// Compare a staged payload with what the metadata declares: `Ok(sha-256)` or
+    /// `Err((reason, actual sha-256))`.
+    fn check(&self, p: &Payload, staged: &Path) -> Result<Result<BlobId, (String, BlobId)>, StoreError> {
+        let mut file = File::open(staged).map_err(|e| StoreError::io(staged, e))?;
+        let mut sha1 = sha1::Sha1::new();
+        let mut tee = TeeSha1 { inner: &mut file, sha1: &mut sha1 };
+        let (actual, size) = hash_reader(&mut tee).map_err(|e| StoreError::io(staged, e))?;
+        let actual_sha1 = hex::encode(sha1.finalize());
+        if let Some(expected) = p.size
+            && expected != size
+        {
+            return Ok(Err((format!("size {size} bytes, the metadata declares {expected}"), actual)));
+        }
+        if let Some(expected) = &p.sha256 {
+            if expected != &actual {
+                return Ok(Err((format!("sha-256 {actual}, the metadata declares {expected}"), actual)));
+            }
+        } else if let Some(expected) = &p.sha1 {
+            if expected != &actual_sha1 {
+                return Ok(Err((format!("sha-1 {actual_sha1}, the metadata declares {expected}"), actual)));
+            }
+        } else {
+            return Ok(Err(("the metadata gives no sha-256 or sha-1 checksum to verify against".into(), actual)));
+        }
+        Ok(Ok(actual))
+    }
+
+    fn quarantine(&self, p: &Payload, staged: &Path, reason: String, actual: BlobId) -> Result<Rejected, StoreError> {
+        let base = p.path.rsplit('/').next().unwrap_or("payload");
+        let file_name = format!("{}-{}-{base}", now(), &actual.as_str()[..16]);
+        let dest = self.store.quarantine_dir().join(&file_name);
+        fs::rename(staged, &dest).map_err(|e| StoreError::io(&dest, e))?;
+        let _ = fs::remove_file(sidecar(staged));
+        tracing::warn!(source = self.name(), vib = %p.name, %reason, "payload rejected and quarantined");
+        self.progress.event(&SyncEvent::Rejected { name: &p.name, reason: &reason });
+        self.store.meta.record_quarantine(&QuarantineRecord {
+            source: self.name().to_owned(),
+            name: p.name.clone(),
+            path: p.path.clone(),
+            expected: p.sha256.as_ref().map_or_else(|| p.sha1.clone().unwrap_or_default(), |s| s.to_string()),
+            actual: actual.to_string(),
+            size: fs::metadata(&dest).map(|m| m.len()).unwrap_or(0),
+            file: format!("quarantine/{file_name}"),
+            reason: reason.clone(),
+            at: now(),
+        })?;
+        Ok(Rejected { name: p.name.clone(), path: p.path.clone(), reason, quarantine_file: dest })
+    }
+
+    /// Download `url` to `staged`, resuming a partial copy. `Ok(None)` on 304.
+    fn download(
+        &self,
+        url: &Url,
+        staged: &Path,
+        conditional: Option<Validators>,
+    ) -> Result<Option<Validators>, StoreError> {
+        let have = fs::metadata(staged).map(|m| m.len()).unwrap_or(0);
+        let saved = fs::read_to_string(sidecar(staged)).ok().filter(|s| !s.trim().is_empty());
+        let request = GetRequest {
+            conditional,
+            resume_from: (have > 0 && saved.is_some()).then_some(have),
+            if_range: saved.map(|s| s.trim().to_owned()),
+        };
+        let (mut body, append) = match self.transport.get(url, &request).map_err(|e| self.transport_err(url, e))? {
+            GetResponse::NotModified => return Ok(None),
+            GetResponse::Full(b) => (b, false),
+            GetResponse::Partial(b) => (b, true),
+        };
+        if append {
+            tracing::info!(url = %redact_url(url), from = have, "resuming download");
+        }
+        // The validator goes first: a later run resumes only against the same version.
+        let validator = body.validators.etag.clone().or_else(|| body.validators.last_modified.clone());
+        let side = sidecar(staged);
+        match &validator {
+            Some(v) => fs::write(&side, v).map_err(|e| StoreError::io(&side, e))?,
+            None => {
+                let _ = fs::remove_file(&side);
+            }
+        }
+        let mut out = if append { File::options().append(true).open(staged) } else { File::create(staged) }
+            .map_err(|e| StoreError::io(staged, e))?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match body.reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(self.transport_err(url, TransportError::Io { url: redact_url(url), source: e }));
+                }
+            };
+            out.write_all(buf.get(..n).unwrap_or_default()).map_err(|e| StoreError::io(staged, e))?;
+            self.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            self.progress.event(&SyncEvent::Bytes(n as u64));
+        }
+        out.flush().map_err(|e| StoreError::io(staged, e))?;
+        self.stats.fetched.fetch_add(1, Ordering::Relaxed);
+        Ok(Some(body.validators))
+    }
+
+    fn extract(&self, member: &str, staged: &Path) -> Result<(), StoreError> {
+        let container = self.container.as_deref().ok_or_else(|| self.doc_err(member, "bundle not open"))?;
+        let mut r = container.open(member).map_err(|e| self.doc_err(member, e))?;
+        let mut out = File::create(staged).map_err(|e| StoreError::io(staged, e))?;
+        let n = io::copy(&mut r, &mut out).map_err(|e| self.doc_err(member, e))?;
+        self.progress.event(&SyncEvent::Bytes(n));
+        Ok(())
+    }
+}
+
+/// Holds the validator (ETag or Last-Modified) of a partial download.
+fn sidecar(staged: &Path) -> PathBuf {
+    let mut s = staged.as_os_str().to_owned();
+    s.push(".validator");
+    PathBuf::from(s)
+}
+
+struct TeeSha1<'a> {
+    inner: &'a mut File,
+    sha1: &'a mut sha1::Sha1,
+}
+
+impl Read for TeeSha1<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha1.update(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+}
