@@ -27,6 +27,7 @@ Examples:
   esxlcm serve                                     # demo depot on 127.0.0.1:8080
   esxlcm serve --dir ./my-depot --listen 0.0.0.0:8080
   esxlcm serve --listen 127.0.0.1:0                # any free port (see the first line)
+  esxlcm serve --api --data-dir /var/lib/esxlcm     # the vLCM-compatible API (HTTPS, /api)
 
 Stop with Ctrl-C (or SIGTERM): requests in flight are finished first.";
 
@@ -50,12 +51,21 @@ pub struct ServeArgs {
     #[arg(long)]
     pub demo: bool,
 
+    /// Run the vLCM-compatible API instead (HTTPS; vAPI JSON-RPC and REST under /api), with
+    /// its users, depots and generated certificate in DATA_DIR; the first administrator comes
+    /// from ESXLCM_ADMIN_USER / ESXLCM_ADMIN_PASSWORD
+    #[arg(long, conflicts_with_all = ["dir", "store", "demo"])]
+    pub api: bool,
+
     /// Where esxlcm keeps its data (the demo depot goes to DATA_DIR/demo-depot)
     #[arg(long, value_name = "DATA_DIR", default_value = "esxlcm-data", env = "ESXLCM_DATA_DIR")]
     pub data_dir: PathBuf,
 }
 
 pub fn run(args: &ServeArgs, _ctx: &Context) -> anyhow::Result<Status> {
+    if args.api {
+        return serve_api(&args.data_dir, &args.listen);
+    }
     if let Some(store) = &args.store {
         return super::mirror::serve_store(store, &args.listen);
     }
@@ -147,6 +157,39 @@ fn print_banner(dir: &Path, addr: SocketAddr) -> std::io::Result<()> {
     writeln!(out, "  esxlcm depot inspect http://{host}/index.xml")?;
     writeln!(out, "press Ctrl-C to stop")?;
     out.flush()
+}
+
+/// `esxlcm serve --api`: the vLCM-compatible API server (`esxlcm_server::api`).
+fn serve_api(data_dir: &Path, listen: &str) -> anyhow::Result<Status> {
+    use std::net::ToSocketAddrs as _;
+    let addr = listen
+        .to_socket_addrs()
+        .with_context(|| format!("--listen {listen}: not an address and port"))?
+        .next()
+        .with_context(|| format!("--listen {listen}: resolves to no address"))?;
+    let config = esxlcm_server::api::ApiConfig {
+        data_dir: data_dir.to_path_buf(),
+        listen: addr,
+        initial_admin: esxlcm_server::api::users::InitialAdmin::from_env(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime
+        .block_on(esxlcm_server::api::serve_until(config, depot_http::shutdown_signal(), |addr, ca| {
+            // The first line is the address, as for the depot server.
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening on https://{addr}/api");
+            if let Some(ca) = ca {
+                let _ = writeln!(out, "clients trust the generated CA {}", ca.display());
+            }
+            let _ = out.flush();
+        }))
+        .context("serving the API")?;
+    Ok(Status::Success)
 }
 
 #[cfg(test)]

@@ -1,0 +1,241 @@
+//! The one dispatcher both dialects call: (service id, operation id, credentials, input
+//! DataValues) → an output DataValue of the operation's declared type, or a vAPI error.
+//! Authentication, roles, `op$task` handling and the schema checks of inputs and outputs
+//! happen here once, so JSON-RPC and REST cannot disagree.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::ApiState;
+use super::datavalue::DataValue;
+use super::errors::ApiError;
+use super::schema::{OpDef, TaskType, Ty};
+use super::tasks::Progress;
+use super::typed::{from_plain, to_plain};
+use super::users::Role;
+
+/// What the request carried to say who it is.
+#[derive(Clone, Default)]
+pub enum Credentials {
+    #[default]
+    None,
+    UserPass {
+        user: String,
+        password: String,
+    },
+    Session(String),
+}
+
+impl std::fmt::Debug for Credentials {
+    // Never print passwords or session ids.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::UserPass { user, .. } => write!(f, "UserPass({user})"),
+            Self::Session(_) => f.write_str("Session(..)"),
+        }
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: String,
+    pub role: Role,
+    /// The session token the call came with, if any.
+    pub session: Option<String>,
+}
+
+/// Who may call an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `cis.session.create`: user name and password.
+    Login,
+    /// Any authenticated user.
+    Read,
+    /// Administrators only: the operation changes state.
+    Admin,
+}
+
+/// A handler's view of the call: typed inputs come from plain JSON checked against the
+/// schema.
+pub struct Ctx {
+    pub state: Arc<ApiState>,
+    pub caller: Caller,
+    pub input: Map<String, Value>,
+    /// Set when the call runs as a task.
+    pub progress: Option<Progress>,
+}
+
+impl Ctx {
+    /// One input, deserialized (an unset optional input reads as `null`).
+    pub fn input<T: DeserializeOwned>(&self, name: &str) -> Result<T, ApiError> {
+        let v = self.input.get(name).cloned().unwrap_or(Value::Null);
+        serde_json::from_value(v).map_err(|e| ApiError::invalid_argument(format!("input '{name}': {e}")))
+    }
+
+    pub fn report(&self, completed: i64, total: i64, message: &str) {
+        if let Some(p) = &self.progress {
+            p.set(completed, total, message);
+        }
+    }
+}
+
+/// A handler's result: plain JSON (converted to the declared output type) or a DataValue
+/// already built (task infos, whose `result` is opaque).
+pub enum Out {
+    Plain(Value),
+    Dv(DataValue),
+}
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Out, ApiError>> + Send>>;
+pub type Handler = fn(Ctx) -> HandlerFuture;
+
+pub struct Implemented {
+    pub service: &'static str,
+    pub op: &'static str,
+    pub access: Access,
+    pub handler: Handler,
+}
+
+/// What the dialect needs to answer.
+#[derive(Debug)]
+pub struct Outcome {
+    pub value: DataValue,
+    pub ty: Ty,
+    pub kind: OutcomeKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeKind {
+    Value,
+    Void,
+    TaskStarted,
+}
+
+pub fn find_impl(service: &str, op: &str) -> Option<&'static Implemented> {
+    super::services::IMPLEMENTED.iter().find(|i| i.service == service && i.op == op)
+}
+
+/// Resolve an operation id (`x` or `x$task`) to its definition and whether it runs as a task.
+pub fn resolve<'a>(state: &'a ApiState, service: &str, operation: &str) -> Result<(&'a OpDef, bool), ApiError> {
+    let (base, as_task) = match operation.strip_suffix("$task") {
+        Some(b) => (b, true),
+        None => (operation, false),
+    };
+    let def = state.registry.op(service, base).ok_or_else(|| ApiError::operation_not_found(service, operation))?;
+    let allowed = match def.task_type {
+        TaskType::No => !as_task,
+        TaskType::Both => true,
+        TaskType::TaskOnly => as_task,
+    };
+    if !allowed || find_impl(service, base).is_none() {
+        return Err(ApiError::operation_not_found(service, operation));
+    }
+    Ok((def, as_task))
+}
+
+pub async fn authenticate(state: &Arc<ApiState>, creds: Credentials) -> Result<Caller, ApiError> {
+    match creds {
+        Credentials::None => Err(ApiError::unauthenticated("this operation needs a session or user credentials")),
+        Credentials::Session(token) => match state.sessions.touch(&token) {
+            Some(s) => Ok(Caller { user: s.user, role: s.role, session: Some(token) }),
+            None => Err(ApiError::unauthenticated("the session is unknown or has expired; log in again")),
+        },
+        Credentials::UserPass { user, password } => {
+            let st = Arc::clone(state);
+            let name = user.clone();
+            // Argon2 is deliberately slow: keep it off the async threads.
+            let role = tokio::task::spawn_blocking(move || st.users.verify(&name, &password))
+                .await
+                .map_err(|e| ApiError::internal(format!("password check failed: {e}")))?;
+            match role {
+                Some(role) => Ok(Caller { user, role, session: None }),
+                None => {
+                    tracing::info!(user = %user, "login refused: wrong user name or password");
+                    Err(ApiError::unauthenticated("wrong user name or password"))
+                }
+            }
+        }
+    }
+}
+
+/// Run one call.
+pub async fn dispatch(
+    state: &Arc<ApiState>,
+    service: &str,
+    operation: &str,
+    creds: Credentials,
+    input: BTreeMap<String, DataValue>,
+) -> Result<Outcome, ApiError> {
+    let (def, as_task) = resolve(state, service, operation)?;
+    let imp = find_impl(service, &def.op).ok_or_else(|| ApiError::operation_not_found(service, operation))?;
+    if imp.access == Access::Login && !matches!(creds, Credentials::UserPass { .. }) {
+        return Err(ApiError::unauthenticated("log in with a user name and password"));
+    }
+    let caller = authenticate(state, creds).await?;
+    if imp.access == Access::Admin && caller.role != Role::Admin {
+        return Err(ApiError::unauthorized(format!(
+            "user '{}' is read-only and may not call {service}.{}",
+            caller.user, def.op
+        )));
+    }
+    let mut plain = Map::new();
+    for (name, ty) in &def.inputs {
+        match input.get(name) {
+            Some(dv) => {
+                plain.insert(name.clone(), to_plain(&state.registry, dv, ty, name)?);
+            }
+            None if ty.is_optional() => {}
+            None => return Err(ApiError::invalid_argument(format!("input '{name}' is required"))),
+        }
+    }
+    tracing::debug!(service, operation, user = %caller.user, "call");
+
+    if as_task {
+        let (id, progress) = state.tasks.start(service, &def.op, &caller.user)?;
+        let ctx = Ctx { state: Arc::clone(state), caller, input: plain, progress: Some(progress) };
+        let st = Arc::clone(state);
+        let result_ty = def.task_result.clone();
+        let task_id = id.clone();
+        let service_name = service.to_owned();
+        tokio::spawn(async move {
+            // Run the work as its own task so that a panic ends the task FAILED instead of
+            // leaving it RUNNING forever.
+            let joined = tokio::spawn((imp.handler)(ctx)).await;
+            let result =
+                joined.unwrap_or_else(|e| Err(ApiError::internal(format!("the task stopped unexpectedly: {e}"))));
+            let outcome = result.and_then(|out| match (out, &result_ty) {
+                (_, None | Some(Ty::Void)) => Ok(None),
+                (Out::Dv(dv), Some(_)) => Ok(Some(dv)),
+                (Out::Plain(v), Some(ty)) => from_plain(&st.registry, &v, ty, "result").map(Some).map_err(|e| {
+                    tracing::error!(service = %service_name, error = %e, "task result does not match its declared type");
+                    ApiError::internal(format!("the task result is malformed: {e}"))
+                }),
+            });
+            if let Err(e) = &outcome {
+                tracing::info!(service = %service_name, error = %e, "task failed");
+            }
+            st.tasks.finish(&task_id, outcome);
+        });
+        return Ok(Outcome { value: DataValue::String(id), ty: Ty::Id, kind: OutcomeKind::TaskStarted });
+    }
+
+    let ctx = Ctx { state: Arc::clone(state), caller, input: plain, progress: None };
+    let out = (imp.handler)(ctx).await?;
+    let ty = def.output.clone().unwrap_or(Ty::Void);
+    let value = match out {
+        Out::Dv(dv) => dv,
+        Out::Plain(v) => from_plain(&state.registry, &v, &ty, "output").map_err(|e| {
+            tracing::error!(service, operation, error = %e, "output does not match its declared type");
+            ApiError::internal(format!("the server built a malformed result: {e}"))
+        })?,
+    };
+    let kind = if ty == Ty::Void { OutcomeKind::Void } else { OutcomeKind::Value };
+    Ok(Outcome { value, ty, kind })
+}

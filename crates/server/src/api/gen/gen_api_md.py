@@ -1,0 +1,154 @@
+"""Regenerate docs/API.md (the endpoint coverage table) from vlcm-endpoints.tsv and the
+operations declared in crates/server/src/api/services/mod.rs. A unit test checks that the
+document marks exactly the implemented operations as done.
+
+Usage (from the repository root):
+  python3 crates/server/src/api/gen/gen_api_md.py ../shared/reference/vlcm-endpoints.tsv"""
+import sys
+import csv, re
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter='\t'))
+src = open('crates/server/src/api/services/mod.rs').read()
+consts = dict(re.findall(r'const (\w+): &str = "([^"]+)";', src))
+done = set()
+for svc, op in re.findall(r'op!\(([^,]+), "(\w+)"', src):
+    svc = svc.strip()
+    svc = svc.strip('"') if svc.startswith('"') else consts[svc]
+    done.add((svc, op))
+S = 'com.vmware.esx.settings.'
+notes_done = {
+ ('com.vmware.cis.session','create'): 'user_pass in `securityCtx` (JSON-RPC) or HTTP Basic (REST, 201); returns a secret session id; Argon2id-checked local users',
+ ('com.vmware.cis.session','get'): '',
+ ('com.vmware.cis.session','delete'): '',
+ ('com.vmware.cis.tasks','get'): '`spec.exclude_result` honoured; union rules of `cis.task.info` enforced per status',
+ ('com.vmware.cis.tasks','list'): 'filters: tasks, services, operations, status, users (targets ignored: no task has a target yet)',
+ ('com.vmware.cis.tasks','cancel'): 'while an offline depot is being copied or downloaded (then `cancelable` is true); the task ends FAILED with `canceled`',
+ (S+'depots.offline','create'): 'PULL from a path, a `file:` URL or http(s) (with `HEADER_AUTH`); PUSH from `POST /vum-fileupload`; the bundle is copied into the data dir, checked, de-duplicated by SHA-256 (`already_exists` carries the existing depot in `data`); progress reported',
+ (S+'depots.offline','delete'): 'sync and `$task`; `force` has no effect yet (no image refers to depots)',
+ (S+'depots.offline','list'): '', (S+'depots.offline','get'): '',
+ (S+'depots.offline.content','get'): '`metadata_bundles` keyed by vendor code; base images, add-ons, independent components; solutions, hardware support and updates unset',
+ (S+'depots.online','create'): 'a configuration record (http/https location); the depot is not fetched yet',
+ (S+'depots.online','delete'): 'sync and `$task`', (S+'depots.online','list'): '`system_defined` is always false', (S+'depots.online','get'): '', (S+'depots.online','update'): '',
+ (S+'depot_content.base_images','list'): 'over all offline depots; `kb` is empty (release units carry no KB link); `quick_patch_compatible_versions` unset',
+ (S+'depot_content.base_images.versions','get'): 'as above, with the components',
+ (S+'depot_content.add_ons','list'): 'filters: vendors, names, versions, min_version',
+ (S+'depot_content.add_ons.versions','get'): '',
+ (S+'depot_content.components','list'): 'filters: vendors, names, versions, min_version, bundle_types (BASE_IMAGE / ADD_ON / INDEPENDENT by release-unit membership)',
+ (S+'depot_content.components.versions','get'): '',
+}
+def status(svc, op):
+    if (svc, op) in done:
+        return 'done', notes_done.get((svc, op), '')
+    short = svc[len(S):] if svc.startswith(S) else svc
+    if short == 'depots' and op == 'sync' or short == 'depots.online' and op == 'flush' or short == 'depots.online.content':
+        return 'not yet', 'online depot content is not fetched by the server yet (esxlcm_depot can read it; wiring it with a cache is next)'
+    if short == 'depots.offline' and op == 'create_from_host':
+        return 'not yet', 'needs host connections'
+    if short.startswith(('depots.umds', 'depots.sync_schedule')):
+        return 'not yet', 'UMDS record and sync schedule come with mirroring (`esxlcm mirror`)'
+    if short.startswith(('clusters.configuration', 'clusters.enablement.configuration', 'hosts.configuration')):
+        return 'not planned', 'configuration profiles (host settings), not image lifecycle'
+    if short.startswith('clusters.vms'):
+        return 'not planned', "solution VM lifecycle (vCenter's ESX Agent Manager)"
+    if svc.startswith('com.vmware.esx.hcl'):
+        return 'not planned', "needs Broadcom's online compatibility data"
+    if short.startswith('clusters.software.reports.hardware_compatibility'):
+        return 'not planned', "HCL checks need Broadcom's online compatibility data"
+    if svc.startswith('com.vmware.esx.hosts') or short.startswith(('hosts.', 'clusters.', 'defaults.', 'inventory')):
+        return 'not yet', 'needs the inventory (clusters, hosts) and the image/draft/commit model; the solver already resolves and checks images'
+    if short.startswith('repository.software'):
+        return 'not yet', '9.x software-spec repository: after cluster drafts'
+    if short.startswith('hardware_support'):
+        return 'not yet', 'hardware support managers (HSM) catalogue'
+    return 'not yet', ''
+out = []
+out.append('''# vLCM-compatible API: endpoint coverage
+
+What `esxlcm serve --api` answers, for every operation of the vSphere Automation
+`esx/settings` API (plus `cis.session` and `cis.tasks`) listed in the reference
+`vlcm-endpoints.tsv` (bindings `vmware-vcenter` 9.1.1.0).
+
+Every **done** operation is served in both dialects by one dispatcher
+(`crates/server/src/api/dispatch.rs`):
+
+* **JSON-RPC** — `POST /api`, vAPI JSON-RPC 2.0 as the official Python SDK speaks it:
+  DataValue encoding (`OPTIONAL` wrappers, map-entry lists, unions checked, datetimes in UTC
+  with `Z`), errors in `result.error`, sessions in `securityCtx` (or the
+  `vmware-api-session-id` header), tasks as `op$task`.
+* **REST** — `/api/<url_template>`: plain JSON, `?action=`, `vmw-task=true` (202 with the
+  task id), the `vmware-api-session-id` header, `POST /api/session` with HTTP Basic (201),
+  errors as `{error_type, messages, data}` with the HTTP statuses of vlcm-api §3.1, GET filter
+  structs as query parameters (repeat a parameter for a set) or, as the Python `rest`
+  connector sends them, as a JSON body.
+
+Not an operation of the bindings, but needed for `PUSH` offline depots:
+**`POST /vum-fileupload`** (administrators; the request body is the raw bundle; answers
+`201` with the upload id as a JSON string, for `Offline.CreateSpec.file_id`). vCenter's
+upload endpoint has this path (on port 9087); here it is on the API port.
+
+Roles: `read_only` users may call every operation marked below as read (GET-like);
+everything that changes state needs `admin` and otherwise fails with `unauthorized`
+(REST 403). An operation not listed as done answers `operation_not_found` (REST 404).
+
+Statuses: **done** — served as specified; **not yet** — planned, with what it waits for;
+**not planned** — outside what esxlcm is for.
+
+## Running it
+
+```sh
+export ESXLCM_ADMIN_USER=administrator@vsphere.local ESXLCM_ADMIN_PASSWORD='…'   # first start only
+esxlcm serve --api --data-dir /var/lib/esxlcm --listen 0.0.0.0:8443
+# listening on https://0.0.0.0:8443/api
+# clients trust the generated CA /var/lib/esxlcm/tls/ca.pem
+```
+
+The data dir holds, all written atomically (temporary file, fsync, rename):
+
+| path | what |
+|---|---|
+| `config.json` | users (`name`, `role`: `admin` or `read_only`, Argon2id `password_hash`) and optional `tls: {cert, key}` (PEM files to use instead of the generated ones). To add a user, add `{"name": "…", "role": "read_only", "password": "…"}` and restart: the clear-text password is hashed and removed from the file. |
+| `state.json` | online and offline depot records |
+| `tls/` | the certificate made on first start: `ca.pem` (trust this), `server.pem`, `server.key` |
+| `depots/offline/` | imported bundles |
+| `uploads/` | bundles uploaded for `PUSH` and not yet imported |
+
+Sessions and tasks live in memory (a restart logs everyone out, as on vCenter); sessions
+expire after 30 minutes without use. One server per data dir (`.lock`).
+
+```sh
+# REST
+T=$(curl -s --cacert ca.pem -X POST -u "$ESXLCM_ADMIN_USER:$ESXLCM_ADMIN_PASSWORD" https://HOST:8443/api/session | tr -d '"')
+curl -s --cacert ca.pem -H "vmware-api-session-id: $T" https://HOST:8443/api/esx/settings/depot-content/base-images
+F=$(curl -s --cacert ca.pem -H "vmware-api-session-id: $T" --data-binary @bundle.zip https://HOST:8443/vum-fileupload | tr -d '"')
+curl -s --cacert ca.pem -H "vmware-api-session-id: $T" -H 'content-type: application/json' \
+     -d "{\"source_type\":\"PUSH\",\"file_id\":\"$F\"}" 'https://HOST:8443/api/esx/settings/depots/offline?vmw-task=true'
+```
+
+```python
+# The official SDK (pip install vmware-vcenter vmware-vapi-runtime), unmodified
+import requests
+from vmware.vapi.vsphere.client import create_vsphere_client
+from com.vmware.esx.settings.depots_client import Offline
+s = requests.Session(); s.verify = "ca.pem"; s.trust_env = False   # REQUESTS_CA_BUNDLE would override verify
+client = create_vsphere_client(server="HOST:8443", username=USER, password=PASSWORD, session=s)
+task = Offline(client._stub_config).create_task(Offline.CreateSpec(source_type="PULL", location="/srv/bundle.zip"))
+```
+
+`tests/sdk/` runs such a client against the server (`scripts/test-sdk.sh`).
+
+## Operations
+
+''')
+from collections import Counter
+cnt = Counter()
+table = []
+for r in rows:
+    st, note = status(r['service'], r['operation'])
+    cnt[st] += 1
+    svc = r['service'].replace('com.vmware.esx.settings.', 'esx.settings.').replace('com.vmware.', '')
+    url = r['url_template'].replace('|', '\\|')
+    table.append(f"| `{svc}` | `{r['operation']}` | {r['http_method']} `{url}` | {r['task_capable']} | {st} | {note} |")
+out.append(f"Summary: {cnt['done']} done, {cnt['not yet']} not yet, {cnt['not planned']} not planned (of {len(rows)}).\n\n")
+out.append('| service | operation | REST | task | status | notes |\n|---|---|---|---|---|---|\n')
+out.append('\n'.join(table) + '\n')
+open('docs/API.md', 'w').write(''.join(out))
+print(cnt, len(done))

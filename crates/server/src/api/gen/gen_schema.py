@@ -1,0 +1,35 @@
+"""Regenerate crates/server/src/api/schema.json: the subset of the reference catalogue
+(vlcm-types.json, from the official 9.1.1.0 bindings) for the services the API serves.
+
+Usage (from the repository root):
+  python3 crates/server/src/api/gen/gen_schema.py ../shared/reference/vlcm-types.json crates/server/src/api/schema.json
+Widen PREFIXES when a new service is implemented."""
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+PREFIXES = ('com.vmware.cis.session', 'com.vmware.cis.tasks', 'com.vmware.esx.settings.depots',
+            'com.vmware.esx.settings.depot_content')
+ops = [o for o in d['operations'] if o['service'].startswith(PREFIXES)]
+structs, enums = {}, {}
+def walk(t):
+    if not t: return
+    for m in re.findall(r'S:([A-Za-z0-9_.]+)', t):
+        if m not in structs:
+            structs[m] = d['structs'][m]
+            for _, ft in structs[m]['fields']:
+                walk(ft)
+    for m in re.findall(r'E:([A-Za-z0-9_.]+)', t):
+        enums[m] = d['enums'][m]
+for o in ops:
+    for _, t in o['inputs']:
+        walk(t)
+    walk(o['output'])
+    if o['task_result']:
+        walk(o['task_result'])
+walk('S:com.vmware.cis.task.info'); walk('S:com.vmware.vapi.std.localizable_message')
+keep = ('service','op','http','url','path','query','body','dispatch','inputs','output','task_result','task_type','errors')
+out = {'meta': {'source': d['meta']['source'], 'generated_by': 'see docs/API.md (subset of vlcm-types.json)'},
+       'operations': [{k: o[k] for k in keep} for o in ops],
+       'structs': {k: {'fields': v['fields'], 'unions': v['unions']} for k, v in sorted(structs.items())},
+       'enums': {k: v['values'] for k, v in sorted(enums.items())}}
+json.dump(out, open(sys.argv[2], 'w'), indent=1, sort_keys=True)
+print(len(ops), len(structs), len(enums))

@@ -1,0 +1,96 @@
+//! `POST /api`: vAPI JSON-RPC 2.0 as the official SDK speaks it (vlcm-api §1). Always HTTP
+//! 200; vAPI errors go in `result.error`, protocol failures in `error`; `id` is echoed as
+//! sent.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::datavalue::DataValue;
+use super::dispatch::{Credentials, dispatch};
+use super::errors::ApiError;
+
+pub const SESSION_HEADER: &str = "vmware-api-session-id";
+
+fn respond(body: Value, error_name: Option<String>) -> Response {
+    let mut resp =
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body.to_string()).into_response();
+    if let Some(name) = error_name.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        resp.headers_mut().insert("vapi-error", name);
+    }
+    resp
+}
+
+fn protocol_error(id: Value, code: i64, message: &str) -> Response {
+    respond(json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}), None)
+}
+
+fn vapi_error(id: Value, e: &ApiError) -> Response {
+    respond(
+        json!({"jsonrpc": "2.0", "id": id, "result": {"error": e.to_data_value().to_json()}}),
+        Some(e.kind.canonical()),
+    )
+}
+
+/// Credentials from `ctx.securityCtx`, else the session header.
+fn credentials(params: &Value, headers: &HeaderMap) -> Result<Credentials, ApiError> {
+    let sec = &params["ctx"]["securityCtx"];
+    let text = |k: &str| sec.get(k).and_then(Value::as_str).map(str::to_owned);
+    match sec.get("schemeId").and_then(Value::as_str) {
+        Some("com.vmware.vapi.std.security.user_pass") => Ok(Credentials::UserPass {
+            user: text("userName").unwrap_or_default(),
+            password: text("password").unwrap_or_default(),
+        }),
+        Some("com.vmware.vapi.std.security.session_id") => {
+            text("sessionId").map(Credentials::Session).ok_or_else(|| ApiError::unauthenticated("sessionId is missing"))
+        }
+        Some(other) => Err(ApiError::unauthenticated(format!("authentication scheme '{other}' is not supported"))),
+        None => Ok(headers
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map_or(Credentials::None, |s| Credentials::Session(s.to_owned()))),
+    }
+}
+
+pub async fn handle(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return protocol_error(Value::Null, -32700, "Parse error.");
+    };
+    let id = req.get("id").cloned().unwrap_or(Value::Null);
+    if req.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return protocol_error(id, -32600, "Invalid Request.");
+    }
+    if req.get("method").and_then(Value::as_str) != Some("invoke") {
+        return protocol_error(id, -32601, "Method not found.");
+    }
+    let params = req.get("params").cloned().unwrap_or(Value::Null);
+    let (Some(service), Some(operation)) =
+        (params.get("serviceId").and_then(Value::as_str), params.get("operationId").and_then(Value::as_str))
+    else {
+        return protocol_error(id, -32602, "Invalid params.");
+    };
+    let input = match params.get("input").map(DataValue::from_json) {
+        Some(Ok(DataValue::Struct(s))) => s.fields,
+        None | Some(Ok(DataValue::Void)) => BTreeMap::new(),
+        Some(Ok(_)) => {
+            return vapi_error(id, &ApiError::invalid_argument("input must be the operation-input structure"));
+        }
+        Some(Err(e)) => return vapi_error(id, &ApiError::invalid_argument(e.to_string())),
+    };
+    let creds = match credentials(&params, &headers) {
+        Ok(c) => c,
+        Err(e) => return vapi_error(id, &e),
+    };
+    match dispatch(&state, service, operation, creds, input).await {
+        Ok(outcome) => {
+            respond(json!({"jsonrpc": "2.0", "id": id, "result": {"output": outcome.value.to_json()}}), None)
+        }
+        Err(e) => vapi_error(id, &e),
+    }
+}

@@ -1,0 +1,237 @@
+//! The vLCM-compatible API server (issue #6): the vSphere Automation `esx/settings` subset
+//! over HTTPS, so the official Python SDK, curl, PowerCLI and govc work unchanged.
+//!
+//! * `POST /api` — vAPI JSON-RPC 2.0, what the official SDK speaks ([`jsonrpc`]);
+//! * `/api/...` — the REST dialect over the same dispatcher ([`rest`]);
+//! * `POST /vum-fileupload` — bundle uploads for `PUSH` offline depots (vCenter's upload
+//!   endpoint has this path; its body here is the raw bundle).
+//!
+//! Operations are declared once ([`services::IMPLEMENTED`], types from [`schema`]); both
+//! dialects decode into the same inputs and encode the same outputs ([`dispatch`]). State
+//! lives in the data dir: `config.json` (users, TLS files), `state.json` (depots),
+//! `tls/` (the generated certificate), `depots/offline/` (imported bundles), `uploads/`.
+
+pub mod datavalue;
+pub mod dispatch;
+pub mod errors;
+pub mod jsonrpc;
+pub mod persist;
+pub mod rest;
+pub mod schema;
+pub mod services;
+pub mod session;
+pub mod tasks;
+pub mod tls;
+pub mod typed;
+pub mod users;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use futures_util::StreamExt as _;
+
+use self::dispatch::authenticate;
+use self::errors::ApiError;
+use self::persist::{JsonStateStore, PersistError, StateStore};
+use self::schema::{Registry, SchemaError};
+use self::services::depots::DepotStore;
+use self::session::SessionStore;
+use self::tasks::TaskManager;
+use self::users::{InitialAdmin, Role, UserDb, UserError};
+
+/// JSON-RPC and REST bodies are documents, not bundles.
+const MAX_API_BODY: usize = 16 * 1024 * 1024;
+
+pub struct ApiState {
+    /// Held for the server's lifetime: one server per data dir.
+    _lock: std::fs::File,
+    pub registry: Registry,
+    pub users: UserDb,
+    pub sessions: SessionStore,
+    pub tasks: Arc<TaskManager>,
+    pub depots: DepotStore,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// The first administrator, used only when `config.json` has no users.
+    pub initial_admin: Option<InitialAdmin>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Users(#[from] UserError),
+    #[error(transparent)]
+    Persist(#[from] PersistError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("{0} is in use by another esxlcm server")]
+    Locked(PathBuf),
+    #[error("listening on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+}
+
+impl ApiState {
+    /// Load (or initialise) everything the server keeps in `data_dir`.
+    pub fn open(
+        data_dir: &Path,
+        initial_admin: Option<InitialAdmin>,
+    ) -> Result<(Self, users::ServerConfig), ServeError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| PersistError::new(data_dir, e))?;
+        let lock = lock_data_dir(data_dir)?;
+        let registry = Registry::load()?;
+        let (users, config) = UserDb::load_or_init(&data_dir.join("config.json"), initial_admin)?;
+        let store: Arc<dyn StateStore> = Arc::new(JsonStateStore::new(data_dir));
+        let depots = DepotStore::open(data_dir, store)?;
+        let state =
+            Self { _lock: lock, registry, users, sessions: SessionStore::default(), tasks: Arc::default(), depots };
+        Ok((state, config))
+    }
+}
+
+/// Two servers on one data dir would overwrite each other's state.
+fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, ServeError> {
+    let path = data_dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| PersistError::new(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ServeError::Locked(data_dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(PersistError::new(&path, e).into()),
+    }
+}
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/api", post(jsonrpc::handle).layer(DefaultBodyLimit::max(MAX_API_BODY)))
+        .route("/api/{*rest}", any(rest::handle).layer(DefaultBodyLimit::max(MAX_API_BODY)))
+        .route("/vum-fileupload", post(upload).layer(DefaultBodyLimit::disable()))
+        .with_state(state)
+}
+
+/// `POST /vum-fileupload`: store the body as an upload and answer its id (a JSON string)
+/// for `Offline.CreateSpec.file_id`. Administrators only.
+async fn upload(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
+    match store_upload(&state, &headers, body).await {
+        Ok(id) => (StatusCode::CREATED, axum::Json(id)).into_response(),
+        Err(e) => rest::error_response(&e),
+    }
+}
+
+/// A refused upload's body is still read (up to this much) before answering: a client
+/// still sending when the connection closes sees a broken connection, not the error.
+const DRAIN_REFUSED_UPLOAD: u64 = 256 * 1024 * 1024;
+
+async fn store_upload(state: &Arc<ApiState>, headers: &HeaderMap, body: Body) -> Result<String, ApiError> {
+    let mut stream = body.into_data_stream();
+    let allowed = match authenticate(state, rest::credentials(headers)).await {
+        Ok(caller) if caller.role == Role::Admin => Ok(caller),
+        Ok(caller) => Err(ApiError::unauthorized(format!("user '{}' is read-only and may not upload", caller.user))),
+        Err(e) => Err(e),
+    };
+    let caller = match allowed {
+        Ok(c) => c,
+        Err(e) => {
+            let mut drained = 0u64;
+            while let Some(Ok(chunk)) = stream.next().await {
+                drained += chunk.len() as u64;
+                if drained > DRAIN_REFUSED_UPLOAD {
+                    break;
+                }
+            }
+            return Err(e);
+        }
+    };
+    let dir = state.depots.uploads_dir();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".upload-")
+        .tempfile_in(&dir)
+        .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))?;
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::invalid_argument(format!("the upload was interrupted: {e}")))?;
+        size += chunk.len() as u64;
+        tmp.write_all(&chunk).map_err(|e| ApiError::internal(format!("storing the upload: {e}")))?;
+    }
+    if size == 0 {
+        return Err(ApiError::invalid_argument("the upload is empty"));
+    }
+    tmp.as_file().sync_all().map_err(|e| ApiError::internal(format!("storing the upload: {e}")))?;
+    let id = tasks::uuid_v4().map_err(|e| ApiError::internal(e.to_string()))?;
+    tmp.persist(dir.join(format!("{id}.zip")))
+        .map_err(|e| ApiError::internal(format!("storing the upload: {}", e.error)))?;
+    tracing::info!(upload = %id, bytes = size, user = %caller.user, "bundle uploaded");
+    Ok(id)
+}
+
+/// A running server.
+pub struct ApiServer {
+    pub local_addr: SocketAddr,
+    /// The generated CA clients should trust (`None` with a configured certificate).
+    pub ca_file: Option<PathBuf>,
+    handle: axum_server::Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl ApiServer {
+    /// Open the data dir, make or load the certificate and start listening.
+    pub async fn start(config: ApiConfig) -> Result<Self, ServeError> {
+        let (state, server_config) = ApiState::open(&config.data_dir, config.initial_admin.clone())?;
+        let tls = tls::load_or_create(&config.data_dir, server_config.tls.as_ref())?;
+        let listener = std::net::TcpListener::bind(config.listen)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
+        let local_addr = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.listen, source })?;
+        let rustls = axum_server::tls_rustls::RustlsConfig::from_config(tls.config);
+        let server = axum_server::from_tcp_rustls(listener, rustls)
+            .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
+        let handle = axum_server::Handle::new();
+        let app = router(Arc::new(state));
+        let task = tokio::spawn(server.handle(handle.clone()).serve(app.into_make_service()));
+        tracing::info!(%local_addr, "API server listening");
+        Ok(Self { local_addr, ca_file: tls.ca_file, handle, task })
+    }
+
+    /// Stop accepting connections; requests in flight get `grace` to finish.
+    pub fn shutdown(&self, grace: std::time::Duration) {
+        self.handle.graceful_shutdown(Some(grace));
+    }
+
+    /// Wait until the server has stopped.
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Run the API server until `shutdown` resolves (requests in flight then get 10 s);
+/// `announce` is told where it listens and which CA file clients should trust.
+pub async fn serve_until(
+    config: ApiConfig,
+    shutdown: impl Future<Output = ()>,
+    announce: impl FnOnce(SocketAddr, Option<&Path>),
+) -> Result<(), ServeError> {
+    let addr = config.listen;
+    let server = ApiServer::start(config).await?;
+    announce(server.local_addr, server.ca_file.as_deref());
+    shutdown.await;
+    tracing::info!("stopping the API server");
+    server.shutdown(std::time::Duration::from_secs(10));
+    server.wait().await.map_err(|source| ServeError::Listen { addr, source })
+}

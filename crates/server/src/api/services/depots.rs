@@ -1,0 +1,656 @@
+//! `esx.settings.depots.online` (configuration records), `esx.settings.depots.offline`
+//! (bundles imported into the data dir: pulled from a path or URL, or pushed through the
+//! upload endpoint) and their content.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::Utc;
+use esxlcm_depot::catalog::Catalog;
+use esxlcm_depot::model::ReleaseKind;
+use esxlcm_depot::source::{Depot, OpenOptions};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::api::datavalue::{DataValue, StructValue};
+use crate::api::dispatch::{Ctx, HandlerFuture, Out};
+use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::persist::{OfflineDepot, OnlineDepot, PersistError, ServerState, StateStore, sync_dir};
+use crate::api::tasks::Progress;
+use crate::api::typed::format_datetime;
+
+/// Depot records and the merged catalog of the offline depots.
+pub struct DepotStore {
+    data_dir: PathBuf,
+    store: Arc<dyn StateStore>,
+    state: tokio::sync::Mutex<ServerState>,
+    catalog: tokio::sync::Mutex<Option<Arc<Catalog>>>,
+}
+
+impl DepotStore {
+    pub fn open(data_dir: &Path, store: Arc<dyn StateStore>) -> Result<Self, PersistError> {
+        let state = store.load()?;
+        for dir in [offline_dir(data_dir), uploads_dir(data_dir)] {
+            fs::create_dir_all(&dir).map_err(|e| PersistError::new(&dir, e))?;
+        }
+        Ok(Self {
+            data_dir: data_dir.to_path_buf(),
+            store,
+            state: tokio::sync::Mutex::new(state),
+            catalog: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    pub async fn snapshot(&self) -> ServerState {
+        self.state.lock().await.clone()
+    }
+
+    /// Change the state and persist it before anyone sees the change.
+    async fn mutate<R>(&self, f: impl FnOnce(&mut ServerState) -> Result<R, ApiError>) -> Result<R, ApiError> {
+        let mut guard = self.state.lock().await;
+        let mut next = guard.clone();
+        let r = f(&mut next)?;
+        let store = Arc::clone(&self.store);
+        let to_save = next.clone();
+        tokio::task::spawn_blocking(move || store.save(&to_save))
+            .await
+            .map_err(|e| ApiError::internal(format!("saving state: {e}")))?
+            .map_err(|e| ApiError::internal(format!("saving state: {e}")))?;
+        *guard = next;
+        Ok(r)
+    }
+
+    /// The offline depots merged, built on first use after a change.
+    pub async fn catalog(&self) -> Result<Arc<Catalog>, ApiError> {
+        let mut cached = self.catalog.lock().await;
+        if let Some(c) = cached.as_ref() {
+            return Ok(Arc::clone(c));
+        }
+        let files: Vec<PathBuf> =
+            self.state.lock().await.offline_depots.values().map(|d| self.data_dir.join(&d.file)).collect();
+        let catalog = tokio::task::spawn_blocking(move || {
+            let mut catalog = Catalog::new();
+            for f in files {
+                let depot = Depot::open_path(&f, &OpenOptions::default()).map_err(|e| {
+                    ApiError::new(ErrorKind::ResourceInaccessible, "com.vmware.esxlcm.depot.unreadable", e.to_string())
+                })?;
+                catalog.add(depot).map_err(|e| {
+                    ApiError::new(ErrorKind::ResourceInaccessible, "com.vmware.esxlcm.depot.unreadable", e.to_string())
+                })?;
+            }
+            Ok::<_, ApiError>(catalog)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("building the catalog: {e}")))??;
+        let catalog = Arc::new(catalog);
+        *cached = Some(Arc::clone(&catalog));
+        Ok(catalog)
+    }
+
+    async fn invalidate_catalog(&self) {
+        *self.catalog.lock().await = None;
+    }
+
+    pub fn uploads_dir(&self) -> PathBuf {
+        uploads_dir(&self.data_dir)
+    }
+}
+
+fn offline_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("depots").join("offline")
+}
+
+pub fn uploads_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("uploads")
+}
+
+fn next_id(state: &mut ServerState, kind: &str) -> String {
+    state.next_id += 1;
+    format!("{kind}-{}", state.next_id)
+}
+
+// ---- online depots ----
+
+fn online_plain(d: &OnlineDepot) -> Value {
+    json!({
+        "description": d.description, "location": d.location, "enabled": d.enabled,
+        "system_defined": false, "owner": d.owner, "ownerdata": d.ownerdata,
+    })
+}
+
+pub fn online_list(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let s = ctx.state.depots.snapshot().await;
+        let map: serde_json::Map<String, Value> =
+            s.online_depots.iter().map(|(id, d)| (id.clone(), online_plain(d))).collect();
+        Ok(Out::Plain(Value::Object(map)))
+    })
+}
+
+pub fn online_get(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let id: String = ctx.input("depot")?;
+        let s = ctx.state.depots.snapshot().await;
+        let d = s.online_depots.get(&id).ok_or_else(|| ApiError::not_found("online depot", &id))?;
+        Ok(Out::Plain(online_plain(d)))
+    })
+}
+
+#[derive(Deserialize)]
+struct OnlineCreateSpec {
+    description: Option<String>,
+    location: String,
+    enabled: Option<bool>,
+    ownerdata: Option<String>,
+}
+
+fn check_online_location(location: &str) -> Result<(), ApiError> {
+    match url::Url::parse(location) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
+        _ => Err(ApiError::invalid_argument(format!(
+            "the location of an online depot must be an http or https URL of its index.xml, not '{}'",
+            redact(location)
+        ))),
+    }
+}
+
+/// A URL without user info or query, for messages (tokens travel there).
+fn redact(location: &str) -> String {
+    match url::Url::parse(location) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            let _ = u.set_username("");
+            u.set_query(None);
+            u.to_string()
+        }
+        Err(_) => location.to_owned(),
+    }
+}
+
+pub fn online_create(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let spec: OnlineCreateSpec = ctx.input("spec")?;
+        check_online_location(&spec.location)?;
+        let owner = ctx.caller.user.clone();
+        let id = ctx
+            .state
+            .depots
+            .mutate(|s| {
+                if let Some((id, _)) = s.online_depots.iter().find(|(_, d)| d.location == spec.location) {
+                    return Err(ApiError::new(
+                        ErrorKind::AlreadyExists,
+                        "com.vmware.esxlcm.depot.exists",
+                        format!("an online depot with this location already exists: {id}"),
+                    ));
+                }
+                let id = next_id(s, "online");
+                s.online_depots.insert(
+                    id.clone(),
+                    OnlineDepot {
+                        description: spec.description.unwrap_or_default(),
+                        location: spec.location,
+                        enabled: spec.enabled.unwrap_or(true),
+                        owner: Some(owner),
+                        ownerdata: spec.ownerdata,
+                    },
+                );
+                Ok(id)
+            })
+            .await?;
+        Ok(Out::Plain(Value::String(id)))
+    })
+}
+
+#[derive(Deserialize)]
+struct OnlineUpdateSpec {
+    enabled: Option<bool>,
+    description: Option<String>,
+}
+
+pub fn online_update(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let id: String = ctx.input("depot")?;
+        let spec: OnlineUpdateSpec = ctx.input("spec")?;
+        ctx.state
+            .depots
+            .mutate(|s| {
+                let d = s.online_depots.get_mut(&id).ok_or_else(|| ApiError::not_found("online depot", &id))?;
+                if let Some(e) = spec.enabled {
+                    d.enabled = e;
+                }
+                if let Some(desc) = spec.description {
+                    d.description = desc;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(Out::Plain(Value::Null))
+    })
+}
+
+pub fn online_delete(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let id: String = ctx.input("depot")?;
+        ctx.state
+            .depots
+            .mutate(|s| s.online_depots.remove(&id).map(drop).ok_or_else(|| ApiError::not_found("online depot", &id)))
+            .await?;
+        Ok(Out::Plain(Value::Null))
+    })
+}
+
+// ---- offline depots ----
+
+fn offline_plain(d: &OfflineDepot, with_time: bool) -> Value {
+    let mut v = json!({
+        "description": d.description, "source_type": d.source_type, "location": d.location,
+        "file_id": d.file_id, "owner": d.owner, "ownerdata": d.ownerdata,
+    });
+    if let (true, Some(m)) = (with_time, v.as_object_mut()) {
+        m.insert("create_time".into(), Value::String(d.create_time.clone()));
+    }
+    v
+}
+
+pub fn offline_list(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let s = ctx.state.depots.snapshot().await;
+        let map: serde_json::Map<String, Value> =
+            s.offline_depots.iter().map(|(id, d)| (id.clone(), offline_plain(d, false))).collect();
+        Ok(Out::Plain(Value::Object(map)))
+    })
+}
+
+pub fn offline_get(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let id: String = ctx.input("depot")?;
+        let s = ctx.state.depots.snapshot().await;
+        let d = s.offline_depots.get(&id).ok_or_else(|| ApiError::not_found("offline depot", &id))?;
+        Ok(Out::Plain(offline_plain(d, true)))
+    })
+}
+
+#[derive(Deserialize)]
+struct AuthenticationSpec {
+    method: String,
+    authentication_key: Option<String>,
+    authentication_value: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OfflineCreateSpec {
+    authentication_spec: Option<AuthenticationSpec>,
+    description: Option<String>,
+    source_type: String,
+    location: Option<String>,
+    file_id: Option<String>,
+    ownerdata: Option<String>,
+}
+
+/// Progress: copying takes 0–80 %, reading the depot 80–95 %.
+const COPY_SHARE: i64 = 80;
+
+/// A `file:` URL or a plain path → the local file, if it is one.
+fn local_path(location: &str) -> Option<PathBuf> {
+    if let Ok(u) = url::Url::parse(location) {
+        return match u.scheme() {
+            "file" => u.to_file_path().ok(),
+            // A one-letter scheme is a Windows drive letter.
+            s if s.len() == 1 => Some(PathBuf::from(location)),
+            _ => None,
+        };
+    }
+    Some(PathBuf::from(location))
+}
+
+fn is_upload_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+pub fn offline_create(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let spec: OfflineCreateSpec = ctx.input("spec")?;
+        let depots = &ctx.state.depots;
+        let dir = offline_dir(&depots.data_dir);
+        let progress = ctx.progress.clone();
+        let mut staged = tempfile::Builder::new()
+            .prefix(".incoming-")
+            .suffix(".zip")
+            .tempfile_in(&dir)
+            .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))?;
+        if let Some(p) = &progress {
+            p.set_cancelable(true);
+        }
+        let (location, file_id, sha) = match spec.source_type.as_str() {
+            "PULL" => {
+                let location = spec
+                    .location
+                    .clone()
+                    .ok_or_else(|| ApiError::invalid_argument("a PULL offline depot needs a location"))?;
+                let sha = match local_path(&location) {
+                    Some(path) => {
+                        let file = staged.reopen().map_err(|e| ApiError::internal(e.to_string()))?;
+                        let p = progress.clone();
+                        tokio::task::spawn_blocking(move || copy_local(&path, file, p.as_ref()))
+                            .await
+                            .map_err(|e| ApiError::internal(e.to_string()))??
+                    }
+                    None => {
+                        download(&location, spec.authentication_spec.as_ref(), staged.as_file_mut(), progress.as_ref())
+                            .await?
+                    }
+                };
+                (Some(location), None, sha)
+            }
+            "PUSH" => {
+                let id = spec
+                    .file_id
+                    .clone()
+                    .ok_or_else(|| ApiError::invalid_argument("a PUSH offline depot needs a file_id"))?;
+                if !is_upload_id(&id) {
+                    return Err(ApiError::invalid_argument(format!("'{id}' is not an upload id")));
+                }
+                let path = depots.uploads_dir().join(format!("{id}.zip"));
+                if !path.exists() {
+                    return Err(ApiError::invalid_argument(format!(
+                        "no uploaded file '{id}': upload the bundle first (POST /vum-fileupload)"
+                    )));
+                }
+                let file = staged.reopen().map_err(|e| ApiError::internal(e.to_string()))?;
+                let p = progress.clone();
+                let src = path.clone();
+                let sha = tokio::task::spawn_blocking(move || copy_local(&src, file, p.as_ref()))
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))??;
+                (None, Some(id), sha)
+            }
+            other => return Err(ApiError::invalid_argument(format!("unknown source_type '{other}'"))),
+        };
+        if let Some(p) = &progress {
+            p.set_cancelable(false);
+            p.set(COPY_SHARE, 100, "Reading the depot metadata");
+        }
+
+        // Checked here to fail before reading the depot, and again under the state lock.
+        check_not_imported(&depots.snapshot().await, &sha)?;
+
+        let check_path = staged.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            Depot::open_path(&check_path, &OpenOptions::default()).map(drop).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::invalid_argument(format!("not a usable offline bundle: {e}")))?;
+        if let Some(p) = &progress {
+            p.set(95, 100, "Storing the depot");
+        }
+
+        let owner = ctx.caller.user.clone();
+        let id = depots
+            .mutate(|s| {
+                check_not_imported(s, &sha)?;
+                let id = next_id(s, "offline");
+                let file = format!("depots/offline/{id}.zip");
+                let dest = depots.data_dir.join(&file);
+                staged.as_file().sync_all().map_err(|e| ApiError::internal(e.to_string()))?;
+                let persisted = staged_into(staged, &dest)?;
+                drop(persisted);
+                s.offline_depots.insert(
+                    id.clone(),
+                    OfflineDepot {
+                        description: spec.description.unwrap_or_default(),
+                        source_type: spec.source_type,
+                        location,
+                        file_id: file_id.clone(),
+                        create_time: format_datetime(Utc::now()),
+                        owner: Some(owner),
+                        ownerdata: spec.ownerdata,
+                        sha256: sha,
+                        file,
+                    },
+                );
+                Ok(id)
+            })
+            .await?;
+        if let Some(fid) = &file_id {
+            // The upload is consumed; a failed removal only leaves a stray file.
+            let _ = fs::remove_file(depots.uploads_dir().join(format!("{fid}.zip")));
+        }
+        depots.invalidate_catalog().await;
+        tracing::info!(depot = %id, "offline depot imported");
+        Ok(Out::Plain(json!({ "depot": id })))
+    })
+}
+
+/// The same bytes imported twice are one depot: `already_exists` names it in `data`.
+fn check_not_imported(state: &ServerState, sha: &str) -> Result<(), ApiError> {
+    match state.offline_depots.iter().find(|(_, d)| d.sha256 == sha) {
+        Some((id, _)) => Err(ApiError::new(
+            ErrorKind::AlreadyExists,
+            "com.vmware.esxlcm.depot.exists",
+            format!("this bundle is already imported as offline depot {id}"),
+        )
+        .with_data(DataValue::Struct(
+            StructValue::new("com.vmware.esx.settings.depots.offline.create_result")
+                .with("depot", DataValue::String(id.clone())),
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Move the staged temporary file to its final name (durably).
+fn staged_into(staged: tempfile::NamedTempFile, dest: &Path) -> Result<File, ApiError> {
+    let file = staged.persist(dest).map_err(|e| ApiError::internal(format!("{}: {}", dest.display(), e.error)))?;
+    if let Some(parent) = dest.parent() {
+        sync_dir(parent).map_err(|e| ApiError::internal(e.to_string()))?;
+    }
+    Ok(file)
+}
+
+fn canceled() -> ApiError {
+    ApiError::new(ErrorKind::Canceled, "com.vmware.esxlcm.task.canceled", "the task was canceled")
+}
+
+/// Copy a local bundle, hashing it and reporting progress; returns the SHA-256.
+fn copy_local(src: &Path, mut out: File, progress: Option<&Progress>) -> Result<String, ApiError> {
+    let mut input = File::open(src).map_err(|e| {
+        ApiError::new(
+            ErrorKind::InvalidArgument,
+            "com.vmware.esxlcm.depot.unreadable",
+            format!("cannot read {}: {e}", src.display()),
+        )
+    })?;
+    let total = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut done = 0u64;
+    loop {
+        if progress.is_some_and(Progress::is_canceled) {
+            return Err(canceled());
+        }
+        let n = input.read(&mut buf).map_err(|e| ApiError::invalid_argument(format!("{}: {e}", src.display())))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(|e| ApiError::internal(format!("writing the depot: {e}")))?;
+        done += n as u64;
+        report_copy(progress, done, total);
+    }
+    out.sync_all().map_err(|e| ApiError::internal(format!("writing the depot: {e}")))?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn report_copy(progress: Option<&Progress>, done: u64, total: u64) {
+    if let Some(p) = progress {
+        let pct = done
+            .saturating_mul(COPY_SHARE.unsigned_abs())
+            .checked_div(total)
+            .map_or(0, |p| i64::try_from(p).unwrap_or(0));
+        p.set(pct.min(COPY_SHARE), 100, &format!("Copied {done} of {total} bytes"));
+    }
+}
+
+/// Fetch a bundle over HTTP(S) (with the optional header of `authentication_spec`).
+async fn download(
+    location: &str,
+    auth: Option<&AuthenticationSpec>,
+    out: &mut File,
+    progress: Option<&Progress>,
+) -> Result<String, ApiError> {
+    let url = url::Url::parse(location)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| ApiError::invalid_argument(format!("unsupported location '{}'", redact(location))))?;
+    let inaccessible =
+        |msg: String| ApiError::new(ErrorKind::ResourceInaccessible, "com.vmware.esxlcm.depot.fetch", msg);
+    let client = reqwest::Client::builder().build().map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut req = client.get(url.clone());
+    if let Some(a) = auth {
+        match (a.method.as_str(), &a.authentication_key, &a.authentication_value) {
+            ("HEADER_AUTH", Some(k), Some(v)) => req = req.header(k.as_str(), v.as_str()),
+            _ => return Err(ApiError::invalid_argument("authentication_spec needs HEADER_AUTH with a key and value")),
+        }
+    }
+    let shown = redact(location);
+    let mut resp = req
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| inaccessible(format!("{shown}: {}", e.without_url())))?;
+    let total = resp.content_length().unwrap_or(0);
+    let mut hasher = Sha256::new();
+    let mut done = 0u64;
+    loop {
+        // A stalled upstream must not keep a canceled task alive.
+        let next = match progress {
+            Some(p) => tokio::select! {
+                c = resp.chunk() => c,
+                () = p.canceled() => return Err(canceled()),
+            },
+            None => resp.chunk().await,
+        };
+        let Some(chunk) = next.map_err(|e| inaccessible(format!("{shown}: {}", e.without_url())))? else { break };
+        hasher.update(&chunk);
+        out.write_all(&chunk).map_err(|e| ApiError::internal(format!("writing the depot: {e}")))?;
+        done += chunk.len() as u64;
+        report_copy(progress, done, total);
+    }
+    out.sync_all().map_err(|e| ApiError::internal(format!("writing the depot: {e}")))?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[derive(Deserialize, Default)]
+struct DeleteSpec {
+    #[allow(dead_code)]
+    force: Option<bool>,
+}
+
+pub fn offline_delete(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let id: String = ctx.input("depot")?;
+        // No image refers to depots yet, so `force` changes nothing.
+        let _spec: Option<DeleteSpec> = ctx.input("spec")?;
+        let depots = &ctx.state.depots;
+        let removed = depots
+            .mutate(|s| s.offline_depots.remove(&id).ok_or_else(|| ApiError::not_found("offline depot", &id)))
+            .await?;
+        depots.invalidate_catalog().await;
+        let path = depots.data_dir.join(&removed.file);
+        if let Err(e) = fs::remove_file(&path) {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove a deleted depot's bundle");
+        }
+        Ok(Out::Plain(Value::Null))
+    })
+}
+
+// ---- offline depot content ----
+
+fn versions_json(pairs: impl IntoIterator<Item = (String, String)>) -> Value {
+    Value::Array(pairs.into_iter().map(|(v, d)| json!({"version": v, "display_version": d})).collect())
+}
+
+type AddonVersions = (String, String, Vec<(String, String)>);
+
+/// `depots.offline.content.info` of one bundle: per vendor, what each metadata zip holds.
+pub fn content_info(depot: &Depot) -> Value {
+    let mut bundles: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for meta in &depot.metadata {
+        let a = &meta.archive;
+        let mut in_units: std::collections::BTreeSet<(String, String)> = Default::default();
+        let mut base_images = Vec::new();
+        // name → (display name, vendor, [(version, display version)])
+        let mut addons: BTreeMap<String, AddonVersions> = BTreeMap::new();
+        for u in &a.release_units {
+            for (n, v) in &u.components {
+                in_units.insert((n.clone(), v.to_string()));
+            }
+            match u.kind {
+                ReleaseKind::BaseImage => base_images.push(json!({
+                    "version": u.version.to_string(),
+                    "display_name": u.ui_name.clone().unwrap_or_else(|| "ESXi".into()),
+                    "display_version": u.ui_version,
+                })),
+                ReleaseKind::Addon => {
+                    let name = u.name.clone().unwrap_or_default();
+                    let e = addons
+                        .entry(name.clone())
+                        .or_insert_with(|| (u.ui_name.clone().unwrap_or(name), u.vendor.clone(), Vec::new()));
+                    e.2.push((u.version.to_string(), u.ui_version.clone()));
+                }
+                _ => {}
+            }
+        }
+        let mut independent: BTreeMap<String, (String, Vec<(String, String)>)> = BTreeMap::new();
+        for b in &a.bulletins {
+            let Some(c) = &b.component else { continue };
+            if in_units.contains(&(c.name.clone(), c.version.to_string())) {
+                continue;
+            }
+            let e = independent.entry(c.name.clone()).or_insert_with(|| (c.ui_name.clone(), Vec::new()));
+            e.1.push((c.version.to_string(), c.ui_version.clone()));
+        }
+        let file_name = meta.path.rsplit('/').next().unwrap_or(&meta.path).to_owned();
+        let addons: serde_json::Map<String, Value> = addons
+            .into_iter()
+            .map(|(n, (display, vendor, vs))| {
+                (n, json!({"display_name": display, "vendor": vendor, "versions": versions_json(vs)}))
+            })
+            .collect();
+        let independent: serde_json::Map<String, Value> = independent
+            .into_iter()
+            .map(|(n, (display, vs))| (n, json!({"display_name": display, "versions": versions_json(vs)})))
+            .collect();
+        bundles.entry(meta.vendor_code.clone()).or_default().push(json!({
+            "file_name": file_name,
+            "base_images": base_images,
+            "addons": addons,
+            "independent_components": independent,
+        }));
+    }
+    json!({ "metadata_bundles": bundles })
+}
+
+pub fn offline_content_get(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let id: String = ctx.input("depot")?;
+        let s = ctx.state.depots.snapshot().await;
+        let d = s.offline_depots.get(&id).ok_or_else(|| ApiError::not_found("offline depot", &id))?;
+        let path = ctx.state.depots.data_dir.join(&d.file);
+        let info = tokio::task::spawn_blocking(move || {
+            Depot::open_path(&path, &OpenOptions::default())
+                .map(|depot| content_info(&depot))
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| {
+            ApiError::new(ErrorKind::ResourceInaccessible, "com.vmware.esxlcm.depot.unreadable", e.to_string())
+        })?;
+        Ok(Out::Plain(info))
+    })
+}

@@ -1,0 +1,302 @@
+//! Tasks (vlcm-api §1.6): `op$task` calls run in the background; `cis.tasks` reports them.
+//! Ids are `<uuid>:<serviceId>` like vCenter's. Tasks live in memory; finished ones are
+//! dropped oldest first beyond [`KEEP_FINISHED`].
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use super::datavalue::{DataValue, StructValue};
+use super::errors::{ApiError, Message};
+use super::typed::format_datetime;
+
+pub const KEEP_FINISHED: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Running => "RUNNING",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskRecord {
+    pub id: String,
+    pub service: String,
+    /// The sync operation name (`create`, not `create$task`).
+    pub operation: String,
+    pub description: Message,
+    pub user: String,
+    pub status: Status,
+    pub cancelable: bool,
+    pub total: i64,
+    pub completed: i64,
+    pub progress_message: Message,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    /// The operation's result as a DataValue of its task result type (`None` for void).
+    pub result: Option<DataValue>,
+    pub error: Option<ApiError>,
+    seq: u64,
+}
+
+/// What a running operation holds to report progress and notice cancellation.
+#[derive(Clone)]
+pub struct Progress {
+    manager: Arc<TaskManager>,
+    id: String,
+    cancel: Arc<Cancel>,
+}
+
+/// A cancellation request: a flag to poll and a channel to wait on.
+pub struct Cancel {
+    flag: AtomicBool,
+    tx: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Cancel {
+    fn default() -> Self {
+        Self { flag: AtomicBool::new(false), tx: tokio::sync::watch::Sender::new(false) }
+    }
+}
+
+impl Cancel {
+    fn request(&self) {
+        self.flag.store(true, Ordering::Relaxed);
+        self.tx.send_replace(true);
+    }
+}
+
+impl Progress {
+    pub fn set(&self, completed: i64, total: i64, message: &str) {
+        self.manager.update(&self.id, |t| {
+            t.completed = completed.clamp(0, total.max(0));
+            t.total = total.max(0);
+            t.progress_message = Message::new("com.vmware.esxlcm.task.progress", message);
+        });
+    }
+
+    pub fn set_cancelable(&self, cancelable: bool) {
+        self.manager.update(&self.id, |t| t.cancelable = cancelable);
+    }
+
+    pub fn is_canceled(&self) -> bool {
+        self.cancel.flag.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once cancellation is requested (for work that waits on I/O).
+    pub async fn canceled(&self) {
+        let mut rx = self.cancel.tx.subscribe();
+        // An error means the sender is gone, which cannot happen while `self` holds it.
+        let _ = rx.wait_for(|c| *c).await;
+    }
+}
+
+#[derive(Default)]
+pub struct TaskManager {
+    tasks: Mutex<HashMap<String, (TaskRecord, Arc<Cancel>)>>,
+    seq: std::sync::atomic::AtomicU64,
+}
+
+pub fn uuid_v4() -> Result<String, getrandom::Error> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b)?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    Ok(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+}
+
+impl TaskManager {
+    /// Register a task, already running (we start work at once).
+    pub fn start(self: &Arc<Self>, service: &str, operation: &str, user: &str) -> Result<(String, Progress), ApiError> {
+        let uuid = uuid_v4().map_err(|e| ApiError::internal(format!("no randomness for a task id: {e}")))?;
+        let id = format!("{uuid}:{service}");
+        let cancel = Arc::new(Cancel::default());
+        let record = TaskRecord {
+            id: id.clone(),
+            service: service.to_owned(),
+            operation: operation.to_owned(),
+            description: Message::new(&format!("{service}.{operation}"), format!("{operation} ({service})")),
+            user: user.to_owned(),
+            status: Status::Running,
+            cancelable: false,
+            total: 100,
+            completed: 0,
+            progress_message: Message::new("com.vmware.esxlcm.task.started", "Started"),
+            start_time: Some(Utc::now()),
+            end_time: None,
+            result: None,
+            error: None,
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+        };
+        self.lock().insert(id.clone(), (record, Arc::clone(&cancel)));
+        Ok((id.clone(), Progress { manager: Arc::clone(self), id, cancel }))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (TaskRecord, Arc<Cancel>)>> {
+        self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn update(&self, id: &str, f: impl FnOnce(&mut TaskRecord)) {
+        if let Some((t, _)) = self.lock().get_mut(id) {
+            f(t);
+        }
+    }
+
+    pub fn finish(&self, id: &str, outcome: Result<Option<DataValue>, ApiError>) {
+        {
+            let mut map = self.lock();
+            if let Some((t, _)) = map.get_mut(id) {
+                t.end_time = Some(Utc::now());
+                t.cancelable = false;
+                match outcome {
+                    Ok(result) => {
+                        t.status = Status::Succeeded;
+                        t.completed = t.total;
+                        t.progress_message = Message::new("com.vmware.esxlcm.task.done", "Completed");
+                        t.result = result;
+                    }
+                    Err(e) => {
+                        t.status = Status::Failed;
+                        t.progress_message = Message::new("com.vmware.esxlcm.task.failed", e.to_string());
+                        t.error = Some(e);
+                    }
+                }
+            }
+            let mut finished: Vec<(u64, String)> = map
+                .values()
+                .filter(|(t, _)| matches!(t.status, Status::Succeeded | Status::Failed))
+                .map(|(t, _)| (t.seq, t.id.clone()))
+                .collect();
+            if finished.len() > KEEP_FINISHED {
+                finished.sort();
+                for (_, old) in finished.iter().take(finished.len() - KEEP_FINISHED) {
+                    map.remove(old);
+                }
+            }
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<TaskRecord> {
+        self.lock().get(id).map(|(t, _)| t.clone())
+    }
+
+    /// All tasks, oldest first.
+    pub fn list(&self) -> Vec<TaskRecord> {
+        let mut all: Vec<TaskRecord> = self.lock().values().map(|(t, _)| t.clone()).collect();
+        all.sort_by_key(|t| t.seq);
+        all
+    }
+
+    /// Ask a task to stop; `Err` if it cannot be canceled.
+    pub fn cancel(&self, id: &str) -> Result<(), ApiError> {
+        let map = self.lock();
+        let (t, flag) = map.get(id).ok_or_else(|| ApiError::not_found("task", id))?;
+        if !t.cancelable || !matches!(t.status, Status::Pending | Status::Running) {
+            return Err(ApiError::new(
+                super::errors::ErrorKind::NotAllowedInCurrentState,
+                "com.vmware.esxlcm.task.not_cancelable",
+                format!(
+                    "task '{id}' cannot be canceled now (status {}, cancelable {})",
+                    t.status.as_str(),
+                    t.cancelable
+                ),
+            ));
+        }
+        flag.request();
+        Ok(())
+    }
+}
+
+impl TaskRecord {
+    /// `com.vmware.cis.task.info`, obeying the union rules of its status.
+    pub fn to_info(&self, exclude_result: bool) -> DataValue {
+        let progress = DataValue::Struct(
+            StructValue::new("com.vmware.cis.task.progress")
+                .with("total", DataValue::Long(self.total))
+                .with("completed", DataValue::Long(self.completed))
+                .with("message", self.progress_message.to_data_value()),
+        );
+        let started = self.status != Status::Pending;
+        let ended = matches!(self.status, Status::Succeeded | Status::Failed);
+        let opt_time = |t: Option<DateTime<Utc>>, allowed: bool| match t {
+            Some(t) if allowed => DataValue::some(DataValue::String(format_datetime(t))),
+            _ => DataValue::none(),
+        };
+        let result = match &self.result {
+            Some(r) if started && !exclude_result => DataValue::some(r.clone()),
+            _ => DataValue::none(),
+        };
+        let error = match &self.error {
+            Some(e) if self.status == Status::Failed => DataValue::some(e.to_data_value()),
+            _ => DataValue::none(),
+        };
+        DataValue::Struct(
+            StructValue::new("com.vmware.cis.task.info")
+                .with("progress", if started { DataValue::some(progress) } else { DataValue::none() })
+                .with("result", result)
+                .with("description", self.description.to_data_value())
+                .with("service", DataValue::string(&self.service))
+                .with("operation", DataValue::string(&self.operation))
+                .with("parent", DataValue::none())
+                .with("target", DataValue::none())
+                .with("status", DataValue::string(self.status.as_str()))
+                .with("cancelable", DataValue::Bool(self.cancelable))
+                .with("error", error)
+                .with("start_time", opt_time(self.start_time, started))
+                .with("end_time", opt_time(self.end_time, ended))
+                .with("user", DataValue::some(DataValue::string(&self.user))),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::api::schema::{Registry, Ty};
+    use crate::api::typed::to_plain;
+
+    #[test]
+    fn task_info_passes_union_rules_in_every_state() {
+        let reg = Registry::load().unwrap();
+        let ty = Ty::Struct("com.vmware.cis.task.info".into());
+        let m = Arc::new(TaskManager::default());
+        let (id, p) = m.start("com.vmware.esx.settings.depots.offline", "create", "root").unwrap();
+        p.set(30, 100, "copying");
+        let running = to_plain(&reg, &m.get(&id).unwrap().to_info(false), &ty, "$").unwrap();
+        assert_eq!(running["status"], "RUNNING");
+        assert_eq!(running["progress"]["completed"], 30);
+        assert!(running.get("end_time").is_none());
+        m.finish(&id, Ok(Some(DataValue::string("x"))));
+        let done = to_plain(&reg, &m.get(&id).unwrap().to_info(false), &ty, "$").unwrap();
+        assert_eq!(done["status"], "SUCCEEDED");
+        assert_eq!(done["progress"]["completed"], 100);
+        assert_eq!(done["result"], "x");
+        assert!(m.cancel(&id).is_err());
+
+        let (id2, p2) = m.start("s", "o", "root").unwrap();
+        p2.set_cancelable(true);
+        m.cancel(&id2).unwrap();
+        assert!(p2.is_canceled());
+        m.finish(&id2, Err(ApiError::new(super::super::errors::ErrorKind::Canceled, "c", "canceled")));
+        let failed = to_plain(&reg, &m.get(&id2).unwrap().to_info(false), &ty, "$").unwrap();
+        assert_eq!(failed["status"], "FAILED");
+        assert_eq!(failed["error"]["error_type"], "CANCELED");
+    }
+}

@@ -1,0 +1,142 @@
+//! Shared by the `api_*` integration tests: a server on loopback HTTPS with its generated
+//! CA trusted, an admin and a read-only user, and small JSON-RPC / REST helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use esxlcm_server::api::users::InitialAdmin;
+use esxlcm_server::api::{ApiConfig, ApiServer};
+use serde_json::{Value, json};
+
+pub const ADMIN: (&str, &str) = ("administrator@vsphere.local", "Adm1n!pass");
+pub const VIEWER: (&str, &str) = ("viewer", "just-looking");
+
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub server: ApiServer,
+    pub data_dir: PathBuf,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+/// Start a server on `data_dir` (created with a read-only user on first use).
+pub async fn start_on(data_dir: &Path) -> TestServer {
+    let config_path = data_dir.join("config.json");
+    if !config_path.exists() {
+        std::fs::create_dir_all(data_dir).unwrap();
+        // The operator's way to add a user: clear text, hashed away on start.
+        std::fs::write(
+            &config_path,
+            json!({"users": [{"name": VIEWER.0, "role": "read_only", "password": VIEWER.1}]}).to_string(),
+        )
+        .unwrap();
+    }
+    // As ESXLCM_ADMIN_USER / ESXLCM_ADMIN_PASSWORD would give it; ignored after the first start.
+    let initial_admin = Some(InitialAdmin { user: ADMIN.0.into(), password: ADMIN.1.into() });
+    let server = ApiServer::start(ApiConfig {
+        data_dir: data_dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        initial_admin,
+    })
+    .await
+    .unwrap();
+    let ca = std::fs::read(server.ca_file.as_ref().unwrap()).unwrap();
+    let client =
+        reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap()).build().unwrap();
+    let base = format!("https://localhost:{}", server.local_addr.port());
+    TestServer { base, client, server, data_dir: data_dir.to_path_buf(), next_id: Default::default() }
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A raw JSON-RPC exchange; the HTTP status must be 200 (§1.2).
+    pub async fn rpc_raw(&self, body: &Value) -> Value {
+        let resp = self.client.post(self.url("/api")).json(body).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "JSON-RPC answers are always HTTP 200");
+        resp.json().await.unwrap()
+    }
+
+    /// `invoke` with `input` fields (already DataValue-encoded) and a security context.
+    pub async fn rpc(&self, service: &str, op: &str, input: Value, sec: Value) -> Value {
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_string();
+        let body = json!({"jsonrpc": "2.0", "method": "invoke", "params": {
+            "serviceId": service, "operationId": op,
+            "input": {"STRUCTURE": {"operation-input": input}},
+            "ctx": {"appCtx": {"opId": "test"}, "securityCtx": sec}}, "id": id});
+        let resp = self.rpc_raw(&body).await;
+        assert_eq!(resp["id"], json!(id));
+        assert_eq!(resp["jsonrpc"], "2.0");
+        resp
+    }
+
+    pub async fn rpc_login(&self, user: &str, password: &str) -> String {
+        let r = self
+            .rpc(
+                "com.vmware.cis.session",
+                "create",
+                json!({}),
+                json!({"schemeId": "com.vmware.vapi.std.security.user_pass", "userName": user, "password": password}),
+            )
+            .await;
+        r["result"]["output"]["SECRET"].as_str().unwrap_or_else(|| panic!("login failed: {r}")).to_owned()
+    }
+
+    pub async fn rpc_s(&self, session: &str, service: &str, op: &str, input: Value) -> Value {
+        self.rpc(
+            service,
+            op,
+            input,
+            json!({"schemeId": "com.vmware.vapi.std.security.session_id", "sessionId": session}),
+        )
+        .await
+    }
+
+    pub async fn rest_login(&self, user: &str, password: &str) -> String {
+        let resp = self.client.post(self.url("/api/session")).basic_auth(user, Some(password)).send().await.unwrap();
+        assert_eq!(resp.status(), 201);
+        resp.json::<String>().await.unwrap()
+    }
+
+    pub fn rest(&self, method: reqwest::Method, path: &str, session: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).header("vmware-api-session-id", session)
+    }
+
+    /// Poll `cis.tasks.get` over JSON-RPC until the task ends; returns the last info
+    /// (the STRUCTURE's fields) and every progress `completed` value seen.
+    pub async fn rpc_wait_task(&self, session: &str, task: &str) -> (Value, Vec<i64>) {
+        let mut seen = Vec::new();
+        for _ in 0..600 {
+            let r = self
+                .rpc_s(session, "com.vmware.cis.tasks", "get", json!({"task": task, "spec": {"OPTIONAL": null}}))
+                .await;
+            let info = r["result"]["output"]["STRUCTURE"]["com.vmware.cis.task.info"].clone();
+            assert!(info.is_object(), "{r}");
+            if let Some(c) =
+                info["progress"]["OPTIONAL"]["STRUCTURE"]["com.vmware.cis.task.progress"]["completed"].as_i64()
+            {
+                seen.push(c);
+            }
+            match info["status"].as_str().unwrap() {
+                "SUCCEEDED" | "FAILED" => return (info, seen),
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        panic!("task {task} did not finish");
+    }
+
+    pub async fn stop(self) {
+        self.server.shutdown(Duration::from_secs(1));
+        self.server.wait().await.unwrap();
+    }
+}
+
+/// A JSON-RPC vAPI error's inner struct, by name.
+pub fn rpc_error<'a>(resp: &'a Value, name: &str) -> &'a Value {
+    let e = &resp["result"]["error"]["ERROR"][format!("com.vmware.vapi.std.errors.{name}")];
+    assert!(e.is_object(), "expected error {name}, got {resp}");
+    e
+}
