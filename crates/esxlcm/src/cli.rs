@@ -13,6 +13,8 @@ use crate::cmd::check::CheckArgs;
 use crate::cmd::export::ExportArgs;
 use crate::cmd::generate::GenerateArgs;
 use crate::cmd::image::{ComplianceArgs, ResolveArgs};
+use crate::cmd::image_build::BuildArgs;
+use crate::cmd::image_inspect::InspectIsoArgs;
 use crate::cmd::inspect::InspectArgs;
 use crate::cmd::mirror::MirrorArgs;
 use crate::cmd::serve::ServeArgs;
@@ -72,7 +74,7 @@ pub enum Command {
     /// Read and check depots: offline bundles, VIBs, depot directories and online depots
     #[command(subcommand)]
     Depot(DepotCommand),
-    /// Build images from vLCM software specs: resolve and validate them against depots
+    /// Build images from vLCM software specs: resolve, validate, build ISOs and bundles, inspect ISOs
     #[command(subcommand)]
     Image(ImageCommand),
     /// Serve a depot over HTTP to ESXi hosts (a generated demo depot by default)
@@ -99,6 +101,10 @@ pub enum ImageCommand {
     Resolve(ResolveArgs),
     /// Compare hosts' installed software with a spec's image: status, changes, impact
     Compliance(ComplianceArgs),
+    /// Build a spec's image as an installer ISO, an offline bundle and/or spec JSON
+    Build(Box<BuildArgs>),
+    /// Show what an ESXi installer ISO holds: boot entries, BOOT.CFG, image database, files
+    Inspect(InspectIsoArgs),
 }
 
 /// How to reach online depots; accepted before or after the subcommand.

@@ -29,6 +29,8 @@ fn main() -> ExitCode {
         Command::Depot(DepotCommand::Generate(args)) => cmd::generate::run(args, &ctx),
         Command::Image(ImageCommand::Resolve(args)) => cmd::image::run(args, &ctx),
         Command::Image(ImageCommand::Compliance(args)) => cmd::image::run_compliance(args, &ctx),
+        Command::Image(ImageCommand::Build(args)) => cmd::image_build::run(args, &ctx),
+        Command::Image(ImageCommand::Inspect(args)) => cmd::image_inspect::run(args, &ctx),
         Command::Serve(args) => cmd::serve::run(args, &ctx),
         Command::Mirror(args) => cmd::mirror::run(args, &cli.network),
     };

@@ -17,7 +17,7 @@ use super::names::{
     COMPONENT_VENDORS, DRIVER_WORDS, ESXI_VIBS, OEM_WORDS, OEMS, Release, SECONDARY_SUFFIXES, releases, vmkapi,
 };
 use super::rng::Stream;
-use super::vibfile::{payload_bytes, payload_record, vib_file};
+use super::vibfile::{BOOT_PAYLOADS, boot_payload_bytes, boot_payload_record, payload_bytes, payload_record, vib_file};
 use super::{GenerateError, GeneratorConfig};
 use crate::model::{
     AcceptanceLevel, Bulletin, Checksum, ComponentSpec, Constraint, ImageProfile, Provide, ReleaseKind, ReleaseUnit,
@@ -262,8 +262,19 @@ impl Builder<'_> {
         let id = vib.id();
         let (gz, tar) = payload_bytes(self.seed(), &vib, self.config.payload_bytes)
             .map_err(|source| GenerateError::Payload { vib_id: id.clone(), source })?;
-        vib.payloads = vec![payload_record(&vib.name, &gz, &tar)];
-        let bytes = vib_file(&vib, &gz).map_err(|source| GenerateError::Vib { vib_id: id.clone(), source })?;
+        let mut stored: Vec<Vec<u8>> = Vec::new();
+        if self.config.boot_modules && vib.name == ESXI_VIBS[0] {
+            for name in BOOT_PAYLOADS {
+                let boot = boot_payload_bytes(self.seed(), &id, name, self.config.payload_bytes)
+                    .map_err(|source| GenerateError::Payload { vib_id: id.clone(), source })?;
+                vib.payloads.push(boot_payload_record(name, &boot));
+                stored.push(boot);
+            }
+        }
+        vib.payloads.push(payload_record(&vib.name, &gz, &tar));
+        stored.push(gz);
+        let parts: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
+        let bytes = vib_file(&vib, &parts).map_err(|source| GenerateError::Vib { vib_id: id.clone(), source })?;
         vib.location = Some(VibLocation {
             relative_path: vib.default_relative_path(),
             source_url: None,

@@ -59,6 +59,10 @@ pub struct GeneratorConfig {
     pub payload_bytes: (usize, usize),
     /// One `ESXi-...-standard` image profile per base image.
     pub image_profiles: bool,
+    /// Give `esx-base` two `boot` payloads (`b`, the kernel, and `k`) before its `vgz`
+    /// payload, as real base images have, so that installer ISOs can be built from the
+    /// depot. Off by default: existing generated depots stay byte for byte the same.
+    pub boot_modules: bool,
     pub vendor_name: String,
     pub vendor_code: String,
     /// The metadata timestamp (fixed, so output is reproducible).
@@ -77,6 +81,7 @@ impl Default for GeneratorConfig {
             vibs_per_component: (1, 3),
             payload_bytes: (256, 4096),
             image_profiles: true,
+            boot_modules: false,
             vendor_name: "VMware".into(),
             vendor_code: "vmw".into(),
             timestamp: "2024-06-25T07:22:11.326293".into(),
@@ -212,7 +217,18 @@ impl GeneratedDepot {
             .ok_or_else(|| WriteError::from_source(vib_id, "not a VIB of this generated depot".to_owned()))?;
         let (gz, _) = vibfile::payload_bytes(self.seed, vib, self.payload_bytes)
             .map_err(|e| WriteError::from_source(vib_id, e))?;
-        vibfile::vib_file(vib, &gz).map_err(|e| WriteError::from_source(vib_id, e))
+        let mut stored = Vec::with_capacity(vib.payloads.len());
+        for p in &vib.payloads {
+            if p.payload_type == "boot" {
+                let boot = vibfile::boot_payload_bytes(self.seed, vib_id, &p.name, self.payload_bytes)
+                    .map_err(|e| WriteError::from_source(vib_id, e))?;
+                stored.push(boot);
+            } else {
+                stored.push(gz.clone());
+            }
+        }
+        let parts: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
+        vibfile::vib_file(vib, &parts).map_err(|e| WriteError::from_source(vib_id, e))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The bytes of a generated VIB: a real `ar` file (depot-format §4) holding the
 //! descriptor, an empty `sig.pkcs7` (community acceptance needs no signature) and one
-//! `vgz` payload: gzip of a small "visor tar" whose content comes from the payload seed.
+//! `vgz` payload: gzip of a small "visor tar" whose content comes from the payload seed
+//! (with `boot_modules`, `esx-base` has two `boot` payloads of seeded bytes before it).
 //! Everything is a pure function of the VIB's metadata and the seed, so a VIB can be
 //! rebuilt byte for byte whenever it is read.
 
@@ -152,17 +153,50 @@ pub(crate) fn payload_record(vib_name: &str, gz: &[u8], tar: &[u8]) -> Payload {
     }
 }
 
+/// Names of the `boot` payloads [`GeneratorConfig::boot_modules`](super::GeneratorConfig)
+/// adds to `esx-base`: the kernel and a second boot module, as real base images have
+/// (`b.b00`, `k.b00`, depot-format §7.2).
+pub(crate) const BOOT_PAYLOADS: &[&str] = &["b", "k"];
+
+/// A `boot` payload: gzip of filler bytes from the seed, the VIB ID and the payload name.
+pub(crate) fn boot_payload_bytes(
+    seed: u64,
+    vib_id: &str,
+    name: &str,
+    bytes: (usize, usize),
+) -> std::io::Result<Vec<u8>> {
+    let mut rng = Filler::new(payload_seed(seed, &format!("{vib_id}/{name}")));
+    let mut data = vec![0u8; rng.range(bytes.0, bytes.1)];
+    rng.fill(&mut data);
+    gzip(&data)
+}
+
+/// The descriptor record of a `boot` payload: its stored size and sha-256.
+pub(crate) fn boot_payload_record(name: &str, gz: &[u8]) -> Payload {
+    Payload {
+        name: name.to_owned(),
+        payload_type: "boot".into(),
+        size: gz.len() as u64,
+        uncompressed_size: None,
+        compression_option: None,
+        checksums: vec![Checksum::sha256(hex::encode(Sha256::digest(gz)))],
+    }
+}
+
 /// The `.vib` file: `descriptor.xml` (the VIB without its depot location), an empty
-/// `sig.pkcs7`, the payload.
-pub(crate) fn vib_file(vib: &Vib, payload: &[u8]) -> Result<Vec<u8>, ArError> {
+/// `sig.pkcs7`, the payloads (the bytes of each of `vib.payloads`, in that order).
+pub(crate) fn vib_file(vib: &Vib, payloads: &[&[u8]]) -> Result<Vec<u8>, ArError> {
     let mut descriptor = vib.clone();
     descriptor.location = None;
     let descriptor = descriptor.to_xml();
-    let mut ar = ArWriter::new(Vec::with_capacity(descriptor.len() + payload.len() + 256));
+    let total: usize = payloads.iter().map(|p| p.len()).sum();
+    let mut ar = ArWriter::new(Vec::with_capacity(descriptor.len() + total + 256));
     ar.append_bytes("descriptor.xml", &descriptor)?;
     ar.append_bytes("sig.pkcs7", &[])?;
-    let name = vib.payloads.first().map_or_else(|| payload_name(&vib.name), |p| p.name.clone());
-    ar.append_bytes(&name, payload)?;
+    for (i, payload) in payloads.iter().enumerate() {
+        let name = vib.payloads.get(i).map_or_else(|| payload_name(&vib.name), |p| p.name.clone());
+        ar.append_bytes(&name, payload)?;
+    }
     ar.finish()
 }
 

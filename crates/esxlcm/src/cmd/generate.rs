@@ -25,7 +25,8 @@ OUT ending in .zip is written as an offline bundle; anything else as an online d
 Examples:
   esxlcm depot generate --out demo.zip
   esxlcm depot generate --preset benchmark --out /tmp/depot-20k      # 20,074 VIBs
-  esxlcm depot generate --seed 7 --base-images 5 --addons 3 --payload-bytes 1000000 --out big.zip";
+  esxlcm depot generate --seed 7 --base-images 5 --addons 3 --payload-bytes 1000000 --out big.zip
+  esxlcm depot generate --preset tiny --boot-modules --out bootable.zip   # for `esxlcm image build --iso`";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Preset {
@@ -68,6 +69,12 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "BYTES")]
     pub payload_bytes: Option<usize>,
 
+    /// Give every esx-base VIB two `boot` payloads (`b`, the kernel, and `k`), so that
+    /// `esxlcm image build --iso` can build an installer ISO from the depot. Off by default:
+    /// without it the same seed and options give the same bytes as before
+    #[arg(long)]
+    pub boot_modules: bool,
+
     /// Replace OUT if it exists (atomically: readers see the old or the new depot)
     #[arg(long)]
     pub overwrite: bool,
@@ -91,6 +98,7 @@ pub fn run(args: &GenerateArgs, _ctx: &Context) -> anyhow::Result<Status> {
     if let Some(n) = args.payload_bytes {
         config.payload_bytes = (n, n);
     }
+    config.boot_modules = args.boot_modules;
     let depot = generate(&config).context("cannot generate the depot with these options")?;
     let bundle = args.out.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
     let content = depot.content();

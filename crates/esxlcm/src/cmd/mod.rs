@@ -22,6 +22,8 @@ pub mod check;
 pub mod export;
 pub mod generate;
 pub mod image;
+pub mod image_build;
+pub mod image_inspect;
 pub mod inspect;
 pub mod mirror;
 pub mod serve;
