@@ -18,6 +18,7 @@ import requests
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ADMIN = ("administrator@vsphere.local", "Adm1n!pass")
 VIEWER = ("viewer", "just-looking")
+EDITOR = ("editor@vsphere.local", "Ed1tor!pass")
 
 
 def esxlcm_bin():
@@ -31,10 +32,14 @@ class Server:
     def __init__(self, data_dir):
         self.data_dir = pathlib.Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        # A second, read-only user the way an operator adds one: clear text, hashed on start.
-        (self.data_dir / "config.json").write_text(
-            json.dumps({"users": [{"name": VIEWER[0], "role": "read_only", "password": VIEWER[1]}]})
-        )
+        # Users the way an operator adds them: clear text, hashed on start. A second
+        # administrator edits drafts concurrently; the viewer is read-only.
+        users = [
+            {"name": ADMIN[0], "role": "admin", "password": ADMIN[1]},
+            {"name": EDITOR[0], "role": "admin", "password": EDITOR[1]},
+            {"name": VIEWER[0], "role": "read_only", "password": VIEWER[1]},
+        ]
+        (self.data_dir / "config.json").write_text(json.dumps({"users": users}))
         binary = os.environ.get("ESXLCM_SERVE_BIN") or str(esxlcm_bin())
         if not pathlib.Path(binary).exists():
             pytest.fail(f"{binary} does not exist: build it with `cargo build -p esxlcm` (or set ESXLCM_BIN)")

@@ -1,22 +1,35 @@
 """The official vSphere Automation SDK (vmware-vcenter + vmware-vapi-runtime), unmodified,
 against esxlcm: login, online depots, offline depots by path and by upload, depot content,
-tasks and the error classes the SDK raises."""
+tasks and the error classes the SDK raises; the cluster image workflow (drafts, validation,
+commits, export, compliance) with esxlcm's inventory driven over REST."""
+
+import json
+import pathlib
+import subprocess
 
 import pytest
 from com.vmware.cis_client import Session as CisSession
 from com.vmware.cis_client import Tasks
+from com.vmware.esx.settings.clusters.software.drafts.software_client import AddOn as DraftAddOn
+from com.vmware.esx.settings.clusters.software.drafts.software_client import BaseImage as DraftBaseImage
+from com.vmware.esx.settings.clusters.software.drafts.software_client import Components as DraftComponents
+from com.vmware.esx.settings.clusters.software_client import Commits, Compliance, Drafts, EffectiveComponents
+from com.vmware.esx.settings.clusters_client import Software
 from com.vmware.esx.settings.depot_content_client import AddOns, BaseImages, Components
 from com.vmware.esx.settings.depots.offline_client import Content
 from com.vmware.esx.settings.depots_client import Offline, Online
+from com.vmware.esx.settings_client import AddOnSpec, BaseImageSpec
 from com.vmware.vapi.std.errors_client import (
     AlreadyExists,
+    ConcurrentChange,
     InvalidArgument,
+    NotAllowedInCurrentState,
     NotFound,
     Unauthenticated,
     Unauthorized,
 )
 
-from conftest import ADMIN, VIEWER, connect, wait_task
+from conftest import ADMIN, EDITOR, VIEWER, connect, esxlcm_bin, wait_task
 
 
 def test_login_and_whoami(admin):
@@ -129,3 +142,188 @@ def test_offline_depot_by_upload(server, admin, make_bundle):
     names = {c.name for c in Components(admin._stub_config).list()}
     assert {c["name"] for c in inspected["components"]} <= names
     offline.delete(depot)
+
+
+# ---- the cluster image workflow ----
+
+DEPENDENCY_UNMET = "com.esxlcm.solver.dependency.unmet"
+
+
+class Rest:
+    """esxlcm's own inventory has no SDK stubs: it is driven over REST."""
+
+    def __init__(self, server, user):
+        self.server = server
+        self.http = server.session()
+        self.http.headers["vmware-api-session-id"] = server.rest_login(*user)
+
+    def call(self, method, path, body=None, expect=200):
+        r = self.http.request(method, f"https://{self.server.host}/api{path}", json=body)
+        assert r.status_code == expect, (r.status_code, r.text)
+        return r.json() if r.text else None
+
+
+def import_depot(stub, path):
+    task = Offline(stub).create_task(Offline.CreateSpec(source_type=Offline.SourceType.PULL, location=str(path)))
+    info, _ = wait_task(task)
+    assert info.status == "SUCCEEDED", info.error
+    return task.get_result().depot
+
+
+def host_state(base, addon, effective, vibs):
+    return {
+        "base_image": {"Version": base},
+        "add_on": {"Name": addon["name"], "Version": addon["version"]},
+        "components": [{"Name": n, "Version": c.version} for n, c in effective.items()],
+        "vibs": vibs,
+    }
+
+
+def test_cluster_image_workflow(server, admin, make_bundle, tmp_path):
+    path, inspected = make_bundle(33)
+    stub = admin._stub_config
+    depot = import_depot(stub, path)
+    rest = Rest(server, ADMIN)
+    cluster = rest.call("POST", "/esxlcm/clusters", {"name": "sdk"}, expect=201)
+    hosts = [rest.call("POST", "/esxlcm/hosts", {"name": f"sdk-{i}", "cluster": cluster}, expect=201) for i in range(3)]
+    assert cluster.startswith("domain-c") and all(h.startswith("host-") for h in hosts)
+
+    low_unit, high_unit = inspected["base_images"][0], inspected["base_images"][-1]
+    low, high = low_unit["version"], high_unit["version"]
+    addon = next(a for a in inspected["addons"] if any(high.startswith(s) for s in a["supported_base_images"]))
+    with pytest.raises(NotAllowedInCurrentState):
+        Software(stub).get(cluster)
+
+    drafts = Drafts(stub)
+    draft = drafts.create(cluster)
+    with pytest.raises(AlreadyExists):
+        drafts.create(cluster)
+    DraftBaseImage(stub).set(cluster, draft, BaseImageSpec(version=low))
+    with pytest.raises(InvalidArgument):
+        DraftBaseImage(stub).set(cluster, draft, BaseImageSpec(version="1.0-1"))
+    DraftAddOn(stub).set(cluster, draft, AddOnSpec(name=addon["name"], version=addon["version"]))
+
+    # A component at the newest base image's version that the oldest base image cannot
+    # satisfy: validation says why.
+    found = None
+    for c in inspected["components"]:
+        newest = c["versions"][-1]["version"]
+        if high_unit["components"].get(c["name"]) != newest or low_unit["components"].get(c["name"]) == newest:
+            continue
+        if c["name"] in addon["components"] or c["name"] in addon["removed_components"]:
+            continue
+        DraftComponents(stub).set(cluster, draft, c["name"], newest)
+        task = drafts.validate_task(cluster, draft)
+        info, _ = wait_task(task)
+        assert info.status == "SUCCEEDED", info.error
+        errors = task.get_result().notifications.errors
+        unmet = [n for n in errors if n.id == DEPENDENCY_UNMET and c["name"] in n.message.default_message]
+        if unmet:
+            found = (c["name"], newest, unmet[0])
+            break
+        DraftComponents(stub).delete(cluster, draft, c["name"])
+    assert found, "no component of the generated depot needs more than the oldest base image"
+    name, version, unmet = found
+    assert name in unmet.message.default_message and "Because:" in unmet.message.default_message
+    assert unmet.resolution is not None
+    assert drafts.get(cluster, draft).metadata.status == Drafts.StatusType.INVALID
+
+    # One editor per draft.
+    editor = connect(server, *EDITOR)
+    with pytest.raises(ConcurrentChange):
+        DraftBaseImage(editor._stub_config).set(cluster, draft, BaseImageSpec(version=high))
+
+    # Committing the invalid draft fails; fixed, it commits.
+    task = drafts.commit_task(cluster, draft, Drafts.CommitSpec(message="too early"))
+    info, _ = wait_task(task)
+    assert info.status == "FAILED" and isinstance(task.get_error(), InvalidArgument)
+    DraftBaseImage(stub).set(cluster, draft, BaseImageSpec(version=high))
+    task = drafts.validate_task(cluster, draft)
+    wait_task(task)
+    assert not task.get_result().notifications.errors
+    # The editor's draft, imported, begins from the same (empty) history.
+    imported = json.dumps({"base_image": {"version": high}})
+    other = Drafts(editor._stub_config).import_software_spec(
+        cluster, Drafts.ImportSpec(source_type=Drafts.SourceType.JSON_STRING, software_spec=imported)
+    )
+    task = drafts.commit_task(cluster, draft, Drafts.CommitSpec(message="sdk image"))
+    info, progress = wait_task(task)
+    assert info.status == "SUCCEEDED", info.error
+    assert progress == sorted(progress)
+    commit = task.get_result()
+    ci = Commits(stub).get(cluster, commit)
+    assert (ci.author, ci.description) == (ADMIN[0], "sdk image")
+    with pytest.raises(NotFound):
+        drafts.get(cluster, draft)
+    late = Drafts(editor._stub_config).commit_task(cluster, other, Drafts.CommitSpec())
+    wait_task(late)
+    assert isinstance(late.get_error(), ConcurrentChange)
+    Drafts(editor._stub_config).delete(cluster, other)
+
+    # The desired image and its effective components.
+    sw = Software(stub).get(cluster)
+    assert sw.base_image.version == high and sw.add_on.name == addon["name"]
+    assert sw.components[name].version == version
+    effective = EffectiveComponents(stub).list(cluster)
+    assert effective[name].details.source == "USER"
+
+    # Export: JSON and ZIP; downloads need a session; the ZIP imports as a depot.
+    urls = Software(stub).export(
+        cluster, Software.ExportSpec(export_software_spec=True, export_iso_image=False, export_offline_bundle=True)
+    )
+    assert set(urls) == {"SOFTWARE_SPEC", "OFFLINE_BUNDLE"}
+    assert server.session().get(urls["SOFTWARE_SPEC"]).status_code == 401
+    spec = rest.http.get(urls["SOFTWARE_SPEC"]).json()
+    assert spec["base_image"]["version"] == high and spec["components"][name] == version
+    zip_path = tmp_path / "exported.zip"
+    zip_path.write_bytes(rest.http.get(urls["OFFLINE_BUNDLE"]).content)
+    exported_depot = import_depot(stub, zip_path)
+    Offline(stub).delete(exported_depot)
+
+    # Compliance: compliant, older base image, newer component.
+    listed = subprocess_vibs(path, high, addon, name, version)
+    good = host_state(high, addon, effective, listed)
+    older = dict(good, base_image={"Version": low})
+    bumped = [dict(c, Version="999.0.0-1") if c["Name"] == name else c for c in good["components"]]
+    newer = dict(good, components=bumped)
+    for h, state in zip(hosts, [good, older, newer]):
+        rest.call("PUT", f"/esxlcm/hosts/{h}/state", state, expect=204)
+    task = Software(stub).scan_task(cluster)
+    info, _ = wait_task(task)
+    assert info.status == "SUCCEEDED", info.error
+    result = task.get_result()
+    assert result.compliant_hosts == {hosts[0]}
+    assert result.non_compliant_hosts == {hosts[1]}
+    assert result.incompatible_hosts == {hosts[2]}
+    assert result.status == "INCOMPATIBLE"
+    assert result.hosts[hosts[2]].components[name].status == "INCOMPATIBLE"
+    assert Compliance(stub).get(cluster).incompatible_hosts == {hosts[2]}
+
+    for h in hosts:
+        rest.call("DELETE", f"/esxlcm/hosts/{h}", expect=204)
+    rest.call("DELETE", f"/esxlcm/clusters/{cluster}", expect=204)
+    Offline(stub).delete(depot)
+
+
+def subprocess_vibs(bundle, base, addon, name, version):
+    """The image's VIBs (what a compliant host has installed), from `esxlcm image resolve --json`."""
+    spec = {
+        "base_image": {"version": base},
+        "add_on": {"name": addon["name"], "version": addon["version"]},
+        "components": {name: version},
+    }
+    spec_path = pathlib.Path(bundle).with_suffix(".spec.json")
+    spec_path.write_text(json.dumps(spec))
+    out = subprocess.run(
+        [str(esxlcm_bin()), "image", "resolve", "--spec", str(spec_path), "--depot", str(bundle), "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    vibs = []
+    for vib_id in json.loads(out.stdout)["vibs"]:
+        # <vendor>_<type>_<name>_<version>
+        _vendor, _type, rest = vib_id.split("_", 2)
+        vib_name, vib_version = rest.rsplit("_", 1)
+        vibs.append({"ID": vib_id, "Name": vib_name, "Version": vib_version})
+    return vibs

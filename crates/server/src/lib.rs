@@ -1,7 +1,8 @@
 //! esxlcm's HTTP side. Built so far: publishing a depot directory as an online depot
 //! ([`depot_http`]), a mirror store's published snapshots ([`store_http`]) and the
-//! vLCM-compatible API ([`api`]: sessions, tasks, depots, depot content; drafts and
-//! compliance are not built yet).
+//! vLCM-compatible API ([`api`]: sessions, tasks, depots, depot content, cluster images
+//! with drafts, validation, commits, compliance scans and export; docs/API.md has the
+//! coverage per operation).
 
 pub mod api;
 pub mod depot_http;

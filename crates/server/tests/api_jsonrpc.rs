@@ -88,7 +88,9 @@ async fn errors_travel_in_result_error() {
     rpc_error(&r, "operation_not_found");
     let r = s.rpc_s(&t, "com.vmware.esx.settings.depots.online", "list$task", json!({})).await;
     rpc_error(&r, "operation_not_found");
-    let r = s.rpc_s(&t, "com.vmware.esx.settings.clusters.software", "get", json!({"cluster": "domain-c8"})).await;
+    // Remediation is not served (esxlcm does not connect to hosts).
+    let r =
+        s.rpc_s(&t, "com.vmware.esx.settings.clusters.software", "apply$task", json!({"cluster": "domain-c8"})).await;
     rpc_error(&r, "operation_not_found");
 
     // Read-only users get Unauthorized on mutating operations.

@@ -132,8 +132,9 @@ async fn online_depot_records_crud_and_error_shapes() {
     assert_eq!(e["error_type"], "NOT_FOUND");
     assert!(e["messages"][0]["default_message"].as_str().unwrap().contains(&id));
 
-    // An operation this server does not have.
-    let r = s.rest(Method::GET, "/api/esx/settings/clusters/domain-c8/software", &t).send().await.unwrap();
+    // An operation this server does not have (remediation).
+    let r =
+        s.rest(Method::POST, "/api/esx/settings/clusters/domain-c8/software?action=apply", &t).send().await.unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.json::<Value>().await.unwrap()["error_type"], "OPERATION_NOT_FOUND");
     s.stop().await;

@@ -70,6 +70,8 @@ pub struct Ctx {
     pub input: Map<String, Value>,
     /// Set when the call runs as a task.
     pub progress: Option<Progress>,
+    /// `host[:port]` the client addressed (for download URLs we hand out).
+    pub origin: Option<String>,
 }
 
 impl Ctx {
@@ -140,6 +142,16 @@ pub fn resolve<'a>(state: &'a ApiState, service: &str, operation: &str) -> Resul
     Ok((def, as_task))
 }
 
+/// The authority the request was sent to: `Host` (HTTP/1.1) or the URI's (HTTP/2).
+pub fn origin(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+    headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(ToString::to_string))
+        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+}
+
 pub async fn authenticate(state: &Arc<ApiState>, creds: Credentials) -> Result<Caller, ApiError> {
     match creds {
         Credentials::None => Err(ApiError::unauthenticated("this operation needs a session or user credentials")),
@@ -172,6 +184,7 @@ pub async fn dispatch(
     operation: &str,
     creds: Credentials,
     input: BTreeMap<String, DataValue>,
+    origin: Option<String>,
 ) -> Result<Outcome, ApiError> {
     let (def, as_task) = resolve(state, service, operation)?;
     let imp = find_impl(service, &def.op).ok_or_else(|| ApiError::operation_not_found(service, operation))?;
@@ -199,7 +212,7 @@ pub async fn dispatch(
 
     if as_task {
         let (id, progress) = state.tasks.start(service, &def.op, &caller.user)?;
-        let ctx = Ctx { state: Arc::clone(state), caller, input: plain, progress: Some(progress) };
+        let ctx = Ctx { state: Arc::clone(state), caller, input: plain, progress: Some(progress), origin };
         let st = Arc::clone(state);
         let result_ty = def.task_result.clone();
         let task_id = id.clone();
@@ -226,7 +239,7 @@ pub async fn dispatch(
         return Ok(Outcome { value: DataValue::String(id), ty: Ty::Id, kind: OutcomeKind::TaskStarted });
     }
 
-    let ctx = Ctx { state: Arc::clone(state), caller, input: plain, progress: None };
+    let ctx = Ctx { state: Arc::clone(state), caller, input: plain, progress: None, origin };
     let out = (imp.handler)(ctx).await?;
     let ty = def.output.clone().unwrap_or(Ty::Void);
     let value = match out {

@@ -13,6 +13,7 @@ pub enum ErrorKind {
     Error,
     AlreadyExists,
     Canceled,
+    ConcurrentChange,
     InternalServerError,
     InvalidArgument,
     InvalidRequest,
@@ -33,6 +34,7 @@ impl ErrorKind {
             Self::Error => "error",
             Self::AlreadyExists => "already_exists",
             Self::Canceled => "canceled",
+            Self::ConcurrentChange => "concurrent_change",
             Self::InternalServerError => "internal_server_error",
             Self::InvalidArgument => "invalid_argument",
             Self::InvalidRequest => "invalid_request",
@@ -61,6 +63,7 @@ impl ErrorKind {
             Self::Error,
             Self::AlreadyExists,
             Self::Canceled,
+            Self::ConcurrentChange,
             Self::InternalServerError,
             Self::InvalidArgument,
             Self::InvalidRequest,
@@ -88,6 +91,7 @@ impl ErrorKind {
             | Self::ResourceInUse
             | Self::ResourceInaccessible
             | Self::Unsupported => 400,
+            Self::ConcurrentChange => 409,
             Self::Unauthenticated => 401,
             Self::Unauthorized => 403,
             Self::NotFound | Self::OperationNotFound => 404,

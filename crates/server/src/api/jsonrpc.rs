@@ -58,7 +58,12 @@ fn credentials(params: &Value, headers: &HeaderMap) -> Result<Credentials, ApiEr
     }
 }
 
-pub async fn handle(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn handle(
+    State(state): State<Arc<ApiState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         return protocol_error(Value::Null, -32700, "Parse error.");
     };
@@ -87,7 +92,8 @@ pub async fn handle(State(state): State<Arc<ApiState>>, headers: HeaderMap, body
         Ok(c) => c,
         Err(e) => return vapi_error(id, &e),
     };
-    match dispatch(&state, service, operation, creds, input).await {
+    let origin = super::dispatch::origin(&headers, &uri);
+    match dispatch(&state, service, operation, creds, input, origin).await {
         Ok(outcome) => {
             respond(json!({"jsonrpc": "2.0", "id": id, "result": {"output": outcome.value.to_json()}}), None)
         }

@@ -4,12 +4,16 @@
 //! * `POST /api` — vAPI JSON-RPC 2.0, what the official SDK speaks ([`jsonrpc`]);
 //! * `/api/...` — the REST dialect over the same dispatcher ([`rest`]);
 //! * `POST /vum-fileupload` — bundle uploads for `PUSH` offline depots (vCenter's upload
-//!   endpoint has this path; its body here is the raw bundle).
+//!   endpoint has this path; its body here is the raw bundle);
+//! * `GET /api/esxlcm/exports/<id>/<file>` — images built by `clusters.software.export`.
 //!
 //! Operations are declared once ([`services::IMPLEMENTED`], types from [`schema`]); both
-//! dialects decode into the same inputs and encode the same outputs ([`dispatch`]). State
-//! lives in the data dir: `config.json` (users, TLS files), `state.json` (depots),
-//! `tls/` (the generated certificate), `depots/offline/` (imported bundles), `uploads/`.
+//! dialects decode into the same inputs and encode the same outputs ([`dispatch`]). Besides
+//! vSphere's, esxlcm's own inventory (`com.esxlcm.inventory.*`, `/api/esxlcm/…`) declares
+//! clusters and hosts and takes hosts' installed states. State lives in the data dir:
+//! `config.json` (users, TLS files, `bootloader_dir`), `state.json` (depots, inventory,
+//! cluster commits, drafts and scans), `tls/` (the generated certificate),
+//! `depots/offline/` (imported bundles), `uploads/`, `exports/`.
 
 pub mod datavalue;
 pub mod dispatch;
@@ -32,10 +36,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::Path as UrlPath;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use futures_util::StreamExt as _;
 
 use self::dispatch::authenticate;
@@ -58,6 +63,8 @@ pub struct ApiState {
     pub sessions: SessionStore,
     pub tasks: Arc<TaskManager>,
     pub depots: DepotStore,
+    /// Bootloader files for ISO exports (`bootloader_dir` in `config.json`).
+    pub bootloader_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,8 +103,15 @@ impl ApiState {
         let (users, config) = UserDb::load_or_init(&data_dir.join("config.json"), initial_admin)?;
         let store: Arc<dyn StateStore> = Arc::new(JsonStateStore::new(data_dir));
         let depots = DepotStore::open(data_dir, store)?;
-        let state =
-            Self { _lock: lock, registry, users, sessions: SessionStore::default(), tasks: Arc::default(), depots };
+        let state = Self {
+            _lock: lock,
+            registry,
+            users,
+            sessions: SessionStore::default(),
+            tasks: Arc::default(),
+            depots,
+            bootloader_dir: config.bootloader_dir.clone(),
+        };
         Ok((state, config))
     }
 }
@@ -123,6 +137,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api", post(jsonrpc::handle).layer(DefaultBodyLimit::max(MAX_API_BODY)))
         .route("/api/{*rest}", any(rest::handle).layer(DefaultBodyLimit::max(MAX_API_BODY)))
         .route("/vum-fileupload", post(upload).layer(DefaultBodyLimit::disable()))
+        .route("/api/esxlcm/exports/{export}/{file}", get(download))
         .with_state(state)
 }
 
@@ -133,6 +148,68 @@ async fn upload(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Bo
         Ok(id) => (StatusCode::CREATED, axum::Json(id)).into_response(),
         Err(e) => rest::error_response(&e),
     }
+}
+
+/// `GET /api/esxlcm/exports/<id>/<file>`: an exported image (`clusters.software.export`
+/// hands out these URLs), for any authenticated user.
+async fn download(
+    State(state): State<Arc<ApiState>>,
+    UrlPath((export, file)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    match open_export(&state, &export, &file, &headers).await {
+        Ok((f, len)) => {
+            let content_type = if file.ends_with(".json") {
+                "application/json"
+            } else if file.ends_with(".zip") {
+                "application/zip"
+            } else {
+                "application/octet-stream"
+            };
+            // Stream in chunks: ISOs and bundles do not fit in memory.
+            let stream = futures_util::stream::unfold(f, |mut f| async move {
+                let mut buf = vec![0u8; 256 * 1024];
+                match tokio::io::AsyncReadExt::read(&mut f, &mut buf).await {
+                    Ok(0) => None,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(buf)), f))
+                    }
+                    Err(e) => Some((Err(e), f)),
+                }
+            });
+            let disposition = format!("attachment; filename=\"{file}\"");
+            (
+                StatusCode::OK,
+                [
+                    (axum::http::header::CONTENT_TYPE, content_type.to_owned()),
+                    (axum::http::header::CONTENT_LENGTH, len.to_string()),
+                    (axum::http::header::CONTENT_DISPOSITION, disposition),
+                ],
+                Body::from_stream(stream),
+            )
+                .into_response()
+        }
+        Err(e) => rest::error_response(&e),
+    }
+}
+
+async fn open_export(
+    state: &Arc<ApiState>,
+    export: &str,
+    file: &str,
+    headers: &HeaderMap,
+) -> Result<(tokio::fs::File, u64), ApiError> {
+    authenticate(state, rest::credentials(headers)).await?;
+    // Only names we write: nothing outside the exports directory can be reached.
+    if !services::depots::is_upload_id(export) || !services::clusters::EXPORT_FILES.contains(&file) {
+        return Err(ApiError::not_found("export", &format!("{export}/{file}")));
+    }
+    let path = services::clusters::exports_dir(state.depots.data_dir()).join(export).join(file);
+    let f =
+        tokio::fs::File::open(&path).await.map_err(|_| ApiError::not_found("export", &format!("{export}/{file}")))?;
+    let len = f.metadata().await.map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?.len();
+    Ok((f, len))
 }
 
 /// A refused upload's body is still read (up to this much) before answering: a client

@@ -7,6 +7,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use esxlcm_solver::SoftwareSpec;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,13 +51,68 @@ pub struct OfflineDepot {
     pub file: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A committed desired image of a cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Commit {
+    pub author: String,
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub message: String,
+    pub spec: SoftwareSpec,
+}
+
+/// A draft of a cluster's image, edited by its owner only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Draft {
+    pub owner: String,
+    pub created: String,
+    /// The commit the draft started from: committing fails when another landed since.
+    pub base_commit: Option<String>,
+    /// May lack a base image while it is being composed.
+    pub spec: SoftwareSpec,
+    /// Set by a validation without errors, cleared by every change.
+    #[serde(default)]
+    pub valid: bool,
+}
+
+/// A cluster of our own inventory (there is no vCenter).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cluster {
+    pub name: String,
+    /// The current commit (the desired image), if any.
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub commits: BTreeMap<String, Commit>,
+    #[serde(default)]
+    pub drafts: BTreeMap<String, Draft>,
+    /// The last `scan` result (plain `cluster_compliance`).
+    #[serde(default)]
+    pub last_scan: Option<serde_json::Value>,
+}
+
+/// A host: in a cluster or standalone, with the installed state last posted for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Host {
+    pub name: String,
+    pub cluster: Option<String>,
+    /// The esxcli JSON document `esxlcm_solver::host_state` reads.
+    #[serde(default)]
+    pub state: Option<serde_json::Value>,
+    #[serde(default)]
+    pub state_time: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerState {
     #[serde(default)]
     pub online_depots: BTreeMap<String, OnlineDepot>,
     #[serde(default)]
     pub offline_depots: BTreeMap<String, OfflineDepot>,
-    /// Depot ids are `<kind>-<n>`, never reused.
+    #[serde(default)]
+    pub clusters: BTreeMap<String, Cluster>,
+    #[serde(default)]
+    pub hosts: BTreeMap<String, Host>,
+    /// Ids (`<kind>-<n>`, `domain-c<n>`, `host-<n>`, draft and commit numbers) are never reused.
     #[serde(default)]
     pub next_id: u64,
 }

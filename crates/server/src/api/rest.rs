@@ -186,7 +186,8 @@ pub async fn handle(
     };
     let operation = if as_task { format!("{}$task", def.op) } else { def.op.clone() };
     let service = def.service.clone();
-    match dispatch(&state, &service, &operation, credentials(&headers), input).await {
+    let origin = super::dispatch::origin(&headers, &uri);
+    match dispatch(&state, &service, &operation, credentials(&headers), input, origin).await {
         Ok(outcome) => match outcome.kind {
             OutcomeKind::Void => StatusCode::NO_CONTENT.into_response(),
             OutcomeKind::TaskStarted => json_response(StatusCode::ACCEPTED, &outcome.value_plain()),

@@ -278,8 +278,27 @@ pub fn from_plain(reg: &Registry, json: &Value, ty: &Ty, path: &str) -> Result<D
             Value::Null => Ok(DataValue::Void),
             _ => Err(err(path, "expected nothing (void)")),
         },
-        Ty::Opaque | Ty::DynStruct | Ty::AnyError => {
-            Err(err(path, "a value of undeclared type cannot be read from plain JSON"))
+        // Our own documents (a host's esxcli state) travel as opaque JSON.
+        Ty::Opaque => Ok(untyped_from_plain(json)),
+        Ty::DynStruct | Ty::AnyError => Err(err(path, "a value of undeclared type cannot be read from plain JSON")),
+    }
+}
+
+/// Any JSON as a DataValue (objects as structures, `null` as an unset optional); the
+/// inverse of [`untyped_plain`] except that `null` object members are dropped.
+pub fn untyped_from_plain(json: &Value) -> DataValue {
+    match json {
+        Value::Null => DataValue::none(),
+        Value::Bool(b) => DataValue::Bool(*b),
+        Value::Number(n) => n.as_i64().map_or_else(|| DataValue::Double(n.as_f64().unwrap_or(0.0)), DataValue::Long),
+        Value::String(s) => DataValue::String(s.clone()),
+        Value::Array(items) => DataValue::List(items.iter().map(untyped_from_plain).collect()),
+        Value::Object(obj) => {
+            let mut sv = StructValue::new("com.esxlcm.json");
+            for (k, v) in obj {
+                sv.fields.insert(k.clone(), untyped_from_plain(v));
+            }
+            DataValue::Struct(sv)
         }
     }
 }

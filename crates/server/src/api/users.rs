@@ -45,6 +45,9 @@ pub struct ServerConfig {
     pub users: Vec<UserEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFiles>,
+    /// ISOLINUX/EFI files for exporting installer ISOs (`clusters.software.export`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootloader_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]

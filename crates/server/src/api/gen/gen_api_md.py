@@ -23,7 +23,7 @@ notes_done = {
  ('com.vmware.cis.tasks','list'): 'filters: tasks, services, operations, status, users (targets ignored: no task has a target yet)',
  ('com.vmware.cis.tasks','cancel'): 'while an offline depot is being copied or downloaded (then `cancelable` is true); the task ends FAILED with `canceled`',
  (S+'depots.offline','create'): 'PULL from a path, a `file:` URL or http(s) (with `HEADER_AUTH`); PUSH from `POST /vum-fileupload`; the bundle is copied into the data dir, checked, de-duplicated by SHA-256 (`already_exists` carries the existing depot in `data`); progress reported',
- (S+'depots.offline','delete'): 'sync and `$task`; `force` has no effect yet (no image refers to depots)',
+ (S+'depots.offline','delete'): 'sync and `$task`; `force` has no effect: a depot a committed cluster image needs is not refused yet (that image then no longer resolves: validate, scan and export say so)',
  (S+'depots.offline','list'): '', (S+'depots.offline','get'): '',
  (S+'depots.offline.content','get'): '`metadata_bundles` keyed by vendor code; base images, add-ons, independent components; solutions, hardware support and updates unset',
  (S+'depots.online','create'): 'a configuration record (http/https location); the depot is not fetched yet',
@@ -34,6 +34,28 @@ notes_done = {
  (S+'depot_content.add_ons.versions','get'): '',
  (S+'depot_content.components','list'): 'filters: vendors, names, versions, min_version, bundle_types (BASE_IMAGE / ADD_ON / INDEPENDENT by release-unit membership)',
  (S+'depot_content.components.versions','get'): '',
+ (S+'clusters.software','get'): 'the latest commit (desired image); `not_allowed_in_current_state` before the first commit; details (display names, vendors, dates) from the depots; `hardware_support` and `alternative_images` not shown yet',
+ (S+'clusters.software','scan'): 'every host of the cluster (esxlcm inventory) against the committed image with the state last posted for it (`PUT /api/esxlcm/hosts/{host}/state`): COMPLIANT / NON_COMPLIANT / INCOMPATIBLE / UNAVAILABLE (no state) per host and component, impact, cluster aggregation (esxlcm_solver); stored for `compliance.get`; no `stage_status`, `impact_details` or hardware-support compliance yet',
+ (S+'clusters.software','export'): 'synchronous (as in the bindings): builds the committed image with esxlcm_builder into the data dir and answers download URLs `https://<host the client used>/api/esxlcm/exports/<id>/<file>` (authenticated GET). SOFTWARE_SPEC and OFFLINE_BUNDLE always; ISO_IMAGE when `bootloader_dir` is set in `config.json`, else `unsupported` saying so. `export_only_default_image`/`skip_reserved_vibs_export` ignored',
+ (S+'clusters.software.base_image','get'): '', (S+'clusters.software.add_on','get'): '`not_found` when the image has no add-on',
+ (S+'clusters.software.components','get'): 'unset when the image does not name the component', (S+'clusters.software.components','list'): 'the components the spec names (not the effective ones)',
+ (S+'clusters.software.removed_components','get'): '', (S+'clusters.software.removed_components','list'): '',
+ (S+'clusters.software.effective_components','list'): 'resolved by esxlcm_solver: source (BASE_IMAGE, ADD_ON, HARDWARE_SUPPORT_PACKAGE, USER, SOLUTION) and the base-image/add-on versions each overrides',
+ (S+'clusters.software.commits','get'): 'author, time, message; `apply_status` is always NOT_APPLIED (esxlcm does not remediate hosts)',
+ (S+'clusters.software.compliance','get'): 'the last `scan`; `not_found` before the first',
+ (S+'clusters.software.drafts','create'): 'from the committed image (empty before the first commit); one draft per user and cluster (`already_exists`); only its owner may change, delete or commit it, others get `concurrent_change`',
+ (S+'clusters.software.drafts','list'): 'filter: owners', (S+'clusters.software.drafts','get'): '`status` is VALID after a validation without errors, INVALID before and after any change', (S+'clusters.software.drafts','delete'): 'owner only',
+ (S+'clusters.software.drafts','import_software_spec'): 'JSON_STRING, PULL (path, `file:`, http(s)) and PUSH (`/vum-fileupload`); unknown keys refused; the recommendation kinds answer `unsupported`',
+ (S+'clusters.software.drafts','validate'): 'esxlcm_solver resolution and VIB validation (dependencies, conflicts, add-on/base image fit, acceptance, bootability…); each notification carries its chain of causes after "Because:" in the message and a resolution',
+ (S+'clusters.software.drafts','commit'): 'validates first (`invalid_argument` with the errors); `concurrent_change` when another commit landed since the draft was created; result: the commit id (author and message kept)',
+ (S+'clusters.software.drafts','scan'): 'as `clusters.software.scan` against the draft (not stored)',
+ (S+'clusters.software.drafts.software.base_image','get'): '`not_found` while the draft has none', (S+'clusters.software.drafts.software.base_image','set'): 'the base image must be in a depot',
+ (S+'clusters.software.drafts.software.add_on','get'): '', (S+'clusters.software.drafts.software.add_on','set'): 'the add-on must be in a depot', (S+'clusters.software.drafts.software.add_on','delete'): '',
+ (S+'clusters.software.drafts.software.components','get'): '', (S+'clusters.software.drafts.software.components','list'): '',
+ (S+'clusters.software.drafts.software.components','set'): 'a version in a depot, or unset ("system chooses")', (S+'clusters.software.drafts.software.components','delete'): '', (S+'clusters.software.drafts.software.components','update'): '',
+ (S+'clusters.software.drafts.software.removed_components','get'): '', (S+'clusters.software.drafts.software.removed_components','list'): '',
+ (S+'clusters.software.drafts.software.removed_components','set'): '', (S+'clusters.software.drafts.software.removed_components','delete'): '',
+ (S+'clusters.software.drafts.software.effective_components','list'): 'as for the cluster',
 }
 def status(svc, op):
     if (svc, op) in done:
@@ -51,10 +73,20 @@ def status(svc, op):
         return 'not planned', "solution VM lifecycle (vCenter's ESX Agent Manager)"
     if svc.startswith('com.vmware.esx.hcl'):
         return 'not planned', "needs Broadcom's online compatibility data"
+    if short.startswith(('clusters.software.drafts.software.hardware_support', 'clusters.software.hardware_support')):
+        return 'not yet', 'hardware support managers (HSM) catalogue'
+    if short in ('clusters.software', 'clusters.software.solutions') and op in ('stage', 'apply', 'check', 'set', 'delete', 'update') or short.startswith('clusters.software.reports.last_apply') or short.startswith('clusters.software.reports.last_check'):
+        return 'not planned', 'remediation: esxlcm does not connect to hosts (it checks posted host states)'
+    if short.startswith('clusters.software') and op.startswith(('list_with_removed', 'get_default_image', 'get_display_name')) or short.startswith(('clusters.software.drafts.display_name', 'clusters.software.software_spec_metadata', 'clusters.software.solutions', 'clusters.software.reports.apply_impact')):
+        return 'not yet', 'after the draft/commit model (built); small additions'
     if short.startswith('clusters.software.reports.hardware_compatibility'):
         return 'not planned', "HCL checks need Broadcom's online compatibility data"
-    if svc.startswith('com.vmware.esx.hosts') or short.startswith(('hosts.', 'clusters.', 'defaults.', 'inventory')):
-        return 'not yet', 'needs the inventory (clusters, hosts) and the image/draft/commit model; the solver already resolves and checks images'
+    if 'alternative_images' in short:
+        return 'not yet', 'alternative images: esxlcm_solver resolves and selects them; their services come after the main image (built)'
+    if short.startswith(('hosts.software', 'hosts.')) or svc.startswith('com.vmware.esx.hosts'):
+        return 'not yet', 'standalone host images: the inventory has standalone hosts and the cluster image model is built; the host-side services are next'
+    if short.startswith(('clusters.', 'defaults.', 'inventory')):
+        return 'not yet', 'on top of the inventory and the cluster image model (built)'
     if short.startswith('repository.software'):
         return 'not yet', '9.x software-spec repository: after cluster drafts'
     if short.startswith('hardware_support'):
@@ -83,7 +115,9 @@ Every **done** operation is served in both dialects by one dispatcher
 Not an operation of the bindings, but needed for `PUSH` offline depots:
 **`POST /vum-fileupload`** (administrators; the request body is the raw bundle; answers
 `201` with the upload id as a JSON string, for `Offline.CreateSpec.file_id`). vCenter's
-upload endpoint has this path (on port 9087); here it is on the API port.
+upload endpoint has this path (on port 9087); here it is on the API port. And
+**`GET /api/esxlcm/exports/<id>/<file>`** (any authenticated user): the downloads
+`clusters.software.export` hands out.
 
 Roles: `read_only` users may call every operation marked below as read (GET-like);
 everything that changes state needs `admin` and otherwise fails with `unauthorized`
@@ -105,11 +139,12 @@ The data dir holds, all written atomically (temporary file, fsync, rename):
 
 | path | what |
 |---|---|
-| `config.json` | users (`name`, `role`: `admin` or `read_only`, Argon2id `password_hash`) and optional `tls: {cert, key}` (PEM files to use instead of the generated ones). To add a user, add `{"name": "…", "role": "read_only", "password": "…"}` and restart: the clear-text password is hashed and removed from the file. |
-| `state.json` | online and offline depot records |
+| `config.json` | users (`name`, `role`: `admin` or `read_only`, Argon2id `password_hash`) and optional `tls: {cert, key}` (PEM files to use instead of the generated ones) and `bootloader_dir` (ISOLINUX.BIN, MBOOT.C32, EFIBOOT.IMG, BOOTX64.EFI, e.g. copied from an ESXi ISO: needed to export ISOs). To add a user, add `{"name": "…", "role": "read_only", "password": "…"}` and restart: the clear-text password is hashed and removed from the file. |
+| `state.json` | online and offline depot records; the inventory (clusters, hosts and their posted states); each cluster's commits, drafts and last scan |
 | `tls/` | the certificate made on first start: `ca.pem` (trust this), `server.pem`, `server.key` |
 | `depots/offline/` | imported bundles |
 | `uploads/` | bundles uploaded for `PUSH` and not yet imported |
+| `exports/<id>/` | images built by `clusters.software.export` (`software-spec.json`, `offline-bundle.zip`, `image.iso`); the newest 20 are kept |
 
 Sessions and tasks live in memory (a restart logs everyone out, as on vCenter); sessions
 expire after 30 minutes without use. One server per data dir (`.lock`).
@@ -119,8 +154,8 @@ expire after 30 minutes without use. One server per data dir (`.lock`).
 T=$(curl -s --cacert ca.pem -X POST -u "$ESXLCM_ADMIN_USER:$ESXLCM_ADMIN_PASSWORD" https://HOST:8443/api/session | tr -d '"')
 curl -s --cacert ca.pem -H "vmware-api-session-id: $T" https://HOST:8443/api/esx/settings/depot-content/base-images
 F=$(curl -s --cacert ca.pem -H "vmware-api-session-id: $T" --data-binary @bundle.zip https://HOST:8443/vum-fileupload | tr -d '"')
-curl -s --cacert ca.pem -H "vmware-api-session-id: $T" -H 'content-type: application/json' \
-     -d "{\"source_type\":\"PUSH\",\"file_id\":\"$F\"}" 'https://HOST:8443/api/esx/settings/depots/offline?vmw-task=true'
+curl -s --cacert ca.pem -H "vmware-api-session-id: $T" -H 'content-type: application/json' \\
+     -d "{\\"source_type\\":\\"PUSH\\",\\"file_id\\":\\"$F\\"}" 'https://HOST:8443/api/esx/settings/depots/offline?vmw-task=true'
 ```
 
 ```python
@@ -134,6 +169,46 @@ task = Offline(client._stub_config).create_task(Offline.CreateSpec(source_type="
 ```
 
 `tests/sdk/` runs such a client against the server (`scripts/test-sdk.sh`).
+
+## esxlcm's inventory (not vSphere operations)
+
+There is no vCenter: clusters and hosts are declared here, and a host's installed state is
+posted as the JSON `esxlcm image compliance --host-state` reads (esxcli's `software
+baseimage get`, `addon get`, `component list`, `vib list`, optionally `hardware`; see
+`testdata/host-state/README.md`). Ids look like vCenter's (`domain-c7`, `host-9`) and are
+what `esx.settings.clusters.*` takes as `{cluster}`. Both dialects: REST below, JSON-RPC
+with the service ids shown. Changes need `admin`.
+
+| service | operation | REST | task | status | notes |
+|---|---|---|---|---|---|
+| `com.esxlcm.inventory.clusters` | `create` | POST `/esxlcm/clusters` | no | done | body `{"name"}` (unique); answers the id (201) |
+| `com.esxlcm.inventory.clusters` | `list` | GET `/esxlcm/clusters` | no | done | id → `{name, hosts, commit?}` |
+| `com.esxlcm.inventory.clusters` | `get` | GET `/esxlcm/clusters/{cluster}` | no | done |  |
+| `com.esxlcm.inventory.clusters` | `delete` | DELETE `/esxlcm/clusters/{cluster}` | no | done | `resource_in_use` while hosts are in it |
+| `com.esxlcm.inventory.hosts` | `create` | POST `/esxlcm/hosts` | no | done | body `{"name", "cluster"?}` (no cluster: a standalone host) |
+| `com.esxlcm.inventory.hosts` | `list` | GET `/esxlcm/hosts` | no | done | id → `{name, cluster?, state_time?, base_image?}` |
+| `com.esxlcm.inventory.hosts` | `get` | GET `/esxlcm/hosts/{host}` | no | done |  |
+| `com.esxlcm.inventory.hosts` | `delete` | DELETE `/esxlcm/hosts/{host}` | no | done |  |
+| `com.esxlcm.inventory.hosts.state` | `set` | PUT `/esxlcm/hosts/{host}/state` | no | done | body: the host-state document (JSON-RPC: an opaque value); checked with `esxlcm_solver::host_state` (`invalid_argument` names the bad path) |
+
+```sh
+C=$(curl -s --cacert ca.pem -H "vmware-api-session-id: $T" -H 'content-type: application/json' -d '{"name":"prod"}' https://HOST:8443/api/esxlcm/clusters | tr -d '"')
+H=$(curl -s --cacert ca.pem -H "vmware-api-session-id: $T" -H 'content-type: application/json' -d "{\\"name\\":\\"esx-01\\",\\"cluster\\":\\"$C\\"}" https://HOST:8443/api/esxlcm/hosts | tr -d '"')
+curl -s --cacert ca.pem -H "vmware-api-session-id: $T" -H 'content-type: application/json' -X PUT --data @host-state.json https://HOST:8443/api/esxlcm/hosts/$H/state
+```
+
+Then the vSphere image workflow on that cluster (each `?vmw-task=true` answers a task id for
+`GET /api/cis/tasks/{task}`):
+
+```sh
+A="https://HOST:8443/api/esx/settings/clusters/$C/software"
+D=$(curl … -X POST $A/drafts | tr -d '"')                                   # a draft
+curl … -X PUT -d '{"version":"8.0.3-0.35.24280767"}' $A/drafts/$D/software/base-image
+curl … -X POST "$A/drafts/$D?action=validate&vmw-task=true"                  # notifications, explained
+curl … -X POST -d '{"message":"U3"}' "$A/drafts/$D?action=commit&vmw-task=true"   # result: the commit id
+curl … -X POST "$A?action=scan&vmw-task=true"                                 # per-host compliance
+curl … -X POST -d '{"export_software_spec":true,"export_offline_bundle":true,"export_iso_image":false}' "$A?action=export"
+```
 
 ## Operations
 

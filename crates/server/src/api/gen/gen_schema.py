@@ -3,11 +3,12 @@
 
 Usage (from the repository root):
   python3 crates/server/src/api/gen/gen_schema.py ../shared/reference/vlcm-types.json crates/server/src/api/schema.json
-Widen PREFIXES when a new service is implemented."""
-import json, re, sys
+Widen PREFIXES when a new service is implemented. esxlcm's own operations (the inventory)
+come from esxlcm_schema.json next to this script."""
+import json, os, re, sys
 d = json.load(open(sys.argv[1]))
 PREFIXES = ('com.vmware.cis.session', 'com.vmware.cis.tasks', 'com.vmware.esx.settings.depots',
-            'com.vmware.esx.settings.depot_content')
+            'com.vmware.esx.settings.depot_content', 'com.vmware.esx.settings.clusters.software')
 ops = [o for o in d['operations'] if o['service'].startswith(PREFIXES)]
 structs, enums = {}, {}
 def walk(t):
@@ -27,6 +28,13 @@ for o in ops:
         walk(o['task_result'])
 walk('S:com.vmware.cis.task.info'); walk('S:com.vmware.vapi.std.localizable_message')
 keep = ('service','op','http','url','path','query','body','dispatch','inputs','output','task_result','task_type','errors')
+ours = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'esxlcm_schema.json')))
+for o in ours['operations']:
+    ops.append(o)
+    for _, t in o['inputs']:
+        walk(t) if 'com.esxlcm.' not in t else None
+for name, st in ours['structs'].items():
+    structs[name] = st
 out = {'meta': {'source': d['meta']['source'], 'generated_by': 'see docs/API.md (subset of vlcm-types.json)'},
        'operations': [{k: o[k] for k in keep} for o in ops],
        'structs': {k: {'fields': v['fields'], 'unions': v['unions']} for k, v in sorted(structs.items())},

@@ -29,7 +29,7 @@ fn api_enum(text: &str, allowed: &[&str], fallback: &str) -> String {
 
 /// Release dates come with an offset, without one (UTC is meant) or as a bare date. One
 /// that cannot be read is reported as the epoch rather than failing the whole listing.
-fn release_date(text: &str) -> String {
+pub(crate) fn release_date(text: &str) -> String {
     let t = text.trim();
     let parsed = DateTime::parse_from_rfc3339(t)
         .map(|d| d.with_timezone(&Utc))

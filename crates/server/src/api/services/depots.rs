@@ -50,7 +50,10 @@ impl DepotStore {
     }
 
     /// Change the state and persist it before anyone sees the change.
-    async fn mutate<R>(&self, f: impl FnOnce(&mut ServerState) -> Result<R, ApiError>) -> Result<R, ApiError> {
+    pub(crate) async fn mutate<R>(
+        &self,
+        f: impl FnOnce(&mut ServerState) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
         let mut guard = self.state.lock().await;
         let mut next = guard.clone();
         let r = f(&mut next)?;
@@ -98,6 +101,10 @@ impl DepotStore {
     pub fn uploads_dir(&self) -> PathBuf {
         uploads_dir(&self.data_dir)
     }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
 }
 
 fn offline_dir(data_dir: &Path) -> PathBuf {
@@ -108,7 +115,7 @@ pub fn uploads_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("uploads")
 }
 
-fn next_id(state: &mut ServerState, kind: &str) -> String {
+pub(crate) fn next_id(state: &mut ServerState, kind: &str) -> String {
     state.next_id += 1;
     format!("{kind}-{}", state.next_id)
 }
@@ -295,7 +302,7 @@ struct OfflineCreateSpec {
 const COPY_SHARE: i64 = 80;
 
 /// A `file:` URL or a plain path → the local file, if it is one.
-fn local_path(location: &str) -> Option<PathBuf> {
+pub(crate) fn local_path(location: &str) -> Option<PathBuf> {
     if let Ok(u) = url::Url::parse(location) {
         return match u.scheme() {
             "file" => u.to_file_path().ok(),
@@ -307,7 +314,7 @@ fn local_path(location: &str) -> Option<PathBuf> {
     Some(PathBuf::from(location))
 }
 
-fn is_upload_id(id: &str) -> bool {
+pub(crate) fn is_upload_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 
@@ -553,7 +560,7 @@ struct DeleteSpec {
 pub fn offline_delete(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let id: String = ctx.input("depot")?;
-        // No image refers to depots yet, so `force` changes nothing.
+        // Images that need this depot are not checked yet, so `force` changes nothing.
         let _spec: Option<DeleteSpec> = ctx.input("spec")?;
         let depots = &ctx.state.depots;
         let removed = depots

@@ -2,14 +2,34 @@
 //! the schema; handlers only see plain JSON checked against it.
 
 pub mod cis;
+pub mod clusters;
 pub mod depot_content;
 pub mod depots;
+pub mod image_wire;
+pub mod inventory;
 
 use super::dispatch::{Access, Implemented};
 
 const ONLINE: &str = "com.vmware.esx.settings.depots.online";
 const OFFLINE: &str = "com.vmware.esx.settings.depots.offline";
 const OFFLINE_CONTENT: &str = "com.vmware.esx.settings.depots.offline.content";
+const SW: &str = "com.vmware.esx.settings.clusters.software";
+const SW_BASE: &str = "com.vmware.esx.settings.clusters.software.base_image";
+const SW_ADD_ON: &str = "com.vmware.esx.settings.clusters.software.add_on";
+const SW_COMPONENTS: &str = "com.vmware.esx.settings.clusters.software.components";
+const SW_REMOVED: &str = "com.vmware.esx.settings.clusters.software.removed_components";
+const SW_EFFECTIVE: &str = "com.vmware.esx.settings.clusters.software.effective_components";
+const SW_COMMITS: &str = "com.vmware.esx.settings.clusters.software.commits";
+const SW_COMPLIANCE: &str = "com.vmware.esx.settings.clusters.software.compliance";
+const DRAFTS: &str = "com.vmware.esx.settings.clusters.software.drafts";
+const D_BASE: &str = "com.vmware.esx.settings.clusters.software.drafts.software.base_image";
+const D_ADD_ON: &str = "com.vmware.esx.settings.clusters.software.drafts.software.add_on";
+const D_COMPONENTS: &str = "com.vmware.esx.settings.clusters.software.drafts.software.components";
+const D_REMOVED: &str = "com.vmware.esx.settings.clusters.software.drafts.software.removed_components";
+const D_EFFECTIVE: &str = "com.vmware.esx.settings.clusters.software.drafts.software.effective_components";
+const INV_CLUSTERS: &str = "com.esxlcm.inventory.clusters";
+const INV_HOSTS: &str = "com.esxlcm.inventory.hosts";
+const INV_HOST_STATE: &str = "com.esxlcm.inventory.hosts.state";
 
 macro_rules! op {
     ($service:expr, $op:literal, $access:ident, $handler:path) => {
@@ -40,6 +60,50 @@ pub static IMPLEMENTED: &[Implemented] = &[
     op!("com.vmware.esx.settings.depot_content.add_ons.versions", "get", Read, depot_content::add_on_get),
     op!("com.vmware.esx.settings.depot_content.components", "list", Read, depot_content::components_list),
     op!("com.vmware.esx.settings.depot_content.components.versions", "get", Read, depot_content::component_get),
+    op!(INV_CLUSTERS, "create", Admin, inventory::clusters_create),
+    op!(INV_CLUSTERS, "list", Read, inventory::clusters_list),
+    op!(INV_CLUSTERS, "get", Read, inventory::clusters_get),
+    op!(INV_CLUSTERS, "delete", Admin, inventory::clusters_delete),
+    op!(INV_HOSTS, "create", Admin, inventory::hosts_create),
+    op!(INV_HOSTS, "list", Read, inventory::hosts_list),
+    op!(INV_HOSTS, "get", Read, inventory::hosts_get),
+    op!(INV_HOSTS, "delete", Admin, inventory::hosts_delete),
+    op!(INV_HOST_STATE, "set", Admin, inventory::host_state_set),
+    op!(SW, "get", Read, clusters::software_get),
+    op!(SW, "scan", Admin, clusters::scan),
+    op!(SW, "export", Admin, clusters::export),
+    op!(SW_BASE, "get", Read, clusters::base_image_get),
+    op!(SW_ADD_ON, "get", Read, clusters::add_on_get),
+    op!(SW_COMPONENTS, "get", Read, clusters::components_get),
+    op!(SW_COMPONENTS, "list", Read, clusters::components_list),
+    op!(SW_REMOVED, "get", Read, clusters::removed_components_get),
+    op!(SW_REMOVED, "list", Read, clusters::removed_components_list),
+    op!(SW_EFFECTIVE, "list", Read, clusters::effective_components_list),
+    op!(SW_COMMITS, "get", Read, clusters::commits_get),
+    op!(SW_COMPLIANCE, "get", Read, clusters::compliance_get),
+    op!(DRAFTS, "create", Admin, clusters::drafts_create),
+    op!(DRAFTS, "list", Read, clusters::drafts_list),
+    op!(DRAFTS, "get", Read, clusters::drafts_get),
+    op!(DRAFTS, "delete", Admin, clusters::drafts_delete),
+    op!(DRAFTS, "import_software_spec", Admin, clusters::drafts_import),
+    op!(DRAFTS, "validate", Admin, clusters::drafts_validate),
+    op!(DRAFTS, "commit", Admin, clusters::drafts_commit),
+    op!(DRAFTS, "scan", Read, clusters::drafts_scan),
+    op!(D_BASE, "get", Read, clusters::draft_base_image_get),
+    op!(D_BASE, "set", Admin, clusters::draft_base_image_set),
+    op!(D_ADD_ON, "get", Read, clusters::draft_add_on_get),
+    op!(D_ADD_ON, "set", Admin, clusters::draft_add_on_set),
+    op!(D_ADD_ON, "delete", Admin, clusters::draft_add_on_delete),
+    op!(D_COMPONENTS, "get", Read, clusters::draft_components_get),
+    op!(D_COMPONENTS, "list", Read, clusters::draft_components_list),
+    op!(D_COMPONENTS, "set", Admin, clusters::draft_components_set),
+    op!(D_COMPONENTS, "delete", Admin, clusters::draft_components_delete),
+    op!(D_COMPONENTS, "update", Admin, clusters::draft_components_update),
+    op!(D_REMOVED, "get", Read, clusters::draft_removed_get),
+    op!(D_REMOVED, "list", Read, clusters::draft_removed_list),
+    op!(D_REMOVED, "set", Admin, clusters::draft_removed_set),
+    op!(D_REMOVED, "delete", Admin, clusters::draft_removed_delete),
+    op!(D_EFFECTIVE, "list", Read, clusters::draft_effective_components_list),
 ];
 
 #[cfg(test)]

@@ -1,0 +1,467 @@
+//! The image workflow of a cluster over REST (HTTPS): our inventory, an offline depot, a
+//! draft composed, validated (a real dependency error, explained), fixed and committed,
+//! one editor per draft, concurrent commits refused, export as JSON and ZIP (downloaded;
+//! the ZIP imports as a depot again), and a compliance scan with one compliant, one
+//! non-compliant and one incompatible host. Also: state survives a restart, and the
+//! inventory answers in JSON-RPC too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api_support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use api_support::{ADMIN, TestServer, VIEWER, start_on};
+use esxlcm_depot::catalog::Catalog;
+use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle};
+use esxlcm_depot::model::ReleaseKind;
+use esxlcm_depot::source::{Depot, OpenOptions};
+use esxlcm_solver::notification::ids;
+use esxlcm_solver::spec::ImageSpec;
+use esxlcm_solver::{ResolveOptions, resolve};
+use esxlcm_version::Version;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const EDITOR: (&str, &str) = ("editor@vsphere.local", "Ed1tor!pass");
+
+/// A data dir whose config has two administrators and a read-only user.
+fn config_two_admins(data: &Path) {
+    std::fs::create_dir_all(data).unwrap();
+    let users = json!({"users": [
+        {"name": ADMIN.0, "role": "admin", "password": ADMIN.1},
+        {"name": EDITOR.0, "role": "admin", "password": EDITOR.1},
+        {"name": VIEWER.0, "role": "read_only", "password": VIEWER.1},
+    ]});
+    std::fs::write(data.join("config.json"), users.to_string()).unwrap();
+}
+
+/// What the test composes from the generated depot: the oldest and newest base images, an
+/// add-on for the newest only, and a component whose newest version needs what the oldest
+/// base image lacks (a real dependency error) but fits the newest with the add-on.
+struct Picks {
+    low: Version,
+    high: Version,
+    addon: (String, Version),
+    component: (String, Version),
+}
+
+fn pick(catalog: &Catalog) -> Picks {
+    let mut bases: Vec<Version> = catalog.release_units(ReleaseKind::BaseImage).map(|u| u.version.clone()).collect();
+    bases.sort();
+    let (low, high) = (bases[0].clone(), bases.last().unwrap().clone());
+    let addon = catalog
+        .release_units(ReleaseKind::Addon)
+        .find(|a| a.supports_base_image(high.as_str()) && !a.supports_base_image(low.as_str()))
+        .expect("an add-on for the newest base image only");
+    let addon = (addon.name.clone().unwrap(), addon.version.clone());
+    let names: Vec<String> =
+        catalog.components().filter_map(|c| c.bulletin.component.as_ref().map(|s| s.name.clone())).collect();
+    let component = names
+        .iter()
+        .find_map(|name| {
+            let newest = catalog.component_versions(name).last()?.bulletin.component.as_ref()?.version.clone();
+            let mut bad = ImageSpec::of_base_image(low.clone());
+            bad.components.insert(name.clone(), Some(newest.clone()));
+            let r = resolve(&bad, catalog, &ResolveOptions::default());
+            let unmet = r.errors().any(|n| n.id == ids::DEPENDENCY_UNMET);
+            let mut good = ImageSpec::of_base_image(high.clone()).with_add_on(addon.0.clone(), addon.1.clone());
+            good.components.insert(name.clone(), Some(newest.clone()));
+            let fits = !resolve(&good, catalog, &ResolveOptions::default()).has_errors();
+            (unmet && fits).then(|| (name.clone(), newest))
+        })
+        .expect("a component whose newest version the oldest base image cannot satisfy");
+    Picks { low, high, addon, component }
+}
+
+async fn send(s: &TestServer, method: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = s.rest(method, path, token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+}
+
+/// Poll `GET /api/cis/tasks/{task}` until the task ends.
+async fn wait_task(s: &TestServer, token: &str, task: &str) -> Value {
+    for _ in 0..1000 {
+        let (status, info) = send(s, Method::GET, &format!("/api/cis/tasks/{task}"), token, None).await;
+        assert_eq!(status, 200, "{info}");
+        if matches!(info["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
+            return info;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("task {task} did not finish");
+}
+
+/// Start `path?…&vmw-task=true` and wait for it.
+async fn run_task(s: &TestServer, token: &str, path: &str, body: Option<Value>) -> Value {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (status, task) = send(s, Method::POST, &format!("{path}{sep}vmw-task=true"), token, body).await;
+    assert_eq!(status, 202, "{task}");
+    wait_task(s, token, task.as_str().unwrap()).await
+}
+
+/// An esxcli-shaped host state: the given base image and add-on, the image's components
+/// (as `effective-components` lists them) and VIBs.
+fn host_state(base: &Version, addon: &(String, Version), components: &Value, vibs: &[Value]) -> Value {
+    let comps: Vec<Value> = components
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, c)| json!({"Name": name, "Version": c["version"]}))
+        .collect();
+    json!({
+        "base_image": {"Version": base.to_string()},
+        "add_on": {"Name": addon.0, "Version": addon.1.to_string()},
+        "components": comps,
+        "vibs": vibs,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_image_workflow_over_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("tiny.zip");
+    generate_to_bundle(&GeneratorConfig::tiny(7), &bundle).unwrap();
+    let catalog = Catalog::from_depots([Depot::open_path(&bundle, &OpenOptions::default()).unwrap()]).unwrap();
+    let p = pick(&catalog);
+    let data = dir.path().join("data");
+    config_two_admins(&data);
+    let s = start_on(&data).await;
+    let t = s.rest_login(ADMIN.0, ADMIN.1).await;
+    let t2 = s.rest_login(EDITOR.0, EDITOR.1).await;
+    let viewer = s.rest_login(VIEWER.0, VIEWER.1).await;
+
+    // The depot.
+    let info = run_task(
+        &s,
+        &t,
+        "/api/esx/settings/depots/offline",
+        Some(json!({"source_type": "PULL", "location": bundle.to_str().unwrap()})),
+    )
+    .await;
+    assert_eq!(info["status"], "SUCCEEDED", "{info}");
+
+    // Inventory: a cluster and three hosts, vCenter-style ids.
+    let (st, cluster) = send(&s, Method::POST, "/api/esxlcm/clusters", &t, Some(json!({"name": "prod"}))).await;
+    assert_eq!(st, 201, "{cluster}");
+    let cluster = cluster.as_str().unwrap().to_owned();
+    assert!(cluster.starts_with("domain-c"), "{cluster}");
+    let (st, e) = send(&s, Method::POST, "/api/esxlcm/clusters", &t, Some(json!({"name": "prod"}))).await;
+    assert_eq!((st, e["error_type"].as_str()), (400, Some("ALREADY_EXISTS")));
+    let (st, _) = send(&s, Method::POST, "/api/esxlcm/clusters", &viewer, Some(json!({"name": "ro"}))).await;
+    assert_eq!(st, 403);
+    let mut hosts = Vec::new();
+    for name in ["esx-01", "esx-02", "esx-03"] {
+        let (st, h) =
+            send(&s, Method::POST, "/api/esxlcm/hosts", &t, Some(json!({"name": name, "cluster": cluster}))).await;
+        assert_eq!(st, 201, "{h}");
+        assert!(h.as_str().unwrap().starts_with("host-"));
+        hosts.push(h.as_str().unwrap().to_owned());
+    }
+    let (st, e) =
+        send(&s, Method::POST, "/api/esxlcm/hosts", &t, Some(json!({"name": "x", "cluster": "domain-c999"}))).await;
+    assert_eq!((st, e["error_type"].as_str()), (404, Some("NOT_FOUND")));
+    let (st, c) = send(&s, Method::GET, &format!("/api/esxlcm/clusters/{cluster}"), &viewer, None).await;
+    assert_eq!(st, 200);
+    assert_eq!(c["hosts"], json!(hosts));
+    let (st, e) = send(&s, Method::DELETE, &format!("/api/esxlcm/clusters/{cluster}"), &t, None).await;
+    assert_eq!((st, e["error_type"].as_str()), (400, Some("RESOURCE_IN_USE")));
+
+    // No desired image yet.
+    let sw = format!("/api/esx/settings/clusters/{cluster}/software");
+    let (st, e) = send(&s, Method::GET, &sw, &t, None).await;
+    assert_eq!((st, e["error_type"].as_str()), (400, Some("NOT_ALLOWED_IN_CURRENT_STATE")), "{e}");
+
+    // A draft: base image, add-on and a component that do not fit together.
+    let (st, draft) = send(&s, Method::POST, &format!("{sw}/drafts"), &t, None).await;
+    assert_eq!(st, 201, "{draft}");
+    let draft = draft.as_str().unwrap().to_owned();
+    let (st, e) = send(&s, Method::POST, &format!("{sw}/drafts"), &t, None).await;
+    assert_eq!((st, e["error_type"].as_str()), (400, Some("ALREADY_EXISTS")));
+    let d = format!("{sw}/drafts/{draft}");
+    let (st, e) = send(&s, Method::GET, &format!("{d}/software/base-image"), &t, None).await;
+    assert_eq!(st, 404, "{e}");
+    let (st, _) =
+        send(&s, Method::PUT, &format!("{d}/software/base-image"), &t, Some(json!({"version": p.low.to_string()})))
+            .await;
+    assert_eq!(st, 204);
+    let (st, e) =
+        send(&s, Method::PUT, &format!("{d}/software/base-image"), &t, Some(json!({"version": "1.0-1"}))).await;
+    assert_eq!((st, e["error_type"].as_str()), (400, Some("INVALID_ARGUMENT")));
+    let addon_body = json!({"name": p.addon.0, "version": p.addon.1.to_string()});
+    let (st, _) = send(&s, Method::PUT, &format!("{d}/software/add-on"), &t, Some(addon_body)).await;
+    assert_eq!(st, 204);
+    let comp_path = format!("{d}/software/components/{}", p.component.0);
+    let (st, _) = send(&s, Method::PUT, &comp_path, &t, Some(json!(p.component.1.to_string()))).await;
+    assert_eq!(st, 204);
+    let (st, c) = send(&s, Method::GET, &comp_path, &viewer, None).await;
+    assert_eq!((st, c["version"].as_str()), (200, Some(p.component.1.as_str())), "{c}");
+    assert!(c["details"]["vendor"].is_string(), "{c}");
+
+    // One editor per draft: another administrator may look, not change.
+    let (st, e) = send(&s, Method::DELETE, &format!("{d}/software/add-on"), &t2, None).await;
+    assert_eq!((st, e["error_type"].as_str()), (409, Some("CONCURRENT_CHANGE")), "{e}");
+    let (st, _) = send(&s, Method::GET, &format!("{d}/software/add-on"), &t2, None).await;
+    assert_eq!(st, 200);
+
+    // Validation finds the real problems, explained.
+    let info = run_task(&s, &t, &format!("{d}?action=validate"), None).await;
+    assert_eq!(info["status"], "SUCCEEDED", "{info}");
+    let errors = info["result"]["notifications"]["errors"].as_array().unwrap();
+    let unmet = errors.iter().find(|n| n["id"] == ids::DEPENDENCY_UNMET).unwrap_or_else(|| panic!("{errors:#?}"));
+    let text = unmet["message"]["default_message"].as_str().unwrap();
+    assert!(text.contains(&p.component.0) && text.contains("Because:"), "{text}");
+    assert_eq!(unmet["type"], "ERROR");
+    assert!(unmet["resolution"]["default_message"].as_str().unwrap().contains("base image"), "{unmet}");
+    assert!(errors.iter().any(|n| n["id"] == ids::ADDON_UNSUPPORTED_BASE_IMAGE), "{errors:#?}");
+    let (_, got) = send(&s, Method::GET, &d, &t, None).await;
+    assert_eq!(got["metadata"]["status"], "INVALID");
+    assert_eq!(got["metadata"]["owner"], ADMIN.0);
+    assert_eq!(got["software"]["base_image"]["version"], p.low.to_string());
+
+    // Committing an invalid draft is refused with the reasons.
+    let info = run_task(&s, &t, &format!("{d}?action=commit"), Some(json!({"message": "too early"}))).await;
+    assert_eq!(info["status"], "FAILED");
+    assert_eq!(info["error"]["error_type"], "INVALID_ARGUMENT", "{info}");
+    assert!(info["error"]["messages"].as_array().unwrap().len() > 1);
+
+    // Fixed: the newest base image.
+    let (st, _) =
+        send(&s, Method::PUT, &format!("{d}/software/base-image"), &t, Some(json!({"version": p.high.to_string()})))
+            .await;
+    assert_eq!(st, 204);
+    let info = run_task(&s, &t, &format!("{d}?action=validate"), None).await;
+    assert_eq!(info["result"]["notifications"]["errors"], json!([]), "{info}");
+    let (_, got) = send(&s, Method::GET, &d, &t, None).await;
+    assert_eq!(got["metadata"]["status"], "VALID");
+    let (_, list) = send(&s, Method::GET, &format!("{sw}/drafts"), &viewer, None).await;
+    assert!(list.get(&draft).is_some(), "{list}");
+    let (_, eff) = send(&s, Method::GET, &format!("{d}/software/effective-components"), &t, None).await;
+    assert_eq!(eff[&p.component.0]["details"]["source"], "USER", "{eff}");
+
+    // A second administrator's draft, imported, started from the same (empty) history.
+    let imported = json!({"base_image": {"version": p.high.to_string()}}).to_string();
+    let (st, draft2) = send(
+        &s,
+        Method::POST,
+        &format!("{sw}/drafts?action=import-software-spec"),
+        &t2,
+        Some(json!({"source_type": "JSON_STRING", "software_spec": imported})),
+    )
+    .await;
+    assert_eq!(st, 200, "{draft2}");
+    let draft2 = draft2.as_str().unwrap().to_owned();
+    let (st, e) = send(
+        &s,
+        Method::POST,
+        &format!("{sw}/drafts?action=import-software-spec"),
+        &t,
+        Some(json!({"source_type": "JSON_STRING", "software_spec": "{\"add_on\": {}}"})),
+    )
+    .await;
+    assert_eq!((st, e["error_type"].as_str()), (400, Some("INVALID_ARGUMENT")), "{e}");
+
+    // Commit: author, message and id are kept; the draft is gone.
+    let info = run_task(&s, &t, &format!("{d}?action=commit"), Some(json!({"message": "U3 with Dell"}))).await;
+    assert_eq!(info["status"], "SUCCEEDED", "{info}");
+    let commit = info["result"].as_str().unwrap().to_owned();
+    let (_, ci) = send(&s, Method::GET, &format!("{sw}/commits/{commit}"), &viewer, None).await;
+    assert_eq!((ci["author"].as_str(), ci["description"].as_str()), (Some(ADMIN.0), Some("U3 with Dell")), "{ci}");
+    let (st, _) = send(&s, Method::GET, &d, &t, None).await;
+    assert_eq!(st, 404);
+
+    // The other draft began before that commit: refused.
+    let info = run_task(&s, &t2, &format!("{sw}/drafts/{draft2}?action=commit"), Some(json!({}))).await;
+    assert_eq!(info["status"], "FAILED");
+    assert_eq!(info["error"]["error_type"], "CONCURRENT_CHANGE", "{info}");
+    let (st, _) = send(&s, Method::DELETE, &format!("{sw}/drafts/{draft2}"), &t2, None).await;
+    assert_eq!(st, 204);
+
+    // The desired image.
+    let (st, got) = send(&s, Method::GET, &sw, &viewer, None).await;
+    assert_eq!(st, 200, "{got}");
+    assert_eq!(got["base_image"]["version"], p.high.to_string());
+    assert!(got["base_image"]["details"]["display_version"].is_string());
+    assert_eq!(got["add_on"]["name"], p.addon.0);
+    assert_eq!(got["components"][&p.component.0]["version"], p.component.1.to_string());
+    let (_, eff) = send(&s, Method::GET, &format!("{sw}/effective-components"), &viewer, None).await;
+    let eff_map = eff.as_object().unwrap();
+    assert_eq!(eff[&p.component.0]["details"]["source"], "USER");
+    assert!(!eff[&p.component.0]["details"]["overridden_components"].as_array().unwrap().is_empty(), "{eff}");
+    assert!(eff_map.values().any(|c| c["details"]["source"] == "BASE_IMAGE"));
+    assert!(eff_map.values().any(|c| c["details"]["source"] == "ADD_ON"));
+    let (_, comps) = send(&s, Method::GET, &format!("{sw}/components"), &viewer, None).await;
+    assert_eq!(comps.as_object().unwrap().len(), 1, "{comps}");
+
+    // Export JSON and ZIP, download both.
+    let (st, e) = send(&s, Method::POST, &format!("{sw}?action=export"), &viewer, Some(json!({}))).await;
+    assert_eq!(st, 400, "{e}");
+    let body = json!({"export_software_spec": true, "export_offline_bundle": true, "export_iso_image": false});
+    let (st, urls) = send(&s, Method::POST, &format!("{sw}?action=export"), &t, Some(body)).await;
+    assert_eq!(st, 200, "{urls}");
+    let spec_url = urls["SOFTWARE_SPEC"].as_str().unwrap();
+    let zip_url = urls["OFFLINE_BUNDLE"].as_str().unwrap();
+    assert!(spec_url.starts_with(&s.base), "{spec_url}");
+    let r = s.client.get(spec_url).send().await.unwrap();
+    assert_eq!(r.status(), 401, "downloads need a session");
+    let r = s.client.get(spec_url).header("vmware-api-session-id", &viewer).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let exported: Value = r.json().await.unwrap();
+    assert_eq!(exported["base_image"]["version"], p.high.to_string());
+    assert_eq!(exported["components"][&p.component.0], p.component.1.to_string());
+    let bytes = s.client.get(zip_url).header("vmware-api-session-id", &t).send().await.unwrap().bytes().await.unwrap();
+    let zip = dir.path().join("exported.zip");
+    std::fs::write(&zip, &bytes).unwrap();
+    let again = Catalog::from_depots([Depot::open_path(&zip, &OpenOptions::default()).unwrap()]).unwrap();
+    let mut spec = ImageSpec::of_base_image(p.high.clone()).with_add_on(p.addon.0.clone(), p.addon.1.clone());
+    spec.components.insert(p.component.0.clone(), Some(p.component.1.clone()));
+    let r = resolve(&spec, &again, &ResolveOptions::default());
+    assert!(!r.has_errors(), "{:#?}", r.notifications);
+    let info = run_task(
+        &s,
+        &t,
+        "/api/esx/settings/depots/offline",
+        Some(json!({"source_type": "PULL", "location": zip.to_str().unwrap()})),
+    )
+    .await;
+    assert_eq!(info["status"], "SUCCEEDED", "the exported bundle imports as a depot: {info}");
+    let (st, e) = send(
+        &s,
+        Method::POST,
+        &format!("{sw}?action=export"),
+        &t,
+        Some(json!({"export_software_spec": false, "export_offline_bundle": false, "export_iso_image": true})),
+    )
+    .await;
+    assert_eq!((st, e["error_type"].as_str()), (400, Some("UNSUPPORTED")), "{e}");
+    assert!(e["messages"][0]["default_message"].as_str().unwrap().contains("bootloader_dir"));
+
+    // Host states: compliant, older base image (non-compliant), newer component (incompatible).
+    let (_, eff) = send(&s, Method::GET, &format!("{sw}/effective-components"), &t, None).await;
+    let image = resolve(&spec, &catalog, &ResolveOptions::default()).image;
+    let vibs: Vec<Value> =
+        image.vibs.values().map(|v| json!({"ID": v.id(), "Name": v.name, "Version": v.version.to_string()})).collect();
+    let good = host_state(&p.high, &p.addon, &eff, &vibs);
+    let older = host_state(&p.low, &p.addon, &eff, &vibs);
+    let mut newer = good.clone();
+    for c in newer["components"].as_array_mut().unwrap() {
+        if c["Name"] == p.component.0.as_str() {
+            c["Version"] = json!("999.0.0-1");
+        }
+    }
+    for (h, state) in hosts.iter().zip([&good, &older, &newer]) {
+        let (st, e) = send(&s, Method::PUT, &format!("/api/esxlcm/hosts/{h}/state"), &t, Some(state.clone())).await;
+        assert_eq!(st, 204, "{e}");
+    }
+    let (st, e) =
+        send(&s, Method::PUT, &format!("/api/esxlcm/hosts/{}/state", hosts[0]), &t, Some(json!({"vibs": []}))).await;
+    assert_eq!((st, e["error_type"].as_str()), (400, Some("INVALID_ARGUMENT")), "{e}");
+    let (_, h) = send(&s, Method::GET, &format!("/api/esxlcm/hosts/{}", hosts[1]), &t, None).await;
+    assert_eq!(h["base_image"], p.low.to_string());
+
+    let (st, _) = send(&s, Method::GET, &format!("{sw}/compliance"), &t, None).await;
+    assert_eq!(st, 404);
+    let info = run_task(&s, &t, &format!("{sw}?action=scan"), None).await;
+    assert_eq!(info["status"], "SUCCEEDED", "{info}");
+    let r = &info["result"];
+    assert_eq!(r["compliant_hosts"], json!([hosts[0]]), "{r}");
+    assert_eq!(r["non_compliant_hosts"], json!([hosts[1]]));
+    assert_eq!(r["incompatible_hosts"], json!([hosts[2]]));
+    assert_eq!(r["status"], "INCOMPATIBLE");
+    assert_eq!(r["commit"], commit.as_str());
+    assert_eq!(r["host_info"][&hosts[0]]["name"], "esx-01");
+    assert_eq!(r["hosts"][&hosts[1]]["base_image"]["status"], "NON_COMPLIANT");
+    assert_eq!(r["hosts"][&hosts[2]]["components"][&p.component.0]["status"], "INCOMPATIBLE");
+    assert!(!r["hosts"][&hosts[2]]["notifications"]["errors"].as_array().unwrap().is_empty());
+    let (st, stored) = send(&s, Method::GET, &format!("{sw}/compliance"), &viewer, None).await;
+    assert_eq!(st, 200);
+    assert_eq!(stored["incompatible_hosts"], r["incompatible_hosts"]);
+
+    // Everything survives a restart.
+    s.stop().await;
+    let s = start_on(&data).await;
+    let t = s.rest_login(ADMIN.0, ADMIN.1).await;
+    let (st, got) = send(&s, Method::GET, &sw, &t, None).await;
+    assert_eq!((st, got["base_image"]["version"].as_str()), (200, Some(p.high.as_str())));
+    let (_, stored) = send(&s, Method::GET, &format!("{sw}/compliance"), &t, None).await;
+    assert_eq!(stored["compliant_hosts"], json!([hosts[0]]));
+
+    // The inventory speaks JSON-RPC too.
+    let rpc = s.rpc_login(ADMIN.0, ADMIN.1).await;
+    let r = s.rpc_s(&rpc, "com.esxlcm.inventory.clusters", "get", json!({"cluster": cluster})).await;
+    let info = &r["result"]["output"]["STRUCTURE"]["com.esxlcm.inventory.clusters.info"];
+    assert_eq!(info["name"], "prod", "{r}");
+    let r = s
+        .rpc_s(&rpc, "com.vmware.esx.settings.clusters.software.drafts", "create", json!({"cluster": "domain-c424242"}))
+        .await;
+    api_support::rpc_error(&r, "not_found");
+    s.stop().await;
+}
+
+/// With `bootloader_dir` in config.json, `export` builds an installer ISO too; it downloads
+/// and reads back as an ESXi installer of the committed image (imported with PULL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_iso_with_configured_bootloader() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("boot.zip");
+    generate_to_bundle(&GeneratorConfig { boot_modules: true, ..GeneratorConfig::tiny(11) }, &bundle).unwrap();
+    let catalog = Catalog::from_depots([Depot::open_path(&bundle, &OpenOptions::default()).unwrap()]).unwrap();
+    let base = catalog.release_units(ReleaseKind::BaseImage).map(|u| u.version.clone()).max().unwrap();
+    // Stand-in bootloader files: the builder copies them, nothing boots here.
+    let boot = dir.path().join("bootloader");
+    std::fs::create_dir_all(&boot).unwrap();
+    for (name, size) in [("ISOLINUX.BIN", 4096), ("MBOOT.C32", 3000), ("MENU.C32", 1500), ("EFIBOOT.IMG", 65536)] {
+        std::fs::write(boot.join(name), vec![0x5a; size]).unwrap();
+    }
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let config = json!({"users": [{"name": ADMIN.0, "role": "admin", "password": ADMIN.1}], "bootloader_dir": boot});
+    std::fs::write(data.join("config.json"), config.to_string()).unwrap();
+    let s = start_on(&data).await;
+    let t = s.rest_login(ADMIN.0, ADMIN.1).await;
+    let info = run_task(
+        &s,
+        &t,
+        "/api/esx/settings/depots/offline",
+        Some(json!({"source_type": "PULL", "location": bundle.to_str().unwrap()})),
+    )
+    .await;
+    assert_eq!(info["status"], "SUCCEEDED", "{info}");
+    let (_, cluster) = send(&s, Method::POST, "/api/esxlcm/clusters", &t, Some(json!({"name": "edge"}))).await;
+    let sw = format!("/api/esx/settings/clusters/{}/software", cluster.as_str().unwrap());
+    // The spec imported from a file (PULL).
+    let spec_file = dir.path().join("spec.json");
+    std::fs::write(&spec_file, json!({"base_image": {"version": base.to_string()}}).to_string()).unwrap();
+    let (st, draft) = send(
+        &s,
+        Method::POST,
+        &format!("{sw}/drafts?action=import-software-spec"),
+        &t,
+        Some(json!({"source_type": "PULL", "location": spec_file.to_str().unwrap()})),
+    )
+    .await;
+    assert_eq!(st, 200, "{draft}");
+    let info =
+        run_task(&s, &t, &format!("{sw}/drafts/{}?action=commit", draft.as_str().unwrap()), Some(json!({}))).await;
+    assert_eq!(info["status"], "SUCCEEDED", "{info}");
+
+    let body = json!({"export_software_spec": false, "export_offline_bundle": false, "export_iso_image": true});
+    let (st, urls) = send(&s, Method::POST, &format!("{sw}?action=export"), &t, Some(body)).await;
+    assert_eq!(st, 200, "{urls}");
+    assert_eq!(urls.as_object().unwrap().len(), 1);
+    let resp = s.client.get(urls["ISO_IMAGE"].as_str().unwrap()).header("vmware-api-session-id", &t).send().await;
+    let bytes = resp.unwrap().bytes().await.unwrap();
+    let iso = dir.path().join("image.iso");
+    std::fs::write(&iso, &bytes).unwrap();
+    let inspected = esxlcm_builder::inspect::inspect_iso(&iso, Default::default()).unwrap();
+    assert!(inspected.problems.is_empty(), "{:?}", inspected.problems);
+    assert!(inspected.boot_cfg.is_some());
+    assert!(inspected.volume_id.starts_with("ESXI-"), "{}", inspected.volume_id);
+    s.stop().await;
+}
