@@ -30,7 +30,7 @@ pub async fn serve(
     published: &Path,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(published)).with_graceful_shutdown(shutdown).await
+    axum::serve(depot_http::no_delay(listener), router(published)).with_graceful_shutdown(shutdown).await
 }
 
 /// Source names published under `dir` (read per request: sources come and go).

@@ -32,6 +32,10 @@ pub enum StoreError {
     Document { source_name: String, file: String, message: String },
     #[error("blob {expected}: {} hashes to {actual}", file.display())]
     BlobMismatch { expected: BlobId, actual: BlobId, file: PathBuf },
+    #[error("{}: {message}", path.display())]
+    Carry { path: PathBuf, message: String },
+    #[error("chunk {} is corrupt: {message}; copy it again from the export (the import continues where it stopped)", file.display())]
+    BadChunk { file: PathBuf, message: String },
     #[error("source '{source_name}': {count} file(s) could not be downloaded; first: {first}")]
     Downloads { source_name: String, count: usize, first: String },
 }

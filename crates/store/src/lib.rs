@@ -8,6 +8,8 @@
 //! * [`source`] — mirror sources (online depots, offline bundles) and their filters.
 //! * [`transport`] — conditional and resumable GET over `file:`, `http:`, `https:`.
 //! * [`sync`] — the engine: metadata first, then verified payloads, then a new snapshot.
+//! * [`carry`] — `mirror export` / `mirror import`: snapshots across an air gap in
+//!   checksummed chunk files, incremental, resumable.
 //! * [`gc`], [`verify`] — deleting unreferenced blobs; checking the whole store.
 //!
 //! Every sync of a source that completes with a changed depot tree records an immutable
@@ -15,6 +17,7 @@
 //! until then and stays available for rollback until retention removes it.
 
 pub mod blob;
+pub mod carry;
 mod error;
 pub mod gc;
 pub mod meta;

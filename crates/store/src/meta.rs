@@ -112,10 +112,26 @@ pub trait MetaStore: Send + Sync {
 
     /// Problems the database finds in itself (empty when healthy).
     fn integrity_check(&self) -> Result<Vec<String>, StoreError>;
+
+    /// This store's identity (made on first use): what imports name their origin by.
+    fn store_id(&self) -> Result<String, StoreError>;
+    /// The local snapshot an import made of `origin_snapshot` of store `origin`.
+    fn imported_snapshot(&self, origin: &str, origin_snapshot: i64) -> Result<Option<i64>, StoreError>;
+    /// Records an imported snapshot and where it came from, in one transaction: a re-run
+    /// of the same import finds it and does not record it twice.
+    fn create_imported_snapshot(
+        &self,
+        source_id: i64,
+        files: &[FileEntry],
+        created_at: i64,
+        origin: &str,
+        origin_snapshot: i64,
+    ) -> Result<SnapshotInfo, StoreError>;
 }
 
 /// Schema migrations, applied in order; `PRAGMA user_version` is the number applied.
-pub const MIGRATIONS: &[&str] = &[r"
+pub const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE sources (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -173,7 +189,20 @@ CREATE TABLE sync_runs (
     bytes_fetched INTEGER NOT NULL,
     message TEXT NOT NULL
 );
-"];
+",
+    r"
+CREATE TABLE store_info (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE imported_snapshots (
+    origin TEXT NOT NULL,
+    origin_snapshot INTEGER NOT NULL,
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+    PRIMARY KEY (origin, origin_snapshot)
+);
+",
+];
 
 pub fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -229,6 +258,45 @@ impl SqliteMeta {
         self.conn()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(StoreError::db("reading the schema version"))
+    }
+
+    /// A snapshot, its files and (for imports) its origin, in one transaction.
+    fn insert_snapshot(
+        &self,
+        source_id: i64,
+        files: &[FileEntry],
+        created_at: i64,
+        origin: Option<(&str, i64)>,
+    ) -> Result<SnapshotInfo, StoreError> {
+        let mut conn = self.conn();
+        let ctx = "recording a snapshot";
+        let tx = conn.transaction().map_err(StoreError::db(ctx))?;
+        let bytes: u64 = files.iter().map(|f| f.size).sum();
+        let digest = tree_digest(files);
+        tx.execute(
+            "INSERT INTO snapshots (source_id, created_at, files, bytes, tree_digest) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![source_id, created_at, to_i64(files.len() as u64), to_i64(bytes), digest],
+        )
+        .map_err(StoreError::db(ctx))?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut stmt = tx
+                .prepare("INSERT INTO snapshot_files (snapshot_id, path, blob, size) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(StoreError::db(ctx))?;
+            for f in files {
+                stmt.execute(params![id, f.path, f.blob.as_str(), to_i64(f.size)])
+                    .map_err(StoreError::db(format!("{ctx}: {}", f.path)))?;
+            }
+        }
+        if let Some((origin, origin_snapshot)) = origin {
+            tx.execute(
+                "INSERT INTO imported_snapshots (origin, origin_snapshot, snapshot_id) VALUES (?1, ?2, ?3)",
+                params![origin, origin_snapshot, id],
+            )
+            .map_err(StoreError::db(format!("{ctx}: origin snapshot {origin_snapshot}")))?;
+        }
+        tx.commit().map_err(StoreError::db(ctx))?;
+        Ok(SnapshotInfo { id, source_id, created_at, files: files.len() as u64, bytes, tree_digest: digest })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -371,29 +439,7 @@ impl MetaStore for SqliteMeta {
     }
 
     fn create_snapshot(&self, source_id: i64, files: &[FileEntry]) -> Result<SnapshotInfo, StoreError> {
-        let mut conn = self.conn();
-        let ctx = "recording a snapshot";
-        let tx = conn.transaction().map_err(StoreError::db(ctx))?;
-        let bytes: u64 = files.iter().map(|f| f.size).sum();
-        let digest = tree_digest(files);
-        let created_at = now();
-        tx.execute(
-            "INSERT INTO snapshots (source_id, created_at, files, bytes, tree_digest) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![source_id, created_at, to_i64(files.len() as u64), to_i64(bytes), digest],
-        )
-        .map_err(StoreError::db(ctx))?;
-        let id = tx.last_insert_rowid();
-        {
-            let mut stmt = tx
-                .prepare("INSERT INTO snapshot_files (snapshot_id, path, blob, size) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(StoreError::db(ctx))?;
-            for f in files {
-                stmt.execute(params![id, f.path, f.blob.as_str(), to_i64(f.size)])
-                    .map_err(StoreError::db(format!("{ctx}: {}", f.path)))?;
-            }
-        }
-        tx.commit().map_err(StoreError::db(ctx))?;
-        Ok(SnapshotInfo { id, source_id, created_at, files: files.len() as u64, bytes, tree_digest: digest })
+        self.insert_snapshot(source_id, files, now(), None)
     }
 
     fn snapshots(&self, source_id: i64) -> Result<Vec<SnapshotInfo>, StoreError> {
@@ -558,6 +604,49 @@ impl MetaStore for SqliteMeta {
         out.extend(fk);
         Ok(out)
     }
+
+    fn store_id(&self) -> Result<String, StoreError> {
+        let conn = self.conn();
+        let ctx = "reading the store id";
+        let found: Option<String> = conn
+            .query_row("SELECT value FROM store_info WHERE key = 'store_id'", [], |r| r.get(0))
+            .optional()
+            .map_err(StoreError::db(ctx))?;
+        if let Some(id) = found {
+            return Ok(id);
+        }
+        // Unique enough to tell stores apart: where, when and by which process it was made.
+        use sha2::{Digest, Sha256};
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let seed = format!("{}\0{nanos}\0{}", self.path.display(), std::process::id());
+        let id = hex::encode(&Sha256::digest(seed.as_bytes())[..16]);
+        conn.execute("INSERT OR IGNORE INTO store_info (key, value) VALUES ('store_id', ?1)", [&id])
+            .map_err(StoreError::db(ctx))?;
+        conn.query_row("SELECT value FROM store_info WHERE key = 'store_id'", [], |r| r.get(0))
+            .map_err(StoreError::db(ctx))
+    }
+
+    fn imported_snapshot(&self, origin: &str, origin_snapshot: i64) -> Result<Option<i64>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT snapshot_id FROM imported_snapshots WHERE origin = ?1 AND origin_snapshot = ?2",
+                params![origin, origin_snapshot],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(StoreError::db("reading imported snapshots"))
+    }
+
+    fn create_imported_snapshot(
+        &self,
+        source_id: i64,
+        files: &[FileEntry],
+        created_at: i64,
+        origin: &str,
+        origin_snapshot: i64,
+    ) -> Result<SnapshotInfo, StoreError> {
+        self.insert_snapshot(source_id, files, created_at, Some((origin, origin_snapshot)))
+    }
 }
 
 #[cfg(test)]
@@ -644,7 +733,17 @@ mod tests {
         assert!(!meta.source("vmw").unwrap().config.enabled);
         assert!(matches!(meta.source("nope").unwrap_err(), StoreError::UnknownSource(_)));
 
+        let id = meta.store_id().unwrap();
+        assert_eq!((id.len(), meta.store_id().unwrap()), (32, id.clone()), "made once, then kept");
+        assert_eq!(meta.imported_snapshot("other", 7).unwrap(), None);
+        let imported = meta.create_imported_snapshot(s.id, &[entry("index.xml", b"i")], 42, "other", 7).unwrap();
+        assert_eq!(imported.created_at, 42);
+        assert_eq!(meta.imported_snapshot("other", 7).unwrap(), Some(imported.id));
+        assert!(meta.create_imported_snapshot(s.id, &[], 43, "other", 7).is_err(), "an origin snapshot maps once");
+        assert_eq!(meta.snapshots(s.id).unwrap().len(), 3, "the failed insert left nothing behind");
+
         meta.remove_source("vmw").unwrap();
+        assert!(meta.imported_snapshot("other", 7).unwrap().is_none(), "import records go with their snapshots");
         assert!(meta.snapshots(s.id).unwrap().is_empty());
         assert_eq!(meta.cache_get(s.id, "u").unwrap(), None, "cache entries go with the source");
         assert!(meta.referenced_blobs().unwrap().is_empty());

@@ -21,7 +21,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::blob::{BlobStore, LocalBlobs, sync_dir};
+use crate::blob::{BlobStore, LocalBlobs, sync_dir, sync_fs};
 use crate::error::StoreError;
 use crate::meta::{FileEntry, MetaStore, SnapshotInfo, SqliteMeta};
 use crate::source::Source;
@@ -138,6 +138,8 @@ impl Store {
             }
         }
         fs::create_dir_all(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        // Every link of the view on disk before its name: a view that exists is complete.
+        sync_fs(&tmp)?;
         fs::rename(&tmp, &dest).map_err(|e| StoreError::io(&dest, e))?;
         sync_dir(&self.views_dir())?;
         Ok(dest)

@@ -29,10 +29,10 @@ use esxlcm_depot::metadata_zip::MetadataArchive;
 use esxlcm_depot::model::{VendorIndex, VendorList};
 use esxlcm_depot::source::path as depot_path;
 use esxlcm_depot::source::{Container, ContainerError, ZipContainer};
-use sha1::Digest as _;
+use sha2::Digest as _;
 use url::Url;
 
-use crate::blob::{BlobId, hash_reader};
+use crate::blob::BlobId;
 use crate::error::StoreError;
 use crate::meta::{CacheEntry, FileEntry, QuarantineRecord, SyncRun, now, tree_digest};
 use crate::redact::redact_url;
@@ -197,6 +197,8 @@ struct Run<'a> {
     stats: Stats,
     /// The open bundle, for bundle sources.
     container: Option<Box<dyn Container>>,
+    /// Payloads downloaded and verified, waiting in staging for the batch ingest.
+    verified: Mutex<Vec<(PathBuf, BlobId)>>,
 }
 
 /// Sync one source. Takes no lock itself: callers hold [`Store::lock`].
@@ -217,7 +219,15 @@ pub fn sync_source(
         });
     }
     let started = now();
-    let mut run = Run { store, source: &source, transport, progress, stats: Stats::default(), container: None };
+    let mut run = Run {
+        store,
+        source: &source,
+        transport,
+        progress,
+        stats: Stats::default(),
+        container: None,
+        verified: Mutex::default(),
+    };
     let result = run.execute(options);
     let (outcome, snapshot, message) = match &result {
         Ok(r) => (r.outcome.as_str().to_owned(), r.snapshot, String::new()),
@@ -270,6 +280,12 @@ impl Run<'_> {
         };
         self.progress.event(&SyncEvent::Stage("payloads"));
         let (entries, rejected, failures) = self.fetch_payloads(payloads, options.parallel.max(1))?;
+        // Whatever else failed, what was verified is stored: the next run does not fetch it.
+        let verified = std::mem::take(&mut *self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        self.store.blobs.ingest_verified(&verified)?;
+        for (staged, _) in &verified {
+            let _ = fs::remove_file(sidecar(staged));
+        }
         if let Some(first) = failures.first() {
             return Err(StoreError::Downloads {
                 source_name: self.name().to_owned(),
@@ -451,7 +467,7 @@ impl Run<'_> {
         } else {
             let staged =
                 self.store.staging_dir().join(format!("bundle-{}.part", BlobId::of_bytes(url.as_str().as_bytes())));
-            match self.download(url, &staged, conditional)? {
+            match self.download(url, &staged, conditional, None)? {
                 None => {
                     self.stats.not_modified.fetch_add(1, Ordering::Relaxed);
                     return Ok(None);
@@ -666,7 +682,8 @@ impl Run<'_> {
         Ok((entries, rejected, failures))
     }
 
-    /// Download, verify and store one payload.
+    /// Download and verify one payload; a verified file waits in staging for the batch
+    /// ingest after all downloads (one durability barrier, not two fsyncs per file).
     fn fetch_payload(&self, p: &Payload) -> Result<Result<FileEntry, Rejected>, StoreError> {
         let key = p.sha256.clone().unwrap_or_else(|| BlobId::of_bytes(p.path.as_bytes()));
         let staged = self.store.staging_dir().join(format!("{key}.part"));
@@ -674,19 +691,19 @@ impl Run<'_> {
         // server that ignored If-Range: try once more from scratch before rejecting it.
         for attempt in 0..2 {
             let resumed = staged.exists();
+            // Hashed as the bytes arrive: the file is not read again to verify it.
+            let mut digests = Digests::new(p.sha256.is_none());
             match &p.origin {
                 Origin::Url(url) => {
-                    if self.download(url, &staged, None)?.is_none() {
+                    if self.download(url, &staged, None, Some(&mut digests))?.is_none() {
                         return Err(self.doc_err(&p.path, "unexpected 304 for a payload"));
                     }
                 }
-                Origin::Member(member) => self.extract(member, &staged)?,
+                Origin::Member(member) => self.extract(member, &staged, &mut digests)?,
             }
-            match self.check(p, &staged)? {
-                Ok(id) => {
-                    self.store.blobs.ingest(&staged, &id)?;
-                    let _ = fs::remove_file(sidecar(&staged));
-                    let size = self.store.blobs.size(&id)?;
+            match verdict(p, digests) {
+                Ok((id, size)) => {
+                    self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((staged, id.clone()));
                     return Ok(Ok(FileEntry { path: p.path.clone(), blob: id, size }));
                 }
                 Err(_) if resumed && attempt == 0 => {
@@ -697,33 +714,6 @@ impl Run<'_> {
             }
         }
         Err(self.doc_err(&p.path, "verification retry loop ended"))
-    }
-
-    /// Compare a staged payload with what the metadata declares: `Ok(sha-256)` or
-    /// `Err((reason, actual sha-256))`.
-    fn check(&self, p: &Payload, staged: &Path) -> Result<Result<BlobId, (String, BlobId)>, StoreError> {
-        let mut file = File::open(staged).map_err(|e| StoreError::io(staged, e))?;
-        let mut sha1 = sha1::Sha1::new();
-        let mut tee = TeeSha1 { inner: &mut file, sha1: &mut sha1 };
-        let (actual, size) = hash_reader(&mut tee).map_err(|e| StoreError::io(staged, e))?;
-        let actual_sha1 = hex::encode(sha1.finalize());
-        if let Some(expected) = p.size
-            && expected != size
-        {
-            return Ok(Err((format!("size {size} bytes, the metadata declares {expected}"), actual)));
-        }
-        if let Some(expected) = &p.sha256 {
-            if expected != &actual {
-                return Ok(Err((format!("sha-256 {actual}, the metadata declares {expected}"), actual)));
-            }
-        } else if let Some(expected) = &p.sha1 {
-            if expected != &actual_sha1 {
-                return Ok(Err((format!("sha-1 {actual_sha1}, the metadata declares {expected}"), actual)));
-            }
-        } else {
-            return Ok(Err(("the metadata gives no sha-256 or sha-1 checksum to verify against".into(), actual)));
-        }
-        Ok(Ok(actual))
     }
 
     fn quarantine(&self, p: &Payload, staged: &Path, reason: String, actual: BlobId) -> Result<Rejected, StoreError> {
@@ -754,6 +744,7 @@ impl Run<'_> {
         url: &Url,
         staged: &Path,
         conditional: Option<Validators>,
+        mut digests: Option<&mut Digests>,
     ) -> Result<Option<Validators>, StoreError> {
         let have = fs::metadata(staged).map(|m| m.len()).unwrap_or(0);
         let saved = fs::read_to_string(sidecar(staged)).ok().filter(|s| !s.trim().is_empty());
@@ -779,9 +770,15 @@ impl Run<'_> {
                 let _ = fs::remove_file(&side);
             }
         }
+        if let Some(d) = digests.as_deref_mut() {
+            d.reset();
+            if append {
+                d.update_from_file(staged)?;
+            }
+        }
         let mut out = if append { File::options().append(true).open(staged) } else { File::create(staged) }
             .map_err(|e| StoreError::io(staged, e))?;
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = match body.reader.read(&mut buf) {
                 Ok(0) => break,
@@ -791,7 +788,11 @@ impl Run<'_> {
                     return Err(self.transport_err(url, TransportError::Io { url: redact_url(url), source: e }));
                 }
             };
-            out.write_all(buf.get(..n).unwrap_or_default()).map_err(|e| StoreError::io(staged, e))?;
+            let data = buf.get(..n).unwrap_or_default();
+            out.write_all(data).map_err(|e| StoreError::io(staged, e))?;
+            if let Some(d) = digests.as_deref_mut() {
+                d.update(data);
+            }
             self.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
             self.progress.event(&SyncEvent::Bytes(n as u64));
         }
@@ -800,14 +801,91 @@ impl Run<'_> {
         Ok(Some(body.validators))
     }
 
-    fn extract(&self, member: &str, staged: &Path) -> Result<(), StoreError> {
+    fn extract(&self, member: &str, staged: &Path, digests: &mut Digests) -> Result<(), StoreError> {
         let container = self.container.as_deref().ok_or_else(|| self.doc_err(member, "bundle not open"))?;
         let mut r = container.open(member).map_err(|e| self.doc_err(member, e))?;
         let mut out = File::create(staged).map_err(|e| StoreError::io(staged, e))?;
-        let n = io::copy(&mut r, &mut out).map_err(|e| self.doc_err(member, e))?;
-        self.progress.event(&SyncEvent::Bytes(n));
+        digests.reset();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.doc_err(member, e)),
+            };
+            let data = buf.get(..n).unwrap_or_default();
+            out.write_all(data).map_err(|e| StoreError::io(staged, e))?;
+            digests.update(data);
+            self.progress.event(&SyncEvent::Bytes(n as u64));
+        }
         Ok(())
     }
+}
+
+/// Running digests of a payload as its bytes are written: sha-256 always (it names the
+/// blob), sha-1 only when the metadata declares nothing else.
+struct Digests {
+    sha256: sha2::Sha256,
+    sha1: Option<sha1::Sha1>,
+    len: u64,
+}
+
+impl Digests {
+    fn new(sha1: bool) -> Self {
+        Self { sha256: sha2::Sha256::new(), sha1: sha1.then(sha1::Sha1::new), len: 0 }
+    }
+
+    fn reset(&mut self) {
+        *self = Self::new(self.sha1.is_some());
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.sha256.update(data);
+        if let Some(s) = self.sha1.as_mut() {
+            s.update(data);
+        }
+        self.len += data.len() as u64;
+    }
+
+    /// The part of a resumed download already on disk.
+    fn update_from_file(&mut self, path: &Path) -> Result<(), StoreError> {
+        let mut f = File::open(path).map_err(|e| StoreError::io(path, e))?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => self.update(buf.get(..n).unwrap_or_default()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(StoreError::io(path, e)),
+            }
+        }
+    }
+}
+
+/// Compare a payload's digests with what the metadata declares: `Ok((sha-256, size))` or
+/// `Err((reason, actual sha-256))`.
+fn verdict(p: &Payload, digests: Digests) -> Result<(BlobId, u64), (String, BlobId)> {
+    let size = digests.len;
+    let actual = BlobId::from_digest(&digests.sha256.finalize());
+    if let Some(expected) = p.size
+        && expected != size
+    {
+        return Err((format!("size {size} bytes, the metadata declares {expected}"), actual));
+    }
+    if let Some(expected) = &p.sha256 {
+        if expected != &actual {
+            return Err((format!("sha-256 {actual}, the metadata declares {expected}"), actual));
+        }
+    } else if let Some(expected) = &p.sha1 {
+        let actual_sha1 = digests.sha1.map(|s| hex::encode(s.finalize())).unwrap_or_default();
+        if expected != &actual_sha1 {
+            return Err((format!("sha-1 {actual_sha1}, the metadata declares {expected}"), actual));
+        }
+    } else {
+        return Err(("the metadata gives no sha-256 or sha-1 checksum to verify against".into(), actual));
+    }
+    Ok((actual, size))
 }
 
 /// Holds the validator (ETag or Last-Modified) of a partial download.
@@ -815,17 +893,4 @@ fn sidecar(staged: &Path) -> PathBuf {
     let mut s = staged.as_os_str().to_owned();
     s.push(".validator");
     PathBuf::from(s)
-}
-
-struct TeeSha1<'a> {
-    inner: &'a mut File,
-    sha1: &'a mut sha1::Sha1,
-}
-
-impl Read for TeeSha1<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sha1.update(buf.get(..n).unwrap_or_default());
-        Ok(n)
-    }
 }

@@ -129,6 +129,8 @@ impl Default for HttpConfig {
 /// `http:`, `https:` (and `file:` through [`FileTransport`]).
 pub struct HttpTransport {
     client: Client,
+    /// For the advice in certificate errors.
+    ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for HttpTransport {
@@ -175,7 +177,7 @@ impl HttpTransport {
         let client = builder
             .build()
             .map_err(|e| TransportError::Setup(format!("setting up the HTTP client: {}", e.without_url())))?;
-        Ok(Self { client })
+        Ok(Self { client, ca_file: config.ca_file.clone() })
     }
 }
 
@@ -207,9 +209,10 @@ impl Transport for HttpTransport {
             }
         }
         tracing::debug!(url = %shown, resume_from = ?request.resume_from, "GET");
-        let response = req
-            .send()
-            .map_err(|e| TransportError::Failed { url: shown.clone(), message: flatten(&e.without_url()) })?;
+        let response = req.send().map_err(|e| TransportError::Failed {
+            url: shown.clone(),
+            message: explain_tls(&flatten(&e.without_url()), self.ca_file.as_deref()),
+        })?;
         let status = response.status();
         tracing::debug!(url = %shown, status = status.as_u16(), "response");
         let validators = Validators {
@@ -254,6 +257,32 @@ impl Read for BodyReader {
     }
 }
 
+/// A certificate failure said plainly, with what to do; other errors unchanged.
+fn explain_tls(message: &str, ca_file: Option<&std::path::Path>) -> String {
+    let Some(at) = message.find("invalid peer certificate") else { return message.to_owned() };
+    let detail = message.get(at..).unwrap_or(message);
+    let what = if detail.contains("UnknownIssuer") {
+        "the server's TLS certificate is signed by a CA this machine does not trust"
+    } else if detail.contains("NotValidForName") {
+        "the server's TLS certificate does not name this host (check the URL's host name)"
+    } else if detail.contains("Expired") {
+        "the server's TLS certificate has expired (or this machine's clock is wrong)"
+    } else {
+        "the server's TLS certificate was refused"
+    };
+    let todo = match ca_file {
+        Some(ca) => format!(
+            "the CA bundle given to this source ({}) does not vouch for it: check that it holds the CA that \
+             signed the depot's certificate",
+            ca.display()
+        ),
+        None => "if the depot uses a private or corporate CA, give the source its CA certificate (PEM): \
+                 `esxlcm mirror remove NAME`, then `esxlcm mirror add NAME URL --ca-file CA.pem`"
+            .to_owned(),
+    };
+    format!("{what} ({detail}); {todo}")
+}
+
 fn flatten(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut current = Some(err);
@@ -271,6 +300,17 @@ fn flatten(err: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn certificate_errors_say_what_to_do() {
+        let raw = "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer";
+        let plain = explain_tls(raw, None);
+        assert!(plain.contains("not trust") && plain.contains("--ca-file CA.pem"), "{plain}");
+        assert!(plain.contains("UnknownIssuer"), "the underlying reason stays: {plain}");
+        let with_ca = explain_tls(raw, Some(std::path::Path::new("/etc/corp-ca.pem")));
+        assert!(with_ca.contains("/etc/corp-ca.pem"), "{with_ca}");
+        assert_eq!(explain_tls("connection refused", None), "connection refused");
+    }
 
     #[test]
     fn file_transport_has_validators_and_ranges() {

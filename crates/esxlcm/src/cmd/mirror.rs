@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use esxlcm_store::source::{PayloadPolicy, SourceConfig};
 use esxlcm_store::sync::{Outcome, Progress, SyncEvent, SyncOptions, sync_source, transport_for};
-use esxlcm_store::{Store, gc, verify};
+use esxlcm_store::{Store, carry, gc, verify};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -41,6 +41,8 @@ Examples:
   esxlcm mirror rollback vmw         # republish the snapshot before the current one
   esxlcm mirror disable vmw          # and keep `mirror sync` from publishing upstream again
   esxlcm mirror verify && esxlcm mirror gc
+  esxlcm mirror export --to /media/usb/carry --since 7   # then, across the gap:
+  esxlcm mirror import /media/usb/carry
 
 Store directory: --store DIR, else $ESXLCM_STORE, else $XDG_DATA_HOME/esxlcm/store
 (~/.local/share/esxlcm/store), else ./esxlcm-store.";
@@ -78,6 +80,69 @@ pub enum MirrorCommand {
     Enable(NameArgs),
     /// Leave a source out of `mirror sync` without names (holds a rollback)
     Disable(NameArgs),
+    /// Write snapshots and their payloads to a directory of checksummed chunk files, to
+    /// carry across an air gap (`--since` for only what is new)
+    Export(ExportArgs),
+    /// Read an export into this store: verified, resumable, each snapshot published whole
+    Import(ImportArgs),
+}
+
+const EXPORT_HELP: &str = "\
+DIR receives esxlcm-export.json (the manifest: sources, snapshots, blobs, chunks),
+SHA256SUMS (`sha256sum -c SHA256SUMS` checks the copy with standard tools) and
+chunk-00001.bin, chunk-00002.bin, …: every payload the exported snapshots need,
+concatenated and cut every --chunk-size bytes (copy chunks to several media if needed;
+put them back in one directory to import).
+
+Without --since, every snapshot of the sources and every file they need. With
+--since N, the snapshots newer than N and only the files no snapshot up to N references:
+the receiving store must have imported the export that held snapshot N. The output names
+the newest snapshot exported, the --since of the next incremental export.
+
+Examples:
+  esxlcm mirror export --to /media/usb/esxlcm-full
+  esxlcm mirror export --to /media/usb/esxlcm-2026-12 --since 7 --chunk-size 4095M   # FAT32";
+
+const IMPORT_HELP: &str = "\
+Checks the manifest against SHA256SUMS, each chunk's size and sha-256 (a bad chunk is
+named), and each payload's sha-256, before storing it. Each snapshot is recorded only once
+every file it names is stored, then the snapshot the exporting store published is
+published here. An interrupted import (a killed process, a bad or missing chunk) continues
+where it stopped when run again; running it twice records nothing twice.
+
+Sources an import creates are disabled (`mirror sync` skips them: their upstream is on the
+other side of the gap) and carry no tokens, headers, proxy or CA settings.
+
+Example:
+  esxlcm mirror import /media/usb/esxlcm-2026-12 && esxlcm serve --store DIR";
+
+#[derive(Debug, Args)]
+#[command(after_help = EXPORT_HELP)]
+pub struct ExportArgs {
+    /// Sources to export (default: every source with snapshots)
+    pub names: Vec<String>,
+    /// The directory to write (created; must be empty)
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Only snapshots newer than this one, and only files they add
+    #[arg(long, value_name = "SNAPSHOT")]
+    pub since: Option<i64>,
+    /// Largest chunk file: bytes, or with K, M, G, T (binary: 4G = 4 GiB; FAT32 needs 4095M)
+    #[arg(long, value_name = "SIZE", default_value = "4G")]
+    pub chunk_size: String,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = IMPORT_HELP)]
+pub struct ImportArgs {
+    /// The export directory (esxlcm-export.json, SHA256SUMS, chunk-*.bin)
+    pub dir: PathBuf,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +274,8 @@ pub fn run(args: &MirrorArgs, network: &NetworkArgs) -> anyhow::Result<Status> {
             writeln!(out, "{}: {}", a.name, if enable { "enabled" } else { "disabled" })?;
             Status::Success
         }
+        MirrorCommand::Export(a) => export(&store, a, &mut out)?,
+        MirrorCommand::Import(a) => import(&store, a, &mut out)?,
     };
     out.flush()?;
     Ok(status)
@@ -445,6 +512,112 @@ fn sync(store: &Store, a: &SyncArgs, out: &mut dyn Write) -> anyhow::Result<Stat
         bail!("sync failed for {}: {}", count(failed.len(), "source", "sources"), failed.join(", "));
     }
     Ok(status)
+}
+
+fn export(store: &Store, a: &ExportArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let Some(chunk_size) = carry::parse_size(&a.chunk_size) else {
+        bail!("--chunk-size {}: give bytes or a size such as 700M, 4G, 4095M", a.chunk_size);
+    };
+    let _lock = store.lock()?;
+    store.reconcile()?;
+    let options = carry::ExportOptions { since: a.since, chunk_size, sources: a.names.clone() };
+    let r = carry::export(store, &a.to, &options)?;
+    if a.json {
+        let snapshots: Vec<_> =
+            r.snapshots.iter().map(|(s, id)| serde_json::json!({ "source": s, "snapshot": id })).collect();
+        output::write_json(
+            out,
+            &serde_json::json!({
+                "schema": "esxlcm.mirror.export-report/1",
+                "dir": a.to.display().to_string(),
+                "since": r.since,
+                "upto": r.upto,
+                "snapshots": snapshots,
+                "blobs": r.blobs,
+                "bytes": r.bytes,
+                "chunks": r.chunks,
+            }),
+        )?;
+        return Ok(Status::Success);
+    }
+    let mut by_source: Vec<(String, Vec<String>)> = Vec::new();
+    for (s, id) in &r.snapshots {
+        match by_source.iter_mut().find(|(n, _)| n == s) {
+            Some((_, ids)) => ids.push(id.to_string()),
+            None => by_source.push((s.clone(), vec![id.to_string()])),
+        }
+    }
+    for (s, ids) in &by_source {
+        writeln!(out, "{s}: snapshot(s) {}", ids.join(", "))?;
+    }
+    writeln!(
+        out,
+        "exported {} ({}) in {} to {}{}",
+        count(r.blobs, "file", "files"),
+        human_size(r.bytes),
+        count(r.chunks, "chunk", "chunks"),
+        a.to.display(),
+        r.since.map_or_else(String::new, |n| format!(" (new since snapshot {n})"))
+    )?;
+    if let Some(upto) = r.upto {
+        writeln!(out, "next incremental export: esxlcm mirror export --since {upto} --to DIR")?;
+    }
+    Ok(Status::Success)
+}
+
+fn import(store: &Store, a: &ImportArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let _lock = store.lock()?;
+    store.reconcile()?;
+    let r = carry::import(store, &a.dir)?;
+    if a.json {
+        let created: Vec<_> = r
+            .snapshots_created
+            .iter()
+            .map(|(s, o, l)| serde_json::json!({ "source": s, "origin_snapshot": o, "snapshot": l }))
+            .collect();
+        let published: Vec<_> =
+            r.published.iter().map(|(s, l)| serde_json::json!({ "source": s, "snapshot": l })).collect();
+        output::write_json(
+            out,
+            &serde_json::json!({
+                "schema": "esxlcm.mirror.import-report/1",
+                "blobs_in_export": r.blobs_in_export,
+                "blobs_written": r.blobs_written,
+                "bytes_written": r.bytes_written,
+                "blobs_present": r.blobs_present,
+                "chunks_read": r.chunks_read,
+                "chunks_skipped": r.chunks_skipped,
+                "snapshots_created": created,
+                "snapshots_existing": r.snapshots_existing,
+                "published": published,
+                "expired": r.expired,
+            }),
+        )?;
+        return Ok(Status::Success);
+    }
+    writeln!(
+        out,
+        "stored {} ({}) from {}; {} of {} already in the store{}",
+        count(r.blobs_written, "file", "files"),
+        human_size(r.bytes_written),
+        count(r.chunks_read, "chunk", "chunks"),
+        r.blobs_present,
+        r.blobs_in_export,
+        if r.chunks_skipped > 0 { format!(" ({} chunk(s) not needed)", r.chunks_skipped) } else { String::new() }
+    )?;
+    for (s, o, l) in &r.snapshots_created {
+        writeln!(out, "{s}: recorded snapshot {l} (snapshot {o} of the exporting store)")?;
+    }
+    if r.snapshots_existing > 0 {
+        writeln!(out, "{} snapshot(s) were imported before", r.snapshots_existing)?;
+    }
+    for (s, l) in &r.published {
+        writeln!(out, "{s}: published snapshot {l}")?;
+    }
+    if r.snapshots_created.is_empty() && r.published.is_empty() {
+        writeln!(out, "nothing new: this export was imported already")?;
+    }
+    Ok(Status::Success)
 }
 
 /// `esxlcm serve --store DIR`: the published snapshots, read-only, until Ctrl-C/SIGTERM.
