@@ -21,7 +21,6 @@ pub mod carry;
 mod error;
 pub mod gc;
 pub mod meta;
-pub mod redact;
 pub mod source;
 pub mod store;
 pub mod sync;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::StoreError;
-use crate::redact;
+use esxlcm_depot::source::redact;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -113,7 +113,7 @@ impl fmt::Debug for SourceConfig {
             .field("kind", &self.kind)
             .field("url", &self.display_url())
             .field("headers", &self.display_headers())
-            .field("proxy", &self.proxy.as_deref().map(redact::redact_str))
+            .field("proxy", &self.proxy.as_deref().map(redact::redact_url_str))
             .finish_non_exhaustive()
     }
 }
@@ -167,7 +167,7 @@ impl SourceConfig {
     }
 
     pub fn display_url(&self) -> String {
-        redact::redact_str(&self.url)
+        redact::redact_url_str(&self.url)
     }
 
     pub fn display_headers(&self) -> Vec<String> {
@@ -198,7 +198,7 @@ fn parse_source_url(url: &str) -> Result<Url, StoreError> {
     let parsed = Url::parse(url).map_err(|e| {
         StoreError::InvalidSource(format!(
             "'{}' is not a URL ({e}); use http:, https: or file:",
-            redact::redact_str(url)
+            redact::redact_url_str(url)
         ))
     })?;
     if !matches!(parsed.scheme(), "http" | "https" | "file") {

@@ -35,12 +35,12 @@ use url::Url;
 use crate::blob::BlobId;
 use crate::error::StoreError;
 use crate::meta::{CacheEntry, FileEntry, QuarantineRecord, SyncRun, now, tree_digest};
-use crate::redact::redact_url;
 use crate::source::{PayloadPolicy, Source, SourceKind};
 use crate::store::Store;
 use crate::transport::{
     FileTransport, GetRequest, GetResponse, HttpConfig, HttpTransport, Transport, TransportError, Validators,
 };
+use esxlcm_depot::source::redact::redact_url;
 
 /// Vendor list names, online first (depot-format §1.1).
 const VENDOR_LIST_NAMES: [&str; 2] = ["vmw-depot-index.xml", "index.xml"];

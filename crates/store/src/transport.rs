@@ -14,7 +14,7 @@ use reqwest::blocking::Client;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
-use crate::redact::redact_url;
+use esxlcm_depot::source::redact::redact_url;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -170,7 +170,10 @@ impl HttpTransport {
         }
         if let Some(proxy) = &config.proxy {
             let p = reqwest::Proxy::all(proxy.as_str()).map_err(|_| {
-                TransportError::Setup(format!("proxy {}: not a usable proxy URL", crate::redact::redact_str(proxy)))
+                TransportError::Setup(format!(
+                    "proxy {}: not a usable proxy URL",
+                    esxlcm_depot::source::redact::redact_url_str(proxy)
+                ))
             })?;
             builder = builder.proxy(p);
         }

@@ -5,6 +5,7 @@
 pub mod container;
 pub mod fetch;
 pub mod path;
+pub mod redact;
 
 use std::fs::File;
 use std::io::{self, Cursor, Read};

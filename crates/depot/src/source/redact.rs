@@ -1,0 +1,115 @@
+//! Secrets in depot URLs, kept out of every message, log line and listing: download tokens
+//! sit in paths (`https://dl.broadcom.com/<token>/PROD/…`), some mirrors use userinfo or
+//! query strings, and token headers are given on the command line. The binary, the mirror
+//! store and the API server all show URLs through these functions.
+
+use url::Url;
+
+/// A URL safe to show: no userinfo, no query or fragment values, and path segments that
+/// look like download tokens replaced by `***`. Other schemes (`file:`) are shown as they are.
+pub fn redact_url(url: &Url) -> String {
+    if !matches!(url.scheme(), "http" | "https") {
+        return url.to_string();
+    }
+    let mut u = url.clone();
+    if !u.username().is_empty() || u.password().is_some() {
+        let _ = u.set_username("***");
+        let _ = u.set_password(None);
+    }
+    if u.query().is_some() {
+        u.set_query(Some("***"));
+    }
+    u.set_fragment(None);
+    let segments: Option<Vec<String>> = u
+        .path_segments()
+        .map(|s| s.map(|seg| if looks_like_token(seg) { "***".to_owned() } else { seg.to_owned() }).collect());
+    if let Some(segments) = segments {
+        u.set_path(&segments.join("/"));
+    }
+    u.to_string()
+}
+
+/// [`redact_url`] for text that may or may not be a URL (a source given on the command line).
+pub fn redact_url_str(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => redact_url(&u),
+        _ => text.to_owned(),
+    }
+}
+
+/// Redact every `http(s)://` URL inside a message (errors from lower layers may carry the
+/// URL they were given, token and all).
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = ["https://", "http://"].iter().filter_map(|p| rest.find(p)).min() {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let end = tail.find(|c: char| c.is_whitespace() || "'\"<>()[]{}`".contains(c)).unwrap_or(tail.len());
+        // Punctuation that ends a sentence or introduces a cause is not part of the URL.
+        let url_text = tail[..end].trim_end_matches([':', ',', ';', '.']);
+        out.push_str(&redact_url_str(url_text));
+        rest = &tail[url_text.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A header for display: its name, never its value.
+pub fn redact_header(header: &str) -> String {
+    match header.split_once(':') {
+        Some((name, _)) => format!("{}: ***", name.trim()),
+        None => "***".to_owned(),
+    }
+}
+
+/// A long opaque segment (letters and digits mixed, no dot): a token, not a file or a
+/// directory name a person chose.
+fn looks_like_token(segment: &str) -> bool {
+    segment.len() >= 20
+        && !segment.contains('.')
+        && segment.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && segment.chars().any(|c| c.is_ascii_digit())
+        && segment.chars().any(|c| c.is_ascii_alphabetic())
+        && segment.chars().filter(char::is_ascii_digit).count() * 5 >= segment.len()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn userinfo_queries_fragments_and_tokens_are_hidden() {
+        let u = Url::parse(
+            "https://user:secret@dl.example.com/aB3dE5fG7hI9jK1lM3nO5pQ7/PROD/COMP/ESX_HOST/main/vmw-depot-index.xml?sig=x#f",
+        )
+        .unwrap();
+        let shown = redact_url(&u);
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(!shown.contains("aB3dE5fG7hI9jK1lM3nO5pQ7"), "{shown}");
+        assert!(!shown.contains("sig=x"), "{shown}");
+        assert!(shown.ends_with("/PROD/COMP/ESX_HOST/main/vmw-depot-index.xml?***"), "{shown}");
+        assert_eq!(redact_header("Authorization: Bearer s3cret"), "Authorization: ***");
+        assert_eq!(redact_header("no colon"), "***");
+    }
+
+    #[test]
+    fn names_people_chose_and_other_schemes_stay() {
+        let u = Url::parse("https://depot.example.com/esx/vmw/vmw-ESXi-8.0.3-metadata.zip").unwrap();
+        assert_eq!(redact_url(&u), u.to_string());
+        let f = Url::parse("file:///srv/depot/index.xml").unwrap();
+        assert_eq!(redact_url(&f), f.to_string());
+        assert_eq!(redact_url_str("/tmp/x.zip"), "/tmp/x.zip");
+    }
+
+    #[test]
+    fn urls_inside_messages_are_redacted() {
+        let text = "GET https://u:pw@dl.example/aB3dE5fG7hI9jK1lM3nO5pQ7/index.xml: 403 Forbidden";
+        let shown = redact_text(text);
+        assert!(!shown.contains("pw") && !shown.contains("aB3dE5fG7hI9jK1lM3nO5pQ7"), "{shown}");
+        assert!(shown.ends_with("/index.xml: 403 Forbidden"), "{shown}");
+        assert_eq!(redact_text("no URL here"), "no URL here");
+    }
+}
