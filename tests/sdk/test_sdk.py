@@ -1,11 +1,15 @@
 """The official vSphere Automation SDK (vmware-vcenter + vmware-vapi-runtime), unmodified,
-against esxlcm: login, online depots, offline depots by path and by upload, depot content,
+against esxlcm: login, online depots (records, and one served on loopback synced into depot
+content), offline depots by path and by upload, depot content,
 tasks and the error classes the SDK raises; the cluster image workflow (drafts, validation,
 commits, export, compliance) with esxlcm's inventory driven over REST."""
 
+import functools
+import http.server
 import json
 import pathlib
 import subprocess
+import threading
 
 import pytest
 from com.vmware.cis_client import Session as CisSession
@@ -17,14 +21,16 @@ from com.vmware.esx.settings.clusters.software_client import Commits, Compliance
 from com.vmware.esx.settings.clusters_client import Software
 from com.vmware.esx.settings.depot_content_client import AddOns, BaseImages, Components
 from com.vmware.esx.settings.depots.offline_client import Content
-from com.vmware.esx.settings.depots_client import Offline, Online
-from com.vmware.esx.settings_client import AddOnSpec, BaseImageSpec
+from com.vmware.esx.settings.depots.online_client import Content as OnlineContent
+from com.vmware.esx.settings.depots_client import Offline, Online, SyncSchedule
+from com.vmware.esx.settings_client import AddOnSpec, BaseImageSpec, Depots
 from com.vmware.vapi.std.errors_client import (
     AlreadyExists,
     ConcurrentChange,
     InvalidArgument,
     NotAllowedInCurrentState,
     NotFound,
+    ResourceInaccessible,
     Unauthenticated,
     Unauthorized,
 )
@@ -327,3 +333,77 @@ def subprocess_vibs(bundle, base, addon, name, version):
         vib_name, vib_version = rest.rsplit("_", 1)
         vibs.append({"ID": vib_id, "Name": vib_name, "Version": vib_version})
     return vibs
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_online_depot_served_on_loopback_syncs_into_depot_content(admin, tmp_path):
+    tree = tmp_path / "online-depot"
+    subprocess.run(
+        [str(esxlcm_bin()), "depot", "generate", "--preset", "tiny", "--seed", "41", "--out", str(tree)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    inspected = json.loads(
+        subprocess.run(
+            [str(esxlcm_bin()), "depot", "inspect", str(tree), "--json"], check=True, capture_output=True, text=True
+        ).stdout
+    )
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(tree)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    stub = admin._stub_config
+    online = Online(stub)
+    try:
+        location = f"http://127.0.0.1:{httpd.server_address[1]}/index.xml"
+        depot = online.create(Online.CreateSpec(location=location, description="loopback"))
+        with pytest.raises(NotAllowedInCurrentState):
+            OnlineContent(stub).get(depot)
+
+        task = Depots(stub).sync_task(Depots.SyncSpec(cleanup=False))
+        info, progress = wait_task(task)
+        assert info.status == "SUCCEEDED", info.error
+        assert info.progress.completed == 100 and progress == sorted(progress)
+
+        content = OnlineContent(stub).get(depot)
+        bundles = [m for infos in content.metadata_bundles.values() for m in infos]
+        assert {b.version for m in bundles for b in m.base_images} == {b["version"] for b in inspected["base_images"]}
+        names = {c.name for c in Components(stub).list()}
+        assert {c["name"] for c in inspected["components"]} <= names
+        versions = {b.version for b in BaseImages(stub).list()}
+        assert {b["version"] for b in inspected["base_images"]} <= versions
+
+        schedule = SyncSchedule(stub)
+        assert schedule.get().enabled is False
+        schedule.set(
+            SyncSchedule.Spec(
+                enabled=True,
+                email_addresses=[],
+                schedule=SyncSchedule.Schedule(type=SyncSchedule.Recurrence.DAILY, hour=3, minute=15),
+            )
+        )
+        got = schedule.get()
+        assert got.enabled is True and got.schedule.hour == 3 and got.schedule.type == SyncSchedule.Recurrence.DAILY
+        schedule.set(SyncSchedule.Spec(enabled=False, email_addresses=[]))
+
+        # A depot nobody answers for fails the sync, named with the cause.
+        bad = online.create(Online.CreateSpec(location="http://127.0.0.1:1/depot/index.xml"))
+        task = Depots(stub).sync_task()
+        info, _ = wait_task(task)
+        assert info.status == "FAILED"
+        error = task.get_error()
+        assert isinstance(error, ResourceInaccessible), error
+        text = " ".join(m.default_message for m in error.messages)
+        assert bad in text and "127.0.0.1:1" in text and "could not connect" in text, text
+        online.delete(bad)
+
+        # Flushed, the depot leaves depot content.
+        info, _ = wait_task(online.flush_task(depot))
+        assert info.status == "SUCCEEDED", info.error
+        with pytest.raises(NotAllowedInCurrentState):
+            OnlineContent(stub).get(depot)
+        online.delete(depot)
+    finally:
+        httpd.shutdown()

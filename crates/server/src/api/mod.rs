@@ -13,14 +13,17 @@
 //! clusters and hosts and takes hosts' installed states. State lives in the data dir:
 //! `config.json` (users, TLS files, `bootloader_dir`), `state.json` (depots, inventory,
 //! cluster commits, drafts and scans), `tls/` (the generated certificate),
-//! `depots/offline/` (imported bundles), `uploads/`, `exports/`.
+//! `depots/offline/` (imported bundles), `depots/online/` (synced online depot metadata),
+//! `uploads/`, `exports/`.
 
 pub mod datavalue;
 pub mod dispatch;
 pub mod errors;
+pub mod fetch;
 pub mod jsonrpc;
 pub mod persist;
 pub mod rest;
+pub mod scheduler;
 pub mod schema;
 pub mod services;
 pub mod session;
@@ -85,6 +88,8 @@ pub enum ServeError {
     Persist(#[from] PersistError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchSetupError),
     #[error("{0} is in use by another esxlcm server")]
     Locked(PathBuf),
     #[error("listening on {addr}: {source}")]
@@ -102,7 +107,8 @@ impl ApiState {
         let registry = Registry::load()?;
         let (users, config) = UserDb::load_or_init(&data_dir.join("config.json"), initial_admin)?;
         let store: Arc<dyn StateStore> = Arc::new(JsonStateStore::new(data_dir));
-        let depots = DepotStore::open(data_dir, store)?;
+        let http = Arc::new(fetch::HttpFetch::new(&config.trusted_ca_files)?);
+        let depots = DepotStore::open(data_dir, store, http)?;
         let state = Self {
             _lock: lock,
             registry,
@@ -265,7 +271,12 @@ pub struct ApiServer {
     pub ca_file: Option<PathBuf>,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Runs scheduled depot syncs; holds the state (and the data dir's lock) until stopped.
+    scheduler: tokio::task::JoinHandle<()>,
 }
+
+/// How often the scheduler looks at the clock (schedules have minute resolution).
+const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl ApiServer {
     /// Open the data dir, make or load the certificate and start listening.
@@ -277,13 +288,21 @@ impl ApiServer {
             .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.listen, source })?;
         let rustls = axum_server::tls_rustls::RustlsConfig::from_config(tls.config);
-        let server = axum_server::from_tcp_rustls(listener, rustls)
-            .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
+        // TCP_NODELAY: without it a response written as headers then body waits for the
+        // client's delayed ACK, 40 ms per request on a kept-alive connection (see the API
+        // load test in docs/PERFORMANCE.md).
+        let acceptor =
+            axum_server::tls_rustls::RustlsAcceptor::new(rustls).acceptor(axum_server::accept::NoDelayAcceptor::new());
+        let server = axum_server::from_tcp(listener)
+            .map_err(|source| ServeError::Listen { addr: config.listen, source })?
+            .acceptor(acceptor);
         let handle = axum_server::Handle::new();
-        let app = router(Arc::new(state));
+        let state = Arc::new(state);
+        let scheduler = tokio::spawn(scheduler::run(Arc::clone(&state), SCHEDULER_TICK));
+        let app = router(state);
         let task = tokio::spawn(server.handle(handle.clone()).serve(app.into_make_service()));
         tracing::info!(%local_addr, "API server listening");
-        Ok(Self { local_addr, ca_file: tls.ca_file, handle, task })
+        Ok(Self { local_addr, ca_file: tls.ca_file, handle, task, scheduler })
     }
 
     /// Stop accepting connections; requests in flight get `grace` to finish.
@@ -291,9 +310,14 @@ impl ApiServer {
         self.handle.graceful_shutdown(Some(grace));
     }
 
-    /// Wait until the server has stopped.
+    /// Wait until the server has stopped (then the scheduler stops too: a sync it was
+    /// running ends with it).
     pub async fn wait(self) -> std::io::Result<()> {
-        self.task.await.map_err(std::io::Error::other)?
+        let served = self.task.await.map_err(std::io::Error::other);
+        self.scheduler.abort();
+        // Cancelled is the expected end; the state (and the data dir's lock) is released.
+        let _ = self.scheduler.await;
+        served?
     }
 }
 

@@ -23,7 +23,7 @@ impl PersistError {
     }
 }
 
-/// An online depot: a configuration record (its content is not fetched yet).
+/// An online depot: its configuration and, once synced, where its metadata is cached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OnlineDepot {
     pub description: String,
@@ -31,6 +31,17 @@ pub struct OnlineDepot {
     pub enabled: bool,
     pub owner: Option<String>,
     pub ownerdata: Option<String>,
+    #[serde(default)]
+    pub synced: Option<OnlineSync>,
+}
+
+/// The last successful sync of an online depot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnlineSync {
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// The cached index chain (vendor list, vendor indexes, metadata zips), relative to the data dir.
+    pub cache: String,
 }
 
 /// An imported offline bundle, stored in the data dir.
@@ -112,6 +123,9 @@ pub struct ServerState {
     pub clusters: BTreeMap<String, Cluster>,
     #[serde(default)]
     pub hosts: BTreeMap<String, Host>,
+    /// `depots.sync_schedule` as set (plain `depots.sync_schedule.spec`).
+    #[serde(default)]
+    pub sync_schedule: Option<serde_json::Value>,
     /// Ids (`<kind>-<n>`, `domain-c<n>`, `host-<n>`, draft and commit numbers) are never reused.
     #[serde(default)]
     pub next_id: u64,
@@ -198,8 +212,10 @@ mod tests {
                 enabled: true,
                 owner: None,
                 ownerdata: None,
+                synced: Some(OnlineSync { time: "2026-01-01T00:00:00Z".into(), cache: "depots/online/x".into() }),
             },
         );
+        s.sync_schedule = Some(serde_json::json!({"enabled": false, "email_addresses": []}));
         store.save(&s).unwrap();
         assert_eq!(store.load().unwrap(), s);
         #[cfg(unix)]

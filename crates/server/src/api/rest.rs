@@ -207,7 +207,7 @@ pub async fn handle(
 impl super::dispatch::Outcome {
     /// A task id as the REST body.
     fn value_plain(&self) -> Value {
-        match &self.value {
+        match &*self.value {
             DataValue::String(s) => Value::String(s.clone()),
             other => super::typed::untyped_plain(other),
         }

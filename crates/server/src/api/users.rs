@@ -48,6 +48,9 @@ pub struct ServerConfig {
     /// ISOLINUX/EFI files for exporting installer ISOs (`clusters.software.export`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootloader_dir: Option<PathBuf>,
+    /// CA certificates (PEM files) trusted for online depots, besides the system's roots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_ca_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]

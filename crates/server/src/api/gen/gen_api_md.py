@@ -21,14 +21,19 @@ notes_done = {
  ('com.vmware.cis.session','delete'): '',
  ('com.vmware.cis.tasks','get'): '`spec.exclude_result` honoured; union rules of `cis.task.info` enforced per status',
  ('com.vmware.cis.tasks','list'): 'filters: tasks, services, operations, status, users (targets ignored: no task has a target yet)',
- ('com.vmware.cis.tasks','cancel'): 'while an offline depot is being copied or downloaded (then `cancelable` is true); the task ends FAILED with `canceled`',
+ ('com.vmware.cis.tasks','cancel'): 'while an offline depot is being copied or downloaded, and between the depots of a `depots.sync` (then `cancelable` is true); the task ends FAILED with `canceled`',
  (S+'depots.offline','create'): 'PULL from a path, a `file:` URL or http(s) (with `HEADER_AUTH`); PUSH from `POST /vum-fileupload`; the bundle is copied into the data dir, checked, de-duplicated by SHA-256 (`already_exists` carries the existing depot in `data`); progress reported',
  (S+'depots.offline','delete'): 'sync and `$task`; `force` has no effect: a depot a committed cluster image needs is not refused yet (that image then no longer resolves: validate, scan and export say so)',
  (S+'depots.offline','list'): '', (S+'depots.offline','get'): '',
  (S+'depots.offline.content','get'): '`metadata_bundles` keyed by vendor code; base images, add-ons, independent components; solutions, hardware support and updates unset',
- (S+'depots.online','create'): 'a configuration record (http/https location); the depot is not fetched yet',
- (S+'depots.online','delete'): 'sync and `$task`', (S+'depots.online','list'): '`system_defined` is always false', (S+'depots.online','get'): '', (S+'depots.online','update'): '',
- (S+'depot_content.base_images','list'): 'over all offline depots; `kb` is empty (release units carry no KB link); `quick_patch_compatible_versions` unset',
+ (S+'depots.online','create'): 'a record (http/https location of `index.xml` or its directory); its content arrives with `depots.sync`',
+ (S+'depots.online','flush'): 'drops the synced metadata of the depot (it leaves depot content and image composition until the next sync)',
+ (S+'depots.online.content','get'): 'as `offline.content.get`, from the last sync (`not_allowed_in_current_state` before one); nothing is fetched',
+ (S+'depots','sync'): 'every enabled online depot: vendor list → vendor indexes → metadata zips fetched over HTTP(S) (system roots plus `trusted_ca_files` of `config.json`) into `depots/online/`, swapped in when complete; VIBs are fetched when an export needs them. Progress per document; `cancelable` between depots. A failing depot keeps its previous content and fails the task with its id, URL (secrets redacted) and cause. `cleanup` changes nothing (each sync replaces the whole cache)',
+ (S+'depots.sync_schedule','get'): 'the stored schedule; `enabled: false` until set',
+ (S+'depots.sync_schedule','set'): 'stored and checked (the fields each recurrence needs, ranges); the server runs `depots.sync` on it (times in UTC; `skip` units left out between runs) as a task of user `esxlcm-scheduler`; `email_addresses` are kept, no mail is sent',
+ (S+'depots.online','delete'): 'sync and `$task`; drops its synced metadata', (S+'depots.online','list'): '`system_defined` is always false', (S+'depots.online','get'): '', (S+'depots.online','update'): '',
+ (S+'depot_content.base_images','list'): 'over all offline depots and synced, enabled online depots; `kb` is empty (release units carry no KB link); `quick_patch_compatible_versions` unset',
  (S+'depot_content.base_images.versions','get'): 'as above, with the components',
  (S+'depot_content.add_ons','list'): 'filters: vendors, names, versions, min_version',
  (S+'depot_content.add_ons.versions','get'): '',
@@ -61,12 +66,10 @@ def status(svc, op):
     if (svc, op) in done:
         return 'done', notes_done.get((svc, op), '')
     short = svc[len(S):] if svc.startswith(S) else svc
-    if short == 'depots' and op == 'sync' or short == 'depots.online' and op == 'flush' or short == 'depots.online.content':
-        return 'not yet', 'online depot content is not fetched by the server yet (esxlcm_depot can read it; wiring it with a cache is next)'
     if short == 'depots.offline' and op == 'create_from_host':
         return 'not yet', 'needs host connections'
-    if short.startswith(('depots.umds', 'depots.sync_schedule')):
-        return 'not yet', 'UMDS record and sync schedule come with mirroring (`esxlcm mirror`)'
+    if short.startswith('depots.umds'):
+        return 'not yet', 'the UMDS record comes with mirroring (`esxlcm mirror`)'
     if short.startswith(('clusters.configuration', 'clusters.enablement.configuration', 'hosts.configuration')):
         return 'not planned', 'configuration profiles (host settings), not image lifecycle'
     if short.startswith('clusters.vms'):
@@ -139,10 +142,11 @@ The data dir holds, all written atomically (temporary file, fsync, rename):
 
 | path | what |
 |---|---|
-| `config.json` | users (`name`, `role`: `admin` or `read_only`, Argon2id `password_hash`) and optional `tls: {cert, key}` (PEM files to use instead of the generated ones) and `bootloader_dir` (ISOLINUX.BIN, MBOOT.C32, EFIBOOT.IMG, BOOTX64.EFI, e.g. copied from an ESXi ISO: needed to export ISOs). To add a user, add `{"name": "…", "role": "read_only", "password": "…"}` and restart: the clear-text password is hashed and removed from the file. |
-| `state.json` | online and offline depot records; the inventory (clusters, hosts and their posted states); each cluster's commits, drafts and last scan |
+| `config.json` | users (`name`, `role`: `admin` or `read_only`, Argon2id `password_hash`) and optional `tls: {cert, key}` (PEM files to use instead of the generated ones), `trusted_ca_files` (PEM files of CAs trusted for online depots, besides the system's roots) and `bootloader_dir` (ISOLINUX.BIN, MBOOT.C32, EFIBOOT.IMG, BOOTX64.EFI, e.g. copied from an ESXi ISO: needed to export ISOs). To add a user, add `{"name": "…", "role": "read_only", "password": "…"}` and restart: the clear-text password is hashed and removed from the file. |
+| `state.json` | online and offline depot records (with each online depot's last sync), the sync schedule; the inventory (clusters, hosts and their posted states); each cluster's commits, drafts and last scan |
 | `tls/` | the certificate made on first start: `ca.pem` (trust this), `server.pem`, `server.key` |
 | `depots/offline/` | imported bundles |
+| `depots/online/<depot>-<uuid>/` | the index chain of an online depot as last synced (files named by the SHA-256 of their URL: tokens are not written to disk) |
 | `uploads/` | bundles uploaded for `PUSH` and not yet imported |
 | `exports/<id>/` | images built by `clusters.software.export` (`software-spec.json`, `offline-bundle.zip`, `image.iso`); the newest 20 are kept |
 
@@ -156,6 +160,10 @@ curl -s --cacert ca.pem -H "vmware-api-session-id: $T" https://HOST:8443/api/esx
 F=$(curl -s --cacert ca.pem -H "vmware-api-session-id: $T" --data-binary @bundle.zip https://HOST:8443/vum-fileupload | tr -d '"')
 curl -s --cacert ca.pem -H "vmware-api-session-id: $T" -H 'content-type: application/json' \\
      -d "{\\"source_type\\":\\"PUSH\\",\\"file_id\\":\\"$F\\"}" 'https://HOST:8443/api/esx/settings/depots/offline?vmw-task=true'
+# an online depot: register it, then sync (a task) to fetch its metadata
+curl -s --cacert ca.pem -H "vmware-api-session-id: $T" -H 'content-type: application/json' \\
+     -d '{"location":"https://depot.example.com/main/index.xml"}' https://HOST:8443/api/esx/settings/depots/online
+curl -s --cacert ca.pem -H "vmware-api-session-id: $T" -X POST 'https://HOST:8443/api/esx/settings/depots?action=sync&vmw-task=true'
 ```
 
 ```python

@@ -100,6 +100,7 @@ async fn edit_draft(
 pub async fn resolve(state: &ApiState, spec: SoftwareSpec) -> Result<(Arc<Catalog>, SpecResolution), ApiError> {
     let catalog = state.depots.catalog().await?;
     let c = Arc::clone(&catalog);
+    let _slot = state.depots.solver_slots.acquire().await.map_err(|e| ApiError::internal(e.to_string()))?;
     let r = tokio::task::spawn_blocking(move || resolve_spec(&spec, &c, &ResolveOptions::default()))
         .await
         .map_err(|e| ApiError::internal(format!("resolving the image: {e}")))?;
@@ -116,7 +117,7 @@ fn all_notifications(r: &SpecResolution) -> Vec<&esxlcm_solver::Notification> {
 pub fn software_get(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let cluster_id: String = ctx.input("cluster")?;
-        let (_, spec) = committed(&ctx.state.depots.snapshot().await, &cluster_id)?;
+        let (_, spec) = committed(&*ctx.state.depots.snapshot().await, &cluster_id)?;
         let catalog = ctx.state.depots.catalog().await?;
         Ok(Out::Plain(image_wire::software_info(&catalog, &spec)))
     })
@@ -125,7 +126,7 @@ pub fn software_get(ctx: Ctx) -> HandlerFuture {
 pub fn base_image_get(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let cluster_id: String = ctx.input("cluster")?;
-        let (_, spec) = committed(&ctx.state.depots.snapshot().await, &cluster_id)?;
+        let (_, spec) = committed(&*ctx.state.depots.snapshot().await, &cluster_id)?;
         let catalog = ctx.state.depots.catalog().await?;
         Ok(Out::Plain(image_wire::base_image_info(&catalog, spec.image.base_image.as_ref().map(|b| &b.version))))
     })
@@ -134,7 +135,7 @@ pub fn base_image_get(ctx: Ctx) -> HandlerFuture {
 pub fn add_on_get(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let cluster_id: String = ctx.input("cluster")?;
-        let (_, spec) = committed(&ctx.state.depots.snapshot().await, &cluster_id)?;
+        let (_, spec) = committed(&*ctx.state.depots.snapshot().await, &cluster_id)?;
         let a = spec.image.add_on.ok_or_else(|| ApiError::not_found("add-on of cluster", &cluster_id))?;
         let catalog = ctx.state.depots.catalog().await?;
         Ok(Out::Plain(image_wire::add_on_info(&catalog, &a.name, &a.version)))
@@ -164,7 +165,7 @@ fn removed_of(catalog: &Catalog, spec: &SoftwareSpec) -> Value {
 pub fn components_list(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let cluster_id: String = ctx.input("cluster")?;
-        let (_, spec) = committed(&ctx.state.depots.snapshot().await, &cluster_id)?;
+        let (_, spec) = committed(&*ctx.state.depots.snapshot().await, &cluster_id)?;
         let catalog = ctx.state.depots.catalog().await?;
         Ok(Out::Plain(components_of(&catalog, &spec)))
     })
@@ -174,7 +175,7 @@ pub fn components_get(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let cluster_id: String = ctx.input("cluster")?;
         let name: String = ctx.input("component")?;
-        let (_, spec) = committed(&ctx.state.depots.snapshot().await, &cluster_id)?;
+        let (_, spec) = committed(&*ctx.state.depots.snapshot().await, &cluster_id)?;
         let catalog = ctx.state.depots.catalog().await?;
         // `component_info?`: unset when the image does not name the component.
         Ok(Out::Plain(
@@ -189,7 +190,7 @@ pub fn components_get(ctx: Ctx) -> HandlerFuture {
 pub fn removed_components_list(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let cluster_id: String = ctx.input("cluster")?;
-        let (_, spec) = committed(&ctx.state.depots.snapshot().await, &cluster_id)?;
+        let (_, spec) = committed(&*ctx.state.depots.snapshot().await, &cluster_id)?;
         let catalog = ctx.state.depots.catalog().await?;
         Ok(Out::Plain(removed_of(&catalog, &spec)))
     })
@@ -199,7 +200,7 @@ pub fn removed_components_get(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let cluster_id: String = ctx.input("cluster")?;
         let name: String = ctx.input("component")?;
-        let (_, spec) = committed(&ctx.state.depots.snapshot().await, &cluster_id)?;
+        let (_, spec) = committed(&*ctx.state.depots.snapshot().await, &cluster_id)?;
         if !spec.image.removed_components.contains(&name) {
             return Err(ApiError::not_found("removed component", &name));
         }
@@ -225,7 +226,7 @@ async fn effective(state: &ApiState, spec: SoftwareSpec) -> Result<Value, ApiErr
 pub fn effective_components_list(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let cluster_id: String = ctx.input("cluster")?;
-        let (_, spec) = committed(&ctx.state.depots.snapshot().await, &cluster_id)?;
+        let (_, spec) = committed(&*ctx.state.depots.snapshot().await, &cluster_id)?;
         Ok(Out::Plain(effective(&ctx.state, spec).await?))
     })
 }
@@ -290,7 +291,7 @@ async fn scan_spec(ctx: &Ctx, cluster_id: &str, spec: SoftwareSpec, commit: Opti
 pub fn scan(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let cluster_id: String = ctx.input("cluster")?;
-        let (commit, spec) = committed(&ctx.state.depots.snapshot().await, &cluster_id)?;
+        let (commit, spec) = committed(&*ctx.state.depots.snapshot().await, &cluster_id)?;
         let result = scan_spec(&ctx, &cluster_id, spec, Some(&commit)).await?;
         let stored = result.clone();
         ctx.state
@@ -370,7 +371,7 @@ pub fn export(ctx: Ctx) -> HandlerFuture {
             }
             (true, Some(dir)) => Some(dir.clone()),
         };
-        let (_, spec) = committed(&ctx.state.depots.snapshot().await, &cluster_id)?;
+        let (_, spec) = committed(&*ctx.state.depots.snapshot().await, &cluster_id)?;
         let (catalog, r) = resolve(&ctx.state, spec.clone()).await?;
         let id = crate::api::tasks::uuid_v4().map_err(|e| ApiError::internal(e.to_string()))?;
         let dir = exports_dir(ctx.state.depots.data_dir()).join(&id);
@@ -603,7 +604,7 @@ pub fn drafts_validate(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let cluster_id: String = ctx.input("cluster")?;
         let draft_id: String = ctx.input("draft")?;
-        let d = draft(&ctx.state.depots.snapshot().await, &cluster_id, &draft_id)?.clone();
+        let d = draft(&*ctx.state.depots.snapshot().await, &cluster_id, &draft_id)?.clone();
         ctx.report(10, 100, "Resolving and validating the image");
         let (_, r) = resolve(&ctx.state, d.spec.clone()).await?;
         let valid = !r.has_errors();
@@ -635,7 +636,7 @@ pub fn drafts_commit(ctx: Ctx) -> HandlerFuture {
         let spec_in: CommitSpec = ctx.input::<Option<_>>("spec")?.unwrap_or_default();
         let user = ctx.caller.user.clone();
         let d = {
-            let mut s = ctx.state.depots.snapshot().await;
+            let mut s = ServerState::clone(&*ctx.state.depots.snapshot().await);
             draft_for_edit(&mut s, &cluster_id, &draft_id, &user)?.clone()
         };
         ctx.report(10, 100, "Validating the draft");
@@ -698,7 +699,7 @@ pub fn drafts_scan(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let cluster_id: String = ctx.input("cluster")?;
         let draft_id: String = ctx.input("draft")?;
-        let d = draft(&ctx.state.depots.snapshot().await, &cluster_id, &draft_id)?.clone();
+        let d = draft(&*ctx.state.depots.snapshot().await, &cluster_id, &draft_id)?.clone();
         Ok(Out::Plain(scan_spec(&ctx, &cluster_id, d.spec, None).await?))
     })
 }
@@ -713,7 +714,7 @@ fn draft_spec_of(s: &ServerState, ctx: &Ctx) -> Result<SoftwareSpec, ApiError> {
 
 pub fn draft_base_image_get(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
-        let spec = draft_spec_of(&ctx.state.depots.snapshot().await, &ctx)?;
+        let spec = draft_spec_of(&*ctx.state.depots.snapshot().await, &ctx)?;
         let b = spec.image.base_image.ok_or_else(|| {
             ApiError::new(ErrorKind::NotFound, "com.esxlcm.draft.no_base_image", "the draft has no base image yet")
         })?;
@@ -744,7 +745,7 @@ pub fn draft_base_image_set(ctx: Ctx) -> HandlerFuture {
 
 pub fn draft_add_on_get(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
-        let spec = draft_spec_of(&ctx.state.depots.snapshot().await, &ctx)?;
+        let spec = draft_spec_of(&*ctx.state.depots.snapshot().await, &ctx)?;
         let a = spec.image.add_on.ok_or_else(|| {
             ApiError::new(ErrorKind::NotFound, "com.esxlcm.draft.no_add_on", "the draft has no add-on")
         })?;
@@ -787,7 +788,7 @@ pub fn draft_add_on_delete(ctx: Ctx) -> HandlerFuture {
 
 pub fn draft_components_list(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
-        let spec = draft_spec_of(&ctx.state.depots.snapshot().await, &ctx)?;
+        let spec = draft_spec_of(&*ctx.state.depots.snapshot().await, &ctx)?;
         let catalog = ctx.state.depots.catalog().await?;
         Ok(Out::Plain(components_of(&catalog, &spec)))
     })
@@ -796,7 +797,7 @@ pub fn draft_components_list(ctx: Ctx) -> HandlerFuture {
 pub fn draft_components_get(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let name: String = ctx.input("component")?;
-        let spec = draft_spec_of(&ctx.state.depots.snapshot().await, &ctx)?;
+        let spec = draft_spec_of(&*ctx.state.depots.snapshot().await, &ctx)?;
         let catalog = ctx.state.depots.catalog().await?;
         Ok(Out::Plain(
             spec.image
@@ -873,7 +874,7 @@ pub fn draft_components_update(ctx: Ctx) -> HandlerFuture {
 
 pub fn draft_removed_list(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
-        let spec = draft_spec_of(&ctx.state.depots.snapshot().await, &ctx)?;
+        let spec = draft_spec_of(&*ctx.state.depots.snapshot().await, &ctx)?;
         let catalog = ctx.state.depots.catalog().await?;
         Ok(Out::Plain(removed_of(&catalog, &spec)))
     })
@@ -882,7 +883,7 @@ pub fn draft_removed_list(ctx: Ctx) -> HandlerFuture {
 pub fn draft_removed_get(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let name: String = ctx.input("component")?;
-        let spec = draft_spec_of(&ctx.state.depots.snapshot().await, &ctx)?;
+        let spec = draft_spec_of(&*ctx.state.depots.snapshot().await, &ctx)?;
         if !spec.image.removed_components.contains(&name) {
             return Err(ApiError::not_found("removed component", &name));
         }
@@ -922,7 +923,7 @@ pub fn draft_removed_delete(ctx: Ctx) -> HandlerFuture {
 
 pub fn draft_effective_components_list(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
-        let spec = draft_spec_of(&ctx.state.depots.snapshot().await, &ctx)?;
+        let spec = draft_spec_of(&*ctx.state.depots.snapshot().await, &ctx)?;
         Ok(Out::Plain(effective(&ctx.state, spec).await?))
     })
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::model::ReleaseKind;
-use esxlcm_depot::source::{Depot, OpenOptions};
+use esxlcm_depot::source::{Depot, Fetch, OpenOptions};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -19,34 +19,97 @@ use sha2::{Digest, Sha256};
 use crate::api::datavalue::{DataValue, StructValue};
 use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
-use crate::api::persist::{OfflineDepot, OnlineDepot, PersistError, ServerState, StateStore, sync_dir};
+use crate::api::fetch::{CacheOnly, CachedFetch, RecordingFetch, redact_text, redact_url_str};
+use crate::api::persist::{OfflineDepot, OnlineDepot, OnlineSync, PersistError, ServerState, StateStore, sync_dir};
 use crate::api::tasks::Progress;
 use crate::api::typed::format_datetime;
 
-/// Depot records and the merged catalog of the offline depots.
+/// Depot records and the merged catalog of the offline and synced online depots.
 pub struct DepotStore {
     data_dir: PathBuf,
     store: Arc<dyn StateStore>,
-    state: tokio::sync::Mutex<ServerState>,
+    /// Held by writers across the save (changes are serialised and durable in order).
+    state: tokio::sync::Mutex<Arc<ServerState>>,
+    /// The last saved state: readers take it without waiting for a writer's fsync.
+    published: std::sync::RwLock<Arc<ServerState>>,
     catalog: tokio::sync::Mutex<Option<Arc<Catalog>>>,
+    /// HTTP(S) for online depots: syncs, and VIBs of synced depots when an export needs them.
+    http: Arc<dyn Fetch>,
+    /// One sync at a time: two would race on the same depots' caches.
+    sync_lock: tokio::sync::Mutex<()>,
+    /// Bumped whenever the catalog is invalidated: answers computed from it carry it.
+    catalog_gen: std::sync::atomic::AtomicU64,
+    /// Depot-content answers (call key → generation, value): browsing clients ask the same
+    /// questions again and again, and building a list of hundreds of components is the
+    /// costliest read.
+    answers: std::sync::Mutex<std::collections::HashMap<String, (u64, Arc<DataValue>)>>,
+    /// Image resolutions (solver runs) at once: one core fewer than the machine has, so that
+    /// validating editors never take every core from requests (docs/PERFORMANCE.md).
+    pub(crate) solver_slots: tokio::sync::Semaphore,
 }
 
+/// Distinct depot-content questions kept (filters are client-chosen: bounded).
+const MAX_ANSWERS: usize = 512;
+
 impl DepotStore {
-    pub fn open(data_dir: &Path, store: Arc<dyn StateStore>) -> Result<Self, PersistError> {
-        let state = store.load()?;
-        for dir in [offline_dir(data_dir), uploads_dir(data_dir)] {
+    pub fn open(data_dir: &Path, store: Arc<dyn StateStore>, http: Arc<dyn Fetch>) -> Result<Self, PersistError> {
+        let state = Arc::new(store.load()?);
+        for dir in [offline_dir(data_dir), online_dir(data_dir), uploads_dir(data_dir)] {
             fs::create_dir_all(&dir).map_err(|e| PersistError::new(&dir, e))?;
         }
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
             store,
-            state: tokio::sync::Mutex::new(state),
+            state: tokio::sync::Mutex::new(Arc::clone(&state)),
+            published: std::sync::RwLock::new(state),
             catalog: tokio::sync::Mutex::new(None),
+            http,
+            sync_lock: tokio::sync::Mutex::new(()),
+            catalog_gen: std::sync::atomic::AtomicU64::new(0),
+            answers: std::sync::Mutex::default(),
+            solver_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
+            ),
         })
     }
 
-    pub async fn snapshot(&self) -> ServerState {
-        self.state.lock().await.clone()
+    /// The sync schedule as last saved (plain `depots.sync_schedule.spec`).
+    pub fn published_schedule(&self) -> Option<Value> {
+        self.published.read().unwrap_or_else(std::sync::PoisonError::into_inner).sync_schedule.clone()
+    }
+
+    /// The catalog's generation, to take before computing an answer from it.
+    pub fn catalog_generation(&self) -> u64 {
+        self.catalog_gen.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A remembered answer, if computed from the current catalog.
+    pub fn answer(&self, key: &str) -> Option<Arc<DataValue>> {
+        let gen_now = self.catalog_generation();
+        let answers = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        answers.get(key).filter(|(g, _)| *g == gen_now).map(|(_, v)| Arc::clone(v))
+    }
+
+    /// Remember an answer computed from generation `generation` of the catalog.
+    pub fn remember(&self, key: String, generation: u64, value: &Arc<DataValue>) {
+        if generation != self.catalog_generation() {
+            return;
+        }
+        let mut answers = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if answers.len() >= MAX_ANSWERS {
+            answers.clear();
+        }
+        answers.insert(key, (generation, Arc::clone(value)));
+    }
+
+    /// Open a synced online depot from its cache; VIBs come from `vibs`.
+    fn open_synced(&self, d: &OnlineDepot, sync: &OnlineSync, vibs: Arc<dyn Fetch>) -> OnlineSource {
+        OnlineSource { location: d.location.clone(), cache: self.data_dir.join(&sync.cache), vibs }
+    }
+
+    /// The current state (shared: cheap, and never blocked by a save in progress).
+    pub async fn snapshot(&self) -> Arc<ServerState> {
+        Arc::clone(&self.published.read().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// Change the state and persist it before anyone sees the change.
@@ -55,7 +118,7 @@ impl DepotStore {
         f: impl FnOnce(&mut ServerState) -> Result<R, ApiError>,
     ) -> Result<R, ApiError> {
         let mut guard = self.state.lock().await;
-        let mut next = guard.clone();
+        let mut next = ServerState::clone(&guard);
         let r = f(&mut next)?;
         let store = Arc::clone(&self.store);
         let to_save = next.clone();
@@ -63,6 +126,8 @@ impl DepotStore {
             .await
             .map_err(|e| ApiError::internal(format!("saving state: {e}")))?
             .map_err(|e| ApiError::internal(format!("saving state: {e}")))?;
+        let next = Arc::new(next);
+        *self.published.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::clone(&next);
         *guard = next;
         Ok(r)
     }
@@ -73,17 +138,28 @@ impl DepotStore {
         if let Some(c) = cached.as_ref() {
             return Ok(Arc::clone(c));
         }
-        let files: Vec<PathBuf> =
-            self.state.lock().await.offline_depots.values().map(|d| self.data_dir.join(&d.file)).collect();
+        let (files, online) = {
+            let s = self.snapshot().await;
+            let files: Vec<PathBuf> = s.offline_depots.values().map(|d| self.data_dir.join(&d.file)).collect();
+            let online: Vec<OnlineSource> = s
+                .online_depots
+                .values()
+                .filter(|d| d.enabled)
+                .filter_map(|d| d.synced.as_ref().map(|sync| self.open_synced(d, sync, Arc::clone(&self.http))))
+                .collect();
+            (files, online)
+        };
+        let unreadable =
+            |e: String| ApiError::new(ErrorKind::ResourceInaccessible, "com.vmware.esxlcm.depot.unreadable", e);
         let catalog = tokio::task::spawn_blocking(move || {
             let mut catalog = Catalog::new();
             for f in files {
-                let depot = Depot::open_path(&f, &OpenOptions::default()).map_err(|e| {
-                    ApiError::new(ErrorKind::ResourceInaccessible, "com.vmware.esxlcm.depot.unreadable", e.to_string())
-                })?;
-                catalog.add(depot).map_err(|e| {
-                    ApiError::new(ErrorKind::ResourceInaccessible, "com.vmware.esxlcm.depot.unreadable", e.to_string())
-                })?;
+                let depot = Depot::open_path(&f, &OpenOptions::default()).map_err(|e| unreadable(e.to_string()))?;
+                catalog.add(depot).map_err(|e| unreadable(e.to_string()))?;
+            }
+            for o in online {
+                let depot = o.open().map_err(unreadable)?;
+                catalog.add(depot).map_err(|e| unreadable(redact_text(&e.to_string())))?;
             }
             Ok::<_, ApiError>(catalog)
         })
@@ -95,7 +171,9 @@ impl DepotStore {
     }
 
     async fn invalidate_catalog(&self) {
-        *self.catalog.lock().await = None;
+        let mut cached = self.catalog.lock().await;
+        self.catalog_gen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *cached = None;
     }
 
     pub fn uploads_dir(&self) -> PathBuf {
@@ -109,6 +187,32 @@ impl DepotStore {
 
 fn offline_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("depots").join("offline")
+}
+
+fn online_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("depots").join("online")
+}
+
+/// A synced online depot, to be opened on a blocking thread.
+struct OnlineSource {
+    location: String,
+    cache: PathBuf,
+    vibs: Arc<dyn Fetch>,
+}
+
+impl OnlineSource {
+    /// The index chain from the cache, VIBs through `vibs`.
+    fn open(self) -> Result<Depot, String> {
+        let fetch = Arc::new(CachedFetch { dir: self.cache, inner: self.vibs });
+        let options = OpenOptions { fetch, ..OpenOptions::default() };
+        Depot::open(&self.location, &options).map_err(|e| {
+            format!(
+                "the synced metadata of {} is unreadable: {}",
+                redact_url_str(&self.location),
+                redact_text(&e.to_string())
+            )
+        })
+    }
 }
 
 pub fn uploads_dir(data_dir: &Path) -> PathBuf {
@@ -160,21 +264,8 @@ fn check_online_location(location: &str) -> Result<(), ApiError> {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
         _ => Err(ApiError::invalid_argument(format!(
             "the location of an online depot must be an http or https URL of its index.xml, not '{}'",
-            redact(location)
+            redact_url_str(location)
         ))),
-    }
-}
-
-/// A URL without user info or query, for messages (tokens travel there).
-fn redact(location: &str) -> String {
-    match url::Url::parse(location) {
-        Ok(mut u) => {
-            let _ = u.set_password(None);
-            let _ = u.set_username("");
-            u.set_query(None);
-            u.to_string()
-        }
-        Err(_) => location.to_owned(),
     }
 }
 
@@ -203,6 +294,7 @@ pub fn online_create(ctx: Ctx) -> HandlerFuture {
                         enabled: spec.enabled.unwrap_or(true),
                         owner: Some(owner),
                         ownerdata: spec.ownerdata,
+                        synced: None,
                     },
                 );
                 Ok(id)
@@ -235,6 +327,8 @@ pub fn online_update(ctx: Ctx) -> HandlerFuture {
                 Ok(())
             })
             .await?;
+        // A disabled depot leaves the catalog, an enabled one comes back.
+        ctx.state.depots.invalidate_catalog().await;
         Ok(Out::Plain(Value::Null))
     })
 }
@@ -242,9 +336,285 @@ pub fn online_update(ctx: Ctx) -> HandlerFuture {
 pub fn online_delete(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let id: String = ctx.input("depot")?;
+        let depots = &ctx.state.depots;
+        let removed = depots
+            .mutate(|s| s.online_depots.remove(&id).ok_or_else(|| ApiError::not_found("online depot", &id)))
+            .await?;
+        depots.invalidate_catalog().await;
+        if let Some(sync) = removed.synced {
+            remove_cache(&depots.data_dir.join(sync.cache));
+        }
+        Ok(Out::Plain(Value::Null))
+    })
+}
+
+fn remove_cache(dir: &Path) {
+    if let Err(e) = fs::remove_dir_all(dir) {
+        tracing::warn!(path = %dir.display(), error = %e, "could not remove an online depot's cached metadata");
+    }
+}
+
+// ---- online depot sync, flush, content ----
+
+#[derive(Deserialize, Default)]
+struct SyncSpec {
+    #[allow(dead_code)]
+    cleanup: Option<bool>,
+}
+
+/// `depots.sync$task`: fetch the index chain of every enabled online depot into a fresh
+/// cache, swap it in, and rebuild the catalog. A depot that fails keeps its previous
+/// content; the task then fails naming each such depot and why.
+pub fn sync(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        // Every sync fetches everything afresh, so `cleanup` has nothing more to drop.
+        let _spec: Option<SyncSpec> = ctx.input("spec")?;
+        let depots = &ctx.state.depots;
+        let _one_at_a_time = depots.sync_lock.lock().await;
+        let targets: Vec<(String, String)> = depots
+            .snapshot()
+            .await
+            .online_depots
+            .iter()
+            .filter(|(_, d)| d.enabled)
+            .map(|(id, d)| (id.clone(), d.location.clone()))
+            .collect();
+        let progress = ctx.progress.clone();
+        if let Some(p) = &progress {
+            p.set_cancelable(true);
+        }
+        let total = i64::try_from(targets.len()).unwrap_or(i64::MAX).max(1);
+        let mut failures = Vec::new();
+        let mut synced = 0usize;
+        for (i, (id, location)) in targets.iter().enumerate() {
+            if progress.as_ref().is_some_and(Progress::is_canceled) {
+                depots.invalidate_catalog().await;
+                return Err(canceled());
+            }
+            let share = (i64::try_from(i).unwrap_or(0) * 100 / total, 100 / total);
+            match sync_one(depots, id, location, progress.clone(), share).await {
+                Ok(()) => synced += 1,
+                Err(cause) => {
+                    tracing::warn!(depot = %id, location = %redact_url_str(location), %cause, "online depot sync failed");
+                    failures.push(format!("online depot {id} ({}): {cause}", redact_url_str(location)));
+                }
+            }
+        }
+        depots.invalidate_catalog().await;
+        if !failures.is_empty() {
+            return Err(ApiError::new(
+                ErrorKind::ResourceInaccessible,
+                "com.vmware.esxlcm.depot.sync_failed",
+                format!(
+                    "{} of {} online depots could not be synced: {}",
+                    failures.len(),
+                    targets.len(),
+                    failures.join("; ")
+                ),
+            ));
+        }
+        if let Some(p) = &progress {
+            p.set(100, 100, &format!("Synced {synced} online depots"));
+        }
+        tracing::info!(depots = synced, "online depots synced");
+        Ok(Out::Plain(Value::Null))
+    })
+}
+
+/// Fetch one depot's index chain into a new cache directory and record it.
+/// `share` is (start, width) of this depot in the task's percent.
+async fn sync_one(
+    depots: &DepotStore,
+    id: &str,
+    location: &str,
+    progress: Option<Progress>,
+    share: (i64, i64),
+) -> Result<(), String> {
+    let root = online_dir(&depots.data_dir);
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".sync-{id}-"))
+        .tempdir_in(&root)
+        .map_err(|e| format!("creating a cache directory in {}: {e}", root.display()))?;
+    let dir = staging.path().to_path_buf();
+    let http = Arc::clone(&depots.http);
+    let loc = location.to_owned();
+    let shown = redact_url_str(location);
+    if let Some(p) = &progress {
+        p.set(share.0, 100, &format!("Fetching the metadata of {shown}"));
+    }
+    let summary = tokio::task::spawn_blocking(move || {
+        let on_file: Box<dyn Fn(u64, u64) + Send + Sync> = Box::new(move |files, bytes| {
+            if let Some(p) = &progress {
+                // The chain's length is unknown up front: creep towards the end of the share.
+                let files = i64::try_from(files).unwrap_or(i64::MAX);
+                let done = share.0 + share.1 * files / (files + 2);
+                p.set(done, 100, &format!("{shown}: fetched {files} documents ({bytes} bytes)"));
+            }
+        });
+        let fetch = Arc::new(RecordingFetch {
+            dir: dir.clone(),
+            inner: http,
+            files: Default::default(),
+            bytes: Default::default(),
+            on_file,
+        });
+        let depot = Depot::open(&loc, &OpenOptions { fetch, ..OpenOptions::default() })
+            .map_err(|e| redact_text(&e.to_string()))?;
+        if depot.metadata.is_empty() {
+            return Err("the depot lists no metadata zips".to_owned());
+        }
+        // What the catalog will read: the cache alone must be enough.
+        let again = OnlineSource { location: loc, cache: dir, vibs: Arc::new(CacheOnly) }.open()?;
+        Ok(again.metadata.len())
+    })
+    .await
+    .map_err(|e| format!("the sync stopped: {e}"))??;
+
+    let name = format!("{id}-{}", crate::api::tasks::uuid_v4().map_err(|e| e.to_string())?);
+    let dest = root.join(&name);
+    let kept = staging.keep();
+    fs::rename(&kept, &dest).map_err(|e| format!("storing the cache at {}: {e}", dest.display()))?;
+    let record = OnlineSync { time: format_datetime(Utc::now()), cache: format!("depots/online/{name}") };
+    let previous = depots
+        .mutate(|s| match s.online_depots.get_mut(id) {
+            // Deleted or moved while we fetched: what we have is for nobody.
+            Some(d) if d.location == location => Ok(d.synced.replace(record)),
+            _ => Err(ApiError::new(
+                ErrorKind::ConcurrentChange,
+                "com.vmware.esxlcm.depot.changed",
+                "the depot was changed or deleted during the sync",
+            )),
+        })
+        .await;
+    match previous {
+        Ok(previous) => {
+            if let Some(old) = previous {
+                remove_cache(&depots.data_dir.join(old.cache));
+            }
+            tracing::info!(depot = %id, metadata_zips = summary, "online depot synced");
+            Ok(())
+        }
+        Err(e) => {
+            remove_cache(&dest);
+            Err(e.to_string())
+        }
+    }
+}
+
+/// `depots.online.flush$task`: forget the synced content of one depot (it leaves image
+/// composition until the next sync).
+pub fn online_flush(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let id: String = ctx.input("depot")?;
+        let _spec: Option<DeleteSpec> = ctx.input("spec")?;
+        let depots = &ctx.state.depots;
+        let _one_at_a_time = depots.sync_lock.lock().await;
+        let previous = depots
+            .mutate(|s| {
+                let d = s.online_depots.get_mut(&id).ok_or_else(|| ApiError::not_found("online depot", &id))?;
+                Ok(d.synced.take())
+            })
+            .await?;
+        depots.invalidate_catalog().await;
+        if let Some(old) = previous {
+            remove_cache(&depots.data_dir.join(old.cache));
+        }
+        if let Some(p) = &ctx.progress {
+            p.set(100, 100, "Flushed");
+        }
+        Ok(Out::Plain(Value::Null))
+    })
+}
+
+/// `depots.online.content.get`: what the last sync found, per vendor and metadata zip.
+pub fn online_content_get(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let id: String = ctx.input("depot")?;
+        let depots = &ctx.state.depots;
+        let s = depots.snapshot().await;
+        let d = s.online_depots.get(&id).ok_or_else(|| ApiError::not_found("online depot", &id))?;
+        let sync = d.synced.as_ref().ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::NotAllowedInCurrentState,
+                "com.vmware.esxlcm.depot.not_synced",
+                format!("online depot {id} has not been synced yet: run esx.settings.depots.sync"),
+            )
+        })?;
+        let source = depots.open_synced(d, sync, Arc::new(CacheOnly));
+        let info = tokio::task::spawn_blocking(move || source.open().map(|depot| content_info(&depot)))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| ApiError::new(ErrorKind::ResourceInaccessible, "com.vmware.esxlcm.depot.unreadable", e))?;
+        Ok(Out::Plain(info))
+    })
+}
+
+// ---- sync schedule ----
+
+const DAYS: &[&str] = &["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"];
+
+fn default_schedule() -> Value {
+    json!({"enabled": false, "email_addresses": []})
+}
+
+/// `depots.sync_schedule.get`: the schedule as set (`api::scheduler` runs it).
+pub fn sync_schedule_get(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let s = ctx.state.depots.snapshot().await;
+        Ok(Out::Plain(s.sync_schedule.clone().unwrap_or_else(default_schedule)))
+    })
+}
+
+/// The fields each recurrence needs (the contract's unions), with their ranges.
+fn check_schedule(schedule: &Value) -> Result<(), ApiError> {
+    let kind = schedule.get("type").and_then(Value::as_str).unwrap_or_default();
+    let needed: &[&str] = match kind {
+        "HOURLY" => &["minute"],
+        "DAILY" => &["minute", "hour"],
+        "WEEKLY" => &["minute", "hour", "day_of_week"],
+        "MONTHLY_BY_DAY" => &["minute", "hour", "day_of_month"],
+        other => return Err(ApiError::invalid_argument(format!("unknown recurrence '{other}'"))),
+    };
+    for field in needed {
+        if schedule.get(*field).is_none_or(Value::is_null) {
+            return Err(ApiError::invalid_argument(format!("a {kind} schedule needs '{field}'")));
+        }
+    }
+    let ranges: [(&str, i64, i64); 4] = [("minute", 0, 59), ("hour", 0, 23), ("day_of_month", 1, 31), ("skip", 0, 998)];
+    for (field, lo, hi) in ranges {
+        if let Some(v) = schedule.get(field).and_then(Value::as_i64)
+            && !(lo..=hi).contains(&v)
+        {
+            return Err(ApiError::invalid_argument(format!("schedule '{field}' must be within {lo}..={hi}, not {v}")));
+        }
+    }
+    if let Some(d) = schedule.get("day_of_week").and_then(Value::as_str)
+        && !DAYS.contains(&d)
+    {
+        return Err(ApiError::invalid_argument(format!("unknown day_of_week '{d}'")));
+    }
+    Ok(())
+}
+
+/// `depots.sync_schedule.set`: store the schedule (no `spec` resets it to disabled).
+pub fn sync_schedule_set(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let spec: Option<Value> = ctx.input("spec")?;
+        let spec = spec.filter(|v| !v.is_null());
+        if let Some(spec) = &spec {
+            let enabled = spec.get("enabled").and_then(Value::as_bool).unwrap_or(false);
+            match spec.get("schedule").filter(|v| !v.is_null()) {
+                Some(schedule) => check_schedule(schedule)?,
+                None if enabled => return Err(ApiError::invalid_argument("an enabled sync schedule needs a schedule")),
+                None => {}
+            }
+        }
         ctx.state
             .depots
-            .mutate(|s| s.online_depots.remove(&id).map(drop).ok_or_else(|| ApiError::not_found("online depot", &id)))
+            .mutate(|s| {
+                s.sync_schedule = spec;
+                Ok(())
+            })
             .await?;
         Ok(Out::Plain(Value::Null))
     })
@@ -383,7 +753,7 @@ pub fn offline_create(ctx: Ctx) -> HandlerFuture {
         }
 
         // Checked here to fail before reading the depot, and again under the state lock.
-        check_not_imported(&depots.snapshot().await, &sha)?;
+        check_not_imported(&*depots.snapshot().await, &sha)?;
 
         let check_path = staged.path().to_path_buf();
         tokio::task::spawn_blocking(move || {
@@ -512,7 +882,7 @@ async fn download(
     let url = url::Url::parse(location)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .ok_or_else(|| ApiError::invalid_argument(format!("unsupported location '{}'", redact(location))))?;
+        .ok_or_else(|| ApiError::invalid_argument(format!("unsupported location '{}'", redact_url_str(location))))?;
     let inaccessible =
         |msg: String| ApiError::new(ErrorKind::ResourceInaccessible, "com.vmware.esxlcm.depot.fetch", msg);
     let client = reqwest::Client::builder().build().map_err(|e| ApiError::internal(e.to_string()))?;
@@ -523,7 +893,7 @@ async fn download(
             _ => return Err(ApiError::invalid_argument("authentication_spec needs HEADER_AUTH with a key and value")),
         }
     }
-    let shown = redact(location);
+    let shown = redact_url_str(location);
     let mut resp = req
         .send()
         .await

@@ -10,6 +10,7 @@ pub mod inventory;
 
 use super::dispatch::{Access, Implemented};
 
+const DEPOTS: &str = "com.vmware.esx.settings.depots";
 const ONLINE: &str = "com.vmware.esx.settings.depots.online";
 const OFFLINE: &str = "com.vmware.esx.settings.depots.offline";
 const OFFLINE_CONTENT: &str = "com.vmware.esx.settings.depots.offline.content";
@@ -49,6 +50,11 @@ pub static IMPLEMENTED: &[Implemented] = &[
     op!(ONLINE, "create", Admin, depots::online_create),
     op!(ONLINE, "update", Admin, depots::online_update),
     op!(ONLINE, "delete", Admin, depots::online_delete),
+    op!(ONLINE, "flush", Admin, depots::online_flush),
+    op!("com.vmware.esx.settings.depots.online.content", "get", Read, depots::online_content_get),
+    op!(DEPOTS, "sync", Admin, depots::sync),
+    op!("com.vmware.esx.settings.depots.sync_schedule", "get", Read, depots::sync_schedule_get),
+    op!("com.vmware.esx.settings.depots.sync_schedule", "set", Admin, depots::sync_schedule_set),
     op!(OFFLINE, "list", Read, depots::offline_list),
     op!(OFFLINE, "get", Read, depots::offline_get),
     op!(OFFLINE, "create", Admin, depots::offline_create),
