@@ -219,6 +219,72 @@ def metadata_response(vib_record):
     )
 
 
+def tar_bytes(members, fmt=tarfile.USTAR_FORMAT):
+    """A deterministic tar archive: (path, bytes) members, None for a directory; without
+    the padding to 10 KiB records (the end-of-archive blocks are kept)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=fmt) as t:
+        for path, data in members:
+            info = tarfile.TarInfo(path)
+            info.mtime = 1704164645
+            info.uname = info.gname = "root"
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                t.addfile(info)
+            else:
+                info.mode = 0o644
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+    data = raw.getvalue().rstrip(b"\0")
+    return data + b"\0" * (-len(data) % 512 + 1024)
+
+
+def builder_seeds(descriptor_xml):
+    """imgdb and bootcfg: what the image builder reads from an installer ISO (§7.1-§7.3)."""
+    db = "var/db/esximg/"
+    installed = descriptor_xml.replace("</vib>", "<installdate>2024-01-02T03:04:05</installdate></vib>")
+    tree = tar_bytes(
+        [
+            ("var/", None),
+            ("var/db/", None),
+            (db, None),
+            (db + "bulletins/", None),
+            (db + f"bulletins/Example-NIC_{VIB_VERSION}.xml", BULLETIN_COMPONENT.encode()),
+            (db + "profiles/", None),
+            (db + "profiles/Example-8.0-standard.xml", PROFILE.encode()),
+            (db + "vibs/", None),
+            (db + f"vibs/{VIB_NAME}--0123456789abcdef.xml", installed.encode()),
+            (db + "vibs/broken.xml", b"<vib><name>x</name>"),
+            (db + "README", b"not a document\n"),
+        ]
+    )
+    # imgdb: the first byte selects the kind in the target: even, a tar.gz read as is;
+    # odd, a tar the target gzips.
+    write("imgdb", "imgdb.tgz", b"\x00" + gzip.compress(tree, mtime=0))
+    write("imgdb", "imgdb.tar", b"\x01" + tree)
+    write("imgdb", "legacy-bulletin.tar", b"\x01" + tar_bytes([(db + "bulletins/b.xml", BULLETIN_LEGACY.encode())]))
+    long_name = db + "vibs/" + "x" * 120 + ".xml"
+    write("imgdb", "gnu-long-name.tar", b"\x01" + tar_bytes([(long_name, installed.encode())], tarfile.GNU_FORMAT))
+    write("imgdb", "pax.tar", b"\x01" + tar_bytes([(long_name, PROFILE.encode())], tarfile.PAX_FORMAT))
+    write("imgdb", "two-members.tgz", b"\x00" + gzip.compress(tree[:1024], mtime=0) + gzip.compress(tree, mtime=0))
+
+    write(
+        "bootcfg",
+        "installer.cfg",
+        "bootstate=0\ntitle=Loading ESXi installer\ntimeout=5\nprefix=\nkernel=/b.b00\n"
+        "kernelopt=runweasel cdromBoot\nmodules=/k.b00 --- /s.v00 --- /example.v00 --- /imgdb.tgz\n"
+        "build=8.0.1-0.0.10000001\nupdated=0\n",
+    )
+    write(
+        "bootcfg",
+        "tboot-crlf.cfg",
+        "bootstate=0\r\ntitle=Loading ESXi installer\r\n# comment\r\nkernel=/tboot.b00\r\n"
+        "kernelopt=runweasel\r\nmodules=/b.b00 --- /useropts.gz---/k.b00\r\nbuild=\r\nnoquiet\r\n",
+    )
+    write("bootcfg", "pxe-prefix.cfg", "prefix=esxi/8\nkernel=b.b00\nmodules=k.b00 --- imgdb.tgz\nnoverifySig=TRUE\n")
+
+
 def main():
     tar, gz = payload_vgz()
     bare = descriptor(tar, gz)
@@ -293,6 +359,8 @@ def main():
         ("base-image", "8.0.3-0.35.24280767" + "8.0.3-0.0.24022510"),
     ]:
         write("version", name, text)
+
+    builder_seeds(bare)
 
 
 if __name__ == "__main__":
