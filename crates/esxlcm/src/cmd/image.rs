@@ -7,7 +7,7 @@
 //! compliance check uses the main image (host states carry no hardware identity yet).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
@@ -103,20 +103,32 @@ fn alternative_heading(id: &str, alt: &AlternativeResolution) -> String {
 
 /// Read the spec and the depots and resolve the main image and the alternative images.
 fn resolve_all(args: &ResolveArgs, ctx: &Context) -> anyhow::Result<SpecResolution> {
-    let bytes = std::fs::read(&args.spec).with_context(|| format!("cannot read spec {}", args.spec.display()))?;
-    let spec = SoftwareSpec::from_json(&bytes).with_context(|| format!("spec {}", args.spec.display()))?;
+    let spec = read_spec(&args.spec)?;
+    let catalog = open_catalog(&args.depots, ctx)?;
+    let options = ResolveOptions { min_acceptance: args.min_acceptance, allow_downgrades: args.allow_downgrades };
+    Ok(resolve_spec(&spec, &catalog, &options))
+}
+
+/// A software spec file; its unknown keys are logged (they are kept, not used).
+pub(crate) fn read_spec(path: &Path) -> anyhow::Result<SoftwareSpec> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read spec {}", path.display()))?;
+    let spec = SoftwareSpec::from_json(&bytes).with_context(|| format!("spec {}", path.display()))?;
     for key in spec.unknown_keys() {
         tracing::warn!("spec key {key} is not known; it is ignored");
     }
+    Ok(spec)
+}
+
+/// Every `--depot` merged into one catalog; conflicts between them are logged.
+pub(crate) fn open_catalog(depots: &[String], ctx: &Context) -> anyhow::Result<Catalog> {
     let mut catalog = Catalog::new();
-    for source in &args.depots {
+    for source in depots {
         catalog.add(ctx.open_depot(source)?).with_context(|| format!("cannot read depot {source}"))?;
     }
     for conflict in catalog.conflicts() {
         tracing::warn!("{conflict}");
     }
-    let options = ResolveOptions { min_acceptance: args.min_acceptance, allow_downgrades: args.allow_downgrades };
-    Ok(resolve_spec(&spec, &catalog, &options))
+    Ok(catalog)
 }
 
 /// The `--json` document: the main image's report, plus one per alternative image.

@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 use esxlcm_builder::{Bootloader, BootloaderFile, Image, ImageOptions, IsoOptions, NoProgress, Progress, Stage};
-use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::model::AcceptanceLevel;
-use esxlcm_solver::{ResolveOptions, SoftwareSpec, resolve};
+use esxlcm_solver::{ResolveOptions, resolve};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{ContentError, Context, Status};
@@ -199,24 +198,14 @@ pub fn run(args: &BuildArgs, ctx: &Context) -> anyhow::Result<Status> {
         Some(_) => Some(args.iso_args.bootloader()?),
         None => None,
     };
-    let bytes = std::fs::read(&args.spec).with_context(|| format!("cannot read spec {}", args.spec.display()))?;
-    let spec = SoftwareSpec::from_json(&bytes).with_context(|| format!("spec {}", args.spec.display()))?;
-    for key in spec.unknown_keys() {
-        tracing::warn!("spec key {key} is not known; it is ignored");
-    }
+    let spec = super::image::read_spec(&args.spec)?;
     if !spec.alternative_images.is_empty() {
         tracing::warn!(
             "the spec has {}; only the main image is built",
             count(spec.alternative_images.len(), "alternative image", "alternative images")
         );
     }
-    let mut catalog = Catalog::new();
-    for source in &args.depots {
-        catalog.add(ctx.open_depot(source)?).with_context(|| format!("cannot read depot {source}"))?;
-    }
-    for conflict in catalog.conflicts() {
-        tracing::warn!("{conflict}");
-    }
+    let catalog = super::image::open_catalog(&args.depots, ctx)?;
     let options = ResolveOptions { min_acceptance: args.min_acceptance, allow_downgrades: args.allow_downgrades };
     let resolution = resolve(&spec.image, &catalog, &options);
     if resolution.has_errors() {
