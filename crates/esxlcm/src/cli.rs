@@ -20,15 +20,18 @@ use crate::cmd::mirror::MirrorArgs;
 use crate::cmd::serve::ServeArgs;
 use crate::fetch::HttpOptions;
 
-const ABOUT: &str = "Open ESXi lifecycle tooling: read, check and serve ESXi software depots";
+const ABOUT: &str = "Open ESXi lifecycle tooling: depots, images, mirrors and a vLCM-compatible API";
 
 const LONG_ABOUT: &str = "\
-Open ESXi lifecycle tooling: read, check and serve ESXi software depots.
+Open ESXi lifecycle tooling: depots, images, mirrors and a vLCM-compatible API.
 
 An ESXi depot is what `esxcli software`, Image Builder and vLCM consume: a tree of index
 files (index.xml → vendor-index.xml → metadata.zip) and VIB packages, either served over
-HTTP (an online depot) or packed into one ZIP (an offline bundle). esxlcm reads any of
-them, shows what they hold, and serves depots to ESXi hosts.";
+HTTP (an online depot) or packed into one ZIP (an offline bundle). esxlcm reads, checks and
+writes depots (`depot`), resolves vLCM software specs into images and builds them as
+installer ISOs or bundles (`image`), mirrors vendor depots into verified snapshots for
+air-gapped sites (`mirror`), and serves depots, mirrors and the vSphere Automation
+`esx/settings` API (`serve`).";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -42,6 +45,15 @@ Examples:
     esxlcm serve
   Serve an unpacked depot to ESXi hosts on the network:
     esxlcm serve --dir /srv/depot --listen 0.0.0.0:8080
+  Resolve a vLCM software spec and build its installer ISO and offline bundle:
+    esxlcm image resolve --spec spec.json --depot ESXi-8.0U3-depot.zip
+    esxlcm image build --spec spec.json --depot ESXi-8.0U3-depot.zip --bundle site.zip \
+        --iso site.iso --bootloader-iso VMware-VMvisor-Installer-8.0U3.x86_64.iso
+  Mirror a vendor depot and serve the mirror:
+    esxlcm mirror add vmw https://dl.example.com/<token>/PROD/COMP/ESX_HOST/main/vmw-depot-index.xml
+    esxlcm mirror sync && esxlcm serve --store ~/.local/share/esxlcm/store
+  Run the vLCM-compatible API (HTTPS; the official SDK, curl, PowerCLI):
+    ESXLCM_ADMIN_USER=admin ESXLCM_ADMIN_PASSWORD=... esxlcm serve --api --data-dir /var/lib/esxlcm
 
 Exit status:
   0  success
@@ -77,7 +89,7 @@ pub enum Command {
     /// Build images from vLCM software specs: resolve, validate, build ISOs and bundles, inspect ISOs
     #[command(subcommand)]
     Image(ImageCommand),
-    /// Serve a depot over HTTP to ESXi hosts (a generated demo depot by default)
+    /// Serve a depot or a mirror store to ESXi hosts, or the vLCM-compatible API (--api)
     Serve(ServeArgs),
     /// Mirror online depots and bundles into a local store of snapshots (UMDS's job)
     Mirror(MirrorArgs),
