@@ -553,3 +553,27 @@ fn image_resolve_resolves_alternative_images_with_their_hosts() {
     assert!(r.stdout.contains("host hpe-01: COMPLIANT"), "{}", r.stdout);
     assert!(!r.stdout.contains("host hpe-01: COMPLIANT (impact: NO_IMPACT)\n  checked against"), "{}", r.stdout);
 }
+
+#[test]
+fn serve_over_https_with_a_generated_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let depot = dir.path().join("depot");
+    unpack(&bundle("ESXi80U3-VMKUSB-NIC-FLING-75399077-component-24052746.zip"), &depot);
+    let data = dir.path().join("data");
+    let (depot_s, data_s) = (depot.to_str().unwrap(), data.to_str().unwrap());
+    let server = start_server(&["--dir", depot_s, "--https", "--data-dir", data_s]);
+    assert!(server.base.starts_with("https://127.0.0.1:"), "{}", server.base);
+    let url = format!("{}index.xml", server.base);
+    let ca = data.join("tls/ca.pem");
+    assert!(ca.is_file(), "the generated CA is kept in DATA_DIR/tls");
+
+    // Trusting the generated CA, the HTTPS view is the directory's view.
+    let r = run(&["depot", "inspect", &url, "--json", "--ca-file", ca.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let online: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(components(&online), components(&inspect_json(depot_s)));
+    // Without it the certificate is refused, and the message says so.
+    let r = run(&["depot", "inspect", &url]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.to_lowercase().contains("certificate"), "{}", r.stderr);
+}

@@ -6,4 +6,5 @@
 
 pub mod api;
 pub mod depot_http;
+pub mod https;
 pub mod store_http;

@@ -621,7 +621,11 @@ fn import(store: &Store, a: &ImportArgs, out: &mut dyn Write) -> anyhow::Result<
 }
 
 /// `esxlcm serve --store DIR`: the published snapshots, read-only, until Ctrl-C/SIGTERM.
-pub fn serve_store(dir: &std::path::Path, listen: &str) -> anyhow::Result<Status> {
+pub fn serve_store(
+    dir: &std::path::Path,
+    listen: &str,
+    https: Option<esxlcm_server::https::Https>,
+) -> anyhow::Result<Status> {
     let store = open_store(Some(&dir.to_path_buf()))?;
     // Finish a publication a crash interrupted, if no sync is running; otherwise that sync will.
     if let Ok(_lock) = store.lock() {
@@ -633,24 +637,19 @@ pub fn serve_store(dir: &std::path::Path, listen: &str) -> anyhow::Result<Status
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen} (is the port in use? try --listen 127.0.0.1:0)"))?;
-        let addr = listener.local_addr().context("reading the bound address")?;
-        {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "listening on http://{addr}/");
-            let _ = writeln!(out, "serving the published snapshots of store {}", dir.display());
-            for name in esxlcm_server::store_http::published_sources(&published) {
-                let _ = writeln!(out, "  http://{addr}/{name}/index.xml");
-            }
-            let _ = out.flush();
+    let app = esxlcm_server::store_http::router(&published);
+    runtime.block_on(super::serve::serve_app(listen, app, https, |scheme, addr, ca| {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {scheme}://{addr}/")?;
+        if let Some(ca) = ca {
+            writeln!(out, "clients trust the generated CA {}", ca.display())?;
         }
-        esxlcm_server::store_http::serve(listener, &published, esxlcm_server::depot_http::shutdown_signal())
-            .await
-            .context("serving HTTP")
-    })?;
+        writeln!(out, "serving the published snapshots of store {}", dir.display())?;
+        for name in esxlcm_server::store_http::published_sources(&published) {
+            writeln!(out, "  {scheme}://{addr}/{name}/index.xml")?;
+        }
+        out.flush()
+    }))?;
     Ok(Status::Success)
 }
 

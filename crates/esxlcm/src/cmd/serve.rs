@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use clap::Args;
 use esxlcm_server::depot_http;
+use esxlcm_server::https::Https;
 
 use super::{Context, Status};
 
@@ -27,6 +28,8 @@ Examples:
   esxlcm serve                                     # demo depot on 127.0.0.1:8080
   esxlcm serve --dir ./my-depot --listen 0.0.0.0:8080
   esxlcm serve --listen 127.0.0.1:0                # any free port (see the first line)
+  esxlcm serve --store ~/.local/share/esxlcm/store --https      # HTTPS, certificate made in DATA_DIR/tls
+  esxlcm serve --dir ./my-depot --tls-cert depot.pem --tls-key depot.key
   esxlcm serve --api --data-dir /var/lib/esxlcm     # the vLCM-compatible API (HTTPS, /api)
 
 Stop with Ctrl-C (or SIGTERM): requests in flight are finished first.";
@@ -57,6 +60,19 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with_all = ["dir", "store", "demo"])]
     pub api: bool,
 
+    /// Serve depots over HTTPS: with --tls-cert and --tls-key, else with a certificate made on
+    /// first start in DATA_DIR/tls (clients trust DATA_DIR/tls/ca.pem)
+    #[arg(long, conflicts_with = "api")]
+    pub https: bool,
+
+    /// PEM certificate chain for HTTPS (implies --https; needs --tls-key)
+    #[arg(long, value_name = "CERT.pem", requires = "tls_key", conflicts_with = "api")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert
+    #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Where esxlcm keeps its data (the demo depot goes to DATA_DIR/demo-depot)
     #[arg(long, value_name = "DATA_DIR", default_value = "esxlcm-data", env = "ESXLCM_DATA_DIR")]
     pub data_dir: PathBuf,
@@ -66,8 +82,9 @@ pub fn run(args: &ServeArgs, _ctx: &Context) -> anyhow::Result<Status> {
     if args.api {
         return serve_api(&args.data_dir, &args.listen);
     }
+    let https = https_of(args)?;
     if let Some(store) = &args.store {
-        return super::mirror::serve_store(store, &args.listen);
+        return super::mirror::serve_store(store, &args.listen, https);
     }
     let dir = match &args.dir {
         Some(dir) => {
@@ -81,8 +98,50 @@ pub fn run(args: &ServeArgs, _ctx: &Context) -> anyhow::Result<Status> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(dir, &args.listen))?;
+    runtime.block_on(serve(dir, &args.listen, https))?;
     Ok(Status::Success)
+}
+
+/// The HTTPS setup `--https` / `--tls-cert` ask for (a certificate made now if needed).
+pub(crate) fn https_of(args: &ServeArgs) -> anyhow::Result<Option<Https>> {
+    if !args.https && args.tls_cert.is_none() {
+        return Ok(None);
+    }
+    let given = args.tls_cert.clone().zip(args.tls_key.clone());
+    let https = Https::load_or_create(&args.data_dir, given).context("setting up HTTPS")?;
+    Ok(Some(https))
+}
+
+/// Bind `listen` and serve `app` on it, over HTTPS when `https` is given; `banner` prints the
+/// first lines (with the URL scheme) once the address is known.
+pub(crate) async fn serve_app(
+    listen: &str,
+    app: axum::Router,
+    https: Option<Https>,
+    banner: impl FnOnce(&str, SocketAddr, Option<&Path>) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let listener = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("cannot listen on {listen} (is the port in use? try --listen 127.0.0.1:0)"))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let scheme = if https.is_some() { "https" } else { "http" };
+    // The first line is written before anything else can fail; a closed stdout later
+    // (a supervisor that stopped reading) must not stop the server.
+    if let Err(e) = banner(scheme, addr, https.as_ref().and_then(|h| h.ca_file.as_deref())) {
+        tracing::warn!("cannot write to stdout: {e}");
+    }
+    match https {
+        Some(https) => https.serve(listener, app, depot_http::shutdown_signal()).await.context("serving HTTPS")?,
+        None => {
+            listener.set_nonblocking(true).context("configuring the listener")?;
+            let listener = tokio::net::TcpListener::from_std(listener).context("configuring the listener")?;
+            axum::serve(depot_http::no_delay(listener), app)
+                .with_graceful_shutdown(depot_http::shutdown_signal())
+                .await
+                .context("serving HTTP")?;
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
 }
 
 /// A directory ESXi can read: it must hold a vendor list.
@@ -126,25 +185,18 @@ fn prepare_demo(data_dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(target)
 }
 
-async fn serve(dir: PathBuf, listen: &str) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen} (is the port in use? try --listen 127.0.0.1:0)"))?;
-    let addr = listener.local_addr().context("reading the bound address")?;
-    // The first line is written before anything else can fail; a closed stdout later
-    // (a supervisor that stopped reading) must not stop the server.
-    if let Err(e) = print_banner(&dir, addr) {
-        tracing::warn!("cannot write to stdout: {e}");
-    }
-    depot_http::serve(listener, &dir, depot_http::shutdown_signal()).await.context("serving HTTP")?;
-    tracing::info!("stopped");
-    Ok(())
+async fn serve(dir: PathBuf, listen: &str, https: Option<Https>) -> anyhow::Result<()> {
+    let app = depot_http::router(&dir);
+    serve_app(listen, app, https, |scheme, addr, ca| print_banner(&dir, scheme, addr, ca)).await
 }
 
-fn print_banner(dir: &Path, addr: SocketAddr) -> std::io::Result<()> {
+fn print_banner(dir: &Path, scheme: &str, addr: SocketAddr, ca: Option<&Path>) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on http://{addr}/")?;
+    writeln!(out, "listening on {scheme}://{addr}/")?;
+    if let Some(ca) = ca {
+        writeln!(out, "clients trust the generated CA {}", ca.display())?;
+    }
     let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     writeln!(out, "serving depot directory {}", shown.display())?;
     let host = if addr.ip().is_unspecified() {
@@ -153,8 +205,8 @@ fn print_banner(dir: &Path, addr: SocketAddr) -> std::io::Result<()> {
     } else {
         addr.to_string()
     };
-    writeln!(out, "  esxcli software sources vib list -d http://{host}/index.xml")?;
-    writeln!(out, "  esxlcm depot inspect http://{host}/index.xml")?;
+    writeln!(out, "  esxcli software sources vib list -d {scheme}://{host}/index.xml")?;
+    writeln!(out, "  esxlcm depot inspect {scheme}://{host}/index.xml")?;
     writeln!(out, "press Ctrl-C to stop")?;
     out.flush()
 }
