@@ -7,37 +7,10 @@
 mod mirror_support;
 
 use std::collections::BTreeMap;
-use std::io::BufRead as _;
 use std::path::Path;
-use std::process::{Child, Stdio};
 
 use mirror_support::*;
 use sha2::{Digest, Sha256};
-
-struct Served {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve_store(store: &Path) -> Served {
-    let mut child = esxlcm()
-        .args(["serve", "--store", store.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let base = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("got {first:?}")).to_owned();
-    Served { child, base }
-}
 
 /// sha-256 of every file of a source, as its server sends it.
 fn served_digests(base: &str, source: &str, paths: &[String]) -> BTreeMap<String, String> {

@@ -172,33 +172,6 @@ fn sigkill_at_random_points_never_corrupts_the_store() {
     assert!(server.requests.load(std::sync::atomic::Ordering::Relaxed) > 0);
 }
 
-/// A running `esxlcm serve --store`, killed when dropped.
-struct Served {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve_store(store: &Path) -> Served {
-    use std::io::BufRead as _;
-    let mut child = esxlcm()
-        .args(["serve", "--store", store.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let base = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("got {first:?}")).to_owned();
-    Served { child, base }
-}
-
 fn http_get(base: &str, path: &str) -> String {
     use std::io::{Read as _, Write as _};
     let addr = base.trim_start_matches("http://").trim_end_matches('/');

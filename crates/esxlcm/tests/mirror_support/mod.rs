@@ -188,3 +188,30 @@ fn handle(conn: TcpStream, root: &Path, chunk: usize, pause: Duration) -> std::i
         std::thread::sleep(pause);
     }
 }
+
+/// A running `esxlcm serve --store`, killed when dropped.
+pub struct Served {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `esxlcm serve --store STORE` on a free loopback port; `base` is its `http://…/`.
+pub fn serve_store(store: &Path) -> Served {
+    let mut child = esxlcm()
+        .args(["serve", "--store", store.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let base = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("got {first:?}")).to_owned();
+    Served { child, base }
+}
