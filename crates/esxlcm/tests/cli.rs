@@ -430,6 +430,14 @@ fn host_state_of(resolved: &Value, base_image: &str) -> Value {
     serde_json::json!({"base_image": {"Version": base_image}, "add_on": null, "components": components, "vibs": vibs})
 }
 
+/// `esxlcm image compliance --spec SPEC --depot DEPOT --host-state HOSTS… EXTRA…`
+fn compliance(spec: &str, depot: &str, hosts: &[&str], extra: &[&str]) -> Run {
+    let mut args = vec!["image", "compliance", "--spec", spec, "--depot", depot, "--host-state"];
+    args.extend_from_slice(hosts);
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 #[test]
 fn image_resolve_and_compliance_on_a_generated_depot() {
     let tmp = tempfile::tempdir().unwrap();
@@ -449,16 +457,7 @@ fn image_resolve_and_compliance_on_a_generated_depot() {
     let mut state = host_state_of(&resolved, base);
     let compliant = tmp.path().join("esx01.json");
     std::fs::write(&compliant, serde_json::to_vec(&state).unwrap()).unwrap();
-    let r = run(&[
-        "image",
-        "compliance",
-        "--spec",
-        spec_s,
-        "--depot",
-        depot_s,
-        "--host-state",
-        compliant.to_str().unwrap(),
-    ]);
+    let r = compliance(spec_s, depot_s, &[compliant.to_str().unwrap()], &[]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("host esx01: COMPLIANT"), "{}", r.stdout);
 
@@ -467,18 +466,7 @@ fn image_resolve_and_compliance_on_a_generated_depot() {
     let name = removed["Name"].as_str().unwrap().to_owned();
     let missing = tmp.path().join("esx02.json");
     std::fs::write(&missing, serde_json::to_vec(&state).unwrap()).unwrap();
-    let r = run(&[
-        "image",
-        "compliance",
-        "--spec",
-        spec_s,
-        "--depot",
-        depot_s,
-        "--host-state",
-        compliant.to_str().unwrap(),
-        missing.to_str().unwrap(),
-        "--json",
-    ]);
+    let r = compliance(spec_s, depot_s, &[compliant.to_str().unwrap(), missing.to_str().unwrap()], &["--json"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let report: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(report["schema"], "esxlcm.image-compliance/1");
@@ -544,7 +532,7 @@ fn image_resolve_resolves_alternative_images_with_their_hosts() {
     let other_path = tmp.path().join("hpe-01.json");
     std::fs::write(&other_path, serde_json::to_vec(&other).unwrap()).unwrap();
     let (dell_s, other_s) = (dell_path.to_str().unwrap(), other_path.to_str().unwrap());
-    let r = run(&["image", "compliance", "--spec", spec_s, "--depot", depot_s, "--host-state", dell_s, other_s]);
+    let r = compliance(spec_s, depot_s, &[dell_s, other_s], &[]);
     assert!(
         r.stdout.contains("host r650-01: COMPLIANT (impact: NO_IMPACT)\n  checked against alternative image r650"),
         "{}",

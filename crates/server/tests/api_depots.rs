@@ -123,20 +123,12 @@ async fn offline_pull_task_then_depot_content() {
     assert_eq!(r["result"]["output"].as_array().unwrap().len(), 1);
 
     // REST: add-ons and components, with filters as query parameters.
-    let list: Value =
-        s.rest(Method::GET, "/api/esx/settings/depot-content/add-ons", &t).send().await.unwrap().json().await.unwrap();
+    let list: Value = s.get_json("/api/esx/settings/depot-content/add-ons", &t).await;
     let names: BTreeSet<String> =
         list.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()).collect();
     assert_eq!(names, addons);
 
-    let list: Value = s
-        .rest(Method::GET, "/api/esx/settings/depot-content/components", &t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = s.get_json("/api/esx/settings/depot-content/components", &t).await;
     let names: BTreeSet<String> =
         list.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect();
     assert_eq!(names, comps);
@@ -156,14 +148,7 @@ async fn offline_pull_task_then_depot_content() {
     assert_eq!(filtered[0]["name"], json!(one));
 
     // Only add-on components when asked for ADD_ON.
-    let addon_only: Value = s
-        .rest(Method::GET, "/api/esx/settings/depot-content/components?bundle_types=ADD_ON", &t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let addon_only: Value = s.get_json("/api/esx/settings/depot-content/components?bundle_types=ADD_ON", &t).await;
     let n = addon_only.as_array().unwrap().len();
     assert!(n > 0 && n < comps.len(), "{n} of {}", comps.len());
 
@@ -261,7 +246,7 @@ async fn offline_push_through_upload_over_rest() {
     let task: String = r.json().await.unwrap();
     let mut info = Value::Null;
     for _ in 0..500 {
-        info = s.rest(Method::GET, &format!("/api/cis/tasks/{task}"), &t).send().await.unwrap().json().await.unwrap();
+        info = s.get_json(&format!("/api/cis/tasks/{task}"), &t).await;
         if info["status"] == "SUCCEEDED" || info["status"] == "FAILED" {
             break;
         }
@@ -271,27 +256,13 @@ async fn offline_push_through_upload_over_rest() {
     assert_eq!(info["progress"]["completed"], 100);
     let depot = info["result"]["depot"].as_str().unwrap().to_owned();
 
-    let got: Value = s
-        .rest(Method::GET, &format!("/api/esx/settings/depots/offline/{depot}"), &t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = s.get_json(&format!("/api/esx/settings/depots/offline/{depot}"), &t).await;
     assert_eq!(got["source_type"], "PUSH");
     assert_eq!(got["file_id"], json!(file_id));
     assert!(got.get("location").is_none(), "unset optionals are omitted in REST: {got}");
 
     // cis.tasks.list finds it by service.
-    let tasks: Value = s
-        .rest(Method::GET, "/api/cis/tasks?services=com.vmware.esx.settings.depots.offline", &t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tasks: Value = s.get_json("/api/cis/tasks?services=com.vmware.esx.settings.depots.offline", &t).await;
     assert!(tasks.get(&task).is_some(), "{tasks}");
 
     // A used upload id cannot be used again; a made-up one neither.
@@ -323,8 +294,7 @@ async fn offline_push_through_upload_over_rest() {
     let task: String = r.json().await.unwrap();
     let (info, _) = s.rpc_wait_task(&t, &task).await;
     assert_eq!(info["status"], "FAILED");
-    let listed: Value =
-        s.rest(Method::GET, "/api/esx/settings/depots/offline", &t).send().await.unwrap().json().await.unwrap();
+    let listed: Value = s.get_json("/api/esx/settings/depots/offline", &t).await;
     assert_eq!(listed.as_object().unwrap().len(), 1);
 
     // delete as a REST task.

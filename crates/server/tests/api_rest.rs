@@ -15,7 +15,7 @@ async fn session_lifecycle_with_basic_login() {
     let token = s.rest_login(ADMIN.0, ADMIN.1).await;
     assert!(token.len() >= 32);
 
-    let info: Value = s.rest(Method::GET, "/api/session", &token).send().await.unwrap().json().await.unwrap();
+    let info: Value = s.get_json("/api/session", &token).await;
     assert_eq!(info["user"], ADMIN.0);
     assert!(info["created_time"].as_str().unwrap().ends_with('Z'));
 
@@ -66,8 +66,7 @@ async fn read_only_user_may_read_but_not_change() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error_type"], "UNAUTHORIZED");
     // Nothing was created.
-    let list: Value =
-        s.rest(Method::GET, "/api/esx/settings/depots/online", &token).send().await.unwrap().json().await.unwrap();
+    let list: Value = s.get_json("/api/esx/settings/depots/online", &token).await;
     assert_eq!(list, json!({}));
     s.stop().await;
 }
@@ -88,7 +87,7 @@ async fn online_depot_records_crud_and_error_shapes() {
     assert_eq!(r.status(), 201);
     let id: String = r.json().await.unwrap();
 
-    let list: Value = s.rest(Method::GET, base, &t).send().await.unwrap().json().await.unwrap();
+    let list: Value = s.get_json(base, &t).await;
     assert_eq!(
         list[&id],
         json!({"description": "vendor", "location": "https://depot.example.com/index.xml", "enabled": true,
@@ -97,7 +96,7 @@ async fn online_depot_records_crud_and_error_shapes() {
 
     let r = s.rest(Method::PATCH, &format!("{base}/{id}"), &t).json(&json!({"enabled": false})).send().await.unwrap();
     assert_eq!(r.status(), 204);
-    let got: Value = s.rest(Method::GET, &format!("{base}/{id}"), &t).send().await.unwrap().json().await.unwrap();
+    let got: Value = s.get_json(&format!("{base}/{id}"), &t).await;
     assert_eq!(got["enabled"], false);
     assert_eq!(got["description"], "vendor");
 
@@ -159,8 +158,7 @@ async fn state_survives_a_restart() {
     // The certificate is reused, the users and depots are still there.
     assert_eq!(std::fs::read(dir.path().join("tls/ca.pem")).unwrap(), ca_before);
     let t = s.rest_login(ADMIN.0, ADMIN.1).await;
-    let list: Value =
-        s.rest(Method::GET, "/api/esx/settings/depots/online", &t).send().await.unwrap().json().await.unwrap();
+    let list: Value = s.get_json("/api/esx/settings/depots/online", &t).await;
     assert!(list.get(&id).is_some(), "{list}");
     let config = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
     assert!(!config.contains(ADMIN.1) && !config.contains(VIEWER.1), "passwords must only be stored hashed");

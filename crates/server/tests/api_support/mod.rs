@@ -101,6 +101,11 @@ impl TestServer {
         resp.json::<String>().await.unwrap()
     }
 
+    /// `GET path` over REST with the session, the answer's JSON body (any status).
+    pub async fn get_json(&self, path: &str, session: &str) -> Value {
+        self.rest(reqwest::Method::GET, path, session).send().await.unwrap().json().await.unwrap()
+    }
+
     pub fn rest(&self, method: reqwest::Method, path: &str, session: &str) -> reqwest::RequestBuilder {
         self.client.request(method, self.url(path)).header("vmware-api-session-id", session)
     }
