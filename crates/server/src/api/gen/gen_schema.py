@@ -8,7 +8,13 @@ come from esxlcm_schema.json next to this script."""
 import json, os, re, sys
 d = json.load(open(sys.argv[1]))
 PREFIXES = ('com.vmware.cis.session', 'com.vmware.cis.tasks', 'com.vmware.esx.settings.depots',
-            'com.vmware.esx.settings.depot_content', 'com.vmware.esx.settings.clusters.software')
+            'com.vmware.esx.settings.depot_content', 'com.vmware.esx.settings.clusters.software',
+            'com.vmware.esx.settings.hosts.software', 'com.vmware.esx.settings.repository.software',
+            'com.vmware.esx.settings.clusters.depot_overrides', 'com.vmware.esx.settings.hosts.depot_overrides',
+            'com.vmware.esx.settings.clusters.enablement.software',
+            'com.vmware.esx.settings.hosts.enablement.software',
+            'com.vmware.esx.settings.clusters.policies', 'com.vmware.esx.settings.hosts.policies',
+            'com.vmware.esx.settings.defaults')
 ops = [o for o in d['operations'] if o['service'].startswith(PREFIXES)]
 structs, enums = {}, {}
 def walk(t):
