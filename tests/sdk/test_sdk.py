@@ -35,7 +35,7 @@ from com.vmware.vapi.std.errors_client import (
     Unauthorized,
 )
 
-from conftest import ADMIN, EDITOR, VIEWER, connect, esxlcm_bin, wait_task
+from conftest import ADMIN, EDITOR, VIEWER, Rest, connect, esxlcm_bin, wait_task
 
 
 def test_login_and_whoami(admin):
@@ -153,20 +153,6 @@ def test_offline_depot_by_upload(server, admin, make_bundle):
 # ---- the cluster image workflow ----
 
 DEPENDENCY_UNMET = "com.esxlcm.solver.dependency.unmet"
-
-
-class Rest:
-    """esxlcm's own inventory has no SDK stubs: it is driven over REST."""
-
-    def __init__(self, server, user):
-        self.server = server
-        self.http = server.session()
-        self.http.headers["vmware-api-session-id"] = server.rest_login(*user)
-
-    def call(self, method, path, body=None, expect=200):
-        r = self.http.request(method, f"https://{self.server.host}/api{path}", json=body)
-        assert r.status_code == expect, (r.status_code, r.text)
-        return r.json() if r.text else None
 
 
 def import_depot(stub, path):

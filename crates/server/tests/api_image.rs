@@ -7,11 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod api_support;
+mod image_support;
 
-use std::path::Path;
-use std::time::Duration;
-
-use api_support::{ADMIN, TestServer, VIEWER, start_on};
+use api_support::{ADMIN, VIEWER, start_on};
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle};
 use esxlcm_depot::model::ReleaseKind;
@@ -19,117 +17,14 @@ use esxlcm_depot::source::{Depot, OpenOptions};
 use esxlcm_solver::notification::ids;
 use esxlcm_solver::spec::ImageSpec;
 use esxlcm_solver::{ResolveOptions, resolve};
-use esxlcm_version::Version;
+use image_support::{EDITOR, config_two_admins, host_state, run_task, send, tiny_depot};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-const EDITOR: (&str, &str) = ("editor@vsphere.local", "Ed1tor!pass");
-
-/// A data dir whose config has two administrators and a read-only user.
-fn config_two_admins(data: &Path) {
-    std::fs::create_dir_all(data).unwrap();
-    let users = json!({"users": [
-        {"name": ADMIN.0, "role": "admin", "password": ADMIN.1},
-        {"name": EDITOR.0, "role": "admin", "password": EDITOR.1},
-        {"name": VIEWER.0, "role": "read_only", "password": VIEWER.1},
-    ]});
-    std::fs::write(data.join("config.json"), users.to_string()).unwrap();
-}
-
-/// What the test composes from the generated depot: the oldest and newest base images, an
-/// add-on for the newest only, and a component whose newest version needs what the oldest
-/// base image lacks (a real dependency error) but fits the newest with the add-on.
-struct Picks {
-    low: Version,
-    high: Version,
-    addon: (String, Version),
-    component: (String, Version),
-}
-
-fn pick(catalog: &Catalog) -> Picks {
-    let mut bases: Vec<Version> = catalog.release_units(ReleaseKind::BaseImage).map(|u| u.version.clone()).collect();
-    bases.sort();
-    let (low, high) = (bases[0].clone(), bases.last().unwrap().clone());
-    let addon = catalog
-        .release_units(ReleaseKind::Addon)
-        .find(|a| a.supports_base_image(high.as_str()) && !a.supports_base_image(low.as_str()))
-        .expect("an add-on for the newest base image only");
-    let addon = (addon.name.clone().unwrap(), addon.version.clone());
-    let names: Vec<String> =
-        catalog.components().filter_map(|c| c.bulletin.component.as_ref().map(|s| s.name.clone())).collect();
-    let component = names
-        .iter()
-        .find_map(|name| {
-            let newest = catalog.component_versions(name).last()?.bulletin.component.as_ref()?.version.clone();
-            let mut bad = ImageSpec::of_base_image(low.clone());
-            bad.components.insert(name.clone(), Some(newest.clone()));
-            let r = resolve(&bad, catalog, &ResolveOptions::default());
-            let unmet = r.errors().any(|n| n.id == ids::DEPENDENCY_UNMET);
-            let mut good = ImageSpec::of_base_image(high.clone()).with_add_on(addon.0.clone(), addon.1.clone());
-            good.components.insert(name.clone(), Some(newest.clone()));
-            let fits = !resolve(&good, catalog, &ResolveOptions::default()).has_errors();
-            (unmet && fits).then(|| (name.clone(), newest))
-        })
-        .expect("a component whose newest version the oldest base image cannot satisfy");
-    Picks { low, high, addon, component }
-}
-
-async fn send(s: &TestServer, method: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = s.rest(method, path, token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
-}
-
-/// Poll `GET /api/cis/tasks/{task}` until the task ends.
-async fn wait_task(s: &TestServer, token: &str, task: &str) -> Value {
-    for _ in 0..1000 {
-        let (status, info) = send(s, Method::GET, &format!("/api/cis/tasks/{task}"), token, None).await;
-        assert_eq!(status, 200, "{info}");
-        if matches!(info["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
-            return info;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("task {task} did not finish");
-}
-
-/// Start `path?…&vmw-task=true` and wait for it.
-async fn run_task(s: &TestServer, token: &str, path: &str, body: Option<Value>) -> Value {
-    let sep = if path.contains('?') { '&' } else { '?' };
-    let (status, task) = send(s, Method::POST, &format!("{path}{sep}vmw-task=true"), token, body).await;
-    assert_eq!(status, 202, "{task}");
-    wait_task(s, token, task.as_str().unwrap()).await
-}
-
-/// An esxcli-shaped host state: the given base image and add-on, the image's components
-/// (as `effective-components` lists them) and VIBs.
-fn host_state(base: &Version, addon: &(String, Version), components: &Value, vibs: &[Value]) -> Value {
-    let comps: Vec<Value> = components
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(name, c)| json!({"Name": name, "Version": c["version"]}))
-        .collect();
-    json!({
-        "base_image": {"Version": base.to_string()},
-        "add_on": {"Name": addon.0, "Version": addon.1.to_string()},
-        "components": comps,
-        "vibs": vibs,
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_image_workflow_over_rest() {
     let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("tiny.zip");
-    generate_to_bundle(&GeneratorConfig::tiny(7), &bundle).unwrap();
-    let catalog = Catalog::from_depots([Depot::open_path(&bundle, &OpenOptions::default()).unwrap()]).unwrap();
-    let p = pick(&catalog);
+    let (bundle, catalog, p) = tiny_depot(dir.path());
     let data = dir.path().join("data");
     config_two_admins(&data);
     let s = start_on(&data).await;
@@ -463,5 +358,69 @@ async fn export_iso_with_configured_bootloader() {
     assert!(inspected.problems.is_empty(), "{:?}", inspected.problems);
     assert!(inspected.boot_cfg.is_some());
     assert!(inspected.volume_id.starts_with("ESXI-"), "{}", inspected.volume_id);
+    s.stop().await;
+}
+
+/// A cluster image with an alternative image, built in a draft (the same code as library
+/// drafts): a copy of the main image without the user component, selected by hardware;
+/// after the commit it is listed, resolved and exported on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_alternative_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bundle, _, p) = tiny_depot(dir.path());
+    let data = dir.path().join("data");
+    config_two_admins(&data);
+    let s = start_on(&data).await;
+    let t = s.rest_login(ADMIN.0, ADMIN.1).await;
+    let viewer = s.rest_login(VIEWER.0, VIEWER.1).await;
+    image_support::import_depot(&s, &t, &bundle).await;
+    let (_, cluster) = send(&s, Method::POST, "/api/esxlcm/clusters", &t, Some(json!({"name": "edge"}))).await;
+    let sw = format!("/api/esx/settings/clusters/{}/software", cluster.as_str().unwrap());
+    let (_, draft) = send(&s, Method::POST, &format!("{sw}/drafts"), &t, None).await;
+    let d = format!("{sw}/drafts/{}", draft.as_str().unwrap());
+    for (path, body) in [
+        ("software/base-image", json!({"version": p.high.to_string()})),
+        ("software/add-on", json!({"name": p.addon.0, "version": p.addon.1.to_string()})),
+        (&format!("software/components/{}", p.component.0), json!(p.component.1.to_string())),
+        ("display-name", json!({"display_name": "edge image"})),
+    ] {
+        let (st, e) = send(&s, Method::PUT, &format!("{d}/{path}"), &t, Some(body)).await;
+        assert_eq!(st, 204, "{path}: {e}");
+    }
+    let alts = format!("{d}/software/alternative-images");
+    let (st, image) = send(&s, Method::POST, &alts, &t, Some(json!({"display_name": "dell"}))).await;
+    assert_eq!(st, 201, "{image}");
+    let image = image.as_str().unwrap().to_owned();
+    let a = format!("{alts}/{image}");
+    let (st, _) = send(&s, Method::DELETE, &format!("{a}/software/components/{}", p.component.0), &t, None).await;
+    assert_eq!(st, 204);
+    let dell = json!({"selection_type": "HOST_HARDWARE_SPEC", "host_hardware_spec": {"vendor": "Dell Inc."}});
+    let (st, e) = send(&s, Method::PUT, &format!("{a}/selection-criteria"), &t, Some(dell)).await;
+    assert_eq!(st, 204, "{e}");
+    let info = run_task(&s, &t, &format!("{d}?action=commit"), Some(json!({"message": "with dell"}))).await;
+    assert_eq!(info["status"], "SUCCEEDED", "{info}");
+
+    let (_, name) = send(&s, Method::GET, &format!("{sw}/display-name"), &viewer, None).await;
+    assert_eq!(name["display_name"], "edge image");
+    let (_, got) = send(&s, Method::GET, &sw, &viewer, None).await;
+    assert_eq!(got["alternative_images"][&image]["display_name"], "dell", "{got}");
+    assert_eq!(got["alternative_images"][&image]["selection_criteria"]["host_hardware_spec"]["vendor"], "Dell Inc.");
+    let (_, list) = send(&s, Method::GET, &format!("{sw}/alternative-images"), &viewer, None).await;
+    assert_eq!(list["alternative_images"][&image]["display_name"], "dell", "{list}");
+    let alt = format!("{sw}/alternative-images/{image}/software");
+    let (_, comps) = send(&s, Method::GET, &format!("{alt}/components"), &viewer, None).await;
+    assert_eq!(comps, json!({}));
+    let (_, comps) = send(&s, Method::GET, &format!("{sw}/components"), &viewer, None).await;
+    assert!(comps.get(&p.component.0).is_some(), "{comps}");
+    let (st, eff) = send(&s, Method::GET, &format!("{alt}/effective-components"), &viewer, None).await;
+    assert_eq!(st, 200, "{eff}");
+    assert!(eff.as_object().unwrap().values().any(|c| c["details"]["source"] == "ADD_ON"), "{eff}");
+    let body = json!({"export_software_spec": true, "export_offline_bundle": false, "export_iso_image": false});
+    let (st, urls) = send(&s, Method::POST, &format!("{alt}?action=export"), &t, Some(body)).await;
+    assert_eq!(st, 200, "{urls}");
+    let r = s.client.get(urls["SOFTWARE_SPEC"].as_str().unwrap()).header("vmware-api-session-id", &viewer).send();
+    let exported: Value = r.await.unwrap().json().await.unwrap();
+    assert_eq!(exported["base_image"]["version"], p.high.to_string());
+    assert!(exported["components"].get(&p.component.0).is_none(), "{exported}");
     s.stop().await;
 }

@@ -1,6 +1,7 @@
 //! How the server reads online depots: [`HttpFetch`] implements the depot crate's
 //! [`Fetch`] over HTTP(S) with the async reqwest client (rustls, the system's roots plus
-//! `trusted_ca_files` of `config.json`), bridged to the blocking `Read` the depot crate
+//! `trusted_ca_files` of `config.json` plus the chains added through
+//! `vcenter.certificate_management.vcenter.trusted_root_chains`), bridged to the blocking `Read` the depot crate
 //! wants through the runtime's handle — callers are on blocking threads (`spawn_blocking`).
 //!
 //! A sync stores the documents of the index chain (vendor list, vendor indexes, metadata
@@ -29,6 +30,10 @@ use url::Url;
 pub enum FetchSetupError {
     #[error("trusted CA file {path}: {reason}")]
     CaFile { path: PathBuf, reason: String },
+    #[error(
+        "trusted root chain number {index} (trusted_root_chains in state.json) is unusable: {reason}; remove it there"
+    )]
+    Chain { index: usize, reason: String },
     #[error("setting up the HTTP client: {0}")]
     Client(String),
     #[error("the HTTP client needs a tokio runtime")]
@@ -38,17 +43,16 @@ pub enum FetchSetupError {
 /// Fetches `http:` and `https:` URLs (nothing local: an online depot must not read the
 /// server's own files).
 pub struct HttpFetch {
-    client: reqwest::Client,
+    /// Rebuilt when the API's trusted root chains change; requests clone it (cheap).
+    client: std::sync::RwLock<reqwest::Client>,
+    /// The roots of `trusted_ca_files`, kept for rebuilding.
+    file_roots: Vec<reqwest::Certificate>,
     rt: tokio::runtime::Handle,
 }
 
 impl HttpFetch {
     pub fn new(ca_files: &[PathBuf]) -> Result<Self, FetchSetupError> {
         let rt = tokio::runtime::Handle::try_current().map_err(|_| FetchSetupError::NoRuntime)?;
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("esxlcm-server/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(60));
         let mut roots = Vec::new();
         for path in ca_files {
             let pem = std::fs::read(path)
@@ -60,12 +64,38 @@ impl HttpFetch {
             }
             roots.extend(certs);
         }
-        if !roots.is_empty() {
-            builder = builder.tls_certs_merge(roots);
-        }
-        let client = builder.build().map_err(|e| FetchSetupError::Client(flatten_error(&e)))?;
-        Ok(Self { client, rt })
+        let client = build_client(roots.clone())?;
+        Ok(Self { client: std::sync::RwLock::new(client), file_roots: roots, rt })
     }
+
+    /// Trust `chains` (PEM, as added through the API) besides the system's roots and
+    /// `trusted_ca_files`, from the next request on; an empty list trusts them no more.
+    pub fn set_api_roots(&self, chains: &[String]) -> Result<(), FetchSetupError> {
+        let mut roots = self.file_roots.clone();
+        for (i, pem) in chains.iter().enumerate() {
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| FetchSetupError::Chain { index: i, reason: e.to_string() })?;
+            roots.extend(certs);
+        }
+        let client = build_client(roots)?;
+        *self.client.write().unwrap_or_else(std::sync::PoisonError::into_inner) = client;
+        Ok(())
+    }
+
+    fn client(&self) -> reqwest::Client {
+        self.client.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+fn build_client(roots: Vec<reqwest::Certificate>) -> Result<reqwest::Client, FetchSetupError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("esxlcm-server/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(15))
+        .read_timeout(Duration::from_secs(60));
+    if !roots.is_empty() {
+        builder = builder.tls_certs_merge(roots);
+    }
+    builder.build().map_err(|e| FetchSetupError::Client(flatten_error(&e)))
 }
 
 impl Fetch for HttpFetch {
@@ -75,7 +105,8 @@ impl Fetch for HttpFetch {
             return Err(FetchError::UnsupportedScheme { url: shown, scheme: url.scheme().to_owned() });
         }
         tracing::debug!(url = %shown, "GET");
-        let response = self.rt.block_on(self.client.get(url.clone()).send()).map_err(|e| request_error(&shown, &e))?;
+        let response =
+            self.rt.block_on(self.client().get(url.clone()).send()).map_err(|e| request_error(&shown, &e))?;
         let status = response.status();
         if !status.is_success() {
             return Err(status_error(shown, status));
@@ -137,7 +168,8 @@ fn request_error(url: &str, err: &reqwest::Error) -> FetchError {
     {
         format!(
             "TLS: the depot's certificate was not accepted: {detail}. If it uses a private CA, add its certificate \
-             to trusted_ca_files in the server's config.json"
+             as a trusted root chain (POST /api/vcenter/certificate-management/vcenter/trusted-root-chains) or to \
+             trusted_ca_files in the server's config.json"
         )
     } else if err.is_timeout() {
         format!("timed out: {detail}")

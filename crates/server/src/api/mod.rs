@@ -5,14 +5,16 @@
 //! * `/api/...` — the REST dialect over the same dispatcher ([`rest`]);
 //! * `POST /vum-fileupload` — bundle uploads for `PUSH` offline depots (vCenter's upload
 //!   endpoint has this path; its body here is the raw bundle);
-//! * `GET /api/esxlcm/exports/<id>/<file>` — images built by `clusters.software.export`.
+//! * `GET /api/esxlcm/exports/<id>/<file>` — images built by `clusters.software.export`
+//!   (and `hosts.software.export`, `repository.software.export`).
 //!
 //! Operations are declared once ([`services::IMPLEMENTED`], types from [`schema`]); both
 //! dialects decode into the same inputs and encode the same outputs ([`dispatch`]). Besides
 //! vSphere's, esxlcm's own inventory (`com.esxlcm.inventory.*`, `/api/esxlcm/…`) declares
 //! clusters and hosts and takes hosts' installed states. State lives in the data dir:
 //! `config.json` (users, TLS files, `bootloader_dir`), `state.json` (depots, inventory,
-//! cluster commits, drafts and scans), `tls/` (the generated certificate),
+//! commits, drafts and scans of clusters and standalone hosts, the image library), `tls/`
+//! (the generated certificate),
 //! `depots/offline/` (imported bundles), `depots/online/` (synced online depot metadata),
 //! `uploads/`, `exports/`.
 
@@ -68,6 +70,10 @@ pub struct ApiState {
     pub depots: DepotStore,
     /// Bootloader files for ISO exports (`bootloader_dir` in `config.json`).
     pub bootloader_dir: Option<PathBuf>,
+    /// The HTTP(S) client of depot syncs: trusted root chains added through the API go here.
+    pub http: Arc<fetch::HttpFetch>,
+    /// The certificate the server presents (`vcenter.certificate_management.vcenter.tls`).
+    pub tls_cert_file: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -108,7 +114,8 @@ impl ApiState {
         let (users, config) = UserDb::load_or_init(&data_dir.join("config.json"), initial_admin)?;
         let store: Arc<dyn StateStore> = Arc::new(JsonStateStore::new(data_dir));
         let http = Arc::new(fetch::HttpFetch::new(&config.trusted_ca_files)?);
-        let depots = DepotStore::open(data_dir, store, http)?;
+        let depots = DepotStore::open(data_dir, store, Arc::clone(&http) as Arc<dyn esxlcm_depot::source::Fetch>)?;
+        http.set_api_roots(&services::trust::all_chains(&depots.published_state()))?;
         let state = Self {
             _lock: lock,
             registry,
@@ -117,6 +124,8 @@ impl ApiState {
             tasks: Arc::default(),
             depots,
             bootloader_dir: config.bootloader_dir.clone(),
+            http,
+            tls_cert_file: tls::cert_file(data_dir, config.tls.as_ref()),
         };
         Ok((state, config))
     }
@@ -156,8 +165,8 @@ async fn upload(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Bo
     }
 }
 
-/// `GET /api/esxlcm/exports/<id>/<file>`: an exported image (`clusters.software.export`
-/// hands out these URLs), for any authenticated user.
+/// `GET /api/esxlcm/exports/<id>/<file>`: an exported image (the `export` operations
+/// hand out these URLs), for any authenticated user.
 async fn download(
     State(state): State<Arc<ApiState>>,
     UrlPath((export, file)): UrlPath<(String, String)>,
@@ -208,10 +217,10 @@ async fn open_export(
 ) -> Result<(tokio::fs::File, u64), ApiError> {
     authenticate(state, rest::credentials(headers)).await?;
     // Only names we write: nothing outside the exports directory can be reached.
-    if !services::depots::is_upload_id(export) || !services::clusters::EXPORT_FILES.contains(&file) {
+    if !services::depots::is_upload_id(export) || !services::software::export::EXPORT_FILES.contains(&file) {
         return Err(ApiError::not_found("export", &format!("{export}/{file}")));
     }
-    let path = services::clusters::exports_dir(state.depots.data_dir()).join(export).join(file);
+    let path = services::software::export::exports_dir(state.depots.data_dir()).join(export).join(file);
     let f =
         tokio::fs::File::open(&path).await.map_err(|_| ApiError::not_found("export", &format!("{export}/{file}")))?;
     let len = f.metadata().await.map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?.len();

@@ -62,7 +62,7 @@ pub struct OfflineDepot {
     pub file: String,
 }
 
-/// A committed desired image of a cluster.
+/// A committed desired image of a cluster or a standalone host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Commit {
     pub author: String,
@@ -70,35 +70,55 @@ pub struct Commit {
     pub time: String,
     pub message: String,
     pub spec: SoftwareSpec,
+    /// The draft's display name, if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
 }
 
-/// A draft of a cluster's image, edited by its owner only.
+/// A draft of an image (a cluster's, a standalone host's or a library spec), edited by
+/// its owner only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Draft {
     pub owner: String,
     pub created: String,
-    /// The commit the draft started from: committing fails when another landed since.
+    /// What the draft started from, to refuse a commit when it moved since: the commit id
+    /// (clusters, hosts) or the library spec's revision.
     pub base_commit: Option<String>,
     /// May lack a base image while it is being composed.
     pub spec: SoftwareSpec,
     /// Set by a validation without errors, cleared by every change.
     #[serde(default)]
     pub valid: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Library drafts only: the library spec the draft edits (`None`: a new one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_spec: Option<String>,
+}
+
+/// The desired image of a cluster or a standalone host: its commits, the current one,
+/// open drafts and the last scan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageHistory {
+    /// The current commit (the desired image), if any.
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub commits: BTreeMap<String, Commit>,
+    #[serde(default)]
+    pub drafts: BTreeMap<String, Draft>,
+    /// The last `scan` result (plain `cluster_compliance` or `host_compliance`).
+    #[serde(default)]
+    pub last_scan: Option<serde_json::Value>,
 }
 
 /// A cluster of our own inventory (there is no vCenter).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cluster {
     pub name: String,
-    /// The current commit (the desired image), if any.
-    pub commit: Option<String>,
-    #[serde(default)]
-    pub commits: BTreeMap<String, Commit>,
-    #[serde(default)]
-    pub drafts: BTreeMap<String, Draft>,
-    /// The last `scan` result (plain `cluster_compliance`).
-    #[serde(default)]
-    pub last_scan: Option<serde_json::Value>,
+    /// Flattened: the fields sit where they were before hosts had images too.
+    #[serde(flatten)]
+    pub image: ImageHistory,
 }
 
 /// A host: in a cluster or standalone, with the installed state last posted for it.
@@ -111,6 +131,35 @@ pub struct Host {
     pub state: Option<serde_json::Value>,
     #[serde(default)]
     pub state_time: Option<String>,
+    /// A standalone host's own desired image (unused while it is in a cluster).
+    #[serde(flatten)]
+    pub image: ImageHistory,
+}
+
+/// A named software spec of the image library (`esx.settings.repository.software`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LibrarySpec {
+    pub display_name: String,
+    /// Who committed it first.
+    pub author: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub modified: String,
+    /// A new one on every commit: a draft begun from an older revision cannot commit.
+    pub revision: String,
+    pub spec: SoftwareSpec,
+    /// `orchestrator_info` as last given (plain JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orchestrator: Option<serde_json::Value>,
+}
+
+/// The image library: named specs not tied to a cluster or host, and their drafts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageLibrary {
+    #[serde(default)]
+    pub specs: BTreeMap<String, LibrarySpec>,
+    #[serde(default)]
+    pub drafts: BTreeMap<String, Draft>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -123,12 +172,71 @@ pub struct ServerState {
     pub clusters: BTreeMap<String, Cluster>,
     #[serde(default)]
     pub hosts: BTreeMap<String, Host>,
+    /// The image library (`repository.software`).
+    #[serde(default)]
+    pub library: ImageLibrary,
     /// `depots.sync_schedule` as set (plain `depots.sync_schedule.spec`).
     #[serde(default)]
     pub sync_schedule: Option<serde_json::Value>,
     /// Ids (`<kind>-<n>`, `domain-c<n>`, `host-<n>`, draft and commit numbers) are never reused.
     #[serde(default)]
     pub next_id: u64,
+    // ---- settings (services/overrides, enablement, policies, umds, trust) ----
+    /// `clusters.depot_overrides`: cluster id → depot URLs its hosts use instead of the central depots.
+    #[serde(default)]
+    pub cluster_depot_overrides: BTreeMap<String, Vec<String>>,
+    /// `hosts.depot_overrides`: standalone host id → depot URLs.
+    #[serde(default)]
+    pub host_depot_overrides: BTreeMap<String, Vec<String>>,
+    /// `enablement.software.enable` calls: cluster or host id → who and when.
+    #[serde(default)]
+    pub software_enablements: BTreeMap<String, Enablement>,
+    /// `clusters.policies.apply` as set (plain `configured_policy_spec`), by cluster id.
+    #[serde(default)]
+    pub cluster_apply_policies: BTreeMap<String, serde_json::Value>,
+    /// `hosts.policies.apply` as set, by standalone host id.
+    #[serde(default)]
+    pub host_apply_policies: BTreeMap<String, serde_json::Value>,
+    /// `defaults.clusters.policies.apply` as set.
+    #[serde(default)]
+    pub default_cluster_apply_policy: Option<serde_json::Value>,
+    /// `defaults.hosts.policies.apply` as set.
+    #[serde(default)]
+    pub default_host_apply_policy: Option<serde_json::Value>,
+    /// `depots.umds`: the one UMDS depot, synced like an online depot.
+    #[serde(default)]
+    pub umds_depot: Option<UmdsDepot>,
+    /// `vcenter.certificate_management.vcenter.trusted_root_chains`: id → the chain.
+    #[serde(default)]
+    pub trusted_root_chains: BTreeMap<String, TrustedRootChain>,
+}
+
+/// A recorded `enablement.software.enable`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enablement {
+    pub user: String,
+    /// RFC 3339, UTC.
+    pub time: String,
+}
+
+/// The UMDS depot: a URL of a UMDS-exported depot tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UmdsDepot {
+    pub description: String,
+    pub location: String,
+    pub enabled: bool,
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub synced: Option<OnlineSync>,
+}
+
+/// A trusted root chain added through the API: trusted by HTTPS depot syncs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedRootChain {
+    /// One PEM certificate per entry, as given.
+    pub certs: Vec<String>,
+    /// RFC 3339, UTC.
+    pub created: String,
 }
 
 pub trait StateStore: Send + Sync {
@@ -197,6 +305,42 @@ pub fn sync_dir(dir: &Path) -> Result<(), PersistError> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    /// A state.json written before hosts had images (and before the library) still loads:
+    /// a cluster's image fields sit at the top level of the cluster.
+    #[test]
+    fn state_without_host_images_still_loads() {
+        let old = serde_json::json!({
+            "clusters": {"domain-c1": {
+                "name": "prod",
+                "commit": "3",
+                "commits": {"3": {"author": "a", "time": "2026-01-01T00:00:00Z", "message": "m",
+                    "spec": {"base_image": {"version": "8.0.3-0.0.1"}}}},
+                "drafts": {"4": {"owner": "a", "created": "2026-01-02T00:00:00Z", "base_commit": "3",
+                    "spec": {"base_image": {"version": "8.0.3-0.0.1"}}, "valid": true}},
+                "last_scan": {"status": "COMPLIANT"}
+            }},
+            "hosts": {"host-2": {"name": "esx-01", "cluster": "domain-c1", "state": null, "state_time": null},
+                      "host-5": {"name": "esx-02", "cluster": null}},
+            "next_id": 5
+        });
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("state.json"), old.to_string()).unwrap();
+        let store = JsonStateStore::new(dir.path());
+        let s = store.load().unwrap();
+        let c = &s.clusters["domain-c1"];
+        assert_eq!(c.image.commit.as_deref(), Some("3"));
+        assert_eq!(c.image.commits["3"].spec.image.base_image.as_ref().unwrap().version.to_string(), "8.0.3-0.0.1");
+        assert_eq!(c.image.commits["3"].display_name, None);
+        assert_eq!(c.image.drafts["4"].base_commit.as_deref(), Some("3"));
+        assert!(c.image.drafts["4"].valid);
+        assert_eq!(c.image.last_scan, Some(serde_json::json!({"status": "COMPLIANT"})));
+        assert_eq!(s.hosts["host-5"].image, ImageHistory::default());
+        assert_eq!(s.library, ImageLibrary::default());
+        // Saved again in the new format, it reads back the same.
+        store.save(&s).unwrap();
+        assert_eq!(store.load().unwrap(), s);
+    }
 
     #[test]
     fn state_round_trips_and_is_private() {

@@ -131,7 +131,8 @@ fn build_input(
         )
     };
     for (name, ty) in &def.inputs {
-        let plain: Option<Value> = if let Some((var, _)) = def.path.iter().find(|(_, p)| *p == name) {
+        // `path` maps an input to its URL variable (`software_spec` → `{softwareSpec}`).
+        let plain: Option<Value> = if let Some(var) = def.path.get(name) {
             vars.get(var).map(|v| Value::String(v.clone()))
         } else if def.body.as_deref() == Some(name.as_str()) {
             body_json.clone()

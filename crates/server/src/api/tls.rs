@@ -35,13 +35,18 @@ pub struct TlsSetup {
     pub cert_file: PathBuf,
 }
 
+/// The certificate file the server presents: the configured one, else the generated one.
+pub fn cert_file(data_dir: &Path, configured: Option<&TlsFiles>) -> PathBuf {
+    configured.map_or_else(|| data_dir.join("tls").join("server.pem"), |t| t.cert.clone())
+}
+
 /// The configured files, else the generated ones (made now if missing).
 pub fn load_or_create(data_dir: &Path, configured: Option<&TlsFiles>) -> Result<TlsSetup, TlsError> {
     let (cert_file, key_file, ca_file) = match configured {
         Some(t) => (t.cert.clone(), t.key.clone(), None),
         None => {
             let dir = data_dir.join("tls");
-            let (cert, key, ca) = (dir.join("server.pem"), dir.join("server.key"), dir.join("ca.pem"));
+            let (cert, key, ca) = (cert_file(data_dir, None), dir.join("server.key"), dir.join("ca.pem"));
             if !(cert.exists() && key.exists() && ca.exists()) {
                 generate(&dir, &cert, &key, &ca)?;
                 tracing::info!(ca = %ca.display(), "made a self-signed certificate authority and server certificate");
@@ -131,6 +136,7 @@ mod tests {
         let pem = fs::read(&first.cert_file).unwrap();
         let again = load_or_create(dir.path(), None).unwrap();
         assert_eq!(fs::read(&again.cert_file).unwrap(), pem);
+        assert_eq!(cert_file(dir.path(), None), again.cert_file);
         assert!(again.ca_file.unwrap().exists());
     }
 

@@ -106,6 +106,36 @@ impl TestServer {
         self.rest(reqwest::Method::GET, path, session).send().await.unwrap().json().await.unwrap()
     }
 
+    /// A REST call with an optional JSON body: the status and the JSON answer (`null` when empty).
+    pub async fn send(&self, method: reqwest::Method, path: &str, session: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.rest(method, path, session);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+
+    /// Start `METHOD path?…&vmw-task=true` over REST and wait for the task: its last info.
+    pub async fn rest_task(&self, method: reqwest::Method, path: &str, session: &str, body: Option<Value>) -> Value {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let (status, task) = self.send(method, &format!("{path}{sep}vmw-task=true"), session, body).await;
+        assert_eq!(status, 202, "{task}");
+        let task = task.as_str().unwrap().to_owned();
+        for _ in 0..1500 {
+            let (status, info) =
+                self.send(reqwest::Method::GET, &format!("/api/cis/tasks/{task}"), session, None).await;
+            assert_eq!(status, 200, "{info}");
+            if matches!(info["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
+                return info;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("task {task} did not finish");
+    }
+
     pub fn rest(&self, method: reqwest::Method, path: &str, session: &str) -> reqwest::RequestBuilder {
         self.client.request(method, self.url(path)).header("vmware-api-session-id", session)
     }
@@ -137,6 +167,23 @@ impl TestServer {
         self.server.shutdown(Duration::from_secs(1));
         self.server.wait().await.unwrap();
     }
+}
+
+/// Serve `dir` as an online depot over plain HTTP on loopback: its port, and the sender
+/// that stops it.
+pub async fn serve_depot(dir: &Path) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let dir = dir.to_path_buf();
+    tokio::spawn(async move {
+        esxlcm_server::depot_http::serve(listener, &dir, async move {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (port, stop)
 }
 
 /// A JSON-RPC vAPI error's inner struct, by name.

@@ -8,7 +8,7 @@ import sys
 import csv, re
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter='\t'))
 src = open('crates/server/src/api/services/mod.rs').read()
-consts = dict(re.findall(r'const (\w+): &str = "([^"]+)";', src))
+consts = dict(re.findall(r'const (\w+): &str =\s*"([^"]+)";', src))
 done = set()
 for svc, op in re.findall(r'op!\(([^,]+), "(\w+)"', src):
     svc = svc.strip()
@@ -16,6 +16,22 @@ for svc, op in re.findall(r'op!\(([^,]+), "(\w+)"', src):
     done.add((svc, op))
 S = 'com.vmware.esx.settings.'
 notes_done = {
+ # H3: depot overrides, enablement, apply policies, UMDS.
+ (S+'clusters.depot_overrides','get'): "the depots (http/https URLs) the cluster's hosts use instead of the central ones, e.g. a branch `esxlcm serve` (docs/guides/robo-edge.md); recorded for the hosts' tooling, image composition keeps using the central depots",
+ (S+'clusters.depot_overrides','add'): 'http(s) URLs only (`invalid_argument`); the same URL twice `already_exists` (compared parsed)', (S+'clusters.depot_overrides','remove'): '`not_found` when not an override',
+ (S+'hosts.depot_overrides','get'): "standalone hosts; a host in a cluster answers `not_allowed_in_current_state` (its depots are the cluster's)", (S+'hosts.depot_overrides','add'): 'as for clusters', (S+'hosts.depot_overrides','remove'): '',
+ (S+'clusters.enablement.software','get'): 'always enabled: esxlcm manages every cluster and standalone host with a single image',
+ (S+'clusters.enablement.software','check'): 'SOFTWARE_SPECIFICATION_EXISTENCE (a committed image), SOFTWARE (each host has a readable posted state), VERSION (ESXi 7.0 or later); STATELESSNESS, VSAN_WITNESS_ELIGIBILITY, VUM_REMEDIATION are not reported (no Auto Deploy, vSAN or baselines here); `checks_to_skip` honoured',
+ (S+'clusters.enablement.software','enable'): 'runs the checks (unless `skip_software_check`) and fails on errors with `not_allowed_in_current_state`; records who and when',
+ (S+'hosts.enablement.software','get'): 'standalone hosts', (S+'hosts.enablement.software','check'): 'as for clusters, for the host', (S+'hosts.enablement.software','enable'): '',
+ (S+'clusters.policies.apply','get'): 'stored for the tooling that remediates (esxlcm does not)', (S+'clusters.policies.apply','set'): 'union rules (RETRY needs `retry_delay` and `retry_count`, FAIL neither), enum values and ranges (≥ 1) checked',
+ (S+'clusters.policies.apply.effective','get'): "per setting: the cluster's, else the configured default, else vLCM's built-in default (retry 3 times 5 minutes apart, VM power state unchanged, Quick Boot off, DPM disabled, HA admission control kept, parallel remediation off); `failure_action` and `parallel_remediation_action` are taken whole",
+ (S+'hosts.policies.apply','get'): 'standalone hosts', (S+'hosts.policies.apply','set'): 'as for clusters', (S+'hosts.policies.apply.effective','get'): "the host's, else the hosts default, else built-in",
+ (S+'defaults.clusters.policies.apply','get'): '', (S+'defaults.clusters.policies.apply','set'): '', (S+'defaults.clusters.policies.apply.effective','get'): 'the configured default over the built-in one',
+ (S+'defaults.hosts.policies.apply','get'): '', (S+'defaults.hosts.policies.apply','set'): '', (S+'defaults.hosts.policies.apply.effective','get'): '',
+ (S+'depots.umds','get'): '`not_found` until set', (S+'depots.umds','set'): 'the http(s) URL of a UMDS-exported depot tree (its index or directory); `depots.sync` syncs it like an online depot and its content joins depot content; a new location drops what the old one synced',
+ (S+'depots.umds','update'): '`enabled: false` takes its content out of depot content until enabled again', (S+'depots.umds','delete'): 'sync and `$task`; drops its synced metadata',
+ (S+'depots.umds.content','get'): 'as `online.content.get`, from the last sync',
  ('com.vmware.cis.session','create'): 'user_pass in `securityCtx` (JSON-RPC) or HTTP Basic (REST, 201); returns a secret session id; Argon2id-checked local users',
  ('com.vmware.cis.session','get'): '',
  ('com.vmware.cis.session','delete'): '',
@@ -29,7 +45,7 @@ notes_done = {
  (S+'depots.online','create'): 'a record (http/https location of `index.xml` or its directory); its content arrives with `depots.sync`',
  (S+'depots.online','flush'): 'drops the synced metadata of the depot (it leaves depot content and image composition until the next sync)',
  (S+'depots.online.content','get'): 'as `offline.content.get`, from the last sync (`not_allowed_in_current_state` before one); nothing is fetched',
- (S+'depots','sync'): 'every enabled online depot: vendor list → vendor indexes → metadata zips fetched over HTTP(S) (system roots plus `trusted_ca_files` of `config.json`) into `depots/online/`, swapped in when complete; VIBs are fetched when an export needs them. Progress per document; `cancelable` between depots. A failing depot keeps its previous content and fails the task with its id, URL (secrets redacted) and cause. `cleanup` changes nothing (each sync replaces the whole cache)',
+ (S+'depots','sync'): 'every enabled online depot and the UMDS depot: vendor list → vendor indexes → metadata zips fetched over HTTP(S) (system roots plus `trusted_ca_files` of `config.json` plus the trusted root chains added through the API) into `depots/online/`, swapped in when complete; VIBs are fetched when an export needs them. Progress per document; `cancelable` between depots. A failing depot keeps its previous content and fails the task with its id, URL (secrets redacted) and cause. `cleanup` changes nothing (each sync replaces the whole cache)',
  (S+'depots.sync_schedule','get'): 'the stored schedule; `enabled: false` until set',
  (S+'depots.sync_schedule','set'): 'stored and checked (the fields each recurrence needs, ranges); the server runs `depots.sync` on it (times in UTC; `skip` units left out between runs) as a task of user `esxlcm-scheduler`; `email_addresses` are kept, no mail is sent',
  (S+'depots.online','delete'): 'sync and `$task`; drops its synced metadata', (S+'depots.online','list'): '`system_defined` is always false', (S+'depots.online','get'): '', (S+'depots.online','update'): '',
@@ -39,7 +55,7 @@ notes_done = {
  (S+'depot_content.add_ons.versions','get'): '',
  (S+'depot_content.components','list'): 'filters: vendors, names, versions, min_version, bundle_types (BASE_IMAGE / ADD_ON / INDEPENDENT by release-unit membership)',
  (S+'depot_content.components.versions','get'): '',
- (S+'clusters.software','get'): 'the latest commit (desired image); `not_allowed_in_current_state` before the first commit; details (display names, vendors, dates) from the depots; `hardware_support` and `alternative_images` not shown yet',
+ (S+'clusters.software','get'): 'the latest commit (desired image); `not_allowed_in_current_state` before the first commit; details (display names, vendors, dates) from the depots; `alternative_images` with their selection criteria; `hardware_support` not shown yet',
  (S+'clusters.software','scan'): 'every host of the cluster (esxlcm inventory) against the committed image with the state last posted for it (`PUT /api/esxlcm/hosts/{host}/state`): COMPLIANT / NON_COMPLIANT / INCOMPATIBLE / UNAVAILABLE (no state) per host and component, impact, cluster aggregation (esxlcm_solver); stored for `compliance.get`; no `stage_status`, `impact_details` or hardware-support compliance yet',
  (S+'clusters.software','export'): 'synchronous (as in the bindings): builds the committed image with esxlcm_builder into the data dir and answers download URLs `https://<host the client used>/api/esxlcm/exports/<id>/<file>` (authenticated GET). SOFTWARE_SPEC and OFFLINE_BUNDLE always; ISO_IMAGE when `bootloader_dir` is set in `config.json`, else `unsupported` saying so. `export_only_default_image`/`skip_reserved_vibs_export` ignored',
  (S+'clusters.software.base_image','get'): '', (S+'clusters.software.add_on','get'): '`not_found` when the image has no add-on',
@@ -61,6 +77,57 @@ notes_done = {
  (S+'clusters.software.drafts.software.removed_components','get'): '', (S+'clusters.software.drafts.software.removed_components','list'): '',
  (S+'clusters.software.drafts.software.removed_components','set'): '', (S+'clusters.software.drafts.software.removed_components','delete'): '',
  (S+'clusters.software.drafts.software.effective_components','list'): 'as for the cluster',
+ (S+'clusters.software.effective_components','list_with_removed_components'): 'as `list`, plus each removed component with source USER_REMOVED and the version the add-on (else the base image) would have brought',
+ (S+'clusters.software.drafts.software.effective_components','list_with_removed_components'): 'as for the cluster',
+ (S+'hosts.software','get'): 'a standalone host (esxlcm inventory, no cluster) has its own desired image, handled by the same code as a cluster\'s; a host in a cluster answers `unsupported` naming the cluster (its image is the cluster\'s); `not_allowed_in_current_state` before the first commit',
+ (S+'hosts.software','scan'): 'the host\'s posted state against its committed image: `host_compliance` (COMPLIANT / NON_COMPLIANT / INCOMPATIBLE / UNAVAILABLE, per component, impact); stored for `compliance.get`',
+ (S+'hosts.software','export'): 'as `clusters.software.export` (same download URLs)',
+ (S+'hosts.software','get_display_name'): 'the display name of the committed draft (empty when it had none)',
+ (S+'hosts.software.add_on','get'): '`not_found` when the image has no add-on',
+ (S+'hosts.software.components','list'): 'the components the spec names', (S+'hosts.software.components','get'): 'unset when the image does not name the component',
+ (S+'hosts.software.effective_components','list'): 'as for clusters', (S+'hosts.software.effective_components','list_with_removed_components'): 'as for clusters',
+ (S+'hosts.software.solutions','list'): 'the solutions the spec names (from an imported spec); `details` unset', (S+'hosts.software.solutions','get'): '',
+ (S+'hosts.software.commits','get'): '`apply_status` is always NOT_APPLIED (esxlcm does not remediate hosts)',
+ (S+'hosts.software.compliance','get'): 'the last `scan`; `not_found` before the first',
+ (S+'hosts.software.drafts','create'): 'as for clusters: from the committed image, one draft per user and host, only its owner changes it (`concurrent_change` for others)',
+ (S+'hosts.software.drafts','import_software_spec'): 'as for clusters; `display_name` kept', (S+'hosts.software.drafts','validate'): 'as for clusters',
+ (S+'hosts.software.drafts','commit'): 'as for clusters: validates first; `concurrent_change` when another commit landed since the draft was created',
+ (S+'hosts.software.drafts','scan'): 'as `hosts.software.scan` against the draft (not stored)',
+ (S+'hosts.software.drafts.display_name','get'): 'empty until set',
+ (S+'hosts.software.drafts.software.base_image','set'): 'the base image must be in a depot', (S+'hosts.software.drafts.software.add_on','set'): 'the add-on must be in a depot',
+ (S+'hosts.software.drafts.software.components','set'): 'a version in a depot, or unset ("system chooses")',
+ (S+'repository.software','list'): 'the image library: named specs not tied to a cluster or host, sorted by display name; filters `display_names` and `owners` (the `orchestrator_info` owner); `assigned_entities` is always empty (nothing assigns library specs: esxlcm does not remediate); `type` COMPOSITE when the spec has alternative images',
+ (S+'repository.software','get'): '', (S+'repository.software','update'): '`display_name` (unique in the library) and `orchestrator`',
+ (S+'repository.software','delete'): '`resource_in_use` while a draft edits the spec',
+ (S+'repository.software','export'): 'as `clusters.software.export` (same download URLs); `export_only_default_image` ignored (the main image is exported)',
+ (S+'repository.software','edit'): 'a library draft of the caller that commits back to the spec (`concurrent_change` when the spec was committed since)',
+ (S+'repository.software','copy'): 'a library draft with the spec\'s content, named "<name> (copy)", that commits as a new spec',
+ (S+'repository.software','check_repository'): 'NAME_MATCH (same display name) and SOFTWARE_SPEC_MATCH (same spec content) against the library',
+ (S+'repository.software.effective_components','list'): 'as for clusters; filter `with_removed_components`',
+ (S+'repository.software.drafts','create'): 'an empty draft; one library draft per user (`already_exists`, or replaced with `delete_existing_draft`), only its owner changes it',
+ (S+'repository.software.drafts','list'): 'filters: owners, software_spec_ids', (S+'repository.software.drafts','get'): '`software_spec` is the id the commit creates or updates',
+ (S+'repository.software.drafts','import_software_spec'): 'as for clusters (JSON_STRING, PULL, PUSH); `display_name` required',
+ (S+'repository.software.drafts','validate'): 'as for clusters',
+ (S+'repository.software.drafts','commit'): 'validates first; needs a display name, unique in the library; creates or updates the spec and answers its id',
+ (S+'repository.software.drafts.effective_components','list'): 'filter `with_removed_components`',
+ (S+'repository.software.alternative_images.effective_components','list'): 'the alternative image resolved on its own; filter `with_removed_components`',
+ (S+'repository.software.drafts.alternative_images','create'): 'a copy of the draft\'s main image (which needs a base image) with the display name; id `image-<n>`; the draft validates once it has selection criteria',
+ (S+'repository.software.drafts.alternative_images','list'): '', (S+'repository.software.drafts.alternative_images','get'): '`selection_criteria` UNKNOWN while unset',
+ (S+'repository.software.drafts.alternative_images','delete'): '',
+ (S+'repository.software.drafts.alternative_images.selection_criteria','set'): 'HOST_UUID (with UUIDs) or HOST_HARDWARE_SPEC (vendor, models, families, OEM strings: AND across, OR within, case-insensitive), as esxlcm_solver selects; UNKNOWN refused',
+ (S+'repository.software.drafts.alternative_images.selection_criteria','get'): 'a hardware selection without a vendor shows an empty vendor',
+ (S+'repository.software.drafts.alternative_images.base_image','get'): 'the API has no `set`: the base image is the main image\'s at creation',
+ (S+'repository.software.drafts.alternative_images.effective_components','list'): 'the alternative image resolved on its own',
+ (S+'clusters.software','get_display_name'): 'the display name of the committed draft (empty when it had none)',
+ (S+'clusters.software.drafts.display_name','get'): 'empty until set', (S+'clusters.software.drafts.display_name','set'): 'kept with the commit',
+ (S+'clusters.software.solutions','list'): 'the solutions the spec names (from an imported spec); `details` unset',
+ (S+'clusters.software.alternative_images','list'): 'the committed image\'s alternative images (same code as library drafts\')',
+ (S+'clusters.software.alternative_images','get'): '`selection_criteria` UNKNOWN when unreadable',
+ (S+'clusters.software.alternative_images.software','export'): 'the alternative image built on its own, as `clusters.software.export`',
+ (S+'clusters.software.alternative_images.software.effective_components','list'): 'the alternative image resolved on its own',
+ (S+'clusters.software.drafts.software.alternative_images','create'): 'as for library drafts: a copy of the draft\'s main image with the display name, id `image-<n>`; validation requires selection criteria; a host\'s scan uses the image its hardware selects',
+ (S+'clusters.software.drafts.software.alternative_images.selection_criteria','set'): 'HOST_UUID or HOST_HARDWARE_SPEC as esxlcm_solver selects; UNKNOWN refused',
+ (S+'clusters.software.drafts.software.alternative_images.software.base_image','get'): 'the API has no `set`: the base image is the main image\'s at creation',
 }
 def status(svc, op):
     if (svc, op) in done:
@@ -68,8 +135,6 @@ def status(svc, op):
     short = svc[len(S):] if svc.startswith(S) else svc
     if short == 'depots.offline' and op == 'create_from_host':
         return 'not yet', 'needs host connections'
-    if short.startswith('depots.umds'):
-        return 'not yet', 'the UMDS record comes with mirroring (`esxlcm mirror`)'
     if short.startswith(('clusters.configuration', 'clusters.enablement.configuration', 'hosts.configuration')):
         return 'not planned', 'configuration profiles (host settings), not image lifecycle'
     if short.startswith('clusters.vms'):
@@ -78,20 +143,32 @@ def status(svc, op):
         return 'not planned', "needs Broadcom's online compatibility data"
     if short.startswith(('clusters.software.drafts.software.hardware_support', 'clusters.software.hardware_support')):
         return 'not yet', 'hardware support managers (HSM) catalogue'
-    if short in ('clusters.software', 'clusters.software.solutions') and op in ('stage', 'apply', 'check', 'set', 'delete', 'update') or short.startswith('clusters.software.reports.last_apply') or short.startswith('clusters.software.reports.last_check'):
+    if short == 'clusters.software.solutions':
+        return 'not yet', 'solutions from imported specs are kept and shown (`get`, `list`); changing them outside a draft is not built'
+    if short == 'clusters.software' and op in ('stage', 'apply', 'check') or short.startswith('clusters.software.reports.last_apply') or short.startswith('clusters.software.reports.last_check'):
         return 'not planned', 'remediation: esxlcm does not connect to hosts (it checks posted host states)'
     if short.startswith('clusters.software') and op.startswith(('list_with_removed', 'get_default_image', 'get_display_name')) or short.startswith(('clusters.software.drafts.display_name', 'clusters.software.software_spec_metadata', 'clusters.software.solutions', 'clusters.software.reports.apply_impact')):
         return 'not yet', 'after the draft/commit model (built); small additions'
     if short.startswith('clusters.software.reports.hardware_compatibility'):
         return 'not planned', "HCL checks need Broadcom's online compatibility data"
+    if short.startswith(('repository.software', 'clusters.software')) and 'hardware_support' in short:
+        return 'not yet', 'hardware support managers (HSM) catalogue'
     if 'alternative_images' in short:
-        return 'not yet', 'alternative images: esxlcm_solver resolves and selects them; their services come after the main image (built)'
+        return 'not yet', 'alternative images: esxlcm_solver resolves and selects them, and library drafts edit them (built); these services are next'
+    if short.startswith('hosts.software.recommendations'):
+        return 'not planned', "image recommendations need Broadcom's online release and compatibility data"
+    if short == 'hosts.software' and op in ('stage', 'apply', 'check') or short.startswith('hosts.software.reports'):
+        return 'not planned', 'remediation and its reports: esxlcm has no connection to hosts, so it does not stage, check or apply images (it scans posted host states)'
+    if short == 'hosts.software.software_spec_metadata':
+        return 'not yet', 'names the library spec a host image came from; nothing assigns library specs to hosts yet'
+    if short == 'hosts.software.solutions':
+        return 'not yet', 'solutions from imported specs are kept and shown (`get`, `list`); changing them outside a draft is not built'
     if short.startswith(('hosts.software', 'hosts.')) or svc.startswith('com.vmware.esx.hosts'):
-        return 'not yet', 'standalone host images: the inventory has standalone hosts and the cluster image model is built; the host-side services are next'
+        return 'not yet', 'on top of the standalone host images (built)'
     if short.startswith(('clusters.', 'defaults.', 'inventory')):
         return 'not yet', 'on top of the inventory and the cluster image model (built)'
     if short.startswith('repository.software'):
-        return 'not yet', '9.x software-spec repository: after cluster drafts'
+        return 'not yet', 'on top of the image library (built)'
     if short.startswith('hardware_support'):
         return 'not yet', 'hardware support managers (HSM) catalogue'
     return 'not yet', ''
@@ -120,7 +197,7 @@ Not an operation of the bindings, but needed for `PUSH` offline depots:
 `201` with the upload id as a JSON string, for `Offline.CreateSpec.file_id`). vCenter's
 upload endpoint has this path (on port 9087); here it is on the API port. And
 **`GET /api/esxlcm/exports/<id>/<file>`** (any authenticated user): the downloads
-`clusters.software.export` hands out.
+the `export` operations (clusters, standalone hosts, library specs) hand out.
 
 Roles: `read_only` users may call every operation marked below as read (GET-like);
 everything that changes state needs `admin` and otherwise fails with `unauthorized`
@@ -143,12 +220,12 @@ The data dir holds, all written atomically (temporary file, fsync, rename):
 | path | what |
 |---|---|
 | `config.json` | users (`name`, `role`: `admin` or `read_only`, Argon2id `password_hash`) and optional `tls: {cert, key}` (PEM files to use instead of the generated ones), `trusted_ca_files` (PEM files of CAs trusted for online depots, besides the system's roots) and `bootloader_dir` (ISOLINUX.BIN, MBOOT.C32, EFIBOOT.IMG, BOOTX64.EFI, e.g. copied from an ESXi ISO: needed to export ISOs). To add a user, add `{"name": "…", "role": "read_only", "password": "…"}` and restart: the clear-text password is hashed and removed from the file. |
-| `state.json` | online and offline depot records (with each online depot's last sync), the sync schedule; the inventory (clusters, hosts and their posted states); each cluster's commits, drafts and last scan |
+| `state.json` | online and offline depot records (with each online depot's last sync), the UMDS depot, the sync schedule; the inventory (clusters, hosts and their posted states); each cluster's and standalone host's commits, drafts and last scan; the image library (named specs and their drafts); depot overrides, enablement records, apply policies and their defaults; trusted root chains added through the API |
 | `tls/` | the certificate made on first start: `ca.pem` (trust this), `server.pem`, `server.key` |
 | `depots/offline/` | imported bundles |
 | `depots/online/<depot>-<uuid>/` | the index chain of an online depot as last synced (files named by the SHA-256 of their URL: tokens are not written to disk) |
 | `uploads/` | bundles uploaded for `PUSH` and not yet imported |
-| `exports/<id>/` | images built by `clusters.software.export` (`software-spec.json`, `offline-bundle.zip`, `image.iso`); the newest 20 are kept |
+| `exports/<id>/` | images built by the `export` operations of clusters, standalone hosts and library specs (`software-spec.json`, `offline-bundle.zip`, `image.iso`); the newest 20 are kept |
 
 Sessions and tasks live in memory (a restart logs everyone out, as on vCenter); sessions
 expire after 30 minutes without use. One server per data dir (`.lock`).
@@ -216,6 +293,36 @@ curl … -X POST "$A/drafts/$D?action=validate&vmw-task=true"                  #
 curl … -X POST -d '{"message":"U3"}' "$A/drafts/$D?action=commit&vmw-task=true"   # result: the commit id
 curl … -X POST "$A?action=scan&vmw-task=true"                                 # per-host compliance
 curl … -X POST -d '{"export_software_spec":true,"export_offline_bundle":true,"export_iso_image":false}' "$A?action=export"
+```
+
+''')
+# vCenter operations outside vlcm-endpoints.tsv (declared in esxlcm_schema.json).
+TRUST = [
+ ('vcenter.certificate_management.vcenter.trusted_root_chains', 'list', 'GET `/vcenter/certificate-management/vcenter/trusted-root-chains`', '`[{chain}]`'),
+ ('vcenter.certificate_management.vcenter.trusted_root_chains', 'create', 'POST `/vcenter/certificate-management/vcenter/trusted-root-chains`', 'body `{"cert_chain": {"cert_chain": [PEM, …]}, "chain"?}`: each string PEM certificates only (`invalid_argument` names the entry and what is wrong: no certificate, a private key, an incomplete block); the same certificates or id twice `already_exists`; answers the id (`chain-<n>` unless given)'),
+ ('vcenter.certificate_management.vcenter.trusted_root_chains', 'get', 'GET `/vcenter/certificate-management/vcenter/trusted-root-chains/{chain}`', '`{cert_chain: {cert_chain: [PEM, …]}}`, one certificate per entry, bytes as given'),
+ ('vcenter.certificate_management.vcenter.trusted_root_chains', 'delete', 'DELETE `/vcenter/certificate-management/vcenter/trusted-root-chains/{chain}`', ''),
+ ('vcenter.certificate_management.vcenter.tls', 'get', 'GET `/vcenter/certificate-management/vcenter/tls`', 'the certificate the server presents (generated, or `tls.cert` of `config.json`): DNs, validity, SHA-1 `thumbprint`, `is_CA`, `path_length_constraint` (-1 for a non-CA, as vCenter), key usages, SANs, AIA URIs, PEM'),
+]
+out.append('''## vCenter trust store (not in vlcm-endpoints.tsv)
+
+vCenter operations outside the `esx/settings` reference that esxlcm serves because its
+depot syncs need them, in both dialects with vSphere's service ids and shapes (declared in
+`crates/server/src/api/gen/esxlcm_schema.json`). A chain added here is trusted by HTTPS
+syncs of online and UMDS depots from the next request on (besides the system's roots and
+`trusted_ca_files`); deleting it withdraws the trust. Changes need `admin`.
+
+| service | operation | REST | task | status | notes |
+|---|---|---|---|---|---|
+''')
+for svc, op, rest, note in TRUST:
+    st = 'done' if ('com.vmware.' + svc, op) in done else 'not yet'
+    out.append(f"| `{svc}` | `{op}` | {rest} | no | {st} | {note} |\n")
+out.append('''
+```sh
+curl -s --cacert ca.pem -H "vmware-api-session-id: $T" -H 'content-type: application/json' \\
+     -d "$(jq -n --rawfile pem branch-ca.pem '{cert_chain: {cert_chain: [$pem]}}')" \\
+     https://HOST:8443/api/vcenter/certificate-management/vcenter/trusted-root-chains
 ```
 
 ## Operations

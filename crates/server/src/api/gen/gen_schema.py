@@ -4,7 +4,9 @@
 Usage (from the repository root):
   python3 crates/server/src/api/gen/gen_schema.py ../shared/reference/vlcm-types.json crates/server/src/api/schema.json
 Widen PREFIXES when a new service is implemented. esxlcm's own operations (the inventory)
-come from esxlcm_schema.json next to this script."""
+come from esxlcm_schema.json next to this script, and so do vSphere operations outside
+vlcm-types.json that esxlcm serves (the vCenter trust store): their structures are declared
+there too, and taken from there rather than from the reference."""
 import json, os, re, sys
 d = json.load(open(sys.argv[1]))
 PREFIXES = ('com.vmware.cis.session', 'com.vmware.cis.tasks', 'com.vmware.esx.settings.depots',
@@ -17,10 +19,11 @@ PREFIXES = ('com.vmware.cis.session', 'com.vmware.cis.tasks', 'com.vmware.esx.se
             'com.vmware.esx.settings.defaults')
 ops = [o for o in d['operations'] if o['service'].startswith(PREFIXES)]
 structs, enums = {}, {}
+ours = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'esxlcm_schema.json')))
 def walk(t):
     if not t: return
     for m in re.findall(r'S:([A-Za-z0-9_.]+)', t):
-        if m not in structs:
+        if m not in structs and m not in ours['structs']:
             structs[m] = d['structs'][m]
             for _, ft in structs[m]['fields']:
                 walk(ft)
@@ -34,7 +37,6 @@ for o in ops:
         walk(o['task_result'])
 walk('S:com.vmware.cis.task.info'); walk('S:com.vmware.vapi.std.localizable_message')
 keep = ('service','op','http','url','path','query','body','dispatch','inputs','output','task_result','task_type','errors')
-ours = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'esxlcm_schema.json')))
 for o in ours['operations']:
     ops.append(o)
     for _, t in o['inputs']:

@@ -73,6 +73,11 @@ impl DepotStore {
         })
     }
 
+    /// The state as last saved, without waiting (for setup outside the runtime's tasks).
+    pub fn published_state(&self) -> Arc<ServerState> {
+        Arc::clone(&self.published.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
     /// The sync schedule as last saved (plain `depots.sync_schedule.spec`).
     pub fn published_schedule(&self) -> Option<Value> {
         self.published.read().unwrap_or_else(std::sync::PoisonError::into_inner).sync_schedule.clone()
@@ -102,9 +107,18 @@ impl DepotStore {
         answers.insert(key, (generation, Arc::clone(value)));
     }
 
-    /// Open a synced online depot from its cache; VIBs come from `vibs`.
-    fn open_synced(&self, d: &OnlineDepot, sync: &OnlineSync, vibs: Arc<dyn Fetch>) -> OnlineSource {
-        OnlineSource { location: d.location.clone(), cache: self.data_dir.join(&sync.cache), vibs }
+    /// Open a synced online (or UMDS) depot from its cache; VIBs come from `vibs`.
+    fn open_synced(&self, location: &str, sync: &OnlineSync, vibs: Arc<dyn Fetch>) -> OnlineSource {
+        OnlineSource { location: location.to_owned(), cache: self.data_dir.join(&sync.cache), vibs }
+    }
+
+    /// `content.info` of a synced online (or UMDS) depot, from its cache alone.
+    pub(crate) async fn synced_content(&self, location: &str, sync: &OnlineSync) -> Result<Value, ApiError> {
+        let source = self.open_synced(location, sync, Arc::new(CacheOnly));
+        tokio::task::spawn_blocking(move || source.open().map(|depot| content_info(&depot)))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| ApiError::new(ErrorKind::ResourceInaccessible, "com.vmware.esxlcm.depot.unreadable", e))
     }
 
     /// The current state (shared: cheap, and never blocked by a save in progress).
@@ -141,12 +155,20 @@ impl DepotStore {
         let (files, online) = {
             let s = self.snapshot().await;
             let files: Vec<PathBuf> = s.offline_depots.values().map(|d| self.data_dir.join(&d.file)).collect();
-            let online: Vec<OnlineSource> = s
+            let mut online: Vec<OnlineSource> = s
                 .online_depots
                 .values()
                 .filter(|d| d.enabled)
-                .filter_map(|d| d.synced.as_ref().map(|sync| self.open_synced(d, sync, Arc::clone(&self.http))))
+                .filter_map(|d| {
+                    d.synced.as_ref().map(|sync| self.open_synced(&d.location, sync, Arc::clone(&self.http)))
+                })
                 .collect();
+            // The UMDS depot is one more online depot.
+            if let Some(u) = s.umds_depot.as_ref().filter(|u| u.enabled)
+                && let Some(sync) = &u.synced
+            {
+                online.push(self.open_synced(&u.location, sync, Arc::clone(&self.http)));
+            }
             (files, online)
         };
         let unreadable =
@@ -170,7 +192,7 @@ impl DepotStore {
         Ok(catalog)
     }
 
-    async fn invalidate_catalog(&self) {
+    pub(crate) async fn invalidate_catalog(&self) {
         let mut cached = self.catalog.lock().await;
         self.catalog_gen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         *cached = None;
@@ -348,7 +370,7 @@ pub fn online_delete(ctx: Ctx) -> HandlerFuture {
     })
 }
 
-fn remove_cache(dir: &Path) {
+pub(crate) fn remove_cache(dir: &Path) {
     if let Err(e) = fs::remove_dir_all(dir) {
         tracing::warn!(path = %dir.display(), error = %e, "could not remove an online depot's cached metadata");
     }
@@ -371,14 +393,17 @@ pub fn sync(ctx: Ctx) -> HandlerFuture {
         let _spec: Option<SyncSpec> = ctx.input("spec")?;
         let depots = &ctx.state.depots;
         let _one_at_a_time = depots.sync_lock.lock().await;
-        let targets: Vec<(String, String)> = depots
-            .snapshot()
-            .await
+        let state = depots.snapshot().await;
+        let mut targets: Vec<(String, String)> = state
             .online_depots
             .iter()
             .filter(|(_, d)| d.enabled)
             .map(|(id, d)| (id.clone(), d.location.clone()))
             .collect();
+        // The UMDS depot, when set and enabled, is synced the same way.
+        if let Some(u) = state.umds_depot.as_ref().filter(|u| u.enabled) {
+            targets.push((super::umds::UMDS_ID.to_owned(), u.location.clone()));
+        }
         let progress = ctx.progress.clone();
         if let Some(p) = &progress {
             p.set_cancelable(true);
@@ -396,7 +421,8 @@ pub fn sync(ctx: Ctx) -> HandlerFuture {
                 Ok(()) => synced += 1,
                 Err(cause) => {
                     tracing::warn!(depot = %id, location = %redact_url_str(location), %cause, "online depot sync failed");
-                    failures.push(format!("online depot {id} ({}): {cause}", redact_url_str(location)));
+                    let kind = if id == super::umds::UMDS_ID { "the UMDS depot" } else { "online depot" };
+                    failures.push(format!("{kind} {id} ({}): {cause}", redact_url_str(location)));
                 }
             }
         }
@@ -476,10 +502,10 @@ async fn sync_one(
     fs::rename(&kept, &dest).map_err(|e| format!("storing the cache at {}: {e}", dest.display()))?;
     let record = OnlineSync { time: format_datetime(Utc::now()), cache: format!("depots/online/{name}") };
     let previous = depots
-        .mutate(|s| match s.online_depots.get_mut(id) {
+        .mutate(|s| match super::umds::synced_slot(s, id, location) {
             // Deleted or moved while we fetched: what we have is for nobody.
-            Some(d) if d.location == location => Ok(d.synced.replace(record)),
-            _ => Err(ApiError::new(
+            Some(slot) => Ok(slot.replace(record)),
+            None => Err(ApiError::new(
                 ErrorKind::ConcurrentChange,
                 "com.vmware.esxlcm.depot.changed",
                 "the depot was changed or deleted during the sync",
@@ -540,12 +566,7 @@ pub fn online_content_get(ctx: Ctx) -> HandlerFuture {
                 format!("online depot {id} has not been synced yet: run esx.settings.depots.sync"),
             )
         })?;
-        let source = depots.open_synced(d, sync, Arc::new(CacheOnly));
-        let info = tokio::task::spawn_blocking(move || source.open().map(|depot| content_info(&depot)))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .map_err(|e| ApiError::new(ErrorKind::ResourceInaccessible, "com.vmware.esxlcm.depot.unreadable", e))?;
-        Ok(Out::Plain(info))
+        Ok(Out::Plain(depots.synced_content(&d.location, sync).await?))
     })
 }
 

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use esxlcm_depot::catalog::Catalog;
+use esxlcm_solver::alternatives::HostSelection;
 use esxlcm_solver::compliance::{self, ComplianceStatus, HostCompliance};
+use esxlcm_solver::spec::AlternativeImage;
 use esxlcm_solver::{ComponentSource, EffectiveImage, Notification, Severity, SoftwareSpec};
 use esxlcm_version::Version;
 use serde_json::{Map, Value, json};
@@ -131,6 +133,18 @@ pub fn add_on_info(catalog: &Catalog, name: &str, version: &Version) -> Value {
     v
 }
 
+/// `map<id, solution_info>` of the solutions a spec names.
+pub fn solution_infos(spec: &SoftwareSpec) -> Map<String, Value> {
+    spec.image
+        .solutions
+        .iter()
+        .map(|(name, s)| {
+            let comps: Vec<Value> = s.components.iter().map(|c| json!({"component": c.component})).collect();
+            (name.clone(), json!({"version": s.version, "components": comps}))
+        })
+        .collect()
+}
+
 /// `software_info` of a spec (a draft may have no base image yet: its version is then empty).
 pub fn software_info(catalog: &Catalog, spec: &SoftwareSpec) -> Value {
     let image = &spec.image;
@@ -139,18 +153,10 @@ pub fn software_info(catalog: &Catalog, spec: &SoftwareSpec) -> Value {
         .iter()
         .map(|(name, version)| (name.clone(), component_info(catalog, name, version.as_ref())))
         .collect();
-    let solutions: Map<String, Value> = image
-        .solutions
-        .iter()
-        .map(|(name, s)| {
-            let comps: Vec<Value> = s.components.iter().map(|c| json!({"component": c.component})).collect();
-            (name.clone(), json!({"version": s.version, "components": comps}))
-        })
-        .collect();
     let mut v = json!({
         "base_image": base_image_info(catalog, image.base_image.as_ref().map(|b| &b.version)),
         "components": components,
-        "solutions": solutions,
+        "solutions": solution_infos(spec),
     });
     if let Some(obj) = v.as_object_mut() {
         if let Some(a) = &image.add_on {
@@ -161,6 +167,43 @@ pub fn software_info(catalog: &Catalog, spec: &SoftwareSpec) -> Value {
                 image.removed_components.iter().map(|n| (n.clone(), component_info(catalog, n, None))).collect();
             obj.insert("removed_components".into(), Value::Object(removed));
         }
+        if !spec.alternative_images.is_empty() {
+            let alternatives: Map<String, Value> = spec
+                .alternative_images
+                .iter()
+                .map(|(id, a)| (id.clone(), alternative_image_info(catalog, a)))
+                .collect();
+            obj.insert("alternative_images".into(), Value::Object(alternatives));
+        }
+    }
+    v
+}
+
+/// `image_selection_info` of stored `selection_criteria`: UNKNOWN when unset or unreadable
+/// (validation says why); a hardware selection without a vendor shows an empty vendor.
+pub fn selection_info(criteria: Option<&Value>) -> Value {
+    match criteria.map(HostSelection::parse) {
+        Some(Ok(HostSelection::HostUuid { host_uuids })) => {
+            json!({"selection_type": "HOST_UUID", "host_uuids": host_uuids})
+        }
+        Some(Ok(HostSelection::HostHardwareSpec { host_hardware_spec: hw })) => json!({
+            "selection_type": "HOST_HARDWARE_SPEC",
+            "host_hardware_spec": {
+                "vendor": hw.vendor.unwrap_or_default(),
+                "models": hw.models, "families": hw.families, "oem_strings": hw.oem_strings,
+            },
+        }),
+        _ => json!({"selection_type": "UNKNOWN"}),
+    }
+}
+
+/// `alternative_image_info`: the image as `software_info`, its name and selection.
+pub fn alternative_image_info(catalog: &Catalog, a: &AlternativeImage) -> Value {
+    let spec = SoftwareSpec { image: a.image.clone(), ..SoftwareSpec::default() };
+    let mut v = software_info(catalog, &spec);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("display_name".into(), Value::String(a.display_name.clone().unwrap_or_default()));
+        obj.insert("selection_criteria".into(), selection_info(a.selection_criteria.as_ref()));
     }
     v
 }
@@ -210,6 +253,33 @@ pub fn effective_components(catalog: &Catalog, image: &EffectiveImage) -> Value 
         })
         .collect();
     Value::Object(map)
+}
+
+/// The components a spec removes, as `effective_component_info` with source USER_REMOVED:
+/// the version the add-on (else the base image) would have brought.
+pub fn removed_effective_components(catalog: &Catalog, spec: &SoftwareSpec) -> Map<String, Value> {
+    let image = &spec.image;
+    let from_base = image.base_image.as_ref().and_then(|b| catalog.base_image(&b.version));
+    let from_add_on = image.add_on.as_ref().and_then(|a| catalog.addon(&a.name, &a.version));
+    image
+        .removed_components
+        .iter()
+        .filter_map(|name| {
+            let version = from_add_on
+                .and_then(|u| u.components.get(name))
+                .or_else(|| from_base.and_then(|u| u.components.get(name)))?;
+            let b = catalog.component(name, version);
+            let c = b.and_then(|b| b.bulletin.component.as_ref());
+            let details = json!({
+                "display_name": c.map_or_else(|| name.clone(), |c| c.ui_name.clone()),
+                "display_version": c.map_or_else(|| version.to_string(), |c| c.ui_version.clone()),
+                "vendor": b.map(|b| b.bulletin.vendor.clone()).unwrap_or_default(),
+                "source": "USER_REMOVED",
+                "overridden_components": [],
+            });
+            Some((name.clone(), json!({"version": version.to_string(), "details": details})))
+        })
+        .collect()
 }
 
 fn version_info(v: &compliance::VersionInfo) -> Value {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
-use crate::api::persist::{Cluster, Host, ServerState};
+use crate::api::persist::{Cluster, Host, ImageHistory, ServerState};
 use crate::api::typed::format_datetime;
 
 #[derive(Deserialize)]
@@ -39,7 +39,7 @@ fn exists(what: &str, name: &str, id: &str) -> ApiError {
     )
 }
 
-/// The cluster, or `not_found` (shared by the `clusters.software` services).
+/// The cluster, or `not_found`.
 pub fn cluster<'a>(s: &'a ServerState, id: &str) -> Result<&'a Cluster, ApiError> {
     s.clusters.get(id).ok_or_else(|| ApiError::not_found("cluster", id))
 }
@@ -51,7 +51,7 @@ pub fn cluster_mut<'a>(s: &'a mut ServerState, id: &str) -> Result<&'a mut Clust
 fn cluster_info(s: &ServerState, id: &str, c: &Cluster) -> Value {
     let hosts: Vec<&String> =
         s.hosts.iter().filter(|(_, h)| h.cluster.as_deref() == Some(id)).map(|(h, _)| h).collect();
-    json!({"name": c.name, "hosts": hosts, "commit": c.commit})
+    json!({"name": c.name, "hosts": hosts, "commit": c.image.commit})
 }
 
 /// The installed base image version of a posted state, for listings.
@@ -80,13 +80,7 @@ pub fn clusters_create(ctx: Ctx) -> HandlerFuture {
                 }
                 s.next_id += 1;
                 let id = format!("domain-c{}", s.next_id);
-                let cluster = Cluster {
-                    name: spec.name,
-                    commit: None,
-                    commits: Default::default(),
-                    drafts: Default::default(),
-                    last_scan: None,
-                };
+                let cluster = Cluster { name: spec.name, image: ImageHistory::default() };
                 s.clusters.insert(id.clone(), cluster);
                 Ok(id)
             })
@@ -155,8 +149,14 @@ pub fn hosts_create(ctx: Ctx) -> HandlerFuture {
                 }
                 s.next_id += 1;
                 let id = format!("host-{}", s.next_id);
-                s.hosts
-                    .insert(id.clone(), Host { name: spec.name, cluster: spec.cluster, state: None, state_time: None });
+                let host = Host {
+                    name: spec.name,
+                    cluster: spec.cluster,
+                    state: None,
+                    state_time: None,
+                    image: ImageHistory::default(),
+                };
+                s.hosts.insert(id.clone(), host);
                 Ok(id)
             })
             .await?;

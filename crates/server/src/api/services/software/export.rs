@@ -1,0 +1,144 @@
+//! `export` of an image (a cluster's, a standalone host's or a library spec): built with
+//! esxlcm_builder into `<data dir>/exports/<uuid>/` and handed out as download URLs served
+//! at `/api/esxlcm/exports/…`.
+
+use std::path::{Path, PathBuf};
+
+use esxlcm_solver::SoftwareSpec;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::image::{committed, image_as_spec, resolve};
+use super::owner::Owner;
+use crate::api::dispatch::{Ctx, HandlerFuture, Out};
+use crate::api::errors::{ApiError, ErrorKind};
+
+#[derive(Deserialize)]
+struct ExportSpec {
+    export_software_spec: bool,
+    export_iso_image: bool,
+    export_offline_bundle: bool,
+}
+
+/// Exports kept: older ones are removed when a new one is made.
+const KEEP_EXPORTS: usize = 20;
+
+/// Remove all but the newest [`KEEP_EXPORTS`] export directories (best effort: a failure
+/// only leaves files behind).
+fn prune_exports(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().and_then(|m| m.modified()).ok().map(|t| (t, e.path())))
+        .collect();
+    dirs.sort();
+    let excess = dirs.len().saturating_sub(KEEP_EXPORTS);
+    for (_, old) in dirs.into_iter().take(excess) {
+        if let Err(e) = std::fs::remove_dir_all(&old) {
+            tracing::warn!(path = %old.display(), error = %e, "could not remove an old export");
+        }
+    }
+}
+
+/// Export files: `<data dir>/exports/<uuid>/<name>`.
+pub const EXPORT_FILES: [&str; 3] = ["software-spec.json", "offline-bundle.zip", "image.iso"];
+
+pub fn exports_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("exports")
+}
+
+fn build_error(e: &esxlcm_builder::BuildError) -> ApiError {
+    ApiError::new(ErrorKind::Error, "com.esxlcm.export.failed", format!("building the image failed: {e}"))
+}
+
+/// `clusters.software.export`, `hosts.software.export`: the committed image (or one of
+/// its alternative images: `clusters.software.alternative_images.software.export`).
+pub fn export(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let owner = Owner::of(&ctx)?;
+        let image: Option<String> = ctx.input("image")?;
+        let (_, spec) = committed(&*ctx.state.depots.snapshot().await, &owner)?;
+        let what = match &image {
+            Some(id) => format!("alternative image '{id}' of {owner}"),
+            None => owner.to_string(),
+        };
+        export_spec(&ctx, &what, image_as_spec(&spec, image.as_deref())?).await
+    })
+}
+
+/// Build `spec` as the call's `spec` input asks; answers `map<export_type, uri>`.
+pub async fn export_spec(ctx: &Ctx, what: &str, spec: SoftwareSpec) -> Result<Out, ApiError> {
+    let spec_in: ExportSpec = ctx.input("spec")?;
+    if !(spec_in.export_software_spec || spec_in.export_iso_image || spec_in.export_offline_bundle) {
+        return Err(ApiError::invalid_argument(
+            "nothing to export: set export_software_spec, export_offline_bundle or export_iso_image",
+        ));
+    }
+    let origin = ctx
+        .origin
+        .clone()
+        .ok_or_else(|| ApiError::invalid_argument("the request names no host, so no download URL can be made"))?;
+    let bootloader = match (spec_in.export_iso_image, &ctx.state.bootloader_dir) {
+        (false, _) => None,
+        (true, None) => {
+            return Err(ApiError::new(
+                ErrorKind::Unsupported,
+                "com.esxlcm.export.iso_unconfigured",
+                "exporting an ISO needs the ESXi bootloader files (ISOLINUX.BIN, MBOOT.C32, EFIBOOT.IMG, \
+                 BOOTX64.EFI): set \"bootloader_dir\" in the data dir's config.json to a directory holding them \
+                 and restart the server",
+            ));
+        }
+        (true, Some(dir)) => Some(dir.clone()),
+    };
+    let (catalog, r) = resolve(&ctx.state, spec.clone()).await?;
+    let id = crate::api::tasks::uuid_v4().map_err(|e| ApiError::internal(e.to_string()))?;
+    let dir = exports_dir(ctx.state.depots.data_dir()).join(&id);
+    let out_dir = dir.clone();
+    let flags = (spec_in.export_software_spec, spec_in.export_offline_bundle);
+    let built = tokio::task::spawn_blocking(move || -> Result<Vec<(&'static str, &'static str)>, ApiError> {
+        let image = esxlcm_builder::Image::new(&catalog, &spec, &r.main, &esxlcm_builder::ImageOptions::default())
+            .map_err(|e| {
+                ApiError::new(ErrorKind::NotAllowedInCurrentState, "com.esxlcm.image.invalid", e.to_string())
+            })?;
+        std::fs::create_dir_all(&out_dir).map_err(|e| ApiError::internal(format!("{}: {e}", out_dir.display())))?;
+        let mut progress = esxlcm_builder::NoProgress;
+        let mut made = Vec::new();
+        if flags.0 {
+            image.write_json(&out_dir.join(EXPORT_FILES[0]), true, &mut progress).map_err(|e| build_error(&e))?;
+            made.push(("SOFTWARE_SPEC", EXPORT_FILES[0]));
+        }
+        if flags.1 {
+            image.write_bundle(&out_dir.join(EXPORT_FILES[1]), true, &mut progress).map_err(|e| build_error(&e))?;
+            made.push(("OFFLINE_BUNDLE", EXPORT_FILES[1]));
+        }
+        if let Some(bdir) = bootloader {
+            let bootloader = esxlcm_builder::Bootloader::from_dir(&bdir).map_err(|e| build_error(&e))?;
+            let options = esxlcm_builder::IsoOptions { bootloader, ..Default::default() };
+            image
+                .write_iso(&out_dir.join(EXPORT_FILES[2]), true, &options, &mut progress)
+                .map_err(|e| build_error(&e))?;
+            made.push(("ISO_IMAGE", EXPORT_FILES[2]));
+        }
+        Ok(made)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("building the image: {e}")))?;
+    let made = match built {
+        Ok(m) => m,
+        Err(e) => {
+            // Nothing half-built stays behind.
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
+    prune_exports(&exports_dir(ctx.state.depots.data_dir()));
+    tracing::info!(image = %what, export = %id, user = %ctx.caller.user, "image exported");
+    let map: Map<String, Value> = made
+        .into_iter()
+        .map(|(kind, file)| {
+            (kind.to_owned(), Value::String(format!("https://{origin}/api/esxlcm/exports/{id}/{file}")))
+        })
+        .collect();
+    Ok(Out::Plain(Value::Object(map)))
+}

@@ -1,0 +1,136 @@
+//! Shared by the image tests (`api_image`, `api_hosts`, `api_repository`): a generated
+//! depot with picks that make a real dependency error, REST calls and tasks, esxcli-shaped
+//! host states.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use esxlcm_depot::catalog::Catalog;
+use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle};
+use esxlcm_depot::model::ReleaseKind;
+use esxlcm_depot::source::{Depot, OpenOptions};
+use esxlcm_solver::notification::ids;
+use esxlcm_solver::spec::ImageSpec;
+use esxlcm_solver::{ResolveOptions, resolve};
+use esxlcm_version::Version;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::api_support::{ADMIN, TestServer, VIEWER};
+
+pub const EDITOR: (&str, &str) = ("editor@vsphere.local", "Ed1tor!pass");
+
+/// A data dir whose config has two administrators and a read-only user.
+pub fn config_two_admins(data: &Path) {
+    std::fs::create_dir_all(data).unwrap();
+    let users = json!({"users": [
+        {"name": ADMIN.0, "role": "admin", "password": ADMIN.1},
+        {"name": EDITOR.0, "role": "admin", "password": EDITOR.1},
+        {"name": VIEWER.0, "role": "read_only", "password": VIEWER.1},
+    ]});
+    std::fs::write(data.join("config.json"), users.to_string()).unwrap();
+}
+
+/// What the test composes from the generated depot: the oldest and newest base images, an
+/// add-on for the newest only, and a component whose newest version needs what the oldest
+/// base image lacks (a real dependency error) but fits the newest with the add-on.
+pub struct Picks {
+    pub low: Version,
+    pub high: Version,
+    pub addon: (String, Version),
+    pub component: (String, Version),
+}
+
+pub fn pick(catalog: &Catalog) -> Picks {
+    let mut bases: Vec<Version> = catalog.release_units(ReleaseKind::BaseImage).map(|u| u.version.clone()).collect();
+    bases.sort();
+    let (low, high) = (bases[0].clone(), bases.last().unwrap().clone());
+    let addon = catalog
+        .release_units(ReleaseKind::Addon)
+        .find(|a| a.supports_base_image(high.as_str()) && !a.supports_base_image(low.as_str()))
+        .expect("an add-on for the newest base image only");
+    let addon = (addon.name.clone().unwrap(), addon.version.clone());
+    let names: Vec<String> =
+        catalog.components().filter_map(|c| c.bulletin.component.as_ref().map(|s| s.name.clone())).collect();
+    let component = names
+        .iter()
+        .find_map(|name| {
+            let newest = catalog.component_versions(name).last()?.bulletin.component.as_ref()?.version.clone();
+            let mut bad = ImageSpec::of_base_image(low.clone());
+            bad.components.insert(name.clone(), Some(newest.clone()));
+            let r = resolve(&bad, catalog, &ResolveOptions::default());
+            let unmet = r.errors().any(|n| n.id == ids::DEPENDENCY_UNMET);
+            let mut good = ImageSpec::of_base_image(high.clone()).with_add_on(addon.0.clone(), addon.1.clone());
+            good.components.insert(name.clone(), Some(newest.clone()));
+            let fits = !resolve(&good, catalog, &ResolveOptions::default()).has_errors();
+            (unmet && fits).then(|| (name.clone(), newest))
+        })
+        .expect("a component whose newest version the oldest base image cannot satisfy");
+    Picks { low, high, addon, component }
+}
+
+pub async fn send(s: &TestServer, method: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = s.rest(method, path, token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+}
+
+/// Poll `GET /api/cis/tasks/{task}` until the task ends.
+pub async fn wait_task(s: &TestServer, token: &str, task: &str) -> Value {
+    for _ in 0..1000 {
+        let (status, info) = send(s, Method::GET, &format!("/api/cis/tasks/{task}"), token, None).await;
+        assert_eq!(status, 200, "{info}");
+        if matches!(info["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
+            return info;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("task {task} did not finish");
+}
+
+/// Start `path?…&vmw-task=true` and wait for it.
+pub async fn run_task(s: &TestServer, token: &str, path: &str, body: Option<Value>) -> Value {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (status, task) = send(s, Method::POST, &format!("{path}{sep}vmw-task=true"), token, body).await;
+    assert_eq!(status, 202, "{task}");
+    wait_task(s, token, task.as_str().unwrap()).await
+}
+
+/// An esxcli-shaped host state: the given base image and add-on, the image's components
+/// (as `effective-components` lists them) and VIBs.
+pub fn host_state(base: &Version, addon: &(String, Version), components: &Value, vibs: &[Value]) -> Value {
+    let comps: Vec<Value> = components
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, c)| json!({"Name": name, "Version": c["version"]}))
+        .collect();
+    json!({
+        "base_image": {"Version": base.to_string()},
+        "add_on": {"Name": addon.0, "Version": addon.1.to_string()},
+        "components": comps,
+        "vibs": vibs,
+    })
+}
+
+/// A generated depot (seed 7) with its catalog and picks, in `dir`.
+pub fn tiny_depot(dir: &Path) -> (std::path::PathBuf, Catalog, Picks) {
+    let bundle = dir.join("tiny.zip");
+    generate_to_bundle(&GeneratorConfig::tiny(7), &bundle).unwrap();
+    let catalog = Catalog::from_depots([Depot::open_path(&bundle, &OpenOptions::default()).unwrap()]).unwrap();
+    let p = pick(&catalog);
+    (bundle, catalog, p)
+}
+
+/// Import a bundle as an offline depot (PULL), waiting for the task.
+pub async fn import_depot(s: &TestServer, token: &str, bundle: &Path) {
+    let body = json!({"source_type": "PULL", "location": bundle.to_str().unwrap()});
+    let info = run_task(s, token, "/api/esx/settings/depots/offline", Some(body)).await;
+    assert_eq!(info["status"], "SUCCEEDED", "{info}");
+}
