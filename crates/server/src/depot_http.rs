@@ -34,11 +34,25 @@ use tower_http::services::fs::{Backend, File as BackendFile};
 
 /// The router: `/` explains itself, every other path is a file of the depot.
 pub fn router(dir: &Path) -> Router {
-    let files = ServeDir::with_backend(dir, DepotFiles)
+    router_with_layout(dir, None)
+}
+
+/// Where the file for a request lives when it is not simply `dir` + the URL path: given
+/// the URL path as a relative file path (decoded, checked), the file to serve, or `None`
+/// for `dir` + that path. A mirror store serves several directory trees under one root
+/// this way (`/<source>/@<snapshot>/…`, `/views/<name>/…`) with the same file handling —
+/// Range, If-Range, ETag, caching — as a plain depot directory.
+pub type Layout = Arc<dyn Fn(&Path) -> Option<PathBuf> + Send + Sync>;
+
+/// [`router`] with the URL-to-file mapping of `layout` (none: `dir` + the URL path).
+pub fn router_with_layout(dir: &Path, layout: Option<Layout>) -> Router {
+    let layout = layout.map(|map| Placement::new(dir, map));
+    let backend = DepotFiles { layout: layout.clone() };
+    let files = ServeDir::with_backend(dir, backend)
         .append_index_html_on_directories(false)
         .redirect_to_trailing_slash(false)
         .with_buf_chunk_size(STREAM_CHUNK);
-    let base = Arc::new(dir.to_path_buf());
+    let base = Arc::new(Base { dir: dir.to_path_buf(), layout });
     let cache = Arc::new(Mutex::new(FileCache::default()));
     Router::new()
         .route("/", get(root))
@@ -53,10 +67,64 @@ const SMALL_FILE: u64 = 1 << 20;
 /// Larger files stream in chunks of this size (each chunk one blocking read).
 const STREAM_CHUNK: usize = 256 * 1024;
 
+/// The served directory and its [`Layout`], if any.
+struct Base {
+    dir: PathBuf,
+    layout: Option<Placement>,
+}
+
+/// A [`Layout`] with the directory it maps from, under both the names `ServeDir` (which
+/// prefixes a relative directory with `./`) and [`resolve`] give it.
+#[derive(Clone)]
+struct Placement {
+    dir: PathBuf,
+    serve_dir: PathBuf,
+    map: Layout,
+}
+
+impl Placement {
+    fn new(dir: &Path, map: Layout) -> Self {
+        let mut serve_dir = PathBuf::from(".");
+        serve_dir.push(dir);
+        Self { dir: dir.to_path_buf(), serve_dir, map }
+    }
+
+    fn place(&self, path: PathBuf) -> PathBuf {
+        let relative = path.strip_prefix(&self.serve_dir).or_else(|_| path.strip_prefix(&self.dir));
+        match relative.ok().and_then(|r| (self.map)(r)) {
+            Some(mapped) => mapped,
+            None => path,
+        }
+    }
+}
+
+impl Base {
+    /// The file a request path names (see [`resolve`]), after the layout.
+    fn file(&self, uri_path: &str) -> Option<PathBuf> {
+        resolve(&self.dir, uri_path).map(|p| place(self.layout.as_ref(), p))
+    }
+}
+
+fn place(layout: Option<&Placement>, path: PathBuf) -> PathBuf {
+    match layout {
+        Some(layout) => layout.place(path),
+        None => path,
+    }
+}
+
 /// `ServeDir`'s file system: tokio's, except that a small regular file is opened, stat'ed
-/// and read in one blocking task and then served from memory.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DepotFiles;
+/// and read in one blocking task and then served from memory; paths go through the
+/// [`Layout`], if any.
+#[derive(Clone, Default)]
+pub struct DepotFiles {
+    layout: Option<Placement>,
+}
+
+impl std::fmt::Debug for DepotFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DepotFiles").field("layout", &self.layout.is_some()).finish()
+    }
+}
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send>>;
 
@@ -67,6 +135,7 @@ impl Backend for DepotFiles {
     type MetadataFuture = BoxFuture<std::fs::Metadata>;
 
     fn open(&self, path: PathBuf) -> Self::OpenFuture {
+        let path = place(self.layout.as_ref(), path);
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 let mut file = std::fs::File::open(&path)?;
@@ -88,6 +157,7 @@ impl Backend for DepotFiles {
     }
 
     fn metadata(&self, path: PathBuf) -> Self::MetadataFuture {
+        let path = place(self.layout.as_ref(), path);
         Box::pin(async move { tokio::fs::metadata(&path).await })
     }
 }
@@ -138,7 +208,7 @@ impl BackendFile for DepotFile {
 /// whole and sent from that buffer, with `ServeDir`'s headers (ETag, Last-Modified,
 /// Accept-Ranges). Anything else (ranges, conditionals, HEAD, larger or unusual files, odd
 /// paths) goes to `ServeDir`. See docs/PERFORMANCE.md for what each step bought.
-async fn small_file(base: Arc<PathBuf>, cache: Arc<Mutex<FileCache>>, mut req: Request, next: Next) -> Response {
+async fn small_file(base: Arc<Base>, cache: Arc<Mutex<FileCache>>, mut req: Request, next: Next) -> Response {
     if req.headers().contains_key(header::RANGE) && req.headers().contains_key(header::IF_RANGE) {
         if_range(&base, &mut req).await;
     }
@@ -155,7 +225,7 @@ async fn small_file(base: Arc<PathBuf>, cache: Arc<Mutex<FileCache>>, mut req: R
         .any(|h| req.headers().contains_key(h));
     let content_type = content_type_for(req.uri().path());
     let file = match (plain, content_type) {
-        (true, Some(_)) => resolve(&base, req.uri().path()),
+        (true, Some(_)) => base.file(req.uri().path()),
         _ => None,
     };
     let (Some(file), Some(content_type)) = (file, content_type) else { return next.run(req).await };
@@ -186,8 +256,8 @@ async fn small_file(base: Arc<PathBuf>, cache: Arc<Mutex<FileCache>>, mut req: R
 /// RFC 9110 §13.1.5, which `ServeDir` does not implement: a Range request whose If-Range
 /// validator (ETag or date) no longer matches the file is answered with the whole file, so
 /// a client resuming across a change (a new snapshot published) never gets a spliced file.
-async fn if_range(base: &Path, req: &mut Request) {
-    let current = match resolve(base, req.uri().path()) {
+async fn if_range(base: &Base, req: &mut Request) {
+    let current = match base.file(req.uri().path()) {
         Some(path) => tokio::fs::metadata(path).await.ok(),
         None => None,
     };
@@ -414,6 +484,21 @@ async fn log_request(req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `ServeDir` names files `./DIR/…` for a relative DIR, `resolve` `DIR/…`: a layout
+    /// sees the same relative path from both (a store given as `--store st` once 404'd HEAD).
+    #[test]
+    fn a_layout_maps_relative_and_absolute_directories_alike() {
+        let map: Layout = Arc::new(|rel: &Path| rel.starts_with("a").then(|| Path::new("/elsewhere").join(rel)));
+        for dir in ["st/published", "/srv/st/published"] {
+            let p = Placement::new(Path::new(dir), Arc::clone(&map));
+            let mut served = PathBuf::from(".");
+            served.push(dir);
+            assert_eq!(p.place(served.join("a/x.vib")), Path::new("/elsewhere/a/x.vib"), "{dir}");
+            assert_eq!(p.place(Path::new(dir).join("a/x.vib")), Path::new("/elsewhere/a/x.vib"), "{dir}");
+            assert_eq!(p.place(Path::new(dir).join("b/x.vib")), Path::new(dir).join("b/x.vib"), "{dir}");
+        }
+    }
 
     #[test]
     fn depot_content_types_by_extension() {

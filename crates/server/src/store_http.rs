@@ -1,36 +1,280 @@
-//! Serving an esxlcm mirror store read-only: the published snapshot of each source as an
-//! online depot at `/<source>/index.xml` (and `vmw-depot-index.xml`).
+//! Serving an esxlcm mirror store read-only, as online depots at stable URLs:
 //!
-//! The store materialises each published snapshot as a directory tree and swaps
-//! `published/<source>` atomically, so serving is the depot file server
-//! ([`depot_http`](crate::depot_http): Range, ETag, content types) over `published/`;
-//! `/` lists the sources. A sync running beside the server changes what is served
-//! between two requests, never within one file tree.
+//! ```text
+//! /<source>/index.xml               the source's published snapshot (vmw-depot-index.xml too)
+//! /<source>/@<snapshot>/index.xml   any snapshot the store still keeps, by id
+//! /views/<name>/index.xml           a named view (merged or image view) as last built
+//! /-/status                         the sources' sync status documents (JSON)
+//! /                                 what is served, in words
+//! ```
+//!
+//! Every tree is a directory the store writes once and swaps atomically, so serving is the
+//! depot file server ([`depot_http`]: Range, If-Range, ETag, Last-Modified, content types)
+//! over the store's published directory, with a [`Layout`](depot_http::Layout) that maps
+//! the snapshot and view URLs to their directories. A snapshot that is not materialised
+//! yet is materialised on its first request; one the store no longer has (removed by
+//! retention) is a 404 that says so. What the store holds is asked through [`StoreIndex`],
+//! which the binary implements over `esxlcm_store` (this crate does not open stores).
+//! A sync running beside the server changes what is served between two requests, never
+//! within one file tree. The name `views` is the views' prefix: a source called `views`
+//! is not reachable at `/views/`.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use axum::Router;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::Serialize;
 use tokio::net::TcpListener;
 
 use crate::depot_http;
 
-/// `/` lists the published sources; everything else is a file of one of them.
-pub fn router(published: &Path) -> Router {
-    let dir = published.to_path_buf();
-    Router::new().route("/", get(move || listing(dir.clone()))).fallback_service(depot_http::router(published))
+/// The URL prefix of named views.
+pub const VIEWS_PREFIX: &str = "views";
+
+/// The directories a store serves from.
+#[derive(Debug, Clone)]
+pub struct StoreLayout {
+    /// `published/`: one entry (symlink to a snapshot tree) per source.
+    pub published: PathBuf,
+    /// `views/`: snapshot trees by id (`views/<id>/index.xml`).
+    pub snapshots: PathBuf,
+    /// The published named views: `<name>/index.xml`.
+    pub views: PathBuf,
 }
 
-/// Serve the store's `published` directory until `shutdown` completes.
+/// What the server asks the store.
+pub trait StoreIndex: Send + Sync + 'static {
+    /// Make snapshot `id` of `source` servable at `snapshots/<id>` (materialise it if
+    /// needed), or say, in words for the client, why it cannot be.
+    fn open_snapshot(&self, source: &str, id: i64) -> Result<(), Unavailable>;
+    /// What `/` lists.
+    fn overview(&self) -> Overview;
+    /// The `/-/status` document.
+    fn status(&self) -> serde_json::Value;
+}
+
+/// Why a snapshot cannot be served; the text is for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// It does not exist (never made, or removed by retention): 404.
+    Missing(String),
+    /// Not now (the store is busy): 503 with Retry-After.
+    Busy(String),
+}
+
+/// What a store serves, for `/`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overview {
+    pub sources: Vec<SourceSummary>,
+    pub views: Vec<ViewSummary>,
+    /// Things the store could not read (shown, not fatal).
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceSummary {
+    pub name: String,
+    pub published: Option<i64>,
+    /// Snapshot ids the store keeps, oldest first.
+    pub snapshots: Vec<i64>,
+    /// One line on the last or running sync, if known.
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ViewSummary {
+    pub name: String,
+    /// `merged` or `image`.
+    pub kind: String,
+    pub sources: Vec<String>,
+    /// The published build, if any.
+    pub build: Option<u64>,
+    /// Why the last build attempt failed (the published build stays).
+    pub error: Option<String>,
+}
+
+/// `/` and `/-/status` answered here; every other path is a file of a published source, a
+/// snapshot or a view.
+pub fn router(layout: &StoreLayout, index: Arc<dyn StoreIndex>) -> Router {
+    let map = Arc::new(layout.clone());
+    let files =
+        depot_http::router_with_layout(&layout.published, Some(Arc::new(move |path: &Path| map_path(&map, path))));
+    let (list_index, status_index, gate_index) = (Arc::clone(&index), Arc::clone(&index), index);
+    let views = layout.views.clone();
+    Router::new()
+        .route("/", get(move || listing(Arc::clone(&list_index))))
+        .route("/-/status", get(move || status(Arc::clone(&status_index))))
+        .fallback_service(files)
+        .layer(middleware::from_fn(move |req, next| gate(Arc::clone(&gate_index), views.clone(), req, next)))
+}
+
+/// Serve a store until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
-    published: &Path,
+    layout: &StoreLayout,
+    index: Arc<dyn StoreIndex>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(depot_http::no_delay(listener), router(published)).with_graceful_shutdown(shutdown).await
+    axum::serve(depot_http::no_delay(listener), router(layout, index)).with_graceful_shutdown(shutdown).await
+}
+
+/// What a request path addresses, by its first segments.
+#[derive(Debug, PartialEq, Eq)]
+enum Target<'a> {
+    Snapshot { source: &'a str, id: Option<i64> },
+    View { name: &'a str },
+    Other,
+}
+
+fn target(uri_path: &str) -> Target<'_> {
+    let mut segments = uri_path.trim_start_matches('/').split('/');
+    let (first, second) = (segments.next().unwrap_or_default(), segments.next());
+    match second {
+        Some(s) if first == VIEWS_PREFIX && !s.is_empty() => Target::View { name: s },
+        Some(s) if s.starts_with('@') => Target::Snapshot { source: first, id: snapshot_id(s) },
+        _ => Target::Other,
+    }
+}
+
+/// `@12` → 12 (digits only; anything else names no snapshot).
+fn snapshot_id(segment: &str) -> Option<i64> {
+    let digits = segment.strip_prefix('@')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The file for a URL path (relative to the published directory):
+/// `<source>/@<id>/rest` → `snapshots/<id>/rest`, `views/<name>/rest` → `views/<name>/rest`
+/// under the views directory; `None` for everything else (a file under `published/`).
+fn map_path(layout: &StoreLayout, relative: &Path) -> Option<PathBuf> {
+    let parts: Vec<&str> = relative
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(p) => p.to_str(),
+            _ => None,
+        })
+        .collect();
+    let join = |mut base: PathBuf, rest: &[&str]| {
+        base.extend(rest);
+        base
+    };
+    match parts.as_slice() {
+        [first, name, rest @ ..] if *first == VIEWS_PREFIX => Some(join(layout.views.join(name), rest)),
+        [_, snapshot, rest @ ..] => snapshot_id(snapshot).map(|id| join(layout.snapshots.join(id.to_string()), rest)),
+        _ => None,
+    }
+}
+
+/// Before a snapshot's or view's file is looked up: the snapshot exists (and is
+/// materialised), the view is built; otherwise a 404 that says what is wrong.
+async fn gate(index: Arc<dyn StoreIndex>, views: PathBuf, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    match target(&path) {
+        Target::Snapshot { source, id: None } => {
+            let text = format!(
+                "'{}' is not a snapshot: snapshot URLs are /{source}/@<id>/index.xml (ids: esxlcm mirror status)\n",
+                path.trim_start_matches('/').split('/').nth(1).unwrap_or_default()
+            );
+            return not_found(text);
+        }
+        Target::Snapshot { source, id: Some(id) } => {
+            let source = source.to_owned();
+            let opened = tokio::task::spawn_blocking(move || index.open_snapshot(&source, id)).await;
+            match opened {
+                Ok(Ok(())) => {}
+                Ok(Err(Unavailable::Missing(why))) => return not_found(format!("{why}\n")),
+                Ok(Err(Unavailable::Busy(why))) => {
+                    let headers = [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::RETRY_AFTER, "30")];
+                    return (StatusCode::SERVICE_UNAVAILABLE, headers, format!("{why}\n")).into_response();
+                }
+                Err(e) => {
+                    tracing::error!("opening a snapshot failed: {e}");
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "opening the snapshot failed\n").into_response();
+                }
+            }
+        }
+        Target::View { name } => {
+            if !tokio::fs::metadata(views.join(name)).await.is_ok_and(|m| m.is_dir()) {
+                return not_found(format!(
+                    "no published view '{name}' (esxlcm mirror view list; a view is served once it has built)\n"
+                ));
+            }
+        }
+        Target::Other => {}
+    }
+    next.run(req).await
+}
+
+fn not_found(text: String) -> Response {
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+}
+
+async fn status(index: Arc<dyn StoreIndex>) -> Response {
+    match tokio::task::spawn_blocking(move || index.status()).await {
+        Ok(doc) => axum::Json(doc).into_response(),
+        Err(e) => {
+            tracing::error!("reading the status documents failed: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "reading the status failed\n").into_response()
+        }
+    }
+}
+
+async fn listing(index: Arc<dyn StoreIndex>) -> impl IntoResponse {
+    let overview = tokio::task::spawn_blocking(move || index.overview()).await.unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], render(&overview))
+}
+
+/// `/` in words: each source with its snapshots, each view, and how to use them.
+pub fn render(o: &Overview) -> String {
+    let mut text = String::from("esxlcm mirror store\n\n");
+    if o.sources.is_empty() {
+        text.push_str("No sources yet: esxlcm mirror add NAME URL && esxlcm mirror sync\n");
+    } else {
+        text.push_str("Sources (vendor lists):\n");
+        for s in &o.sources {
+            match s.published {
+                Some(id) => text.push_str(&format!("  /{}/index.xml  (snapshot {id})\n", s.name)),
+                None => text.push_str(&format!("  {}: nothing published yet\n", s.name)),
+            }
+            if !s.snapshots.is_empty() {
+                let urls: Vec<String> = s.snapshots.iter().map(|id| format!("/{}/@{id}/index.xml", s.name)).collect();
+                text.push_str(&format!("    snapshots: {}\n", urls.join("  ")));
+            }
+            if let Some(line) = &s.status {
+                text.push_str(&format!("    sync: {line}\n"));
+            }
+        }
+    }
+    if !o.views.is_empty() {
+        text.push_str("\nViews:\n");
+        for v in &o.views {
+            let what = format!("{} view of {}", v.kind, v.sources.join(", "));
+            match v.build {
+                Some(b) => text.push_str(&format!("  /{VIEWS_PREFIX}/{}/index.xml  ({what}; build {b})\n", v.name)),
+                None => text.push_str(&format!("  {}: not built yet ({what})\n", v.name)),
+            }
+            if let Some(e) = &v.error {
+                let first = e.lines().next().unwrap_or_default();
+                text.push_str(&format!("    last build failed: {first}\n"));
+            }
+        }
+    }
+    for p in &o.problems {
+        text.push_str(&format!("\nproblem: {p}\n"));
+    }
+    text.push_str(
+        "\nSync status (JSON): /-/status\n\
+         Use: esxcli software sources vib list -d http://<this host>/<source>/index.xml\n",
+    );
+    text
 }
 
 /// Source names published under `dir` (read per request: sources come and go).
@@ -48,21 +292,6 @@ pub fn published_sources(dir: &Path) -> Vec<String> {
     names
 }
 
-async fn listing(dir: PathBuf) -> impl IntoResponse {
-    let names = tokio::task::spawn_blocking(move || published_sources(&dir)).await.unwrap_or_default();
-    let mut text = String::from("esxlcm mirror store\n\n");
-    if names.is_empty() {
-        text.push_str("No published sources yet: esxlcm mirror add NAME URL && esxlcm mirror sync\n");
-    } else {
-        text.push_str("Published sources (vendor lists):\n");
-        for n in &names {
-            text.push_str(&format!("  /{n}/index.xml\n"));
-        }
-        text.push_str("\nUse: esxcli software sources vib list -d http://<this host>/<source>/index.xml\n");
-    }
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +305,137 @@ mod tests {
         assert_eq!(published_sources(&dir), ["dell", "vmw"]);
         let _ = std::fs::remove_dir_all(&dir);
         assert!(published_sources(&dir).is_empty());
+    }
+
+    #[test]
+    fn snapshot_and_view_urls_map_to_their_trees() {
+        let layout = StoreLayout {
+            published: PathBuf::from("/s/published"),
+            snapshots: PathBuf::from("/s/views"),
+            views: PathBuf::from("/s/named-views/published"),
+        };
+        let map = |p: &str| map_path(&layout, Path::new(p));
+        assert_eq!(map("vmw/@12/vmw/metadata.zip").unwrap(), Path::new("/s/views/12/vmw/metadata.zip"));
+        assert_eq!(map("views/branch/index.xml").unwrap(), Path::new("/s/named-views/published/branch/index.xml"));
+        assert_eq!(map("vmw/index.xml"), None);
+        assert_eq!(map("vmw/@x/index.xml"), None);
+        assert_eq!(target("/vmw/@3/index.xml"), Target::Snapshot { source: "vmw", id: Some(3) });
+        assert_eq!(target("/vmw/@-3/index.xml"), Target::Snapshot { source: "vmw", id: None });
+        assert_eq!(target("/views/b/index.xml"), Target::View { name: "b" });
+        assert_eq!(target("/vmw/index.xml"), Target::Other);
+        assert_eq!(target("/index.xml"), Target::Other);
+    }
+
+    struct Fixed;
+
+    impl StoreIndex for Fixed {
+        fn open_snapshot(&self, source: &str, id: i64) -> Result<(), Unavailable> {
+            match (source, id) {
+                ("vmw", 3) => Ok(()),
+                ("vmw", 5) => Err(Unavailable::Busy("a sync is running".into())),
+                _ => Err(Unavailable::Missing(format!("snapshot {id} of '{source}' does not exist"))),
+            }
+        }
+        fn overview(&self) -> Overview {
+            Overview::default()
+        }
+        fn status(&self) -> serde_json::Value {
+            serde_json::json!({"sources": []})
+        }
+    }
+
+    /// Snapshot and view files keep the depot server's HTTP semantics: content type, ETag
+    /// and 304, Range and If-Range, HEAD; a missing snapshot or view is a 404 in words.
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn snapshot_and_view_files_keep_http_semantics() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = StoreLayout {
+            published: dir.path().join("published"),
+            snapshots: dir.path().join("views"),
+            views: dir.path().join("named/published"),
+        };
+        let big: Vec<u8> = (0..(2 << 20) + 5u32).map(|i| (i % 241) as u8).collect();
+        let small = b"<vendorList/>".to_vec();
+        std::fs::create_dir_all(layout.snapshots.join("3/vmw")).unwrap();
+        std::fs::create_dir_all(layout.views.join("branch/branch/vib20/x")).unwrap();
+        std::fs::create_dir_all(&layout.published).unwrap();
+        std::fs::write(layout.snapshots.join("3/index.xml"), &small).unwrap();
+        std::fs::write(layout.views.join("branch/branch/vib20/x/big.vib"), &big).unwrap();
+        std::fs::write(layout.views.join("branch/index.xml"), &small).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { serve(listener, &layout, Arc::new(Fixed), std::future::pending()).await });
+        let client = reqwest::Client::new();
+        for (path, content, ct) in [
+            ("/vmw/@3/index.xml", &small, "text/xml"),
+            ("/views/branch/index.xml", &small, "text/xml"),
+            ("/views/branch/branch/vib20/x/big.vib", &big, "application/octet-stream"),
+        ] {
+            let url = format!("{base}{path}");
+            let full = client.get(&url).send().await.unwrap();
+            assert_eq!(full.status(), 200, "{path}");
+            assert_eq!(full.headers()[header::CONTENT_TYPE], ct, "{path}");
+            let etag = full.headers()[header::ETAG].clone();
+            assert!(full.headers().contains_key(header::LAST_MODIFIED), "{path}");
+            assert_eq!(full.bytes().await.unwrap().as_ref(), content.as_slice(), "{path}");
+            let head = client.head(&url).send().await.unwrap();
+            assert_eq!(head.status(), 200, "HEAD {path}");
+            assert_eq!(head.headers()[header::ETAG], etag, "{path}");
+            let cached = client.get(&url).header(header::IF_NONE_MATCH, etag.clone()).send().await.unwrap();
+            assert_eq!(cached.status(), 304, "{path}");
+            let part = client.get(&url).header(header::RANGE, "bytes=5-").header(header::IF_RANGE, etag.clone());
+            let part = part.send().await.unwrap();
+            assert_eq!(part.status(), 206, "{path}");
+            assert_eq!(part.bytes().await.unwrap().as_ref(), &content[5..], "{path}");
+            let stale = client.get(&url).header(header::RANGE, "bytes=5-").header(header::IF_RANGE, "\"old\"");
+            assert_eq!(stale.send().await.unwrap().status(), 200, "a changed file is sent whole: {path}");
+        }
+        for (path, says) in [
+            ("/vmw/@4/index.xml", "snapshot 4 of 'vmw' does not exist"),
+            ("/vmw/@x/index.xml", "is not a snapshot"),
+            ("/views/none/index.xml", "no published view 'none'"),
+        ] {
+            let r = client.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(r.status(), 404, "{path}");
+            assert!(r.text().await.unwrap().contains(says), "{path}");
+        }
+        let busy = client.get(format!("{base}/vmw/@5/index.xml")).send().await.unwrap();
+        assert_eq!(busy.status(), 503);
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "30");
+        let status: serde_json::Value =
+            client.get(format!("{base}/-/status")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(status, serde_json::json!({"sources": []}));
+    }
+
+    #[test]
+    fn the_listing_names_every_url() {
+        let o = Overview {
+            sources: vec![SourceSummary {
+                name: "vmw".into(),
+                published: Some(4),
+                snapshots: vec![3, 4],
+                status: Some("succeeded at 2026-11-23T02:30:00Z".into()),
+            }],
+            views: vec![ViewSummary {
+                name: "branch".into(),
+                kind: "image".into(),
+                sources: vec!["vmw".into()],
+                build: Some(2),
+                error: Some("the image does not resolve\nmore".into()),
+            }],
+            problems: Vec::new(),
+        };
+        let text = render(&o);
+        for want in [
+            "/vmw/index.xml  (snapshot 4)",
+            "/vmw/@3/index.xml  /vmw/@4/index.xml",
+            "sync: succeeded",
+            "/views/branch/index.xml  (image view of vmw; build 2)",
+            "last build failed: the image does not resolve\n",
+            "/-/status",
+        ] {
+            assert!(text.contains(want), "{want:?} in:\n{text}");
+        }
     }
 }

@@ -4,7 +4,10 @@
 //! [`BlobStore`] is the seam for a later S3-compatible backend; [`LocalBlobs`] keeps blobs
 //! on disk as `blobs/sha256/<2 hex>/<64 hex>`. A blob becomes visible only by a rename of
 //! a fully written, fsynced and verified file, so a reader (or a crash) never sees half of
-//! one: a name that exists always holds the bytes it names.
+//! one: a name that exists always holds the bytes it names. The name itself is durable
+//! (its directory fsynced, and a new shard directory's entry in `blobs/`) before
+//! [`BlobStore::ingest`] returns, so metadata committed afterwards never names a blob a
+//! power loss could take back.
 
 use std::fmt;
 use std::fs::{self, File};
@@ -81,7 +84,7 @@ pub struct LocalBlobs {
 impl LocalBlobs {
     pub fn new(root: PathBuf, staging: PathBuf) -> Result<Self, StoreError> {
         for dir in [&root, &staging] {
-            fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+            create_dir_durable(dir)?;
         }
         Ok(Self { root, staging })
     }
@@ -116,7 +119,67 @@ pub fn hash_reader(reader: &mut dyn Read) -> io::Result<(BlobId, u64)> {
 
 /// fsync a directory so a rename or unlink in it survives a power loss.
 pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    #[cfg(test)]
+    synced::record(dir);
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, e))
+}
+
+/// Create `dir` (and missing parents) so that it survives a power loss: each directory
+/// made here is fsynced into its parent. Existing directories cost one `stat`.
+pub fn create_dir_durable(dir: &Path) -> Result<(), StoreError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dir_durable(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        // Another thread or process made it meanwhile; it is theirs to sync, but syncing
+        // the parent again is cheap and makes this call's promise hold regardless.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(StoreError::io(dir, e)),
+    }
+    match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
+}
+
+/// Make a directory tree written with plain writes durable: one `syncfs` on Linux; elsewhere
+/// every file and directory under `root` is fsynced.
+pub fn sync_tree(root: &Path) -> Result<(), StoreError> {
+    if cfg!(target_os = "linux") {
+        return sync_fs(root);
+    }
+    for entry in fs::read_dir(root).map_err(|e| StoreError::io(root, e))? {
+        let path = entry.map_err(|e| StoreError::io(root, e))?.path();
+        if path.is_dir() {
+            sync_tree(&path)?;
+        } else {
+            File::open(&path).and_then(|f| f.sync_all()).map_err(|e| StoreError::io(&path, e))?;
+        }
+    }
+    sync_dir(root)
+}
+
+/// Test-only record of the directories fsynced on this thread, so tests can check that
+/// the store makes the directory entries it creates durable.
+#[cfg(test)]
+pub(crate) mod synced {
+    use std::cell::RefCell;
+    use std::path::{Path, PathBuf};
+
+    thread_local!(static SYNCED: RefCell<Vec<PathBuf>> = const { RefCell::new(Vec::new()) });
+
+    pub fn record(path: &Path) {
+        SYNCED.with(|s| s.borrow_mut().push(path.to_path_buf()));
+    }
+
+    /// What was synced since the last call.
+    pub fn take() -> Vec<PathBuf> {
+        SYNCED.with(|s| std::mem::take(&mut *s.borrow_mut()))
+    }
 }
 
 /// Write out everything pending on the filesystem holding `path` (Linux `syncfs`): one
@@ -124,6 +187,8 @@ pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 /// each (about 2 ms apiece on the standard machine; see docs/PERFORMANCE.md).
 #[cfg(target_os = "linux")]
 pub fn sync_fs(path: &Path) -> Result<(), StoreError> {
+    #[cfg(test)]
+    synced::record(path);
     let f = File::open(path).map_err(|e| StoreError::io(path, e))?;
     rustix::fs::syncfs(&f).map_err(|e| StoreError::io(path, e.into()))
 }
@@ -156,9 +221,10 @@ impl BlobStore for LocalBlobs {
             fs::remove_file(staged).map_err(|e| StoreError::io(staged, e))?;
             return Ok(());
         }
+        // Bytes, then the shard directory's own entry (when new), then the name.
         File::open(staged).and_then(|f| f.sync_all()).map_err(|e| StoreError::io(staged, e))?;
         let dir = dest.parent().unwrap_or(&self.root);
-        fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        create_dir_durable(dir)?;
         fs::rename(staged, &dest).map_err(|e| StoreError::io(&dest, e))?;
         sync_dir(dir)
     }
@@ -285,6 +351,20 @@ mod tests {
         assert!(matches!(err, StoreError::BlobMismatch { .. }), "{err}");
         assert!(!blobs.contains(&id).unwrap());
         assert!(staged.exists(), "the staged file stays for quarantine");
+    }
+
+    #[test]
+    fn a_new_blob_is_durable_with_its_shard_directory() {
+        let (_d, blobs) = store();
+        synced::take();
+        let id = blobs.put_bytes(b"first in its shard").unwrap();
+        let shard = blobs.local_path(&id).unwrap().parent().unwrap().to_path_buf();
+        let synced = synced::take();
+        assert!(synced.contains(&blobs.root), "the new shard's entry in blobs/: {synced:?}");
+        assert!(synced.contains(&shard), "the blob's name in its shard: {synced:?}");
+        let again = blobs.put_bytes(b"first in its shard").unwrap();
+        assert_eq!(again, id);
+        assert!(synced::take().is_empty(), "a stored blob costs no fsync");
     }
 
     #[test]

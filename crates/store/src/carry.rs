@@ -306,7 +306,8 @@ fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
             }
             Ok(())
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e)),
+        // Durable: the export is complete (and the media safe to remove) when it returns.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => crate::blob::create_dir_durable(dir),
         Err(e) => Err(StoreError::io(dir, e)),
     }
 }

@@ -1,6 +1,6 @@
-//! Garbage collection: delete the blobs no snapshot references, and partial downloads
-//! (a later sync starts those again). Run under the store lock, so no sync is between
-//! storing a payload and recording the snapshot that uses it.
+//! Garbage collection: delete the blobs no snapshot and no view build references, and
+//! partial downloads (a later sync starts those again). Run under the store lock, so no
+//! sync is between storing a payload and recording the snapshot that uses it.
 
 use crate::error::StoreError;
 use crate::store::Store;
@@ -15,7 +15,9 @@ pub struct GcReport {
 }
 
 pub fn collect(store: &Store) -> Result<GcReport, StoreError> {
-    let referenced = store.meta.referenced_blobs()?;
+    let mut referenced = store.meta.referenced_blobs()?;
+    // Named views' builds keep theirs after the snapshots that brought them are gone.
+    referenced.extend(crate::view::referenced_blobs(store.root())?);
     let mut report = GcReport::default();
     for id in store.blobs.list()? {
         if referenced.contains(&id) {

@@ -5,12 +5,19 @@
 //! * [`meta`] — the metadata database behind a trait (SQLite with WAL by default).
 //! * [`store`] — the store directory: snapshots' views, atomic publication, rollback,
 //!   retention, crash reconciliation.
-//! * [`source`] — mirror sources (online depots, offline bundles) and their filters.
+//! * [`source`] — mirror sources (online depots, offline bundles, UMDS exports) and their
+//!   filters.
+//! * [`umds`] — finding the vendor indexes of a UMDS export (`hostupdate/<vendor>/`).
 //! * [`transport`] — conditional and resumable GET over `file:`, `http:`, `https:`.
 //! * [`sync`] — the engine: metadata first, then verified payloads, then a new snapshot.
 //! * [`carry`] — `mirror export` / `mirror import`: snapshots across an air gap in
 //!   checksummed chunk files, incremental, resumable.
 //! * [`gc`], [`verify`] — deleting unreferenced blobs; checking the whole store.
+//! * [`view`] — named views: merged and image views of several sources, built into
+//!   online depot trees of hard links and published atomically.
+//! * [`schedule`] — per-source sync schedules (hourly, daily, weekly, monthly; UTC) and
+//!   their next slot.
+//! * [`status`] — `status/<source>.json`: each sync's progress and outcome, for readers.
 //!
 //! Every sync of a source that completes with a changed depot tree records an immutable
 //! snapshot (path → blob) and publishes it atomically; the previous one stays published
@@ -21,11 +28,15 @@ pub mod carry;
 mod error;
 pub mod gc;
 pub mod meta;
+pub mod schedule;
 pub mod source;
+pub mod status;
 pub mod store;
 pub mod sync;
 pub mod transport;
+pub mod umds;
 pub mod verify;
+pub mod view;
 
 pub use error::StoreError;
 pub use store::Store;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::StoreError;
+use crate::schedule::Schedule;
 use esxlcm_depot::source::redact;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +23,9 @@ pub enum SourceKind {
     Online,
     /// An offline bundle ZIP, downloaded whole and unpacked into the store.
     Bundle,
+    /// A UMDS export (`hostupdate/<vendor>/…`): every vendor index found, published under
+    /// one vendor list.
+    Umds,
 }
 
 impl SourceKind {
@@ -29,6 +33,7 @@ impl SourceKind {
         match self {
             Self::Online => "online",
             Self::Bundle => "bundle",
+            Self::Umds => "umds",
         }
     }
 }
@@ -39,7 +44,8 @@ impl FromStr for SourceKind {
         match s {
             "online" => Ok(Self::Online),
             "bundle" => Ok(Self::Bundle),
-            other => Err(StoreError::InvalidSource(format!("unknown source kind '{other}'"))),
+            "umds" => Ok(Self::Umds),
+            other => Err(StoreError::InvalidSource(format!("unknown source kind '{other}' (online, bundle, umds)"))),
         }
     }
 }
@@ -104,6 +110,10 @@ pub struct SourceConfig {
     pub vendors: Vec<String>,
     /// Snapshots kept besides the published one.
     pub retention: u32,
+    /// When the source syncs by itself (`mirror sync --due`, `esxlcm serve --store`);
+    /// none: only when asked.
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
 }
 
 impl fmt::Debug for SourceConfig {
@@ -114,6 +124,7 @@ impl fmt::Debug for SourceConfig {
             .field("url", &self.display_url())
             .field("headers", &self.display_headers())
             .field("proxy", &self.proxy.as_deref().map(redact::redact_url_str))
+            .field("schedule", &self.schedule.map(|s| s.to_string()))
             .finish_non_exhaustive()
     }
 }
@@ -121,11 +132,20 @@ impl fmt::Debug for SourceConfig {
 pub const DEFAULT_RETENTION: u32 = 5;
 
 impl SourceConfig {
-    /// A source with defaults, its kind guessed from the URL (`.zip` → bundle).
+    /// A source with defaults, its kind guessed from the URL: `.zip` → bundle; a local
+    /// directory holding `hostupdate/` (or a `…/hostupdate/` URL) → UMDS export; else online.
     pub fn new(name: &str, url: &str) -> Result<Self, StoreError> {
         let parsed = parse_source_url(url)?;
-        let kind =
-            if parsed.path().to_ascii_lowercase().ends_with(".zip") { SourceKind::Bundle } else { SourceKind::Online };
+        let path = parsed.path().to_ascii_lowercase();
+        let local_umds = parsed.scheme() == "file"
+            && parsed.to_file_path().is_ok_and(|p| !path.ends_with(".xml") && p.join("hostupdate").is_dir());
+        let kind = if path.ends_with(".zip") {
+            SourceKind::Bundle
+        } else if local_umds || path.trim_end_matches('/').ends_with("/hostupdate") {
+            SourceKind::Umds
+        } else {
+            SourceKind::Online
+        };
         let config = Self {
             name: name.to_owned(),
             kind,
@@ -139,6 +159,7 @@ impl SourceConfig {
             platforms: Vec::new(),
             vendors: Vec::new(),
             retention: DEFAULT_RETENTION,
+            schedule: None,
         };
         config.validate()?;
         Ok(config)
@@ -240,6 +261,11 @@ mod tests {
     fn kind_follows_the_url() {
         assert_eq!(SourceConfig::new("a", "https://x.example/depot/index.xml").unwrap().kind, SourceKind::Online);
         assert_eq!(SourceConfig::new("b", "file:///tmp/bundle.ZIP").unwrap().kind, SourceKind::Bundle);
+        assert_eq!(SourceConfig::new("u", "https://x.example/umds/hostupdate/").unwrap().kind, SourceKind::Umds);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("hostupdate")).unwrap();
+        let local = Url::from_directory_path(dir.path()).unwrap();
+        assert_eq!(SourceConfig::new("l", local.as_str()).unwrap().kind, SourceKind::Umds);
         assert!(SourceConfig::new("c", "ftp://x/index.xml").is_err());
         assert!(SourceConfig::new("../x", "https://x/index.xml").is_err());
         assert!(SourceConfig::new(".hidden", "https://x/index.xml").is_err());
@@ -256,6 +282,20 @@ mod tests {
         c.platforms = vec!["8.0".into()];
         assert!(c.wants_platform("8.0.3"));
         assert!(c.wants_vendor("vmw", "VMware") && !c.wants_vendor("dell", "Dell"));
+    }
+
+    #[test]
+    fn configs_stored_before_schedules_read_without_one() {
+        let c = SourceConfig::new("a", "https://x.example/index.xml").unwrap();
+        let mut json = serde_json::to_value(&c).unwrap();
+        json.as_object_mut().unwrap().remove("schedule");
+        let back: SourceConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back.schedule, None);
+        let mut d = c.clone();
+        d.schedule = Some("daily 02:30".parse().unwrap());
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["schedule"], "daily 02:30");
+        assert_eq!(serde_json::from_value::<SourceConfig>(json).unwrap(), d);
     }
 
     #[test]

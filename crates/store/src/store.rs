@@ -15,13 +15,29 @@
 //! `published/<source>/…` sees the old snapshot or the new one, never a mix. The database
 //! says which snapshot is published; [`Store::reconcile`] makes the directories agree
 //! with it after a crash.
+//!
+//! **Durability.** Every step is on disk before the step that depends on it, so a power
+//! loss (not only a killed process) leaves the previous snapshot published:
+//! 1. blobs: bytes fsynced, then renamed to their name, then the shard directory fsynced
+//!    (and a new shard's entry in `blobs/`) — or, for a batch, one `syncfs` before and one
+//!    after the renames ([`crate::blob`]);
+//! 2. only then the database commits the snapshot that names them (SQLite WAL,
+//!    `synchronous=FULL`);
+//! 3. the view: hard links in a temporary directory, all written out (`syncfs` on Linux,
+//!    every file and directory fsynced elsewhere), renamed into `views/`, `views/` fsynced;
+//! 4. the database records the publication;
+//! 5. the symlink: made beside the old one, renamed over it, `published/` fsynced.
+//!
+//! Directories are fsynced once per batch of entries, not per file. A crash between 4 and
+//! 5 leaves the link one snapshot behind the database, which [`Store::reconcile`] repairs
+//! at the next start; nothing is ever published that was not complete on disk first.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::blob::{BlobStore, LocalBlobs, sync_dir, sync_fs};
+use crate::blob::{BlobStore, LocalBlobs, create_dir_durable, sync_dir, sync_tree};
 use crate::error::StoreError;
 use crate::meta::{FileEntry, MetaStore, SnapshotInfo, SqliteMeta};
 use crate::source::Source;
@@ -47,9 +63,8 @@ pub struct StoreLock {
 impl Store {
     /// Open (creating if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
-        for sub in ["", "staging", "quarantine", "views", "published"] {
-            let d = root.join(sub);
-            fs::create_dir_all(&d).map_err(|e| StoreError::io(&d, e))?;
+        for sub in ["staging", "quarantine", "views", "published"] {
+            create_dir_durable(&root.join(sub))?;
         }
         let blobs = LocalBlobs::new(root.join("blobs"), root.join("staging"))?;
         let meta = SqliteMeta::open(&root.join("meta.sqlite"))?;
@@ -139,7 +154,7 @@ impl Store {
         }
         fs::create_dir_all(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
         // Every link of the view on disk before its name: a view that exists is complete.
-        sync_fs(&tmp)?;
+        sync_tree(&tmp)?;
         fs::rename(&tmp, &dest).map_err(|e| StoreError::io(&dest, e))?;
         sync_dir(&self.views_dir())?;
         Ok(dest)
@@ -272,6 +287,7 @@ impl Store {
             Err(e) => return Err(StoreError::io(&link, e)),
         }
         self.meta.remove_source(name)?;
+        crate::status::remove(&self.root, name)?;
         for s in snaps {
             remove_dir_if_exists(&self.view_dir(s.id))?;
         }
@@ -324,7 +340,15 @@ mod tests {
             FileEntry { path: "index.xml".into(), blob, size: content.len() as u64 }
         };
         let a = store.meta.create_snapshot(source.id, &[put(b"one")]).unwrap();
+        crate::blob::synced::take();
         store.publish(&source, a.id).unwrap();
+        // The view's content before its name, its name before the link, the link itself.
+        let synced = crate::blob::synced::take();
+        let at =
+            |p: &Path| synced.iter().position(|s| s == p).unwrap_or_else(|| panic!("{p:?} not synced: {synced:?}"));
+        let view_content = synced.iter().position(|s| s.starts_with(store.views_dir()) && s != &store.views_dir());
+        assert!(view_content.is_some_and(|c| c < at(&store.views_dir())), "{synced:?}");
+        assert!(at(&store.views_dir()) < at(&store.published_dir()), "{synced:?}");
         let served = store.published_dir().join("s/index.xml");
         assert_eq!(fs::read(&served).unwrap(), b"one");
         let b = store.meta.create_snapshot(source.id, &[put(b"two")]).unwrap();

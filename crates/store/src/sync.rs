@@ -36,10 +36,12 @@ use crate::blob::BlobId;
 use crate::error::StoreError;
 use crate::meta::{CacheEntry, FileEntry, QuarantineRecord, SyncRun, now, tree_digest};
 use crate::source::{PayloadPolicy, Source, SourceKind};
+use crate::status::{StatusRecorder, SyncState};
 use crate::store::Store;
 use crate::transport::{
     FileTransport, GetRequest, GetResponse, HttpConfig, HttpTransport, Transport, TransportError, Validators,
 };
+use crate::umds;
 use esxlcm_depot::source::redact::redact_url;
 
 /// Vendor list names, online first (depot-format §1.1).
@@ -199,6 +201,9 @@ struct Run<'a> {
     container: Option<Box<dyn Container>>,
     /// Payloads downloaded and verified, waiting in staging for the batch ingest.
     verified: Mutex<Vec<(PathBuf, BlobId)>>,
+    /// Read and verify every payload, even those already stored (a push vouches for all
+    /// of its members, not only the new ones).
+    verify_all: bool,
 }
 
 /// Sync one source. Takes no lock itself: callers hold [`Store::lock`].
@@ -209,31 +214,47 @@ pub fn sync_source(
     options: &SyncOptions,
     progress: &dyn Progress,
 ) -> Result<SyncReport, StoreError> {
+    run_sync(store, name, transport, options, progress, false)
+}
+
+fn run_sync(
+    store: &Store,
+    name: &str,
+    transport: &dyn Transport,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    verify_all: bool,
+) -> Result<SyncReport, StoreError> {
     let source = store.meta.source(name)?;
+    let next_run = source.config.schedule.and_then(|s| s.next_after(chrono::Utc::now()));
+    let recorder = StatusRecorder::start(store.root(), name, next_run, progress);
     if source.config.payloads == PayloadPolicy::OnDemand {
-        return Err(StoreError::Sync {
+        let e = StoreError::Sync {
             source_name: name.to_owned(),
             message: "payload policy 'on-demand' is recorded but on-demand fetching is not built yet; \
                       set the source to 'prefetch' to sync it"
                 .into(),
-        });
+        };
+        recorder.finish(SyncState::Failed, &e.to_string());
+        return Err(e);
     }
     let started = now();
     let mut run = Run {
         store,
         source: &source,
         transport,
-        progress,
+        progress: &recorder,
         stats: Stats::default(),
         container: None,
         verified: Mutex::default(),
+        verify_all,
     };
     let result = run.execute(options);
     let (outcome, snapshot, message) = match &result {
         Ok(r) => (r.outcome.as_str().to_owned(), r.snapshot, String::new()),
         Err(e) => ("failed".to_owned(), None, e.to_string()),
     };
-    store.meta.record_run(&SyncRun {
+    let recorded = store.meta.record_run(&SyncRun {
         source_id: source.id,
         started_at: started,
         finished_at: now(),
@@ -242,8 +263,87 @@ pub fn sync_source(
         files_fetched: run.stats.fetched.load(Ordering::Relaxed) as u64,
         bytes_fetched: run.stats.bytes.load(Ordering::Relaxed),
         message,
-    })?;
+    });
+    let (state, message) = match (&result, &recorded) {
+        (_, Err(e)) => (SyncState::Failed, format!("recording the run: {e}")),
+        (Ok(r), Ok(())) => final_status(r),
+        (Err(e), Ok(())) => (SyncState::Failed, e.to_string()),
+    };
+    recorder.finish(state, &message);
+    recorded?;
     result
+}
+
+/// `mirror push`: publish an offline bundle given as a local file into the bundle source
+/// `name` (created, disabled, if missing: its content comes from pushes, not from a sync).
+/// The bundle goes through the same verification as a sync: any payload that fails its
+/// checksum (or has none) rejects the whole push and nothing new is published. A bundle
+/// whose depot tree equals the published snapshot records nothing new. Takes no lock
+/// itself: callers hold [`Store::lock`].
+pub fn push_bundle(
+    store: &Store,
+    name: &str,
+    bundle: &Path,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+) -> Result<SyncReport, StoreError> {
+    let absolute = std::path::absolute(bundle).map_err(|e| StoreError::io(bundle, e))?;
+    if !absolute.is_file() {
+        return Err(StoreError::InvalidSource(format!(
+            "{}: not a file (push takes an offline bundle .zip)",
+            absolute.display()
+        )));
+    }
+    let url = Url::from_file_path(&absolute)
+        .map_err(|()| StoreError::InvalidSource(format!("{}: cannot be written as a file: URL", absolute.display())))?;
+    let mut source = match store.meta.source(name) {
+        Ok(existing) => existing,
+        Err(StoreError::UnknownSource(_)) => {
+            let mut config = crate::source::SourceConfig::new(name, url.as_str())?;
+            config.kind = SourceKind::Bundle;
+            config.enabled = false;
+            config.description = "offline bundles pushed with `esxlcm mirror push`".into();
+            store.meta.add_source(&config)?
+        }
+        Err(e) => return Err(e),
+    };
+    if source.config.kind != SourceKind::Bundle {
+        return Err(StoreError::InvalidSource(format!(
+            "source '{name}' is of kind '{}'; push an offline bundle into a bundle source (a new name \
+             creates one)",
+            source.config.kind.as_str()
+        )));
+    }
+    // The source names the bundle its published snapshot came from: this one while it
+    // is read, and again the previous one if this push is refused.
+    let previous_url = std::mem::replace(&mut source.config.url, url.to_string());
+    store.meta.update_source(&source)?;
+    let result = run_sync(store, name, &FileTransport, options, progress, true);
+    let accepted = result.as_ref().is_ok_and(|r| r.outcome != Outcome::Rejected);
+    if !accepted && previous_url != source.config.url && store.meta.published(source.id)?.is_some() {
+        source.config.url = previous_url;
+        store.meta.update_source(&source)?;
+    }
+    result
+}
+
+/// What a finished run's status document says.
+fn final_status(r: &SyncReport) -> (SyncState, String) {
+    let snapshot = r.snapshot.map_or_else(|| "-".to_owned(), |s| s.to_string());
+    match r.outcome {
+        Outcome::Published => (SyncState::Succeeded, format!("published snapshot {snapshot} ({} files)", r.files)),
+        Outcome::Unchanged => (SyncState::Succeeded, format!("unchanged; snapshot {snapshot} stays published")),
+        Outcome::Rejected => {
+            let names: Vec<&str> = r.rejected.iter().map(|x| x.name.as_str()).collect();
+            let kept = r
+                .snapshot
+                .map_or_else(|| "nothing is published".to_owned(), |s| format!("snapshot {s} stays published"));
+            (
+                SyncState::Rejected,
+                format!("{} payload(s) failed verification ({}); {kept}", names.len(), names.join(", ")),
+            )
+        }
+    }
 }
 
 impl Run<'_> {
@@ -270,8 +370,9 @@ impl Run<'_> {
         let mut bundle_cache = None;
         let (docs, payloads) = match self.source.config.kind {
             SourceKind::Online => self.plan_online(&url)?,
+            SourceKind::Umds => self.plan_umds(&url)?,
             SourceKind::Bundle => {
-                let Some((validators, staged)) = self.open_bundle(&url, previous.is_some())? else {
+                let Some((validators, staged)) = self.open_bundle(&url, previous.is_some() && !self.verify_all)? else {
                     return Ok(self.report(Outcome::Unchanged, previous, previous, 0, Vec::new(), Vec::new()));
                 };
                 bundle_cache = Some((validators, staged));
@@ -441,6 +542,62 @@ impl Run<'_> {
         self.walk(&redact_url(&base), &candidates, &mut reader, &origin)
     }
 
+    /// A UMDS export (depot-format §1.5): vendor directories under `hostupdate/`. Over
+    /// `file:` every vendor index found there is synced (no vendor list needed); over HTTP(S)
+    /// the directories cannot be listed, so the export's `index.xml` (at its root or under
+    /// `hostupdate/`) names them. Either way the published tree keeps the export's paths and
+    /// gains a vendor list at its root, so hosts read it like any online depot.
+    fn plan_umds(&self, url: &Url) -> Result<(Vec<FileEntry>, Vec<Payload>), StoreError> {
+        let mut base = url.clone();
+        if url.path().ends_with(".xml") {
+            base = url.join("./").map_err(|e| self.doc_err(&redact_url(url), e))?;
+        } else if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        // Given the hostupdate/ directory itself, the export root is its parent.
+        if base.path().ends_with("/hostupdate/") {
+            base = base.join("../").map_err(|e| self.doc_err(&redact_url(url), e))?;
+        }
+        let join = |rel: &str| base.join(rel).map_err(|e| self.doc_err(rel, e));
+        let mut reader = |rel: &str, limit: u64| -> Result<Option<BlobId>, StoreError> {
+            let u = join(rel)?;
+            self.fetch_doc(&u, limit)
+        };
+        let origin = |rel: &str, absolute: Option<&str>| -> Result<Origin, StoreError> {
+            match absolute {
+                Some(a) => Url::parse(a).map(Origin::Url).map_err(|e| self.doc_err(rel, e)),
+                None => join(rel).map(Origin::Url),
+            }
+        };
+        let list = if base.scheme() == "file" {
+            let root = base.to_file_path().map_err(|()| self.doc_err(&redact_url(&base), "not a local path"))?;
+            umds::scan(&root).map_err(|message| self.doc_err(&root.display().to_string(), message))?
+        } else {
+            let mut found = None;
+            for candidate in umds::LIST_CANDIDATES {
+                if let Some(blob) = reader(candidate, MAX_DOCUMENT)? {
+                    found = Some((candidate, blob));
+                    break;
+                }
+            }
+            let Some((path, blob)) = found else {
+                return Err(self.doc_err(
+                    &redact_url(&base),
+                    "no index.xml at the root of this UMDS export or under hostupdate/: over HTTP(S) the vendor \
+                     directories cannot be listed. Serve the export with its index.xml, or sync it from a \
+                     file: path (a mount or a copy) where every hostupdate/<vendor>/ index is found",
+                ));
+            };
+            let parsed = VendorList::parse(&self.read_blob(&blob, MAX_DOCUMENT)?).map_err(|e| self.doc_err(path, e))?;
+            umds::rebase(parsed, esxlcm_depot::source::path::dir_of(path).as_str())
+        };
+        if list.vendors.is_empty() {
+            return Err(self.doc_err(&redact_url(&base), "the UMDS export names no vendor index"));
+        }
+        let blob = self.store.blobs.put_bytes(&list.to_xml())?;
+        self.walk_list("index.xml", blob, &list, &mut reader, &origin)
+    }
+
     /// Get the bundle: `None` when unchanged since the published snapshot. Returns its
     /// validators and, for downloads, the staged file (removed after publication).
     #[allow(clippy::type_complexity)]
@@ -504,8 +661,6 @@ impl Run<'_> {
         read: &mut dyn FnMut(&str, u64) -> Result<Option<BlobId>, StoreError>,
         origin: &dyn Fn(&str, Option<&str>) -> Result<Origin, StoreError>,
     ) -> Result<(Vec<FileEntry>, Vec<Payload>), StoreError> {
-        let config = &self.source.config;
-        let mut docs = Vec::new();
         let mut found = None;
         for name in candidates {
             if let Some(blob) = read(name, MAX_DOCUMENT)? {
@@ -521,6 +676,23 @@ impl Run<'_> {
         };
         let bytes = self.read_blob(&list_blob, MAX_DOCUMENT)?;
         let list = VendorList::parse(&bytes).map_err(|e| self.doc_err(&list_path, e))?;
+        self.walk_list(&list_path, list_blob, &list, read, origin)
+    }
+
+    /// Follow a vendor list (already read, stored as `list_blob` at `list_path`) to its
+    /// vendor indexes, metadata zips and VIBs.
+    #[allow(clippy::type_complexity)]
+    fn walk_list(
+        &self,
+        list_path: &str,
+        list_blob: BlobId,
+        list: &VendorList,
+        read: &mut dyn FnMut(&str, u64) -> Result<Option<BlobId>, StoreError>,
+        origin: &dyn Fn(&str, Option<&str>) -> Result<Origin, StoreError>,
+    ) -> Result<(Vec<FileEntry>, Vec<Payload>), StoreError> {
+        let config = &self.source.config;
+        let mut docs = Vec::new();
+        let list_path = list_path.to_owned();
         let kept: Vec<_> =
             list.vendors.iter().filter(|v| v.is_esx() && config.wants_vendor(&v.code, &v.name)).cloned().collect();
         let list_blob = if kept.len() == list.vendors.len() {
@@ -633,6 +805,7 @@ impl Run<'_> {
         let mut entries = Vec::new();
         for p in payloads {
             if let Some(id) = &p.sha256
+                && !self.verify_all
                 && self.store.blobs.contains(id)?
             {
                 self.stats.reused.fetch_add(1, Ordering::Relaxed);
@@ -721,6 +894,8 @@ impl Run<'_> {
         let file_name = format!("{}-{}-{base}", now(), &actual.as_str()[..16]);
         let dest = self.store.quarantine_dir().join(&file_name);
         fs::rename(staged, &dest).map_err(|e| StoreError::io(&dest, e))?;
+        // The record names the file: its entry goes to disk first.
+        crate::blob::sync_dir(&self.store.quarantine_dir())?;
         let _ = fs::remove_file(sidecar(staged));
         tracing::warn!(source = self.name(), vib = %p.name, %reason, "payload rejected and quarantined");
         self.progress.event(&SyncEvent::Rejected { name: &p.name, reason: &reason });

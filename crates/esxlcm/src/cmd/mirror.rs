@@ -9,9 +9,12 @@ use std::io::{IsTerminal as _, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
+use chrono::Utc;
 use clap::{Args, Subcommand};
+use esxlcm_store::schedule::{self, Schedule};
 use esxlcm_store::source::{PayloadPolicy, SourceConfig};
-use esxlcm_store::sync::{Outcome, Progress, SyncEvent, SyncOptions, sync_source, transport_for};
+use esxlcm_store::status::{self, SyncState};
+use esxlcm_store::sync::{NoProgress, Outcome, Progress, SyncEvent, SyncOptions, sync_source, transport_for};
 use esxlcm_store::{Store, carry, gc, verify};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -36,7 +39,12 @@ Examples:
   esxlcm mirror add oem https://oem.example/depot/index.xml --header 'Authorization: Bearer …' \\
       --proxy http://proxy:3128 --ca-file corp-ca.pem
   esxlcm mirror add drivers file:///srv/incoming/nvme-driver-offline-bundle.zip
+  esxlcm mirror add umds /mnt/umds-export            # a UMDS export (hostupdate/<vendor>/…)
+  esxlcm mirror add umds-web https://umds.example/export/ --kind umds   # needs its index.xml
+  esxlcm mirror schedule vmw --daily 02:30           # UTC; run by `esxlcm serve --store`
   esxlcm mirror sync                 # every enabled source
+  esxlcm mirror sync --due           # only scheduled sources whose slot passed (cron)
+  esxlcm mirror push drivers ./driver-offline-bundle.zip   # verified, then published
   esxlcm mirror status
   esxlcm mirror rollback vmw         # republish the snapshot before the current one
   esxlcm mirror disable vmw          # and keep `mirror sync` from publishing upstream again
@@ -80,11 +88,18 @@ pub enum MirrorCommand {
     Enable(NameArgs),
     /// Leave a source out of `mirror sync` without names (holds a rollback)
     Disable(NameArgs),
+    /// Set or clear when a source syncs by itself (UTC): run by `mirror sync --due` (cron,
+    /// systemd timers) and by `esxlcm serve --store`
+    Schedule(ScheduleArgs),
+    /// Publish an offline bundle file into a bundle source, verified like a sync
+    Push(PushArgs),
     /// Write snapshots and their payloads to a directory of checksummed chunk files, to
     /// carry across an air gap (`--since` for only what is new)
     Export(ExportArgs),
     /// Read an export into this store: verified, resumable, each snapshot published whole
     Import(ImportArgs),
+    /// Named views served at /views/NAME/: several sources merged, or one image's content
+    View(super::mirror_view::ViewArgs),
 }
 
 const EXPORT_HELP: &str = "\
@@ -154,6 +169,10 @@ pub struct AddArgs {
     /// Tokens in it are stored, never shown. Use --header, --proxy and --ca-file (the global
     /// network options) to store a token header, proxy and CA bundle with the source
     pub url: String,
+    /// online, bundle or umds (a UMDS export: hostupdate/<vendor>/…); default: guessed
+    /// from the URL (.zip is a bundle, a directory holding hostupdate/ a UMDS export)
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
     #[arg(long, default_value = "")]
     pub description: String,
     /// Keep VIBs for these platform versions only (repeatable: 8.0, 8.0.3)
@@ -186,13 +205,106 @@ pub struct NameArgs {
     pub name: String,
 }
 
+const SYNC_HELP: &str = "\
+With --due, only the enabled sources with a schedule (`esxlcm mirror schedule`) whose slot
+has passed since their last sync are synced (a scheduled source that never synced is due);
+run it from cron or a systemd timer as often as the most frequent schedule:
+  */5 * * * *  esxlcm mirror --store /srv/esxlcm/store sync --due
+
+Each sync writes its progress and outcome to STORE/status/<source>.json (see `mirror status`).";
+
 #[derive(Debug, Args)]
+#[command(after_help = SYNC_HELP)]
 pub struct SyncArgs {
     /// Sources to sync (default: every enabled source)
+    #[arg(conflicts_with = "due")]
     pub names: Vec<String>,
     /// Payload downloads at once
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub parallel: usize,
+    /// Only sources whose scheduled slot has passed since their last sync
+    #[arg(long)]
+    pub due: bool,
+    /// For tests: the time --due compares schedules with (RFC 3339), instead of the clock
+    #[arg(long, hide = true, value_name = "TIME", requires = "due")]
+    pub now: Option<String>,
+}
+
+const PUSH_HELP: &str = "\
+Every payload of the bundle is checked against the checksum its metadata declares before
+anything is published; if one fails (or declares none), the push is refused, the payload is
+quarantined and the published snapshot stays. A bundle whose depot differs from the
+published snapshot becomes a new snapshot (retention and rollback as for syncs); the same
+bundle again records nothing new. SOURCE is created if missing, disabled (its content comes
+from pushes, so `mirror sync` without names leaves it alone).
+
+Examples:
+  esxlcm mirror push drivers ./nvme-driver-1.2-offline-bundle.zip
+  esxlcm mirror push drivers ./nvme-driver-1.3-offline-bundle.zip && esxlcm mirror status
+  esxlcm mirror rollback drivers                       # back to the 1.2 push";
+
+#[derive(Debug, Args)]
+#[command(after_help = PUSH_HELP)]
+pub struct PushArgs {
+    /// The bundle source to publish into (created if missing)
+    pub name: String,
+    /// The offline bundle (.zip)
+    pub bundle: PathBuf,
+    /// Payloads verified at once
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub parallel: usize,
+}
+
+const SCHEDULE_HELP: &str = "\
+Times are UTC. A source syncs at its slot when `esxlcm serve --store DIR` runs (one sync at
+a time), or when `esxlcm mirror sync --due` runs after the slot (from cron or a systemd
+timer). A failed run is retried at the next slot; the published snapshot stays meanwhile.
+
+Examples:
+  esxlcm mirror schedule vmw --daily 02:30
+  esxlcm mirror schedule oem --weekly sun 03:00
+  esxlcm mirror schedule drivers --hourly :15
+  esxlcm mirror schedule archive --monthly 1 04:00
+  esxlcm mirror schedule vmw --off";
+
+#[derive(Debug, Args)]
+#[command(after_help = SCHEDULE_HELP)]
+#[command(group(clap::ArgGroup::new("when").required(true).args(["hourly", "daily", "weekly", "monthly", "off"])))]
+pub struct ScheduleArgs {
+    pub name: String,
+    /// Every hour at minute MM (:00–:59)
+    #[arg(long, value_name = ":MM")]
+    pub hourly: Option<String>,
+    /// Every day at HH:MM
+    #[arg(long, value_name = "HH:MM")]
+    pub daily: Option<String>,
+    /// Every week on DAY (mon … sun) at HH:MM
+    #[arg(long, num_args = 2, value_names = ["DAY", "HH:MM"])]
+    pub weekly: Option<Vec<String>>,
+    /// Every month on day D (1–31; months without it are skipped) at HH:MM
+    #[arg(long, num_args = 2, value_names = ["D", "HH:MM"])]
+    pub monthly: Option<Vec<String>>,
+    /// No schedule: the source syncs only when asked
+    #[arg(long)]
+    pub off: bool,
+}
+
+impl ScheduleArgs {
+    /// The schedule asked for (`None` for --off).
+    fn schedule(&self) -> anyhow::Result<Option<Schedule>> {
+        let text = if let Some(m) = &self.hourly {
+            format!("hourly {m}")
+        } else if let Some(t) = &self.daily {
+            format!("daily {t}")
+        } else if let Some(w) = &self.weekly {
+            format!("weekly {}", w.join(" "))
+        } else if let Some(m) = &self.monthly {
+            format!("monthly {}", m.join(" "))
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(text.parse()?))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -274,8 +386,33 @@ pub fn run(args: &MirrorArgs, network: &NetworkArgs) -> anyhow::Result<Status> {
             writeln!(out, "{}: {}", a.name, if enable { "enabled" } else { "disabled" })?;
             Status::Success
         }
+        MirrorCommand::Schedule(a) => {
+            let schedule = a.schedule()?;
+            let _lock = store.lock()?;
+            let mut source = store.meta.source(&a.name)?;
+            source.config.schedule = schedule;
+            store.meta.update_source(&source)?;
+            match schedule {
+                None => writeln!(out, "{}: no schedule (syncs only when asked)", a.name)?,
+                Some(s) => {
+                    let next = schedule::next_run(&store, &source, Utc::now())?;
+                    let next = next.map_or_else(|| "-".to_owned(), |n| fmt_next(n, Utc::now()));
+                    writeln!(out, "{}: {s} UTC; next run {next}", a.name)?;
+                    if !source.config.enabled {
+                        writeln!(
+                            out,
+                            "{}: the source is disabled; `esxlcm mirror enable {}` to run it",
+                            a.name, a.name
+                        )?;
+                    }
+                }
+            }
+            Status::Success
+        }
+        MirrorCommand::Push(a) => push(&store, a, &mut out)?,
         MirrorCommand::Export(a) => export(&store, a, &mut out)?,
         MirrorCommand::Import(a) => import(&store, a, &mut out)?,
+        MirrorCommand::View(a) => super::mirror_view::run(&store, a, &mut out)?,
     };
     out.flush()?;
     Ok(status)
@@ -293,6 +430,9 @@ fn add(store: &Store, a: &AddArgs, network: &NetworkArgs, out: &mut dyn Write) -
         Err(_) => a.url.clone(),
     };
     let mut config = SourceConfig::new(&a.name, &url)?;
+    if let Some(kind) = &a.kind {
+        config.kind = kind.parse()?;
+    }
     config.description.clone_from(&a.description);
     config.platforms.clone_from(&a.platforms);
     config.vendors.clone_from(&a.vendors);
@@ -338,11 +478,17 @@ struct SourceView {
     vendors: Vec<String>,
     retention: u32,
     published_snapshot: Option<i64>,
+    /// `daily 02:30` (UTC), or null.
+    schedule: Option<String>,
+    /// RFC 3339 UTC, or null without a schedule.
+    next_run: Option<String>,
 }
 
 fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status> {
     let mut views = Vec::new();
+    let now = Utc::now();
     for s in store.meta.sources()? {
+        let next_run = schedule::next_run(store, &s, now)?;
         let c = &s.config;
         views.push(SourceView {
             name: c.name.clone(),
@@ -358,6 +504,8 @@ fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status
             vendors: c.vendors.clone(),
             retention: c.retention,
             published_snapshot: store.meta.published(s.id)?,
+            schedule: c.schedule.map(|x| x.to_string()),
+            next_run: next_run.map(status::rfc3339),
         });
     }
     if json {
@@ -368,7 +516,17 @@ fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status
         writeln!(out, "no sources; add one with `esxlcm mirror add NAME URL`")?;
         return Ok(Status::Success);
     }
-    let mut t = Table::new(["NAME", "KIND", "ENABLED", "PAYLOADS", "PUBLISHED", "FILTERS", "URL"]);
+    let mut t = Table::new([
+        "NAME",
+        "KIND",
+        "ENABLED",
+        "PAYLOADS",
+        "PUBLISHED",
+        "SCHEDULE (UTC)",
+        "NEXT RUN",
+        "FILTERS",
+        "URL",
+    ]);
     for v in &views {
         let mut filters: Vec<String> = v.platforms.iter().map(|p| format!("platform {p}")).collect();
         filters.extend(v.vendors.iter().map(|p| format!("vendor {p}")));
@@ -379,6 +537,11 @@ fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status
             if v.enabled { "yes" } else { "no" }.to_owned(),
             v.payloads.to_owned(),
             v.published_snapshot.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+            v.schedule.clone().unwrap_or_else(|| "-".to_owned()),
+            v.next_run
+                .as_deref()
+                .and_then(|n| chrono::DateTime::parse_from_rfc3339(n).ok())
+                .map_or_else(|| "-".to_owned(), |n| fmt_next(n.with_timezone(&Utc), now)),
             if filters.is_empty() { "-".to_owned() } else { filters.join(", ") },
             v.url.clone(),
         ]);
@@ -431,7 +594,29 @@ fn sync(store: &Store, a: &SyncArgs, out: &mut dyn Write) -> anyhow::Result<Stat
     let _lock = store.lock()?;
     store.reconcile()?;
     let sources = store.meta.sources()?;
-    let names: Vec<String> = if a.names.is_empty() {
+    let names: Vec<String> = if a.due {
+        let now = match &a.now {
+            Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+                .with_context(|| format!("--now {t}: not an RFC 3339 time (2026-11-23T02:30:00Z)"))?
+                .with_timezone(&Utc),
+            None => Utc::now(),
+        };
+        let due: Vec<String> = schedule::due_sources(store, now)?.into_iter().map(|s| s.config.name).collect();
+        if due.is_empty() {
+            let next = sources
+                .iter()
+                .filter_map(|s| schedule::next_run(store, s, now).ok().flatten().map(|n| (n, &s.config.name)))
+                .min();
+            match next {
+                Some((at, name)) => writeln!(out, "no source is due; next: {name} at {}", fmt_next(at, now))?,
+                None => {
+                    writeln!(out, "no source is due (no enabled source has a schedule; see `esxlcm mirror schedule`)")?
+                }
+            }
+            return Ok(Status::Success);
+        }
+        due
+    } else if a.names.is_empty() {
         sources.iter().filter(|s| s.config.enabled).map(|s| s.config.name.clone()).collect()
     } else {
         for n in &a.names {
@@ -461,6 +646,26 @@ fn sync(store: &Store, a: &SyncArgs, out: &mut dyn Write) -> anyhow::Result<Stat
                 continue;
             }
         };
+        if print_report(&r, out)? == Status::Findings {
+            status = Status::Findings;
+        }
+    }
+    // Views of these sources follow what was just published (a view that fails keeps its build).
+    if super::mirror_view::refresh_after_sync(store, &names, out)? {
+        status = Status::Findings;
+    }
+    if !failed.is_empty() {
+        out.flush()?;
+        bail!("sync failed for {}: {}", count(failed.len(), "source", "sources"), failed.join(", "));
+    }
+    Ok(status)
+}
+
+/// One source's sync (or push) as lines of text; `Findings` when payloads were rejected.
+fn print_report(r: &esxlcm_store::sync::SyncReport, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let name = &r.source;
+    let mut status = Status::Success;
+    {
         let fetched = format!(
             "fetched {} ({}), {} not modified, {} already stored",
             count(r.files_fetched, "file", "files"),
@@ -507,9 +712,27 @@ fn sync(store: &Store, a: &SyncArgs, out: &mut dyn Write) -> anyhow::Result<Stat
             writeln!(out, "{name}: retention removed snapshot(s) {}", ids.join(", "))?;
         }
     }
-    if !failed.is_empty() {
+    Ok(status)
+}
+
+fn push(store: &Store, a: &PushArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let _lock = store.lock()?;
+    store.reconcile()?;
+    let options = SyncOptions { parallel: a.parallel.max(1) };
+    let bar = Bar::new(&a.name);
+    let r = esxlcm_store::sync::push_bundle(store, &a.name, &a.bundle, &options, &bar)
+        .with_context(|| format!("pushing {} into '{}'", a.bundle.display(), a.name))?;
+    drop(bar);
+    let mut status = print_report(&r, out)?;
+    if r.outcome == Outcome::Rejected {
         out.flush()?;
-        bail!("sync failed for {}: {}", count(failed.len(), "source", "sources"), failed.join(", "));
+        bail!(
+            "push refused: {} failed verification; nothing new is published",
+            count(r.rejected.len(), "payload", "payloads")
+        );
+    }
+    if super::mirror_view::refresh_after_sync(store, std::slice::from_ref(&a.name), out)? {
+        status = Status::Findings;
     }
     Ok(status)
 }
@@ -631,13 +854,14 @@ pub fn serve_store(
     if let Ok(_lock) = store.lock() {
         store.reconcile()?;
     }
+    spawn_scheduled_syncs(dir)?;
     let published = store.published_dir();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let app = esxlcm_server::store_http::router(&published);
+    let app = super::store_index::router(dir)?;
     runtime.block_on(super::serve::serve_app(listen, app, https, |scheme, addr, ca| {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {scheme}://{addr}/")?;
@@ -645,12 +869,94 @@ pub fn serve_store(
             writeln!(out, "clients trust the generated CA {}", ca.display())?;
         }
         writeln!(out, "serving the published snapshots of store {}", dir.display())?;
+        writeln!(out, "scheduled syncs (`esxlcm mirror schedule`) run in the background, one at a time")?;
         for name in esxlcm_server::store_http::published_sources(&published) {
             writeln!(out, "  {scheme}://{addr}/{name}/index.xml")?;
         }
         out.flush()
     }))?;
     Ok(Status::Success)
+}
+
+/// A next-run time for people: `2026-11-24 02:30:00Z`, or `now (due since …)` when passed.
+fn fmt_next(at: chrono::DateTime<Utc>, now: chrono::DateTime<Utc>) -> String {
+    let shown = at.format("%Y-%m-%d %H:%M:%SZ").to_string();
+    if at <= now { format!("now (due since {shown})") } else { shown }
+}
+
+/// How often `esxlcm serve --store` looks for due syncs.
+const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Run the store's scheduled syncs in the background of `esxlcm serve --store`: the server
+/// keeps serving the published snapshots while a sync runs, and each publication is atomic.
+fn spawn_scheduled_syncs(dir: &std::path::Path) -> anyhow::Result<()> {
+    let dir = dir.to_path_buf();
+    std::thread::Builder::new()
+        .name("esxlcm-scheduler".into())
+        .spawn(move || match Store::open(&dir) {
+            Ok(store) => loop {
+                run_due_syncs(&store, Utc::now());
+                std::thread::sleep(SCHEDULER_TICK);
+            },
+            Err(e) => tracing::error!("scheduled syncs are off: cannot open the store: {e}"),
+        })
+        .context("starting the sync scheduler")?;
+    Ok(())
+}
+
+/// Sync every due source, one at a time, each under the store lock. A source whose sync
+/// fails is logged by name and retried at its next slot (the failed run counts as a run).
+/// When another process holds the lock, the due sources wait for the next look.
+fn run_due_syncs(store: &Store, now: chrono::DateTime<Utc>) {
+    let due = match schedule::due_sources(store, now) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("scheduled syncs: cannot read the sources: {e}");
+            return;
+        }
+    };
+    for source in due {
+        let name = source.config.name.clone();
+        let _lock = match store.lock() {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::info!(source = %name, "scheduled sync waits: {e}");
+                return;
+            }
+        };
+        if let Err(e) = store.reconcile() {
+            tracing::error!("scheduled syncs: reconciling the store: {e}");
+            return;
+        }
+        tracing::info!(source = %name, "scheduled sync starting");
+        let options = SyncOptions::default();
+        match transport_for(&source).and_then(|t| sync_source(store, &name, t.as_ref(), &options, &NoProgress)) {
+            Ok(r) => {
+                tracing::info!(
+                    source = %name,
+                    outcome = r.outcome.as_str(),
+                    snapshot = r.snapshot.unwrap_or_default(),
+                    rejected = r.rejected.len(),
+                    "scheduled sync finished"
+                );
+                // Views of the source follow, as after `mirror sync` (their report goes to the log).
+                let mut report = Vec::new();
+                match super::mirror_view::refresh_after_sync(store, std::slice::from_ref(&name), &mut report) {
+                    Ok(_) if report.is_empty() => {}
+                    Ok(_) => tracing::info!(source = %name, "{}", String::from_utf8_lossy(&report).trim_end()),
+                    Err(e) => tracing::error!(source = %name, "refreshing views after the scheduled sync: {e:#}"),
+                }
+            }
+            Err(e) => {
+                let next = schedule::next_run(store, &source, Utc::now()).ok().flatten().map(status::rfc3339);
+                tracing::error!(
+                    source = %name,
+                    next_run = next.as_deref().unwrap_or("-"),
+                    "scheduled sync failed: {e}; retried at the next slot, the published snapshot stays"
+                );
+            }
+        }
+    }
 }
 
 fn fmt_time(secs: i64) -> String {
@@ -673,11 +979,17 @@ struct StatusView {
     snapshots: Vec<SnapshotView>,
     last_run: Option<serde_json::Value>,
     quarantined: usize,
+    schedule: Option<String>,
+    /// RFC 3339 UTC, or null without a schedule.
+    next_run: Option<String>,
+    /// The latest sync's status document (`STORE/status/<source>.json`), live while it runs.
+    sync: Option<status::SyncStatus>,
 }
 
 fn status(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status> {
     let quarantine = store.meta.quarantined()?;
     let mut views = Vec::new();
+    let now = Utc::now();
     for s in store.meta.sources()? {
         let published = store.meta.published(s.id)?;
         let snapshots = store
@@ -709,6 +1021,9 @@ fn status(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Stat
             snapshots,
             last_run,
             quarantined,
+            schedule: s.config.schedule.map(|x| x.to_string()),
+            next_run: schedule::next_run(store, &s, now)?.map(status::rfc3339),
+            sync: status::read(store.root(), &s.config.name),
         });
     }
     if json {
@@ -735,6 +1050,17 @@ fn status(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Stat
         } else {
             t.write(out, "  ")?;
         }
+        if let Some(sched) = &v.schedule {
+            let next = v
+                .next_run
+                .as_deref()
+                .and_then(|n| chrono::DateTime::parse_from_rfc3339(n).ok())
+                .map_or_else(|| "- (source disabled)".to_owned(), |n| fmt_next(n.with_timezone(&Utc), now));
+            writeln!(out, "  schedule: {sched} UTC; next run {next}")?;
+        }
+        if let Some(sync) = v.sync.as_ref().filter(|x| x.state == SyncState::Running) {
+            writeln!(out, "  {}", running_line(sync, now))?;
+        }
         if let Some(r) = &v.last_run {
             let outcome = r["outcome"].as_str().unwrap_or_default();
             let when = r["finished_at"].as_str().unwrap_or_default();
@@ -753,6 +1079,25 @@ fn status(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Stat
         writeln!(out, "quarantined: {} from '{}' ({}): {} -> {}", q.name, q.source, q.path, q.reason, q.file)?;
     }
     Ok(Status::Success)
+}
+
+/// A running sync's progress: `syncing (payloads): 12/40 files, 1.2 MiB of 3.4 MiB, since …`.
+fn running_line(sync: &status::SyncStatus, now: chrono::DateTime<Utc>) -> String {
+    let mut line = format!(
+        "syncing ({}): {}/{} files, {} of {}, started {}",
+        sync.phase,
+        sync.files_done,
+        sync.files_total,
+        human_size(sync.bytes_done),
+        human_size(sync.bytes_total),
+        sync.started
+    );
+    // A process that died mid-sync leaves `running` behind until the next sync.
+    let updated = chrono::DateTime::parse_from_rfc3339(&sync.updated).map(|u| u.with_timezone(&Utc));
+    if updated.is_ok_and(|u| now - u > chrono::Duration::minutes(5)) {
+        line.push_str(&format!("; no progress since {} (stalled, or the sync was interrupted)", sync.updated));
+    }
+    line
 }
 
 fn verify_store(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status> {
@@ -798,6 +1143,41 @@ mod tests {
         assert_eq!(fmt_time(0), "1970-01-01 00:00:00Z");
         assert_eq!(fmt_time(1_763_900_000), "2025-11-23 12:13:20Z");
         assert_eq!(fmt_time(951_782_400), "2000-02-29 00:00:00Z");
+    }
+
+    #[test]
+    fn a_running_sync_shows_its_progress_and_when_it_went_quiet() {
+        let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let sync = status::SyncStatus {
+            source: "vmw".into(),
+            state: SyncState::Running,
+            started: "2026-11-23T02:30:00Z".into(),
+            updated: "2026-11-23T02:31:00Z".into(),
+            phase: "payloads".into(),
+            files_done: 12,
+            files_total: 40,
+            bytes_done: 2048,
+            bytes_total: 4096,
+            message: String::new(),
+            next_run: None,
+        };
+        let line = running_line(&sync, t("2026-11-23T02:31:30Z"));
+        assert_eq!(line, "syncing (payloads): 12/40 files, 2.0 KiB of 4.0 KiB, started 2026-11-23T02:30:00Z");
+        let quiet = running_line(&sync, t("2026-11-23T02:40:00Z"));
+        assert!(
+            quiet.ends_with("no progress since 2026-11-23T02:31:00Z (stalled, or the sync was interrupted)"),
+            "{quiet}"
+        );
+    }
+
+    #[test]
+    fn next_runs_in_the_past_read_as_due() {
+        let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(fmt_next(t("2026-11-24T02:30:00Z"), t("2026-11-23T10:00:00Z")), "2026-11-24 02:30:00Z");
+        assert_eq!(
+            fmt_next(t("2026-11-23T02:30:00Z"), t("2026-11-23T10:00:00Z")),
+            "now (due since 2026-11-23 02:30:00Z)"
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ Examples:
   esxlcm serve --dir ./my-depot --listen 0.0.0.0:8080
   esxlcm serve --listen 127.0.0.1:0                # any free port (see the first line)
   esxlcm serve --store ~/.local/share/esxlcm/store --https      # HTTPS, certificate made in DATA_DIR/tls
+  esxlcm serve --store STORE    # then: http://HOST:8080/vmw/@3/index.xml, /views/branch/index.xml, /-/status
   esxlcm serve --dir ./my-depot --tls-cert depot.pem --tls-key depot.key
   esxlcm serve --api --data-dir /var/lib/esxlcm     # the vLCM-compatible API (HTTPS, /api)
 
@@ -41,8 +42,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "demo")]
     pub dir: Option<PathBuf>,
 
-    /// Serve the published snapshots of a mirror store (`esxlcm mirror`), read-only, each
-    /// source at /SOURCE/index.xml
+    /// Serve a mirror store (`esxlcm mirror`), read-only: each source's published snapshot
+    /// at /SOURCE/index.xml, any snapshot at /SOURCE/@ID/index.xml, views at
+    /// /views/NAME/index.xml, sync status at /-/status; scheduled syncs (`esxlcm mirror
+    /// schedule`) run in the background, one at a time
     #[arg(long, value_name = "STORE_DIR", conflicts_with_all = ["dir", "demo"])]
     pub store: Option<PathBuf>,
 

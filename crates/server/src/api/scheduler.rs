@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, Days, Months, Utc};
+use esxlcm_store::schedule::{Schedule, parse_weekday};
 use serde_json::{Map, Value};
 
 use super::ApiState;
@@ -12,37 +13,28 @@ use super::dispatch::{Caller, Ctx};
 use super::users::Role;
 
 const SCHEDULER_USER: &str = "esxlcm-scheduler";
-const DAYS: [&str; 7] = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"];
 
 fn field(schedule: &Value, name: &str) -> Option<u32> {
     schedule.get(name).and_then(Value::as_u64).and_then(|v| u32::try_from(v).ok())
 }
 
+/// A plain `sync_schedule.schedule` as the store's typed schedule; `None` if malformed.
+fn typed(schedule: &Value) -> Option<Schedule> {
+    let minute = field(schedule, "minute")?;
+    let hour = || field(schedule, "hour");
+    match schedule.get("type")?.as_str()? {
+        "HOURLY" => Schedule::hourly(minute),
+        "DAILY" => Schedule::daily(hour()?, minute),
+        "WEEKLY" => Schedule::weekly(parse_weekday(schedule.get("day_of_week")?.as_str()?)?, hour()?, minute),
+        "MONTHLY_BY_DAY" => Schedule::monthly_by_day(field(schedule, "day_of_month")?, hour()?, minute),
+        _ => None,
+    }
+}
+
 /// The first time strictly after `after` that `schedule` (a plain `sync_schedule.schedule`)
 /// names; `None` if it names none (a malformed schedule).
 pub fn next_slot(schedule: &Value, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let kind = schedule.get("type")?.as_str()?;
-    let minute = field(schedule, "minute")?;
-    if kind == "HOURLY" {
-        let this_hour = after.date_naive().and_hms_opt(after.hour(), minute, 0)?.and_utc();
-        return [this_hour, this_hour + chrono::Duration::hours(1)].into_iter().find(|t| *t > after);
-    }
-    let hour = field(schedule, "hour")?;
-    let fits = |day: NaiveDate| match kind {
-        "DAILY" => true,
-        "WEEKLY" => schedule
-            .get("day_of_week")
-            .and_then(Value::as_str)
-            .is_some_and(|d| DAYS.get(day.weekday().num_days_from_monday() as usize).is_some_and(|name| *name == d)),
-        "MONTHLY_BY_DAY" => field(schedule, "day_of_month").is_some_and(|d| day.day() == d),
-        _ => false,
-    };
-    // Two years cover every month's day 1–31 (a 31st only in the months that have one).
-    (0..=731u64)
-        .filter_map(|d| after.date_naive().checked_add_days(Days::new(d)))
-        .filter(|day| fits(*day))
-        .filter_map(|day| day.and_hms_opt(hour, minute, 0).map(|t| t.and_utc()))
-        .find(|t| *t > after)
+    typed(schedule)?.next_after(after)
 }
 
 /// The run after one at `ran`: `skip` units of the recurrence are left out in between.

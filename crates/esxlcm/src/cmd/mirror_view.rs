@@ -1,0 +1,235 @@
+//! `esxlcm mirror view add|list|remove|refresh`: named views of a mirror store
+//! (`esxlcm_store::view`) — several sources merged into one depot, or exactly one image's
+//! content — served by `esxlcm serve --store` at `/views/NAME/index.xml`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use esxlcm_store::Store;
+use esxlcm_store::view::{self, Refreshed, ViewBuild, ViewError};
+use serde::Serialize;
+
+use super::Status;
+use crate::output::{self, Table, count, human_size};
+
+const AFTER_HELP: &str = "\
+A view is one online depot made from the published snapshots of its sources:
+  merged view   every source's content in one depot (one vendor list for many depots)
+  image view    with --spec: exactly what that image needs (base image, add-on, hardware
+                support, components and their VIBs), resolved against the merged sources;
+                give a branch office (ROBO) one image's content and nothing else
+
+`esxlcm serve --store DIR` serves a view at /views/NAME/index.xml. A view is built when it
+is added and rebuilt after every `mirror sync` that publishes one of its sources (and by
+`mirror view refresh`); each build is complete before it is served (atomic swap), VIBs are
+hard links to the stored payloads (no copies), and `mirror gc` keeps what a view uses. When
+an image view's spec no longer resolves, its previous build stays served and the solver's
+explanation is shown here and in `mirror view list`. After `mirror rollback` or
+`mirror import`, run `mirror view refresh` for the views to follow.
+
+Examples:
+  esxlcm mirror view add all --source vmw --source dell
+  esxlcm mirror view add branch-8u3 --source vmw --source dell --spec branch-spec.json
+  esxlcm mirror view list
+  esxlcm mirror view refresh branch-8u3
+  esxlcm mirror view remove all && esxlcm mirror gc
+  esxcli software sources vib list -d http://MIRROR:8080/views/branch-8u3/index.xml";
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct ViewArgs {
+    #[command(subcommand)]
+    pub command: ViewCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ViewCommand {
+    /// Define a view (merged, or an image view with --spec) and build it
+    Add(AddArgs),
+    /// Views with their sources, published build and last failure
+    List(ListArgs),
+    /// Remove a view (its payloads go at the next gc unless a snapshot holds them)
+    Remove(RemoveArgs),
+    /// Rebuild views from their sources' published snapshots (default: every view)
+    Refresh(RefreshArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The view's name: lowercase letters, digits, '-' and '_' (its URL is /views/NAME/)
+    pub name: String,
+    /// A source of the view (repeatable; the first one wins a conflict)
+    #[arg(long = "source", value_name = "SOURCE", required = true)]
+    pub sources: Vec<String>,
+    /// A vLCM software spec (JSON): the view holds exactly this image's content
+    #[arg(long, value_name = "SPEC.json")]
+    pub spec: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// Views to rebuild (default: every view)
+    pub names: Vec<String>,
+}
+
+pub fn run(store: &Store, args: &ViewArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
+    match &args.command {
+        ViewCommand::Add(a) => add(store, a, out),
+        ViewCommand::List(a) => list(store, a.json, out),
+        ViewCommand::Remove(a) => {
+            let _lock = store.lock()?;
+            view::remove(store, &a.name)?;
+            writeln!(out, "removed view '{}' (run `esxlcm mirror gc` to free payloads only it used)", a.name)?;
+            Ok(Status::Success)
+        }
+        ViewCommand::Refresh(a) => {
+            let _lock = store.lock()?;
+            store.reconcile()?;
+            let names: Vec<String> = if a.names.is_empty() {
+                view::list(store.root())?.into_iter().map(|r| r.definition.name).collect()
+            } else {
+                a.names.clone()
+            };
+            if names.is_empty() {
+                writeln!(out, "no views; add one with `esxlcm mirror view add NAME --source SOURCE`")?;
+                return Ok(Status::Success);
+            }
+            let mut failed = false;
+            for name in &names {
+                failed |= report(out, name, view::refresh(store, name))?;
+            }
+            Ok(if failed { Status::Findings } else { Status::Success })
+        }
+    }
+}
+
+/// Rebuild the views that use any of `sources` after a sync published them; prints one line
+/// per view. Returns whether one failed (its previous build stays published). The caller
+/// holds the store lock.
+pub fn refresh_after_sync(store: &Store, sources: &[String], out: &mut dyn Write) -> anyhow::Result<bool> {
+    let mut failed = false;
+    for (name, result) in view::refresh_for_sources(store, sources)? {
+        if matches!(result, Ok(Refreshed::Unchanged(_))) {
+            continue;
+        }
+        failed |= report(out, &name, result)?;
+    }
+    Ok(failed)
+}
+
+fn add(store: &Store, a: &AddArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let spec = match &a.spec {
+        Some(path) => Some(std::fs::read(path).with_context(|| format!("cannot read spec {}", path.display()))?),
+        None => None,
+    };
+    let _lock = store.lock()?;
+    store.reconcile()?;
+    let record = view::add(store, &a.name, &a.sources, spec.as_deref())?;
+    writeln!(out, "added {} view '{}' of {}", record.definition.kind(), a.name, record.definition.sources.join(", "))?;
+    let failed = report(out, &a.name, view::refresh(store, &a.name))?;
+    Ok(if failed { Status::Findings } else { Status::Success })
+}
+
+/// One line for a refresh; true when it failed.
+fn report(out: &mut dyn Write, name: &str, result: Result<Refreshed, ViewError>) -> anyhow::Result<bool> {
+    match result {
+        Ok(Refreshed::Built(b)) => writeln!(out, "{name}: published build {} ({})", b.number, describe(&b))?,
+        Ok(Refreshed::Unchanged(b)) => writeln!(out, "{name}: unchanged, build {} stays published", b.number)?,
+        Err(e @ ViewError::NothingPublished { .. }) => {
+            writeln!(out, "{name}: not built yet: {e}")?;
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            writeln!(out, "{name}: FAILED: {e}")?;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `12 components, 40 VIBs (3.1 MiB) from vmw@3, dell@5`.
+fn describe(b: &ViewBuild) -> String {
+    let from: Vec<String> = b.snapshots.iter().map(|(s, id)| format!("{s}@{id}")).collect();
+    format!(
+        "{}, {} ({}) from {}",
+        count(b.components, "component", "components"),
+        count(b.vibs, "VIB", "VIBs"),
+        human_size(b.vib_bytes),
+        from.join(", ")
+    )
+}
+
+#[derive(Serialize)]
+struct ViewListing {
+    name: String,
+    kind: &'static str,
+    sources: Vec<String>,
+    spec: Option<serde_json::Value>,
+    build: Option<ViewBuild>,
+    last_error: Option<String>,
+    url_path: String,
+}
+
+fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let records = view::list(store.root())?;
+    if json {
+        let listing: Vec<ViewListing> = records
+            .into_iter()
+            .map(|r| ViewListing {
+                kind: r.definition.kind(),
+                url_path: format!("/views/{}/index.xml", r.definition.name),
+                name: r.definition.name,
+                sources: r.definition.sources,
+                spec: r.definition.spec,
+                build: r.build,
+                last_error: r.last_error.map(|e| e.message),
+            })
+            .collect();
+        output::write_json(out, &listing)?;
+        return Ok(Status::Success);
+    }
+    if records.is_empty() {
+        writeln!(out, "no views; add one with `esxlcm mirror view add NAME --source SOURCE`")?;
+        return Ok(Status::Success);
+    }
+    let mut t = Table::new(["NAME", "KIND", "SOURCES", "BUILD", "CONTENT", "URL"]);
+    for r in &records {
+        let (build, content) = match &r.build {
+            Some(b) => (b.number.to_string(), describe(b)),
+            None => ("-".to_owned(), "not built".to_owned()),
+        };
+        t.row([
+            r.definition.name.clone(),
+            r.definition.kind().to_owned(),
+            r.definition.sources.join(", "),
+            build,
+            content,
+            format!("/views/{}/index.xml", r.definition.name),
+        ]);
+    }
+    t.write(out, "")?;
+    for r in &records {
+        if let Some(e) = &r.last_error {
+            writeln!(
+                out,
+                "\n{}: the last build failed (the build above stays published):\n{}",
+                r.definition.name, e.message
+            )?;
+        }
+    }
+    Ok(Status::Success)
+}

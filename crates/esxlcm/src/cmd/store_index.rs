@@ -1,0 +1,183 @@
+//! What `esxlcm serve --store` asks the store (`esxlcm_server::store_http::StoreIndex`):
+//! whether a snapshot exists (materialising it on its first request), what `/` lists and
+//! the `/-/status` document.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use esxlcm_server::store_http::{Overview, SourceSummary, StoreLayout, Unavailable, ViewSummary};
+use esxlcm_store::{Store, StoreError, status, view};
+
+/// How long a request for a snapshot that is not materialised waits for a running sync
+/// (which may be materialising it) before it is answered 503.
+const WAIT_FOR_LOCK: Duration = Duration::from_secs(20);
+
+pub struct StoreIndex {
+    store: Store,
+    /// (source, snapshot) pairs already checked against the database. Snapshot ids are
+    /// never reused, so only the tree's presence needs checking again: a hosts' wave of
+    /// VIB requests under one snapshot URL costs a stat each, not two queries.
+    known: Mutex<HashSet<(String, i64)>>,
+}
+
+impl StoreIndex {
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        Ok(Self { store: super::mirror::open_store(Some(&dir.to_path_buf()))?, known: Mutex::default() })
+    }
+
+    fn is_known(&self, source: &str, id: i64) -> bool {
+        let known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.contains(&(source.to_owned(), id))
+    }
+
+    pub fn layout(&self) -> StoreLayout {
+        StoreLayout {
+            published: self.store.published_dir(),
+            snapshots: self.store.views_dir(),
+            views: view::published_dir(self.store.root()),
+        }
+    }
+}
+
+/// The router of `esxlcm serve --store DIR`.
+pub fn router(dir: &Path) -> anyhow::Result<axum::Router> {
+    let index = StoreIndex::open(dir)?;
+    let layout = index.layout();
+    Ok(esxlcm_server::store_http::router(&layout, Arc::new(index)))
+}
+
+impl esxlcm_server::store_http::StoreIndex for StoreIndex {
+    fn open_snapshot(&self, source: &str, id: i64) -> Result<(), Unavailable> {
+        if self.is_known(source, id) && self.store.view_dir(id).is_dir() {
+            return Ok(());
+        }
+        let missing = |text: String| Unavailable::Missing(text);
+        let s = self
+            .store
+            .meta
+            .source(source)
+            .map_err(|_| missing(format!("no source '{source}' in this mirror store")))?;
+        let snapshots = self.store.meta.snapshots(s.id).map_err(|e| {
+            tracing::error!("{e}");
+            missing(format!("cannot read the snapshots of '{source}'"))
+        })?;
+        if !snapshots.iter().any(|x| x.id == id) {
+            let mut kept: Vec<i64> = snapshots.iter().map(|x| x.id).collect();
+            kept.sort_unstable();
+            let kept: Vec<String> = kept.iter().map(|k| format!("@{k}")).collect();
+            let kept = if kept.is_empty() { "none".to_owned() } else { kept.join(", ") };
+            return Err(missing(format!(
+                "snapshot {id} of '{source}' does not exist: it was never made, or retention removed it \
+                 (snapshots kept: {kept}; see esxlcm mirror status)"
+            )));
+        }
+        self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert((source.to_owned(), id));
+        // Materialised under the store lock: a sync (in this process's scheduler or another
+        // process) may be materialising the same snapshot, in the same temporary directory.
+        let deadline = Instant::now() + WAIT_FOR_LOCK;
+        loop {
+            if self.store.view_dir(id).is_dir() {
+                return Ok(());
+            }
+            match self.store.lock() {
+                Ok(_lock) => {
+                    return match self.store.materialise(id) {
+                        Ok(dir) => {
+                            tracing::info!(source, snapshot = id, dir = %dir.display(), "materialised a snapshot on request");
+                            Ok(())
+                        }
+                        Err(e) => {
+                            tracing::error!(source, snapshot = id, "cannot materialise: {e}");
+                            Err(missing(format!("snapshot {id} of '{source}' cannot be served: {e}")))
+                        }
+                    };
+                }
+                Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(StoreError::Locked { .. }) => {
+                    return Err(Unavailable::Busy(format!(
+                        "snapshot {id} of '{source}' is being prepared while a sync runs; try again shortly"
+                    )));
+                }
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return Err(Unavailable::Busy(format!("snapshot {id} of '{source}' cannot be prepared now")));
+                }
+            }
+        }
+    }
+
+    fn overview(&self) -> Overview {
+        let mut overview = Overview::default();
+        let statuses = status::read_all(self.store.root()).unwrap_or_else(|e| {
+            overview.problems.push(format!("sync status: {e}"));
+            Vec::new()
+        });
+        match self.store.meta.sources() {
+            Ok(sources) => {
+                for s in sources {
+                    let name = s.config.name.clone();
+                    let mut snapshots: Vec<i64> =
+                        self.store.meta.snapshots(s.id).map(|v| v.iter().map(|x| x.id).collect()).unwrap_or_default();
+                    snapshots.sort_unstable();
+                    let status = statuses.iter().find(|x| x.source == name).map(status_line);
+                    let published = self.store.meta.published(s.id).ok().flatten();
+                    overview.sources.push(SourceSummary { name, published, snapshots, status });
+                }
+            }
+            Err(e) => overview.problems.push(format!("sources: {e}")),
+        }
+        match view::list(self.store.root()) {
+            Ok(records) => {
+                for r in records {
+                    overview.views.push(ViewSummary {
+                        kind: r.definition.kind().to_owned(),
+                        name: r.definition.name,
+                        sources: r.definition.sources,
+                        build: r.build.map(|b| b.number),
+                        error: r.last_error.map(|e| e.message),
+                    });
+                }
+            }
+            Err(e) => overview.problems.push(format!("views: {e}")),
+        }
+        overview
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let (sources, error) = match status::read_all(self.store.root()) {
+            Ok(s) => (s, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        let views: Vec<serde_json::Value> = view::list(self.store.root())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                serde_json::json!({
+                    "name": r.definition.name,
+                    "build": r.build.as_ref().map(|b| b.number),
+                    "snapshots": r.build.as_ref().map(|b| &b.snapshots),
+                    "last_error": r.last_error.map(|e| e.message),
+                })
+            })
+            .collect();
+        serde_json::json!({ "sources": sources, "views": views, "error": error })
+    }
+}
+
+/// `running (payloads) 12/40 files, updated …` or `succeeded: published snapshot 3, at …`.
+fn status_line(s: &status::SyncStatus) -> String {
+    match s.state {
+        status::SyncState::Running => format!(
+            "running ({}) {}/{} files, {}/{} bytes, updated {}",
+            s.phase, s.files_done, s.files_total, s.bytes_done, s.bytes_total, s.updated
+        ),
+        state => {
+            let message = if s.message.is_empty() { String::new() } else { format!(": {}", s.message) };
+            format!("{}{message}, at {}", state.as_str(), s.updated)
+        }
+    }
+}

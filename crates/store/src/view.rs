@@ -1,0 +1,670 @@
+//! Named views: one online depot made from several sources (a *merged view*), or from
+//! exactly what one image needs (an *image view*: base image, add-on, components and their
+//! VIBs, resolved by `esxlcm_solver` against the merged catalog of the sources — the ROBO
+//! case "give the branch exactly this image's content").
+//!
+//! ```text
+//! STORE/named-views/<NAME>.json           definition and last build (written atomically)
+//! STORE/named-views/builds/<NAME>.<n>/    build n: a complete online depot tree
+//! STORE/named-views/published/<NAME>      symlink to ../builds/<NAME>.<n>: what is served
+//! ```
+//!
+//! A build reads the sources' *published* snapshots, writes the vendor list, vendor index
+//! and `metadata.zip` (the depot crate's documents and metadata writer) and hard-links every
+//! VIB from the blob store. It is made in a temporary directory, synced and renamed; the
+//! record naming it is written next, then the symlink is swapped — a server sees the old
+//! build or the new one, never a mix. A view that does not build (a spec that no longer
+//! resolves, a source with nothing published) keeps its previous build published and
+//! records why. Every function that builds must run under the store lock ([`Store::lock`]).
+//!
+//! Blobs a build links are listed in its record, and [`referenced_blobs`] keeps them from
+//! `gc` after the snapshots that brought them are gone.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use esxlcm_depot::catalog::Catalog;
+use esxlcm_depot::metadata_zip::MetadataArchive;
+use esxlcm_depot::model::{Checksum, Vib, VibLocation};
+use esxlcm_depot::selection::Selection;
+use esxlcm_depot::source::{Depot, OpenOptions, SourceError};
+use esxlcm_depot::write::{DepotContent, METADATA_ZIP_FILE, TREE_INDEX_FILES, VENDOR_INDEX_FILE, WriteError};
+use esxlcm_solver::{ResolveOptions, SoftwareSpec, resolve};
+use serde::{Deserialize, Serialize};
+
+use crate::blob::{BlobId, sync_dir, sync_fs};
+use crate::error::StoreError;
+use crate::meta::{FileEntry, now};
+use crate::store::{Store, remove_dir_if_exists, safe_join};
+
+/// Vendor name written into every view's vendor list.
+pub const VENDOR_NAME: &str = "esxlcm";
+
+/// How a view is made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewDefinition {
+    pub name: String,
+    /// Source names, in merge order (the first source's record wins a conflict).
+    pub sources: Vec<String>,
+    /// A vLCM software spec (JSON): the view is exactly this image's content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<serde_json::Value>,
+    pub created_at: i64,
+}
+
+impl ViewDefinition {
+    /// `merged` or `image`.
+    pub fn kind(&self) -> &'static str {
+        if self.spec.is_some() { "image" } else { "merged" }
+    }
+}
+
+/// One completed build of a view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewBuild {
+    pub number: u64,
+    pub built_at: i64,
+    /// Source → snapshot the build was made from.
+    pub snapshots: BTreeMap<String, i64>,
+    pub components: usize,
+    pub vibs: usize,
+    pub vib_bytes: u64,
+    /// The blobs the build hard-links (kept by gc while the build is the view's).
+    pub blobs: Vec<String>,
+}
+
+/// Why the last attempt to build failed (the previous build, if any, stays published).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewFailure {
+    pub at: i64,
+    pub message: String,
+}
+
+/// A view as stored: definition, the published build and the last failure after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewRecord {
+    #[serde(flatten)]
+    pub definition: ViewDefinition,
+    #[serde(default)]
+    pub build: Option<ViewBuild>,
+    #[serde(default)]
+    pub last_error: Option<ViewFailure>,
+}
+
+/// One view's refresh, as [`refresh_for_sources`] reports it.
+pub type RefreshResult = Result<Refreshed, ViewError>;
+
+/// What a refresh did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refreshed {
+    /// A new build is published.
+    Built(ViewBuild),
+    /// The sources' published snapshots are those of the current build.
+    Unchanged(ViewBuild),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error("view name '{name}' is not valid: {reason}")]
+    InvalidName { name: String, reason: &'static str },
+    #[error("a view named '{0}' already exists (`esxlcm mirror view remove {0}` first)")]
+    Exists(String),
+    #[error("no view named '{0}' (see `esxlcm mirror view list`)")]
+    Unknown(String),
+    #[error("view '{0}': give at least one source")]
+    NoSources(String),
+    #[error(
+        "view '{view}': source '{source_name}' has no published snapshot yet; run `esxlcm mirror sync {source_name}`"
+    )]
+    NothingPublished { view: String, source_name: String },
+    #[error("view '{view}': the software spec is not valid: {message}")]
+    BadSpec { view: String, message: String },
+    #[error(
+        "view '{view}': the image does not resolve against {sources}; the previous build stays published.\n{explanation}"
+    )]
+    Unresolved { view: String, sources: String, explanation: String },
+    #[error("view '{view}': reading snapshot {snapshot} of source '{source_name}': {source}")]
+    Depot { view: String, source_name: String, snapshot: i64, source: Box<SourceError> },
+    #[error("view '{view}': {message}")]
+    Content { view: String, message: String },
+    #[error("view '{view}': writing the depot documents: {source}")]
+    Write { view: String, source: Box<WriteError> },
+    #[error("view record {}: {message}", path.display())]
+    Record { path: PathBuf, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// `STORE/named-views`.
+pub fn root_dir(store_root: &Path) -> PathBuf {
+    store_root.join("named-views")
+}
+
+/// The directory served at `/views/`: `published/<NAME>` per built view.
+pub fn published_dir(store_root: &Path) -> PathBuf {
+    root_dir(store_root).join("published")
+}
+
+fn builds_dir(store_root: &Path) -> PathBuf {
+    root_dir(store_root).join("builds")
+}
+
+fn record_path(store_root: &Path, name: &str) -> PathBuf {
+    root_dir(store_root).join(format!("{name}.json"))
+}
+
+/// View names are URL path segments and vendor directories: lowercase letters, digits,
+/// `-` and `_`, starting with a letter or digit, at most 64 characters.
+pub fn validate_name(name: &str) -> Result<(), ViewError> {
+    let bad = |reason| Err(ViewError::InvalidName { name: name.to_owned(), reason });
+    if name.is_empty() || name.len() > 64 {
+        return bad("it must have 1 to 64 characters");
+    }
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+        return bad("only lowercase letters, digits, '-' and '_' are allowed");
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return bad("it must start with a letter or digit");
+    }
+    Ok(())
+}
+
+/// Record a new view (not built yet: [`refresh`] builds it).
+pub fn add(store: &Store, name: &str, sources: &[String], spec: Option<&[u8]>) -> Result<ViewRecord, ViewError> {
+    validate_name(name)?;
+    if sources.is_empty() {
+        return Err(ViewError::NoSources(name.to_owned()));
+    }
+    for s in sources {
+        store.meta.source(s)?;
+    }
+    let spec = match spec {
+        Some(bytes) => {
+            let bad = |message: String| ViewError::BadSpec { view: name.to_owned(), message };
+            SoftwareSpec::from_json(bytes).map_err(|e| bad(e.to_string()))?;
+            Some(serde_json::from_slice::<serde_json::Value>(bytes).map_err(|e| bad(e.to_string()))?)
+        }
+        None => None,
+    };
+    if record_path(store.root(), name).exists() {
+        return Err(ViewError::Exists(name.to_owned()));
+    }
+    let mut unique = Vec::new();
+    for s in sources {
+        if !unique.contains(s) {
+            unique.push(s.clone());
+        }
+    }
+    let record = ViewRecord {
+        definition: ViewDefinition { name: name.to_owned(), sources: unique, spec, created_at: now() },
+        build: None,
+        last_error: None,
+    };
+    write_record(store.root(), &record)?;
+    Ok(record)
+}
+
+/// Every view, by name.
+pub fn list(store_root: &Path) -> Result<Vec<ViewRecord>, ViewError> {
+    let dir = root_dir(store_root);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io(&dir, e).into()),
+    };
+    let mut records = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| StoreError::io(&dir, e))?.path();
+        let is_record = path.extension().is_some_and(|e| e == "json")
+            && path.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.'));
+        if is_record {
+            records.push(read_record(&path)?);
+        }
+    }
+    records.sort_by(|a, b| a.definition.name.cmp(&b.definition.name));
+    Ok(records)
+}
+
+/// One view.
+pub fn get(store_root: &Path, name: &str) -> Result<ViewRecord, ViewError> {
+    validate_name(name)?;
+    let path = record_path(store_root, name);
+    if !path.exists() {
+        return Err(ViewError::Unknown(name.to_owned()));
+    }
+    read_record(&path)
+}
+
+/// Remove a view: its published link first (it stops being served), then its builds and
+/// record. Its blobs go at the next gc unless a snapshot still holds them.
+pub fn remove(store: &Store, name: &str) -> Result<(), ViewError> {
+    get(store.root(), name)?;
+    let link = published_dir(store.root()).join(name);
+    match fs::remove_file(&link) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StoreError::io(&link, e).into()),
+    }
+    remove_builds(store.root(), name, None)?;
+    let path = record_path(store.root(), name);
+    fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+    sync_dir(&root_dir(store.root()))?;
+    Ok(())
+}
+
+/// Rebuild a view from its sources' published snapshots (nothing to do when they are those
+/// of the current build). On failure the previous build stays published and the record
+/// keeps the reason. Run under the store lock.
+pub fn refresh(store: &Store, name: &str) -> Result<Refreshed, ViewError> {
+    let mut record = get(store.root(), name)?;
+    repair_link(store.root(), &record)?;
+    build(store, &record).or_else(|e| {
+        record.last_error = Some(ViewFailure { at: now(), message: e.to_string() });
+        write_record(store.root(), &record)?;
+        Err(e)
+    })
+}
+
+/// Refresh every view that uses one of `sources` (what a sync calls after publishing).
+pub fn refresh_for_sources(store: &Store, sources: &[String]) -> Result<Vec<(String, RefreshResult)>, ViewError> {
+    let mut out = Vec::new();
+    for record in list(store.root())? {
+        if record.definition.sources.iter().any(|s| sources.contains(s)) {
+            let name = record.definition.name.clone();
+            let result = refresh(store, &name);
+            out.push((name, result));
+        }
+    }
+    Ok(out)
+}
+
+/// Blobs the views' published builds link: gc keeps them.
+pub fn referenced_blobs(store_root: &Path) -> Result<HashSet<BlobId>, StoreError> {
+    let records = list(store_root).map_err(|e| match e {
+        ViewError::Store(s) => s,
+        other => StoreError::io(&root_dir(store_root), io::Error::new(io::ErrorKind::InvalidData, other.to_string())),
+    })?;
+    let mut blobs = HashSet::new();
+    for r in records {
+        for b in r.build.iter().flat_map(|b| b.blobs.iter()) {
+            let id = BlobId::parse(b).ok_or_else(|| {
+                let msg = format!("view '{}' names '{b}', which is not a sha-256", r.definition.name);
+                StoreError::io(
+                    &record_path(store_root, &r.definition.name),
+                    io::Error::new(io::ErrorKind::InvalidData, msg),
+                )
+            })?;
+            blobs.insert(id);
+        }
+    }
+    Ok(blobs)
+}
+
+/// The merged catalog of the sources' published snapshots, and each snapshot's files by
+/// path (index = the catalog's depot index).
+struct Inputs {
+    catalog: Catalog,
+    files: Vec<HashMap<String, FileEntry>>,
+    snapshots: BTreeMap<String, i64>,
+    newest: i64,
+}
+
+fn build(store: &Store, record: &ViewRecord) -> Result<Refreshed, ViewError> {
+    let def = &record.definition;
+    let view = def.name.as_str();
+    let mut published = Vec::new();
+    for s in &def.sources {
+        let source = store.meta.source(s)?;
+        let Some(id) = store.meta.published(source.id)? else {
+            return Err(ViewError::NothingPublished { view: view.to_owned(), source_name: s.clone() });
+        };
+        let created = store.meta.snapshots(source.id)?.iter().find(|x| x.id == id).map_or(0, |x| x.created_at);
+        published.push((s.clone(), id, created));
+    }
+    let snapshots: BTreeMap<String, i64> = published.iter().map(|(s, id, _)| (s.clone(), *id)).collect();
+    if let Some(b) = &record.build
+        && b.snapshots == snapshots
+        && record.last_error.is_none()
+        && build_dir(store.root(), view, b.number).is_dir()
+    {
+        return Ok(Refreshed::Unchanged(b.clone()));
+    }
+    let inputs = read_inputs(store, view, &published)?;
+    let timestamp = esxlcm_builder::time::to_iso8601(inputs.newest);
+    let mut content = match &def.spec {
+        None => inputs.catalog.select(&Selection::everything(), VENDOR_NAME, view, &timestamp),
+        Some(spec) => image_content(view, &def.sources, spec, &inputs.catalog, &timestamp)?,
+    };
+    content.vendor_name = VENDOR_NAME.to_owned();
+    content.vendor_code = view.to_owned();
+    let number = record.build.as_ref().map_or(1, |b| b.number + 1);
+    let staged = builds_dir(store.root()).join(format!(".tmp-{view}-{}", std::process::id()));
+    remove_dir_if_exists(&staged)?;
+    fs::create_dir_all(&staged).map_err(|e| StoreError::io(&staged, e))?;
+    let written = match write_tree(store, view, &content, &inputs, &staged) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staged);
+            return Err(e);
+        }
+    };
+    // Every file on disk before the build has a name: a build that exists is complete.
+    sync_fs(&staged)?;
+    let dest = build_dir(store.root(), view, number);
+    remove_dir_if_exists(&dest)?;
+    fs::rename(&staged, &dest).map_err(|e| StoreError::io(&dest, e))?;
+    sync_dir(&builds_dir(store.root()))?;
+    let built = ViewBuild {
+        number,
+        built_at: now(),
+        snapshots: inputs.snapshots,
+        components: content.bulletins.iter().filter(|b| b.component.is_some()).count(),
+        vibs: written.vibs,
+        vib_bytes: written.vib_bytes,
+        blobs: written.blobs.into_iter().collect(),
+    };
+    // The record before the link: gc keeps the new build's blobs from here on, and a crash
+    // before the swap is repaired by the next refresh (repair_link).
+    let updated = ViewRecord { definition: def.clone(), build: Some(built.clone()), last_error: None };
+    write_record(store.root(), &updated)?;
+    link(store.root(), view, number)?;
+    remove_builds(store.root(), view, Some(number))?;
+    tracing::info!(view, build = number, vibs = built.vibs, "view published");
+    Ok(Refreshed::Built(built))
+}
+
+fn read_inputs(store: &Store, view: &str, published: &[(String, i64, i64)]) -> Result<Inputs, ViewError> {
+    let mut catalog = Catalog::new();
+    let mut files = Vec::new();
+    for (source, id, _) in published {
+        let dir = store.materialise(*id)?;
+        let depot_err = |e| ViewError::Depot {
+            view: view.to_owned(),
+            source_name: source.clone(),
+            snapshot: *id,
+            source: Box::new(e),
+        };
+        let depot = Depot::open_path(&dir, &OpenOptions::default()).map_err(depot_err)?;
+        catalog.add(depot).map_err(depot_err)?;
+        files.push(store.meta.snapshot_files(*id)?.into_iter().map(|f| (f.path.clone(), f)).collect());
+    }
+    for conflict in catalog.conflicts() {
+        tracing::warn!(view, "{conflict}");
+    }
+    Ok(Inputs {
+        catalog,
+        files,
+        snapshots: published.iter().map(|(s, id, _)| (s.clone(), *id)).collect(),
+        newest: published.iter().map(|(_, _, t)| *t).max().unwrap_or(0),
+    })
+}
+
+/// Exactly the content the spec's main image needs (as `esxlcm image build --bundle`
+/// writes it), or the solver's explanation of why it does not resolve.
+fn image_content(
+    view: &str,
+    sources: &[String],
+    spec: &serde_json::Value,
+    catalog: &Catalog,
+    timestamp: &str,
+) -> Result<DepotContent, ViewError> {
+    let bad = |message: String| ViewError::BadSpec { view: view.to_owned(), message };
+    let bytes = serde_json::to_vec(spec).map_err(|e| bad(e.to_string()))?;
+    let spec = SoftwareSpec::from_json(&bytes).map_err(|e| bad(e.to_string()))?;
+    if !spec.alternative_images.is_empty() {
+        tracing::warn!(view, "the spec has alternative images; the view holds the main image only");
+    }
+    let resolution = resolve(&spec.image, catalog, &ResolveOptions::default());
+    if resolution.has_errors() {
+        let explanation: String = resolution.errors().map(esxlcm_solver::Notification::to_text).collect();
+        return Err(ViewError::Unresolved { view: view.to_owned(), sources: sources.join(", "), explanation });
+    }
+    Ok(esxlcm_builder::content::image_content(catalog, &spec.image, &resolution.image, timestamp))
+}
+
+struct TreeWritten {
+    vibs: usize,
+    vib_bytes: u64,
+    blobs: BTreeSet<String>,
+}
+
+/// Write the online depot tree (the layout of `esxlcm_depot::write::tree`) into `dir`:
+/// VIBs hard-linked from their blobs at `vib20/<name>/<id>.vib`, then the documents.
+fn write_tree(
+    store: &Store,
+    view: &str,
+    content: &DepotContent,
+    inputs: &Inputs,
+    dir: &Path,
+) -> Result<TreeWritten, ViewError> {
+    let write_err = |source| ViewError::Write { view: view.to_owned(), source: Box::new(source) };
+    let content_err = |message: String| ViewError::Content { view: view.to_owned(), message };
+    let vendor_dir = esxlcm_depot::write::vendor_directory(&content.vendor_code).map_err(write_err)?;
+    let mut vibs: Vec<&Vib> = content.vibs.iter().collect();
+    vibs.sort_by_key(|v| v.id());
+    let mut located = Vec::with_capacity(vibs.len());
+    let mut blobs = BTreeSet::new();
+    let mut vib_bytes = 0u64;
+    for vib in vibs {
+        let id = vib.id();
+        let entry = inputs
+            .catalog
+            .vib(&id)
+            .and_then(|cv| cv.origins.iter().find_map(|o| inputs.files.get(o.depot)?.get(&o.path)))
+            .ok_or_else(|| content_err(format!("VIB {id} is in the metadata but no snapshot holds its file")))?;
+        if let Some(loc) = &vib.location {
+            let sha256 = matches!(loc.checksum.checksum_type.to_ascii_lowercase().as_str(), "sha-256" | "sha256");
+            if loc.packed_size != entry.size || (sha256 && !loc.checksum.matches_hex(entry.blob.as_str())) {
+                return Err(content_err(format!(
+                    "VIB {id}: the stored file ({} bytes, sha-256 {}) is not the one its metadata declares; run `esxlcm mirror verify`",
+                    entry.size,
+                    entry.blob.as_str()
+                )));
+            }
+        }
+        let relative = vib.default_relative_path();
+        let target = safe_join(dir, &format!("{vendor_dir}{relative}"))
+            .ok_or_else(|| content_err(format!("VIB {id}: '{relative}' is not a safe relative path")))?;
+        link_blob(store, &entry.blob, &target)?;
+        let mut placed = vib.clone();
+        placed.location = Some(VibLocation {
+            relative_path: relative,
+            source_url: None,
+            packed_size: entry.size,
+            checksum: Checksum::sha256(entry.blob.as_str()),
+        });
+        located.push(Arc::new(placed));
+        blobs.insert(entry.blob.as_str().to_owned());
+        vib_bytes += entry.size;
+    }
+    let present: HashSet<String> = located.iter().map(|v| v.id()).collect();
+    for b in &content.bulletins {
+        if let Some(missing) = b.vib_ids.iter().find(|v| !present.contains(*v)) {
+            tracing::warn!(view, bulletin = %b.id, vib = %missing, "a bulletin lists a VIB no source has");
+        }
+    }
+    // Sorted by identity, as the depot writers do, so the metadata is reproducible.
+    let mut bulletins = content.bulletins.clone();
+    bulletins.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut profiles = content.profiles.clone();
+    profiles.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut release_units = content.release_units.clone();
+    release_units.sort_by(|a, b| (a.kind, &a.release_id).cmp(&(b.kind, &b.release_id)));
+    let vib_count = located.len();
+    let archive = MetadataArchive {
+        vendor_index: Some(content.vendor_index()),
+        bulletins,
+        vibs: located,
+        profiles,
+        release_units,
+        ..MetadataArchive::default()
+    };
+    let metadata_rel = format!("{vendor_dir}{METADATA_ZIP_FILE}");
+    let metadata = archive
+        .write(io::Cursor::new(Vec::new()), &content.timestamp)
+        .map_err(|e| StoreError::io(&dir.join(&metadata_rel), e))?
+        .into_inner();
+    let vendor_list = content.vendor_list(&vendor_dir).to_xml();
+    for name in TREE_INDEX_FILES {
+        write_new(&dir.join(name), &vendor_list)?;
+    }
+    write_new(&dir.join(format!("{vendor_dir}{VENDOR_INDEX_FILE}")), &content.vendor_index().to_xml())?;
+    write_new(&dir.join(&metadata_rel), &metadata)?;
+    Ok(TreeWritten { vibs: vib_count, vib_bytes, blobs })
+}
+
+/// A hard link to the blob (copied only where the filesystem refuses links, as
+/// snapshot views do).
+fn link_blob(store: &Store, blob: &BlobId, target: &Path) -> Result<(), StoreError> {
+    if let Some(parent) = target.parent() {
+        fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+    }
+    match store.blobs.local_path(blob) {
+        Some(path) => {
+            if let Err(e) = fs::hard_link(&path, target) {
+                tracing::warn!("cannot hard-link {} ({e}); copying it", path.display());
+                fs::copy(&path, target).map_err(|e| StoreError::io(&path, e))?;
+            }
+        }
+        None => {
+            let mut r = store.blobs.open(blob)?;
+            let mut w = File::create(target).map_err(|e| StoreError::io(target, e))?;
+            io::copy(&mut r, &mut w).map_err(|e| StoreError::io(target, e))?;
+        }
+    }
+    Ok(())
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+    }
+    let mut f = File::create(path).map_err(|e| StoreError::io(path, e))?;
+    f.write_all(bytes).map_err(|e| StoreError::io(path, e))
+}
+
+fn build_dir(store_root: &Path, view: &str, number: u64) -> PathBuf {
+    builds_dir(store_root).join(format!("{view}.{number}"))
+}
+
+/// Point `published/<view>` at build `number` (a symlink swapped by rename).
+fn link(store_root: &Path, view: &str, number: u64) -> Result<(), StoreError> {
+    let dir = published_dir(store_root);
+    fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+    let target = PathBuf::from("../builds").join(format!("{view}.{number}"));
+    let link = dir.join(view);
+    if fs::read_link(&link).is_ok_and(|t| t == target) {
+        return Ok(());
+    }
+    let tmp = dir.join(format!(".tmp-{view}-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&target, &tmp).map_err(|e| StoreError::io(&tmp, e))?;
+    fs::rename(&tmp, &link).map_err(|e| StoreError::io(&link, e))?;
+    sync_dir(&dir)
+}
+
+/// After a crash between writing the record and swapping the link: link the recorded build.
+fn repair_link(store_root: &Path, record: &ViewRecord) -> Result<(), StoreError> {
+    match &record.build {
+        Some(b) if build_dir(store_root, &record.definition.name, b.number).is_dir() => {
+            link(store_root, &record.definition.name, b.number)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Remove the builds of `view` except `keep` (and leftovers of interrupted builds).
+fn remove_builds(store_root: &Path, view: &str, keep: Option<u64>) -> Result<(), StoreError> {
+    let dir = builds_dir(store_root);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StoreError::io(&dir, e)),
+    };
+    let prefix = format!("{view}.");
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let number = name.strip_prefix(&prefix).and_then(|n| n.parse::<u64>().ok());
+        let leftover = name.starts_with(&format!(".tmp-{view}-"));
+        if leftover || number.is_some_and(|n| Some(n) != keep) {
+            remove_dir_if_exists(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+fn read_record(path: &Path) -> Result<ViewRecord, ViewError> {
+    let bytes = fs::read(path).map_err(|e| StoreError::io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| ViewError::Record { path: path.to_path_buf(), message: e.to_string() })
+}
+
+/// Temp file, fsync, rename, fsync the directory.
+fn write_record(store_root: &Path, record: &ViewRecord) -> Result<(), ViewError> {
+    let dir = root_dir(store_root);
+    fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+    let path = record_path(store_root, &record.definition.name);
+    let bytes = serde_json::to_vec_pretty(record)
+        .map_err(|e| ViewError::Record { path: path.clone(), message: e.to_string() })?;
+    let tmp = dir.join(format!(".{}.json.tmp-{}", record.definition.name, std::process::id()));
+    let mut f = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+    f.write_all(&bytes).and_then(|()| f.sync_all()).map_err(|e| StoreError::io(&tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
+    sync_dir(&dir)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_url_segments_and_vendor_codes() {
+        for ok in ["branch-42", "robo_1", "a", "8u3"] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Branch", "-x", "_x", "a.b", "a/b", "@1", &"x".repeat(65)] {
+            assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_old_builds_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = ViewRecord {
+            definition: ViewDefinition {
+                name: "b".into(),
+                sources: vec!["x".into()],
+                spec: Some(serde_json::json!({"base_image": {"version": "8.0"}})),
+                created_at: 5,
+            },
+            build: Some(ViewBuild {
+                number: 2,
+                built_at: 6,
+                snapshots: BTreeMap::from([("x".to_owned(), 3)]),
+                components: 1,
+                vibs: 1,
+                vib_bytes: 9,
+                blobs: vec!["ab".repeat(32)],
+            }),
+            last_error: None,
+        };
+        write_record(dir.path(), &record).unwrap();
+        assert_eq!(list(dir.path()).unwrap(), vec![record.clone()]);
+        assert_eq!(referenced_blobs(dir.path()).unwrap().len(), 1);
+        for n in [1, 2] {
+            fs::create_dir_all(build_dir(dir.path(), "b", n)).unwrap();
+        }
+        fs::create_dir_all(build_dir(dir.path(), "bb", 1)).unwrap();
+        // An interrupted build's temporary directory.
+        fs::create_dir_all(builds_dir(dir.path()).join(".tmp-b-4242")).unwrap();
+        repair_link(dir.path(), &record).unwrap();
+        assert_eq!(fs::read_link(published_dir(dir.path()).join("b")).unwrap(), Path::new("../builds/b.2"));
+        remove_builds(dir.path(), "b", Some(2)).unwrap();
+        assert!(!build_dir(dir.path(), "b", 1).exists() && !builds_dir(dir.path()).join(".tmp-b-4242").exists());
+        assert!(build_dir(dir.path(), "b", 2).is_dir() && build_dir(dir.path(), "bb", 1).is_dir());
+    }
+}

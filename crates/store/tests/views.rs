@@ -1,0 +1,193 @@
+//! Named views over generated sources: a merged view carries every source's content, an
+//! image view exactly one image's, a spec that stops resolving keeps the previous build,
+//! and gc keeps what a view still links after its snapshot is gone.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::Path;
+
+use common::*;
+use esxlcm_depot::catalog::Catalog;
+use esxlcm_depot::generate::{GeneratorConfig, generate_to_tree};
+use esxlcm_depot::model::ReleaseKind;
+use esxlcm_depot::source::{Depot, OpenOptions};
+use esxlcm_solver::{ResolveOptions, SoftwareSpec, resolve};
+use esxlcm_store::source::SourceConfig;
+use esxlcm_store::sync::{NoProgress, Outcome, SyncOptions, sync_source, transport_for};
+use esxlcm_store::view::{self, Refreshed, ViewError};
+use esxlcm_store::{Store, gc};
+
+fn sync(store: &Store, name: &str) -> Outcome {
+    let source = store.meta.source(name).unwrap();
+    let transport = transport_for(&source).unwrap();
+    sync_source(store, name, transport.as_ref(), &SyncOptions { parallel: 3 }, &NoProgress).unwrap().outcome
+}
+
+fn add_source(store: &Store, name: &str, dir: &Path, retention: u32) {
+    let mut config = SourceConfig::new(name, url::Url::from_directory_path(dir).unwrap().as_str()).unwrap();
+    config.retention = retention;
+    store.meta.add_source(&config).unwrap();
+}
+
+fn catalog(dir: &Path) -> Catalog {
+    Catalog::from_depots([Depot::open_path(dir, &OpenOptions::default()).unwrap()]).unwrap()
+}
+
+fn vib_ids(c: &Catalog) -> BTreeSet<String> {
+    c.vibs().map(|v| v.vib.id()).collect()
+}
+
+/// A second vendor's depot (another seed, vendor name and code).
+fn oem_config() -> GeneratorConfig {
+    GeneratorConfig { vendor_name: "Dell".into(), vendor_code: "dell".into(), ..GeneratorConfig::tiny(11) }
+}
+
+fn built(r: Result<Refreshed, ViewError>) -> view::ViewBuild {
+    match r.unwrap() {
+        Refreshed::Built(b) => b,
+        Refreshed::Unchanged(b) => panic!("expected a new build, build {} stayed", b.number),
+    }
+}
+
+#[test]
+fn a_merged_view_serves_both_sources_from_hard_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vmw, oem) = (dir.path().join("vmw"), dir.path().join("oem"));
+    generate_tree(2, &vmw);
+    generate_to_tree(&oem_config(), &oem).unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    add_source(&store, "vmw", &vmw, 3);
+    add_source(&store, "oem", &oem, 3);
+
+    view::add(&store, "all", &["vmw".into(), "oem".into()], None).unwrap();
+    let err = view::refresh(&store, "all").unwrap_err();
+    assert!(err.to_string().contains("run `esxlcm mirror sync vmw`"), "{err}");
+    assert!(view::get(store.root(), "all").unwrap().last_error.is_some());
+
+    assert_eq!(sync(&store, "vmw"), Outcome::Published);
+    assert_eq!(sync(&store, "oem"), Outcome::Published);
+    let b = built(view::refresh(&store, "all"));
+    assert_eq!(b.number, 1);
+    let served = view::published_dir(store.root()).join("all");
+    let merged = catalog(&served);
+    let (want_vmw, want_oem) = (vib_ids(&catalog(&vmw)), vib_ids(&catalog(&oem)));
+    let want: BTreeSet<String> = want_vmw.union(&want_oem).cloned().collect();
+    assert!(want.len() > want_vmw.len() && want.len() > want_oem.len() && want_oem.len() > 10);
+    assert_eq!(vib_ids(&merged), want, "every VIB of both sources");
+    let vendors: BTreeSet<String> = merged.vibs().map(|v| v.vib.vendor.clone()).collect();
+    assert_eq!(vendors, BTreeSet::from(["DEL".to_owned(), "VMW".to_owned()]), "both vendors' VIBs");
+    assert_eq!(b.vibs, want.len());
+    let record = view::get(store.root(), "all").unwrap();
+    assert!(record.last_error.is_none(), "a successful build clears the failure");
+
+    // VIBs are the stored payloads, linked: same inode as the blob.
+    for v in merged.vibs() {
+        let path = served.join("all").join(&v.vib.location.as_ref().unwrap().relative_path);
+        let sha = &v.vib.location.as_ref().unwrap().checksum.value;
+        let blob = store.blobs.local_path(&esxlcm_store::blob::BlobId::parse(sha).unwrap()).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().ino(), std::fs::metadata(&blob).unwrap().ino(), "{path:?}");
+    }
+
+    // Nothing changed upstream: nothing to rebuild.
+    assert!(matches!(view::refresh(&store, "all").unwrap(), Refreshed::Unchanged(b) if b.number == 1));
+    assert!(matches!(view::add(&store, "all", &["vmw".into()], None), Err(ViewError::Exists(_))));
+    assert!(matches!(view::add(&store, "x", &["nope".into()], None), Err(ViewError::Store(_))));
+    view::remove(&store, "all").unwrap();
+    assert!(!served.exists() && view::list(store.root()).unwrap().is_empty());
+}
+
+#[test]
+fn an_image_view_holds_exactly_the_image_and_keeps_its_build_when_the_spec_stops_resolving() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, v1, v2) = (dir.path().join("up"), dir.path().join("v1"), dir.path().join("v2"));
+    generate_tree(2, &v1);
+    generate_tree(3, &v2);
+    generate_tree(3, &up);
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    add_source(&store, "vmw", &up, 3);
+    assert_eq!(sync(&store, "vmw"), Outcome::Published);
+
+    // The newest base image: only v2 has it.
+    let full = catalog(&v2);
+    let old: BTreeSet<String> =
+        catalog(&v1).release_units(ReleaseKind::BaseImage).map(|u| u.version.to_string()).collect();
+    let newest = full.release_units(ReleaseKind::BaseImage).map(|u| u.version.to_string()).find(|v| !old.contains(v));
+    let newest = newest.unwrap();
+    let spec_json = format!(r#"{{"base_image": {{"version": "{newest}"}}}}"#);
+    view::add(&store, "branch", &["vmw".into()], Some(spec_json.as_bytes())).unwrap();
+    let b = built(view::refresh(&store, "branch"));
+
+    let spec = SoftwareSpec::from_json(spec_json.as_bytes()).unwrap();
+    let resolution = resolve(&spec.image, &full, &ResolveOptions::default());
+    assert!(!resolution.has_errors());
+    let image_vibs: BTreeSet<String> = resolution.image.vibs.keys().cloned().collect();
+    let served = view::published_dir(store.root()).join("branch");
+    let view_catalog = catalog(&served);
+    assert_eq!(vib_ids(&view_catalog), image_vibs, "exactly the image's VIBs");
+    assert!(vib_ids(&full).len() > image_vibs.len(), "and not the rest of the source");
+    let again = resolve(&spec.image, &view_catalog, &ResolveOptions::default());
+    assert!(!again.has_errors(), "the spec resolves from the view alone");
+    assert_eq!(again.image.vibs.keys().collect::<Vec<_>>(), resolution.image.vibs.keys().collect::<Vec<_>>());
+    let before = tree(&served);
+
+    // Upstream loses that base image: the view keeps its build and says why.
+    std::fs::remove_dir_all(&up).unwrap();
+    copy_dir(&v1, &up);
+    assert_eq!(sync(&store, "vmw"), Outcome::Published);
+    let err = view::refresh(&store, "branch").unwrap_err();
+    assert!(matches!(err, ViewError::Unresolved { .. }), "{err}");
+    assert!(err.to_string().contains(&newest) && err.to_string().contains("previous build stays"), "{err}");
+    let record = view::get(store.root(), "branch").unwrap();
+    assert_eq!(record.build.as_ref().unwrap().number, b.number);
+    assert!(record.last_error.unwrap().message.contains(&newest));
+    assert_eq!(tree(&served), before, "the previous build is still served");
+}
+
+#[test]
+fn gc_keeps_the_blobs_a_view_links_after_retention_removes_their_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, v1) = (dir.path().join("up"), dir.path().join("v1"));
+    generate_tree(3, &up);
+    generate_tree(2, &v1);
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    add_source(&store, "vmw", &up, 1);
+    assert_eq!(sync(&store, "vmw"), Outcome::Published);
+    view::add(&store, "pinned", &["vmw".into()], None).unwrap();
+    let b = built(view::refresh(&store, "pinned"));
+    let first = *b.snapshots.get("vmw").unwrap();
+
+    // Upstream withdraws a release; retention 1 removes the first snapshot, whose VIBs of
+    // that release only the view still uses.
+    std::fs::remove_dir_all(&up).unwrap();
+    copy_dir(&v1, &up);
+    assert_eq!(sync(&store, "vmw"), Outcome::Published);
+    assert!(store.meta.snapshots(store.meta.source("vmw").unwrap().id).unwrap().iter().all(|s| s.id != first));
+    let by_snapshots = store.meta.referenced_blobs().unwrap();
+    let report = gc::collect(&store).unwrap();
+    assert!(report.blobs_deleted >= 1, "the first snapshot's metadata.zip goes: {report:?}");
+    for blob in &b.blobs {
+        let id = esxlcm_store::blob::BlobId::parse(blob).unwrap();
+        assert!(store.blobs.contains(&id).unwrap(), "blob {blob} of the view is kept");
+    }
+    let alone = b.blobs.iter().filter(|x| !by_snapshots.iter().any(|o| o.as_str() == x.as_str())).count();
+    assert!(alone > 5, "the withdrawn release's VIBs are the view's alone ({alone})");
+
+    // Refreshed, the view follows the new snapshot; removed, its blobs are free again.
+    let b2 = built(view::refresh(&store, "pinned"));
+    assert_ne!(b2.snapshots, b.snapshots);
+    view::remove(&store, "pinned").unwrap();
+    let after = gc::collect(&store).unwrap();
+    assert_eq!(after.blobs_kept, store.meta.referenced_blobs().unwrap().len());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for (rel, bytes) in tree(from) {
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::write(dest, bytes).unwrap();
+    }
+}
