@@ -13,7 +13,7 @@ use esxlcm_depot::model::ReleaseKind;
 use esxlcm_solver::notification::ids;
 use esxlcm_solver::spec::ImageSpec;
 use esxlcm_solver::{ResolveOptions, resolve};
-use image_support::{EDITOR, config_two_admins, host_state, import_depot, run_task, send, tiny_depot};
+use image_support::{EDITOR, config_two_admins, host_state, import_depot, tiny_depot};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -30,125 +30,125 @@ async fn standalone_host_image_workflow_over_rest() {
     import_depot(&s, &t, &bundle).await;
 
     // A cluster with one host, and a standalone host.
-    let (_, cluster) = send(&s, Method::POST, "/api/esxlcm/clusters", &t, Some(json!({"name": "prod"}))).await;
+    let (_, cluster) = s.send(Method::POST, "/api/esxlcm/clusters", &t, Some(json!({"name": "prod"}))).await;
     let cluster = cluster.as_str().unwrap().to_owned();
     let body = json!({"name": "esx-c1", "cluster": cluster});
-    let (_, member) = send(&s, Method::POST, "/api/esxlcm/hosts", &t, Some(body)).await;
+    let (_, member) = s.send(Method::POST, "/api/esxlcm/hosts", &t, Some(body)).await;
     let member = member.as_str().unwrap().to_owned();
-    let (st, host) = send(&s, Method::POST, "/api/esxlcm/hosts", &t, Some(json!({"name": "esx-solo"}))).await;
+    let (st, host) = s.send(Method::POST, "/api/esxlcm/hosts", &t, Some(json!({"name": "esx-solo"}))).await;
     assert_eq!(st, 201, "{host}");
     let host = host.as_str().unwrap().to_owned();
 
     // A host in a cluster has no image of its own: the error names the cluster.
     let msw = format!("/api/esx/settings/hosts/{member}/software");
     for (method, path) in [(Method::GET, msw.clone()), (Method::POST, format!("{msw}/drafts"))] {
-        let (st, e) = send(&s, method, &path, &t, None).await;
+        let (st, e) = s.send(method, &path, &t, None).await;
         assert_eq!((st, e["error_type"].as_str()), (400, Some("UNSUPPORTED")), "{e}");
         let text = e["messages"][0]["default_message"].as_str().unwrap();
         assert!(text.contains(&cluster) && text.contains("prod"), "{text}");
     }
-    let (st, e) = send(&s, Method::GET, "/api/esx/settings/hosts/host-424242/software", &t, None).await;
+    let (st, e) = s.send(Method::GET, "/api/esx/settings/hosts/host-424242/software", &t, None).await;
     assert_eq!((st, e["error_type"].as_str()), (404, Some("NOT_FOUND")), "{e}");
 
     // No desired image yet.
     let sw = format!("/api/esx/settings/hosts/{host}/software");
-    let (st, e) = send(&s, Method::GET, &sw, &t, None).await;
+    let (st, e) = s.send(Method::GET, &sw, &t, None).await;
     assert_eq!((st, e["error_type"].as_str()), (400, Some("NOT_ALLOWED_IN_CURRENT_STATE")), "{e}");
     assert!(e["messages"][0]["default_message"].as_str().unwrap().contains(&host), "{e}");
 
     // A draft whose base image, add-on and component do not fit together.
-    let (st, draft) = send(&s, Method::POST, &format!("{sw}/drafts"), &t, None).await;
+    let (st, draft) = s.send(Method::POST, &format!("{sw}/drafts"), &t, None).await;
     assert_eq!(st, 201, "{draft}");
     let draft = draft.as_str().unwrap().to_owned();
-    let (st, e) = send(&s, Method::POST, &format!("{sw}/drafts"), &t, None).await;
+    let (st, e) = s.send(Method::POST, &format!("{sw}/drafts"), &t, None).await;
     assert_eq!((st, e["error_type"].as_str()), (400, Some("ALREADY_EXISTS")), "{e}");
     let d = format!("{sw}/drafts/{draft}");
     let low = json!({"version": p.low.to_string()});
-    let (st, e) = send(&s, Method::PUT, &format!("{d}/software/base-image"), &t, Some(low)).await;
+    let (st, e) = s.send(Method::PUT, &format!("{d}/software/base-image"), &t, Some(low)).await;
     assert_eq!(st, 204, "{e}");
     let add_on = json!({"name": p.addon.0, "version": p.addon.1.to_string()});
-    let (st, e) = send(&s, Method::PUT, &format!("{d}/software/add-on"), &t, Some(add_on)).await;
+    let (st, e) = s.send(Method::PUT, &format!("{d}/software/add-on"), &t, Some(add_on)).await;
     assert_eq!(st, 204, "{e}");
     let comp_path = format!("{d}/software/components/{}", p.component.0);
-    let (st, e) = send(&s, Method::PUT, &comp_path, &t, Some(json!(p.component.1.to_string()))).await;
+    let (st, e) = s.send(Method::PUT, &comp_path, &t, Some(json!(p.component.1.to_string()))).await;
     assert_eq!(st, 204, "{e}");
-    let (st, c) = send(&s, Method::GET, &comp_path, &viewer, None).await;
+    let (st, c) = s.send(Method::GET, &comp_path, &viewer, None).await;
     assert_eq!((st, c["version"].as_str()), (200, Some(p.component.1.as_str())), "{c}");
     let (st, e) =
-        send(&s, Method::PUT, &format!("{d}/display-name"), &t, Some(json!({"display_name": "solo image"}))).await;
+        s.send(Method::PUT, &format!("{d}/display-name"), &t, Some(json!({"display_name": "solo image"}))).await;
     assert_eq!(st, 204, "{e}");
-    let (_, name) = send(&s, Method::GET, &format!("{d}/display-name"), &viewer, None).await;
+    let (_, name) = s.send(Method::GET, &format!("{d}/display-name"), &viewer, None).await;
     assert_eq!(name["display_name"], "solo image");
     // One editor per draft.
-    let (st, e) = send(&s, Method::DELETE, &format!("{d}/software/add-on"), &t2, None).await;
+    let (st, e) = s.send(Method::DELETE, &format!("{d}/software/add-on"), &t2, None).await;
     assert_eq!((st, e["error_type"].as_str()), (409, Some("CONCURRENT_CHANGE")), "{e}");
 
     // Validation finds the dependency error; a commit is refused with it.
-    let info = run_task(&s, &t, &format!("{d}?action=validate"), None).await;
+    let info = s.run_task(&t, &format!("{d}?action=validate"), None).await;
     assert_eq!(info["status"], "SUCCEEDED", "{info}");
     let errors = info["result"]["notifications"]["errors"].as_array().unwrap();
     let unmet = errors.iter().find(|n| n["id"] == ids::DEPENDENCY_UNMET).unwrap_or_else(|| panic!("{errors:#?}"));
     assert!(unmet["message"]["default_message"].as_str().unwrap().contains(&p.component.0), "{unmet}");
-    let info = run_task(&s, &t, &format!("{d}?action=commit"), Some(json!({"message": "too early"}))).await;
+    let info = s.run_task(&t, &format!("{d}?action=commit"), Some(json!({"message": "too early"}))).await;
     assert_eq!(info["error"]["error_type"], "INVALID_ARGUMENT", "{info}");
 
     // Fixed with the newest base image.
     let high = json!({"version": p.high.to_string()});
-    let (st, _) = send(&s, Method::PUT, &format!("{d}/software/base-image"), &t, Some(high)).await;
+    let (st, _) = s.send(Method::PUT, &format!("{d}/software/base-image"), &t, Some(high)).await;
     assert_eq!(st, 204);
-    let info = run_task(&s, &t, &format!("{d}?action=validate"), None).await;
+    let info = s.run_task(&t, &format!("{d}?action=validate"), None).await;
     assert_eq!(info["result"]["notifications"]["errors"], json!([]), "{info}");
-    let (_, got) = send(&s, Method::GET, &d, &viewer, None).await;
+    let (_, got) = s.send(Method::GET, &d, &viewer, None).await;
     assert_eq!(got["metadata"]["status"], "VALID", "{got}");
     assert_eq!(got["display_name"], "solo image");
     assert_eq!(got["software"]["add_on"]["name"], p.addon.0);
 
     // A second administrator's draft, imported before the commit below.
     let imported = json!({"base_image": {"version": p.high.to_string()}}).to_string();
-    let (st, draft2) = send(
-        &s,
-        Method::POST,
-        &format!("{sw}/drafts?action=import-software-spec"),
-        &t2,
-        Some(json!({"source_type": "JSON_STRING", "software_spec": imported})),
-    )
-    .await;
+    let (st, draft2) = s
+        .send(
+            Method::POST,
+            &format!("{sw}/drafts?action=import-software-spec"),
+            &t2,
+            Some(json!({"source_type": "JSON_STRING", "software_spec": imported})),
+        )
+        .await;
     assert_eq!(st, 200, "{draft2}");
     let draft2 = draft2.as_str().unwrap().to_owned();
-    let (_, list) = send(&s, Method::GET, &format!("{sw}/drafts"), &viewer, None).await;
+    let (_, list) = s.send(Method::GET, &format!("{sw}/drafts"), &viewer, None).await;
     assert_eq!(list.as_object().unwrap().len(), 2, "{list}");
 
-    let info = run_task(&s, &t, &format!("{d}?action=commit"), Some(json!({"message": "solo U3"}))).await;
+    let info = s.run_task(&t, &format!("{d}?action=commit"), Some(json!({"message": "solo U3"}))).await;
     assert_eq!(info["status"], "SUCCEEDED", "{info}");
     let commit = info["result"].as_str().unwrap().to_owned();
-    let (_, ci) = send(&s, Method::GET, &format!("{sw}/commits/{commit}"), &viewer, None).await;
+    let (_, ci) = s.send(Method::GET, &format!("{sw}/commits/{commit}"), &viewer, None).await;
     assert_eq!((ci["author"].as_str(), ci["description"].as_str()), (Some(ADMIN.0), Some("solo U3")), "{ci}");
     assert_eq!(ci["apply_status"], "NOT_APPLIED");
-    let (_, name) = send(&s, Method::GET, &format!("{sw}/display-name"), &viewer, None).await;
+    let (_, name) = s.send(Method::GET, &format!("{sw}/display-name"), &viewer, None).await;
     assert_eq!(name["display_name"], "solo image");
-    let info = run_task(&s, &t2, &format!("{sw}/drafts/{draft2}?action=commit"), Some(json!({}))).await;
+    let info = s.run_task(&t2, &format!("{sw}/drafts/{draft2}?action=commit"), Some(json!({}))).await;
     assert_eq!(info["error"]["error_type"], "CONCURRENT_CHANGE", "{info}");
     assert!(info["error"]["messages"][0]["default_message"].as_str().unwrap().contains(&commit), "{info}");
-    let (st, _) = send(&s, Method::DELETE, &format!("{sw}/drafts/{draft2}"), &t2, None).await;
+    let (st, _) = s.send(Method::DELETE, &format!("{sw}/drafts/{draft2}"), &t2, None).await;
     assert_eq!(st, 204);
     // The clustered host's cluster is untouched.
-    let (st, _) = send(&s, Method::GET, &format!("/api/esx/settings/clusters/{cluster}/software"), &t, None).await;
+    let (st, _) = s.send(Method::GET, &format!("/api/esx/settings/clusters/{cluster}/software"), &t, None).await;
     assert_eq!(st, 400);
 
     // The desired image and its parts.
-    let (st, got) = send(&s, Method::GET, &sw, &viewer, None).await;
+    let (st, got) = s.send(Method::GET, &sw, &viewer, None).await;
     assert_eq!(st, 200, "{got}");
     assert_eq!(got["base_image"]["version"], p.high.to_string());
-    let (_, b) = send(&s, Method::GET, &format!("{sw}/base-image"), &viewer, None).await;
+    let (_, b) = s.send(Method::GET, &format!("{sw}/base-image"), &viewer, None).await;
     assert_eq!(b["version"], p.high.to_string());
-    let (_, a) = send(&s, Method::GET, &format!("{sw}/add-on"), &viewer, None).await;
+    let (_, a) = s.send(Method::GET, &format!("{sw}/add-on"), &viewer, None).await;
     assert_eq!(a["version"], p.addon.1.to_string());
-    let (_, comps) = send(&s, Method::GET, &format!("{sw}/components"), &viewer, None).await;
+    let (_, comps) = s.send(Method::GET, &format!("{sw}/components"), &viewer, None).await;
     assert_eq!(comps[&p.component.0]["version"], p.component.1.to_string(), "{comps}");
-    let (_, eff) = send(&s, Method::GET, &format!("{sw}/effective-components"), &viewer, None).await;
+    let (_, eff) = s.send(Method::GET, &format!("{sw}/effective-components"), &viewer, None).await;
     assert_eq!(eff[&p.component.0]["details"]["source"], "USER", "{eff}");
     assert!(eff.as_object().unwrap().values().any(|c| c["details"]["source"] == "BASE_IMAGE"));
-    let (_, sols) = send(&s, Method::GET, &format!("{sw}/solutions"), &viewer, None).await;
+    let (_, sols) = s.send(Method::GET, &format!("{sw}/solutions"), &viewer, None).await;
     assert_eq!(sols, json!({}));
 
     // A removed component shows in the effective list only when asked for.
@@ -165,23 +165,23 @@ async fn standalone_host_image_workflow_over_rest() {
         })
         .expect("a base-image component the image can do without")
         .clone();
-    let (_, draft3) = send(&s, Method::POST, &format!("{sw}/drafts"), &t, None).await;
+    let (_, draft3) = s.send(Method::POST, &format!("{sw}/drafts"), &t, None).await;
     let d3 = format!("{sw}/drafts/{}", draft3.as_str().unwrap());
-    let (st, e) = send(&s, Method::PUT, &format!("{d3}/software/removed-components/{removable}"), &t, None).await;
+    let (st, e) = s.send(Method::PUT, &format!("{d3}/software/removed-components/{removable}"), &t, None).await;
     assert_eq!(st, 204, "{e}");
-    let (_, eff) = send(&s, Method::GET, &format!("{d3}/software/effective-components"), &viewer, None).await;
+    let (_, eff) = s.send(Method::GET, &format!("{d3}/software/effective-components"), &viewer, None).await;
     assert!(eff.get(&removable).is_none(), "{eff}");
-    let (st, eff) =
-        send(&s, Method::GET, &format!("{d3}/software/effective-components?with-removed-components"), &viewer, None)
-            .await;
+    let (st, eff) = s
+        .send(Method::GET, &format!("{d3}/software/effective-components?with-removed-components"), &viewer, None)
+        .await;
     assert_eq!(st, 200, "{eff}");
     assert_eq!(eff[&removable]["details"]["source"], "USER_REMOVED", "{eff}");
-    let (st, _) = send(&s, Method::DELETE, &d3, &t, None).await;
+    let (st, _) = s.send(Method::DELETE, &d3, &t, None).await;
     assert_eq!(st, 204);
 
     // Export the spec as JSON and download it.
     let body = json!({"export_software_spec": true, "export_offline_bundle": false, "export_iso_image": false});
-    let (st, urls) = send(&s, Method::POST, &format!("{sw}?action=export"), &t, Some(body)).await;
+    let (st, urls) = s.send(Method::POST, &format!("{sw}?action=export"), &t, Some(body)).await;
     assert_eq!(st, 200, "{urls}");
     let r = s.client.get(urls["SOFTWARE_SPEC"].as_str().unwrap()).header("vmware-api-session-id", &viewer).send();
     let exported: Value = r.await.unwrap().json().await.unwrap();
@@ -189,12 +189,12 @@ async fn standalone_host_image_workflow_over_rest() {
     assert_eq!(exported["components"][&p.component.0], p.component.1.to_string());
 
     // Scans of the posted state: compliant, then an older base image, then a newer component.
-    let (st, _) = send(&s, Method::GET, &format!("{sw}/compliance"), &t, None).await;
+    let (st, _) = s.send(Method::GET, &format!("{sw}/compliance"), &t, None).await;
     assert_eq!(st, 404);
     let image = resolve(&spec, &catalog, &ResolveOptions::default()).image;
     let vibs: Vec<Value> =
         image.vibs.values().map(|v| json!({"ID": v.id(), "Name": v.name, "Version": v.version.to_string()})).collect();
-    let (_, eff) = send(&s, Method::GET, &format!("{sw}/effective-components"), &t, None).await;
+    let (_, eff) = s.send(Method::GET, &format!("{sw}/effective-components"), &t, None).await;
     let good = host_state(&p.high, &p.addon, &eff, &vibs);
     let older = host_state(&p.low, &p.addon, &eff, &vibs);
     let mut newer = good.clone();
@@ -204,25 +204,25 @@ async fn standalone_host_image_workflow_over_rest() {
         }
     }
     for (state, status) in [(&good, "COMPLIANT"), (&older, "NON_COMPLIANT"), (&newer, "INCOMPATIBLE")] {
-        let (st, e) = send(&s, Method::PUT, &format!("/api/esxlcm/hosts/{host}/state"), &t, Some(state.clone())).await;
+        let (st, e) = s.send(Method::PUT, &format!("/api/esxlcm/hosts/{host}/state"), &t, Some(state.clone())).await;
         assert_eq!(st, 204, "{e}");
-        let info = run_task(&s, &t, &format!("{sw}?action=scan"), None).await;
+        let info = s.run_task(&t, &format!("{sw}?action=scan"), None).await;
         assert_eq!(info["status"], "SUCCEEDED", "{info}");
         let r = &info["result"];
         assert_eq!(r["status"], status, "{r}");
         assert_eq!(r["commit"], commit.as_str());
-        let (_, stored) = send(&s, Method::GET, &format!("{sw}/compliance"), &viewer, None).await;
+        let (_, stored) = s.send(Method::GET, &format!("{sw}/compliance"), &viewer, None).await;
         assert_eq!(stored["status"], status);
     }
-    let (_, stored) = send(&s, Method::GET, &format!("{sw}/compliance"), &viewer, None).await;
+    let (_, stored) = s.send(Method::GET, &format!("{sw}/compliance"), &viewer, None).await;
     assert_eq!(stored["components"][&p.component.0]["status"], "INCOMPATIBLE", "{stored}");
     // The old base image state, checked against a draft (not stored).
-    let (_, draft4) = send(&s, Method::POST, &format!("{sw}/drafts"), &t, None).await;
-    let (st, _) = send(&s, Method::PUT, &format!("/api/esxlcm/hosts/{host}/state"), &t, Some(older)).await;
+    let (_, draft4) = s.send(Method::POST, &format!("{sw}/drafts"), &t, None).await;
+    let (st, _) = s.send(Method::PUT, &format!("/api/esxlcm/hosts/{host}/state"), &t, Some(older)).await;
     assert_eq!(st, 204);
-    let info = run_task(&s, &viewer, &format!("{sw}/drafts/{}?action=scan", draft4.as_str().unwrap()), None).await;
+    let info = s.run_task(&viewer, &format!("{sw}/drafts/{}?action=scan", draft4.as_str().unwrap()), None).await;
     assert_eq!(info["result"]["base_image"]["status"], "NON_COMPLIANT", "{info}");
-    let (_, stored) = send(&s, Method::GET, &format!("{sw}/compliance"), &viewer, None).await;
+    let (_, stored) = s.send(Method::GET, &format!("{sw}/compliance"), &viewer, None).await;
     assert_eq!(stored["status"], "INCOMPATIBLE");
 
     // The host's image survives a restart and answers in JSON-RPC.

@@ -8,10 +8,8 @@
 mod api_support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::time::Duration;
 
-use api_support::{ADMIN, TestServer, VIEWER, start_on};
+use api_support::{ADMIN, VIEWER, serve_depot_task, start_on};
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::generate::{GeneratorConfig, generate_to_tree};
 use esxlcm_depot::model::ReleaseKind;
@@ -19,54 +17,6 @@ use esxlcm_depot::source::{Depot, OpenOptions};
 use esxlcm_version::Version;
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn send(s: &TestServer, method: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = s.rest(method, path, token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
-}
-
-/// Start `path?…&vmw-task=true`, wait for it; returns the task info and the progress seen.
-async fn run_task(s: &TestServer, token: &str, path: &str, body: Option<Value>) -> (Value, Vec<i64>) {
-    let sep = if path.contains('?') { '&' } else { '?' };
-    let (status, task) = send(s, Method::POST, &format!("{path}{sep}vmw-task=true"), token, body).await;
-    assert_eq!(status, 202, "{task}");
-    let task = task.as_str().unwrap().to_owned();
-    let mut seen = Vec::new();
-    for _ in 0..1500 {
-        let (status, info) = send(s, Method::GET, &format!("/api/cis/tasks/{task}"), token, None).await;
-        assert_eq!(status, 200, "{info}");
-        if let Some(c) = info["progress"]["completed"].as_i64() {
-            seen.push(c);
-        }
-        if matches!(info["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
-            return (info, seen);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("task {task} did not finish");
-}
-
-/// Serve `dir` as an online depot on loopback; the sender stops it.
-async fn serve_depot(dir: &Path) -> (u16, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let dir = dir.to_path_buf();
-    let task = tokio::spawn(async move {
-        esxlcm_server::depot_http::serve(listener, &dir, async move {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    (port, stop, task)
-}
 
 fn component_names(list: &Value) -> BTreeSet<String> {
     list.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect()
@@ -83,7 +33,7 @@ async fn online_depot_sync_content_image_and_failures() {
     let high: Version = expected.release_units(ReleaseKind::BaseImage).map(|u| u.version.clone()).max().unwrap();
     assert!(!comps.is_empty());
 
-    let (port, stop_depot, depot_task) = serve_depot(&tree).await;
+    let (port, stop_depot, depot_task) = serve_depot_task(&tree).await;
     let data = dir.path().join("data");
     let s = start_on(&data).await;
     let t = s.rest_login(ADMIN.0, ADMIN.1).await;
@@ -92,32 +42,33 @@ async fn online_depot_sync_content_image_and_failures() {
 
     let location = format!("http://127.0.0.1:{port}/index.xml");
     let (st, id) =
-        send(&s, Method::POST, online, &t, Some(json!({"location": location, "description": "loopback"}))).await;
+        s.send(Method::POST, online, &t, Some(json!({"location": location, "description": "loopback"}))).await;
     assert_eq!(st, 201, "{id}");
     let id = id.as_str().unwrap().to_owned();
 
     // Nothing fetched yet: no content, and the catalog is empty.
-    let (st, e) = send(&s, Method::GET, &format!("{online}/{id}/content"), &viewer, None).await;
+    let (st, e) = s.send(Method::GET, &format!("{online}/{id}/content"), &viewer, None).await;
     assert_eq!((st, e["error_type"].as_str()), (400, Some("NOT_ALLOWED_IN_CURRENT_STATE")), "{e}");
-    let (_, list) = send(&s, Method::GET, "/api/esx/settings/depot-content/components", &viewer, None).await;
+    let (_, list) = s.send(Method::GET, "/api/esx/settings/depot-content/components", &viewer, None).await;
     assert_eq!(list, json!([]));
 
     // Only administrators sync.
-    let (st, _) = send(&s, Method::POST, "/api/esx/settings/depots?action=sync&vmw-task=true", &viewer, None).await;
+    let (st, _) = s.send(Method::POST, "/api/esx/settings/depots?action=sync&vmw-task=true", &viewer, None).await;
     assert_eq!(st, 403);
-    let (info, progress) = run_task(&s, &t, "/api/esx/settings/depots?action=sync", Some(json!({}))).await;
+    let (info, progress) =
+        s.rest_task_progress(Method::POST, "/api/esx/settings/depots?action=sync", &t, Some(json!({}))).await;
     assert_eq!(info["status"], "SUCCEEDED", "{info}");
     assert_eq!(info["operation"], "sync");
     assert_eq!(info["progress"]["completed"], 100, "{info}");
     assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
 
     // Its components, base images and add-ons are depot content now.
-    let (st, list) = send(&s, Method::GET, "/api/esx/settings/depot-content/components", &viewer, None).await;
+    let (st, list) = s.send(Method::GET, "/api/esx/settings/depot-content/components", &viewer, None).await;
     assert_eq!(st, 200, "{list}");
     assert_eq!(component_names(&list), comps);
-    let (_, bases) = send(&s, Method::GET, "/api/esx/settings/depot-content/base-images", &viewer, None).await;
+    let (_, bases) = s.send(Method::GET, "/api/esx/settings/depot-content/base-images", &viewer, None).await;
     assert!(bases.as_array().unwrap().iter().any(|b| b["version"] == high.to_string()), "{bases}");
-    let (st, content) = send(&s, Method::GET, &format!("{online}/{id}/content"), &viewer, None).await;
+    let (st, content) = s.send(Method::GET, &format!("{online}/{id}/content"), &viewer, None).await;
     assert_eq!(st, 200, "{content}");
     let bundles = content["metadata_bundles"].as_object().unwrap();
     assert!(!bundles.is_empty(), "{content}");
@@ -127,22 +78,21 @@ async fn online_depot_sync_content_image_and_failures() {
 
     // A cluster image from the online depot: draft, validate, commit, export (VIBs fetched
     // from the depot server now, since only metadata was synced).
-    let (st, cluster) = send(&s, Method::POST, "/api/esxlcm/clusters", &t, Some(json!({"name": "edge"}))).await;
+    let (st, cluster) = s.send(Method::POST, "/api/esxlcm/clusters", &t, Some(json!({"name": "edge"}))).await;
     assert_eq!(st, 201, "{cluster}");
     let sw = format!("/api/esx/settings/clusters/{}/software", cluster.as_str().unwrap());
-    let (st, draft) = send(&s, Method::POST, &format!("{sw}/drafts"), &t, None).await;
+    let (st, draft) = s.send(Method::POST, &format!("{sw}/drafts"), &t, None).await;
     assert_eq!(st, 201, "{draft}");
     let d = format!("{sw}/drafts/{}", draft.as_str().unwrap());
     let (st, e) =
-        send(&s, Method::PUT, &format!("{d}/software/base-image"), &t, Some(json!({"version": high.to_string()})))
-            .await;
+        s.send(Method::PUT, &format!("{d}/software/base-image"), &t, Some(json!({"version": high.to_string()}))).await;
     assert_eq!(st, 204, "{e}");
-    let (info, _) = run_task(&s, &t, &format!("{d}?action=validate"), None).await;
+    let info = s.run_task(&t, &format!("{d}?action=validate"), None).await;
     assert_eq!(info["result"]["notifications"]["errors"], json!([]), "{info}");
-    let (info, _) = run_task(&s, &t, &format!("{d}?action=commit"), Some(json!({"message": "online"}))).await;
+    let info = s.run_task(&t, &format!("{d}?action=commit"), Some(json!({"message": "online"}))).await;
     assert_eq!(info["status"], "SUCCEEDED", "{info}");
     let body = json!({"export_software_spec": false, "export_offline_bundle": true, "export_iso_image": false});
-    let (st, urls) = send(&s, Method::POST, &format!("{sw}?action=export"), &t, Some(body)).await;
+    let (st, urls) = s.send(Method::POST, &format!("{sw}?action=export"), &t, Some(body)).await;
     assert_eq!(st, 200, "{urls}");
     let zip_url = urls["OFFLINE_BUNDLE"].as_str().unwrap();
     let bytes = s.client.get(zip_url).header("vmware-api-session-id", &t).send().await.unwrap().bytes().await.unwrap();
@@ -156,36 +106,36 @@ async fn online_depot_sync_content_image_and_failures() {
     // named without its secrets; the synced depot keeps its content.
     let token = "aB3dE5fG7hI9jK1lM3nO5pQ7";
     let bad = format!("http://user:s3cret@127.0.0.1:1/{token}/main/index.xml");
-    let (st, bad_id) = send(&s, Method::POST, online, &t, Some(json!({"location": bad}))).await;
+    let (st, bad_id) = s.send(Method::POST, online, &t, Some(json!({"location": bad}))).await;
     assert_eq!(st, 201, "{bad_id}");
     let bad_id = bad_id.as_str().unwrap().to_owned();
-    let (info, _) = run_task(&s, &t, "/api/esx/settings/depots?action=sync", None).await;
+    let info = s.run_task(&t, "/api/esx/settings/depots?action=sync", None).await;
     assert_eq!(info["status"], "FAILED", "{info}");
     assert_eq!(info["error"]["error_type"], "RESOURCE_INACCESSIBLE", "{info}");
     let message = info["error"]["messages"][0]["default_message"].as_str().unwrap().to_owned();
     assert!(message.contains(&bad_id) && message.contains("127.0.0.1:1"), "{message}");
     assert!(message.contains("could not connect"), "{message}");
     assert!(!message.contains(token) && !message.contains("s3cret"), "{message}");
-    let (_, list) = send(&s, Method::GET, "/api/esx/settings/depot-content/components", &viewer, None).await;
+    let (_, list) = s.send(Method::GET, "/api/esx/settings/depot-content/components", &viewer, None).await;
     assert_eq!(component_names(&list), comps);
-    let (st, _) = send(&s, Method::DELETE, &format!("{online}/{bad_id}"), &t, None).await;
+    let (st, _) = s.send(Method::DELETE, &format!("{online}/{bad_id}"), &t, None).await;
     assert_eq!(st, 204);
 
     // The sync schedule: stored, checked.
     let sched = "/api/esx/settings/depots/sync-schedule";
-    let (st, got) = send(&s, Method::GET, sched, &viewer, None).await;
+    let (st, got) = s.send(Method::GET, sched, &viewer, None).await;
     assert_eq!((st, &got["enabled"]), (200, &json!(false)), "{got}");
     let weekly = json!({"enabled": true, "email_addresses": [],
         "schedule": {"type": "WEEKLY", "minute": 30, "hour": 2, "day_of_week": "SUNDAY"}});
-    let (st, e) = send(&s, Method::PUT, sched, &t, Some(weekly.clone())).await;
+    let (st, e) = s.send(Method::PUT, sched, &t, Some(weekly.clone())).await;
     assert_eq!(st, 204, "{e}");
-    let (_, got) = send(&s, Method::GET, sched, &viewer, None).await;
+    let (_, got) = s.send(Method::GET, sched, &viewer, None).await;
     assert_eq!(got["schedule"]["day_of_week"], "SUNDAY", "{got}");
     assert_eq!(got["enabled"], true);
     let no_hour = json!({"enabled": true, "email_addresses": [], "schedule": {"type": "DAILY", "minute": 5}});
-    let (st, e) = send(&s, Method::PUT, sched, &t, Some(no_hour)).await;
+    let (st, e) = s.send(Method::PUT, sched, &t, Some(no_hour)).await;
     assert_eq!((st, e["error_type"].as_str()), (400, Some("INVALID_ARGUMENT")), "{e}");
-    let (st, _) = send(&s, Method::PUT, sched, &viewer, Some(weekly.clone())).await;
+    let (st, _) = s.send(Method::PUT, sched, &viewer, Some(weekly.clone())).await;
     assert_eq!(st, 403);
 
     // The depot server goes away: after a restart the synced metadata still serves.
@@ -194,18 +144,18 @@ async fn online_depot_sync_content_image_and_failures() {
     s.stop().await;
     let s = start_on(&data).await;
     let t = s.rest_login(ADMIN.0, ADMIN.1).await;
-    let (st, list) = send(&s, Method::GET, "/api/esx/settings/depot-content/components", &t, None).await;
+    let (st, list) = s.send(Method::GET, "/api/esx/settings/depot-content/components", &t, None).await;
     assert_eq!(st, 200, "{list}");
     assert_eq!(component_names(&list), comps);
-    let (_, got) = send(&s, Method::GET, sched, &t, None).await;
+    let (_, got) = s.send(Method::GET, sched, &t, None).await;
     assert_eq!(got["schedule"]["type"], "WEEKLY");
 
     // Flush forgets the content until the next sync.
-    let (info, _) = run_task(&s, &t, &format!("{online}/{id}?action=flush"), Some(json!({}))).await;
+    let info = s.run_task(&t, &format!("{online}/{id}?action=flush"), Some(json!({}))).await;
     assert_eq!(info["status"], "SUCCEEDED", "{info}");
-    let (_, list) = send(&s, Method::GET, "/api/esx/settings/depot-content/components", &t, None).await;
+    let (_, list) = s.send(Method::GET, "/api/esx/settings/depot-content/components", &t, None).await;
     assert_eq!(list, json!([]));
-    let (st, _) = send(&s, Method::GET, &format!("{online}/{id}/content"), &t, None).await;
+    let (st, _) = s.send(Method::GET, &format!("{online}/{id}/content"), &t, None).await;
     assert_eq!(st, 400);
     let cached: Vec<_> = std::fs::read_dir(data.join("depots/online")).unwrap().collect();
     assert!(cached.is_empty(), "flush removes the cache: {cached:?}");
@@ -218,14 +168,14 @@ async fn sync_of_a_depot_without_metadata_fails_with_the_cause() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let (port, stop, task) = serve_depot(&empty).await;
+    let (port, stop, task) = serve_depot_task(&empty).await;
     let s = start_on(&dir.path().join("data")).await;
     let t = s.rest_login(ADMIN.0, ADMIN.1).await;
     let location = format!("http://127.0.0.1:{port}/depot/index.xml");
     let (st, id) =
-        send(&s, Method::POST, "/api/esx/settings/depots/online", &t, Some(json!({"location": location}))).await;
+        s.send(Method::POST, "/api/esx/settings/depots/online", &t, Some(json!({"location": location}))).await;
     assert_eq!(st, 201);
-    let (info, _) = run_task(&s, &t, "/api/esx/settings/depots?action=sync", None).await;
+    let info = s.run_task(&t, "/api/esx/settings/depots?action=sync", None).await;
     assert_eq!(info["status"], "FAILED", "{info}");
     let message = info["error"]["messages"][0]["default_message"].as_str().unwrap();
     assert!(message.contains(id.as_str().unwrap()) && message.contains(&location), "{message}");

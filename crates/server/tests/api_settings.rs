@@ -403,3 +403,109 @@ async fn umds_depot_is_synced_and_joins_depot_content() {
     assert!(cached.is_empty(), "{cached:?}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enum_values_are_checked_in_both_dialects() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_on(dir.path()).await;
+    let t = s.rest_login(ADMIN.0, ADMIN.1).await;
+    let defaults = "/api/esx/settings/defaults/clusters/policies/apply";
+
+    // REST: a value the enum does not have is refused with the field's path and the values.
+    let (st, e) =
+        s.send(Method::PUT, defaults, &t, Some(json!({"pre_remediation_power_action": "REBOOT_EVERYTHING"}))).await;
+    assert_eq!((st, error_type(&e)), (400, Some("INVALID_ARGUMENT")), "{e}");
+    let msg = e["messages"][0]["default_message"].as_str().unwrap();
+    assert!(msg.contains("spec.pre_remediation_power_action"), "{msg}");
+    assert!(msg.contains("'REBOOT_EVERYTHING'") && msg.contains("POWER_OFF_VMS, SUSPEND_VMS"), "{msg}");
+    // A nested enum, and the values the enum has pass.
+    let (st, e) = s.send(Method::PUT, defaults, &t, Some(json!({"failure_action": {"action": "IGNORE"}}))).await;
+    assert_eq!((st, error_type(&e)), (400, Some("INVALID_ARGUMENT")), "{e}");
+    assert!(e["messages"][0]["default_message"].as_str().unwrap().contains("spec.failure_action.action"), "{e}");
+    let (st, e) =
+        s.send(Method::PUT, defaults, &t, Some(json!({"pre_remediation_power_action": "POWER_OFF_VMS"}))).await;
+    assert_eq!(st, 204, "{e}");
+
+    // JSON-RPC: the same check on the DataValue form.
+    let session = s.rpc_login(ADMIN.0, ADMIN.1).await;
+    let schedule = |day: &str| {
+        json!({"spec": {"OPTIONAL": {"STRUCTURE": {"com.vmware.esx.settings.depots.sync_schedule.spec": {
+            "enabled": true, "email_addresses": [],
+            "schedule": {"OPTIONAL": {"STRUCTURE": {"com.vmware.esx.settings.depots.sync_schedule.schedule": {
+                "type": "WEEKLY", "minute": {"OPTIONAL": 0}, "hour": {"OPTIONAL": 3},
+                "day_of_week": {"OPTIONAL": day}}}}}}}}}})
+    };
+    let svc = "com.vmware.esx.settings.depots.sync_schedule";
+    let r = s.rpc_s(&session, svc, "set", schedule("FUNDAY")).await;
+    let e = rpc_error(&r, "invalid_argument").to_string();
+    assert!(
+        e.contains("spec.schedule.day_of_week") && e.contains("'FUNDAY'") && e.contains("FRIDAY, MONDAY, SATURDAY"),
+        "{e}"
+    );
+    let r = s.rpc_s(&session, svc, "set", schedule("SUNDAY")).await;
+    assert!(r["result"].get("error").is_none(), "{r}");
+    assert_eq!(s.get_json("/api/esx/settings/depots/sync-schedule", &t).await["schedule"]["day_of_week"], "SUNDAY");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_cluster_or_host_deletes_its_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_on(dir.path()).await;
+    let t = s.rest_login(ADMIN.0, ADMIN.1).await;
+    let (cluster, member, standalone) = inventory(&s, &t).await;
+    let state = || -> Value { serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap() };
+    let depot = json!({"location": "http://branch-01.example/index.xml"});
+    for (kind, id) in [("clusters", &cluster), ("hosts", &standalone)] {
+        let base = format!("/api/esx/settings/{kind}/{id}");
+        let (st, e) =
+            s.send(Method::POST, &format!("{base}/depot-overrides?action=add"), &t, Some(depot.clone())).await;
+        assert_eq!(st, 204, "{e}");
+        let (st, e) =
+            s.send(Method::PUT, &format!("{base}/policies/apply"), &t, Some(json!({"enable_quick_boot": true}))).await;
+        assert_eq!(st, 204, "{e}");
+        let info = s
+            .rest_task(
+                Method::PUT,
+                &format!("{base}/enablement/software"),
+                &t,
+                Some(json!({"skip_software_check": true})),
+            )
+            .await;
+        assert_eq!(info["status"], "SUCCEEDED", "{info}");
+    }
+    let before = state();
+    for (map, id) in [
+        ("cluster_depot_overrides", &cluster),
+        ("cluster_apply_policies", &cluster),
+        ("software_enablements", &cluster),
+        ("host_depot_overrides", &standalone),
+        ("host_apply_policies", &standalone),
+        ("software_enablements", &standalone),
+    ] {
+        assert!(before[map].get(id.as_str()).is_some(), "{map} of {id} is set: {before}");
+    }
+
+    for path in [
+        format!("/api/esxlcm/hosts/{standalone}"),
+        format!("/api/esxlcm/hosts/{member}"),
+        format!("/api/esxlcm/clusters/{cluster}"),
+    ] {
+        let (st, e) = s.send(Method::DELETE, &path, &t, None).await;
+        assert_eq!(st, 204, "{path}: {e}");
+    }
+    let after = state();
+    for map in [
+        "cluster_depot_overrides",
+        "cluster_apply_policies",
+        "software_enablements",
+        "host_depot_overrides",
+        "host_apply_policies",
+    ] {
+        assert_eq!(after[map], json!({}), "{map} is emptied with its owners: {after}");
+    }
+    // The settings endpoints no longer know them.
+    let (st, e) = s.send(Method::GET, &format!("/api/esx/settings/clusters/{cluster}/depot-overrides"), &t, None).await;
+    assert_eq!((st, error_type(&e)), (404, Some("NOT_FOUND")), "{e}");
+    s.stop().await;
+}

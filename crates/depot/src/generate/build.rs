@@ -212,6 +212,9 @@ pub(crate) fn build(config: &GeneratorConfig) -> Result<DepotContent, GenerateEr
     for i in 0..config.addons {
         b.addon(i, &slots)?;
     }
+    for i in 0..config.hardware_support {
+        b.hardware_support_package(i)?;
+    }
     Ok(b.content)
 }
 
@@ -726,6 +729,91 @@ impl Builder<'_> {
             supported_base_images: &supported,
         })
         .map_err(|source| GenerateError::Model { what: format!("add-on {name}"), source })?;
+        self.content.release_units.push(community(unit)?);
+        Ok(())
+    }
+}
+
+impl Builder<'_> {
+    /// Hardware support package `i`: a manifest of OEM `(i / 2)`'s manager `<code>-hsm`
+    /// with package `<code>-hsp`, version `1.0.0` (even `i`, for the second-newest release
+    /// and the next) or `2.0.0` (odd `i`, the newest release only), higher versions for
+    /// further rounds. It carries one firmware driver component `<code>-fw` of that
+    /// version.
+    fn hardware_support_package(&mut self, i: usize) -> Result<(), GenerateError> {
+        let b = self.config.base_images;
+        let oem = (i / 2) % OEMS.len();
+        let n = i % 2 + 2 * (i / (2 * OEMS.len()));
+        let t = if b >= 2 && n.is_multiple_of(2) { b - 2 } else { b - 1 };
+        let rel = self.releases[t].clone();
+        let mut supported = vec![rel.short.clone()];
+        if let Some(next) = self.releases.get(t + 1)
+            && next.short != rel.short
+        {
+            supported.push(next.short.clone());
+        }
+        let (code, display) = OEMS[oem];
+        let lower = code.to_ascii_lowercase();
+        let (manager, package) = (format!("{lower}-hsm"), format!("{lower}-hsp"));
+        let package_version = format!("{}.0.0", n + 1);
+        let component = format!("{code}-fw");
+        self.component_names.insert(component.clone());
+        let vib = format!("{lower}-fw-driver");
+        self.vib_names.insert(vib.clone());
+        let major = n as u32 + 1;
+        let version = ver(format!("{major}.0.0-1OEM.{}", rel.tail()))?;
+        let mut st = Stream::new(self.seed(), "hsp", i as u64, 0);
+        let pci = format!("PCIID {:08x}", st.next_u64() as u32);
+        let ids = self.emit_family(
+            &[vib],
+            &version,
+            major,
+            code,
+            &rel,
+            (vec![Constraint::any(rel.vmkapi())], Vec::new(), Vec::new(), Vec::new()),
+            pci,
+        )?;
+        self.emit_component(ComponentInfo {
+            name: &component,
+            ui_name: format!("{display} firmware driver"),
+            version: &version,
+            ui_version: format!("{major}.0.0"),
+            vendor: display,
+            summary: format!("{display} firmware driver for ESXi {}", rel.short),
+            category: "enhancement",
+            release_type: "extension",
+            release: &rel,
+            vib_ids: ids,
+        });
+        let components = BTreeMap::from([(component, version)]);
+        let manifest_version = ver(format!("{}.{}-1", rel.mmu, n + 1))?;
+        let name = format!("{lower}-hsp");
+        let unit = ReleaseUnit::build(&ReleaseUnitSpec {
+            kind: ReleaseKind::Manifest,
+            name: Some((&name, &format!("{display} Hardware Support Package"))),
+            version: &manifest_version,
+            ui_version: &package_version,
+            vendor: display,
+            summary: &format!("{display} hardware support package {package_version} for ESXi {}", rel.short),
+            release_date: &format!("{}T00:00:00+00:00", rel.date),
+            components: &components,
+            removed: &[],
+            supported_base_images: &supported,
+        })
+        .map_err(|source| GenerateError::Model { what: format!("manifest {name}"), source })?;
+        // The manager and package as vLCM's hardware support integration names them.
+        let mut doc = unit.document;
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert(
+                "hardwareSupportInfo".into(),
+                serde_json::json!({
+                    "manager": {"name": manager},
+                    "package": {"name": package, "version": package_version},
+                }),
+            );
+        }
+        let unit = ReleaseUnit::from_document(ReleaseKind::Manifest, doc)
+            .map_err(|source| GenerateError::Model { what: format!("manifest {name}"), source })?;
         self.content.release_units.push(community(unit)?);
         Ok(())
     }

@@ -63,6 +63,11 @@ pub struct GeneratorConfig {
     /// payload, as real base images have, so that installer ISOs can be built from the
     /// depot. Off by default: existing generated depots stay byte for byte the same.
     pub boot_modules: bool,
+    /// Hardware support packages: manifests ([`ReleaseKind::Manifest`](crate::model::ReleaseKind))
+    /// with `hardwareSupportInfo` (manager, package, version) and a firmware driver
+    /// component each; two versions per OEM's package. 0 by default: existing generated
+    /// depots stay byte for byte the same.
+    pub hardware_support: usize,
     pub vendor_name: String,
     pub vendor_code: String,
     /// The metadata timestamp (fixed, so output is reproducible).
@@ -82,6 +87,7 @@ impl Default for GeneratorConfig {
             payload_bytes: (256, 4096),
             image_profiles: true,
             boot_modules: false,
+            hardware_support: 0,
             vendor_name: "VMware".into(),
             vendor_code: "vmw".into(),
             timestamp: "2024-06-25T07:22:11.326293".into(),
@@ -145,6 +151,12 @@ impl GeneratorConfig {
         }
         if self.addons > 64 {
             return bad("addons", "at most 64 add-ons");
+        }
+        if self.hardware_support > 64 {
+            return bad("hardware_support", "at most 64 hardware support packages");
+        }
+        if self.hardware_support > 0 && self.base_images == 0 {
+            return bad("hardware_support", "hardware support packages need a base image to support");
         }
         if self.components_per_addon > 999 {
             return bad("components_per_addon", "at most 999");

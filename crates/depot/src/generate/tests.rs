@@ -218,6 +218,54 @@ fn addons_extend_their_base_images_consistently() {
 }
 
 #[test]
+fn hardware_support_packages_are_manifests_that_fit_their_base_images() {
+    let config = GeneratorConfig { hardware_support: 4, ..GeneratorConfig::tiny(4) };
+    let depot = generate(&config).unwrap();
+    let c = depot.content();
+    let manifests = units(c, ReleaseKind::Manifest);
+    let hsps: Vec<(String, String, String)> =
+        manifests.iter().map(|m| m.hardware_support.clone().expect("hardwareSupportInfo")).collect();
+    assert_eq!(
+        hsps,
+        [
+            ("del-hsm".into(), "del-hsp".into(), "1.0.0".into()),
+            ("del-hsm".into(), "del-hsp".into(), "2.0.0".into()),
+            ("hpe-hsm".into(), "hpe-hsp".into(), "1.0.0".into()),
+            ("hpe-hsm".into(), "hpe-hsp".into(), "2.0.0".into()),
+        ]
+    );
+    let bases = units(c, ReleaseKind::BaseImage);
+    let newest = bases.iter().map(|b| &b.version).max().unwrap();
+    for m in &manifests {
+        assert!(m.supports_base_image(newest.as_str()), "{} supports the newest release", m.release_id);
+        assert_eq!(m.components.len(), 1, "{}", m.release_id);
+        for base in bases.iter().filter(|b| m.supports_base_image(b.version.as_str())) {
+            let mut image = base.components.clone();
+            image.extend(m.components.clone());
+            assert_consistent(&format!("{} on {}", m.release_id, base.release_id), &image_vibs(c, &image));
+        }
+    }
+    // Version 1.0.0 also supports the release before the newest; 2.0.0 does not.
+    assert_eq!(manifests[0].supported_base_images, ["8.0.2", "8.0.3"]);
+    assert_eq!(manifests[1].supported_base_images, ["8.0.3"]);
+    // Through a written bundle and back, the manifests keep their hardware support info.
+    let tmp = tempfile::tempdir().unwrap();
+    generate_to_tree(&config, &tmp.path().join("t")).unwrap();
+    let read = crate::source::Depot::open_path(&tmp.path().join("t"), &crate::source::OpenOptions::default()).unwrap();
+    let back: Vec<_> = read
+        .metadata
+        .iter()
+        .flat_map(|m| m.archive.release_units.iter())
+        .filter(|u| u.kind == ReleaseKind::Manifest)
+        .filter_map(|u| u.hardware_support.clone())
+        .collect();
+    assert_eq!(back.len(), 4);
+    // Without the option, nothing changes.
+    assert!(units(generate(&GeneratorConfig::tiny(4)).unwrap().content(), ReleaseKind::Manifest).is_empty());
+    assert!(GeneratorConfig { hardware_support: 65, ..GeneratorConfig::tiny(4) }.validate().is_err());
+}
+
+#[test]
 fn wrappers_and_config_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let config = GeneratorConfig::tiny(3);

@@ -16,7 +16,7 @@ use super::datavalue::DataValue;
 use super::errors::ApiError;
 use super::schema::{OpDef, TaskType, Ty};
 use super::tasks::Progress;
-use super::typed::{from_plain, to_plain};
+use super::typed::{from_plain, input_to_plain};
 use super::users::Role;
 
 /// What the request carried to say who it is.
@@ -205,7 +205,7 @@ pub async fn dispatch(
     for (name, ty) in &def.inputs {
         match input.get(name) {
             Some(dv) => {
-                plain.insert(name.clone(), to_plain(&state.registry, dv, ty, name)?);
+                plain.insert(name.clone(), input_to_plain(&state.registry, dv, ty, name)?);
             }
             None if ty.is_optional() => {}
             None => return Err(ApiError::invalid_argument(format!("input '{name}' is required"))),

@@ -211,6 +211,28 @@ pub struct ServerState {
     pub trusted_root_chains: BTreeMap<String, TrustedRootChain>,
 }
 
+impl ServerState {
+    /// Remove cluster `id` with everything set for it (depot overrides, apply policies,
+    /// its enablement record), so that nothing outlives it; `None` when there is no such
+    /// cluster. Its hosts are the caller's business.
+    pub fn remove_cluster(&mut self, id: &str) -> Option<Cluster> {
+        let cluster = self.clusters.remove(id)?;
+        self.cluster_depot_overrides.remove(id);
+        self.cluster_apply_policies.remove(id);
+        self.software_enablements.remove(id);
+        Some(cluster)
+    }
+
+    /// Remove host `id` with everything set for it; `None` when there is no such host.
+    pub fn remove_host(&mut self, id: &str) -> Option<Host> {
+        let host = self.hosts.remove(id)?;
+        self.host_depot_overrides.remove(id);
+        self.host_apply_policies.remove(id);
+        self.software_enablements.remove(id);
+        Some(host)
+    }
+}
+
 /// A recorded `enablement.software.enable`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Enablement {
@@ -340,6 +362,35 @@ mod tests {
         // Saved again in the new format, it reads back the same.
         store.save(&s).unwrap();
         assert_eq!(store.load().unwrap(), s);
+    }
+
+    #[test]
+    fn removing_a_cluster_or_host_removes_its_settings() {
+        let mut s = ServerState::default();
+        let enabled = Enablement { user: "a".into(), time: "2026-01-01T00:00:00Z".into() };
+        for id in ["domain-c1", "domain-c2"] {
+            s.clusters.insert(id.into(), Cluster { name: id.into(), image: ImageHistory::default() });
+            s.cluster_depot_overrides.insert(id.into(), vec!["http://d/index.xml".into()]);
+            s.cluster_apply_policies.insert(id.into(), serde_json::json!({"enable_quick_boot": true}));
+            s.software_enablements.insert(id.into(), enabled.clone());
+        }
+        let host =
+            Host { name: "h".into(), cluster: None, state: None, state_time: None, image: ImageHistory::default() };
+        s.hosts.insert("host-3".into(), host);
+        s.host_depot_overrides.insert("host-3".into(), vec!["http://d/index.xml".into()]);
+        s.host_apply_policies.insert("host-3".into(), serde_json::json!({}));
+        s.software_enablements.insert("host-3".into(), enabled);
+
+        assert!(s.remove_cluster("domain-c1").is_some());
+        assert!(s.remove_host("host-3").is_some());
+        assert!(s.remove_host("host-3").is_none());
+        assert!(s.remove_cluster("domain-c9").is_none());
+        // Only what belonged to the removed objects is gone.
+        assert_eq!(s.clusters.keys().collect::<Vec<_>>(), ["domain-c2"]);
+        assert_eq!(s.cluster_depot_overrides.keys().collect::<Vec<_>>(), ["domain-c2"]);
+        assert_eq!(s.cluster_apply_policies.keys().collect::<Vec<_>>(), ["domain-c2"]);
+        assert_eq!(s.software_enablements.keys().collect::<Vec<_>>(), ["domain-c2"]);
+        assert!(s.hosts.is_empty() && s.host_depot_overrides.is_empty() && s.host_apply_policies.is_empty());
     }
 
     #[test]

@@ -246,13 +246,15 @@ impl Registry {
         Ok(registry)
     }
 
-    /// Every struct a type names is declared.
+    /// Every struct and enum a type names is declared (inputs' enum values are checked
+    /// against the declared values).
     fn check(&self) -> Result<(), SchemaError> {
         fn walk(r: &Registry, t: &Ty) -> Result<(), SchemaError> {
             match t {
                 Ty::Optional(i) | Ty::List(i) | Ty::Set(i) => walk(r, i),
                 Ty::Map(k, v) => walk(r, k).and_then(|()| walk(r, v)),
                 Ty::Struct(n) if !r.structs.contains_key(n) => Err(SchemaError::Missing(format!("struct {n}"))),
+                Ty::Enum(n) if !r.enums.contains_key(n) => Err(SchemaError::Missing(format!("enum {n}"))),
                 _ => Ok(()),
             }
         }

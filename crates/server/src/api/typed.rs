@@ -43,8 +43,41 @@ pub fn is_valid_uri(text: &str) -> bool {
     })
 }
 
-/// DataValue (JSON-RPC input, or an output) → plain JSON, checked against `ty`.
+/// How strictly enum values are read. vAPI enums are open to clients (a newer server may
+/// answer a value an older client does not know), so outputs pass any value through; a
+/// value a caller sends must be one this server declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Enums {
+    Open,
+    Checked,
+}
+
+/// DataValue (JSON-RPC input, or an output) → plain JSON, checked against `ty`; enum
+/// values pass unchecked (see [`input_to_plain`] for inputs).
 pub fn to_plain(reg: &Registry, dv: &DataValue, ty: &Ty, path: &str) -> Result<Value, ConvError> {
+    convert_to_plain(reg, dv, ty, path, Enums::Open)
+}
+
+/// An operation's input (both dialects reach the dispatcher as DataValues) → plain JSON,
+/// checked against `ty`, with every enum value checked against the schema's values.
+pub fn input_to_plain(reg: &Registry, dv: &DataValue, ty: &Ty, path: &str) -> Result<Value, ConvError> {
+    convert_to_plain(reg, dv, ty, path, Enums::Checked)
+}
+
+/// `value` is one of enum `name`'s declared values.
+fn check_enum(reg: &Registry, name: &str, value: &str, path: &str) -> Result<(), ConvError> {
+    let Some(allowed) = reg.enums.get(name) else {
+        return Err(err(path, format!("enum {name} is not declared in the schema")));
+    };
+    if allowed.iter().any(|a| a == value) {
+        return Ok(());
+    }
+    Err(err(path, format!("'{value}' is not a known value; use one of {}", allowed.join(", "))))
+}
+
+fn convert_to_plain(reg: &Registry, dv: &DataValue, ty: &Ty, path: &str, enums: Enums) -> Result<Value, ConvError> {
+    // Nested values are converted in the same mode.
+    let to_plain = |reg: &Registry, dv: &DataValue, ty: &Ty, path: &str| convert_to_plain(reg, dv, ty, path, enums);
     match ty {
         Ty::Optional(inner) => match dv {
             DataValue::Optional(None) | DataValue::Void => Ok(Value::Null),
@@ -99,7 +132,16 @@ pub fn to_plain(reg: &Registry, dv: &DataValue, ty: &Ty, path: &str) -> Result<V
                 .collect::<Result<_, _>>()
                 .map(Value::Array)
         }
-        Ty::String | Ty::Id | Ty::Enum(_) => match dv {
+        Ty::Enum(name) => match dv {
+            DataValue::String(s) => {
+                if enums == Enums::Checked {
+                    check_enum(reg, name, s, path)?;
+                }
+                Ok(Value::String(s.clone()))
+            }
+            _ => Err(err(path, format!("expected a value of enum {name} (a string)"))),
+        },
+        Ty::String | Ty::Id => match dv {
             DataValue::String(s) | DataValue::Secret(s) => Ok(Value::String(s.clone())),
             _ => Err(err(path, "expected a string")),
         },
@@ -432,6 +474,35 @@ mod tests {
         let running = json!({"description": msg, "service": "s", "operation": "o", "status": "RUNNING",
             "cancelable": false});
         assert!(from_plain(&r, &running, &t, "$").unwrap_err().reason.contains("progress must be set"));
+    }
+
+    #[test]
+    fn input_enum_values_are_checked_outputs_stay_open() {
+        let r = reg();
+        let t = ty("S:com.vmware.esx.settings.clusters.policies.apply.configured_policy_spec");
+        let fa = "com.vmware.esx.settings.clusters.policies.apply.failure_action";
+        let bad = DataValue::from_json(&json!({"STRUCTURE": {"x": {
+            "failure_action": {"OPTIONAL": {"STRUCTURE": {fa: {"action": "IGNORE"}}}}}}}))
+        .unwrap();
+        let e = input_to_plain(&r, &bad, &t, "spec").unwrap_err();
+        assert_eq!(e.path, "spec.failure_action.action");
+        assert!(e.reason.contains("'IGNORE'") && e.reason.contains("use one of FAIL, RETRY"), "{e}");
+        // Outputs (and any other conversion) pass values a newer schema may have.
+        assert!(to_plain(&r, &bad, &t, "spec").is_ok());
+        let good = DataValue::from_json(&json!({"STRUCTURE": {"x": {
+            "failure_action": {"OPTIONAL": {"STRUCTURE": {fa: {"action": "FAIL"}}}}}}}))
+        .unwrap();
+        assert_eq!(input_to_plain(&r, &good, &t, "spec").unwrap(), json!({"failure_action": {"action": "FAIL"}}));
+        // Lists and map keys of enums are checked too.
+        let list = ty("list<E:com.vmware.esx.settings.depots.sync_schedule.day_of_week>");
+        let days = DataValue::List(vec![DataValue::string("MONDAY"), DataValue::string("FUNDAY")]);
+        assert_eq!(input_to_plain(&r, &days, &list, "days").unwrap_err().path, "days[1]");
+        let map = ty("map<E:com.vmware.esx.settings.clusters.software.export_type,string>");
+        let m = DataValue::map(vec![(DataValue::string("TARBALL"), DataValue::string("x"))]);
+        assert!(input_to_plain(&r, &m, &map, "m").unwrap_err().reason.contains("ISO_IMAGE"));
+        // An enum is a string, never another kind of value.
+        let e = input_to_plain(&r, &DataValue::Long(1), &Ty::Enum("com.vmware.cis.task.status".into()), "s");
+        assert!(e.is_err());
     }
 
     #[test]

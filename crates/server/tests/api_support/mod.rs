@@ -120,16 +120,36 @@ impl TestServer {
 
     /// Start `METHOD path?…&vmw-task=true` over REST and wait for the task: its last info.
     pub async fn rest_task(&self, method: reqwest::Method, path: &str, session: &str, body: Option<Value>) -> Value {
+        self.rest_task_progress(method, path, session, body).await.0
+    }
+
+    /// `POST path?…&vmw-task=true` (actions such as `?action=commit`), waited for.
+    pub async fn run_task(&self, session: &str, path: &str, body: Option<Value>) -> Value {
+        self.rest_task(reqwest::Method::POST, path, session, body).await
+    }
+
+    /// [`Self::rest_task`], with every progress `completed` value seen while polling.
+    pub async fn rest_task_progress(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        session: &str,
+        body: Option<Value>,
+    ) -> (Value, Vec<i64>) {
         let sep = if path.contains('?') { '&' } else { '?' };
         let (status, task) = self.send(method, &format!("{path}{sep}vmw-task=true"), session, body).await;
         assert_eq!(status, 202, "{task}");
         let task = task.as_str().unwrap().to_owned();
+        let mut seen = Vec::new();
         for _ in 0..1500 {
             let (status, info) =
                 self.send(reqwest::Method::GET, &format!("/api/cis/tasks/{task}"), session, None).await;
             assert_eq!(status, 200, "{info}");
+            if let Some(c) = info["progress"]["completed"].as_i64() {
+                seen.push(c);
+            }
             if matches!(info["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
-                return info;
+                return (info, seen);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -172,18 +192,24 @@ impl TestServer {
 /// Serve `dir` as an online depot over plain HTTP on loopback: its port, and the sender
 /// that stops it.
 pub async fn serve_depot(dir: &Path) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    let (port, stop, _) = serve_depot_task(dir).await;
+    (port, stop)
+}
+
+/// [`serve_depot`], with the server's task (awaited, it says the depot is gone).
+pub async fn serve_depot_task(dir: &Path) -> (u16, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let dir = dir.to_path_buf();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         esxlcm_server::depot_http::serve(listener, &dir, async move {
             let _ = stopped.await;
         })
         .await
         .unwrap();
     });
-    (port, stop)
+    (port, stop, task)
 }
 
 /// A JSON-RPC vAPI error's inner struct, by name.

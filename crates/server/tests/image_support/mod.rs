@@ -1,10 +1,9 @@
 //! Shared by the image tests (`api_image`, `api_hosts`, `api_repository`): a generated
-//! depot with picks that make a real dependency error, REST calls and tasks, esxcli-shaped
-//! host states.
+//! depot with picks that make a real dependency error, esxcli-shaped host states (REST
+//! calls and tasks are `api_support`'s).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::path::Path;
-use std::time::Duration;
 
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle};
@@ -14,7 +13,6 @@ use esxlcm_solver::notification::ids;
 use esxlcm_solver::spec::ImageSpec;
 use esxlcm_solver::{ResolveOptions, resolve};
 use esxlcm_version::Version;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_support::{ADMIN, TestServer, VIEWER};
@@ -70,38 +68,6 @@ pub fn pick(catalog: &Catalog) -> Picks {
     Picks { low, high, addon, component }
 }
 
-pub async fn send(s: &TestServer, method: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = s.rest(method, path, token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
-}
-
-/// Poll `GET /api/cis/tasks/{task}` until the task ends.
-pub async fn wait_task(s: &TestServer, token: &str, task: &str) -> Value {
-    for _ in 0..1000 {
-        let (status, info) = send(s, Method::GET, &format!("/api/cis/tasks/{task}"), token, None).await;
-        assert_eq!(status, 200, "{info}");
-        if matches!(info["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
-            return info;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("task {task} did not finish");
-}
-
-/// Start `path?…&vmw-task=true` and wait for it.
-pub async fn run_task(s: &TestServer, token: &str, path: &str, body: Option<Value>) -> Value {
-    let sep = if path.contains('?') { '&' } else { '?' };
-    let (status, task) = send(s, Method::POST, &format!("{path}{sep}vmw-task=true"), token, body).await;
-    assert_eq!(status, 202, "{task}");
-    wait_task(s, token, task.as_str().unwrap()).await
-}
-
 /// An esxcli-shaped host state: the given base image and add-on, the image's components
 /// (as `effective-components` lists them) and VIBs.
 pub fn host_state(base: &Version, addon: &(String, Version), components: &Value, vibs: &[Value]) -> Value {
@@ -131,6 +97,6 @@ pub fn tiny_depot(dir: &Path) -> (std::path::PathBuf, Catalog, Picks) {
 /// Import a bundle as an offline depot (PULL), waiting for the task.
 pub async fn import_depot(s: &TestServer, token: &str, bundle: &Path) {
     let body = json!({"source_type": "PULL", "location": bundle.to_str().unwrap()});
-    let info = run_task(s, token, "/api/esx/settings/depots/offline", Some(body)).await;
+    let info = s.run_task(token, "/api/esx/settings/depots/offline", Some(body)).await;
     assert_eq!(info["status"], "SUCCEEDED", "{info}");
 }

@@ -24,7 +24,7 @@ notes_done = {
  (S+'clusters.enablement.software','check'): 'SOFTWARE_SPECIFICATION_EXISTENCE (a committed image), SOFTWARE (each host has a readable posted state), VERSION (ESXi 7.0 or later); STATELESSNESS, VSAN_WITNESS_ELIGIBILITY, VUM_REMEDIATION are not reported (no Auto Deploy, vSAN or baselines here); `checks_to_skip` honoured',
  (S+'clusters.enablement.software','enable'): 'runs the checks (unless `skip_software_check`) and fails on errors with `not_allowed_in_current_state`; records who and when',
  (S+'hosts.enablement.software','get'): 'standalone hosts', (S+'hosts.enablement.software','check'): 'as for clusters, for the host', (S+'hosts.enablement.software','enable'): '',
- (S+'clusters.policies.apply','get'): 'stored for the tooling that remediates (esxlcm does not)', (S+'clusters.policies.apply','set'): 'union rules (RETRY needs `retry_delay` and `retry_count`, FAIL neither), enum values and ranges (≥ 1) checked',
+ (S+'clusters.policies.apply','get'): 'stored for the tooling that remediates (esxlcm does not)', (S+'clusters.policies.apply','set'): 'union rules (RETRY needs `retry_delay` and `retry_count`, FAIL neither), enum values (as for every input) and ranges (≥ 1) checked',
  (S+'clusters.policies.apply.effective','get'): "per setting: the cluster's, else the configured default, else vLCM's built-in default (retry 3 times 5 minutes apart, VM power state unchanged, Quick Boot off, DPM disabled, HA admission control kept, parallel remediation off); `failure_action` and `parallel_remediation_action` are taken whole",
  (S+'hosts.policies.apply','get'): 'standalone hosts', (S+'hosts.policies.apply','set'): 'as for clusters', (S+'hosts.policies.apply.effective','get'): "the host's, else the hosts default, else built-in",
  (S+'defaults.clusters.policies.apply','get'): '', (S+'defaults.clusters.policies.apply','set'): '', (S+'defaults.clusters.policies.apply.effective','get'): 'the configured default over the built-in one',
@@ -41,7 +41,7 @@ notes_done = {
  (S+'depots.offline','create'): 'PULL from a path, a `file:` URL or http(s) (with `HEADER_AUTH`); PUSH from `POST /vum-fileupload`; the bundle is copied into the data dir, checked, de-duplicated by SHA-256 (`already_exists` carries the existing depot in `data`); progress reported',
  (S+'depots.offline','delete'): 'sync and `$task`; `force` has no effect: a depot a committed cluster image needs is not refused yet (that image then no longer resolves: validate, scan and export say so)',
  (S+'depots.offline','list'): '', (S+'depots.offline','get'): '',
- (S+'depots.offline.content','get'): '`metadata_bundles` keyed by vendor code; base images, add-ons, independent components; solutions, hardware support and updates unset',
+ (S+'depots.offline.content','get'): '`metadata_bundles` keyed by vendor code; base images, add-ons, independent components, hardware support (managers and package versions of the manifests; a manager\'s display name is its name); solutions and updates unset',
  (S+'depots.online','create'): 'a record (http/https location of `index.xml` or its directory); its content arrives with `depots.sync`',
  (S+'depots.online','flush'): 'drops the synced metadata of the depot (it leaves depot content and image composition until the next sync)',
  (S+'depots.online.content','get'): 'as `offline.content.get`, from the last sync (`not_allowed_in_current_state` before one); nothing is fetched',
@@ -55,9 +55,9 @@ notes_done = {
  (S+'depot_content.add_ons.versions','get'): '',
  (S+'depot_content.components','list'): 'filters: vendors, names, versions, min_version, bundle_types (BASE_IMAGE / ADD_ON / INDEPENDENT by release-unit membership)',
  (S+'depot_content.components.versions','get'): '',
- (S+'clusters.software','get'): 'the latest commit (desired image); `not_allowed_in_current_state` before the first commit; details (display names, vendors, dates) from the depots; `alternative_images` with their selection criteria; `hardware_support` not shown yet',
+ (S+'clusters.software','get'): 'the latest commit (desired image); `not_allowed_in_current_state` before the first commit; details (display names, vendors, dates) from the depots; `alternative_images` with their selection criteria; `hardware_support` when the image names packages',
  (S+'clusters.software','scan'): 'every host of the cluster (esxlcm inventory) against the committed image with the state last posted for it (`PUT /api/esxlcm/hosts/{host}/state`): COMPLIANT / NON_COMPLIANT / INCOMPATIBLE / UNAVAILABLE (no state) per host and component, impact, cluster aggregation (esxlcm_solver); stored for `compliance.get`; no `stage_status`, `impact_details` or hardware-support compliance yet',
- (S+'clusters.software','export'): 'synchronous (as in the bindings): builds the committed image with esxlcm_builder into the data dir and answers download URLs `https://<host the client used>/api/esxlcm/exports/<id>/<file>` (authenticated GET). SOFTWARE_SPEC and OFFLINE_BUNDLE always; ISO_IMAGE when `bootloader_dir` is set in `config.json`, else `unsupported` saying so. `export_only_default_image`/`skip_reserved_vibs_export` ignored',
+ (S+'clusters.software','export'): 'synchronous (as in the bindings): builds the committed image with esxlcm_builder into the data dir and answers download URLs `https://<host the client used>/api/esxlcm/exports/<id>/<file>` (authenticated GET). SOFTWARE_SPEC and OFFLINE_BUNDLE always; ISO_IMAGE when `bootloader_dir` is set in `config.json`, else `unsupported` saying so. Unless `export_only_default_image` is true, the spec keeps the alternative images and the offline bundle holds their content too (one image profile each, `ESXi-<version>-custom-<image id>`); the ISO is always the default image alone (an installer holds one image). `skip_reserved_vibs_export` ignored (no reserved VIBs are cached)',
  (S+'clusters.software.base_image','get'): '', (S+'clusters.software.add_on','get'): '`not_found` when the image has no add-on',
  (S+'clusters.software.components','get'): 'unset when the image does not name the component', (S+'clusters.software.components','list'): 'the components the spec names (not the effective ones)',
  (S+'clusters.software.removed_components','get'): '', (S+'clusters.software.removed_components','list'): '',
@@ -86,7 +86,8 @@ notes_done = {
  (S+'hosts.software.add_on','get'): '`not_found` when the image has no add-on',
  (S+'hosts.software.components','list'): 'the components the spec names', (S+'hosts.software.components','get'): 'unset when the image does not name the component',
  (S+'hosts.software.effective_components','list'): 'as for clusters', (S+'hosts.software.effective_components','list_with_removed_components'): 'as for clusters',
- (S+'hosts.software.solutions','list'): 'the solutions the spec names (from an imported spec); `details` unset', (S+'hosts.software.solutions','get'): '',
+ (S+'hosts.software.solutions','list'): 'the solutions the spec names; `details` unset', (S+'hosts.software.solutions','get'): '',
+ (S+'hosts.software.solutions','set'): 'as for clusters: validated and committed as a new commit of the host image', (S+'hosts.software.solutions','delete'): 'as for clusters',
  (S+'hosts.software.commits','get'): '`apply_status` is always NOT_APPLIED (esxlcm does not remediate hosts)',
  (S+'hosts.software.compliance','get'): 'the last `scan`; `not_found` before the first',
  (S+'hosts.software.drafts','create'): 'as for clusters: from the committed image, one draft per user and host, only its owner changes it (`concurrent_change` for others)',
@@ -99,7 +100,7 @@ notes_done = {
  (S+'repository.software','list'): 'the image library: named specs not tied to a cluster or host, sorted by display name; filters `display_names` and `owners` (the `orchestrator_info` owner); `assigned_entities` is always empty (nothing assigns library specs: esxlcm does not remediate); `type` COMPOSITE when the spec has alternative images',
  (S+'repository.software','get'): '', (S+'repository.software','update'): '`display_name` (unique in the library) and `orchestrator`',
  (S+'repository.software','delete'): '`resource_in_use` while a draft edits the spec',
- (S+'repository.software','export'): 'as `clusters.software.export` (same download URLs); `export_only_default_image` ignored (the main image is exported)',
+ (S+'repository.software','export'): 'as `clusters.software.export` (same download URLs and `export_only_default_image`)',
  (S+'repository.software','edit'): 'a library draft of the caller that commits back to the spec (`concurrent_change` when the spec was committed since)',
  (S+'repository.software','copy'): 'a library draft with the spec\'s content, named "<name> (copy)", that commits as a new spec',
  (S+'repository.software','check_repository'): 'NAME_MATCH (same display name) and SOFTWARE_SPEC_MATCH (same spec content) against the library',
@@ -120,7 +121,22 @@ notes_done = {
  (S+'repository.software.drafts.alternative_images.effective_components','list'): 'the alternative image resolved on its own',
  (S+'clusters.software','get_display_name'): 'the display name of the committed draft (empty when it had none)',
  (S+'clusters.software.drafts.display_name','get'): 'empty until set', (S+'clusters.software.drafts.display_name','set'): 'kept with the commit',
- (S+'clusters.software.solutions','list'): 'the solutions the spec names (from an imported spec); `details` unset',
+ (S+'clusters.software.solutions','list'): 'the solutions the spec names; `details` unset (no solution metadata is read from depots)',
+ (S+'clusters.software.solutions','set'): 'changes the desired image directly, as vLCM does: the changed spec is resolved and validated as a whole (esxlcm_solver: a solution release unit in the depots fixes its components\' versions, else the highest are taken with a warning) and committed; result: the new commit (its message says what changed, the display name is kept); `invalid_argument` with the errors when it would not validate; `not_allowed_in_current_state` before the first commit',
+ (S+'clusters.software.solutions','delete'): 'as `set`; `not_found` when the image has no such solution',
+ (S+'clusters.software.solutions','update'): 'as `set`, for several solutions in one commit; the others stay',
+ (S+'clusters.software','get_default_image'): 'the committed main image alone (what hosts no alternative image selects get), as `get` without `alternative_images`',
+ (S+'clusters.software.hardware_support','get'): 'the packages (manager → package, version) the committed image names; none when it names none',
+ (S+'clusters.software.alternative_images.software.hardware_support','get'): 'as for the main image',
+ (S+'clusters.software.drafts.software.hardware_support','get'): 'none until set',
+ (S+'clusters.software.drafts.software.hardware_support','set'): 'replaces the draft image\'s packages; each manager, package and version must be named by a manifest (`hardwareSupportInfo`) in the depots, else `invalid_argument` listing what the depots have; a manager with neither package nor version is left out. The solver adds the package\'s components (source HARDWARE_SUPPORT_PACKAGE) and checks its supported base images at validation. No hardware support manager runs: firmware is neither inventoried nor updated',
+ (S+'clusters.software.drafts.software.hardware_support','delete'): '`not_found` when the draft names no package',
+ (S+'clusters.software.drafts.software.alternative_images.software.hardware_support','set'): 'as for the main image', (S+'clusters.software.drafts.software.alternative_images.software.hardware_support','get'): '', (S+'clusters.software.drafts.software.alternative_images.software.hardware_support','delete'): '',
+ (S+'repository.software.drafts.hardware_support','set'): 'as for cluster drafts', (S+'repository.software.drafts.hardware_support','get'): '', (S+'repository.software.drafts.hardware_support','delete'): '',
+ (S+'repository.software.drafts.alternative_images.hardware_support','set'): 'as for cluster drafts', (S+'repository.software.drafts.alternative_images.hardware_support','get'): '', (S+'repository.software.drafts.alternative_images.hardware_support','delete'): '',
+ (S+'hardware_support.managers','list'): 'every manager a manifest in the depots names; esxlcm knows managers by name only, so `display_name` is the name, `vendor` the newest manifest\'s vendor and `description` lists its packages',
+ (S+'hardware_support.managers.packages','list'): 'each package version of the manager from the manifests (`description` and `supported_releases` from the manifest); filter `base_image_version` keeps those supporting it; `not_found` for a manager no manifest names',
+ (S+'hardware_support.managers.packages.versions','get'): 'with the manifest\'s components and removed components; `not_found` when no manifest names it; with `base_image_version` a package that does not support it is `invalid_argument`',
  (S+'clusters.software.alternative_images','list'): 'the committed image\'s alternative images (same code as library drafts\')',
  (S+'clusters.software.alternative_images','get'): '`selection_criteria` UNKNOWN when unreadable',
  (S+'clusters.software.alternative_images.software','export'): 'the alternative image built on its own, as `clusters.software.export`',
@@ -141,18 +157,14 @@ def status(svc, op):
         return 'not planned', "solution VM lifecycle (vCenter's ESX Agent Manager)"
     if svc.startswith('com.vmware.esx.hcl'):
         return 'not planned', "needs Broadcom's online compatibility data"
-    if short.startswith(('clusters.software.drafts.software.hardware_support', 'clusters.software.hardware_support')):
-        return 'not yet', 'hardware support managers (HSM) catalogue'
-    if short == 'clusters.software.solutions':
-        return 'not yet', 'solutions from imported specs are kept and shown (`get`, `list`); changing them outside a draft is not built'
     if short == 'clusters.software' and op in ('stage', 'apply', 'check') or short.startswith('clusters.software.reports.last_apply') or short.startswith('clusters.software.reports.last_check'):
         return 'not planned', 'remediation: esxlcm does not connect to hosts (it checks posted host states)'
+    if short == 'clusters.software.software_spec_metadata':
+        return 'not yet', 'names the library spec a cluster image came from: commits record no library spec id, and nothing assigns library specs to clusters yet, so there is nothing true to answer'
     if short.startswith('clusters.software') and op.startswith(('list_with_removed', 'get_default_image', 'get_display_name')) or short.startswith(('clusters.software.drafts.display_name', 'clusters.software.software_spec_metadata', 'clusters.software.solutions', 'clusters.software.reports.apply_impact')):
         return 'not yet', 'after the draft/commit model (built); small additions'
     if short.startswith('clusters.software.reports.hardware_compatibility'):
         return 'not planned', "HCL checks need Broadcom's online compatibility data"
-    if short.startswith(('repository.software', 'clusters.software')) and 'hardware_support' in short:
-        return 'not yet', 'hardware support managers (HSM) catalogue'
     if 'alternative_images' in short:
         return 'not yet', 'alternative images: esxlcm_solver resolves and selects them, and library drafts edit them (built); these services are next'
     if short.startswith('hosts.software.recommendations'):
@@ -161,16 +173,12 @@ def status(svc, op):
         return 'not planned', 'remediation and its reports: esxlcm has no connection to hosts, so it does not stage, check or apply images (it scans posted host states)'
     if short == 'hosts.software.software_spec_metadata':
         return 'not yet', 'names the library spec a host image came from; nothing assigns library specs to hosts yet'
-    if short == 'hosts.software.solutions':
-        return 'not yet', 'solutions from imported specs are kept and shown (`get`, `list`); changing them outside a draft is not built'
     if short.startswith(('hosts.software', 'hosts.')) or svc.startswith('com.vmware.esx.hosts'):
         return 'not yet', 'on top of the standalone host images (built)'
     if short.startswith(('clusters.', 'defaults.', 'inventory')):
         return 'not yet', 'on top of the inventory and the cluster image model (built)'
     if short.startswith('repository.software'):
         return 'not yet', 'on top of the image library (built)'
-    if short.startswith('hardware_support'):
-        return 'not yet', 'hardware support managers (HSM) catalogue'
     return 'not yet', ''
 out = []
 out.append('''# vLCM-compatible API: endpoint coverage
@@ -191,6 +199,11 @@ Every **done** operation is served in both dialects by one dispatcher
   errors as `{error_type, messages, data}` with the HTTP statuses of vlcm-api §3.1, GET filter
   structs as query parameters (repeat a parameter for a set) or, as the Python `rest`
   connector sends them, as a JSON body.
+
+In both, inputs are checked against the schema before a handler runs: required fields,
+union rules, datetimes, URIs, and every enum value (an unknown one is `invalid_argument`
+naming the field's path and the values allowed). Outputs pass enum values through, as
+vAPI enums are open to newer values.
 
 Not an operation of the bindings, but needed for `PUSH` offline depots:
 **`POST /vum-fileupload`** (administrators; the request body is the raw bundle; answers
@@ -269,11 +282,11 @@ with the service ids shown. Changes need `admin`.
 | `com.esxlcm.inventory.clusters` | `create` | POST `/esxlcm/clusters` | no | done | body `{"name"}` (unique); answers the id (201) |
 | `com.esxlcm.inventory.clusters` | `list` | GET `/esxlcm/clusters` | no | done | id → `{name, hosts, commit?}` |
 | `com.esxlcm.inventory.clusters` | `get` | GET `/esxlcm/clusters/{cluster}` | no | done |  |
-| `com.esxlcm.inventory.clusters` | `delete` | DELETE `/esxlcm/clusters/{cluster}` | no | done | `resource_in_use` while hosts are in it |
+| `com.esxlcm.inventory.clusters` | `delete` | DELETE `/esxlcm/clusters/{cluster}` | no | done | `resource_in_use` while hosts are in it; its depot overrides, apply policies and enablement record go with it |
 | `com.esxlcm.inventory.hosts` | `create` | POST `/esxlcm/hosts` | no | done | body `{"name", "cluster"?}` (no cluster: a standalone host) |
 | `com.esxlcm.inventory.hosts` | `list` | GET `/esxlcm/hosts` | no | done | id → `{name, cluster?, state_time?, base_image?}` |
 | `com.esxlcm.inventory.hosts` | `get` | GET `/esxlcm/hosts/{host}` | no | done |  |
-| `com.esxlcm.inventory.hosts` | `delete` | DELETE `/esxlcm/hosts/{host}` | no | done |  |
+| `com.esxlcm.inventory.hosts` | `delete` | DELETE `/esxlcm/hosts/{host}` | no | done | its depot overrides, apply policies and enablement record go with it |
 | `com.esxlcm.inventory.hosts.state` | `set` | PUT `/esxlcm/hosts/{host}/state` | no | done | body: the host-state document (JSON-RPC: an opaque value); checked with `esxlcm_solver::host_state` (`invalid_argument` names the bad path) |
 
 ```sh

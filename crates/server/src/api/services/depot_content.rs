@@ -96,7 +96,7 @@ pub fn base_images_list(ctx: Ctx) -> HandlerFuture {
 }
 
 /// `name, display_name, version, display_version` of each component of a release unit.
-fn unit_components(catalog: &Catalog, u: &ReleaseUnit) -> Vec<Value> {
+pub(crate) fn unit_components(catalog: &Catalog, u: &ReleaseUnit) -> Vec<Value> {
     u.components
         .iter()
         .map(|(name, version)| {

@@ -572,8 +572,6 @@ pub fn online_content_get(ctx: Ctx) -> HandlerFuture {
 
 // ---- sync schedule ----
 
-const DAYS: &[&str] = &["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"];
-
 fn default_schedule() -> Value {
     json!({"enabled": false, "email_addresses": []})
 }
@@ -586,7 +584,8 @@ pub fn sync_schedule_get(ctx: Ctx) -> HandlerFuture {
     })
 }
 
-/// The fields each recurrence needs (the contract's unions), with their ranges.
+/// The fields each recurrence needs (the contract's unions), with their ranges (the typed
+/// layer has checked the enum values).
 fn check_schedule(schedule: &Value) -> Result<(), ApiError> {
     let kind = schedule.get("type").and_then(Value::as_str).unwrap_or_default();
     let needed: &[&str] = match kind {
@@ -608,11 +607,6 @@ fn check_schedule(schedule: &Value) -> Result<(), ApiError> {
         {
             return Err(ApiError::invalid_argument(format!("schedule '{field}' must be within {lo}..={hi}, not {v}")));
         }
-    }
-    if let Some(d) = schedule.get("day_of_week").and_then(Value::as_str)
-        && !DAYS.contains(&d)
-    {
-        return Err(ApiError::invalid_argument(format!("unknown day_of_week '{d}'")));
     }
     Ok(())
 }
@@ -983,6 +977,8 @@ pub fn content_info(depot: &Depot) -> Value {
         let mut base_images = Vec::new();
         // name → (display name, vendor, [(version, display version)])
         let mut addons: BTreeMap<String, AddonVersions> = BTreeMap::new();
+        // manager → package → versions, from the manifests' hardwareSupportInfo.
+        let mut hsps: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
         for u in &a.release_units {
             for (n, v) in &u.components {
                 in_units.insert((n.clone(), v.to_string()));
@@ -999,6 +995,11 @@ pub fn content_info(depot: &Depot) -> Value {
                         .entry(name.clone())
                         .or_insert_with(|| (u.ui_name.clone().unwrap_or(name), u.vendor.clone(), Vec::new()));
                     e.2.push((u.version.to_string(), u.ui_version.clone()));
+                }
+                ReleaseKind::Manifest => {
+                    if let Some((m, p, v)) = &u.hardware_support {
+                        hsps.entry(m.clone()).or_default().entry(p.clone()).or_default().push(v.clone());
+                    }
                 }
                 _ => {}
             }
@@ -1023,10 +1024,25 @@ pub fn content_info(depot: &Depot) -> Value {
             .into_iter()
             .map(|(n, (display, vs))| (n, json!({"display_name": display, "versions": versions_json(vs)})))
             .collect();
+        // esxlcm knows a manager by name only: the name is its display name.
+        let hardware_support: serde_json::Map<String, Value> = hsps
+            .into_iter()
+            .map(|(m, pkgs)| {
+                let packages: serde_json::Map<String, Value> = pkgs
+                    .into_iter()
+                    .map(|(p, vs)| {
+                        let versions: Vec<Value> = vs.into_iter().map(|v| json!({"version": v})).collect();
+                        (p, json!({"versions": versions}))
+                    })
+                    .collect();
+                (m.clone(), json!({"display_name": m, "packages": packages}))
+            })
+            .collect();
         bundles.entry(meta.vendor_code.clone()).or_default().push(json!({
             "file_name": file_name,
             "base_images": base_images,
             "addons": addons,
+            "hardware_support": hardware_support,
             "independent_components": independent,
         }));
     }

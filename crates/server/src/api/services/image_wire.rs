@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_solver::alternatives::HostSelection;
 use esxlcm_solver::compliance::{self, ComplianceStatus, HostCompliance};
-use esxlcm_solver::spec::AlternativeImage;
+use esxlcm_solver::spec::{AlternativeImage, ImageSpec};
 use esxlcm_solver::{ComponentSource, EffectiveImage, Notification, Severity, SoftwareSpec};
 use esxlcm_version::Version;
 use serde_json::{Map, Value, json};
@@ -145,6 +145,17 @@ pub fn solution_infos(spec: &SoftwareSpec) -> Map<String, Value> {
         .collect()
 }
 
+/// `hardware_support_info` of an image: manager → the package and version it names.
+pub fn hardware_support_info(image: &ImageSpec) -> Value {
+    let packages: Map<String, Value> = image
+        .hardware_support
+        .iter()
+        .flat_map(|h| h.packages.iter())
+        .map(|(manager, p)| (manager.clone(), json!({"pkg": p.pkg, "version": p.version})))
+        .collect();
+    json!({"packages": packages})
+}
+
 /// `software_info` of a spec (a draft may have no base image yet: its version is then empty).
 pub fn software_info(catalog: &Catalog, spec: &SoftwareSpec) -> Value {
     let image = &spec.image;
@@ -161,6 +172,9 @@ pub fn software_info(catalog: &Catalog, spec: &SoftwareSpec) -> Value {
     if let Some(obj) = v.as_object_mut() {
         if let Some(a) = &image.add_on {
             obj.insert("add_on".into(), add_on_info(catalog, &a.name, &a.version));
+        }
+        if image.hardware_support.as_ref().is_some_and(|h| !h.packages.is_empty()) {
+            obj.insert("hardware_support".into(), hardware_support_info(image));
         }
         if !image.removed_components.is_empty() {
             let removed: Map<String, Value> =

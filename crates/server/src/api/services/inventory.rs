@@ -125,7 +125,8 @@ pub fn clusters_delete(ctx: Ctx) -> HandlerFuture {
                         ),
                     ));
                 }
-                s.clusters.remove(&id);
+                // Its depot overrides, policies and enablement go with it.
+                s.remove_cluster(&id);
                 Ok(())
             })
             .await?;
@@ -186,7 +187,8 @@ pub fn hosts_delete(ctx: Ctx) -> HandlerFuture {
         let id: String = ctx.input("host")?;
         ctx.state
             .depots
-            .mutate(|s| s.hosts.remove(&id).map(drop).ok_or_else(|| ApiError::not_found("host", &id)))
+            // Its depot overrides, policies and enablement go with it, in the same mutation.
+            .mutate(|s| s.remove_host(&id).map(drop).ok_or_else(|| ApiError::not_found("host", &id)))
             .await?;
         Ok(Out::Plain(Value::Null))
     })

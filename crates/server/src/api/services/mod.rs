@@ -100,6 +100,16 @@ const C_D_ALT_EFFECTIVE: &str =
     "com.vmware.esx.settings.clusters.software.drafts.software.alternative_images.software.effective_components";
 const C_D_ALT_REMOVED: &str =
     "com.vmware.esx.settings.clusters.software.drafts.software.alternative_images.software.removed_components";
+const C_HW: &str = "com.vmware.esx.settings.clusters.software.hardware_support";
+const C_ALT_HW: &str = "com.vmware.esx.settings.clusters.software.alternative_images.software.hardware_support";
+const C_D_HW: &str = "com.vmware.esx.settings.clusters.software.drafts.software.hardware_support";
+const C_D_ALT_HW: &str =
+    "com.vmware.esx.settings.clusters.software.drafts.software.alternative_images.software.hardware_support";
+const R_D_HW: &str = "com.vmware.esx.settings.repository.software.drafts.hardware_support";
+const R_D_ALT_HW: &str = "com.vmware.esx.settings.repository.software.drafts.alternative_images.hardware_support";
+const HSM: &str = "com.vmware.esx.settings.hardware_support.managers";
+const HSM_PACKAGES: &str = "com.vmware.esx.settings.hardware_support.managers.packages";
+const HSM_VERSIONS: &str = "com.vmware.esx.settings.hardware_support.managers.packages.versions";
 const INV_CLUSTERS: &str = "com.esxlcm.inventory.clusters";
 const INV_HOSTS: &str = "com.esxlcm.inventory.hosts";
 const INV_HOST_STATE: &str = "com.esxlcm.inventory.hosts.state";
@@ -301,6 +311,12 @@ pub static IMPLEMENTED: &[Implemented] = &[
     op!(C_D_NAME, "set", Admin, software::draft_display_name_set),
     op!(C_SOLUTIONS, "get", Read, software::solutions_get),
     op!(C_SOLUTIONS, "list", Read, software::solutions_list),
+    op!(C_SOLUTIONS, "set", Admin, software::solutions::set),
+    op!(C_SOLUTIONS, "delete", Admin, software::solutions::delete),
+    op!(C_SOLUTIONS, "update", Admin, software::solutions::update),
+    op!(H_SOLUTIONS, "set", Admin, software::solutions::set),
+    op!(H_SOLUTIONS, "delete", Admin, software::solutions::delete),
+    op!(SW, "get_default_image", Read, software::default_image_get),
     op!(C_ALT, "get", Read, software::alternatives::get),
     op!(C_ALT, "list", Read, software::alternatives::list),
     op!(C_ALT_NAME, "get", Read, software::alternatives::display_name_get),
@@ -339,6 +355,24 @@ pub static IMPLEMENTED: &[Implemented] = &[
     op!(C_D_ALT_REMOVED, "list", Read, software::draft_removed_list),
     op!(C_D_ALT_REMOVED, "set", Admin, software::draft_removed_set),
     op!(C_D_ALT_REMOVED, "delete", Admin, software::draft_removed_delete),
+    // ---- hardware support packages in images, and what the depots offer ----
+    op!(C_HW, "get", Read, software::hardware::get),
+    op!(C_ALT_HW, "get", Read, software::hardware::get),
+    op!(C_D_HW, "get", Read, software::hardware::draft_get),
+    op!(C_D_HW, "set", Admin, software::hardware::draft_set),
+    op!(C_D_HW, "delete", Admin, software::hardware::draft_delete),
+    op!(C_D_ALT_HW, "get", Read, software::hardware::draft_get),
+    op!(C_D_ALT_HW, "set", Admin, software::hardware::draft_set),
+    op!(C_D_ALT_HW, "delete", Admin, software::hardware::draft_delete),
+    op!(R_D_HW, "get", Read, software::hardware::draft_get),
+    op!(R_D_HW, "set", Admin, software::hardware::draft_set),
+    op!(R_D_HW, "delete", Admin, software::hardware::draft_delete),
+    op!(R_D_ALT_HW, "get", Read, software::hardware::draft_get),
+    op!(R_D_ALT_HW, "set", Admin, software::hardware::draft_set),
+    op!(R_D_ALT_HW, "delete", Admin, software::hardware::draft_delete),
+    op!(HSM, "list", Read, software::hardware::managers_list),
+    op!(HSM_PACKAGES, "list", Read, software::hardware::packages_list),
+    op!(HSM_VERSIONS, "get", Read, software::hardware::versions_get),
     // ---- H3: depot overrides, enablement, apply policies, UMDS ----
     op!(C_OVERRIDES, "get", Read, overrides::clusters_get),
     op!(C_OVERRIDES, "add", Admin, overrides::clusters_add),

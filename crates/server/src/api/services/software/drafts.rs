@@ -127,7 +127,7 @@ fn image_in_mut<'a>(spec: &'a mut SoftwareSpec, image: Option<&str>) -> Result<&
 }
 
 /// Change the main image (or the alternative image named) of a draft of the caller's.
-async fn edit_spec(
+pub(super) async fn edit_spec(
     ctx: &Ctx,
     f: impl FnOnce(&mut ImageSpec, &Catalog) -> Result<(), ApiError>,
 ) -> Result<Out, ApiError> {
@@ -471,7 +471,7 @@ pub fn draft_display_name_set(ctx: Ctx) -> HandlerFuture {
 // ---- drafts.software.* (every owner) ----
 
 /// The draft's spec, or the alternative image the call names as a spec of its own.
-async fn draft_spec_of(ctx: &Ctx) -> Result<SoftwareSpec, ApiError> {
+pub(super) async fn draft_spec_of(ctx: &Ctx) -> Result<SoftwareSpec, ApiError> {
     let owner = Owner::of(ctx)?;
     let draft_id: String = ctx.input("draft")?;
     let image: Option<String> = ctx.input("image")?;

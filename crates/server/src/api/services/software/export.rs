@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use esxlcm_depot::write::DepotContent;
 use esxlcm_solver::SoftwareSpec;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -18,6 +19,46 @@ struct ExportSpec {
     export_software_spec: bool,
     export_iso_image: bool,
     export_offline_bundle: bool,
+    /// Clusters and library specs: unset or false exports the alternative images too
+    /// (in the spec, and their content in the offline bundle).
+    #[serde(default)]
+    export_only_default_image: Option<bool>,
+}
+
+/// One offline bundle holding several images' content: each release unit, component and
+/// VIB once, and each image's profile (named apart).
+fn merged_content(images: &[esxlcm_builder::Image<'_>]) -> Option<DepotContent> {
+    let (first, rest) = images.split_first()?;
+    let mut out = first.content().clone();
+    for image in rest {
+        let c = image.content();
+        for p in &c.platforms {
+            if !out.platforms.contains(p) {
+                out.platforms.push(p.clone());
+            }
+        }
+        for b in &c.bulletins {
+            if !out.bulletins.iter().any(|x| x.id == b.id) {
+                out.bulletins.push(b.clone());
+            }
+        }
+        for v in &c.vibs {
+            if !out.vibs.iter().any(|x| x.id() == v.id()) {
+                out.vibs.push(v.clone());
+            }
+        }
+        for u in &c.release_units {
+            if !out.release_units.iter().any(|x| x.release_id == u.release_id) {
+                out.release_units.push(u.clone());
+            }
+        }
+        for p in &c.profiles {
+            if !out.profiles.iter().any(|x| x.name == p.name) {
+                out.profiles.push(p.clone());
+            }
+        }
+    }
+    Some(out)
 }
 
 /// Exports kept: older ones are removed when a new one is made.
@@ -91,25 +132,71 @@ pub async fn export_spec(ctx: &Ctx, what: &str, spec: SoftwareSpec) -> Result<Ou
         }
         (true, Some(dir)) => Some(dir.clone()),
     };
+    // The default (main) image alone, or with its alternative images.
+    let mut spec = spec;
+    if spec_in.export_only_default_image == Some(true) {
+        spec.alternative_images.clear();
+    }
     let (catalog, r) = resolve(&ctx.state, spec.clone()).await?;
     let id = crate::api::tasks::uuid_v4().map_err(|e| ApiError::internal(e.to_string()))?;
     let dir = exports_dir(ctx.state.depots.data_dir()).join(&id);
     let out_dir = dir.clone();
     let flags = (spec_in.export_software_spec, spec_in.export_offline_bundle);
     let built = tokio::task::spawn_blocking(move || -> Result<Vec<(&'static str, &'static str)>, ApiError> {
+        let invalid = |what: &str, e: esxlcm_builder::BuildError| {
+            ApiError::new(ErrorKind::NotAllowedInCurrentState, "com.esxlcm.image.invalid", format!("{what}{e}"))
+        };
         let image = esxlcm_builder::Image::new(&catalog, &spec, &r.main, &esxlcm_builder::ImageOptions::default())
-            .map_err(|e| {
-                ApiError::new(ErrorKind::NotAllowedInCurrentState, "com.esxlcm.image.invalid", e.to_string())
-            })?;
+            .map_err(|e| invalid("", e))?;
+        // Each alternative image as a spec of its own, its profile named after it.
+        let alternatives: Vec<(String, SoftwareSpec, String)> = spec
+            .alternative_images
+            .iter()
+            .map(|(alt_id, a)| {
+                let name = format!(
+                    "ESXi-{}-custom-{alt_id}",
+                    r.alternatives.get(alt_id).map_or_else(String::new, |x| x.resolution.image.base_image.to_string())
+                );
+                (alt_id.clone(), SoftwareSpec { image: a.image.clone(), ..SoftwareSpec::default() }, name)
+            })
+            .collect();
+        let mut images = vec![image];
+        // Their content goes into the offline bundle; the spec names them anyway, and an
+        // installer ISO holds one image: the default one.
+        for (alt_id, alt_spec, profile_name) in alternatives.iter().filter(|_| flags.1) {
+            let resolution = r
+                .alternatives
+                .get(alt_id)
+                .map(|a| &a.resolution)
+                .ok_or_else(|| ApiError::internal(format!("alternative image '{alt_id}' was not resolved")))?;
+            let options =
+                esxlcm_builder::ImageOptions { profile_name: Some(profile_name.clone()), ..Default::default() };
+            let alt = esxlcm_builder::Image::new(&catalog, alt_spec, resolution, &options)
+                .map_err(|e| invalid(&format!("alternative image '{alt_id}': "), e))?;
+            images.push(alt);
+        }
         std::fs::create_dir_all(&out_dir).map_err(|e| ApiError::internal(format!("{}: {e}", out_dir.display())))?;
         let mut progress = esxlcm_builder::NoProgress;
         let mut made = Vec::new();
+        let image = &images[0];
         if flags.0 {
             image.write_json(&out_dir.join(EXPORT_FILES[0]), true, &mut progress).map_err(|e| build_error(&e))?;
             made.push(("SOFTWARE_SPEC", EXPORT_FILES[0]));
         }
         if flags.1 {
-            image.write_bundle(&out_dir.join(EXPORT_FILES[1]), true, &mut progress).map_err(|e| build_error(&e))?;
+            let dest = out_dir.join(EXPORT_FILES[1]);
+            if images.len() == 1 {
+                image.write_bundle(&dest, true, &mut progress).map_err(|e| build_error(&e))?;
+            } else {
+                let content = merged_content(&images).ok_or_else(|| ApiError::internal("no image to export"))?;
+                esxlcm_depot::write::write_bundle(&content, &*catalog, &dest, true).map_err(|e| {
+                    ApiError::new(
+                        ErrorKind::Error,
+                        "com.esxlcm.export.failed",
+                        format!("writing the offline bundle failed: {e}"),
+                    )
+                })?;
+            }
             made.push(("OFFLINE_BUNDLE", EXPORT_FILES[1]));
         }
         if let Some(bdir) = bootloader {

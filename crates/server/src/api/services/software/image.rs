@@ -29,7 +29,7 @@ pub fn committed(s: &ServerState, owner: &Owner) -> Result<(String, SoftwareSpec
 }
 
 /// The committed spec, or the alternative image the call names (`image`) as a spec of its own.
-async fn committed_of(ctx: &Ctx) -> Result<SoftwareSpec, ApiError> {
+pub(super) async fn committed_of(ctx: &Ctx) -> Result<SoftwareSpec, ApiError> {
     let owner = Owner::of(ctx)?;
     let image: Option<String> = ctx.input("image")?;
     image_as_spec(&committed(&*ctx.state.depots.snapshot().await, &owner)?.1, image.as_deref())
@@ -131,6 +131,18 @@ pub fn software_get(ctx: Ctx) -> HandlerFuture {
         let spec = committed_of(&ctx).await?;
         let catalog = ctx.state.depots.catalog().await?;
         Ok(Out::Plain(image_wire::software_info(&catalog, &spec)))
+    })
+}
+
+/// `clusters.software.get_default_image`: the main image alone, the one hosts that no
+/// alternative image's selection criteria pick get.
+pub fn default_image_get(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let owner = Owner::of(&ctx)?;
+        let (_, spec) = committed(&*ctx.state.depots.snapshot().await, &owner)?;
+        let main = SoftwareSpec { image: spec.image, ..SoftwareSpec::default() };
+        let catalog = ctx.state.depots.catalog().await?;
+        Ok(Out::Plain(image_wire::software_info(&catalog, &main)))
     })
 }
 
