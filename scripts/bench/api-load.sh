@@ -7,6 +7,7 @@
 # p50/p90/p99/max latency; exits non-zero on any error. The load generator shares the
 # machine with the server: note the machine's other load (uptime) next to the numbers.
 # Usage: scripts/bench/api-load.sh [--seconds N] [--readers N] [--editors N] [--think-ms N] [--sessions N]
+#                                  [--dialect rest|jsonrpc]   (how readers ask; editors use REST)
 # Results go into docs/PERFORMANCE.md ("API load test (crates/server)") by hand.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."

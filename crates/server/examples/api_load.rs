@@ -2,7 +2,8 @@
 //! (crates/server)"). Starts the API server in-process on a fresh data dir with a generated
 //! offline depot, then for `--seconds`:
 //!
-//! * `--readers` clients (each its own HTTPS connection) browse depot content over REST:
+//! * `--readers` clients (each its own HTTPS connection) browse depot content over REST
+//!   (or, with `--dialect jsonrpc`, the same reads as vAPI JSON-RPC calls on `POST /api`):
 //!   components, base images and add-ons (lists and single versions) and offline depots
 //!   (list, get), with a random think time averaging `--think-ms` between requests;
 //! * `--editors` administrators each edit a draft of their own cluster in a loop: create
@@ -36,12 +37,22 @@ struct Args {
     think_ms: u64,
     /// Viewer sessions the readers share (each login costs an Argon2 hash).
     sessions: usize,
+    /// How readers ask: REST GETs, or vAPI JSON-RPC `invoke` on `POST /api` (the SDK's way).
+    jsonrpc: bool,
 }
 
 fn args() -> Args {
-    let mut a = Args { seconds: 60, readers: 200, editors: 10, think_ms: 100, sessions: 20 };
+    let mut a = Args { seconds: 60, readers: 200, editors: 10, think_ms: 100, sessions: 20, jsonrpc: false };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--dialect" {
+            a.jsonrpc = match it.next().as_deref() {
+                Some("rest") => false,
+                Some("jsonrpc") => true,
+                other => panic!("--dialect takes rest or jsonrpc, not {other:?}"),
+            };
+            continue;
+        }
         let value: u64 = it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{flag} needs a number"));
         match flag.as_str() {
             "--seconds" => a.seconds = value,
@@ -49,7 +60,9 @@ fn args() -> Args {
             "--editors" => a.editors = usize::try_from(value).unwrap(),
             "--think-ms" => a.think_ms = value,
             "--sessions" => a.sessions = usize::try_from(value).unwrap().max(1),
-            other => panic!("unknown flag {other} (--seconds, --readers, --editors, --think-ms, --sessions)"),
+            other => {
+                panic!("unknown flag {other} (--seconds, --readers, --editors, --think-ms, --sessions, --dialect)")
+            }
         }
     }
     a
@@ -147,6 +160,28 @@ async fn fetch(client: &reqwest::Client, base: &str, path: &str, token: &str) ->
     Ok(())
 }
 
+/// A read over JSON-RPC: `invoke` with the session in `securityCtx`; a vAPI error is
+/// `result.error` (HTTP 200), so the body is parsed to tell.
+async fn invoke(client: &reqwest::Client, base: &str, call: &RpcCall, token: &str) -> Result<(), String> {
+    let body = json!({"jsonrpc": "2.0", "method": "invoke", "id": "1", "params": {
+        "serviceId": call.service, "operationId": call.op,
+        "input": {"STRUCTURE": {"operation-input": call.input}},
+        "ctx": {"appCtx": {}, "securityCtx": {"schemeId": "com.vmware.vapi.std.security.session_id", "sessionId": token}}}});
+    let what = || format!("{}.{}", call.service, call.op);
+    let resp = client.post(format!("{base}/api")).json(&body).send().await.map_err(|e| format!("{}: {e}", what()))?;
+    let status = resp.status();
+    let text = resp.text().await.map_err(|e| format!("{}: {e}", what()))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: HTTP {status}: {e}", what()))?;
+    if !status.is_success()
+        || v.get("error").is_some()
+        || v["result"].get("error").is_some()
+        || v["result"].get("output").is_none()
+    {
+        return Err(format!("{}: HTTP {status}: {}", what(), text.chars().take(200).collect::<String>()));
+    }
+    Ok(())
+}
+
 async fn login(client: &reqwest::Client, base: &str, user: &str, password: &str) -> String {
     let r = client.post(format!("{base}/api/session")).basic_auth(user, Some(password)).send().await.unwrap();
     assert_eq!(r.status(), 201);
@@ -174,9 +209,19 @@ async fn run_task(
     }
 }
 
-/// What readers ask for, taken from the depot content itself.
+/// One JSON-RPC read: service, operation and its `operation-input` fields.
+struct RpcCall {
+    service: &'static str,
+    op: &'static str,
+    input: Value,
+}
+
+/// What readers ask for, taken from the depot content itself: REST paths and the same
+/// reads as JSON-RPC calls (`--dialect` picks which).
 struct Paths {
     gets: Vec<(&'static str, String)>,
+    calls: Vec<(&'static str, RpcCall)>,
+    jsonrpc: bool,
 }
 
 fn enc(s: &str) -> String {
@@ -196,10 +241,16 @@ async fn reader(who: Who, target: Arc<Target>, paths: Arc<Paths>, stats: Stats, 
     // Spread the start so 200 clients do not arrive in one burst.
     tokio::time::sleep(Duration::from_millis(rng.next() % (think * 2 + 1))).await;
     while !stop.load(Ordering::Relaxed) {
-        let (class, path) = &paths.gets[rng.below(paths.gets.len())];
         let started = Instant::now();
-        let r = fetch(&client, &target.base, path, &token).await;
-        record(&stats, class, started, r).await;
+        if paths.jsonrpc {
+            let (class, call) = &paths.calls[rng.below(paths.calls.len())];
+            let r = invoke(&client, &target.base, call, &token).await;
+            record(&stats, class, started, r).await;
+        } else {
+            let (class, path) = &paths.gets[rng.below(paths.gets.len())];
+            let r = fetch(&client, &target.base, path, &token).await;
+            record(&stats, class, started, r).await;
+        }
         if think > 0 {
             tokio::time::sleep(Duration::from_millis(rng.next() % (think * 2 + 1))).await;
         }
@@ -332,6 +383,14 @@ async fn drive(a: Args, target: Arc<Target>, bundle: std::path::PathBuf) -> u64 
     }
     let base_versions: Vec<String> =
         bases.as_array().unwrap().iter().map(|b| b["version"].as_str().unwrap().to_owned()).collect();
+    let rpc = |service, op, input| RpcCall { service, op, input };
+    let mut calls: Vec<(&'static str, RpcCall)> = vec![
+        ("read: components list", rpc("com.vmware.esx.settings.depot_content.components", "list", json!({}))),
+        ("read: base images list", rpc("com.vmware.esx.settings.depot_content.base_images", "list", json!({}))),
+        ("read: add-ons list", rpc("com.vmware.esx.settings.depot_content.add_ons", "list", json!({}))),
+        ("read: offline depots list", rpc("com.vmware.esx.settings.depots.offline", "list", json!({}))),
+        ("read: offline depot get", rpc("com.vmware.esx.settings.depots.offline", "get", json!({"depot": depot}))),
+    ];
     let mut gets: Vec<(&'static str, String)> = vec![
         ("read: components list", "/api/esx/settings/depot-content/components".into()),
         ("read: base images list", "/api/esx/settings/depot-content/base-images".into()),
@@ -347,10 +406,18 @@ async fn drive(a: Args, target: Arc<Target>, bundle: std::path::PathBuf) -> u64 
             "read: component version get",
             format!("/api/esx/settings/depot-content/components/{}/versions/{}", enc(n), enc(v)),
         ));
+        calls.push((
+            "read: component version get",
+            rpc("com.vmware.esx.settings.depot_content.components.versions", "get", json!({"name": n, "version": v})),
+        ));
         let b = &base_versions[rng.below(base_versions.len())];
         gets.push((
             "read: base image version get",
             format!("/api/esx/settings/depot-content/base-images/versions/{}", enc(b)),
+        ));
+        calls.push((
+            "read: base image version get",
+            rpc("com.vmware.esx.settings.depot_content.base_images.versions", "get", json!({"version": b})),
         ));
     }
     for a in addons.as_array().unwrap().iter().take(1) {
@@ -359,8 +426,16 @@ async fn drive(a: Args, target: Arc<Target>, bundle: std::path::PathBuf) -> u64 
             "read: add-on version get",
             format!("/api/esx/settings/depot-content/add-ons/{}/versions/{}", enc(a["name"].as_str().unwrap()), enc(v)),
         ));
+        calls.push((
+            "read: add-on version get",
+            rpc(
+                "com.vmware.esx.settings.depot_content.add_ons.versions",
+                "get",
+                json!({"name": a["name"], "version": v}),
+            ),
+        ));
     }
-    let paths = Arc::new(Paths { gets });
+    let paths = Arc::new(Paths { gets, calls, jsonrpc: a.jsonrpc });
     let newest = base_versions.last().unwrap().clone();
 
     // Each editor gets a cluster whose committed image is the newest base image.
