@@ -15,6 +15,10 @@
 //! yet is materialised on its first request; one the store no longer has (removed by
 //! retention) is a 404 that says so. What the store holds is asked through [`StoreIndex`],
 //! which the binary implements over `esxlcm_store` (this crate does not open stores).
+//! A file a tree lacks may be a payload of an on-demand source: the store fetches,
+//! verifies and links it before the request is served ([`StoreIndex::fetch_missing`]);
+//! when that fails the client gets a 502 (verification failed, quarantined; upstream
+//! refused) or 504 (upstream timed out) naming the VIB, never the bytes.
 //! A sync running beside the server changes what is served between two requests, never
 //! within one file tree. The name `views` is the views' prefix: a source called `views`
 //! is not reachable at `/views/`.
@@ -57,6 +61,29 @@ pub trait StoreIndex: Send + Sync + 'static {
     fn overview(&self) -> Overview;
     /// The `/-/status` document.
     fn status(&self) -> serde_json::Value;
+    /// A file of a source's snapshot (`None`: the published one) that is not in its tree:
+    /// if it is a payload the store fetches on demand, fetch it upstream, verify it, store
+    /// it and link it into the tree, then answer `Ok` (the request is served from the
+    /// tree). Concurrent calls for the same payload share one fetch. Stores without
+    /// on-demand payloads keep the default: not ours, an ordinary 404.
+    fn fetch_missing(&self, source: &str, snapshot: Option<i64>, path: &str) -> Result<(), FetchFailure> {
+        let _ = (source, snapshot, path);
+        Err(FetchFailure::NotOnDemand)
+    }
+}
+
+/// Why a missing file could not be fetched; the text is for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchFailure {
+    /// Not an on-demand payload: the ordinary 404.
+    NotOnDemand,
+    /// The upstream bytes failed verification (quarantined), or upstream refused or
+    /// failed: 502.
+    BadGateway(String),
+    /// Upstream did not answer in time: 504.
+    Timeout(String),
+    /// The store could not take it (disk, database): 500.
+    Store(String),
 }
 
 /// Why a snapshot cannot be served; the text is for the client.
@@ -106,12 +133,12 @@ pub fn router(layout: &StoreLayout, index: Arc<dyn StoreIndex>) -> Router {
     let files =
         depot_http::router_with_layout(&layout.published, Some(Arc::new(move |path: &Path| map_path(&map, path))));
     let (list_index, status_index, gate_index) = (Arc::clone(&index), Arc::clone(&index), index);
-    let views = layout.views.clone();
+    let gate_layout = Arc::new(layout.clone());
     Router::new()
         .route("/", get(move || listing(Arc::clone(&list_index))))
         .route("/-/status", get(move || status(Arc::clone(&status_index))))
         .fallback_service(files)
-        .layer(middleware::from_fn(move |req, next| gate(Arc::clone(&gate_index), views.clone(), req, next)))
+        .layer(middleware::from_fn(move |req, next| gate(Arc::clone(&gate_index), Arc::clone(&gate_layout), req, next)))
 }
 
 /// Serve a store until `shutdown` completes.
@@ -175,7 +202,8 @@ fn map_path(layout: &StoreLayout, relative: &Path) -> Option<PathBuf> {
 
 /// Before a snapshot's or view's file is looked up: the snapshot exists (and is
 /// materialised), the view is built; otherwise a 404 that says what is wrong.
-async fn gate(index: Arc<dyn StoreIndex>, views: PathBuf, req: Request, next: Next) -> Response {
+async fn gate(index: Arc<dyn StoreIndex>, layout: Arc<StoreLayout>, req: Request, next: Next) -> Response {
+    let views = layout.views.clone();
     let path = req.uri().path().to_owned();
     match target(&path) {
         Target::Snapshot { source, id: None } => {
@@ -186,8 +214,8 @@ async fn gate(index: Arc<dyn StoreIndex>, views: PathBuf, req: Request, next: Ne
             return not_found(text);
         }
         Target::Snapshot { source, id: Some(id) } => {
-            let source = source.to_owned();
-            let opened = tokio::task::spawn_blocking(move || index.open_snapshot(&source, id)).await;
+            let (source, opener) = (source.to_owned(), Arc::clone(&index));
+            let opened = tokio::task::spawn_blocking(move || opener.open_snapshot(&source, id)).await;
             match opened {
                 Ok(Ok(())) => {}
                 Ok(Err(Unavailable::Missing(why))) => return not_found(format!("{why}\n")),
@@ -210,7 +238,70 @@ async fn gate(index: Arc<dyn StoreIndex>, views: PathBuf, req: Request, next: Ne
         }
         Target::Other => {}
     }
+    if let Some(failed) = fetch_if_missing(&index, &layout, &path).await {
+        return failed;
+    }
     next.run(req).await
+}
+
+/// A source file (`/<source>/…` or `/<source>/@<id>/…`) that is not on disk: ask the store
+/// to fetch it (an on-demand payload). `Some(response)` when that failed.
+async fn fetch_if_missing(index: &Arc<dyn StoreIndex>, layout: &StoreLayout, uri_path: &str) -> Option<Response> {
+    let Ok(decoded) = percent_decode(uri_path) else { return None };
+    let relative = decoded.trim_start_matches('/');
+    let mut parts = relative.splitn(2, '/');
+    let (source, rest) = (parts.next()?, parts.next()?);
+    if source == VIEWS_PREFIX || source.starts_with(['-', '.']) || source.is_empty() {
+        return None;
+    }
+    let (snapshot, file) = match rest.split_once('/') {
+        Some((first, file)) if first.starts_with('@') => (Some(snapshot_id(first)?), file),
+        _ => (None, rest),
+    };
+    if file.is_empty() || file.ends_with('/') || file.split('/').any(|p| p == ".." || p == "." || p.is_empty()) {
+        return None;
+    }
+    let on_disk = match snapshot {
+        Some(id) => layout.snapshots.join(id.to_string()).join(file),
+        None => layout.published.join(source).join(file),
+    };
+    if tokio::fs::metadata(&on_disk).await.is_ok() {
+        return None;
+    }
+    let (index, source_name, file_path) = (Arc::clone(index), source.to_owned(), file.to_owned());
+    let fetched = tokio::task::spawn_blocking(move || index.fetch_missing(&source_name, snapshot, &file_path)).await;
+    let text = |status: StatusCode, why: String| {
+        Some((status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{why}\n")).into_response())
+    };
+    match fetched {
+        Ok(Ok(()) | Err(FetchFailure::NotOnDemand)) => None,
+        Ok(Err(FetchFailure::BadGateway(why))) => text(StatusCode::BAD_GATEWAY, why),
+        Ok(Err(FetchFailure::Timeout(why))) => text(StatusCode::GATEWAY_TIMEOUT, why),
+        Ok(Err(FetchFailure::Store(why))) => text(StatusCode::INTERNAL_SERVER_ERROR, why),
+        Err(e) => {
+            tracing::error!("fetching an on-demand payload failed: {e}");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "fetching the payload failed".into())
+        }
+    }
+}
+
+/// `%XX` escapes of a URL path decoded (VIB file names may carry escaped characters).
+fn percent_decode(path: &str) -> Result<String, ()> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = bytes.get(i + 1..i + 3).ok_or(())?;
+            let text = std::str::from_utf8(hex).map_err(|_| ())?;
+            out.push(u8::from_str_radix(text, 16).map_err(|_| ())?);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ())
 }
 
 fn not_found(text: String) -> Response {
@@ -406,6 +497,66 @@ mod tests {
         let status: serde_json::Value =
             client.get(format!("{base}/-/status")).send().await.unwrap().json().await.unwrap();
         assert_eq!(status, serde_json::json!({"sources": []}));
+    }
+
+    /// Fetches `vmw/lazy.vib` on demand into the published tree; `bad.vib` fails
+    /// verification, `slow.vib` times out; everything else is not on demand.
+    struct Lazy {
+        published: PathBuf,
+    }
+
+    impl StoreIndex for Lazy {
+        fn open_snapshot(&self, _source: &str, _id: i64) -> Result<(), Unavailable> {
+            Ok(())
+        }
+        fn overview(&self) -> Overview {
+            Overview::default()
+        }
+        fn status(&self) -> serde_json::Value {
+            serde_json::Value::Null
+        }
+        fn fetch_missing(&self, source: &str, snapshot: Option<i64>, path: &str) -> Result<(), FetchFailure> {
+            match (source, snapshot, path) {
+                ("vmw", None, "v/lazy.vib") => std::fs::write(self.published.join("vmw/v/lazy.vib"), b"fetched")
+                    .map_err(|e| FetchFailure::Store(e.to_string())),
+                ("vmw", Some(7), "v/bad.vib") => {
+                    Err(FetchFailure::BadGateway("VIB VMW_bad_1.0 failed verification; quarantined".into()))
+                }
+                ("vmw", None, "v/slow.vib") => Err(FetchFailure::Timeout("VIB VMW_slow_1.0: no answer".into())),
+                _ => Err(FetchFailure::NotOnDemand),
+            }
+        }
+    }
+
+    /// A file missing from a tree is asked for once; the answer decides 200, 502, 504 or 404.
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn missing_files_are_fetched_on_demand_or_fail_with_the_gateway_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = StoreLayout {
+            published: dir.path().join("published"),
+            snapshots: dir.path().join("views"),
+            views: dir.path().join("named/published"),
+        };
+        std::fs::create_dir_all(layout.published.join("vmw/v")).unwrap();
+        std::fs::create_dir_all(layout.snapshots.join("7/v")).unwrap();
+        let index = Arc::new(Lazy { published: layout.published.clone() });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { serve(listener, &layout, index, std::future::pending()).await });
+        let client = reqwest::Client::new();
+        let get = |path: &str| client.get(format!("{base}{path}")).send();
+        let lazy = get("/vmw/v/lazy.vib").await.unwrap();
+        assert_eq!(lazy.status(), 200);
+        assert_eq!(lazy.bytes().await.unwrap().as_ref(), b"fetched");
+        let bad = get("/vmw/@7/v/bad.vib").await.unwrap();
+        assert_eq!(bad.status(), 502);
+        assert!(bad.text().await.unwrap().contains("VMW_bad_1.0"));
+        let slow = get("/vmw/v/slow.vib").await.unwrap();
+        assert_eq!(slow.status(), 504);
+        assert!(slow.text().await.unwrap().contains("VMW_slow_1.0"));
+        assert_eq!(get("/vmw/v/other.vib").await.unwrap().status(), 404);
+        assert_eq!(get("/vmw/v/%2e%2e/x.vib").await.unwrap().status(), 404);
     }
 
     #[test]

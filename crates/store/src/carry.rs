@@ -70,6 +70,9 @@ pub struct ManifestSource {
     pub description: String,
     pub platforms: Vec<String>,
     pub vendors: Vec<String>,
+    /// The source's `--only-for` software specs (JSON text), kept by the import.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only_for: Vec<String>,
     pub retention: u32,
     /// The origin snapshot published when exported.
     pub published: Option<i64>,
@@ -185,6 +188,7 @@ pub fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<Expo
     let mut known: HashSet<BlobId> = HashSet::new();
     let mut exported = Vec::new();
     let mut sizes: BTreeMap<BlobId, u64> = BTreeMap::new();
+    let fetcher = crate::ondemand::OnDemand::new();
     for s in &sources {
         let c = &s.config;
         let mut snaps = Vec::new();
@@ -193,6 +197,19 @@ pub fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<Expo
             if snap.id <= since {
                 known.extend(files.into_iter().map(|f| f.blob));
                 continue;
+            }
+            // Payloads of an on-demand source travel too: fetched (and verified) first.
+            let fetched = crate::ondemand::fetch_missing(store, &fetcher, s, snap.id).map_err(|e| {
+                carry_err(
+                    dir,
+                    format!(
+                        "snapshot {} of '{}' has on-demand payloads not fetched yet, and fetching them failed: {e}",
+                        snap.id, c.name
+                    ),
+                )
+            })?;
+            if fetched > 0 {
+                tracing::info!(source = %c.name, snapshot = snap.id, fetched, "fetched on-demand payloads to export them");
             }
             for f in &files {
                 carried.insert(f.blob.clone());
@@ -215,6 +232,7 @@ pub fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<Expo
             description: c.description.clone(),
             platforms: c.platforms.clone(),
             vendors: c.vendors.clone(),
+            only_for: c.only_for.clone(),
             retention: c.retention,
             published: store.meta.published(s.id)?,
             snapshots: snaps,
@@ -697,6 +715,7 @@ fn imported_config(s: &ManifestSource) -> Result<SourceConfig, StoreError> {
     config.payloads = PayloadPolicy::Prefetch;
     config.platforms.clone_from(&s.platforms);
     config.vendors.clone_from(&s.vendors);
+    config.only_for.clone_from(&s.only_for);
     config.retention = s.retention.max(1);
     Ok(config)
 }

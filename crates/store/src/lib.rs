@@ -12,7 +12,11 @@
 //! * [`sync`] — the engine: metadata first, then verified payloads, then a new snapshot.
 //! * [`carry`] — `mirror export` / `mirror import`: snapshots across an air gap in
 //!   checksummed chunk files, incremental, resumable.
+//! * [`ondemand`] — payloads of on-demand sources, fetched, verified and stored when
+//!   first needed (a host's request, an export, a view build).
 //! * [`gc`], [`verify`] — deleting unreferenced blobs; checking the whole store.
+//! * [`subset`] — self-consistent subset depots (exactly some images' content), shared
+//!   by image views and `--only-for` sources.
 //! * [`view`] — named views: merged and image views of several sources, built into
 //!   online depot trees of hard links and published atomically.
 //! * [`schedule`] — per-source sync schedules (hourly, daily, weekly, monthly; UTC) and
@@ -28,10 +32,12 @@ pub mod carry;
 mod error;
 pub mod gc;
 pub mod meta;
+pub mod ondemand;
 pub mod schedule;
 pub mod source;
 pub mod status;
 pub mod store;
+pub mod subset;
 pub mod sync;
 pub mod transport;
 pub mod umds;

@@ -69,6 +69,23 @@ pub struct QuarantineRecord {
     pub at: i64,
 }
 
+/// A payload a snapshot names but the store may not hold yet: an on-demand source's VIB,
+/// fetched (and verified against `blob`, its declared sha-256) when first needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemotePayload {
+    /// Depot-relative path, as in the snapshot.
+    pub path: String,
+    /// The declared sha-256: the blob it becomes.
+    pub blob: BlobId,
+    /// The declared size.
+    pub size: u64,
+    /// The VIB's ID.
+    pub name: String,
+    /// The metadata's absolute URL for it, if it gives one; otherwise the path is joined
+    /// to the source's current URL (so a renewed download token applies).
+    pub url: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncRun {
     pub source_id: i64,
@@ -99,6 +116,15 @@ pub trait MetaStore: Send + Sync {
     fn snapshots(&self, source_id: i64) -> Result<Vec<SnapshotInfo>, StoreError>;
     fn all_snapshots(&self) -> Result<Vec<SnapshotInfo>, StoreError>;
     fn snapshot_files(&self, snapshot_id: i64) -> Result<Vec<FileEntry>, StoreError>;
+    /// One file of a snapshot.
+    fn snapshot_file(&self, snapshot_id: i64, path: &str) -> Result<Option<FileEntry>, StoreError>;
+    /// Records payloads of a source that are fetched on demand (one transaction; a
+    /// record for the same path and blob is replaced).
+    fn record_remote(&self, source_id: i64, payloads: &[RemotePayload]) -> Result<(), StoreError>;
+    /// The on-demand record of a source's file, if the sync left it upstream.
+    fn remote_payload(&self, source_id: i64, path: &str, blob: &BlobId) -> Result<Option<RemotePayload>, StoreError>;
+    /// The files of a snapshot that were left upstream (fetched or not since).
+    fn snapshot_remote(&self, snapshot_id: i64) -> Result<Vec<RemotePayload>, StoreError>;
     fn delete_snapshot(&self, snapshot_id: i64) -> Result<(), StoreError>;
     fn published(&self, source_id: i64) -> Result<Option<i64>, StoreError>;
     fn set_published(&self, source_id: i64, snapshot_id: i64) -> Result<(), StoreError>;
@@ -200,6 +226,17 @@ CREATE TABLE imported_snapshots (
     origin_snapshot INTEGER NOT NULL,
     snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
     PRIMARY KEY (origin, origin_snapshot)
+);
+",
+    r"
+CREATE TABLE remote_payloads (
+    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    url TEXT,
+    PRIMARY KEY (source_id, path, blob)
 );
 ",
 ];
@@ -477,6 +514,81 @@ impl MetaStore for SqliteMeta {
             .collect()
     }
 
+    fn snapshot_file(&self, snapshot_id: i64, path: &str) -> Result<Option<FileEntry>, StoreError> {
+        let ctx = format!("reading {path} of snapshot {snapshot_id}");
+        let row: Option<(String, i64)> = self
+            .conn()
+            .query_row(
+                "SELECT blob, size FROM snapshot_files WHERE snapshot_id = ?1 AND path = ?2",
+                params![snapshot_id, path],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(StoreError::db(ctx.clone()))?;
+        row.map(|(blob, size)| Ok(FileEntry { path: path.to_owned(), blob: blob_col(blob, &ctx)?, size: to_u64(size) }))
+            .transpose()
+    }
+
+    fn record_remote(&self, source_id: i64, payloads: &[RemotePayload]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let ctx = "recording on-demand payloads";
+        let tx = conn.transaction().map_err(StoreError::db(ctx))?;
+        {
+            let mut stmt = tx
+                .prepare(
+                    "INSERT OR REPLACE INTO remote_payloads (source_id, path, blob, size, name, url)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(StoreError::db(ctx))?;
+            for p in payloads {
+                stmt.execute(params![source_id, p.path, p.blob.as_str(), to_i64(p.size), p.name, p.url])
+                    .map_err(StoreError::db(format!("{ctx}: {}", p.path)))?;
+            }
+        }
+        tx.commit().map_err(StoreError::db(ctx))
+    }
+
+    fn remote_payload(&self, source_id: i64, path: &str, blob: &BlobId) -> Result<Option<RemotePayload>, StoreError> {
+        let row: Option<(i64, String, Option<String>)> = self
+            .conn()
+            .query_row(
+                "SELECT size, name, url FROM remote_payloads WHERE source_id = ?1 AND path = ?2 AND blob = ?3",
+                params![source_id, path, blob.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(StoreError::db(format!("reading the on-demand record of {path}")))?;
+        Ok(row.map(|(size, name, url)| RemotePayload {
+            path: path.to_owned(),
+            blob: blob.clone(),
+            size: to_u64(size),
+            name,
+            url,
+        }))
+    }
+
+    fn snapshot_remote(&self, snapshot_id: i64) -> Result<Vec<RemotePayload>, StoreError> {
+        let conn = self.conn();
+        let ctx = format!("reading the on-demand payloads of snapshot {snapshot_id}");
+        let mut stmt = conn
+            .prepare(
+                "SELECT r.path, r.blob, r.size, r.name, r.url FROM snapshot_files f
+                 JOIN snapshots s ON s.id = f.snapshot_id
+                 JOIN remote_payloads r ON r.source_id = s.source_id AND r.path = f.path AND r.blob = f.blob
+                 WHERE f.snapshot_id = ?1 ORDER BY r.path",
+            )
+            .map_err(StoreError::db(ctx.clone()))?;
+        let rows: Vec<(String, String, i64, String, Option<String>)> = stmt
+            .query_map([snapshot_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .and_then(Iterator::collect)
+            .map_err(StoreError::db(ctx.clone()))?;
+        rows.into_iter()
+            .map(|(path, blob, size, name, url)| {
+                Ok(RemotePayload { path, blob: blob_col(blob, &ctx)?, size: to_u64(size), name, url })
+            })
+            .collect()
+    }
+
     fn delete_snapshot(&self, snapshot_id: i64) -> Result<(), StoreError> {
         self.conn()
             .execute("DELETE FROM snapshots WHERE id = ?1", [snapshot_id])
@@ -741,6 +853,23 @@ mod tests {
         assert_eq!(meta.imported_snapshot("other", 7).unwrap(), Some(imported.id));
         assert!(meta.create_imported_snapshot(s.id, &[], 43, "other", 7).is_err(), "an origin snapshot maps once");
         assert_eq!(meta.snapshots(s.id).unwrap().len(), 3, "the failed insert left nothing behind");
+
+        let x = entry("v/x.vib", b"x");
+        assert_eq!(meta.snapshot_file(a.id, "v/x.vib").unwrap(), Some(x.clone()));
+        assert_eq!(meta.snapshot_file(a.id, "v/none.vib").unwrap(), None);
+        let remote = RemotePayload {
+            path: x.path.clone(),
+            blob: x.blob.clone(),
+            size: 1,
+            name: "VMW_bootbank_x_1.0".into(),
+            url: None,
+        };
+        meta.record_remote(s.id, std::slice::from_ref(&remote)).unwrap();
+        meta.record_remote(s.id, std::slice::from_ref(&remote)).unwrap();
+        assert_eq!(meta.remote_payload(s.id, "v/x.vib", &x.blob).unwrap(), Some(remote.clone()));
+        assert_eq!(meta.remote_payload(s.id, "v/x.vib", &BlobId::of_bytes(b"other")).unwrap(), None);
+        assert_eq!(meta.snapshot_remote(a.id).unwrap(), vec![remote]);
+        assert!(meta.snapshot_remote(imported.id).unwrap().is_empty());
 
         meta.remove_source("vmw").unwrap();
         assert!(meta.imported_snapshot("other", 7).unwrap().is_none(), "import records go with their snapshots");

@@ -57,8 +57,9 @@ pub enum PayloadPolicy {
     /// Every VIB of the (filtered) depot is downloaded and verified during sync.
     #[default]
     Prefetch,
-    /// Recorded for sources that should fetch VIBs when first requested. Serving through
-    /// the store does not fetch yet, so a sync of such a source refuses to run.
+    /// The sync stores the metadata and records each VIB's path, sha-256 and size; the
+    /// VIB is fetched, verified and stored when first needed (a host's request through
+    /// `esxlcm serve --store`, an export, a view build): [`crate::ondemand`].
     OnDemand,
 }
 
@@ -104,12 +105,23 @@ pub struct SourceConfig {
     pub proxy: Option<String>,
     /// Extra trusted CA certificates (PEM bundle) for this source.
     pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM: the chain, and the key unless `client_key` is set) for
+    /// depots that require mutual TLS. Paths, like `ca_file`: the key stays in its file.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
     /// Platform versions to keep (`8.0`, `8.0.3`); empty keeps all.
     pub platforms: Vec<String>,
     /// Vendor codes or names to keep (`vmw`, `dell`); empty keeps all.
     pub vendors: Vec<String>,
     /// Snapshots kept besides the published one.
     pub retention: u32,
+    /// vLCM software specs (JSON text, as given): when any is set, the source keeps only
+    /// what these images need (the union of their content) and publishes a depot that
+    /// declares only that.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only_for: Vec<String>,
     /// When the source syncs by itself (`mirror sync --due`, `esxlcm serve --store`);
     /// none: only when asked.
     #[serde(default)]
@@ -124,6 +136,7 @@ impl fmt::Debug for SourceConfig {
             .field("url", &self.display_url())
             .field("headers", &self.display_headers())
             .field("proxy", &self.proxy.as_deref().map(redact::redact_url_str))
+            .field("client_cert", &self.client_cert)
             .field("schedule", &self.schedule.map(|s| s.to_string()))
             .finish_non_exhaustive()
     }
@@ -156,9 +169,12 @@ impl SourceConfig {
             headers: Vec::new(),
             proxy: None,
             ca_file: None,
+            client_cert: None,
+            client_key: None,
             platforms: Vec::new(),
             vendors: Vec::new(),
             retention: DEFAULT_RETENTION,
+            only_for: Vec::new(),
             schedule: None,
         };
         config.validate()?;
@@ -175,6 +191,22 @@ impl SourceConfig {
             if name.trim().is_empty() || !name.trim().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
                 return Err(StoreError::InvalidSource(format!("'{}' is not a header name", name.trim())));
             }
+        }
+        if self.client_key.is_some() && self.client_cert.is_none() {
+            return Err(StoreError::InvalidSource(
+                "a client key needs its certificate: give --client-cert CERT.pem with --client-key".into(),
+            ));
+        }
+        if self.client_cert.is_some() && !self.url.starts_with("https:") {
+            return Err(StoreError::InvalidSource(
+                "a client certificate is used only over TLS: give the source an https: URL, or drop \
+                 --client-cert/--client-key"
+                    .into(),
+            ));
+        }
+        for (i, spec) in self.only_for.iter().enumerate() {
+            esxlcm_solver::SoftwareSpec::from_json(spec.as_bytes())
+                .map_err(|e| StoreError::InvalidSource(format!("only-for spec {}: {e}", i + 1)))?;
         }
         for p in &self.platforms {
             esxlcm_version::PlatformPattern::parse(p)
@@ -288,14 +320,27 @@ mod tests {
     fn configs_stored_before_schedules_read_without_one() {
         let c = SourceConfig::new("a", "https://x.example/index.xml").unwrap();
         let mut json = serde_json::to_value(&c).unwrap();
-        json.as_object_mut().unwrap().remove("schedule");
+        for older in ["schedule", "client_cert", "client_key"] {
+            json.as_object_mut().unwrap().remove(older);
+        }
         let back: SourceConfig = serde_json::from_value(json).unwrap();
-        assert_eq!(back.schedule, None);
+        assert_eq!((back.schedule, back.client_cert, back.client_key), (None, None, None));
         let mut d = c.clone();
         d.schedule = Some("daily 02:30".parse().unwrap());
         let json = serde_json::to_value(&d).unwrap();
         assert_eq!(json["schedule"], "daily 02:30");
         assert_eq!(serde_json::from_value::<SourceConfig>(json).unwrap(), d);
+    }
+
+    #[test]
+    fn client_certificates_need_https_and_keys_need_certificates() {
+        let mut c = SourceConfig::new("a", "https://x.example/index.xml").unwrap();
+        c.client_key = Some("/k.pem".into());
+        assert!(c.validate().unwrap_err().to_string().contains("--client-cert"));
+        c.client_cert = Some("/c.pem".into());
+        assert!(c.validate().is_ok());
+        c.url = "http://x.example/index.xml".into();
+        assert!(c.validate().unwrap_err().to_string().contains("https:"));
     }
 
     #[test]

@@ -37,7 +37,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::blob::{BlobStore, LocalBlobs, create_dir_durable, sync_dir, sync_tree};
+use crate::blob::{BlobId, BlobStore, LocalBlobs, create_dir_durable, sync_dir, sync_tree};
 use crate::error::StoreError;
 use crate::meta::{FileEntry, MetaStore, SnapshotInfo, SqliteMeta};
 use crate::source::Source;
@@ -131,7 +131,23 @@ impl Store {
         let files = self.meta.snapshot_files(snapshot_id)?;
         let tmp = self.views_dir().join(format!(".tmp-{snapshot_id}-{}", std::process::id()));
         remove_dir_if_exists(&tmp)?;
+        // Payloads of on-demand sources that are not fetched yet are left out: the server
+        // links each one in when it is first fetched ([`Store::link_into_view`]).
+        let mut remote: Option<HashSet<(String, BlobId)>> = None;
         for f in &files {
+            if !self.blobs.contains(&f.blob)? {
+                if remote.is_none() {
+                    let r = self.meta.snapshot_remote(snapshot_id)?;
+                    remote = Some(r.into_iter().map(|p| (p.path, p.blob)).collect());
+                }
+                if remote.as_ref().is_some_and(|r| r.contains(&(f.path.clone(), f.blob.clone()))) {
+                    continue;
+                }
+                return Err(StoreError::Sync {
+                    source_name: format!("snapshot {snapshot_id}"),
+                    message: format!("{} needs blob {}, which is missing (run `esxlcm mirror verify`)", f.path, f.blob),
+                });
+            }
             let target = safe_join(&tmp, &f.path).ok_or_else(|| StoreError::Sync {
                 source_name: format!("snapshot {snapshot_id}"),
                 message: format!("path '{}' is not a safe relative path", f.path),
@@ -158,6 +174,60 @@ impl Store {
         fs::rename(&tmp, &dest).map_err(|e| StoreError::io(&dest, e))?;
         sync_dir(&self.views_dir())?;
         Ok(dest)
+    }
+
+    /// Link a stored blob into a snapshot's materialised tree at `path` (an on-demand
+    /// payload fetched after the tree was made): a hard link (or copy) under a temporary
+    /// name, renamed into place, the directory fsynced. Returns the file's path.
+    pub fn link_into_view(&self, snapshot_id: i64, file: &FileEntry) -> Result<PathBuf, StoreError> {
+        let view = self.view_dir(snapshot_id);
+        let target = safe_join(&view, &file.path).ok_or_else(|| StoreError::Sync {
+            source_name: format!("snapshot {snapshot_id}"),
+            message: format!("path '{}' is not a safe relative path", file.path),
+        })?;
+        if target.exists() || !view.is_dir() {
+            return Ok(target);
+        }
+        let parent = target.parent().unwrap_or(&view).to_path_buf();
+        fs::create_dir_all(&parent).map_err(|e| StoreError::io(&parent, e))?;
+        // A hard link to the (complete, verified) blob appears whole under its name; a
+        // concurrent request that linked it first leaves nothing to do.
+        if let Some(blob) = self.blobs.local_path(&file.blob) {
+            match fs::hard_link(&blob, &target) {
+                Ok(()) => return sync_dir(&parent).map(|()| target),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(target),
+                Err(e) => tracing::warn!("cannot hard-link {} ({e}); copying it", blob.display()),
+            }
+        }
+        // Copied under a temporary name, then renamed into place.
+        let base = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = parent.join(format!(".{base}.tmp-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let _ = fs::remove_file(&tmp);
+        let mut r = self.blobs.open(&file.blob)?;
+        let mut w = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        io::copy(&mut r, &mut w).and_then(|_| w.sync_all()).map_err(|e| StoreError::io(&tmp, e))?;
+        fs::rename(&tmp, &target).map_err(|e| StoreError::io(&target, e))?;
+        sync_dir(&parent)?;
+        Ok(target)
+    }
+
+    /// Link into a snapshot's tree every file whose blob the store now holds but the tree
+    /// lacks (on-demand payloads fetched since, or fetched by a later prefetch sync).
+    /// Returns how many were linked.
+    pub fn fill_view(&self, snapshot_id: i64) -> Result<usize, StoreError> {
+        let view = self.view_dir(snapshot_id);
+        if !view.is_dir() {
+            return Ok(0);
+        }
+        let mut linked = 0;
+        for f in self.meta.snapshot_files(snapshot_id)? {
+            let present = safe_join(&view, &f.path).is_some_and(|p| p.exists());
+            if !present && self.blobs.contains(&f.blob)? {
+                self.link_into_view(snapshot_id, &f)?;
+                linked += 1;
+            }
+        }
+        Ok(linked)
     }
 
     /// Publish a snapshot of `source`: view first, then the database, then the symlink.
@@ -198,6 +268,8 @@ impl Store {
             names.insert(s.config.name.clone());
             if let Some(id) = self.meta.published(s.id)? {
                 self.materialise(id)?;
+                // On-demand payloads stored but not linked yet (a crash between the two).
+                self.fill_view(id)?;
                 self.link_published(&s.config.name, id)?;
             }
         }

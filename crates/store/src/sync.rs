@@ -5,8 +5,13 @@
 //!    unchanged metadata zip is not downloaded again; they are parsed with the depot
 //!    crate's model, and the source's vendor and platform filters are applied (a filtered
 //!    index is rewritten so the published depot names only what it holds).
-//! 2. **Payloads.** Every VIB the metadata lists is needed (prefetch policy). One already
-//!    in the store under its declared sha-256 is reused; the rest download in parallel
+//! 2. **Payloads.** Every VIB the metadata lists is needed. A source whose payload policy
+//!    is *on-demand* downloads none of them: each VIB that declares a sha-256 and a size is
+//!    recorded (path, declared sha-256, size, VIB ID) and left upstream until a host or an
+//!    export needs it ([`crate::ondemand`]); VIBs that declare only a sha-1 (or no size)
+//!    are prefetched, since nothing else could name their blob. Bundle sources always
+//!    store their payloads (the bundle is downloaded whole anyway). Under *prefetch*, one
+//!    already in the store under its declared sha-256 is reused; the rest download in parallel
 //!    (bounded) to `staging/`, resume with `Range`/`If-Range` after an interruption, and
 //!    are checked against the metadata's size and checksum before they become blobs. A
 //!    payload that fails is moved to `quarantine/`, recorded and reported by VIB ID.
@@ -25,17 +30,20 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use esxlcm_depot::archive::ArchiveLimits;
+use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::metadata_zip::MetadataArchive;
 use esxlcm_depot::model::{VendorIndex, VendorList};
 use esxlcm_depot::source::path as depot_path;
 use esxlcm_depot::source::{Container, ContainerError, ZipContainer};
+use esxlcm_depot::source::{Depot, OpenOptions};
+use esxlcm_depot::write::DepotContent;
 use sha2::Digest as _;
 use url::Url;
 
 use crate::blob::BlobId;
 use crate::error::StoreError;
-use crate::meta::{CacheEntry, FileEntry, QuarantineRecord, SyncRun, now, tree_digest};
-use crate::source::{PayloadPolicy, Source, SourceKind};
+use crate::meta::{CacheEntry, FileEntry, QuarantineRecord, RemotePayload, SyncRun, now, tree_digest};
+use crate::source::{PayloadPolicy, Source, SourceConfig, SourceKind};
 use crate::status::{StatusRecorder, SyncState};
 use crate::store::Store;
 use crate::transport::{
@@ -48,6 +56,8 @@ use esxlcm_depot::source::redact::redact_url;
 const VENDOR_LIST_NAMES: [&str; 2] = ["vmw-depot-index.xml", "index.xml"];
 const MAX_DOCUMENT: u64 = 64 << 20;
 const MAX_METADATA_ZIP: u64 = 1 << 30;
+/// The `--only-for` metadata's timestamp when no bulletin carries a release date.
+const EPOCH: &str = "1970-01-01T00:00:00";
 
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -140,13 +150,15 @@ pub struct SyncReport {
     pub not_modified: usize,
     /// Payloads already in the store.
     pub reused: usize,
+    /// Payloads of an on-demand source left upstream until first needed (not in the store).
+    pub deferred: usize,
     pub rejected: Vec<Rejected>,
     /// Snapshots retention removed.
     pub expired: Vec<i64>,
 }
 
 /// The transport for a source's URL: local files, or HTTP(S) with the source's headers,
-/// proxy and CA bundle.
+/// proxy, CA bundle and client certificate.
 pub fn transport_for(source: &Source) -> Result<Arc<dyn Transport>, StoreError> {
     let c = &source.config;
     if c.url.starts_with("file:") {
@@ -156,6 +168,8 @@ pub fn transport_for(source: &Source) -> Result<Arc<dyn Transport>, StoreError> 
         headers: c.headers.clone(),
         proxy: c.proxy.clone(),
         ca_file: c.ca_file.clone(),
+        client_cert: c.client_cert.clone(),
+        client_key: c.client_key.clone(),
         ..Default::default()
     };
     let t = HttpTransport::new(&config).map_err(|source| StoreError::Transport {
@@ -185,6 +199,7 @@ struct Payload {
 
 #[derive(Default)]
 struct Stats {
+    deferred: AtomicUsize,
     fetched: AtomicUsize,
     bytes: AtomicU64,
     not_modified: AtomicUsize,
@@ -228,16 +243,6 @@ fn run_sync(
     let source = store.meta.source(name)?;
     let next_run = source.config.schedule.and_then(|s| s.next_after(chrono::Utc::now()));
     let recorder = StatusRecorder::start(store.root(), name, next_run, progress);
-    if source.config.payloads == PayloadPolicy::OnDemand {
-        let e = StoreError::Sync {
-            source_name: name.to_owned(),
-            message: "payload policy 'on-demand' is recorded but on-demand fetching is not built yet; \
-                      set the source to 'prefetch' to sync it"
-                .into(),
-        };
-        recorder.finish(SyncState::Failed, &e.to_string());
-        return Err(e);
-    }
     let started = now();
     let mut run = Run {
         store,
@@ -299,7 +304,7 @@ pub fn push_bundle(
     let mut source = match store.meta.source(name) {
         Ok(existing) => existing,
         Err(StoreError::UnknownSource(_)) => {
-            let mut config = crate::source::SourceConfig::new(name, url.as_str())?;
+            let mut config = SourceConfig::new(name, url.as_str())?;
             config.kind = SourceKind::Bundle;
             config.enabled = false;
             config.description = "offline bundles pushed with `esxlcm mirror push`".into();
@@ -379,8 +384,16 @@ impl Run<'_> {
                 self.plan_from_container()?
             }
         };
+        let (docs, payloads, only) = if self.source.config.only_for.is_empty() {
+            (docs, payloads, None)
+        } else {
+            self.progress.event(&SyncEvent::Stage("resolving"));
+            let (content, origins, wanted) = self.narrow(&docs, payloads)?;
+            (docs, wanted, Some((content, origins)))
+        };
+        let (deferred, payloads) = self.defer_payloads(payloads)?;
         self.progress.event(&SyncEvent::Stage("payloads"));
-        let (entries, rejected, failures) = self.fetch_payloads(payloads, options.parallel.max(1))?;
+        let (mut entries, rejected, failures) = self.fetch_payloads(payloads, options.parallel.max(1))?;
         // Whatever else failed, what was verified is stored: the next run does not fetch it.
         let verified = std::mem::take(&mut *self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         self.store.blobs.ingest_verified(&verified)?;
@@ -400,6 +413,21 @@ impl Run<'_> {
         if !rejected.is_empty() {
             return Ok(self.report(Outcome::Rejected, previous, previous, 0, rejected, Vec::new()));
         }
+        // The on-demand records go first: a snapshot that names an absent blob always has
+        // the record that says where to fetch it.
+        if !deferred.is_empty() {
+            self.store.meta.record_remote(self.source.id, &deferred)?;
+            entries.extend(deferred.iter().map(|d| FileEntry {
+                path: d.path.clone(),
+                blob: d.blob.clone(),
+                size: d.size,
+            }));
+        }
+        // `--only-for`: the upstream documents give way to ones declaring only these VIBs.
+        let docs = match only {
+            None => docs,
+            Some((content, origins)) => self.subset_documents(&content, &origins, &entries)?,
+        };
         let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
         for f in docs.into_iter().chain(entries) {
             files.insert(f.path.clone(), f);
@@ -431,6 +459,18 @@ impl Run<'_> {
         }
         let expired = self.store.apply_retention(self.source)?;
         let now_published = self.store.meta.published(self.source.id)?;
+        // On-demand payloads fetched since the tree was made (or now prefetched) join it.
+        if let Some(id) = now_published {
+            let linked = self.store.fill_view(id)?;
+            if linked > 0 {
+                tracing::info!(
+                    source = self.name(),
+                    snapshot = id,
+                    linked,
+                    "stored payloads linked into the published tree"
+                );
+            }
+        }
         Ok(self.report(outcome, previous, now_published, count, Vec::new(), expired))
     }
 
@@ -453,6 +493,7 @@ impl Run<'_> {
             bytes_fetched: self.stats.bytes.load(Ordering::Relaxed),
             not_modified: self.stats.not_modified.load(Ordering::Relaxed),
             reused: self.stats.reused.load(Ordering::Relaxed),
+            deferred: self.stats.deferred.load(Ordering::Relaxed),
             rejected,
             expired,
         }
@@ -517,16 +558,11 @@ impl Run<'_> {
     }
 
     fn plan_online(&self, url: &Url) -> Result<(Vec<FileEntry>, Vec<Payload>), StoreError> {
-        let (base, candidates): (Url, Vec<String>) = if url.path().ends_with(".xml") {
-            let name = url.path_segments().and_then(|mut s| s.next_back()).unwrap_or_default().to_owned();
-            let base = url.join("./").map_err(|e| self.doc_err(&redact_url(url), e))?;
-            (base, vec![name])
+        let base = online_base(url).map_err(|e| self.doc_err(&redact_url(url), e))?;
+        let candidates: Vec<String> = if url.path().ends_with(".xml") {
+            vec![url.path_segments().and_then(|mut s| s.next_back()).unwrap_or_default().to_owned()]
         } else {
-            let mut base = url.clone();
-            if !base.path().ends_with('/') {
-                base.set_path(&format!("{}/", base.path()));
-            }
-            (base, VENDOR_LIST_NAMES.iter().map(|s| (*s).to_owned()).collect())
+            VENDOR_LIST_NAMES.iter().map(|s| (*s).to_owned()).collect()
         };
         let join = |rel: &str| base.join(rel).map_err(|e| self.doc_err(rel, e));
         let mut reader = |rel: &str, limit: u64| -> Result<Option<BlobId>, StoreError> {
@@ -548,16 +584,7 @@ impl Run<'_> {
     /// `hostupdate/`) names them. Either way the published tree keeps the export's paths and
     /// gains a vendor list at its root, so hosts read it like any online depot.
     fn plan_umds(&self, url: &Url) -> Result<(Vec<FileEntry>, Vec<Payload>), StoreError> {
-        let mut base = url.clone();
-        if url.path().ends_with(".xml") {
-            base = url.join("./").map_err(|e| self.doc_err(&redact_url(url), e))?;
-        } else if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
-        // Given the hostupdate/ directory itself, the export root is its parent.
-        if base.path().ends_with("/hostupdate/") {
-            base = base.join("../").map_err(|e| self.doc_err(&redact_url(url), e))?;
-        }
+        let base = umds_base(url).map_err(|e| self.doc_err(&redact_url(url), e))?;
         let join = |rel: &str| base.join(rel).map_err(|e| self.doc_err(rel, e));
         let mut reader = |rel: &str, limit: u64| -> Result<Option<BlobId>, StoreError> {
             let u = join(rel)?;
@@ -791,7 +818,158 @@ impl Run<'_> {
         Ok(FileEntry { path, size: self.store.blobs.size(blob)?, blob: blob.clone() })
     }
 
+    // ---- only-for -------------------------------------------------------------------
+
+    /// `--only-for`: read the (filtered) metadata into a catalog, resolve each spec, and
+    /// keep only the payloads of the union of the images' content. Returns that content,
+    /// each of its VIBs' depot path, and the payloads to store. A spec that does not
+    /// resolve fails the sync (nothing new is published).
+    #[allow(clippy::type_complexity)]
+    fn narrow(
+        &self,
+        docs: &[FileEntry],
+        payloads: Vec<Payload>,
+    ) -> Result<(DepotContent, BTreeMap<String, String>, Vec<Payload>), StoreError> {
+        let config = &self.source.config;
+        let catalog = self.catalog_of(docs)?;
+        let mut contents = Vec::new();
+        for (i, spec) in config.only_for.iter().enumerate() {
+            let content =
+                crate::subset::spec_content(&catalog, spec.as_bytes(), EPOCH).map_err(|e| StoreError::Sync {
+                    source_name: self.name().to_owned(),
+                    message: format!(
+                        "only-for spec {} of {}: {e}\nnothing new is published",
+                        i + 1,
+                        config.only_for.len()
+                    ),
+                })?;
+            contents.push(content);
+        }
+        let Some(mut content) = crate::subset::union(contents) else {
+            return Err(StoreError::Sync { source_name: self.name().to_owned(), message: "no only-for spec".into() });
+        };
+        content.vendor_name = crate::view::VENDOR_NAME.to_owned();
+        content.vendor_code = config.name.to_ascii_lowercase();
+        // Reproducible: the newest release date the content carries, not the clock.
+        content.timestamp = content
+            .bulletins
+            .iter()
+            .map(|b| b.release_date.trim())
+            .filter(|d| !d.is_empty())
+            .max()
+            .unwrap_or(EPOCH)
+            .to_owned();
+        let mut origins = BTreeMap::new();
+        for vib in &content.vibs {
+            let id = vib.id();
+            let path = catalog
+                .vib(&id)
+                .and_then(|cv| cv.origins.first().map(|o| o.path.clone()))
+                .filter(|p| payloads.iter().any(|x| &x.path == p))
+                .ok_or_else(|| StoreError::Sync {
+                    source_name: self.name().to_owned(),
+                    message: format!("VIB {id} is needed by the only-for specs but the depot gives no file for it"),
+                })?;
+            origins.insert(id, path);
+        }
+        let wanted: std::collections::HashSet<&String> = origins.values().collect();
+        let kept: Vec<Payload> = payloads.into_iter().filter(|p| wanted.contains(&p.path)).collect();
+        tracing::info!(source = self.name(), vibs = kept.len(), "only what the specs need");
+        Ok((content, origins, kept))
+    }
+
+    /// The catalog of the metadata documents just fetched: their blobs hard-linked into a
+    /// scratch tree under `staging/` (removed after), opened like any depot directory.
+    fn catalog_of(&self, docs: &[FileEntry]) -> Result<Catalog, StoreError> {
+        let scratch = self.store.staging_dir().join(format!("only-for-{}.dir", self.source.id));
+        crate::store::remove_dir_if_exists(&scratch)?;
+        let result = (|| {
+            for d in docs {
+                let target = crate::store::safe_join(&scratch, &d.path)
+                    .ok_or_else(|| self.doc_err(&d.path, "not a safe relative path"))?;
+                if let Some(parent) = target.parent() {
+                    fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+                }
+                let mut r = self.store.blobs.open(&d.blob)?;
+                let mut w = File::create(&target).map_err(|e| StoreError::io(&target, e))?;
+                io::copy(&mut r, &mut w).map_err(|e| StoreError::io(&target, e))?;
+            }
+            let depot = Depot::open_path(&scratch, &OpenOptions::default())
+                .map_err(|e| self.doc_err("metadata", format!("reading it for the only-for specs: {e}")))?;
+            let mut catalog = Catalog::new();
+            catalog.add(depot).map_err(|e| self.doc_err("metadata", e))?;
+            Ok(catalog)
+        })();
+        crate::store::remove_dir_if_exists(&scratch)?;
+        result
+    }
+
+    /// The documents of the `--only-for` depot: vendor list, vendor index and metadata.zip
+    /// at the root, declaring exactly `content` with each VIB at its upstream path and the
+    /// stored file's size and sha-256.
+    fn subset_documents(
+        &self,
+        content: &DepotContent,
+        origins: &BTreeMap<String, String>,
+        entries: &[FileEntry],
+    ) -> Result<Vec<FileEntry>, StoreError> {
+        let by_path: BTreeMap<&str, &FileEntry> = entries.iter().map(|e| (e.path.as_str(), e)).collect();
+        let mut located = Vec::with_capacity(content.vibs.len());
+        for vib in &content.vibs {
+            let id = vib.id();
+            let entry = origins.get(&id).and_then(|p| by_path.get(p.as_str())).ok_or_else(|| StoreError::Sync {
+                source_name: self.name().to_owned(),
+                message: format!("VIB {id}: its file was not stored"),
+            })?;
+            located.push(crate::subset::place(vib, entry.path.clone(), entry));
+        }
+        let documents = crate::subset::documents(content, "", located)
+            .map_err(|e| self.doc_err("metadata.zip", format!("writing the only-for metadata: {e}")))?;
+        let mut out = Vec::with_capacity(documents.len());
+        for (path, bytes) in documents {
+            let blob = self.store.blobs.put_bytes(&bytes)?;
+            out.push(FileEntry { path, blob, size: bytes.len() as u64 });
+        }
+        Ok(out)
+    }
+
     // ---- payloads -------------------------------------------------------------------
+
+    /// Under the on-demand policy: the payloads left upstream (those declaring a sha-256
+    /// and a size, not in the store yet), and the rest, which are fetched now.
+    fn defer_payloads(&self, payloads: Vec<Payload>) -> Result<(Vec<RemotePayload>, Vec<Payload>), StoreError> {
+        let config = &self.source.config;
+        if config.payloads != PayloadPolicy::OnDemand {
+            return Ok((Vec::new(), payloads));
+        }
+        if config.kind == SourceKind::Bundle {
+            tracing::info!(source = self.name(), "a bundle is downloaded whole: its payloads are stored (prefetch)");
+            return Ok((Vec::new(), payloads));
+        }
+        let (mut deferred, mut now) = (Vec::new(), Vec::new());
+        for p in payloads {
+            match (&p.sha256, p.size, &p.origin) {
+                (Some(blob), Some(size), Origin::Url(url)) if !self.store.blobs.contains(blob)? => {
+                    // Relative to the source's URL unless the metadata named it absolutely.
+                    let absolute = (payload_url(config, &p.path).ok().as_ref() != Some(url)).then(|| url.to_string());
+                    deferred.push(RemotePayload {
+                        path: p.path,
+                        blob: blob.clone(),
+                        size,
+                        name: p.name,
+                        url: absolute,
+                    });
+                }
+                (None, _, _) | (_, None, _) => {
+                    tracing::info!(source = self.name(), vib = %p.name, "no sha-256 and size declared: prefetched");
+                    now.push(p);
+                }
+                _ => now.push(p),
+            }
+        }
+        self.stats.deferred.store(deferred.len(), Ordering::Relaxed);
+        Ok((deferred, now))
+    }
 
     #[allow(clippy::type_complexity)]
     fn fetch_payloads(
@@ -890,26 +1068,9 @@ impl Run<'_> {
     }
 
     fn quarantine(&self, p: &Payload, staged: &Path, reason: String, actual: BlobId) -> Result<Rejected, StoreError> {
-        let base = p.path.rsplit('/').next().unwrap_or("payload");
-        let file_name = format!("{}-{}-{base}", now(), &actual.as_str()[..16]);
-        let dest = self.store.quarantine_dir().join(&file_name);
-        fs::rename(staged, &dest).map_err(|e| StoreError::io(&dest, e))?;
-        // The record names the file: its entry goes to disk first.
-        crate::blob::sync_dir(&self.store.quarantine_dir())?;
-        let _ = fs::remove_file(sidecar(staged));
-        tracing::warn!(source = self.name(), vib = %p.name, %reason, "payload rejected and quarantined");
+        let expected = p.sha256.as_ref().map_or_else(|| p.sha1.clone().unwrap_or_default(), |s| s.to_string());
+        let dest = quarantine(self.store, self.name(), &p.name, &p.path, &expected, staged, &reason, &actual)?;
         self.progress.event(&SyncEvent::Rejected { name: &p.name, reason: &reason });
-        self.store.meta.record_quarantine(&QuarantineRecord {
-            source: self.name().to_owned(),
-            name: p.name.clone(),
-            path: p.path.clone(),
-            expected: p.sha256.as_ref().map_or_else(|| p.sha1.clone().unwrap_or_default(), |s| s.to_string()),
-            actual: actual.to_string(),
-            size: fs::metadata(&dest).map(|m| m.len()).unwrap_or(0),
-            file: format!("quarantine/{file_name}"),
-            reason: reason.clone(),
-            at: now(),
-        })?;
         Ok(Rejected { name: p.name.clone(), path: p.path.clone(), reason, quarantine_file: dest })
     }
 
@@ -1063,9 +1224,113 @@ fn verdict(p: &Payload, digests: Digests) -> Result<(BlobId, u64), (String, Blob
     Ok((actual, size))
 }
 
+/// Move a payload that failed verification from staging to `quarantine/` and record it
+/// (never served, never a blob). Returns where it went.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn quarantine(
+    store: &Store,
+    source: &str,
+    name: &str,
+    path: &str,
+    expected: &str,
+    staged: &Path,
+    reason: &str,
+    actual: &BlobId,
+) -> Result<PathBuf, StoreError> {
+    let base = path.rsplit('/').next().unwrap_or("payload");
+    let file_name = format!("{}-{}-{base}", now(), actual.as_str().get(..16).unwrap_or_default());
+    let dest = store.quarantine_dir().join(&file_name);
+    fs::rename(staged, &dest).map_err(|e| StoreError::io(&dest, e))?;
+    // The record names the file: its entry goes to disk first.
+    crate::blob::sync_dir(&store.quarantine_dir())?;
+    let _ = fs::remove_file(sidecar(staged));
+    tracing::warn!(source, vib = %name, %reason, "payload rejected and quarantined");
+    store.meta.record_quarantine(&QuarantineRecord {
+        source: source.to_owned(),
+        name: name.to_owned(),
+        path: path.to_owned(),
+        expected: expected.to_owned(),
+        actual: actual.to_string(),
+        size: fs::metadata(&dest).map(|m| m.len()).unwrap_or(0),
+        file: format!("quarantine/{file_name}"),
+        reason: reason.to_owned(),
+        at: now(),
+    })?;
+    Ok(dest)
+}
+
+/// The directory an online depot's or UMDS export's relative paths are joined to.
+fn online_base(url: &Url) -> Result<Url, url::ParseError> {
+    if url.path().ends_with(".xml") {
+        return url.join("./");
+    }
+    let mut base = url.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    Ok(base)
+}
+
+fn umds_base(url: &Url) -> Result<Url, url::ParseError> {
+    let base = online_base(url)?;
+    // Given the hostupdate/ directory itself, the export root is its parent.
+    if base.path().ends_with("/hostupdate/") { base.join("../") } else { Ok(base) }
+}
+
+/// Where a payload at depot path `path` of a source is fetched from (its current URL, so
+/// a renewed token applies). Bundles have no per-file URL.
+pub(crate) fn payload_url(config: &SourceConfig, path: &str) -> Result<Url, StoreError> {
+    let url = config.parsed_url()?;
+    let base = match config.kind {
+        SourceKind::Online => online_base(&url),
+        SourceKind::Umds => umds_base(&url),
+        SourceKind::Bundle => {
+            return Err(StoreError::Sync {
+                source_name: config.name.clone(),
+                message: format!("{path}: a bundle source has no per-file URL"),
+            });
+        }
+    };
+    base.and_then(|b| b.join(path)).map_err(|e| StoreError::Document {
+        source_name: config.name.clone(),
+        file: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
 /// Holds the validator (ETag or Last-Modified) of a partial download.
 fn sidecar(staged: &Path) -> PathBuf {
     let mut s = staged.as_os_str().to_owned();
     s.push(".validator");
     PathBuf::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On-demand payloads are fetched from the source's current URL: the same base the
+    /// sync joined the metadata's relative paths to.
+    #[test]
+    fn payload_urls_follow_the_source_url() {
+        let at = |url: &str, kind: SourceKind, path: &str| {
+            let mut c = SourceConfig::new("s", url).unwrap();
+            c.kind = kind;
+            payload_url(&c, path).map(|u| u.to_string())
+        };
+        let vib = "vmw/vib20/x/y.vib";
+        assert_eq!(
+            at("https://d.example/tok/index.xml", SourceKind::Online, vib).unwrap(),
+            "https://d.example/tok/vmw/vib20/x/y.vib"
+        );
+        assert_eq!(
+            at("https://d.example/depot", SourceKind::Online, vib).unwrap(),
+            "https://d.example/depot/vmw/vib20/x/y.vib"
+        );
+        assert_eq!(
+            at("https://u.example/umds/hostupdate/", SourceKind::Umds, "hostupdate/vmw/a.vib").unwrap(),
+            "https://u.example/umds/hostupdate/vmw/a.vib"
+        );
+        assert!(at("https://d.example/b.zip", SourceKind::Bundle, vib).is_err());
+    }
 }

@@ -1,9 +1,15 @@
 //! `mirror verify`: the database is sound, every blob hashes to its name, every snapshot's
-//! files exist with their recorded sizes, and what is published is what the database says.
+//! files exist with their recorded sizes, what is published is what the database says, and
+//! every named view's published build serves only verified blobs its metadata names.
 
+use std::collections::HashSet;
 use std::fs;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::Path;
 
-use crate::blob::hash_file;
+use esxlcm_depot::source::{Depot, OpenOptions};
+
+use crate::blob::{BlobId, hash_file};
 use crate::error::StoreError;
 use crate::store::Store;
 
@@ -11,10 +17,15 @@ use crate::store::Store;
 pub struct VerifyReport {
     pub blobs_checked: usize,
     pub snapshots_checked: usize,
+    /// Named views whose published build was checked.
+    pub views_checked: usize,
     /// Blobs no snapshot references (not a problem: `mirror gc` removes them).
     pub unreferenced_blobs: usize,
     /// Partial downloads kept for resume (not a problem).
     pub partial_downloads: usize,
+    /// Payloads of on-demand sources not fetched yet (not a problem: fetched when first
+    /// needed), counted once per blob.
+    pub not_fetched: usize,
     pub problems: Vec<String>,
 }
 
@@ -28,22 +39,36 @@ pub fn verify(store: &Store) -> Result<VerifyReport, StoreError> {
     let mut report = VerifyReport::default();
     report.problems.extend(store.meta.integrity_check()?.into_iter().map(|p| format!("database: {p}")));
     let present = store.blobs.list()?;
+    let mut corrupt = HashSet::new();
     for id in &present {
         report.blobs_checked += 1;
         let Some(path) = store.blobs.local_path(id) else { continue };
         match hash_file(&path) {
             Ok((actual, _)) if &actual == id => {}
-            Ok((actual, _)) => report.problems.push(format!("blob {id} is corrupt: its content hashes to {actual}")),
-            Err(e) => report.problems.push(format!("blob {id}: {e}")),
+            Ok((actual, _)) => {
+                report.problems.push(format!("blob {id} is corrupt: its content hashes to {actual}"));
+                corrupt.insert(id.clone());
+            }
+            Err(e) => {
+                report.problems.push(format!("blob {id}: {e}"));
+                corrupt.insert(id.clone());
+            }
         }
     }
-    let present: std::collections::HashSet<_> = present.into_iter().collect();
+    let present: HashSet<_> = present.into_iter().collect();
     let referenced = store.meta.referenced_blobs()?;
-    report.unreferenced_blobs = present.difference(&referenced).count();
+    // Blobs only a view's build links are kept by gc too.
+    let view_blobs = crate::view::referenced_blobs(store.root()).unwrap_or_default();
+    report.unreferenced_blobs = present.iter().filter(|b| !referenced.contains(*b) && !view_blobs.contains(*b)).count();
+    let mut not_fetched = HashSet::new();
     for snap in store.meta.all_snapshots()? {
         report.snapshots_checked += 1;
+        let remote: HashSet<(String, BlobId)> =
+            store.meta.snapshot_remote(snap.id)?.into_iter().map(|r| (r.path, r.blob)).collect();
         for f in store.meta.snapshot_files(snap.id)? {
-            if !present.contains(&f.blob) {
+            if !present.contains(&f.blob) && remote.contains(&(f.path.clone(), f.blob.clone())) {
+                not_fetched.insert(f.blob);
+            } else if !present.contains(&f.blob) {
                 report
                     .problems
                     .push(format!("snapshot {}: {} needs blob {}, which is missing", snap.id, f.path, f.blob));
@@ -52,8 +77,9 @@ pub fn verify(store: &Store) -> Result<VerifyReport, StoreError> {
             }
         }
     }
+    report.not_fetched = not_fetched.len();
     for q in store.meta.quarantined()? {
-        if crate::blob::BlobId::parse(&q.actual).is_some_and(|id| referenced.contains(&id)) {
+        if BlobId::parse(&q.actual).is_some_and(|id| referenced.contains(&id)) {
             report.problems.push(format!("quarantined payload {} ({}) is referenced by a snapshot", q.name, q.path));
         }
     }
@@ -70,16 +96,151 @@ pub fn verify(store: &Store) -> Result<VerifyReport, StoreError> {
             match fs::metadata(&path) {
                 Ok(m) if m.len() == f.size => {}
                 Ok(_) => report.problems.push(format!("source '{name}': served {} has the wrong size", f.path)),
+                // Not fetched yet: linked in when first fetched.
+                Err(_) if not_fetched.contains(&f.blob) => {}
                 Err(_) => report.problems.push(format!("source '{name}': served {} is missing", f.path)),
             }
         }
     }
+    verify_views(store, &present, &corrupt, &mut report);
     let staging = store.staging_dir();
     if let Ok(entries) = fs::read_dir(&staging) {
         report.partial_downloads =
             entries.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().ends_with(".part")).count();
     }
     Ok(report)
+}
+
+/// Each named view with a build: `named-views/published/<name>` points at the recorded
+/// build, its metadata reads, every VIB file the metadata names is present and is the
+/// verified blob it declares (a hard link of it, or equal bytes), and that blob is one the
+/// build records (so gc keeps it). Problems name the view and the file.
+fn verify_views(store: &Store, present: &HashSet<BlobId>, corrupt: &HashSet<BlobId>, report: &mut VerifyReport) {
+    let records = match crate::view::list(store.root()) {
+        Ok(r) => r,
+        Err(e) => {
+            report.problems.push(format!("views: {e}"));
+            return;
+        }
+    };
+    for record in records {
+        let Some(build) = &record.build else { continue };
+        report.views_checked += 1;
+        let name = &record.definition.name;
+        let mut problem = |what: String| report.problems.push(format!("view '{name}': {what}"));
+        // `view refresh` relinks the recorded build, or builds anew when its directory is gone;
+        // it keeps a build whose snapshots are current, so damaged files need the view anew.
+        let relink = format!("`esxlcm mirror view refresh {name}` repairs it");
+        let refresh = format!(
+            "`esxlcm mirror view remove {name}`, then `esxlcm mirror view add {name}` with its sources (and spec) \
+             again, rebuilds it"
+        );
+        let link = crate::view::published_dir(store.root()).join(name);
+        let build_name = format!("{name}.{}", build.number);
+        match fs::read_link(&link) {
+            Ok(target) if target.file_name().is_some_and(|n| n.to_string_lossy() == build_name) => {}
+            Ok(target) => {
+                problem(format!(
+                    "published/{name} points at {}, not at build {}; {relink}",
+                    target.display(),
+                    build.number
+                ));
+                continue;
+            }
+            Err(_) => {
+                problem(format!("build {} is recorded but published/{name} is missing; {relink}", build.number));
+                continue;
+            }
+        }
+        if !link.is_dir() {
+            problem(format!("the directory of build {} is missing; {relink}", build.number));
+            continue;
+        }
+        let mut recorded = HashSet::new();
+        for b in &build.blobs {
+            match BlobId::parse(b) {
+                Some(id) if present.contains(&id) => {
+                    recorded.insert(id);
+                }
+                Some(id) => {
+                    problem(format!("build {} needs blob {id}, which is missing", build.number));
+                    recorded.insert(id);
+                }
+                None => problem(format!("its record names '{b}', which is not a sha-256")),
+            }
+        }
+        let depot = match Depot::open_path(&link, &OpenOptions::default()) {
+            Ok(d) => d,
+            Err(e) => {
+                problem(format!("its metadata cannot be read ({e}); {refresh}"));
+                continue;
+            }
+        };
+        for (meta, vib) in depot.all_vibs() {
+            let id = vib.id();
+            let relative = match depot.vib_path(meta, vib) {
+                Ok(p) => p,
+                Err(e) => {
+                    problem(format!("VIB {id}: {e}"));
+                    continue;
+                }
+            };
+            let Some(file) = crate::store::safe_join(&link, &relative) else {
+                problem(format!("{relative}: the metadata names a file outside the view"));
+                continue;
+            };
+            let declared = vib.location.as_ref().and_then(|l| {
+                let sha256 = matches!(l.checksum.checksum_type.to_ascii_lowercase().as_str(), "sha-256" | "sha256");
+                if sha256 { BlobId::parse(&l.checksum.value) } else { None }
+            });
+            let Some(blob) = declared else {
+                problem(format!("{relative}: the metadata declares no sha-256 for VIB {id}; {refresh}"));
+                continue;
+            };
+            if let Err(what) = check_view_file(store, &file, &blob, &recorded, corrupt) {
+                problem(format!("{relative}: {what}; {refresh}"));
+            }
+        }
+    }
+}
+
+/// A view file is the verified blob its metadata declares: the same inode (a hard link),
+/// or the same bytes (a copy where links were refused).
+fn check_view_file(
+    store: &Store,
+    file: &Path,
+    blob: &BlobId,
+    recorded: &HashSet<BlobId>,
+    corrupt: &HashSet<BlobId>,
+) -> Result<(), String> {
+    let meta = match fs::metadata(file) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err("named by the view's metadata but missing".into());
+        }
+        Err(e) => return Err(format!("cannot be read ({e})")),
+    };
+    if !recorded.contains(blob) {
+        return Err(format!("blob {blob} is not one the build records (gc would not keep it)"));
+    }
+    if corrupt.contains(blob) {
+        return Err(format!("it serves blob {blob}, which is corrupt (see above)"));
+    }
+    let linked = store
+        .blobs
+        .local_path(blob)
+        .and_then(|p| fs::metadata(p).ok())
+        .is_some_and(|b| (b.dev(), b.ino()) == (meta.dev(), meta.ino()));
+    if linked {
+        return Ok(());
+    }
+    match hash_file(file) {
+        Ok((actual, _)) if &actual == blob => Ok(()),
+        Ok((actual, _)) => {
+            Err(format!("not the verified blob its metadata names ({blob}): its content hashes to {actual}"))
+        }
+        Err(e) => Err(format!("cannot be read ({e})")),
+    }
 }
 
 #[cfg(test)]

@@ -24,21 +24,20 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use esxlcm_depot::catalog::Catalog;
-use esxlcm_depot::metadata_zip::MetadataArchive;
-use esxlcm_depot::model::{Checksum, Vib, VibLocation};
+use esxlcm_depot::model::Vib;
 use esxlcm_depot::selection::Selection;
 use esxlcm_depot::source::{Depot, OpenOptions, SourceError};
-use esxlcm_depot::write::{DepotContent, METADATA_ZIP_FILE, TREE_INDEX_FILES, VENDOR_INDEX_FILE, WriteError};
-use esxlcm_solver::{ResolveOptions, SoftwareSpec, resolve};
+use esxlcm_depot::write::{DepotContent, WriteError};
+use esxlcm_solver::SoftwareSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::blob::{BlobId, sync_dir, sync_fs};
 use crate::error::StoreError;
 use crate::meta::{FileEntry, now};
 use crate::store::{Store, remove_dir_if_exists, safe_join};
+use crate::subset::{self, SpecError};
 
 /// Vendor name written into every view's vendor list.
 pub const VENDOR_NAME: &str = "esxlcm";
@@ -308,6 +307,8 @@ pub fn referenced_blobs(store_root: &Path) -> Result<HashSet<BlobId>, StoreError
 struct Inputs {
     catalog: Catalog,
     files: Vec<HashMap<String, FileEntry>>,
+    /// The source of each depot (same index as `files`).
+    sources: Vec<crate::source::Source>,
     snapshots: BTreeMap<String, i64>,
     newest: i64,
 }
@@ -351,6 +352,10 @@ fn build(store: &Store, record: &ViewRecord) -> Result<Refreshed, ViewError> {
             return Err(e);
         }
     };
+    // On-demand payloads the build fetched are served from their sources' trees too.
+    for id in inputs.snapshots.values() {
+        store.fill_view(*id)?;
+    }
     // Every file on disk before the build has a name: a build that exists is complete.
     sync_fs(&staged)?;
     let dest = build_dir(store.root(), view, number);
@@ -379,7 +384,9 @@ fn build(store: &Store, record: &ViewRecord) -> Result<Refreshed, ViewError> {
 fn read_inputs(store: &Store, view: &str, published: &[(String, i64, i64)]) -> Result<Inputs, ViewError> {
     let mut catalog = Catalog::new();
     let mut files = Vec::new();
+    let mut sources = Vec::new();
     for (source, id, _) in published {
+        sources.push(store.meta.source(source)?);
         let dir = store.materialise(*id)?;
         let depot_err = |e| ViewError::Depot {
             view: view.to_owned(),
@@ -397,6 +404,7 @@ fn read_inputs(store: &Store, view: &str, published: &[(String, i64, i64)]) -> R
     Ok(Inputs {
         catalog,
         files,
+        sources,
         snapshots: published.iter().map(|(s, id, _)| (s.clone(), *id)).collect(),
         newest: published.iter().map(|(_, _, t)| *t).max().unwrap_or(0),
     })
@@ -411,18 +419,14 @@ fn image_content(
     catalog: &Catalog,
     timestamp: &str,
 ) -> Result<DepotContent, ViewError> {
-    let bad = |message: String| ViewError::BadSpec { view: view.to_owned(), message };
-    let bytes = serde_json::to_vec(spec).map_err(|e| bad(e.to_string()))?;
-    let spec = SoftwareSpec::from_json(&bytes).map_err(|e| bad(e.to_string()))?;
-    if !spec.alternative_images.is_empty() {
-        tracing::warn!(view, "the spec has alternative images; the view holds the main image only");
-    }
-    let resolution = resolve(&spec.image, catalog, &ResolveOptions::default());
-    if resolution.has_errors() {
-        let explanation: String = resolution.errors().map(esxlcm_solver::Notification::to_text).collect();
-        return Err(ViewError::Unresolved { view: view.to_owned(), sources: sources.join(", "), explanation });
-    }
-    Ok(esxlcm_builder::content::image_content(catalog, &spec.image, &resolution.image, timestamp))
+    let bytes =
+        serde_json::to_vec(spec).map_err(|e| ViewError::BadSpec { view: view.to_owned(), message: e.to_string() })?;
+    subset::spec_content(catalog, &bytes, timestamp).map_err(|e| match e {
+        SpecError::Invalid(message) => ViewError::BadSpec { view: view.to_owned(), message },
+        SpecError::Unresolved(explanation) => {
+            ViewError::Unresolved { view: view.to_owned(), sources: sources.join(", "), explanation }
+        }
+    })
 }
 
 struct TreeWritten {
@@ -448,71 +452,39 @@ fn write_tree(
     let mut located = Vec::with_capacity(vibs.len());
     let mut blobs = BTreeSet::new();
     let mut vib_bytes = 0u64;
+    let fetcher = crate::ondemand::OnDemand::new();
     for vib in vibs {
         let id = vib.id();
-        let entry = inputs
+        let (depot, entry) = inputs
             .catalog
             .vib(&id)
-            .and_then(|cv| cv.origins.iter().find_map(|o| inputs.files.get(o.depot)?.get(&o.path)))
+            .and_then(|cv| cv.origins.iter().find_map(|o| Some((o.depot, inputs.files.get(o.depot)?.get(&o.path)?))))
             .ok_or_else(|| content_err(format!("VIB {id} is in the metadata but no snapshot holds its file")))?;
-        if let Some(loc) = &vib.location {
-            let sha256 = matches!(loc.checksum.checksum_type.to_ascii_lowercase().as_str(), "sha-256" | "sha256");
-            if loc.packed_size != entry.size || (sha256 && !loc.checksum.matches_hex(entry.blob.as_str())) {
-                return Err(content_err(format!(
-                    "VIB {id}: the stored file ({} bytes, sha-256 {}) is not the one its metadata declares; run `esxlcm mirror verify`",
-                    entry.size,
-                    entry.blob.as_str()
-                )));
-            }
+        // A VIB of an on-demand source the store does not hold yet is fetched (verified)
+        // now: a view only ever links stored blobs.
+        if !store.blobs.contains(&entry.blob)?
+            && let Some(source) = inputs.sources.get(depot)
+            && let Some(remote) = store.meta.remote_payload(source.id, &entry.path, &entry.blob)?
+        {
+            fetcher.fetch(store, source, &remote).map_err(|e| {
+                content_err(format!("VIB {id} (fetched on demand from source '{}'): {e}", source.config.name))
+            })?;
         }
+        subset::check_declared(vib, entry).map_err(content_err)?;
         let relative = vib.default_relative_path();
         let target = safe_join(dir, &format!("{vendor_dir}{relative}"))
             .ok_or_else(|| content_err(format!("VIB {id}: '{relative}' is not a safe relative path")))?;
         link_blob(store, &entry.blob, &target)?;
-        let mut placed = vib.clone();
-        placed.location = Some(VibLocation {
-            relative_path: relative,
-            source_url: None,
-            packed_size: entry.size,
-            checksum: Checksum::sha256(entry.blob.as_str()),
-        });
-        located.push(Arc::new(placed));
+        located.push(subset::place(vib, relative, entry));
         blobs.insert(entry.blob.as_str().to_owned());
         vib_bytes += entry.size;
     }
-    let present: HashSet<String> = located.iter().map(|v| v.id()).collect();
-    for b in &content.bulletins {
-        if let Some(missing) = b.vib_ids.iter().find(|v| !present.contains(*v)) {
-            tracing::warn!(view, bulletin = %b.id, vib = %missing, "a bulletin lists a VIB no source has");
-        }
-    }
-    // Sorted by identity, as the depot writers do, so the metadata is reproducible.
-    let mut bulletins = content.bulletins.clone();
-    bulletins.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut profiles = content.profiles.clone();
-    profiles.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut release_units = content.release_units.clone();
-    release_units.sort_by(|a, b| (a.kind, &a.release_id).cmp(&(b.kind, &b.release_id)));
     let vib_count = located.len();
-    let archive = MetadataArchive {
-        vendor_index: Some(content.vendor_index()),
-        bulletins,
-        vibs: located,
-        profiles,
-        release_units,
-        ..MetadataArchive::default()
-    };
-    let metadata_rel = format!("{vendor_dir}{METADATA_ZIP_FILE}");
-    let metadata = archive
-        .write(io::Cursor::new(Vec::new()), &content.timestamp)
-        .map_err(|e| StoreError::io(&dir.join(&metadata_rel), e))?
-        .into_inner();
-    let vendor_list = content.vendor_list(&vendor_dir).to_xml();
-    for name in TREE_INDEX_FILES {
-        write_new(&dir.join(name), &vendor_list)?;
+    let documents =
+        subset::documents(content, &vendor_dir, located).map_err(|e| StoreError::io(&dir.join(&vendor_dir), e))?;
+    for (path, bytes) in &documents {
+        write_new(&dir.join(path), bytes)?;
     }
-    write_new(&dir.join(format!("{vendor_dir}{VENDOR_INDEX_FILE}")), &content.vendor_index().to_xml())?;
-    write_new(&dir.join(&metadata_rel), &metadata)?;
     Ok(TreeWritten { vibs: vib_count, vib_bytes, blobs })
 }
 

@@ -303,11 +303,21 @@ fn source_headers_are_sent_and_tokens_stay_out_of_errors() {
     let tokens = server.shared.tokens.lock().unwrap().clone();
     assert!(!tokens.is_empty() && tokens.iter().all(|t| t.as_deref() == Some("hunter2")), "{tokens:?}");
 
+    // An on-demand source sends its header with the metadata and with each later fetch.
     let mut cfg = SourceConfig::new("lazy", &server.url("index.xml")).unwrap();
     cfg.payloads = esxlcm_store::source::PayloadPolicy::OnDemand;
+    cfg.headers = vec!["X-Token: lazy-token".into()];
     f.store.meta.add_source(&cfg).unwrap();
-    let err = sync(&f.store, "lazy").unwrap_err().to_string();
-    assert!(err.contains("on-demand"), "{err}");
+    server.shared.tokens.lock().unwrap().clear();
+    let r = sync(&f.store, "lazy").unwrap();
+    assert!(r.outcome == Outcome::Published && r.deferred > 0, "{r:?}");
+    let (id, files) = f.store.published_files(&f.store.meta.source("lazy").unwrap()).unwrap().unwrap();
+    let vib = files.iter().find(|x| x.path.ends_with(".vib")).unwrap();
+    let fetcher = esxlcm_store::ondemand::OnDemand::new();
+    let served = fetcher.serve_file(&f.store, "lazy", Some(id), &vib.path).unwrap();
+    assert_eq!(fs::read(served).unwrap(), fs::read(f.upstream.join(&vib.path)).unwrap());
+    let tokens = server.shared.tokens.lock().unwrap().clone();
+    assert!(tokens.len() == 4 && tokens.iter().all(|t| t.as_deref() == Some("lazy-token")), "{tokens:?}");
     let run = f.store.meta.last_run(f.store.meta.source("private").unwrap().id).unwrap().unwrap();
     assert_eq!(run.outcome, "failed");
 }

@@ -38,6 +38,10 @@ Examples:
       --platform 8.0 --description 'VMware ESXi 8.0'
   esxlcm mirror add oem https://oem.example/depot/index.xml --header 'Authorization: Bearer …' \\
       --proxy http://proxy:3128 --ca-file corp-ca.pem
+  esxlcm mirror add partner https://depot.partner.example/index.xml \\
+      --client-cert mirror.crt --client-key mirror.key   # a depot that requires mutual TLS
+  esxlcm mirror add lazy https://depot.example/index.xml --payloads on-demand   # VIBs on first request
+  esxlcm mirror add branch https://depot.example/index.xml --only-for site.json # only that image
   esxlcm mirror add drivers file:///srv/incoming/nvme-driver-offline-bundle.zip
   esxlcm mirror add umds /mnt/umds-export            # a UMDS export (hostupdate/<vendor>/…)
   esxlcm mirror add umds-web https://umds.example/export/ --kind umds   # needs its index.xml
@@ -78,7 +82,7 @@ pub enum MirrorCommand {
     Sync(SyncArgs),
     /// Published snapshot, snapshots, last run and quarantine of each source
     Status(JsonArgs),
-    /// Check the whole store: database, every blob's sha-256, snapshots, published views
+    /// Check the whole store: database, every blob's sha-256, snapshots, published sources and named views
     Verify(JsonArgs),
     /// Delete payloads no snapshot references
     Gc,
@@ -88,6 +92,9 @@ pub enum MirrorCommand {
     Enable(NameArgs),
     /// Leave a source out of `mirror sync` without names (holds a rollback)
     Disable(NameArgs),
+    /// Set (replace) or clear the software specs a source keeps only what they need of
+    /// (`mirror add --only-for`); the next sync applies them
+    OnlyFor(OnlyForArgs),
     /// Set or clear when a source syncs by itself (UTC): run by `mirror sync --due` (cron,
     /// systemd timers) and by `esxlcm serve --store`
     Schedule(ScheduleArgs),
@@ -167,7 +174,8 @@ pub struct AddArgs {
     /// Online depot (index.xml, vmw-depot-index.xml or its directory) or bundle .zip URL
     /// (a local path is taken as a file: URL).
     /// Tokens in it are stored, never shown. Use --header, --proxy and --ca-file (the global
-    /// network options) to store a token header, proxy and CA bundle with the source
+    /// network options) to store a token header, proxy and CA bundle with the source, and
+    /// --client-cert/--client-key for a depot that requires a client certificate
     pub url: String,
     /// online, bundle or umds (a UMDS export: hostupdate/<vendor>/…); default: guessed
     /// from the URL (.zip is a bundle, a directory holding hostupdate/ a UMDS export)
@@ -181,16 +189,32 @@ pub struct AddArgs {
     /// Keep these vendors only, by code or name (repeatable: vmw, dell)
     #[arg(long = "vendor", value_name = "VENDOR")]
     pub vendors: Vec<String>,
-    /// When VIBs are downloaded: during sync (prefetch), or on first request (on-demand:
-    /// recorded, not built yet)
+    /// When VIBs are downloaded: during sync (prefetch), or when first needed (on-demand:
+    /// the sync stores metadata only; `serve --store`, `mirror export` and view builds fetch
+    /// and verify each VIB when they need it)
     #[arg(long, value_name = "POLICY", default_value = "prefetch")]
     pub payloads: String,
+    /// Keep only what this vLCM software spec's image needs (repeatable: the union of the
+    /// images). The sync resolves each spec against the depot, stores only those VIBs and
+    /// publishes a depot that declares only them; a spec that does not resolve fails the
+    /// sync. The spec text is stored with the source
+    #[arg(long = "only-for", value_name = "SPEC.json")]
+    pub only_for: Vec<PathBuf>,
     /// Snapshots kept (the published one always stays)
     #[arg(long, value_name = "N", default_value_t = esxlcm_store::source::DEFAULT_RETENTION)]
     pub retention: u32,
     /// Add the source disabled (`mirror sync` without names skips it)
     #[arg(long)]
     pub disabled: bool,
+    /// Client certificate for a depot that requires mutual TLS: a PEM file holding the
+    /// certificate (and chain), and its unencrypted private key unless --client-key is given.
+    /// Checked now (the key must belong to the certificate); the path is stored, the key
+    /// stays in its file and is never shown
+    #[arg(long, value_name = "FILE.pem")]
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM), when not in the --client-cert file
+    #[arg(long, value_name = "FILE.pem", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -266,6 +290,31 @@ Examples:
   esxlcm mirror schedule drivers --hourly :15
   esxlcm mirror schedule archive --monthly 1 04:00
   esxlcm mirror schedule vmw --off";
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["specs", "clear"])))]
+pub struct OnlyForArgs {
+    pub name: String,
+    /// vLCM software specs (JSON); the source keeps the union of their images' content
+    #[arg(value_name = "SPEC.json")]
+    pub specs: Vec<PathBuf>,
+    /// Keep everything again (within the platform and vendor filters)
+    #[arg(long)]
+    pub clear: bool,
+}
+
+/// The text of each `--only-for` spec, checked to be a software spec.
+fn read_specs(files: &[PathBuf]) -> anyhow::Result<Vec<String>> {
+    files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).with_context(|| format!("reading the spec {}", f.display()))?;
+            esxlcm_solver::SoftwareSpec::from_json(text.as_bytes())
+                .with_context(|| format!("{} is not a software spec", f.display()))?;
+            Ok(text)
+        })
+        .collect()
+}
 
 #[derive(Debug, Args)]
 #[command(after_help = SCHEDULE_HELP)]
@@ -375,7 +424,12 @@ pub fn run(args: &MirrorArgs, network: &NetworkArgs) -> anyhow::Result<Status> {
                 "a later sync publishes upstream's current state again; `esxlcm mirror disable {}` holds this snapshot",
                 a.name
             )?;
-            Status::Success
+            // Views of the source follow the republished snapshot, as after a sync.
+            if super::mirror_view::refresh_after_sync(&store, std::slice::from_ref(&a.name), &mut out)? {
+                Status::Findings
+            } else {
+                Status::Success
+            }
         }
         MirrorCommand::Enable(a) | MirrorCommand::Disable(a) => {
             let enable = matches!(args.command, MirrorCommand::Enable(_));
@@ -384,6 +438,27 @@ pub fn run(args: &MirrorArgs, network: &NetworkArgs) -> anyhow::Result<Status> {
             source.config.enabled = enable;
             store.meta.update_source(&source)?;
             writeln!(out, "{}: {}", a.name, if enable { "enabled" } else { "disabled" })?;
+            Status::Success
+        }
+        MirrorCommand::OnlyFor(a) => {
+            let specs = if a.clear { Vec::new() } else { read_specs(&a.specs)? };
+            let _lock = store.lock()?;
+            let mut source = store.meta.source(&a.name)?;
+            source.config.only_for = specs;
+            store.meta.update_source(&source)?;
+            // An unchanged bundle is otherwise not read again: forget its validators so the
+            // next sync applies the new specs.
+            store.meta.cache_put(source.id, &source.config.url, &esxlcm_store::meta::CacheEntry::default())?;
+            match source.config.only_for.len() {
+                0 => writeln!(out, "{}: keeps everything; run `esxlcm mirror sync {}`", a.name, a.name)?,
+                n => writeln!(
+                    out,
+                    "{}: keeps only what {} need(s); run `esxlcm mirror sync {}`",
+                    a.name,
+                    count(n, "spec", "specs"),
+                    a.name
+                )?,
+            }
             Status::Success
         }
         MirrorCommand::Schedule(a) => {
@@ -437,6 +512,7 @@ fn add(store: &Store, a: &AddArgs, network: &NetworkArgs, out: &mut dyn Write) -
     config.platforms.clone_from(&a.platforms);
     config.vendors.clone_from(&a.vendors);
     config.payloads = a.payloads.parse::<PayloadPolicy>()?;
+    config.only_for = read_specs(&a.only_for)?;
     config.retention = a.retention.max(1);
     config.enabled = !a.disabled;
     config.headers.clone_from(&network.headers);
@@ -449,7 +525,19 @@ fn add(store: &Store, a: &AddArgs, network: &NetworkArgs, out: &mut dyn Write) -
         }
         _ => bail!("a source takes one --ca-file (concatenate PEM bundles into one file)"),
     }
+    if let Some(cert) = &a.client_cert {
+        config.client_cert =
+            Some(std::path::absolute(cert).with_context(|| format!("--client-cert {}", cert.display()))?);
+    }
+    if let Some(key) = &a.client_key {
+        config.client_key = Some(std::path::absolute(key).with_context(|| format!("--client-key {}", key.display()))?);
+    }
     config.validate()?;
+    // Readable, a certificate and the key that belongs to it; the key itself is never shown.
+    let client = match &config.client_cert {
+        Some(cert) => Some(esxlcm_store::transport::ClientIdentity::load(cert, config.client_key.as_deref())?),
+        None => None,
+    };
     let _lock = store.lock()?;
     store.meta.add_source(&config)?;
     writeln!(
@@ -460,7 +548,38 @@ fn add(store: &Store, a: &AddArgs, network: &NetworkArgs, out: &mut dyn Write) -
         config.display_url(),
         config.name
     )?;
+    if let Some(id) = client {
+        writeln!(out, "{}: client certificate {} ({})", config.name, id.subject, id.cert_file.display())?;
+    }
     Ok(Status::Success)
+}
+
+/// A source's client certificate for listings: its file and subject (never the key).
+#[derive(Serialize)]
+struct ClientCertView {
+    file: String,
+    /// `CN=…, O=…`, or null when the file cannot be read now (see `problem`).
+    subject: Option<String>,
+    problem: Option<String>,
+}
+
+impl ClientCertView {
+    fn of(config: &SourceConfig) -> Option<Self> {
+        let file = config.client_cert.as_ref()?;
+        let (subject, problem) = match esxlcm_store::transport::client_certificate_subject(file) {
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        Some(Self { file: file.display().to_string(), subject, problem })
+    }
+
+    fn line(&self) -> String {
+        match (&self.subject, &self.problem) {
+            (Some(s), _) => format!("client certificate {s} ({})", self.file),
+            (None, Some(p)) => p.clone(),
+            (None, None) => format!("client certificate {}", self.file),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -474,8 +593,12 @@ struct SourceView {
     headers: Vec<String>,
     proxy: Option<String>,
     ca_file: Option<String>,
+    /// Mutual TLS: the certificate's file and subject.
+    client_cert: Option<ClientCertView>,
     platforms: Vec<String>,
     vendors: Vec<String>,
+    /// How many software specs the source keeps only what they need of (0: everything).
+    only_for: usize,
     retention: u32,
     published_snapshot: Option<i64>,
     /// `daily 02:30` (UTC), or null.
@@ -500,8 +623,10 @@ fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status
             headers: c.display_headers(),
             proxy: c.proxy.as_deref().map(esxlcm_depot::source::redact::redact_url_str),
             ca_file: c.ca_file.as_ref().map(|p| p.display().to_string()),
+            client_cert: ClientCertView::of(c),
             platforms: c.platforms.clone(),
             vendors: c.vendors.clone(),
+            only_for: c.only_for.len(),
             retention: c.retention,
             published_snapshot: store.meta.published(s.id)?,
             schedule: c.schedule.map(|x| x.to_string()),
@@ -530,7 +655,11 @@ fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status
     for v in &views {
         let mut filters: Vec<String> = v.platforms.iter().map(|p| format!("platform {p}")).collect();
         filters.extend(v.vendors.iter().map(|p| format!("vendor {p}")));
+        if v.only_for > 0 {
+            filters.push(format!("only for {}", count(v.only_for, "spec", "specs")));
+        }
         filters.extend(v.headers.iter().map(|h| format!("header {h}")));
+        filters.extend(v.client_cert.iter().map(ClientCertView::line));
         t.row([
             v.name.clone(),
             v.kind.to_owned(),
@@ -666,13 +795,16 @@ fn print_report(r: &esxlcm_store::sync::SyncReport, out: &mut dyn Write) -> anyh
     let name = &r.source;
     let mut status = Status::Success;
     {
-        let fetched = format!(
+        let mut fetched = format!(
             "fetched {} ({}), {} not modified, {} already stored",
             count(r.files_fetched, "file", "files"),
             human_size(r.bytes_fetched),
             r.not_modified,
             r.reused
         );
+        if r.deferred > 0 {
+            fetched.push_str(&format!(", {} left upstream until first needed (on-demand)", r.deferred));
+        }
         match r.outcome {
             Outcome::Published => writeln!(
                 out,
@@ -800,6 +932,10 @@ fn import(store: &Store, a: &ImportArgs, out: &mut dyn Write) -> anyhow::Result<
             .collect();
         let published: Vec<_> =
             r.published.iter().map(|(s, l)| serde_json::json!({ "source": s, "snapshot": l })).collect();
+        // The views' report lines go into the document (`all: published build 2 (…)`).
+        let mut lines = Vec::new();
+        let status = refresh_views_after_import(store, &r, &mut lines)?;
+        let views: Vec<String> = String::from_utf8_lossy(&lines).lines().map(str::to_owned).collect();
         output::write_json(
             out,
             &serde_json::json!({
@@ -814,9 +950,10 @@ fn import(store: &Store, a: &ImportArgs, out: &mut dyn Write) -> anyhow::Result<
                 "snapshots_existing": r.snapshots_existing,
                 "published": published,
                 "expired": r.expired,
+                "views": views,
             }),
         )?;
-        return Ok(Status::Success);
+        return Ok(status);
     }
     writeln!(
         out,
@@ -840,7 +977,16 @@ fn import(store: &Store, a: &ImportArgs, out: &mut dyn Write) -> anyhow::Result<
     if r.snapshots_created.is_empty() && r.published.is_empty() {
         writeln!(out, "nothing new: this export was imported already")?;
     }
-    Ok(Status::Success)
+    refresh_views_after_import(store, &r, out)
+}
+
+/// Views of the sources an import published follow, as after a sync (a view that fails
+/// keeps its build): `Findings` when one failed.
+fn refresh_views_after_import(store: &Store, r: &carry::ImportReport, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let mut published: Vec<String> = r.published.iter().map(|(s, _)| s.clone()).collect();
+    published.dedup();
+    let failed = super::mirror_view::refresh_after_sync(store, &published, out)?;
+    Ok(if failed { Status::Findings } else { Status::Success })
 }
 
 /// `esxlcm serve --store DIR`: the published snapshots, read-only, until Ctrl-C/SIGTERM.
@@ -856,6 +1002,18 @@ pub fn serve_store(
     }
     spawn_scheduled_syncs(dir)?;
     let published = store.published_dir();
+    // Named views with a published build, for the banner (`mirror view list` has the rest).
+    let views: Vec<(String, &'static str, u64)> = esxlcm_store::view::list(store.root())
+        .unwrap_or_else(|e| {
+            tracing::warn!("listing the views: {e}");
+            Vec::new()
+        })
+        .into_iter()
+        .filter_map(|r| {
+            let build = r.build.as_ref()?.number;
+            Some((r.definition.name.clone(), r.definition.kind(), build))
+        })
+        .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -868,10 +1026,13 @@ pub fn serve_store(
         if let Some(ca) = ca {
             writeln!(out, "clients trust the generated CA {}", ca.display())?;
         }
-        writeln!(out, "serving the published snapshots of store {}", dir.display())?;
+        writeln!(out, "serving the published snapshots and views of store {}", dir.display())?;
         writeln!(out, "scheduled syncs (`esxlcm mirror schedule`) run in the background, one at a time")?;
         for name in esxlcm_server::store_http::published_sources(&published) {
             writeln!(out, "  {scheme}://{addr}/{name}/index.xml")?;
+        }
+        for (name, kind, build) in &views {
+            writeln!(out, "  {scheme}://{addr}/views/{name}/index.xml  ({kind} view, build {build})")?;
         }
         out.flush()
     }))?;
@@ -984,6 +1145,8 @@ struct StatusView {
     next_run: Option<String>,
     /// The latest sync's status document (`STORE/status/<source>.json`), live while it runs.
     sync: Option<status::SyncStatus>,
+    /// Mutual TLS: the certificate's file and subject.
+    client_cert: Option<ClientCertView>,
 }
 
 fn status(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status> {
@@ -1024,6 +1187,7 @@ fn status(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Stat
             schedule: s.config.schedule.map(|x| x.to_string()),
             next_run: schedule::next_run(store, &s, now)?.map(status::rfc3339),
             sync: status::read(store.root(), &s.config.name),
+            client_cert: ClientCertView::of(&s.config),
         });
     }
     if json {
@@ -1074,6 +1238,9 @@ fn status(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Stat
         if v.quarantined > 0 {
             writeln!(out, "  quarantined payloads: {}", v.quarantined)?;
         }
+        if let Some(c) = &v.client_cert {
+            writeln!(out, "  {}", c.line())?;
+        }
     }
     for q in &quarantine {
         writeln!(out, "quarantined: {} from '{}' ({}): {} -> {}", q.name, q.source, q.path, q.reason, q.file)?;
@@ -1112,8 +1279,10 @@ fn verify_store(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Resul
                 "clean": r.is_clean(),
                 "blobs_checked": r.blobs_checked,
                 "snapshots_checked": r.snapshots_checked,
+                "views_checked": r.views_checked,
                 "unreferenced_blobs": r.unreferenced_blobs,
                 "partial_downloads": r.partial_downloads,
+                "not_fetched": r.not_fetched,
                 "problems": r.problems,
             }),
         )?;
@@ -1123,13 +1292,21 @@ fn verify_store(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Resul
         }
         writeln!(
             out,
-            "{}: {} and {} checked; {} unreferenced (mirror gc), {} partial download(s) kept for resume",
+            "{}: {}, {} and {} checked; {} unreferenced (mirror gc), {} partial download(s) kept for resume",
             if r.is_clean() { "clean" } else { "PROBLEMS FOUND" },
             count(r.blobs_checked, "blob", "blobs"),
             count(r.snapshots_checked, "snapshot", "snapshots"),
+            count(r.views_checked, "view", "views"),
             r.unreferenced_blobs,
             r.partial_downloads
         )?;
+        if r.not_fetched > 0 {
+            writeln!(
+                out,
+                "{} of on-demand sources not fetched yet (fetched when first requested; not a problem)",
+                count(r.not_fetched, "payload", "payloads")
+            )?;
+        }
     }
     Ok(if r.is_clean() { Status::Success } else { Status::Findings })
 }

@@ -22,12 +22,13 @@ A view is one online depot made from the published snapshots of its sources:
                 give a branch office (ROBO) one image's content and nothing else
 
 `esxlcm serve --store DIR` serves a view at /views/NAME/index.xml. A view is built when it
-is added and rebuilt after every `mirror sync` that publishes one of its sources (and by
-`mirror view refresh`); each build is complete before it is served (atomic swap), VIBs are
-hard links to the stored payloads (no copies), and `mirror gc` keeps what a view uses. When
-an image view's spec no longer resolves, its previous build stays served and the solver's
-explanation is shown here and in `mirror view list`. After `mirror rollback` or
-`mirror import`, run `mirror view refresh` for the views to follow.
+is added and rebuilt after every `mirror sync`, `push`, `rollback` or `import` that
+publishes one of its sources (and by `mirror view refresh`); each build is complete before
+it is served (atomic swap), VIBs are hard links to the stored payloads (no copies), and
+`mirror gc` keeps what a view uses. When an image view's spec no longer resolves, its
+previous build stays served and the solver's explanation is shown here and in `mirror view
+list`. `mirror verify` checks that each view serves only verified payloads its metadata
+names.
 
 Examples:
   esxlcm mirror view add all --source vmw --source dell

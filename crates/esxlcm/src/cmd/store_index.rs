@@ -1,13 +1,16 @@
 //! What `esxlcm serve --store` asks the store (`esxlcm_server::store_http::StoreIndex`):
-//! whether a snapshot exists (materialising it on its first request), what `/` lists and
-//! the `/-/status` document.
+//! whether a snapshot exists (materialising it on its first request), what `/` lists, the
+//! `/-/status` document, and on-demand payloads: fetched, verified, stored and linked into
+//! the tree on their first request (`esxlcm_store::ondemand`; one fetch per payload
+//! however many hosts ask at once).
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use esxlcm_server::store_http::{Overview, SourceSummary, StoreLayout, Unavailable, ViewSummary};
+use esxlcm_server::store_http::{FetchFailure, Overview, SourceSummary, StoreLayout, Unavailable, ViewSummary};
+use esxlcm_store::ondemand::{OnDemand, OnDemandError};
 use esxlcm_store::{Store, StoreError, status, view};
 
 /// How long a request for a snapshot that is not materialised waits for a running sync
@@ -20,11 +23,16 @@ pub struct StoreIndex {
     /// never reused, so only the tree's presence needs checking again: a hosts' wave of
     /// VIB requests under one snapshot URL costs a stat each, not two queries.
     known: Mutex<HashSet<(String, i64)>>,
+    on_demand: OnDemand,
 }
 
 impl StoreIndex {
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        Ok(Self { store: super::mirror::open_store(Some(&dir.to_path_buf()))?, known: Mutex::default() })
+        Ok(Self {
+            store: super::mirror::open_store(Some(&dir.to_path_buf()))?,
+            known: Mutex::default(),
+            on_demand: OnDemand::new(),
+        })
     }
 
     fn is_known(&self, source: &str, id: i64) -> bool {
@@ -106,6 +114,29 @@ impl esxlcm_server::store_http::StoreIndex for StoreIndex {
                     tracing::error!("{e}");
                     return Err(Unavailable::Busy(format!("snapshot {id} of '{source}' cannot be prepared now")));
                 }
+            }
+        }
+    }
+
+    fn fetch_missing(&self, source: &str, snapshot: Option<i64>, path: &str) -> Result<(), FetchFailure> {
+        match self.on_demand.serve_file(&self.store, source, snapshot, path) {
+            Ok(_) => Ok(()),
+            Err(OnDemandError::NotOnDemand { .. }) => Err(FetchFailure::NotOnDemand),
+            Err(e @ OnDemandError::Rejected { .. }) => {
+                tracing::warn!(source, path, "{e}");
+                Err(FetchFailure::BadGateway(e.to_string()))
+            }
+            Err(e @ OnDemandError::Upstream { .. }) => {
+                tracing::warn!(source, path, "{e}");
+                Err(FetchFailure::BadGateway(e.to_string()))
+            }
+            Err(e @ OnDemandError::Timeout { .. }) => {
+                tracing::warn!(source, path, "{e}");
+                Err(FetchFailure::Timeout(e.to_string()))
+            }
+            Err(OnDemandError::Store(e)) => {
+                tracing::error!(source, path, "on-demand payload: {e}");
+                Err(FetchFailure::Store(format!("{path}: the store could not take the payload")))
             }
         }
     }
