@@ -150,7 +150,19 @@ def status(svc, op):
         return 'done', notes_done.get((svc, op), '')
     short = svc[len(S):] if svc.startswith(S) else svc
     if short == 'depots.offline' and op == 'create_from_host':
-        return 'not yet', 'needs host connections'
+        return 'not planned', 'reads the depot off a live host: esxlcm does not connect to hosts (post the host\'s state instead)'
+    if short.startswith('clusters.software.recommendations'):
+        return 'not planned', "image recommendations need Broadcom's online release and compatibility data"
+    if short == 'inventory' and op in ('apply', 'stage', 'check'):
+        return 'not planned', 'remediation across the inventory: esxlcm does not connect to hosts'
+    if short == 'inventory' and op in ('transition', 'update_vum_capability') or short.startswith('inventory.reports.transition_summary'):
+        return 'not planned', "moving clusters from vCenter's baselines (VUM) to images: esxlcm has no baselines, every cluster and host is image-managed"
+    if short.startswith('inventory'):
+        return 'not yet', 'vSphere 9 inventory-wide services (many clusters and hosts in one call); the per-cluster and per-host services they aggregate (scan, compliance, images) are done, the inventory-wide calls are not built'
+    if short.startswith('clusters.installed_images'):
+        return 'not yet', "an image derived from the hosts' installed software: esxlcm has each host's posted esxcli state to derive it from; not built"
+    if svc.startswith('com.vmware.esx.hosts.software'):
+        return 'not yet', "an ESXi host's own API (served by the host): esxlcm could answer it from the host's posted esxcli state; not built"
     if short.startswith(('clusters.configuration', 'clusters.enablement.configuration', 'hosts.configuration')):
         return 'not planned', 'configuration profiles (host settings), not image lifecycle'
     if short.startswith('clusters.vms'):
@@ -162,7 +174,7 @@ def status(svc, op):
     if short == 'clusters.software.software_spec_metadata':
         return 'not yet', 'names the library spec a cluster image came from: commits record no library spec id, and nothing assigns library specs to clusters yet, so there is nothing true to answer'
     if short.startswith('clusters.software') and op.startswith(('list_with_removed', 'get_default_image', 'get_display_name')) or short.startswith(('clusters.software.drafts.display_name', 'clusters.software.software_spec_metadata', 'clusters.software.solutions', 'clusters.software.reports.apply_impact')):
-        return 'not yet', 'after the draft/commit model (built); small additions'
+        return 'not yet', 'the impact of applying the image on each host (reboot, maintenance mode): compliance scans compute it per host already; this report is not built'
     if short.startswith('clusters.software.reports.hardware_compatibility'):
         return 'not planned', "HCL checks need Broadcom's online compatibility data"
     if 'alternative_images' in short:
