@@ -11,23 +11,15 @@ mod image_support;
 use api_support::{ADMIN, VIEWER, rpc_error, start_on};
 use esxlcm_depot::model::ReleaseKind;
 use esxlcm_solver::notification::ids;
-use esxlcm_solver::spec::ImageSpec;
 use esxlcm_solver::{ResolveOptions, resolve};
-use image_support::{EDITOR, config_two_admins, host_state, import_depot, tiny_depot};
+use image_support::{EDITOR, ImageServer, export_spec_json, host_state, image_server, import_draft};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_host_image_workflow_over_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    let (bundle, catalog, p) = tiny_depot(dir.path());
-    let data = dir.path().join("data");
-    config_two_admins(&data);
-    let s = start_on(&data).await;
-    let t = s.rest_login(ADMIN.0, ADMIN.1).await;
+    let ImageServer { dir: _dir, data, catalog, p, s, t, viewer } = image_server().await;
     let t2 = s.rest_login(EDITOR.0, EDITOR.1).await;
-    let viewer = s.rest_login(VIEWER.0, VIEWER.1).await;
-    import_depot(&s, &t, &bundle).await;
 
     // A cluster with one host, and a standalone host.
     let (_, cluster) = s.send(Method::POST, "/api/esxlcm/clusters", &t, Some(json!({"name": "prod"}))).await;
@@ -104,17 +96,7 @@ async fn standalone_host_image_workflow_over_rest() {
     assert_eq!(got["software"]["add_on"]["name"], p.addon.0);
 
     // A second administrator's draft, imported before the commit below.
-    let imported = json!({"base_image": {"version": p.high.to_string()}}).to_string();
-    let (st, draft2) = s
-        .send(
-            Method::POST,
-            &format!("{sw}/drafts?action=import-software-spec"),
-            &t2,
-            Some(json!({"source_type": "JSON_STRING", "software_spec": imported})),
-        )
-        .await;
-    assert_eq!(st, 200, "{draft2}");
-    let draft2 = draft2.as_str().unwrap().to_owned();
+    let draft2 = import_draft(&s, &t2, &sw, &p.high).await;
     let (_, list) = s.send(Method::GET, &format!("{sw}/drafts"), &viewer, None).await;
     assert_eq!(list.as_object().unwrap().len(), 2, "{list}");
 
@@ -152,8 +134,7 @@ async fn standalone_host_image_workflow_over_rest() {
     assert_eq!(sols, json!({}));
 
     // A removed component shows in the effective list only when asked for.
-    let mut spec = ImageSpec::of_base_image(p.high.clone()).with_add_on(p.addon.0.clone(), p.addon.1.clone());
-    spec.components.insert(p.component.0.clone(), Some(p.component.1.clone()));
+    let spec = p.fitting_spec();
     let base_unit = catalog.release_units(ReleaseKind::BaseImage).find(|u| u.version == p.high).unwrap();
     let removable = base_unit
         .components
@@ -180,11 +161,7 @@ async fn standalone_host_image_workflow_over_rest() {
     assert_eq!(st, 204);
 
     // Export the spec as JSON and download it.
-    let body = json!({"export_software_spec": true, "export_offline_bundle": false, "export_iso_image": false});
-    let (st, urls) = s.send(Method::POST, &format!("{sw}?action=export"), &t, Some(body)).await;
-    assert_eq!(st, 200, "{urls}");
-    let r = s.client.get(urls["SOFTWARE_SPEC"].as_str().unwrap()).header("vmware-api-session-id", &viewer).send();
-    let exported: Value = r.await.unwrap().json().await.unwrap();
+    let exported = export_spec_json(&s, &t, &sw, &viewer).await;
     assert_eq!(exported["base_image"]["version"], p.high.to_string());
     assert_eq!(exported["components"][&p.component.0], p.component.1.to_string());
 

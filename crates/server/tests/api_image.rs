@@ -9,38 +9,21 @@
 mod api_support;
 mod image_support;
 
-use api_support::{ADMIN, VIEWER, start_on};
+use api_support::{ADMIN, start_on};
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle};
 use esxlcm_depot::model::ReleaseKind;
 use esxlcm_depot::source::{Depot, OpenOptions};
 use esxlcm_solver::notification::ids;
-use esxlcm_solver::spec::ImageSpec;
 use esxlcm_solver::{ResolveOptions, resolve};
-use image_support::{EDITOR, config_two_admins, host_state, tiny_depot};
+use image_support::{EDITOR, ImageServer, export_spec_json, host_state, image_server, import_depot, import_draft};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_image_workflow_over_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    let (bundle, catalog, p) = tiny_depot(dir.path());
-    let data = dir.path().join("data");
-    config_two_admins(&data);
-    let s = start_on(&data).await;
-    let t = s.rest_login(ADMIN.0, ADMIN.1).await;
+    let ImageServer { dir, data, catalog, p, s, t, viewer } = image_server().await;
     let t2 = s.rest_login(EDITOR.0, EDITOR.1).await;
-    let viewer = s.rest_login(VIEWER.0, VIEWER.1).await;
-
-    // The depot.
-    let info = s
-        .run_task(
-            &t,
-            "/api/esx/settings/depots/offline",
-            Some(json!({"source_type": "PULL", "location": bundle.to_str().unwrap()})),
-        )
-        .await;
-    assert_eq!(info["status"], "SUCCEEDED", "{info}");
 
     // Inventory: a cluster and three hosts, vCenter-style ids.
     let (st, cluster) = s.send(Method::POST, "/api/esxlcm/clusters", &t, Some(json!({"name": "prod"}))).await;
@@ -139,17 +122,7 @@ async fn cluster_image_workflow_over_rest() {
     assert_eq!(eff[&p.component.0]["details"]["source"], "USER", "{eff}");
 
     // A second administrator's draft, imported, started from the same (empty) history.
-    let imported = json!({"base_image": {"version": p.high.to_string()}}).to_string();
-    let (st, draft2) = s
-        .send(
-            Method::POST,
-            &format!("{sw}/drafts?action=import-software-spec"),
-            &t2,
-            Some(json!({"source_type": "JSON_STRING", "software_spec": imported})),
-        )
-        .await;
-    assert_eq!(st, 200, "{draft2}");
-    let draft2 = draft2.as_str().unwrap().to_owned();
+    let draft2 = import_draft(&s, &t2, &sw, &p.high).await;
     let (st, e) = s
         .send(
             Method::POST,
@@ -212,8 +185,7 @@ async fn cluster_image_workflow_over_rest() {
     let zip = dir.path().join("exported.zip");
     std::fs::write(&zip, &bytes).unwrap();
     let again = Catalog::from_depots([Depot::open_path(&zip, &OpenOptions::default()).unwrap()]).unwrap();
-    let mut spec = ImageSpec::of_base_image(p.high.clone()).with_add_on(p.addon.0.clone(), p.addon.1.clone());
-    spec.components.insert(p.component.0.clone(), Some(p.component.1.clone()));
+    let spec = p.fitting_spec();
     let r = resolve(&spec, &again, &ResolveOptions::default());
     assert!(!r.has_errors(), "{:#?}", r.notifications);
     let info = s
@@ -318,14 +290,7 @@ async fn export_iso_with_configured_bootloader() {
     std::fs::write(data.join("config.json"), config.to_string()).unwrap();
     let s = start_on(&data).await;
     let t = s.rest_login(ADMIN.0, ADMIN.1).await;
-    let info = s
-        .run_task(
-            &t,
-            "/api/esx/settings/depots/offline",
-            Some(json!({"source_type": "PULL", "location": bundle.to_str().unwrap()})),
-        )
-        .await;
-    assert_eq!(info["status"], "SUCCEEDED", "{info}");
+    import_depot(&s, &t, &bundle).await;
     let (_, cluster) = s.send(Method::POST, "/api/esxlcm/clusters", &t, Some(json!({"name": "edge"}))).await;
     let sw = format!("/api/esx/settings/clusters/{}/software", cluster.as_str().unwrap());
     // The spec imported from a file (PULL).
@@ -363,14 +328,7 @@ async fn export_iso_with_configured_bootloader() {
 /// after the commit it is listed, resolved and exported on its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_alternative_images() {
-    let dir = tempfile::tempdir().unwrap();
-    let (bundle, _, p) = tiny_depot(dir.path());
-    let data = dir.path().join("data");
-    config_two_admins(&data);
-    let s = start_on(&data).await;
-    let t = s.rest_login(ADMIN.0, ADMIN.1).await;
-    let viewer = s.rest_login(VIEWER.0, VIEWER.1).await;
-    image_support::import_depot(&s, &t, &bundle).await;
+    let ImageServer { dir, p, s, t, viewer, .. } = image_server().await;
     let (_, cluster) = s.send(Method::POST, "/api/esxlcm/clusters", &t, Some(json!({"name": "edge"}))).await;
     let sw = format!("/api/esx/settings/clusters/{}/software", cluster.as_str().unwrap());
     let (_, draft) = s.send(Method::POST, &format!("{sw}/drafts"), &t, None).await;
@@ -412,11 +370,7 @@ async fn cluster_alternative_images() {
     let (st, eff) = s.send(Method::GET, &format!("{alt}/effective-components"), &viewer, None).await;
     assert_eq!(st, 200, "{eff}");
     assert!(eff.as_object().unwrap().values().any(|c| c["details"]["source"] == "ADD_ON"), "{eff}");
-    let body = json!({"export_software_spec": true, "export_offline_bundle": false, "export_iso_image": false});
-    let (st, urls) = s.send(Method::POST, &format!("{alt}?action=export"), &t, Some(body)).await;
-    assert_eq!(st, 200, "{urls}");
-    let r = s.client.get(urls["SOFTWARE_SPEC"].as_str().unwrap()).header("vmware-api-session-id", &viewer).send();
-    let exported: Value = r.await.unwrap().json().await.unwrap();
+    let exported = export_spec_json(&s, &t, &alt, &viewer).await;
     assert_eq!(exported["base_image"]["version"], p.high.to_string());
     assert!(exported["components"].get(&p.component.0).is_none(), "{exported}");
 
@@ -453,14 +407,7 @@ async fn cluster_alternative_images() {
 /// default image is the main image without its alternatives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn solutions_are_committed_and_the_default_image_is_the_main_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let (bundle, _, p) = tiny_depot(dir.path());
-    let data = dir.path().join("data");
-    config_two_admins(&data);
-    let s = start_on(&data).await;
-    let t = s.rest_login(ADMIN.0, ADMIN.1).await;
-    let viewer = s.rest_login(VIEWER.0, VIEWER.1).await;
-    image_support::import_depot(&s, &t, &bundle).await;
+    let ImageServer { dir: _dir, p, s, t, viewer, .. } = image_server().await;
     let (_, cluster) = s.send(Method::POST, "/api/esxlcm/clusters", &t, Some(json!({"name": "vsan"}))).await;
     let sw = format!("/api/esx/settings/clusters/{}/software", cluster.as_str().unwrap());
     let vsan = json!({"version": "8.0.3", "components": [{"component": p.component.0}]});

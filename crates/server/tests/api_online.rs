@@ -7,29 +7,19 @@
 
 mod api_support;
 
-use std::collections::BTreeSet;
-
-use api_support::{ADMIN, VIEWER, serve_depot_task, start_on};
+use api_support::{ADMIN, VIEWER, component_names, serve_depot_task, start_on, tree_depot};
 use esxlcm_depot::catalog::Catalog;
-use esxlcm_depot::generate::{GeneratorConfig, generate_to_tree};
 use esxlcm_depot::model::ReleaseKind;
 use esxlcm_depot::source::{Depot, OpenOptions};
 use esxlcm_version::Version;
 use reqwest::Method;
-use serde_json::{Value, json};
-
-fn component_names(list: &Value) -> BTreeSet<String> {
-    list.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect()
-}
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn online_depot_sync_content_image_and_failures() {
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("tree");
-    generate_to_tree(&GeneratorConfig::tiny(11), &tree).unwrap();
-    let expected = Catalog::from_depots([Depot::open_path(&tree, &OpenOptions::default()).unwrap()]).unwrap();
-    let comps: BTreeSet<String> =
-        expected.components().filter_map(|c| c.bulletin.component.as_ref().map(|s| s.name.clone())).collect();
+    let (expected, comps) = tree_depot(&tree, 11);
     let high: Version = expected.release_units(ReleaseKind::BaseImage).map(|u| u.version.clone()).max().unwrap();
     assert!(!comps.is_empty());
 

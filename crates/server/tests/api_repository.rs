@@ -10,7 +10,7 @@ mod image_support;
 
 use api_support::{ADMIN, VIEWER, start_on};
 use esxlcm_solver::notification::ids;
-use image_support::{EDITOR, config_two_admins, import_depot, tiny_depot};
+use image_support::{EDITOR, ImageServer, image_server};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -18,15 +18,8 @@ const LIB: &str = "/api/esx/settings/repository/software";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_library_workflow_over_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    let (bundle, _, p) = tiny_depot(dir.path());
-    let data = dir.path().join("data");
-    config_two_admins(&data);
-    let s = start_on(&data).await;
-    let t = s.rest_login(ADMIN.0, ADMIN.1).await;
+    let ImageServer { dir: _dir, data, p, s, t, viewer, .. } = image_server().await;
     let t2 = s.rest_login(EDITOR.0, EDITOR.1).await;
-    let viewer = s.rest_login(VIEWER.0, VIEWER.1).await;
-    import_depot(&s, &t, &bundle).await;
 
     let (st, list) = s.send(Method::GET, LIB, &viewer, None).await;
     assert_eq!((st, list), (200, json!({"records": []})));
@@ -194,14 +187,7 @@ async fn image_library_workflow_over_rest() {
 /// COMPOSITE spec whose alternative resolves on its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn library_spec_with_an_alternative_image() {
-    let dir = tempfile::tempdir().unwrap();
-    let (bundle, _, p) = tiny_depot(dir.path());
-    let data = dir.path().join("data");
-    config_two_admins(&data);
-    let s = start_on(&data).await;
-    let t = s.rest_login(ADMIN.0, ADMIN.1).await;
-    let viewer = s.rest_login(VIEWER.0, VIEWER.1).await;
-    import_depot(&s, &t, &bundle).await;
+    let ImageServer { dir: _dir, p, s, t, viewer, .. } = image_server().await;
 
     let (_, draft) = s.send(Method::POST, &format!("{LIB}/drafts"), &t, Some(json!({}))).await;
     let d = format!("{LIB}/drafts/{}", draft.as_str().unwrap());

@@ -8,10 +8,7 @@ mod api_support;
 
 use std::collections::BTreeSet;
 
-use api_support::{ADMIN, TestServer, VIEWER, rpc_error, serve_depot, start_on};
-use esxlcm_depot::catalog::Catalog;
-use esxlcm_depot::generate::{GeneratorConfig, generate_to_tree};
-use esxlcm_depot::source::{Depot, OpenOptions};
+use api_support::{ADMIN, TestServer, VIEWER, component_names, rpc_error, serve_depot, start_on, tree_depot};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -327,18 +324,11 @@ async fn apply_policies_effective_values_and_union_rules() {
     s.stop().await;
 }
 
-fn component_names(list: &Value) -> BTreeSet<String> {
-    list.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn umds_depot_is_synced_and_joins_depot_content() {
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("umds-export");
-    generate_to_tree(&GeneratorConfig::tiny(5), &tree).unwrap();
-    let expected = Catalog::from_depots([Depot::open_path(&tree, &OpenOptions::default()).unwrap()]).unwrap();
-    let comps: BTreeSet<String> =
-        expected.components().filter_map(|c| c.bulletin.component.as_ref().map(|s| s.name.clone())).collect();
+    let (_, comps) = tree_depot(&tree, 5);
     let (port, stop) = serve_depot(&tree).await;
     let data = dir.path().join("data");
     let s = start_on(&data).await;

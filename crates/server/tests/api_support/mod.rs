@@ -2,9 +2,13 @@
 //! CA trusted, an admin and a read-only user, and small JSON-RPC / REST helpers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use esxlcm_depot::catalog::Catalog;
+use esxlcm_depot::generate::{GeneratorConfig, generate_to_tree};
+use esxlcm_depot::source::{Depot, OpenOptions};
 use esxlcm_server::api::users::InitialAdmin;
 use esxlcm_server::api::{ApiConfig, ApiServer};
 use serde_json::{Value, json};
@@ -210,6 +214,20 @@ pub async fn serve_depot_task(dir: &Path) -> (u16, tokio::sync::oneshot::Sender<
         .unwrap();
     });
     (port, stop, task)
+}
+
+/// A generated depot tree (`GeneratorConfig::tiny(seed)`) at `tree`: its catalog and the
+/// names of its components.
+pub fn tree_depot(tree: &Path, seed: u64) -> (Catalog, BTreeSet<String>) {
+    generate_to_tree(&GeneratorConfig::tiny(seed), tree).unwrap();
+    let catalog = Catalog::from_depots([Depot::open_path(tree, &OpenOptions::default()).unwrap()]).unwrap();
+    let names = catalog.components().filter_map(|c| c.bulletin.component.as_ref().map(|s| s.name.clone())).collect();
+    (catalog, names)
+}
+
+/// The `name`s of a list of components (as depot content lists them).
+pub fn component_names(list: &Value) -> BTreeSet<String> {
+    list.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect()
 }
 
 /// A JSON-RPC vAPI error's inner struct, by name.

@@ -40,6 +40,16 @@ pub struct Picks {
     pub component: (String, Version),
 }
 
+impl Picks {
+    /// The image that fits: the newest base image, the add-on and the component.
+    pub fn fitting_spec(&self) -> ImageSpec {
+        let mut spec =
+            ImageSpec::of_base_image(self.high.clone()).with_add_on(self.addon.0.clone(), self.addon.1.clone());
+        spec.components.insert(self.component.0.clone(), Some(self.component.1.clone()));
+        spec
+    }
+}
+
 pub fn pick(catalog: &Catalog) -> Picks {
     let mut bases: Vec<Version> = catalog.release_units(ReleaseKind::BaseImage).map(|u| u.version.clone()).collect();
     bases.sort();
@@ -99,4 +109,57 @@ pub async fn import_depot(s: &TestServer, token: &str, bundle: &Path) {
     let body = json!({"source_type": "PULL", "location": bundle.to_str().unwrap()});
     let info = s.run_task(token, "/api/esx/settings/depots/offline", Some(body)).await;
     assert_eq!(info["status"], "SUCCEEDED", "{info}");
+}
+
+/// A draft of `sw` (a cluster's or standalone host's `…/software`) imported by `session`
+/// from a JSON spec of just the base image `base`: its id.
+pub async fn import_draft(s: &TestServer, session: &str, sw: &str, base: &Version) -> String {
+    let imported = json!({"base_image": {"version": base.to_string()}}).to_string();
+    let (st, draft) = s
+        .send(
+            reqwest::Method::POST,
+            &format!("{sw}/drafts?action=import-software-spec"),
+            session,
+            Some(json!({"source_type": "JSON_STRING", "software_spec": imported})),
+        )
+        .await;
+    assert_eq!(st, 200, "{draft}");
+    draft.as_str().unwrap().to_owned()
+}
+
+/// `POST {sw}?action=export` of the spec alone by `session`, the URL downloaded by `reader`:
+/// the exported spec.
+pub async fn export_spec_json(s: &TestServer, session: &str, sw: &str, reader: &str) -> Value {
+    let body = json!({"export_software_spec": true, "export_offline_bundle": false, "export_iso_image": false});
+    let (st, urls) = s.send(reqwest::Method::POST, &format!("{sw}?action=export"), session, Some(body)).await;
+    assert_eq!(st, 200, "{urls}");
+    let r = s.client.get(urls["SOFTWARE_SPEC"].as_str().unwrap()).header("vmware-api-session-id", reader).send();
+    r.await.unwrap().json().await.unwrap()
+}
+
+/// A started image test: the temp dir (kept alive), the data dir, the generated depot's
+/// catalog and picks, the server with the depot imported, and the sessions of the first
+/// administrator (`t`) and of the read-only user.
+pub struct ImageServer {
+    pub dir: tempfile::TempDir,
+    pub data: std::path::PathBuf,
+    pub catalog: Catalog,
+    pub p: Picks,
+    pub s: TestServer,
+    pub t: String,
+    pub viewer: String,
+}
+
+/// [`tiny_depot`] in a temp dir, a server on a [`config_two_admins`] data dir, the admin
+/// and viewer logged in over REST, and the depot imported.
+pub async fn image_server() -> ImageServer {
+    let dir = tempfile::tempdir().unwrap();
+    let (bundle, catalog, p) = tiny_depot(dir.path());
+    let data = dir.path().join("data");
+    config_two_admins(&data);
+    let s = crate::api_support::start_on(&data).await;
+    let t = s.rest_login(ADMIN.0, ADMIN.1).await;
+    let viewer = s.rest_login(VIEWER.0, VIEWER.1).await;
+    import_depot(&s, &t, &bundle).await;
+    ImageServer { dir, data, catalog, p, s, t, viewer }
 }

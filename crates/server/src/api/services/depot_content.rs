@@ -95,6 +95,22 @@ pub fn base_images_list(ctx: Ctx) -> HandlerFuture {
     })
 }
 
+/// A release unit's `removed_components`: each name with the display name of its newest
+/// version in the catalog (the name itself when no depot has it).
+pub(crate) fn removed_components(catalog: &Catalog, u: &ReleaseUnit) -> Vec<Value> {
+    u.removed_components
+        .iter()
+        .map(|n| {
+            let display = catalog
+                .component_versions(n)
+                .last()
+                .and_then(|b| b.bulletin.component.as_ref().map(|c| c.ui_name.clone()))
+                .unwrap_or_else(|| n.clone());
+            json!({"name": n, "display_name": display})
+        })
+        .collect()
+}
+
 /// `name, display_name, version, display_version` of each component of a release unit.
 pub(crate) fn unit_components(catalog: &Catalog, u: &ReleaseUnit) -> Vec<Value> {
     u.components
@@ -192,18 +208,6 @@ pub fn add_on_get(ctx: Ctx) -> HandlerFuture {
         let v = parse_version(&version)?;
         let catalog = ctx.state.depots.catalog().await?;
         let u = catalog.addon(&name, &v).ok_or_else(|| ApiError::not_found("add-on", &format!("{name} {version}")))?;
-        let removed: Vec<Value> = u
-            .removed_components
-            .iter()
-            .map(|n| {
-                let display = catalog
-                    .component_versions(n)
-                    .last()
-                    .and_then(|b| b.bulletin.component.as_ref().map(|c| c.ui_name.clone()))
-                    .unwrap_or_else(|| n.clone());
-                json!({"name": n, "display_name": display})
-            })
-            .collect();
         Ok(Out::Plain(json!({
             "display_name": u.ui_name.clone().unwrap_or_else(|| name.clone()),
             "vendor": u.vendor,
@@ -214,7 +218,7 @@ pub fn add_on_get(ctx: Ctx) -> HandlerFuture {
             "kb": "",
             "release_date": release_date(&u.release_date),
             "components": unit_components(&catalog, u),
-            "removed_components": removed,
+            "removed_components": removed_components(&catalog, u),
         })))
     })
 }

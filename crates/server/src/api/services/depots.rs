@@ -326,26 +326,34 @@ pub fn online_create(ctx: Ctx) -> HandlerFuture {
     })
 }
 
+/// The `spec` of an online depot's or the UMDS depot's `update`: what it gives replaces
+/// what is there.
 #[derive(Deserialize)]
-struct OnlineUpdateSpec {
+pub(super) struct DepotUpdateSpec {
     enabled: Option<bool>,
     description: Option<String>,
+}
+
+impl DepotUpdateSpec {
+    pub(super) fn apply(self, enabled: &mut bool, description: &mut String) {
+        if let Some(e) = self.enabled {
+            *enabled = e;
+        }
+        if let Some(desc) = self.description {
+            *description = desc;
+        }
+    }
 }
 
 pub fn online_update(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let id: String = ctx.input("depot")?;
-        let spec: OnlineUpdateSpec = ctx.input("spec")?;
+        let spec: DepotUpdateSpec = ctx.input("spec")?;
         ctx.state
             .depots
             .mutate(|s| {
                 let d = s.online_depots.get_mut(&id).ok_or_else(|| ApiError::not_found("online depot", &id))?;
-                if let Some(e) = spec.enabled {
-                    d.enabled = e;
-                }
-                if let Some(desc) = spec.description {
-                    d.description = desc;
-                }
+                spec.apply(&mut d.enabled, &mut d.description);
                 Ok(())
             })
             .await?;

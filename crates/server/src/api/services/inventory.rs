@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
 use crate::api::persist::{Cluster, Host, ImageHistory, ServerState};
+use crate::api::services::depots::next_id;
 use crate::api::typed::format_datetime;
 
 #[derive(Deserialize)]
@@ -148,8 +149,7 @@ pub fn hosts_create(ctx: Ctx) -> HandlerFuture {
                 if let Some(c) = &spec.cluster {
                     cluster(s, c)?;
                 }
-                s.next_id += 1;
-                let id = format!("host-{}", s.next_id);
+                let id = next_id(s, "host");
                 let host = Host {
                     name: spec.name,
                     cluster: spec.cluster,

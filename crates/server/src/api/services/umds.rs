@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::depots::remove_cache;
+use super::depots::{DepotUpdateSpec, remove_cache};
 use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
 use crate::api::fetch::redact_url_str;
@@ -32,12 +32,6 @@ struct SetSpec {
     description: Option<String>,
     enabled: Option<bool>,
     location: String,
-}
-
-#[derive(Deserialize)]
-struct UpdateSpec {
-    enabled: Option<bool>,
-    description: Option<String>,
 }
 
 fn not_set() -> ApiError {
@@ -105,17 +99,12 @@ pub fn set(ctx: Ctx) -> HandlerFuture {
 
 pub fn update(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
-        let spec: UpdateSpec = ctx.input("spec")?;
+        let spec: DepotUpdateSpec = ctx.input("spec")?;
         let depots = &ctx.state.depots;
         depots
             .mutate(|s| {
                 let d = s.umds_depot.as_mut().ok_or_else(not_set)?;
-                if let Some(e) = spec.enabled {
-                    d.enabled = e;
-                }
-                if let Some(desc) = spec.description {
-                    d.description = desc;
-                }
+                spec.apply(&mut d.enabled, &mut d.description);
                 Ok(())
             })
             .await?;

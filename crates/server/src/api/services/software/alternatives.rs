@@ -4,6 +4,8 @@
 //! are read and edited by the shared image and draft handlers (they take the `image`
 //! input); here: create, delete, list, get, display name and selection criteria.
 
+use std::collections::BTreeMap;
+
 use esxlcm_solver::spec::AlternativeImage;
 use esxlcm_solver::{HostSelection, SoftwareSpec};
 use serde::Deserialize;
@@ -14,14 +16,19 @@ use super::image::committed;
 use super::owner::Owner;
 use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::ApiError;
+use crate::api::services::depots::next_id;
 use crate::api::services::image_wire;
 
 fn alternative<'a>(spec: &'a SoftwareSpec, image: &str) -> Result<&'a AlternativeImage, ApiError> {
     spec.alternative_images.get(image).ok_or_else(|| ApiError::not_found("alternative image", image))
 }
 
-/// Change an alternative image of the caller's draft; the draft needs validating again.
-async fn edit_alternative(ctx: &Ctx, f: impl FnOnce(&mut AlternativeImage)) -> Result<Out, ApiError> {
+/// Change the alternative images of the caller's draft with `f`, given the `image` input;
+/// the draft needs validating again.
+async fn edit_alternatives(
+    ctx: &Ctx,
+    f: impl FnOnce(&mut BTreeMap<String, AlternativeImage>, &str) -> Result<(), ApiError>,
+) -> Result<Out, ApiError> {
     let owner = Owner::of(ctx)?;
     let draft_id: String = ctx.input("draft")?;
     let image: String = ctx.input("image")?;
@@ -30,17 +37,21 @@ async fn edit_alternative(ctx: &Ctx, f: impl FnOnce(&mut AlternativeImage)) -> R
         .depots
         .mutate(|s| {
             let d = draft_for_edit(s, &owner, &draft_id, &user)?;
-            let a = d
-                .spec
-                .alternative_images
-                .get_mut(&image)
-                .ok_or_else(|| ApiError::not_found("alternative image", &image))?;
-            f(a);
+            f(&mut d.spec.alternative_images, &image)?;
             d.valid = false;
             Ok(())
         })
         .await?;
     Ok(Out::Plain(Value::Null))
+}
+
+/// Change an alternative image of the caller's draft; the draft needs validating again.
+async fn edit_alternative(ctx: &Ctx, f: impl FnOnce(&mut AlternativeImage)) -> Result<Out, ApiError> {
+    edit_alternatives(ctx, |images, image| {
+        f(images.get_mut(image).ok_or_else(|| ApiError::not_found("alternative image", image))?);
+        Ok(())
+    })
+    .await
 }
 
 /// The spec the call reads: the named draft's, else the owner's committed one.
@@ -72,8 +83,7 @@ pub fn create(ctx: Ctx) -> HandlerFuture {
             .state
             .depots
             .mutate(|s| {
-                s.next_id += 1;
-                let id = format!("image-{}", s.next_id);
+                let id = next_id(s, "image");
                 let d = draft_for_edit(s, &owner, &draft_id, &user)?;
                 if d.spec.image.base_image.is_none() {
                     return Err(ApiError::invalid_argument(format!(
@@ -97,23 +107,10 @@ pub fn create(ctx: Ctx) -> HandlerFuture {
 
 pub fn delete(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
-        let owner = Owner::of(&ctx)?;
-        let draft_id: String = ctx.input("draft")?;
-        let image: String = ctx.input("image")?;
-        let user = ctx.caller.user.clone();
-        ctx.state
-            .depots
-            .mutate(|s| {
-                let d = draft_for_edit(s, &owner, &draft_id, &user)?;
-                d.spec
-                    .alternative_images
-                    .remove(&image)
-                    .ok_or_else(|| ApiError::not_found("alternative image", &image))?;
-                d.valid = false;
-                Ok(())
-            })
-            .await?;
-        Ok(Out::Plain(Value::Null))
+        edit_alternatives(&ctx, |images, image| {
+            images.remove(image).map(drop).ok_or_else(|| ApiError::not_found("alternative image", image))
+        })
+        .await
     })
 }
 

@@ -15,13 +15,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::image::{
-    all_notifications, component_of, components_of, effective_components, image_as_spec, removed_component_of,
-    removed_of, resolve, scan_spec,
+    all_notifications, component_of, components_of, effective_components, image_as_spec, invalid_with_errors,
+    removed_component_of, removed_of, resolve, scan_spec,
 };
 use super::owner::Owner;
 use crate::api::ApiState;
 use crate::api::dispatch::{Ctx, HandlerFuture, Out};
-use crate::api::errors::{ApiError, ErrorKind, Message};
+use crate::api::errors::{ApiError, ErrorKind};
 use crate::api::persist::{Commit, Draft, ServerState};
 use crate::api::services::depots::{is_upload_id, local_path};
 use crate::api::services::image_wire;
@@ -357,20 +357,31 @@ pub async fn validated_draft(ctx: &Ctx, owner: &Owner, draft_id: &str) -> Result
     ctx.report(10, 100, "Validating the draft");
     let (_, r) = resolve(&ctx.state, d.spec.clone()).await?;
     if r.has_errors() {
-        let mut e = ApiError::new(
-            ErrorKind::InvalidArgument,
+        return Err(invalid_with_errors(
+            &r,
             "com.esxlcm.draft.invalid",
             format!("draft '{draft_id}' does not validate; nothing is committed"),
-        );
-        e.messages.extend(
-            all_notifications(&r)
-                .into_iter()
-                .filter(|n| n.is_error())
-                .map(|n| Message::new(&n.id, n.message.default_message.clone())),
-        );
-        return Err(e);
+        ));
     }
     Ok(d)
+}
+
+/// Record `spec` as the owner's desired image, a new commit by `user`: the commit's id.
+pub fn record_commit(
+    s: &mut ServerState,
+    owner: &Owner,
+    user: &str,
+    message: String,
+    spec: SoftwareSpec,
+    display_name: Option<String>,
+) -> Result<String, ApiError> {
+    s.next_id += 1;
+    let commit_id = s.next_id.to_string();
+    let h = owner.history_mut(s)?;
+    let commit = Commit { author: user.to_owned(), time: format_datetime(Utc::now()), message, spec, display_name };
+    h.commits.insert(commit_id.clone(), commit);
+    h.commit = Some(commit_id.clone());
+    Ok(commit_id)
 }
 
 pub fn drafts_commit(ctx: Ctx) -> HandlerFuture {
@@ -398,21 +409,9 @@ pub fn drafts_commit(ctx: Ctx) -> HandlerFuture {
                         d.base_commit.as_deref().unwrap_or("no image"),
                     )));
                 }
-                s.next_id += 1;
-                let commit_id = s.next_id.to_string();
-                let h = owner.history_mut(s)?;
-                h.commits.insert(
-                    commit_id.clone(),
-                    Commit {
-                        author: user.clone(),
-                        time: format_datetime(Utc::now()),
-                        message: spec_in.message.unwrap_or_default(),
-                        spec: d.spec,
-                        display_name: d.display_name,
-                    },
-                );
-                h.commit = Some(commit_id.clone());
-                h.drafts.remove(&draft_id);
+                let message = spec_in.message.unwrap_or_default();
+                let commit_id = record_commit(s, &owner, &user, message, d.spec, d.display_name)?;
+                owner.history_mut(s)?.drafts.remove(&draft_id);
                 Ok(commit_id)
             })
             .await?;

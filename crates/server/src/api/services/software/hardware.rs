@@ -21,7 +21,7 @@ use super::drafts::{draft_spec_of, edit_spec};
 use super::image::committed_of;
 use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
-use crate::api::services::depot_content::unit_components;
+use crate::api::services::depot_content::{removed_components, unit_components};
 use crate::api::services::image_wire;
 
 /// A manifest's hardware support triple, when it has one.
@@ -255,23 +255,11 @@ pub fn versions_get(ctx: Ctx) -> HandlerFuture {
                 listing(u.supported_base_images.iter().map(String::as_str))
             )));
         }
-        let removed: Vec<Value> = u
-            .removed_components
-            .iter()
-            .map(|n| {
-                let display = catalog
-                    .component_versions(n)
-                    .last()
-                    .and_then(|b| b.bulletin.component.as_ref().map(|c| c.ui_name.clone()))
-                    .unwrap_or_else(|| n.clone());
-                json!({"name": n, "display_name": display})
-            })
-            .collect();
         Ok(Out::Plain(json!({
             "pkg": pkg, "version": version, "description": description(u),
             "supported_releases": u.supported_base_images,
             "components": unit_components(&catalog, u),
-            "removed_components": removed,
+            "removed_components": removed_components(&catalog, u),
         })))
     })
 }

@@ -65,6 +65,19 @@ pub fn all_notifications(r: &SpecResolution) -> Vec<&esxlcm_solver::Notification
     r.main.notifications.iter().chain(r.alternatives.values().flat_map(|a| a.resolution.notifications.iter())).collect()
 }
 
+/// `InvalidArgument` under `id` with `message`, then every error of the spec (main image and
+/// alternatives): a change that does not validate, refused.
+pub fn invalid_with_errors(r: &SpecResolution, id: &str, message: String) -> ApiError {
+    let mut e = ApiError::new(ErrorKind::InvalidArgument, id, message);
+    e.messages.extend(
+        all_notifications(r)
+            .into_iter()
+            .filter(|n| n.is_error())
+            .map(|n| Message::new(&n.id, n.message.default_message.clone())),
+    );
+    e
+}
+
 /// `NotAllowedInCurrentState` with the main image's errors.
 fn unresolvable(r: &SpecResolution, what: &str) -> ApiError {
     let mut e = ApiError::new(ErrorKind::NotAllowedInCurrentState, "com.esxlcm.image.invalid", what);

@@ -6,19 +6,16 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
 use esxlcm_solver::SoftwareSpec;
 use esxlcm_solver::spec::{SolutionComponent, SolutionSpec};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::drafts::concurrent;
-use super::image::{all_notifications, committed, resolve};
+use super::drafts::{concurrent, record_commit};
+use super::image::{committed, invalid_with_errors, resolve};
 use super::owner::Owner;
 use crate::api::dispatch::{Ctx, HandlerFuture, Out};
-use crate::api::errors::{ApiError, ErrorKind, Message};
-use crate::api::persist::Commit;
-use crate::api::typed::format_datetime;
+use crate::api::errors::ApiError;
 
 #[derive(Deserialize)]
 struct ComponentIn {
@@ -75,18 +72,11 @@ async fn commit_change(
     ctx.report(10, 100, "Validating the changed image");
     let (_, r) = resolve(&ctx.state, spec.clone()).await?;
     if r.has_errors() {
-        let mut e = ApiError::new(
-            ErrorKind::InvalidArgument,
+        return Err(invalid_with_errors(
+            &r,
             "com.esxlcm.solution.invalid",
             format!("{what}: the image of {owner} would not validate; nothing is committed"),
-        );
-        e.messages.extend(
-            all_notifications(&r)
-                .into_iter()
-                .filter(|n| n.is_error())
-                .map(|n| Message::new(&n.id, n.message.default_message.clone())),
-        );
-        return Err(e);
+        ));
     }
     ctx.report(80, 100, "Committing");
     let message = what.clone();
@@ -102,14 +92,7 @@ async fn commit_change(
                 )));
             }
             let display_name = h.commits.get(&base).and_then(|c| c.display_name.clone());
-            s.next_id += 1;
-            let commit_id = s.next_id.to_string();
-            let h = owner.history_mut(s)?;
-            let commit =
-                Commit { author: user.clone(), time: format_datetime(Utc::now()), message, spec, display_name };
-            h.commits.insert(commit_id.clone(), commit);
-            h.commit = Some(commit_id.clone());
-            Ok(commit_id)
+            record_commit(s, &owner, &user, message, spec, display_name)
         })
         .await?;
     tracing::info!(image = %owner, commit = %commit_id, user = %user, change = %what, "solution change committed");
