@@ -15,17 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mirror_support::*;
 use sha2::{Digest, Sha256};
 
-fn json(r: &Run) -> serde_json::Value {
-    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", r.stdout, r.stderr))
-}
-
 /// Blob files in a store's `blobs/` directory.
 fn blob_files(blobs: &Path) -> usize {
     fs::read_dir(blobs).map_or(0, |shards| shards.map(|s| fs::read_dir(s.unwrap().path()).unwrap().count()).sum())
-}
-
-fn published(store: &Path, name: &str) -> BTreeMap<String, Vec<u8>> {
-    tree(&store.join("published").join(name))
 }
 
 /// The distinct contents (sha-256) of a tree: what a content-addressed store holds for it.
@@ -45,7 +37,7 @@ fn synced_store(extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, std::
         ok(&args);
     }
     let s = a.to_str().unwrap();
-    ok(&["mirror", "--store", s, "add", "up", &format!("file://{}/", upstream.display()), "--description", "vmw"]);
+    ok(&["mirror", "--store", s, "add", "up", &file_url(&upstream), "--description", "vmw"]);
     ok(&["mirror", "--store", s, "sync"]);
     (dir, upstream, v2, a)
 }

@@ -37,7 +37,7 @@ fn a_store_served_by_esxlcm_syncs_into_a_second_store_byte_for_byte() {
     generate(2, &upstream);
     generate(3, &v2);
     let (sa, sb) = (a.to_str().unwrap(), b.to_str().unwrap());
-    ok(&["mirror", "--store", sa, "add", "vmw", &format!("file://{}/", upstream.display())]);
+    ok(&["mirror", "--store", sa, "add", "vmw", &file_url(&upstream)]);
     ok(&["mirror", "--store", sa, "sync"]);
 
     let served_a = serve_store(&a);

@@ -12,18 +12,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mirror_support::*;
 
-fn published(store: &Path, name: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
-    tree(&store.join("published").join(name))
-}
-
 #[test]
 fn add_list_sync_status_rollback_verify_gc_remove() {
     let dir = tempfile::tempdir().unwrap();
-    let (upstream, v2, store) = (dir.path().join("up"), dir.path().join("v2"), dir.path().join("store"));
-    generate(2, &upstream);
-    generate(3, &v2);
+    let (upstream, v2, store) = upstream_and_release(dir.path());
     let s = store.to_str().unwrap();
-    let url = format!("file://{}/", upstream.display());
+    let url = file_url(&upstream);
 
     let token = "aB3dE5fG7hI9jK1lM3nO5pQ7";
     ok(&["mirror", "--store", s, "add", "up", &url, "--description", "generated"]);
@@ -66,9 +60,8 @@ fn add_list_sync_status_rollback_verify_gc_remove() {
     );
     assert_eq!(published(&store, "up"), tree(&v2));
 
-    let status = ok(&["mirror", "--store", s, "status", "--json"]);
-    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
-    let up = v["sources"].as_array().unwrap().iter().find(|x| x["name"] == "up").unwrap();
+    let v = json(&ok(&["mirror", "--store", s, "status", "--json"]));
+    let up = listed_source(&v, "up");
     assert_eq!(up["published_snapshot"], 2);
     assert_eq!(up["snapshots"].as_array().unwrap().len(), 2);
 
@@ -128,9 +121,7 @@ fn jitter(seed: &mut u64) -> u64 {
 #[test]
 fn sigkill_at_random_points_never_corrupts_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let (upstream, v2, store) = (dir.path().join("up"), dir.path().join("v2"), dir.path().join("store"));
-    generate(2, &upstream);
-    generate(3, &v2);
+    let (upstream, v2, store) = upstream_and_release(dir.path());
     // ~155 KiB in 256-byte chunks every 8 ms, 3 at a time: a full sync takes about 1.5 s,
     // so most kills land mid-transfer, and resumed runs still have work left.
     let server = SlowServer::start(&upstream, 256, Duration::from_millis(8));
@@ -182,20 +173,12 @@ fn http_get(base: &str, path: &str) -> String {
     out
 }
 
-fn vib_count_over_http(url: &str) -> u64 {
-    let r = ok(&["depot", "inspect", url, "--json"]);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    v["vib_count"].as_u64().unwrap()
-}
-
 #[test]
 fn serve_store_publishes_each_source_and_follows_new_snapshots() {
     let dir = tempfile::tempdir().unwrap();
-    let (upstream, v2, store) = (dir.path().join("up"), dir.path().join("v2"), dir.path().join("store"));
-    generate(2, &upstream);
-    generate(3, &v2);
+    let (upstream, v2, store) = upstream_and_release(dir.path());
     let s = store.to_str().unwrap();
-    ok(&["mirror", "--store", s, "add", "up", &format!("file://{}/", upstream.display())]);
+    ok(&["mirror", "--store", s, "add", "up", &file_url(&upstream)]);
     ok(&["mirror", "--store", s, "sync"]);
 
     let served = serve_store(&store);
@@ -203,7 +186,7 @@ fn serve_store_publishes_each_source_and_follows_new_snapshots() {
     assert!(listing.contains("/up/index.xml"), "{listing}");
     let url = format!("{}up/vmw-depot-index.xml", served.base);
     let v1_vibs = tree(&upstream).keys().filter(|k| k.ends_with(".vib")).count() as u64;
-    assert_eq!(vib_count_over_http(&url), v1_vibs);
+    assert_eq!(inspected_vib_count(&url), v1_vibs);
     let missing = http_get(&served.base, "/up/../meta.sqlite");
     assert!(!missing.contains("SQLite format"), "the database is not reachable: {missing}");
 
@@ -211,7 +194,7 @@ fn serve_store_publishes_each_source_and_follows_new_snapshots() {
     update_upstream(&v2, &upstream);
     ok(&["mirror", "--store", s, "sync"]);
     let v2_vibs = tree(&v2).keys().filter(|k| k.ends_with(".vib")).count() as u64;
-    assert_eq!(vib_count_over_http(&url), v2_vibs);
+    assert_eq!(inspected_vib_count(&url), v2_vibs);
     ok(&["mirror", "--store", s, "rollback", "up"]);
-    assert_eq!(vib_count_over_http(&url), v1_vibs);
+    assert_eq!(inspected_vib_count(&url), v1_vibs);
 }

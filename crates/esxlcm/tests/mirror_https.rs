@@ -242,9 +242,8 @@ fn a_depot_that_requires_client_certificates_syncs_with_the_sources_certificate_
     );
 
     // Listings show the certificate's file and subject, never the key.
-    let listed: serde_json::Value =
-        serde_json::from_str(&ok(&["mirror", "--store", s, "list", "--json"]).stdout).unwrap();
-    let mtls = listed["sources"].as_array().unwrap().iter().find(|x| x["name"] == "mtls").unwrap();
+    let listed = json(&ok(&["mirror", "--store", s, "list", "--json"]));
+    let mtls = listed_source(&listed, "mtls");
     assert_eq!(mtls["client_cert"]["file"], cert_file.as_str());
     assert_eq!(mtls["client_cert"]["subject"], "CN=mirror-01, O=esxlcm tests");
     let status = ok(&["mirror", "--store", s, "status"]);
@@ -260,9 +259,8 @@ fn a_depot_that_requires_client_certificates_syncs_with_the_sources_certificate_
 
     // A certificate file gone since `mirror add`: listings and the sync say so.
     std::fs::remove_file(&stranger_cert).unwrap();
-    let listed: serde_json::Value =
-        serde_json::from_str(&ok(&["mirror", "--store", s, "list", "--json"]).stdout).unwrap();
-    let gone = listed["sources"].as_array().unwrap().iter().find(|x| x["name"] == "stranger").unwrap();
+    let listed = json(&ok(&["mirror", "--store", s, "list", "--json"]));
+    let gone = listed_source(&listed, "stranger");
     assert_eq!(gone["client_cert"]["subject"], serde_json::Value::Null);
     assert!(gone["client_cert"]["problem"].as_str().unwrap().contains("cannot read it"), "{gone}");
     let failed = run(&["mirror", "--store", s, "sync", "stranger"]);

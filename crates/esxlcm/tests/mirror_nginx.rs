@@ -118,9 +118,7 @@ fn sync_from_nginx_transfers_only_changed_files() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (upstream, v2, store) = (dir.path().join("up"), dir.path().join("v2"), dir.path().join("store"));
-    generate(2, &upstream);
-    generate(3, &v2);
+    let (upstream, v2, store) = upstream_and_release(dir.path());
     let server = start_nginx(&nginx, &dir.path().join("nginx"), &upstream);
     let s = store.to_str().unwrap();
     ok(&["mirror", "--store", s, "add", "nginx", &format!("http://127.0.0.1:{}/", server.port)]);

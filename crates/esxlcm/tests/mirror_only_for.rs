@@ -15,29 +15,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mirror_support::*;
-use serde_json::Value;
 
-fn json(r: &Run) -> Value {
-    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", r.stdout, r.stderr))
-}
-
-/// VIB IDs of a depot tree, from its file names (`…/<id>.vib`).
-fn vib_files(dir: &Path) -> BTreeSet<String> {
-    tree(dir).keys().filter_map(|p| p.rsplit('/').next()?.strip_suffix(".vib").map(str::to_owned)).collect()
-}
-
-fn resolved_vibs(spec: &Path, depot: &Path) -> BTreeSet<String> {
-    let v = json(&ok(&[
-        "image",
-        "resolve",
-        "--spec",
-        spec.to_str().unwrap(),
-        "--json",
-        "--depot",
-        depot.to_str().unwrap(),
-    ]));
-    assert_eq!(v["valid"], true, "{v}");
-    v["vibs"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()).collect()
+/// [`resolved_vibs`] of the spec file `spec` over the one depot `depot`.
+fn resolved_in(spec: &Path, depot: &Path) -> BTreeSet<String> {
+    resolved_vibs(spec.to_str().unwrap(), &[depot.to_str().unwrap()])
 }
 
 fn spec(dir: &Path, name: &str, base: &str) -> std::path::PathBuf {
@@ -61,7 +42,7 @@ fn only_for_publishes_exactly_the_specs_content_and_a_second_spec_widens_it() {
     assert!(bases.len() >= 2, "{bases:?}");
     let first = spec(dir.path(), "first.json", &bases[0]);
     let second = spec(dir.path(), "second.json", bases.last().unwrap());
-    let (want_first, want_second) = (resolved_vibs(&first, &up), resolved_vibs(&second, &up));
+    let (want_first, want_second) = (resolved_in(&first, &up), resolved_in(&second, &up));
     assert!(want_first != want_second && !want_second.is_subset(&want_first));
 
     let upstream = SlowServer::start(&up, 1 << 20, Duration::ZERO);
@@ -85,7 +66,7 @@ fn only_for_publishes_exactly_the_specs_content_and_a_second_spec_widens_it() {
     // resolves from it alone to the same VIBs.
     let contents = json(&ok(&["depot", "inspect", "--json", published.to_str().unwrap()]));
     assert_eq!(contents["vib_count"].as_u64(), Some(want_first.len() as u64), "{contents}");
-    assert_eq!(resolved_vibs(&first, &published), want_first);
+    assert_eq!(resolved_in(&first, &published), want_first);
     let checked = run(&["depot", "check", published.to_str().unwrap()]);
     assert!(
         checked.code == 0 && checked.stdout.contains("Summary: 0 errors, 0 warnings"),
@@ -108,8 +89,8 @@ fn only_for_publishes_exactly_the_specs_content_and_a_second_spec_widens_it() {
     assert_eq!(vib_files(&published), union);
     let new_vibs = union.len() - want_first.len();
     assert_eq!(upstream.requests.load(Ordering::SeqCst) - before, 3 + new_vibs, "documents and the new VIBs only");
-    assert_eq!(resolved_vibs(&second, &published), want_second);
-    assert_eq!(resolved_vibs(&first, &published), want_first);
+    assert_eq!(resolved_in(&second, &published), want_second);
+    assert_eq!(resolved_in(&first, &published), want_first);
 
     // A spec that does not resolve: the sync fails with the solver's explanation.
     let snapshot = json(&ok(&["mirror", "--store", s, "list", "--json"]))["sources"][0]["published_snapshot"].clone();
@@ -141,7 +122,7 @@ fn only_for_applies_to_an_unchanged_bundle_at_the_next_sync() {
     let inspected = json(&ok(&["depot", "inspect", "--json", b]));
     let base = inspected["base_images"][0]["version"].as_str().unwrap().to_owned();
     let first = spec(dir.path(), "first.json", &base);
-    let want = resolved_vibs(&first, &bundle);
+    let want = resolved_in(&first, &bundle);
     let store = dir.path().join("store");
     let s = store.to_str().unwrap();
     ok(&["mirror", "--store", s, "add", "drivers", b]);
@@ -153,6 +134,6 @@ fn only_for_applies_to_an_unchanged_bundle_at_the_next_sync() {
     let narrowed = ok(&["mirror", "--store", s, "sync"]);
     assert!(narrowed.stdout.contains("drivers: published snapshot 2"), "{}", narrowed.stdout);
     assert_eq!(vib_files(&published), want);
-    assert_eq!(resolved_vibs(&first, &published), want);
+    assert_eq!(resolved_in(&first, &published), want);
     assert_eq!(verify_json(&store)["clean"], true);
 }

@@ -6,34 +6,17 @@
 
 mod mirror_support;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike as _, Utc};
 use mirror_support::*;
 
-fn status_doc(store: &Path, source: &str) -> serde_json::Value {
-    let bytes = std::fs::read(store.join("status").join(format!("{source}.json"))).unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let r = ok(args);
-    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
-}
-
-fn source<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    v["sources"].as_array().unwrap().iter().find(|x| x["name"] == name).unwrap()
-}
-
 #[test]
 fn sync_due_runs_only_sources_whose_slot_passed_and_leaves_status_documents() {
     let dir = tempfile::tempdir().unwrap();
-    let (upstream, v2, store) = (dir.path().join("up"), dir.path().join("v2"), dir.path().join("store"));
-    generate(2, &upstream);
-    generate(3, &v2);
+    let (upstream, v2, store) = upstream_and_release(dir.path());
     let s = store.to_str().unwrap();
-    let url = format!("file://{}/", upstream.display());
+    let url = file_url(&upstream);
     for name in ["daily", "weekly", "manual"] {
         ok(&["mirror", "--store", s, "add", name, &url]);
     }
@@ -48,9 +31,10 @@ fn sync_due_runs_only_sources_whose_slot_passed_and_leaves_status_documents() {
     assert!(bad.stderr.contains("HH:MM"), "says what is expected: {}", bad.stderr);
     assert_eq!(run(&["mirror", "--store", s, "schedule", "daily"]).code, 2, "a schedule or --off is required");
 
-    let list = json(&["mirror", "--store", s, "list", "--json"]);
-    assert_eq!(source(&list, "daily")["schedule"], "daily 02:30");
-    assert!(source(&list, "manual")["schedule"].is_null() && source(&list, "manual")["next_run"].is_null());
+    let list = json(&ok(&["mirror", "--store", s, "list", "--json"]));
+    assert_eq!(listed_source(&list, "daily")["schedule"], "daily 02:30");
+    let manual = listed_source(&list, "manual");
+    assert!(manual["schedule"].is_null() && manual["next_run"].is_null());
 
     // Never synced: both scheduled sources are due, the unscheduled one is not.
     let first = ok(&["mirror", "--store", s, "sync", "--due"]);
@@ -79,8 +63,8 @@ fn sync_due_runs_only_sources_whose_slot_passed_and_leaves_status_documents() {
     assert_eq!(tree(&store.join("published/daily")), tree(&v2));
     assert_ne!(tree(&store.join("published/weekly")), tree(&v2), "weekly waits for its slot");
 
-    let status = json(&["mirror", "--store", s, "status", "--json"]);
-    let daily = source(&status, "daily");
+    let status = json(&ok(&["mirror", "--store", s, "status", "--json"]));
+    let daily = listed_source(&status, "daily");
     assert_eq!(daily["schedule"], "daily 02:30");
     assert_eq!(daily["sync"]["state"], "succeeded");
     assert_eq!(daily["sync"]["source"], "daily");
@@ -89,8 +73,8 @@ fn sync_due_runs_only_sources_whose_slot_passed_and_leaves_status_documents() {
 
     let off = ok(&["mirror", "--store", s, "schedule", "daily", "--off"]);
     assert!(off.stdout.contains("no schedule"), "{}", off.stdout);
-    let status = json(&["mirror", "--store", s, "status", "--json"]);
-    assert!(source(&status, "daily")["schedule"].is_null());
+    let status = json(&ok(&["mirror", "--store", s, "status", "--json"]));
+    assert!(listed_source(&status, "daily")["schedule"].is_null());
     let bad_now = run(&["mirror", "--store", s, "sync", "--due", "--now", "tomorrow"]);
     assert_ne!(bad_now.code, 0);
     assert!(bad_now.stderr.contains("RFC 3339"), "{}", bad_now.stderr);
@@ -107,7 +91,7 @@ fn a_failed_sync_leaves_a_failed_status_document() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let s = store.to_str().unwrap();
-    let gone = format!("file://{}/", dir.path().join("nothing-here").display());
+    let gone = file_url(&dir.path().join("nothing-here"));
     ok(&["mirror", "--store", s, "add", "gone", &gone]);
     let r = run(&["mirror", "--store", s, "sync", "gone"]);
     assert_ne!(r.code, 0);
@@ -125,9 +109,9 @@ fn serve_store_runs_scheduled_syncs_in_the_background() {
     let (upstream, store) = (dir.path().join("up"), dir.path().join("store"));
     generate(2, &upstream);
     let s = store.to_str().unwrap();
-    ok(&["mirror", "--store", s, "add", "up", &format!("file://{}/", upstream.display())]);
+    ok(&["mirror", "--store", s, "add", "up", &file_url(&upstream)]);
     ok(&["mirror", "--store", s, "schedule", "up", "--hourly", ":00"]);
-    let gone = format!("file://{}/", dir.path().join("nothing-here").display());
+    let gone = file_url(&dir.path().join("nothing-here"));
     ok(&["mirror", "--store", s, "add", "broken", &gone]);
     ok(&["mirror", "--store", s, "schedule", "broken", "--hourly", ":00"]);
 
@@ -150,8 +134,7 @@ fn serve_store_runs_scheduled_syncs_in_the_background() {
     assert_eq!(up["state"], "succeeded", "{up}");
     assert!(up["next_run"].as_str().unwrap().ends_with(":00:00Z"), "{up}");
     assert_eq!(broken["state"], "failed", "{broken}");
-    let r = ok(&["depot", "inspect", &format!("{}up/index.xml", served.base), "--json"]);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let vibs = tree(&upstream).keys().filter(|k| k.ends_with(".vib")).count() as u64;
-    assert_eq!(v["vib_count"], vibs, "the scheduled sync's snapshot is served");
+    let served_vibs = inspected_vib_count(&format!("{}up/index.xml", served.base));
+    assert_eq!(served_vibs, vibs, "the scheduled sync's snapshot is served");
 }

@@ -73,8 +73,7 @@ fn pushed_bundles_become_snapshots_and_a_bad_one_is_refused_whole() {
     let first = ok(&["mirror", "--store", s, "push", "drivers", b1.to_str().unwrap()]);
     assert!(first.stdout.contains("drivers: published snapshot 1"), "{}", first.stdout);
     assert_eq!(vibs(&published), unpacked_vibs(&b1));
-    let list: serde_json::Value =
-        serde_json::from_str(&ok(&["mirror", "--store", s, "list", "--json"]).stdout).unwrap();
+    let list = json(&ok(&["mirror", "--store", s, "list", "--json"]));
     let drivers = &list["sources"][0];
     assert_eq!((drivers["kind"].as_str(), drivers["enabled"].as_bool()), (Some("bundle"), Some(false)), "{drivers}");
     let bulk = ok(&["mirror", "--store", s, "sync"]);
@@ -96,10 +95,9 @@ fn pushed_bundles_become_snapshots_and_a_bad_one_is_refused_whole() {
     );
     assert!(refused.stdout.contains(corrupted.rsplit('/').next().unwrap()), "names the file: {}", refused.stdout);
     assert_eq!(vibs(&published), unpacked_vibs(&b2), "nothing of the bad bundle is published");
-    let doc: serde_json::Value = serde_json::from_slice(&fs::read(store.join("status/drivers.json")).unwrap()).unwrap();
+    let doc = status_doc(&store, "drivers");
     assert_eq!(doc["state"], "rejected", "{doc}");
-    let list: serde_json::Value =
-        serde_json::from_str(&ok(&["mirror", "--store", s, "list", "--json"]).stdout).unwrap();
+    let list = json(&ok(&["mirror", "--store", s, "list", "--json"]));
     let url = list["sources"][0]["url"].as_str().unwrap();
     assert!(url.ends_with("/b2.zip"), "the source still names the bundle it publishes: {url}");
 
@@ -110,7 +108,7 @@ fn pushed_bundles_become_snapshots_and_a_bad_one_is_refused_whole() {
 
     let upstream = dir.path().join("up");
     generate(2, &upstream);
-    ok(&["mirror", "--store", s, "add", "online", &format!("file://{}/", upstream.display())]);
+    ok(&["mirror", "--store", s, "add", "online", &file_url(&upstream)]);
     let wrong = run(&["mirror", "--store", s, "push", "online", b1.to_str().unwrap()]);
     assert_eq!(wrong.code, 2, "{}", wrong.stderr);
     assert!(wrong.stderr.contains("into a bundle source"), "{}", wrong.stderr);
@@ -137,9 +135,7 @@ fn mirror_add_recognises_a_umds_export() {
     let published = store.join("published/umds");
     assert!(published.join("index.xml").is_file());
     assert_eq!(vibs(&published), vibs(&generated));
-    let r = ok(&["depot", "inspect", published.to_str().unwrap(), "--json"]);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["vib_count"].as_u64().unwrap() as usize, vibs(&generated).len());
+    assert_eq!(inspected_vib_count(published.to_str().unwrap()) as usize, vibs(&generated).len());
 
     let forced = ok(&["mirror", "--store", s, "add", "web", "https://umds.example/export/", "--kind", "umds"]);
     assert!(forced.stdout.contains("added umds source 'web'"), "{}", forced.stdout);

@@ -7,32 +7,14 @@
 
 mod mirror_support;
 
-use std::collections::BTreeSet;
-use std::path::Path;
-
 use mirror_support::*;
 use serde_json::Value;
-
-fn json(r: &Run) -> Value {
-    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", r.stdout, r.stderr))
-}
-
-/// VIB file names of a depot tree.
-fn vib_files(dir: &Path) -> BTreeSet<String> {
-    tree(dir).keys().filter_map(|p| p.rsplit('/').next()?.strip_suffix(".vib").map(str::to_owned)).collect()
-}
 
 /// The snapshots view `name`'s published build was made from, from `mirror view list --json`.
 fn view_snapshots(store: &str, name: &str) -> Value {
     let listed = json(&ok(&["mirror", "--store", store, "view", "list", "--json"]));
     let view = listed.as_array().unwrap().iter().find(|v| v["name"] == name).unwrap().clone();
     view["build"]["snapshots"].clone()
-}
-
-fn published_snapshot(store: &str, source: &str) -> i64 {
-    let listed = json(&ok(&["mirror", "--store", store, "list", "--json"]));
-    let s = listed["sources"].as_array().unwrap().iter().find(|s| s["name"] == source).unwrap();
-    s["published_snapshot"].as_i64().unwrap()
 }
 
 #[test]
@@ -44,7 +26,7 @@ fn views_follow_rollback_and_import_like_a_sync() {
     generate(2, &up);
     generate(3, &v3);
     let (sa, sb) = (a.to_str().unwrap(), b.to_str().unwrap());
-    ok(&["mirror", "--store", sa, "add", "vmw", &format!("file://{}/", up.display())]);
+    ok(&["mirror", "--store", sa, "add", "vmw", &file_url(&up)]);
     ok(&["mirror", "--store", sa, "sync"]);
     let first = published_snapshot(sa, "vmw");
     let added = ok(&["mirror", "--store", sa, "view", "add", "all", "--source", "vmw"]);
@@ -100,7 +82,7 @@ fn verify_names_the_view_and_file_a_damaged_view_serves() {
     generate(2, &up);
     let store = dir.path().join("store");
     let s = store.to_str().unwrap();
-    ok(&["mirror", "--store", s, "add", "vmw", &format!("file://{}/", up.display())]);
+    ok(&["mirror", "--store", s, "add", "vmw", &file_url(&up)]);
     ok(&["mirror", "--store", s, "sync"]);
     ok(&["mirror", "--store", s, "view", "add", "all", "--source", "vmw"]);
     let clean = verify_json(&store);

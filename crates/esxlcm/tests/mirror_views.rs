@@ -9,29 +9,9 @@
 mod mirror_support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use mirror_support::*;
 use serde_json::Value;
-
-/// VIB IDs of a depot tree, from its file names (`vib20/<name>/<id>.vib`).
-fn vib_files(dir: &Path) -> BTreeSet<String> {
-    tree(dir).keys().filter_map(|p| p.rsplit('/').next()?.strip_suffix(".vib").map(str::to_owned)).collect()
-}
-
-fn json(r: &Run) -> Value {
-    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", r.stdout, r.stderr))
-}
-
-fn resolved_vibs(spec: &str, depots: &[&str]) -> BTreeSet<String> {
-    let mut args = vec!["image", "resolve", "--spec", spec, "--json"];
-    for d in depots {
-        args.extend(["--depot", d]);
-    }
-    let v = json(&ok(&args));
-    assert_eq!(v["valid"], true, "{v}");
-    v["vibs"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()).collect()
-}
 
 #[test]
 fn snapshots_and_views_are_served_at_stable_urls_and_mirror_byte_for_byte() {
@@ -42,8 +22,8 @@ fn snapshots_and_views_are_served_at_stable_urls_and_mirror_byte_for_byte() {
     generate(3, &v2);
     ok(&["depot", "generate", "--preset", "tiny", "--seed", "11", "--out", oem.to_str().unwrap()]);
     let (sa, sb) = (a.to_str().unwrap(), b.to_str().unwrap());
-    ok(&["mirror", "--store", sa, "add", "vmw", &format!("file://{}/", up.display())]);
-    ok(&["mirror", "--store", sa, "add", "oem", &format!("file://{}/", oem.display())]);
+    ok(&["mirror", "--store", sa, "add", "vmw", &file_url(&up)]);
+    ok(&["mirror", "--store", sa, "add", "oem", &file_url(&oem)]);
 
     // The image: the newest base image of the first release.
     let inspected = json(&ok(&["depot", "inspect", "--json", up.to_str().unwrap()]));
@@ -59,14 +39,14 @@ fn snapshots_and_views_are_served_at_stable_urls_and_mirror_byte_for_byte() {
     let synced = ok(&["mirror", "--store", sa, "sync"]);
     assert!(synced.stdout.contains("all: published build 1"), "{}", synced.stdout);
     assert!(synced.stdout.contains("branch: published build 1"), "{}", synced.stdout);
-    let first = snapshot_of(sa, "vmw");
+    let first = published_snapshot(sa, "vmw");
 
     // An upstream release: the sync rebuilds both views; the first snapshot stays addressable.
     update_upstream(&v2, &up);
     let synced = ok(&["mirror", "--store", sa, "sync", "vmw"]);
     assert!(synced.stdout.contains("all: published build 2"), "{}", synced.stdout);
     assert!(synced.stdout.contains("branch: published build 2"), "{}", synced.stdout);
-    let second = snapshot_of(sa, "vmw");
+    let second = published_snapshot(sa, "vmw");
     assert_ne!(first, second);
 
     let views = a.join("named-views/published");
@@ -156,7 +136,7 @@ fn an_image_view_that_stops_resolving_keeps_its_build_and_says_why() {
     generate(2, &v1);
     let store = dir.path().join("store");
     let s = store.to_str().unwrap();
-    ok(&["mirror", "--store", s, "add", "vmw", &format!("file://{}/", up.display())]);
+    ok(&["mirror", "--store", s, "add", "vmw", &file_url(&up)]);
     ok(&["mirror", "--store", s, "sync"]);
     let inspected = json(&ok(&["depot", "inspect", "--json", up.to_str().unwrap()]));
     let newest = inspected["base_images"].as_array().unwrap().last().unwrap()["version"].as_str().unwrap().to_owned();
@@ -179,11 +159,4 @@ fn an_image_view_that_stops_resolving_keeps_its_build_and_says_why() {
     assert!(listed.stdout.contains("the last build failed") && listed.stdout.contains(&newest), "{}", listed.stdout);
     let refreshed = run(&["mirror", "--store", s, "view", "refresh"]);
     assert_eq!(refreshed.code, 1, "{}", refreshed.stdout);
-}
-
-/// The published snapshot of a source, from `mirror list --json`.
-fn snapshot_of(store: &str, source: &str) -> i64 {
-    let listed = json(&ok(&["mirror", "--store", store, "list", "--json"]));
-    let s = listed["sources"].as_array().unwrap().iter().find(|s| s["name"] == source).unwrap();
-    s["published_snapshot"].as_i64().unwrap()
 }

@@ -238,17 +238,7 @@ impl Store {
     }
 
     fn link_published(&self, name: &str, snapshot_id: i64) -> Result<(), StoreError> {
-        let dir = self.published_dir();
-        let link = dir.join(name);
-        let target = PathBuf::from("../views").join(snapshot_id.to_string());
-        if fs::read_link(&link).is_ok_and(|t| t == target) {
-            return Ok(());
-        }
-        let tmp = dir.join(format!(".tmp-{name}-{}", std::process::id()));
-        let _ = fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(&target, &tmp).map_err(|e| StoreError::io(&tmp, e))?;
-        fs::rename(&tmp, &link).map_err(|e| StoreError::io(&link, e))?;
-        sync_dir(&dir)
+        swap_symlink(&self.published_dir(), name, &PathBuf::from("../views").join(snapshot_id.to_string()))
     }
 
     /// Which snapshot `published/<name>` points at, if any.
@@ -387,6 +377,20 @@ pub(crate) fn remove_dir_if_exists(dir: &Path) -> Result<(), StoreError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(StoreError::io(dir, e)),
     }
+}
+
+/// Point `dir/name` at `target`: a new symlink made beside it and renamed over it, then
+/// `dir` fsynced. Nothing is done when it already points there.
+pub(crate) fn swap_symlink(dir: &Path, name: &str, target: &Path) -> Result<(), StoreError> {
+    let link = dir.join(name);
+    if fs::read_link(&link).is_ok_and(|t| t == target) {
+        return Ok(());
+    }
+    let tmp = dir.join(format!(".tmp-{name}-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp).map_err(|e| StoreError::io(&tmp, e))?;
+    fs::rename(&tmp, &link).map_err(|e| StoreError::io(&link, e))?;
+    sync_dir(dir)
 }
 
 #[cfg(test)]

@@ -557,6 +557,25 @@ impl Run<'_> {
         Ok(out)
     }
 
+    /// `rel` resolved against `base`, a document error naming `rel` if it does not parse.
+    fn join_doc(&self, base: &Url, rel: &str) -> Result<Url, StoreError> {
+        base.join(rel).map_err(|e| self.doc_err(rel, e))
+    }
+
+    /// Fetch the document at `rel` under `base` (see [`Self::fetch_doc`]).
+    fn fetch_doc_at(&self, base: &Url, rel: &str, limit: u64) -> Result<Option<BlobId>, StoreError> {
+        self.fetch_doc(&self.join_doc(base, rel)?, limit)
+    }
+
+    /// Where a payload at `rel` comes from: its `absolute` URL when the metadata names
+    /// one, else `rel` under `base`.
+    fn url_origin(&self, base: &Url, rel: &str, absolute: Option<&str>) -> Result<Origin, StoreError> {
+        match absolute {
+            Some(a) => Url::parse(a).map(Origin::Url).map_err(|e| self.doc_err(rel, e)),
+            None => self.join_doc(base, rel).map(Origin::Url),
+        }
+    }
+
     fn plan_online(&self, url: &Url) -> Result<(Vec<FileEntry>, Vec<Payload>), StoreError> {
         let base = online_base(url).map_err(|e| self.doc_err(&redact_url(url), e))?;
         let candidates: Vec<String> = if url.path().ends_with(".xml") {
@@ -564,17 +583,8 @@ impl Run<'_> {
         } else {
             VENDOR_LIST_NAMES.iter().map(|s| (*s).to_owned()).collect()
         };
-        let join = |rel: &str| base.join(rel).map_err(|e| self.doc_err(rel, e));
-        let mut reader = |rel: &str, limit: u64| -> Result<Option<BlobId>, StoreError> {
-            let u = join(rel)?;
-            self.fetch_doc(&u, limit)
-        };
-        let origin = |rel: &str, absolute: Option<&str>| -> Result<Origin, StoreError> {
-            match absolute {
-                Some(a) => Url::parse(a).map(Origin::Url).map_err(|e| self.doc_err(rel, e)),
-                None => join(rel).map(Origin::Url),
-            }
-        };
+        let mut reader = |rel: &str, limit: u64| self.fetch_doc_at(&base, rel, limit);
+        let origin = |rel: &str, absolute: Option<&str>| self.url_origin(&base, rel, absolute);
         self.walk(&redact_url(&base), &candidates, &mut reader, &origin)
     }
 
@@ -585,17 +595,8 @@ impl Run<'_> {
     /// gains a vendor list at its root, so hosts read it like any online depot.
     fn plan_umds(&self, url: &Url) -> Result<(Vec<FileEntry>, Vec<Payload>), StoreError> {
         let base = umds_base(url).map_err(|e| self.doc_err(&redact_url(url), e))?;
-        let join = |rel: &str| base.join(rel).map_err(|e| self.doc_err(rel, e));
-        let mut reader = |rel: &str, limit: u64| -> Result<Option<BlobId>, StoreError> {
-            let u = join(rel)?;
-            self.fetch_doc(&u, limit)
-        };
-        let origin = |rel: &str, absolute: Option<&str>| -> Result<Origin, StoreError> {
-            match absolute {
-                Some(a) => Url::parse(a).map(Origin::Url).map_err(|e| self.doc_err(rel, e)),
-                None => join(rel).map(Origin::Url),
-            }
-        };
+        let mut reader = |rel: &str, limit: u64| self.fetch_doc_at(&base, rel, limit);
+        let origin = |rel: &str, absolute: Option<&str>| self.url_origin(&base, rel, absolute);
         let list = if base.scheme() == "file" {
             let root = base.to_file_path().map_err(|()| self.doc_err(&redact_url(&base), "not a local path"))?;
             umds::scan(&root).map_err(|message| self.doc_err(&root.display().to_string(), message))?

@@ -526,16 +526,7 @@ fn build_dir(store_root: &Path, view: &str, number: u64) -> PathBuf {
 fn link(store_root: &Path, view: &str, number: u64) -> Result<(), StoreError> {
     let dir = published_dir(store_root);
     fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-    let target = PathBuf::from("../builds").join(format!("{view}.{number}"));
-    let link = dir.join(view);
-    if fs::read_link(&link).is_ok_and(|t| t == target) {
-        return Ok(());
-    }
-    let tmp = dir.join(format!(".tmp-{view}-{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(&target, &tmp).map_err(|e| StoreError::io(&tmp, e))?;
-    fs::rename(&tmp, &link).map_err(|e| StoreError::io(&link, e))?;
-    sync_dir(&dir)
+    crate::store::swap_symlink(&dir, view, &PathBuf::from("../builds").join(format!("{view}.{number}")))
 }
 
 /// After a crash between writing the record and swapping the link: link the recorded build.

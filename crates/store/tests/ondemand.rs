@@ -9,26 +9,31 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::*;
 use esxlcm_store::Store;
 use esxlcm_store::ondemand::{OnDemand, OnDemandError};
 use esxlcm_store::source::{PayloadPolicy, SourceConfig};
-use esxlcm_store::sync::{NoProgress, Outcome, SyncOptions, SyncReport, sync_source, transport_for};
+use esxlcm_store::sync::Outcome;
 use esxlcm_store::{carry, verify, view};
-
-fn sync(store: &Store, name: &str) -> SyncReport {
-    let source = store.meta.source(name).unwrap();
-    let transport = transport_for(&source).unwrap();
-    sync_source(store, name, transport.as_ref(), &SyncOptions { parallel: 3 }, &NoProgress).unwrap()
-}
 
 fn add_on_demand(store: &Store, name: &str, url: &str) {
     let mut config = SourceConfig::new(name, url).unwrap();
     config.payloads = PayloadPolicy::OnDemand;
     store.meta.add_source(&config).unwrap();
+}
+
+/// A generated depot of `base_images` base images served on loopback, and an empty store
+/// beside it: (their directory, the depot tree, its server, the store).
+fn upstream_and_store(base_images: usize) -> (tempfile::TempDir, PathBuf, HttpUpstream, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = dir.path().join("upstream");
+    generate_tree(base_images, &upstream);
+    let server = serve(&upstream);
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    (dir, upstream, server, store)
 }
 
 fn vibs(dir: &Path) -> Vec<String> {
@@ -37,14 +42,10 @@ fn vibs(dir: &Path) -> Vec<String> {
 
 #[test]
 fn an_on_demand_source_syncs_metadata_and_fetches_each_vib_once_when_asked() {
-    let dir = tempfile::tempdir().unwrap();
-    let upstream = dir.path().join("upstream");
-    generate_tree(2, &upstream);
-    let server = serve(&upstream);
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    let (dir, upstream, server, store) = upstream_and_store(2);
     add_on_demand(&store, "up", &server.url("vmw-depot-index.xml"));
 
-    let r = sync(&store, "up");
+    let r = sync(&store, "up").unwrap();
     assert_eq!(r.outcome, Outcome::Published);
     let all_vibs = vibs(&upstream);
     assert_eq!(r.deferred, all_vibs.len(), "every VIB is left upstream");
@@ -113,7 +114,7 @@ fn an_on_demand_source_syncs_metadata_and_fetches_each_vib_once_when_asked() {
 
     // A sync of the unchanged upstream records nothing new and keeps the fetched VIBs.
     server.take_hits();
-    let again = sync(&store, "up");
+    let again = sync(&store, "up").unwrap();
     assert_eq!(again.outcome, Outcome::Unchanged);
     assert_eq!(count(&server.take_hits(), 200, |p| p.ends_with(".vib")), 0);
     assert!(published.join(&first).is_file() && published.join(&second).is_file());
@@ -142,13 +143,9 @@ fn an_on_demand_source_syncs_metadata_and_fetches_each_vib_once_when_asked() {
 
 #[test]
 fn a_view_of_an_on_demand_source_fetches_the_vibs_it_links() {
-    let dir = tempfile::tempdir().unwrap();
-    let upstream = dir.path().join("upstream");
-    generate_tree(2, &upstream);
-    let server = serve(&upstream);
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    let (_dir, upstream, server, store) = upstream_and_store(2);
     add_on_demand(&store, "up", &server.url("vmw-depot-index.xml"));
-    sync(&store, "up");
+    sync(&store, "up").unwrap();
     server.take_hits();
     view::add(&store, "all", &["up".to_owned()], None).unwrap();
     let built = view::refresh(&store, "all").unwrap();
@@ -161,11 +158,7 @@ fn a_view_of_an_on_demand_source_fetches_the_vibs_it_links() {
 
 #[test]
 fn an_on_demand_source_with_only_for_records_only_the_images_vibs() {
-    let dir = tempfile::tempdir().unwrap();
-    let upstream = dir.path().join("upstream");
-    generate_tree(3, &upstream);
-    let server = serve(&upstream);
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    let (_dir, upstream, server, store) = upstream_and_store(3);
     let catalog = esxlcm_depot::catalog::Catalog::from_depots([esxlcm_depot::source::Depot::open_path(
         &upstream,
         &esxlcm_depot::source::OpenOptions::default(),
@@ -182,7 +175,7 @@ fn an_on_demand_source_with_only_for_records_only_the_images_vibs() {
     config.only_for = vec![spec];
     store.meta.add_source(&config).unwrap();
 
-    let r = sync(&store, "branch");
+    let r = sync(&store, "branch").unwrap();
     assert_eq!(r.outcome, Outcome::Published);
     assert_eq!(r.deferred, want.vibs.len(), "only the image's VIBs are recorded");
     assert_eq!(count(&server.take_hits(), 200, |p| p.ends_with(".vib")), 0);

@@ -11,14 +11,8 @@ use std::path::Path;
 use common::*;
 use esxlcm_store::Store;
 use esxlcm_store::source::SourceConfig;
-use esxlcm_store::sync::{NoProgress, Outcome, SyncOptions, SyncReport, sync_source, transport_for};
+use esxlcm_store::sync::Outcome;
 use esxlcm_store::{gc, verify};
-
-fn sync(store: &Store, name: &str) -> Result<SyncReport, esxlcm_store::StoreError> {
-    let source = store.meta.source(name).unwrap();
-    let transport = transport_for(&source).unwrap();
-    sync_source(store, name, transport.as_ref(), &SyncOptions { parallel: 3 }, &NoProgress)
-}
 
 fn add(store: &Store, name: &str, url: &str) {
     store.meta.add_source(&SourceConfig::new(name, url).unwrap()).unwrap();

@@ -17,13 +17,7 @@ use esxlcm_depot::model::{VendorEntry, VendorList};
 use esxlcm_depot::source::{Depot, OpenOptions};
 use esxlcm_store::Store;
 use esxlcm_store::source::{SourceConfig, SourceKind};
-use esxlcm_store::sync::{NoProgress, Outcome, SyncOptions, SyncReport, sync_source, transport_for};
-
-fn sync(store: &Store, name: &str) -> Result<SyncReport, esxlcm_store::StoreError> {
-    let source = store.meta.source(name).unwrap();
-    let transport = transport_for(&source).unwrap();
-    sync_source(store, name, transport.as_ref(), &SyncOptions { parallel: 3 }, &NoProgress)
-}
+use esxlcm_store::sync::Outcome;
 
 fn copy_tree(from: &Path, to: &Path) {
     for (rel, bytes) in tree(from) {

@@ -17,15 +17,9 @@ use esxlcm_depot::model::ReleaseKind;
 use esxlcm_depot::source::{Depot, OpenOptions};
 use esxlcm_solver::{ResolveOptions, SoftwareSpec, resolve};
 use esxlcm_store::source::SourceConfig;
-use esxlcm_store::sync::{NoProgress, Outcome, SyncOptions, sync_source, transport_for};
+use esxlcm_store::sync::Outcome;
 use esxlcm_store::view::{self, Refreshed, ViewError};
 use esxlcm_store::{Store, gc};
-
-fn sync(store: &Store, name: &str) -> Outcome {
-    let source = store.meta.source(name).unwrap();
-    let transport = transport_for(&source).unwrap();
-    sync_source(store, name, transport.as_ref(), &SyncOptions { parallel: 3 }, &NoProgress).unwrap().outcome
-}
 
 fn add_source(store: &Store, name: &str, dir: &Path, retention: u32) {
     let mut config = SourceConfig::new(name, url::Url::from_directory_path(dir).unwrap().as_str()).unwrap();
@@ -68,8 +62,8 @@ fn a_merged_view_serves_both_sources_from_hard_links() {
     assert!(err.to_string().contains("run `esxlcm mirror sync vmw`"), "{err}");
     assert!(view::get(store.root(), "all").unwrap().last_error.is_some());
 
-    assert_eq!(sync(&store, "vmw"), Outcome::Published);
-    assert_eq!(sync(&store, "oem"), Outcome::Published);
+    assert_eq!(sync(&store, "vmw").unwrap().outcome, Outcome::Published);
+    assert_eq!(sync(&store, "oem").unwrap().outcome, Outcome::Published);
     let b = built(view::refresh(&store, "all"));
     assert_eq!(b.number, 1);
     let served = view::published_dir(store.root()).join("all");
@@ -109,7 +103,7 @@ fn an_image_view_holds_exactly_the_image_and_keeps_its_build_when_the_spec_stops
     generate_tree(3, &up);
     let store = Store::open(&dir.path().join("store")).unwrap();
     add_source(&store, "vmw", &up, 3);
-    assert_eq!(sync(&store, "vmw"), Outcome::Published);
+    assert_eq!(sync(&store, "vmw").unwrap().outcome, Outcome::Published);
 
     // The newest base image: only v2 has it.
     let full = catalog(&v2);
@@ -137,7 +131,7 @@ fn an_image_view_holds_exactly_the_image_and_keeps_its_build_when_the_spec_stops
     // Upstream loses that base image: the view keeps its build and says why.
     std::fs::remove_dir_all(&up).unwrap();
     copy_dir(&v1, &up);
-    assert_eq!(sync(&store, "vmw"), Outcome::Published);
+    assert_eq!(sync(&store, "vmw").unwrap().outcome, Outcome::Published);
     let err = view::refresh(&store, "branch").unwrap_err();
     assert!(matches!(err, ViewError::Unresolved { .. }), "{err}");
     assert!(err.to_string().contains(&newest) && err.to_string().contains("previous build stays"), "{err}");
@@ -155,7 +149,7 @@ fn gc_keeps_the_blobs_a_view_links_after_retention_removes_their_snapshot() {
     generate_tree(2, &v1);
     let store = Store::open(&dir.path().join("store")).unwrap();
     add_source(&store, "vmw", &up, 1);
-    assert_eq!(sync(&store, "vmw"), Outcome::Published);
+    assert_eq!(sync(&store, "vmw").unwrap().outcome, Outcome::Published);
     view::add(&store, "pinned", &["vmw".into()], None).unwrap();
     let b = built(view::refresh(&store, "pinned"));
     let first = *b.snapshots.get("vmw").unwrap();
@@ -164,7 +158,7 @@ fn gc_keeps_the_blobs_a_view_links_after_retention_removes_their_snapshot() {
     // that release only the view still uses.
     std::fs::remove_dir_all(&up).unwrap();
     copy_dir(&v1, &up);
-    assert_eq!(sync(&store, "vmw"), Outcome::Published);
+    assert_eq!(sync(&store, "vmw").unwrap().outcome, Outcome::Published);
     assert!(store.meta.snapshots(store.meta.source("vmw").unwrap().id).unwrap().iter().all(|s| s.id != first));
     let by_snapshots = store.meta.referenced_blobs().unwrap();
     let report = gc::collect(&store).unwrap();

@@ -40,7 +40,7 @@ Examples:
       --proxy http://proxy:3128 --ca-file corp-ca.pem
   esxlcm mirror add partner https://depot.partner.example/index.xml \\
       --client-cert mirror.crt --client-key mirror.key   # a depot that requires mutual TLS
-  esxlcm mirror add lazy https://depot.example/index.xml --payloads on-demand   # VIBs on first request
+  esxlcm mirror add lazy https://depot.example/index.xml --payloads on-demand  # VIBs when asked
   esxlcm mirror add branch https://depot.example/index.xml --only-for site.json # only that image
   esxlcm mirror add drivers file:///srv/incoming/nvme-driver-offline-bundle.zip
   esxlcm mirror add umds /mnt/umds-export            # a UMDS export (hostupdate/<vendor>/…)

@@ -3,7 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
@@ -47,6 +47,69 @@ pub fn ok(args: &[&str]) -> Run {
 pub fn generate(base_images: usize, out: &Path) {
     let n = base_images.to_string();
     ok(&["depot", "generate", "--preset", "tiny", "--seed", "7", "--base-images", &n, "--out", out.to_str().unwrap()]);
+}
+
+/// `file:` URL of a local depot directory.
+pub fn file_url(dir: &Path) -> String {
+    format!("file://{}/", dir.display())
+}
+
+/// Under `dir`: `up`, a generated depot (2 base images); `v2`, its next release (3); and
+/// the path `store` (not created). Returns the three paths in that order.
+pub fn upstream_and_release(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (upstream, v2, store) = (dir.join("up"), dir.join("v2"), dir.join("store"));
+    generate(2, &upstream);
+    generate(3, &v2);
+    (upstream, v2, store)
+}
+
+/// A run's standard output as JSON.
+pub fn json(r: &Run) -> serde_json::Value {
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", r.stdout, r.stderr))
+}
+
+/// The source `name` in a `mirror list --json` or `mirror status --json` document.
+pub fn listed_source<'a>(listing: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    listing["sources"].as_array().unwrap().iter().find(|x| x["name"] == name).unwrap()
+}
+
+/// The published snapshot of a source, from `mirror list --json`.
+pub fn published_snapshot(store: &str, source: &str) -> i64 {
+    let listed = json(&ok(&["mirror", "--store", store, "list", "--json"]));
+    listed_source(&listed, source)["published_snapshot"].as_i64().unwrap()
+}
+
+/// The published tree of source `name` in `store`.
+pub fn published(store: &Path, name: &str) -> BTreeMap<String, Vec<u8>> {
+    tree(&store.join("published").join(name))
+}
+
+/// The VIB count `depot inspect --json` reports for `depot` (a path or URL).
+pub fn inspected_vib_count(depot: &str) -> u64 {
+    json(&ok(&["depot", "inspect", depot, "--json"]))["vib_count"].as_u64().unwrap()
+}
+
+/// The status document of `source` in `store` (`STORE/status/<source>.json`).
+pub fn status_doc(store: &Path, source: &str) -> serde_json::Value {
+    let bytes = fs::read(store.join("status").join(format!("{source}.json"))).unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The VIBs `esxlcm image resolve` names for the spec file `spec` over `depots`; the
+/// spec must resolve.
+pub fn resolved_vibs(spec: &str, depots: &[&str]) -> BTreeSet<String> {
+    let mut args = vec!["image", "resolve", "--spec", spec, "--json"];
+    for d in depots {
+        args.extend(["--depot", d]);
+    }
+    let v = json(&ok(&args));
+    assert_eq!(v["valid"], true, "{v}");
+    v["vibs"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()).collect()
+}
+
+/// VIB IDs of a depot tree, from its file names (`…/<id>.vib`).
+pub fn vib_files(dir: &Path) -> BTreeSet<String> {
+    tree(dir).keys().filter_map(|p| p.rsplit('/').next()?.strip_suffix(".vib").map(str::to_owned)).collect()
 }
 
 pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -130,19 +130,20 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
+    /// Each plain recurrence maps onto the store's schedule (whose slots the store's tests
+    /// check); a malformed one has no slot.
     #[test]
-    fn slots_of_each_recurrence() {
-        let hourly = json!({"type": "HOURLY", "minute": 15});
-        assert_eq!(next_slot(&hourly, t("2026-11-23T10:05:00Z")), Some(t("2026-11-23T10:15:00Z")));
-        assert_eq!(next_slot(&hourly, t("2026-11-23T10:15:00Z")), Some(t("2026-11-23T11:15:00Z")));
-        let daily = json!({"type": "DAILY", "minute": 30, "hour": 2});
-        assert_eq!(next_slot(&daily, t("2026-11-23T10:00:00Z")), Some(t("2026-11-24T02:30:00Z")));
-        // 2026-11-23 is a Monday.
+    fn plain_schedules_map_onto_the_stores() {
+        assert_eq!(typed(&json!({"type": "HOURLY", "minute": 15})), Schedule::hourly(15));
+        assert_eq!(typed(&json!({"type": "DAILY", "minute": 30, "hour": 2})), Schedule::daily(2, 30));
         let weekly = json!({"type": "WEEKLY", "minute": 0, "hour": 3, "day_of_week": "SUNDAY"});
-        assert_eq!(next_slot(&weekly, t("2026-11-23T10:00:00Z")), Some(t("2026-11-29T03:00:00Z")));
+        assert_eq!(typed(&weekly), Schedule::weekly(chrono::Weekday::Sun, 3, 0));
         let monthly = json!({"type": "MONTHLY_BY_DAY", "minute": 0, "hour": 0, "day_of_month": 31});
-        assert_eq!(next_slot(&monthly, t("2026-11-23T10:00:00Z")), Some(t("2026-12-31T00:00:00Z")));
-        assert_eq!(next_slot(&json!({"type": "DAILY", "minute": 1}), t("2026-11-23T10:00:00Z")), None);
+        assert_eq!(typed(&monthly), Schedule::monthly_by_day(31, 0, 0));
+        for malformed in [json!({"type": "DAILY", "minute": 1}), json!({"type": "YEARLY", "minute": 0})] {
+            assert_eq!(typed(&malformed), None);
+            assert_eq!(next_slot(&malformed, t("2026-11-23T10:00:00Z")), None);
+        }
     }
 
     /// A schedule set through the state runs a real sync when due, and only then.

@@ -16,6 +16,8 @@ use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle, generate_to_tree};
+use esxlcm_store::Store;
+use esxlcm_store::sync::{NoProgress, SyncOptions, SyncReport, sync_source, transport_for};
 
 /// A tiny depot; `base_images` 2 → 3 is an upstream release with 18 new VIBs, a new
 /// metadata.zip and unchanged index documents (VIB bytes do not depend on the count).
@@ -29,6 +31,13 @@ pub fn generate_tree(base_images: usize, dir: &Path) {
 
 pub fn generate_bundle(base_images: usize, path: &Path) {
     generate_to_bundle(&config(base_images), path).unwrap();
+}
+
+/// Sync source `name` of `store` with its own transport, three transfers at a time.
+pub fn sync(store: &Store, name: &str) -> Result<SyncReport, esxlcm_store::StoreError> {
+    let source = store.meta.source(name).unwrap();
+    let transport = transport_for(&source).unwrap();
+    sync_source(store, name, transport.as_ref(), &SyncOptions { parallel: 3 }, &NoProgress)
 }
 
 /// Every file under `dir`, relative path → bytes.
