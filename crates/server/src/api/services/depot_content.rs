@@ -80,19 +80,27 @@ pub fn base_images_list(ctx: Ctx) -> HandlerFuture {
             .into_iter()
             .filter(|u| min.as_ref().is_none_or(|m| &u.version >= m))
             .map(|u| {
-                json!({
-                    "display_name": base_display_name(u),
-                    "version": u.version.to_string(),
-                    "display_version": u.ui_version,
-                    "summary": u.summary,
-                    "category": api_enum(&u.category, RELEASE_CATEGORIES, "ENHANCEMENT"),
-                    "kb": "",
-                    "release_date": release_date(&u.release_date),
-                })
+                release_summary(u, json!({"display_name": base_display_name(u), "version": u.version.to_string()}))
             })
             .collect();
         Ok(Out::Plain(Value::Array(list)))
     })
+}
+
+/// What every base image and add-on answer says of a release: display version, summary,
+/// category, KB (none in depots) and release date — plus `extra` fields.
+fn release_summary(u: &ReleaseUnit, extra: Value) -> Value {
+    let mut info = json!({
+        "display_version": u.ui_version,
+        "summary": u.summary,
+        "category": api_enum(&u.category, RELEASE_CATEGORIES, "ENHANCEMENT"),
+        "kb": "",
+        "release_date": release_date(&u.release_date),
+    });
+    if let (Some(fields), Value::Object(more)) = (info.as_object_mut(), extra) {
+        fields.extend(more);
+    }
+    info
 }
 
 /// A release unit's `removed_components`: each name with the display name of its newest
@@ -137,17 +145,15 @@ pub fn base_image_get(ctx: Ctx) -> HandlerFuture {
         let v = parse_version(&version)?;
         let catalog = ctx.state.depots.catalog().await?;
         let u = catalog.base_image(&v).ok_or_else(|| ApiError::not_found("base image", &version))?;
-        Ok(Out::Plain(json!({
-            "display_name": base_display_name(u),
-            "version": u.version.to_string(),
-            "display_version": u.ui_version,
-            "summary": u.summary,
-            "description": u.description,
-            "category": api_enum(&u.category, RELEASE_CATEGORIES, "ENHANCEMENT"),
-            "kb": "",
-            "release_date": release_date(&u.release_date),
-            "components": unit_components(&catalog, u),
-        })))
+        Ok(Out::Plain(release_summary(
+            u,
+            json!({
+                "display_name": base_display_name(u),
+                "version": u.version.to_string(),
+                "description": u.description,
+                "components": unit_components(&catalog, u),
+            }),
+        )))
     })
 }
 
@@ -186,14 +192,7 @@ pub fn add_ons_list(ctx: Ctx) -> HandlerFuture {
                     "name": name,
                     "display_name": first.ui_name.clone().unwrap_or_else(|| name.clone()),
                     "vendor": first.vendor,
-                    "versions": units.iter().map(|u| json!({
-                        "version": u.version.to_string(),
-                        "display_version": u.ui_version,
-                        "summary": u.summary,
-                        "category": api_enum(&u.category, RELEASE_CATEGORIES, "ENHANCEMENT"),
-                        "kb": "",
-                        "release_date": release_date(&u.release_date),
-                    })).collect::<Vec<_>>(),
+                    "versions": units.iter().map(|u| release_summary(u, json!({"version": u.version.to_string()}))).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -208,18 +207,16 @@ pub fn add_on_get(ctx: Ctx) -> HandlerFuture {
         let v = parse_version(&version)?;
         let catalog = ctx.state.depots.catalog().await?;
         let u = catalog.addon(&name, &v).ok_or_else(|| ApiError::not_found("add-on", &format!("{name} {version}")))?;
-        Ok(Out::Plain(json!({
-            "display_name": u.ui_name.clone().unwrap_or_else(|| name.clone()),
-            "vendor": u.vendor,
-            "display_version": u.ui_version,
-            "summary": u.summary,
-            "description": u.description,
-            "category": api_enum(&u.category, RELEASE_CATEGORIES, "ENHANCEMENT"),
-            "kb": "",
-            "release_date": release_date(&u.release_date),
-            "components": unit_components(&catalog, u),
-            "removed_components": removed_components(&catalog, u),
-        })))
+        Ok(Out::Plain(release_summary(
+            u,
+            json!({
+                "display_name": u.ui_name.clone().unwrap_or_else(|| name.clone()),
+                "vendor": u.vendor,
+                "description": u.description,
+                "components": unit_components(&catalog, u),
+                "removed_components": removed_components(&catalog, u),
+            }),
+        )))
     })
 }
 
