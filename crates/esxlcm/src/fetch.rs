@@ -13,6 +13,7 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use esxlcm_depot::source::redact::error_chain;
 pub use esxlcm_depot::source::redact::{redact_text, redact_url, redact_url_str};
 
 use anyhow::{Context as _, bail};
@@ -125,7 +126,7 @@ impl Read for BodyReader {
         self.inner.read(buf).map_err(|e| {
             let kind = e.kind();
             let detail = match e.get_ref() {
-                Some(inner) => flatten_error(inner),
+                Some(inner) => error_chain(inner),
                 None => e.to_string(),
             };
             io::Error::new(kind, format!("reading the response body of {}: {detail}", self.url))
@@ -156,7 +157,7 @@ fn status_error(url: String, status: StatusCode) -> FetchError {
 }
 
 fn request_error(url: &str, err: &reqwest::Error) -> FetchError {
-    let detail = flatten_error(err);
+    let detail = error_chain(err);
     let message = if let Some(problem) = tls_problem(&detail) {
         format!(
             "TLS: the server's certificate was not accepted ({problem}): {detail}. If the depot uses a private or \
@@ -193,28 +194,6 @@ fn tls_problem(detail: &str) -> Option<&'static str> {
         return Some("certificate verification failed");
     }
     None
-}
-
-/// An error and its causes on one line, without the URL reqwest puts in the top message.
-fn flatten_error(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = current {
-        let text = strip_reqwest_url(&e.to_string());
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    parts.join(": ")
-}
-
-/// reqwest writes `… for url (https://…)`: drop the parenthesis, which may hold secrets.
-fn strip_reqwest_url(text: &str) -> String {
-    match text.find(" for url (") {
-        Some(i) => text[..i].to_owned(),
-        None => text.to_owned(),
-    }
 }
 
 fn parse_headers(headers: &[String]) -> anyhow::Result<HeaderMap> {

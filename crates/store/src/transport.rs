@@ -15,7 +15,7 @@ use reqwest::blocking::Client;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
-use esxlcm_depot::source::redact::redact_url;
+use esxlcm_depot::source::redact::{error_chain, redact_url};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -125,7 +125,7 @@ impl ClientIdentity {
     fn reqwest_identity(&self) -> Result<reqwest::Identity, TransportError> {
         reqwest::Identity::from_pem(&self.pem).map_err(|e| TransportError::ClientCertificate {
             file: self.cert_file.clone(),
-            problem: format!("the TLS client cannot use it ({}); {CLIENT_CERT_TODO}", flatten(&e)),
+            problem: format!("the TLS client cannot use it ({}); {CLIENT_CERT_TODO}", error_chain(&e)),
         })
     }
 }
@@ -395,7 +395,7 @@ impl Transport for HttpTransport {
         tracing::debug!(url = %shown, resume_from = ?request.resume_from, "GET");
         let response = req.send().map_err(|e| TransportError::Failed {
             url: shown.clone(),
-            message: explain_tls(&flatten(&e.without_url()), self.ca_file.as_deref(), self.client_cert.as_deref()),
+            message: explain_tls(&error_chain(&e.without_url()), self.ca_file.as_deref(), self.client_cert.as_deref()),
         })?;
         let status = response.status();
         tracing::debug!(url = %shown, status = status.as_u16(), "response");
@@ -435,7 +435,7 @@ struct BodyReader {
 impl Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.response.read(buf).map_err(|e| {
-            let detail = e.get_ref().map_or_else(|| e.to_string(), |inner| flatten(inner));
+            let detail = e.get_ref().map_or_else(|| e.to_string(), |inner| error_chain(inner));
             io::Error::new(e.kind(), detail)
         })
     }
@@ -510,20 +510,6 @@ fn explain_client_auth(message: &str, client_cert: Option<&Path>) -> Option<Stri
         )),
         _ => None,
     }
-}
-
-fn flatten(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = Some(err);
-    while let Some(e) = current {
-        let text = e.to_string();
-        let text = text.split(" for url (").next().unwrap_or_default().to_owned();
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

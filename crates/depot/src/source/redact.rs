@@ -55,6 +55,23 @@ pub fn redact_text(text: &str) -> String {
     out
 }
 
+/// An error and its causes on one line (`a: b: c`), each cause once, without the
+/// ` for url (…)` reqwest appends (URLs may hold tokens) and with secrets redacted: how the
+/// HTTP clients of the binary, the mirror store and the API server put errors in messages.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        let text = text.split(" for url (").next().unwrap_or_default().to_owned();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    redact_text(&parts.join(": "))
+}
+
 /// A header for display: its name, never its value.
 pub fn redact_header(header: &str) -> String {
     match header.split_once(':') {
@@ -111,5 +128,28 @@ mod tests {
         assert!(!shown.contains("pw") && !shown.contains("aB3dE5fG7hI9jK1lM3nO5pQ7"), "{shown}");
         assert!(shown.ends_with("/index.xml: 403 Forbidden"), "{shown}");
         assert_eq!(redact_text("no URL here"), "no URL here");
+    }
+
+    #[test]
+    fn error_chains_name_each_cause_once_without_urls() {
+        #[derive(Debug)]
+        struct Layer(&'static str, Option<Box<Layer>>);
+        impl std::fmt::Display for Layer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Layer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|l| l as &(dyn std::error::Error + 'static))
+            }
+        }
+        let inner = Layer("connection refused", None);
+        let middle = Layer("connection refused", Some(Box::new(inner)));
+        let top = Layer(
+            "error sending request for url (https://dl.example/aB3dE5fG7hI9jK1lM3nO5pQ7/index.xml)",
+            Some(Box::new(Layer("client error (Connect)", Some(Box::new(middle))))),
+        );
+        assert_eq!(error_chain(&top), "error sending request: client error (Connect): connection refused");
     }
 }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use esxlcm_depot::source::redact::error_chain;
 pub use esxlcm_depot::source::redact::{redact_text, redact_url, redact_url_str};
 
 use esxlcm_depot::source::{Fetch, FetchError};
@@ -95,7 +96,7 @@ fn build_client(roots: Vec<reqwest::Certificate>) -> Result<reqwest::Client, Fet
     if !roots.is_empty() {
         builder = builder.tls_certs_merge(roots);
     }
-    builder.build().map_err(|e| FetchSetupError::Client(flatten_error(&e)))
+    builder.build().map_err(|e| FetchSetupError::Client(error_chain(&e)))
 }
 
 impl Fetch for HttpFetch {
@@ -133,7 +134,7 @@ impl Read for BodyReader {
                     return Err(io::Error::other(format!(
                         "reading the response body of {}: {}",
                         self.url,
-                        flatten_error(&e)
+                        error_chain(&e)
                     )));
                 }
             }
@@ -162,7 +163,7 @@ fn status_error(url: String, status: StatusCode) -> FetchError {
 }
 
 fn request_error(url: &str, err: &reqwest::Error) -> FetchError {
-    let detail = flatten_error(err);
+    let detail = error_chain(err);
     let lower = detail.to_ascii_lowercase();
     let message = if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("invalid peer")
     {
@@ -179,24 +180,6 @@ fn request_error(url: &str, err: &reqwest::Error) -> FetchError {
         detail
     };
     FetchError::Failed { url: url.to_owned(), message }
-}
-
-/// An error and its causes on one line, without the URL reqwest puts in its message.
-fn flatten_error(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = current {
-        let text = e.to_string();
-        let text = match text.find(" for url (") {
-            Some(i) => text[..i].to_owned(),
-            None => text,
-        };
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    redact_text(&parts.join(": "))
 }
 
 /// The cache file of a URL: a hash, so tokens in the URL are not written to disk.
