@@ -151,9 +151,11 @@ fn download(store: &Store, source: &Source, remote: &RemotePayload) -> Result<()
     };
     let upstream = |e: TransportError| {
         let message = e.to_string();
-        let timed_out = matches!(&e, TransportError::Io { source, .. } if source.kind() == io::ErrorKind::TimedOut)
-            || message.contains("timed out")
-            || message.contains("timeout");
+        let timed_out = match &e {
+            TransportError::TimedOut { .. } => true,
+            TransportError::Io { source, .. } => source.kind() == io::ErrorKind::TimedOut,
+            _ => false,
+        };
         if timed_out {
             OnDemandError::Timeout { source_name: name.to_owned(), vib: remote.name.clone(), message }
         } else {

@@ -23,6 +23,9 @@ pub enum TransportError {
     NotFound { url: String },
     #[error("{url}: {message}")]
     Failed { url: String, message: String },
+    /// No answer within the connect or read timeout (a gateway answers 504 for it).
+    #[error("{url}: timed out: {message}")]
+    TimedOut { url: String, message: String },
     #[error("{url}: {source}")]
     Io { url: String, source: io::Error },
     #[error("{0}")]
@@ -393,9 +396,15 @@ impl Transport for HttpTransport {
             }
         }
         tracing::debug!(url = %shown, resume_from = ?request.resume_from, "GET");
-        let response = req.send().map_err(|e| TransportError::Failed {
-            url: shown.clone(),
-            message: explain_tls(&error_chain(&e.without_url()), self.ca_file.as_deref(), self.client_cert.as_deref()),
+        let response = req.send().map_err(|e| {
+            let e = e.without_url();
+            if e.is_timeout() {
+                return TransportError::TimedOut { url: shown.clone(), message: error_chain(&e) };
+            }
+            TransportError::Failed {
+                url: shown.clone(),
+                message: explain_tls(&error_chain(&e), self.ca_file.as_deref(), self.client_cert.as_deref()),
+            }
         })?;
         let status = response.status();
         tracing::debug!(url = %shown, status = status.as_u16(), "response");
@@ -628,6 +637,20 @@ mod tests {
             "received fatal alert: ProtocolVersion"
         );
         assert_eq!(explain_tls("received fatal alert: UnknownCA", None, None), "received fatal alert: UnknownCA");
+    }
+
+    #[test]
+    fn a_server_that_never_answers_is_a_timeout() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Accept and hold the connection without answering.
+        let held = std::thread::spawn(move || listener.accept().map(|(conn, _)| conn));
+        let config = HttpConfig { read_timeout: Duration::from_millis(300), ..HttpConfig::default() };
+        let transport = HttpTransport::new(&config).unwrap();
+        let url = Url::parse(&format!("http://{addr}/index.xml")).unwrap();
+        let Err(err) = transport.get(&url, &GetRequest::default()) else { panic!("an answer from a silent server") };
+        assert!(matches!(err, TransportError::TimedOut { .. }), "{err:?}");
+        drop(held.join());
     }
 
     #[test]
