@@ -137,13 +137,10 @@ async fn offline_pull_task_then_depot_content() {
     assert!(esxi["versions"][0]["release_date"].as_str().unwrap().ends_with('Z'));
 
     let one = comps.iter().next().unwrap();
-    let r = s
-        .rest(Method::GET, &format!("/api/esx/settings/depot-content/components?names={one}&bundle_types=BASE_IMAGE&bundle_types=INDEPENDENT&bundle_types=ADD_ON"), &t)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let filtered: Value = r.json().await.unwrap();
+    let (status, filtered) = s
+        .send(Method::GET, &format!("/api/esx/settings/depot-content/components?names={one}&bundle_types=BASE_IMAGE&bundle_types=INDEPENDENT&bundle_types=ADD_ON"), &t, None)
+        .await;
+    assert_eq!(status, 200);
     assert_eq!(filtered.as_array().unwrap().len(), 1);
     assert_eq!(filtered[0]["name"], json!(one));
 
@@ -154,30 +151,21 @@ async fn offline_pull_task_then_depot_content() {
 
     // versions.get of one component and base image, and NotFound / InvalidArgument.
     let v = esxi["versions"][0]["version"].as_str().unwrap();
-    let r = s
-        .rest(Method::GET, &format!("/api/esx/settings/depot-content/components/ESXi/versions/{v}"), &t)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(r.json::<Value>().await.unwrap()["display_version"].is_string());
-    let r = s
-        .rest(Method::GET, &format!("/api/esx/settings/depot-content/base-images/versions/{last}"), &t)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(!r.json::<Value>().await.unwrap()["components"].as_array().unwrap().is_empty());
-    let r =
-        s.rest(Method::GET, "/api/esx/settings/depot-content/components/ESXi/versions/1.0-1", &t).send().await.unwrap();
-    assert_eq!(r.status(), 404);
-    assert_eq!(r.json::<Value>().await.unwrap()["error_type"], "NOT_FOUND");
-    let r = s
-        .rest(Method::GET, "/api/esx/settings/depot-content/base-images?min_version=8.0%201", &t)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400, "{:?}", r.text().await);
+    let (status, got) =
+        s.send(Method::GET, &format!("/api/esx/settings/depot-content/components/ESXi/versions/{v}"), &t, None).await;
+    assert_eq!(status, 200);
+    assert!(got["display_version"].is_string());
+    let (status, got) =
+        s.send(Method::GET, &format!("/api/esx/settings/depot-content/base-images/versions/{last}"), &t, None).await;
+    assert_eq!(status, 200);
+    assert!(!got["components"].as_array().unwrap().is_empty());
+    let (status, e) =
+        s.send(Method::GET, "/api/esx/settings/depot-content/components/ESXi/versions/1.0-1", &t, None).await;
+    assert_eq!(status, 404);
+    assert_eq!(e["error_type"], "NOT_FOUND");
+    let (status, e) =
+        s.send(Method::GET, "/api/esx/settings/depot-content/base-images?min_version=8.0%201", &t, None).await;
+    assert_eq!(status, 400, "{e}");
 
     // The same bundle again: the task fails with AlreadyExists naming the depot.
     let r = s
@@ -228,22 +216,26 @@ async fn offline_push_through_upload_over_rest() {
     let file_id: String = r.json().await.unwrap();
 
     // Task-only create without vmw-task is not an operation.
-    let r = s
-        .rest(Method::POST, "/api/esx/settings/depots/offline", &t)
-        .json(&json!({"source_type": "PUSH", "file_id": file_id}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    let (status, _) = s
+        .send(
+            Method::POST,
+            "/api/esx/settings/depots/offline",
+            &t,
+            Some(json!({"source_type": "PUSH", "file_id": file_id})),
+        )
+        .await;
+    assert_eq!(status, 404);
 
-    let r = s
-        .rest(Method::POST, "/api/esx/settings/depots/offline?vmw-task=true", &t)
-        .json(&json!({"source_type": "PUSH", "file_id": file_id, "description": "pushed"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let task: String = r.json().await.unwrap();
+    let (status, task) = s
+        .send(
+            Method::POST,
+            "/api/esx/settings/depots/offline?vmw-task=true",
+            &t,
+            Some(json!({"source_type": "PUSH", "file_id": file_id, "description": "pushed"})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let task = task.as_str().unwrap().to_owned();
     let mut info = Value::Null;
     for _ in 0..500 {
         info = s.get_json(&format!("/api/cis/tasks/{task}"), &t).await;
@@ -267,14 +259,15 @@ async fn offline_push_through_upload_over_rest() {
 
     // A used upload id cannot be used again; a made-up one neither.
     for id in [file_id.as_str(), "0123abcd"] {
-        let r = s
-            .rest(Method::POST, "/api/esx/settings/depots/offline?vmw-task=true", &t)
-            .json(&json!({"source_type": "PUSH", "file_id": id}))
-            .send()
-            .await
-            .unwrap();
-        let task: String = r.json().await.unwrap();
-        let (info, _) = s.rpc_wait_task(&t, &task).await;
+        let (_, task) = s
+            .send(
+                Method::POST,
+                "/api/esx/settings/depots/offline?vmw-task=true",
+                &t,
+                Some(json!({"source_type": "PUSH", "file_id": id})),
+            )
+            .await;
+        let (info, _) = s.rpc_wait_task(&t, task.as_str().unwrap()).await;
         assert_eq!(info["status"], "FAILED");
         assert!(
             info["error"]["OPTIONAL"]["ERROR"]["com.vmware.vapi.std.errors.invalid_argument"].is_object(),
@@ -285,29 +278,26 @@ async fn offline_push_through_upload_over_rest() {
     // Not a bundle: the task fails with InvalidArgument and nothing is stored.
     let junk = dir.path().join("junk.zip");
     std::fs::write(&junk, b"not a zip").unwrap();
-    let r = s
-        .rest(Method::POST, "/api/esx/settings/depots/offline?vmw-task=true", &t)
-        .json(&json!({"source_type": "PULL", "location": junk.to_str().unwrap()}))
-        .send()
-        .await
-        .unwrap();
-    let task: String = r.json().await.unwrap();
-    let (info, _) = s.rpc_wait_task(&t, &task).await;
+    let (_, task) = s
+        .send(
+            Method::POST,
+            "/api/esx/settings/depots/offline?vmw-task=true",
+            &t,
+            Some(json!({"source_type": "PULL", "location": junk.to_str().unwrap()})),
+        )
+        .await;
+    let (info, _) = s.rpc_wait_task(&t, task.as_str().unwrap()).await;
     assert_eq!(info["status"], "FAILED");
     let listed: Value = s.get_json("/api/esx/settings/depots/offline", &t).await;
     assert_eq!(listed.as_object().unwrap().len(), 1);
 
     // delete as a REST task.
-    let r = s
-        .rest(Method::DELETE, &format!("/api/esx/settings/depots/offline/{depot}?vmw-task=true"), &t)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let task: String = r.json().await.unwrap();
-    let (info, _) = s.rpc_wait_task(&t, &task).await;
+    let (status, task) =
+        s.send(Method::DELETE, &format!("/api/esx/settings/depots/offline/{depot}?vmw-task=true"), &t, None).await;
+    assert_eq!(status, 202);
+    let (info, _) = s.rpc_wait_task(&t, task.as_str().unwrap()).await;
     assert_eq!(info["status"], "SUCCEEDED");
-    let r = s.rest(Method::GET, &format!("/api/esx/settings/depots/offline/{depot}"), &t).send().await.unwrap();
-    assert_eq!(r.status(), 404);
+    let (status, _) = s.send(Method::GET, &format!("/api/esx/settings/depots/offline/{depot}"), &t, None).await;
+    assert_eq!(status, 404);
     s.stop().await;
 }

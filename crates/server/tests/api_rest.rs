@@ -19,11 +19,10 @@ async fn session_lifecycle_with_basic_login() {
     assert_eq!(info["user"], ADMIN.0);
     assert!(info["created_time"].as_str().unwrap().ends_with('Z'));
 
-    let r = s.rest(Method::DELETE, "/api/session", &token).send().await.unwrap();
-    assert_eq!(r.status(), 204);
-    let r = s.rest(Method::GET, "/api/session", &token).send().await.unwrap();
-    assert_eq!(r.status(), 401);
-    let body: Value = r.json().await.unwrap();
+    let (status, _) = s.send(Method::DELETE, "/api/session", &token, None).await;
+    assert_eq!(status, 204);
+    let (status, body) = s.send(Method::GET, "/api/session", &token, None).await;
+    assert_eq!(status, 401);
     assert_eq!(body["error_type"], "UNAUTHENTICATED");
     s.stop().await;
 }
@@ -42,8 +41,8 @@ async fn wrong_password_and_no_session_are_unauthenticated() {
 
     let r = s.client.get(s.url("/api/esx/settings/depots/online")).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    let r = s.rest(Method::GET, "/api/esx/settings/depots/online", "made-up-session").send().await.unwrap();
-    assert_eq!(r.status(), 401);
+    let (status, _) = s.send(Method::GET, "/api/esx/settings/depots/online", "made-up-session", None).await;
+    assert_eq!(status, 401);
     s.stop().await;
 }
 
@@ -52,18 +51,19 @@ async fn read_only_user_may_read_but_not_change() {
     let dir = tempfile::tempdir().unwrap();
     let s = start_on(dir.path()).await;
     let token = s.rest_login(VIEWER.0, VIEWER.1).await;
-    let r = s.rest(Method::GET, "/api/esx/settings/depots/online", &token).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap(), json!({}));
+    let (status, list) = s.send(Method::GET, "/api/esx/settings/depots/online", &token, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list, json!({}));
 
-    let r = s
-        .rest(Method::POST, "/api/esx/settings/depots/online", &token)
-        .json(&json!({"location": "https://depot.example.com/index.xml"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let body: Value = r.json().await.unwrap();
+    let (status, body) = s
+        .send(
+            Method::POST,
+            "/api/esx/settings/depots/online",
+            &token,
+            Some(json!({"location": "https://depot.example.com/index.xml"})),
+        )
+        .await;
+    assert_eq!(status, 403);
     assert_eq!(body["error_type"], "UNAUTHORIZED");
     // Nothing was created.
     let list: Value = s.get_json("/api/esx/settings/depots/online", &token).await;
@@ -78,14 +78,16 @@ async fn online_depot_records_crud_and_error_shapes() {
     let t = s.rest_login(ADMIN.0, ADMIN.1).await;
     let base = "/api/esx/settings/depots/online";
 
-    let r = s
-        .rest(Method::POST, base, &t)
-        .json(&json!({"location": "https://depot.example.com/index.xml", "description": "vendor"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let id: String = r.json().await.unwrap();
+    let (status, id) = s
+        .send(
+            Method::POST,
+            base,
+            &t,
+            Some(json!({"location": "https://depot.example.com/index.xml", "description": "vendor"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = id.as_str().unwrap().to_owned();
 
     let list: Value = s.get_json(base, &t).await;
     assert_eq!(
@@ -94,21 +96,17 @@ async fn online_depot_records_crud_and_error_shapes() {
                "system_defined": false, "owner": ADMIN.0})
     );
 
-    let r = s.rest(Method::PATCH, &format!("{base}/{id}"), &t).json(&json!({"enabled": false})).send().await.unwrap();
-    assert_eq!(r.status(), 204);
+    let (status, _) = s.send(Method::PATCH, &format!("{base}/{id}"), &t, Some(json!({"enabled": false}))).await;
+    assert_eq!(status, 204);
     let got: Value = s.get_json(&format!("{base}/{id}"), &t).await;
     assert_eq!(got["enabled"], false);
     assert_eq!(got["description"], "vendor");
 
     // Same location twice: AlreadyExists (400).
-    let r = s
-        .rest(Method::POST, base, &t)
-        .json(&json!({"location": "https://depot.example.com/index.xml"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    assert_eq!(r.json::<Value>().await.unwrap()["error_type"], "ALREADY_EXISTS");
+    let (status, e) =
+        s.send(Method::POST, base, &t, Some(json!({"location": "https://depot.example.com/index.xml"}))).await;
+    assert_eq!(status, 400);
+    assert_eq!(e["error_type"], "ALREADY_EXISTS");
 
     // InvalidArgument: not http(s), then a required field missing, then a bad URI.
     for body in [
@@ -116,26 +114,24 @@ async fn online_depot_records_crud_and_error_shapes() {
         json!({"description": "no location"}),
         json!({"location": "has space"}),
     ] {
-        let r = s.rest(Method::POST, base, &t).json(&body).send().await.unwrap();
-        assert_eq!(r.status(), 400, "{body}");
-        let e: Value = r.json().await.unwrap();
+        let (status, e) = s.send(Method::POST, base, &t, Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}");
         assert_eq!(e["error_type"], "INVALID_ARGUMENT", "{e}");
         assert!(!e["messages"][0]["default_message"].as_str().unwrap().is_empty());
     }
 
-    let r = s.rest(Method::DELETE, &format!("{base}/{id}"), &t).send().await.unwrap();
-    assert_eq!(r.status(), 204);
-    let r = s.rest(Method::GET, &format!("{base}/{id}"), &t).send().await.unwrap();
-    assert_eq!(r.status(), 404);
-    let e: Value = r.json().await.unwrap();
+    let (status, _) = s.send(Method::DELETE, &format!("{base}/{id}"), &t, None).await;
+    assert_eq!(status, 204);
+    let (status, e) = s.send(Method::GET, &format!("{base}/{id}"), &t, None).await;
+    assert_eq!(status, 404);
     assert_eq!(e["error_type"], "NOT_FOUND");
     assert!(e["messages"][0]["default_message"].as_str().unwrap().contains(&id));
 
     // An operation this server does not have (remediation).
-    let r =
-        s.rest(Method::POST, "/api/esx/settings/clusters/domain-c8/software?action=apply", &t).send().await.unwrap();
-    assert_eq!(r.status(), 404);
-    assert_eq!(r.json::<Value>().await.unwrap()["error_type"], "OPERATION_NOT_FOUND");
+    let (status, e) =
+        s.send(Method::POST, "/api/esx/settings/clusters/domain-c8/software?action=apply", &t, None).await;
+    assert_eq!(status, 404);
+    assert_eq!(e["error_type"], "OPERATION_NOT_FOUND");
     s.stop().await;
 }
 
@@ -144,13 +140,15 @@ async fn state_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let s = start_on(dir.path()).await;
     let t = s.rest_login(ADMIN.0, ADMIN.1).await;
-    let r = s
-        .rest(Method::POST, "/api/esx/settings/depots/online", &t)
-        .json(&json!({"location": "https://depot.example.com/index.xml"}))
-        .send()
-        .await
-        .unwrap();
-    let id: String = r.json().await.unwrap();
+    let (_, id) = s
+        .send(
+            Method::POST,
+            "/api/esx/settings/depots/online",
+            &t,
+            Some(json!({"location": "https://depot.example.com/index.xml"})),
+        )
+        .await;
+    let id = id.as_str().unwrap().to_owned();
     let ca_before = std::fs::read(dir.path().join("tls/ca.pem")).unwrap();
     s.stop().await;
 
