@@ -34,22 +34,9 @@ tree() {
     touch "$dir/.done"
 }
 
-# measure LABEL OUT CMD...: remove OUT, flush dirty pages (so one run's writeback does not
-# land in the next run's time), then time CMD; appends "wall rss" to $WORK/LABEL.times.
-measure() {
-    local label=$1 out=$2
-    shift 2
-    rm -f "$out"
-    sync
-    sleep 1
-    /usr/bin/time -o "$WORK/time.out" -f "%e %M" "$@" >/dev/null 2>&1
-    cat "$WORK/time.out" >>"$WORK/$label.times"
-    printf '  %-22s wall %6s s, peak RSS %6s KiB\n' "$label" $(cat "$WORK/time.out")
-}
-
-median() { # median wall time and max RSS of LABEL
-    sort -n "$WORK/$1.times" | awk '{ w[NR] = $1; if ($2 > r) r = $2 } END { printf "%s s, %s KiB", w[int((NR + 1) / 2)], r }'
-}
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
+MEASURE_FORMAT='  %-22s wall %6s s, peak RSS %6s KiB\n'
 
 XORRISO=(xorriso -as mkisofs -quiet -relaxed-filenames -J -R -V ESXI-BENCH
     -b ISOLINUX.BIN -c BOOT.CAT -no-emul-boot -boot-load-size 4 -boot-info-table

@@ -59,6 +59,16 @@ fn resolved(catalog: &Catalog, spec: &SoftwareSpec) -> Resolution {
     r
 }
 
+/// The generated bundle (written into `dir`) as a catalog, with the spec of its newest base
+/// image with an add-on and that spec's resolution.
+fn generated_inputs(dir: &Path) -> (Catalog, SoftwareSpec, Resolution) {
+    let source = generated_bundle(dir);
+    let catalog = catalog_of(&[&source]);
+    let spec = spec_with_addon(&catalog);
+    let resolution = resolved(&catalog, &spec);
+    (catalog, spec, resolution)
+}
+
 /// Stand-in bootloader binaries: the builder treats them as opaque files.
 fn bootloader(dir: &Path) -> Bootloader {
     let bl = dir.join("bootloader");
@@ -123,10 +133,7 @@ fn build_all(image: &Image<'_>, boot: &Bootloader, dir: &Path, progress: &mut dy
 #[test]
 fn generated_image_builds_to_json_zip_and_iso() {
     let tmp = tempfile::tempdir().unwrap();
-    let source = generated_bundle(tmp.path());
-    let catalog = catalog_of(&[&source]);
-    let spec = spec_with_addon(&catalog);
-    let resolution = resolved(&catalog, &spec);
+    let (catalog, spec, resolution) = generated_inputs(tmp.path());
     let image = Image::new(&catalog, &spec, &resolution, &ImageOptions::default()).unwrap();
     let boot = bootloader(tmp.path());
     let mut progress = Recorder::default();
@@ -262,10 +269,7 @@ fn generated_image_builds_to_json_zip_and_iso() {
 #[test]
 fn refusals_name_the_cause_and_leave_nothing_behind() {
     let tmp = tempfile::tempdir().unwrap();
-    let source = generated_bundle(tmp.path());
-    let catalog = catalog_of(&[&source]);
-    let spec = spec_with_addon(&catalog);
-    let resolution = resolved(&catalog, &spec);
+    let (catalog, spec, resolution) = generated_inputs(tmp.path());
     let image = Image::new(&catalog, &spec, &resolution, &ImageOptions::default()).unwrap();
     let out_dir = tmp.path().join("out");
     std::fs::create_dir_all(&out_dir).unwrap();

@@ -39,6 +39,13 @@ fn run(args: &[&str]) -> Run {
     run_env(args, &[])
 }
 
+/// `esxlcm image build --spec SPEC --depot DEPOT REST...` with `env` set.
+fn image_build(spec: &Path, depot: &Path, rest: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut args = vec!["image", "build", "--spec", Fixture::s(spec), "--depot", Fixture::s(depot)];
+    args.extend_from_slice(rest);
+    run_env(&args, env)
+}
+
 /// A generated depot with boot payloads, a spec (newest base image with a supporting
 /// add-on) and stand-in bootloader files.
 struct Fixture {
@@ -89,18 +96,9 @@ impl Fixture {
     }
 
     fn build(&self, outputs: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut args = vec![
-            "image",
-            "build",
-            "--spec",
-            Self::s(&self.spec),
-            "--depot",
-            Self::s(&self.depot),
-            "--bootloader-dir",
-            Self::s(&self.bootloader),
-        ];
-        args.extend_from_slice(outputs);
-        run_env(&args, env)
+        let mut rest = vec!["--bootloader-dir", Self::s(&self.bootloader)];
+        rest.extend_from_slice(outputs);
+        image_build(&self.spec, &self.depot, &rest, env)
     }
 }
 
@@ -151,18 +149,7 @@ fn build_writes_every_output_and_inspect_reads_the_iso() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     // The bootloader of an existing ISO, without --bootloader-dir: the first ISO again.
     let iso3 = f.path("third.iso");
-    let r = run(&[
-        "image",
-        "build",
-        "--spec",
-        Fixture::s(&f.spec),
-        "--depot",
-        Fixture::s(&f.depot),
-        "--iso",
-        Fixture::s(&iso3),
-        "--bootloader-iso",
-        Fixture::s(&iso),
-    ]);
+    let r = image_build(&f.spec, &f.depot, &["--iso", Fixture::s(&iso3), "--bootloader-iso", Fixture::s(&iso)], &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(std::fs::read(&iso).unwrap() == std::fs::read(&iso3).unwrap(), "--bootloader-iso");
 }
@@ -182,32 +169,14 @@ fn build_refuses_what_it_cannot_build() {
     let mut doc: Value = serde_json::from_slice(&std::fs::read(&f.spec).unwrap()).unwrap();
     doc["components"]["No-Such-Component"] = Value::from("1.0-1");
     std::fs::write(&bad, serde_json::to_vec(&doc).unwrap()).unwrap();
-    let r = run(&[
-        "image",
-        "build",
-        "--spec",
-        Fixture::s(&bad),
-        "--depot",
-        Fixture::s(&f.depot),
-        "--bundle",
-        Fixture::s(&f.path("bad.zip")),
-    ]);
+    let r = image_build(&bad, &f.depot, &["--bundle", Fixture::s(&f.path("bad.zip"))], &[]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("component No-Such-Component 1.0-1 is not in the depots"), "{}", r.stderr);
     assert!(r.stderr.contains("the image does not resolve (1 error); nothing was built"), "{}", r.stderr);
     assert!(!f.path("bad.zip").exists());
 
     // An ISO without any bootloader file: a usage error saying what is needed.
-    let r = run(&[
-        "image",
-        "build",
-        "--spec",
-        Fixture::s(&f.spec),
-        "--depot",
-        Fixture::s(&f.depot),
-        "--iso",
-        Fixture::s(&iso),
-    ]);
+    let r = image_build(&f.spec, &f.depot, &["--iso", Fixture::s(&iso)], &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("ISOLINUX.BIN and MBOOT.C32 (BIOS) and/or EFIBOOT.IMG (UEFI)"), "{}", r.stderr);
     assert!(!iso.exists());
@@ -260,18 +229,7 @@ fn generate_with_boot_modules_builds_an_iso() {
     assert_eq!(r.code, 0, "{}", r.stderr);
 
     let build = |depot: &Path, iso: &Path| {
-        run(&[
-            "image",
-            "build",
-            "--spec",
-            Fixture::s(&f.spec),
-            "--depot",
-            Fixture::s(depot),
-            "--bootloader-dir",
-            Fixture::s(&f.bootloader),
-            "--iso",
-            Fixture::s(iso),
-        ])
+        image_build(&f.spec, depot, &["--bootloader-dir", Fixture::s(&f.bootloader), "--iso", Fixture::s(iso)], &[])
     };
     let iso = f.path("generated.iso");
     let r = build(&with, &iso);

@@ -9,7 +9,6 @@ mod mirror_support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mirror_support::*;
@@ -23,6 +22,21 @@ fn blob_files(blobs: &Path) -> usize {
 /// The distinct contents (sha-256) of a tree: what a content-addressed store holds for it.
 fn blobs(t: &BTreeMap<String, Vec<u8>>) -> BTreeSet<String> {
     t.values().map(|b| hex::encode(Sha256::digest(b))).collect()
+}
+
+/// `mirror export --json` of store `a` into `to` in chunks of `chunk_size`; the report.
+fn export_chunked(a: &Path, to: &Path, chunk_size: &str) -> serde_json::Value {
+    json(&ok(&[
+        "mirror",
+        "--store",
+        a.to_str().unwrap(),
+        "export",
+        "--to",
+        to.to_str().unwrap(),
+        "--chunk-size",
+        chunk_size,
+        "--json",
+    ]))
 }
 
 /// A store A with `up` synced (snapshot 1); returns (dir, upstream, v2, store A).
@@ -119,17 +133,7 @@ fn a_flipped_byte_in_a_chunk_is_named_and_the_import_resumes_after_it_is_fixed()
     let e = dir.path().join("carry");
     let b = dir.path().join("b");
     let sb = b.to_str().unwrap();
-    let r = json(&ok(&[
-        "mirror",
-        "--store",
-        a.to_str().unwrap(),
-        "export",
-        "--to",
-        e.to_str().unwrap(),
-        "--chunk-size",
-        "16K",
-        "--json",
-    ]));
+    let r = export_chunked(&a, &e, "16K");
     let chunks = r["chunks"].as_u64().unwrap();
     assert!(chunks >= 8, "{r}");
     for i in 1..=chunks {
@@ -172,40 +176,18 @@ fn an_import_killed_at_random_points_continues_and_publishes_only_whole_snapshot
     let e = dir.path().join("carry");
     let b = dir.path().join("b");
     let sb = b.to_str().unwrap();
-    let r = json(&ok(&[
-        "mirror",
-        "--store",
-        a.to_str().unwrap(),
-        "export",
-        "--to",
-        e.to_str().unwrap(),
-        "--chunk-size",
-        "64K",
-        "--json",
-    ]));
+    let r = export_chunked(&a, &e, "64K");
     assert!(r["chunks"].as_u64().unwrap() > 100, "{r}");
     let want = published(&a, "up");
     let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     let mut killed = 0;
     let mut stored = Vec::new();
     for round in 0..8 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
         // A whole import takes 0.1–0.3 s here: kills land before, during and after it.
-        let delay = Duration::from_millis(2 + seed % 80);
-        let mut child = esxlcm()
-            .args(["mirror", "--store", sb, "import", e.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
+        let delay = Duration::from_millis(2 + jitter(&mut seed) % 80);
+        if run_killed_after(&["mirror", "--store", sb, "import", e.to_str().unwrap()], delay) {
             killed += 1;
         }
-        child.wait().unwrap();
         // Whatever the moment: nothing published, or the whole snapshot.
         if b.join("published/up").exists() {
             assert_eq!(published(&b, "up"), want, "round {round}: a published tree is always complete");

@@ -7,7 +7,6 @@ mod mirror_support;
 
 use std::fs;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mirror_support::*;
@@ -110,14 +109,6 @@ fn add_list_sync_status_rollback_verify_gc_remove() {
     assert_eq!(verify_json(&store)["clean"], true);
 }
 
-/// A cheap source of varied kill points, reported so a failure can be replayed.
-fn jitter(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
-
 #[test]
 fn sigkill_at_random_points_never_corrupts_the_store() {
     let dir = tempfile::tempdir().unwrap();
@@ -137,18 +128,9 @@ fn sigkill_at_random_points_never_corrupts_the_store() {
             update_upstream(&v2, &upstream); // a publication happens between kills too
         }
         let delay = Duration::from_millis(20 + jitter(&mut seed) % 600);
-        let mut child = esxlcm()
-            .args(["mirror", "--store", s, "sync", "--parallel", "3"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
+        if run_killed_after(&["mirror", "--store", s, "sync", "--parallel", "3"], delay) {
             kills += 1;
         }
-        child.wait().unwrap();
         let v = verify_json(&store);
         assert_eq!(v["clean"], true, "round {round}, killed after {delay:?}: {v}");
         assert!(started.elapsed() < Duration::from_secs(60), "bounded time");

@@ -8,7 +8,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
@@ -41,6 +41,27 @@ pub fn ok(args: &[&str]) -> Run {
     let r = run(args);
     assert_eq!(r.code, 0, "esxlcm {args:?} failed:\nstdout: {}\nstderr: {}", r.stdout, r.stderr);
     r
+}
+
+/// A cheap source of varied kill points, reported so a failure can be replayed.
+pub fn jitter(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+/// Start `esxlcm ARGS` with its output discarded, SIGKILL it after `delay` if it is still
+/// running, and reap it; true when it was killed.
+pub fn run_killed_after(args: &[&str], delay: Duration) -> bool {
+    let mut child = esxlcm().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(delay);
+    let killed = child.try_wait().unwrap().is_none();
+    if killed {
+        child.kill().unwrap(); // SIGKILL
+    }
+    child.wait().unwrap();
+    killed
 }
 
 /// A tiny generated online depot; base images 2 → 3 is an upstream release.
@@ -269,8 +290,8 @@ impl Drop for Served {
 pub fn serve_store(store: &Path) -> Served {
     let mut child = esxlcm()
         .args(["serve", "--store", store.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut first = String::new();
