@@ -4,14 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod mirror_support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mirror_support::*;
+use crate::mirror_support::*;
 use sha2::{Digest, Sha256};
 
 /// Blob files in a store's `blobs/` directory.

@@ -4,12 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod mirror_support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use mirror_support::*;
+use crate::mirror_support::*;
 use sha2::{Digest, Sha256};
 
 /// sha-256 of every file of a source, as its server sends it.

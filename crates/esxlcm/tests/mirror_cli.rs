@@ -3,13 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod mirror_support;
-
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mirror_support::*;
+use crate::mirror_support::*;
 
 #[test]
 fn add_list_sync_status_rollback_verify_gc_remove() {

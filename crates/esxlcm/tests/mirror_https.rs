@@ -6,13 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod mirror_support;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use mirror_support::*;
+use crate::mirror_support::*;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };

@@ -6,13 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod mirror_support;
-
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use mirror_support::*;
+use crate::mirror_support::*;
 
 fn vibs(dir: &Path) -> Vec<String> {
     tree(dir).into_keys().filter(|k| k.ends_with(".vib")).collect()

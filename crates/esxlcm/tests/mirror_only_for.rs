@@ -7,14 +7,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod mirror_support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use mirror_support::*;
+use crate::mirror_support::*;
 
 /// [`resolved_vibs`] of the spec file `spec` over the one depot `depot`.
 fn resolved_in(spec: &Path, depot: &Path) -> BTreeSet<String> {

@@ -4,12 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod mirror_support;
-
 use std::time::{Duration, Instant};
 
+use crate::mirror_support::*;
 use chrono::{Datelike as _, Utc};
-use mirror_support::*;
 
 #[test]
 fn sync_due_runs_only_sources_whose_slot_passed_and_leaves_status_documents() {

@@ -3,13 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod mirror_support;
-
 use std::fs;
 use std::io::{Read as _, Write as _};
 use std::path::Path;
 
-use mirror_support::*;
+use crate::mirror_support::*;
 
 fn bundle(base_images: usize, out: &Path) {
     let n = base_images.to_string();

@@ -5,9 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod mirror_support;
-
-use mirror_support::*;
+use crate::mirror_support::*;
 use serde_json::Value;
 
 /// The snapshots view `name`'s published build was made from, from `mirror view list --json`.

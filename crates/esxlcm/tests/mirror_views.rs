@@ -6,11 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod mirror_support;
-
 use std::collections::BTreeSet;
 
-use mirror_support::*;
+use crate::mirror_support::*;
 use serde_json::Value;
 
 #[test]

@@ -9,14 +9,12 @@
 //! only and boots either way.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::have;
+use crate::common::have;
 use esxlcm_iso::{IsoFile, IsoImage, IsoSource, IsoSpec, WriteOptions, write_iso_with};
 
 const ISOLINUX: &str = "/usr/lib/ISOLINUX/isolinux.bin";

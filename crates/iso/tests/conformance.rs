@@ -3,14 +3,12 @@
 //! a hand recomputation of the boot-info-table; then our own reader against the same image.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{bytes, have, run};
+use crate::common::{bytes, have, run};
 use esxlcm_iso::{BootPlatform, IsoFile, IsoImage, IsoSource, IsoSpec, plan_size, write_iso};
 use sha2::{Digest, Sha256};
 

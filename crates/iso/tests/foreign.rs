@@ -3,13 +3,11 @@
 //! and content compared with the source tree, and the El Torito entries of a BIOS + UEFI image.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::{bytes, have, run};
+use crate::common::{bytes, have, run};
 use esxlcm_iso::{BootPlatform, IsoImage};
 
 /// A tree with mixed-case long names and a directory nine levels deep (ISO 9660 allows 8, so

@@ -2,12 +2,10 @@
 //! through cis.tasks, and the depot content computed from them, in both dialects.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use api_support::{ADMIN, VIEWER, rpc_error, start_on};
+use crate::api_support::{ADMIN, VIEWER, rpc_error, start_on};
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle};
 use esxlcm_depot::model::ReleaseKind;

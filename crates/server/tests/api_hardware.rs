@@ -4,15 +4,12 @@
 //! in an alternative image and in a library draft too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
-mod image_support;
-
-use api_support::{ADMIN, VIEWER, rpc_error, start_on};
+use crate::api_support::{ADMIN, VIEWER, rpc_error, start_on};
+use crate::image_support::import_depot;
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle};
 use esxlcm_depot::model::ReleaseKind;
 use esxlcm_depot::source::{Depot, OpenOptions};
-use image_support::import_depot;
 use reqwest::Method;
 use serde_json::{Value, json};
 

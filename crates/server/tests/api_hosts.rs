@@ -5,14 +5,11 @@
 //! refused with the cluster named. JSON-RPC answers the same operations.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
-mod image_support;
-
-use api_support::{ADMIN, VIEWER, rpc_error, start_on};
+use crate::api_support::{ADMIN, VIEWER, rpc_error, start_on};
+use crate::image_support::{EDITOR, ImageServer, export_spec_json, host_state, image_server, import_draft};
 use esxlcm_depot::model::ReleaseKind;
 use esxlcm_solver::notification::ids;
 use esxlcm_solver::{ResolveOptions, resolve};
-use image_support::{EDITOR, ImageServer, export_spec_json, host_state, image_server, import_draft};
 use reqwest::Method;
 use serde_json::{Value, json};
 

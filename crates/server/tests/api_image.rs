@@ -6,17 +6,18 @@
 //! inventory answers in JSON-RPC too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
-mod image_support;
+use crate::api_support;
 
-use api_support::{ADMIN, start_on};
+use crate::api_support::{ADMIN, start_on};
+use crate::image_support::{
+    EDITOR, ImageServer, export_spec_json, host_state, image_server, import_depot, import_draft,
+};
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle};
 use esxlcm_depot::model::ReleaseKind;
 use esxlcm_depot::source::{Depot, OpenOptions};
 use esxlcm_solver::notification::ids;
 use esxlcm_solver::{ResolveOptions, resolve};
-use image_support::{EDITOR, ImageServer, export_spec_json, host_state, image_server, import_depot, import_draft};
 use reqwest::Method;
 use serde_json::{Value, json};
 

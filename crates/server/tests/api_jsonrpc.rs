@@ -1,9 +1,7 @@
 //! `POST /api` JSON-RPC exactly as the official SDK speaks it (vlcm-api §1.7).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
-
-use api_support::{ADMIN, VIEWER, rpc_error, start_on};
+use crate::api_support::{ADMIN, VIEWER, rpc_error, start_on};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,9 +5,7 @@
 //! the sync naming it (token redacted) and why; flush and the sync schedule.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
-
-use api_support::{ADMIN, VIEWER, component_names, serve_depot_task, start_on, tree_depot};
+use crate::api_support::{ADMIN, VIEWER, component_names, serve_depot_task, start_on, tree_depot};
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::model::ReleaseKind;
 use esxlcm_depot::source::{Depot, OpenOptions};

@@ -5,12 +5,9 @@
 //! JSON-RPC answers too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
-mod image_support;
-
-use api_support::{ADMIN, VIEWER, start_on};
+use crate::api_support::{ADMIN, VIEWER, start_on};
+use crate::image_support::{EDITOR, ImageServer, image_server};
 use esxlcm_solver::notification::ids;
-use image_support::{EDITOR, ImageServer, image_server};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -2,9 +2,7 @@
 //! and `{error_type, messages}` errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
-
-use api_support::{ADMIN, VIEWER, start_on};
+use crate::api_support::{ADMIN, VIEWER, start_on};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -4,11 +4,9 @@
 //! the UMDS depot synced like an online depot.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
-
 use std::collections::BTreeSet;
 
-use api_support::{ADMIN, TestServer, VIEWER, component_names, rpc_error, serve_depot, start_on, tree_depot};
+use crate::api_support::{ADMIN, TestServer, VIEWER, component_names, rpc_error, serve_depot, start_on, tree_depot};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -2,12 +2,10 @@
 //! progress and can be canceled while it downloads.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
-
 use std::convert::Infallible;
 use std::time::Duration;
 
-use api_support::{ADMIN, rpc_error, start_on};
+use crate::api_support::{ADMIN, rpc_error, start_on};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;

@@ -5,9 +5,7 @@
 //! chain is deleted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
-
-use api_support::{ADMIN, TestServer, VIEWER, rpc_error, start_on};
+use crate::api_support::{ADMIN, TestServer, VIEWER, rpc_error, start_on};
 use esxlcm_depot::generate::{GeneratorConfig, generate_to_tree};
 use reqwest::Method;
 use serde_json::{Value, json};

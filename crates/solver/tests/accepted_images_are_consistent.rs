@@ -3,11 +3,9 @@
 //! written independently of the solver's graph.
 #![allow(clippy::unwrap_used)] // tests and their helpers fail loudly
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use esxlcm_depot::model::{Constraint, Vib};
 use esxlcm_solver::{ResolveOptions, resolve};
 use proptest::prelude::*;

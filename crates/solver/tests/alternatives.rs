@@ -2,9 +2,7 @@
 //! reported, and the image a host gets chosen by its selection criteria.
 #![allow(clippy::unwrap_used)] // tests and their helpers fail loudly
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use esxlcm_solver::notification::ids;
 use esxlcm_solver::{HostIdentity, ResolveOptions, Severity, SoftwareSpec, resolve_spec};
 

@@ -3,9 +3,7 @@
 //! depends on, and fails naming the capability when one is missing.
 #![allow(clippy::unwrap_used)] // tests and their helpers fail loudly
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::model::AcceptanceLevel;
 use esxlcm_depot::source::{Depot, OpenOptions};

@@ -7,11 +7,9 @@
 //! of the solver.
 #![allow(clippy::unwrap_used)] // tests and their helpers fail loudly
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::common::*;
 use esxlcm_depot::model::{Constraint, Vib};
 use esxlcm_solver::notification::ids;
 use esxlcm_solver::{ResolveOptions, resolve};

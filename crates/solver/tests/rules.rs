@@ -2,9 +2,7 @@
 //! full (snapshots under `tests/snapshots/`).
 #![allow(clippy::unwrap_used)] // tests and their helpers fail loudly
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::model::AcceptanceLevel;
 use esxlcm_solver::notification::ids;

@@ -6,13 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use esxlcm_store::Store;
 use esxlcm_store::ondemand::{OnDemand, OnDemandError};
 use esxlcm_store::source::{PayloadPolicy, SourceConfig};

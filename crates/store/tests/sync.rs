@@ -3,12 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use esxlcm_store::Store;
 use esxlcm_store::source::SourceConfig;
 use esxlcm_store::sync::Outcome;
