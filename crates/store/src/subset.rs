@@ -2,8 +2,8 @@
 //! that declare only the VIBs the subset holds. Shared by image views ([`crate::view`])
 //! and sources synced `--only-for` specs ([`crate::sync`]).
 //!
-//! [`spec_content`] resolves a vLCM software spec with `esxlcm_solver` and takes the
-//! image's content as `esxlcm image build --bundle` writes it (`esxlcm_builder`'s image
+//! [`spec_content`] resolves a vLCM software spec with `esxlcm_solver` and takes its
+//! images' content (main and alternatives) as `esxlcm image build --bundle` writes it (`esxlcm_builder`'s image
 //! content: base image, add-on, components, their bulletins and VIBs); [`union`] merges
 //! several; [`place`] declares each VIB with the stored file's size and sha-256 at its path
 //! in the subset; [`documents`] writes the vendor list (both names), vendor index and
@@ -17,7 +17,7 @@ use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::metadata_zip::MetadataArchive;
 use esxlcm_depot::model::{Checksum, Vib, VibLocation};
 use esxlcm_depot::write::{DepotContent, METADATA_ZIP_FILE, TREE_INDEX_FILES, VENDOR_INDEX_FILE};
-use esxlcm_solver::{ResolveOptions, SoftwareSpec, resolve};
+use esxlcm_solver::{ResolveOptions, SoftwareSpec, resolve_spec};
 
 use crate::meta::FileEntry;
 
@@ -30,19 +30,35 @@ pub enum SpecError {
     Unresolved(String),
 }
 
-/// Exactly the content the spec's main image needs, or the solver's explanation of why it
-/// does not resolve. Alternative images are not included (a warning says so).
+/// Exactly the content the spec's images need — the main image and every alternative
+/// image (a host whose hardware selects an alternative must find it in the same depot) —
+/// or the solver's explanation of why one of them does not resolve.
 pub fn spec_content(catalog: &Catalog, spec: &[u8], timestamp: &str) -> Result<DepotContent, SpecError> {
     let spec = SoftwareSpec::from_json(spec).map_err(|e| SpecError::Invalid(e.to_string()))?;
-    if !spec.alternative_images.is_empty() {
-        tracing::warn!("the spec has alternative images; only the main image's content is taken");
-    }
-    let resolution = resolve(&spec.image, catalog, &ResolveOptions::default());
-    if resolution.has_errors() {
-        let explanation: String = resolution.errors().map(esxlcm_solver::Notification::to_text).collect();
+    let resolved = resolve_spec(&spec, catalog, &ResolveOptions::default());
+    if resolved.has_errors() {
+        let mut explanation: String = resolved.main.errors().map(esxlcm_solver::Notification::to_text).collect();
+        for (id, alternative) in &resolved.alternatives {
+            for error in alternative.resolution.errors() {
+                explanation.push_str(&format!("alternative image {id}: {}", error.to_text()));
+            }
+        }
         return Err(SpecError::Unresolved(explanation));
     }
-    Ok(esxlcm_builder::content::image_content(catalog, &spec.image, &resolution.image, timestamp))
+    let mut contents =
+        vec![esxlcm_builder::content::image_content(catalog, &spec.image, &resolved.main.image, timestamp)];
+    for (id, alternative) in &spec.alternative_images {
+        if let Some(resolution) = resolved.alternatives.get(id) {
+            contents.push(esxlcm_builder::content::image_content(
+                catalog,
+                &alternative.image,
+                &resolution.resolution.image,
+                timestamp,
+            ));
+        }
+    }
+    // `contents` is never empty: the main image is always there.
+    union(contents).ok_or_else(|| SpecError::Invalid("the spec has no image".into()))
 }
 
 /// The union of several images' content (each bulletin, VIB, release unit and platform

@@ -1,5 +1,5 @@
 //! Named views over generated sources: a merged view carries every source's content, an
-//! image view exactly one image's, a spec that stops resolving keeps the previous build,
+//! image view exactly one spec's images (main and alternatives), a spec that stops resolving keeps the previous build,
 //! and gc keeps what a view still links after its snapshot is gone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -137,6 +137,56 @@ fn an_image_view_holds_exactly_the_image_and_keeps_its_build_when_the_spec_stops
     assert_eq!(record.build.as_ref().unwrap().number, b.number);
     assert!(record.last_error.unwrap().message.contains(&newest));
     assert_eq!(tree(&served), before, "the previous build is still served");
+}
+
+#[test]
+fn an_image_view_holds_the_alternative_images_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = dir.path().join("up");
+    generate_tree(3, &up);
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    add_source(&store, "vmw", &up, 3);
+    assert_eq!(sync(&store, "vmw").unwrap().outcome, Outcome::Published);
+
+    // Main image on the newest base image, one alternative on the oldest: a host the
+    // alternative selects must find its image in the same view.
+    let full = catalog(&up);
+    let mut versions: Vec<esxlcm_version::Version> =
+        full.release_units(ReleaseKind::BaseImage).map(|u| u.version.clone()).collect();
+    versions.sort();
+    let (oldest, newest) = (versions.first().unwrap().to_string(), versions.last().unwrap().to_string());
+    assert_ne!(oldest, newest);
+    let spec_for = |alternative_base: &str| {
+        format!(
+            r#"{{"base_image": {{"version": "{newest}"}},
+                "alternative_images": {{"old-hw": {{"base_image": {{"version": "{alternative_base}"}},
+                  "selection_criteria": {{"selection_type": "HOST_UUID", "host_uuids": ["uuid-1"]}}}}}}}}"#
+        )
+    };
+    let spec_json = spec_for(&oldest);
+    view::add(&store, "branch", &["vmw".into()], Some(spec_json.as_bytes())).unwrap();
+    built(view::refresh(&store, "branch"));
+
+    let spec = SoftwareSpec::from_json(spec_json.as_bytes()).unwrap();
+    let main = resolve(&spec.image, &full, &ResolveOptions::default());
+    let alternative = resolve(&spec.alternative_images["old-hw"].image, &full, &ResolveOptions::default());
+    assert!(!main.has_errors() && !alternative.has_errors());
+    let main_vibs: BTreeSet<String> = main.image.vibs.keys().cloned().collect();
+    let alternative_vibs: BTreeSet<String> = alternative.image.vibs.keys().cloned().collect();
+    assert!(!alternative_vibs.is_subset(&main_vibs), "the two images differ in VIBs");
+    let view_catalog = catalog(&view::published_dir(store.root()).join("branch"));
+    assert_eq!(vib_ids(&view_catalog), &main_vibs | &alternative_vibs, "exactly both images' VIBs");
+    for image in [&spec.image, &spec.alternative_images["old-hw"].image] {
+        assert!(!resolve(image, &view_catalog, &ResolveOptions::default()).has_errors(), "resolves from the view");
+    }
+
+    // An alternative that does not resolve fails the view with its ID; the build stays.
+    view::remove(&store, "branch").unwrap();
+    let broken = spec_for("9.9.9-0.0.1");
+    view::add(&store, "branch", &["vmw".into()], Some(broken.as_bytes())).unwrap();
+    let err = view::refresh(&store, "branch").unwrap_err();
+    assert!(matches!(err, ViewError::Unresolved { .. }), "{err}");
+    assert!(err.to_string().contains("alternative image old-hw") && err.to_string().contains("9.9.9-0.0.1"), "{err}");
 }
 
 #[test]

@@ -18,8 +18,9 @@ const AFTER_HELP: &str = "\
 A view is one online depot made from the published snapshots of its sources:
   merged view   every source's content in one depot (one vendor list for many depots)
   image view    with --spec: exactly what that image needs (base image, add-on, hardware
-                support, components and their VIBs), resolved against the merged sources;
-                give a branch office (ROBO) one image's content and nothing else
+                support, components and their VIBs; the spec's alternative images too),
+                resolved against the merged sources; give a branch office (ROBO) one
+                image's content and nothing else
 
 `esxlcm serve --store DIR` serves a view at /views/NAME/index.xml. A view is built when it
 is added and rebuilt after every `mirror sync`, `push`, `rollback` or `import` that
@@ -64,7 +65,8 @@ pub struct AddArgs {
     /// A source of the view (repeatable; the first one wins a conflict)
     #[arg(long = "source", value_name = "SOURCE", required = true)]
     pub sources: Vec<String>,
-    /// A vLCM software spec (JSON): the view holds exactly this image's content
+    /// A vLCM software spec (JSON): the view holds exactly its images' content (the main
+    /// image and every alternative image)
     #[arg(long, value_name = "SPEC.json")]
     pub spec: Option<PathBuf>,
 }
