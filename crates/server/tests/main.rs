@@ -11,6 +11,7 @@ mod api_depots;
 mod api_hardware;
 mod api_hosts;
 mod api_image;
+mod api_installed;
 mod api_jsonrpc;
 mod api_online;
 mod api_repository;

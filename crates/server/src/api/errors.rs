@@ -22,6 +22,7 @@ pub enum ErrorKind {
     OperationNotFound,
     ResourceInUse,
     ResourceInaccessible,
+    ServiceUnavailable,
     Unauthenticated,
     Unauthorized,
     Unsupported,
@@ -43,6 +44,7 @@ impl ErrorKind {
             Self::OperationNotFound => "operation_not_found",
             Self::ResourceInUse => "resource_in_use",
             Self::ResourceInaccessible => "resource_inaccessible",
+            Self::ServiceUnavailable => "service_unavailable",
             Self::Unauthenticated => "unauthenticated",
             Self::Unauthorized => "unauthorized",
             Self::Unsupported => "unsupported",
@@ -72,6 +74,7 @@ impl ErrorKind {
             Self::OperationNotFound,
             Self::ResourceInUse,
             Self::ResourceInaccessible,
+            Self::ServiceUnavailable,
             Self::Unauthenticated,
             Self::Unauthorized,
             Self::Unsupported,
@@ -96,6 +99,7 @@ impl ErrorKind {
             Self::Unauthorized => 403,
             Self::NotFound | Self::OperationNotFound => 404,
             Self::Error | Self::InternalServerError => 500,
+            Self::ServiceUnavailable => 503,
         }
     }
 }

@@ -209,6 +209,10 @@ pub struct ServerState {
     /// `vcenter.certificate_management.vcenter.trusted_root_chains`: id → the chain.
     #[serde(default)]
     pub trusted_root_chains: BTreeMap<String, TrustedRootChain>,
+    /// `clusters.installed_images.extract`: cluster id → the last result (plain
+    /// `installed_image_info`), for `installed_images.get`.
+    #[serde(default)]
+    pub installed_images: BTreeMap<String, serde_json::Value>,
 }
 
 impl ServerState {
@@ -220,6 +224,7 @@ impl ServerState {
         self.cluster_depot_overrides.remove(id);
         self.cluster_apply_policies.remove(id);
         self.software_enablements.remove(id);
+        self.installed_images.remove(id);
         Some(cluster)
     }
 

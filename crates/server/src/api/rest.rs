@@ -134,7 +134,8 @@ fn build_input(
         // `path` maps an input to its URL variable (`software_spec` → `{softwareSpec}`).
         let plain: Option<Value> = if let Some(var) = def.path.get(name) {
             vars.get(var).map(|v| Value::String(v.clone()))
-        } else if def.body.as_deref() == Some(name.as_str()) {
+        } else if def.body.as_deref() == Some(name.as_str()) && (body_json.is_some() || *method != Method::GET) {
+            // A GET without a body may give its body struct's fields as query parameters.
             body_json.clone()
         } else if let Some((qname, _)) = def.query.iter().find(|(_, p)| *p == name) {
             query.iter().find(|(k, _)| k == qname).map(|(_, v)| coerce(v, ty))

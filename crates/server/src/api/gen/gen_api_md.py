@@ -144,6 +144,13 @@ notes_done = {
  (S+'clusters.software.drafts.software.alternative_images','create'): 'as for library drafts: a copy of the draft\'s main image with the display name, id `image-<n>`; validation requires selection criteria; a host\'s scan uses the image its hardware selects',
  (S+'clusters.software.drafts.software.alternative_images.selection_criteria','set'): 'HOST_UUID or HOST_HARDWARE_SPEC as esxlcm_solver selects; UNKNOWN refused',
  (S+'clusters.software.drafts.software.alternative_images.software.base_image','get'): 'the API has no `set`: the base image is the main image\'s at creation',
+ # What the hosts' posted esxcli states say is installed (services/installed.rs).
+ (S+'clusters.installed_images','extract'): "from each host's posted esxcli state (no host is contacted): base image, add-on, the components the base image and add-on do not bring at the installed version, the ones they bring that are not installed (`removed_components`), hardware support packages; display fields the host's, else the depots'. Hosts with the same image are grouped (`host_image_list`, most widely used, highest version); a host without a readable state is in `failed_hosts`, one without a base image (before 7.0) in `unsupported_hosts`, each with an error in `host_notifications`; hosts whose image differs get a warning. `uniform_image` only when every host was read and all run one image; `orphaned_vibs`: VIBs no installed component brings, for hosts whose components the depots all know (else an info notification says which hosts were not checked); stored for `get`. Status SUCCESS when at least one host was read, UNAVAILABLE for a cluster without hosts",
+ (S+'clusters.installed_images','get'): 'the last `extract`; `not_found` before the first',
+ ('com.vmware.esx.hosts.software','get'): "an ESXi host's own API, answered from the posted esxcli state of the host `spec.host` names (`auth_type` EXISTING, an esxlcm inventory host); USERNAME_PASSWORD is `invalid_argument` (esxlcm does not connect to hosts); `service_unavailable` while no state was posted; software as for `installed_images` (solutions unset: esxcli does not report them); REST takes the spec as a JSON body or as query parameters",
+ ('com.vmware.esx.hosts.software.installed_components','list'): "every component of the host's posted esxcli state with its version and display fields (the host's, else the depots'); `platforms` from the depots' bulletin when known; `service_unavailable` while no state was posted",
+ (S+'clusters.software.reports.apply_impact','get'): "each host (or those `spec.hosts` names; others `not_found`) checked now against the committed image with esxlcm_solver, as `scan` does: per host the changes (base image, components to install, upgrade or remove), maintenance mode and reboot (from the VIBs to install and remove and their live-install/remove flags; a VIB the host reported without flags is assumed to need both, with a note), an incompatible image, or an unknown impact without a posted state; none for a compliant host. Cluster impact: which hosts enter maintenance mode, reboot, cannot take the image or are unknown. `not_found` before the first commit",
+ (S+'hosts.software.reports.apply_impact','get'): "a standalone host against its own committed image, the same computation as one host of `clusters.software.reports.apply_impact`; `not_found` before the first commit, `unsupported` for a host in a cluster (its image is the cluster's)",
 }
 def status(svc, op):
     if (svc, op) in done:
@@ -159,10 +166,6 @@ def status(svc, op):
         return 'not planned', "moving clusters from vCenter's baselines (VUM) to images: esxlcm has no baselines, every cluster and host is image-managed"
     if short.startswith('inventory'):
         return 'not yet', 'vSphere 9 inventory-wide services (many clusters and hosts in one call); the per-cluster and per-host services they aggregate (scan, compliance, images) are done, the inventory-wide calls are not built'
-    if short.startswith('clusters.installed_images'):
-        return 'not yet', "an image derived from the hosts' installed software: esxlcm has each host's posted esxcli state to derive it from; not built"
-    if svc.startswith('com.vmware.esx.hosts.software'):
-        return 'not yet', "an ESXi host's own API (served by the host): esxlcm could answer it from the host's posted esxcli state; not built"
     if short.startswith(('clusters.configuration', 'clusters.enablement.configuration', 'hosts.configuration')):
         return 'not planned', 'configuration profiles (host settings), not image lifecycle'
     if short.startswith('clusters.vms'):
@@ -173,8 +176,6 @@ def status(svc, op):
         return 'not planned', 'remediation: esxlcm does not connect to hosts (it checks posted host states)'
     if short == 'clusters.software.software_spec_metadata':
         return 'not yet', 'names the library spec a cluster image came from: commits record no library spec id, and nothing assigns library specs to clusters yet, so there is nothing true to answer'
-    if short.startswith('clusters.software') and op.startswith(('list_with_removed', 'get_default_image', 'get_display_name')) or short.startswith(('clusters.software.drafts.display_name', 'clusters.software.software_spec_metadata', 'clusters.software.solutions', 'clusters.software.reports.apply_impact')):
-        return 'not yet', 'the impact of applying the image on each host (reboot, maintenance mode): compliance scans compute it per host already; this report is not built'
     if short.startswith('clusters.software.reports.hardware_compatibility'):
         return 'not planned', "HCL checks need Broadcom's online compatibility data"
     if 'alternative_images' in short:

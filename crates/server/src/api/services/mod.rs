@@ -5,6 +5,7 @@ pub mod cis;
 pub mod depot_content;
 pub mod depots;
 pub mod image_wire;
+pub mod installed;
 pub mod inventory;
 pub mod software;
 // H3: settings services.
@@ -126,6 +127,8 @@ const DH_POLICY: &str = "com.vmware.esx.settings.defaults.hosts.policies.apply";
 const DC_POLICY_EFFECTIVE: &str = "com.vmware.esx.settings.defaults.clusters.policies.apply.effective";
 const DH_POLICY_EFFECTIVE: &str = "com.vmware.esx.settings.defaults.hosts.policies.apply.effective";
 const UMDS: &str = "com.vmware.esx.settings.depots.umds";
+const INSTALLED_IMAGES: &str = "com.vmware.esx.settings.clusters.installed_images";
+const APPLY_IMPACT: &str = "com.vmware.esx.settings.clusters.software.reports.apply_impact";
 const TRUSTED_ROOTS: &str = "com.vmware.vcenter.certificate_management.vcenter.trusted_root_chains";
 
 macro_rules! op {
@@ -408,6 +411,13 @@ pub static IMPLEMENTED: &[Implemented] = &[
     op!(TRUSTED_ROOTS, "create", Admin, trust::chains_create),
     op!(TRUSTED_ROOTS, "delete", Admin, trust::chains_delete),
     op!("com.vmware.vcenter.certificate_management.vcenter.tls", "get", Read, trust::tls_get),
+    // ---- what the hosts' posted states say is installed ----
+    op!(INSTALLED_IMAGES, "extract", Admin, installed::images_extract),
+    op!(INSTALLED_IMAGES, "get", Read, installed::images_get),
+    op!("com.vmware.esx.hosts.software", "get", Read, installed::host_software_get),
+    op!("com.vmware.esx.hosts.software.installed_components", "list", Read, installed::installed_components_list),
+    op!(APPLY_IMPACT, "get", Read, installed::apply_impact_get),
+    op!("com.vmware.esx.settings.hosts.software.reports.apply_impact", "get", Read, installed::host_apply_impact_get),
 ];
 
 #[cfg(test)]
