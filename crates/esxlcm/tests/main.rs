@@ -15,6 +15,7 @@ mod mirror_https;
 mod mirror_nginx;
 mod mirror_ondemand;
 mod mirror_only_for;
+mod mirror_push_http;
 mod mirror_schedule;
 mod mirror_sources;
 mod mirror_view_upkeep;

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::Path;
 
 use crate::mirror_support::*;
@@ -12,28 +12,6 @@ use crate::mirror_support::*;
 fn bundle(base_images: usize, out: &Path) {
     let n = base_images.to_string();
     ok(&["depot", "generate", "--preset", "tiny", "--seed", "7", "--base-images", &n, "--out", out.to_str().unwrap()]);
-}
-
-/// A copy of a bundle with one byte of its first VIB flipped (same size, wrong sha-256).
-fn with_a_corrupt_vib(from: &Path, to: &Path) -> String {
-    let mut archive = zip::ZipArchive::new(fs::File::open(from).unwrap()).unwrap();
-    let mut writer = zip::ZipWriter::new(fs::File::create(to).unwrap());
-    let mut corrupted = None;
-    for i in 0..archive.len() {
-        let mut member = archive.by_index(i).unwrap();
-        let name = member.name().unwrap().into_owned();
-        let mut bytes = Vec::new();
-        member.read_to_end(&mut bytes).unwrap();
-        if corrupted.is_none() && name.ends_with(".vib") {
-            let mid = bytes.len() / 2;
-            bytes[mid] ^= 0xff;
-            corrupted = Some(name.clone());
-        }
-        writer.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
-        writer.write_all(&bytes).unwrap();
-    }
-    writer.finish().unwrap();
-    corrupted.expect("the bundle holds a VIB")
 }
 
 fn vibs(dir: &Path) -> Vec<Vec<u8>> {
@@ -65,7 +43,7 @@ fn pushed_bundles_become_snapshots_and_a_bad_one_is_refused_whole() {
     let (b1, b2, bad) = (dir.path().join("b1.zip"), dir.path().join("b2.zip"), dir.path().join("bad.zip"));
     bundle(2, &b1);
     bundle(3, &b2);
-    let corrupted = with_a_corrupt_vib(&b2, &bad);
+    let corrupted = bundle_with_a_corrupt_vib(&b2, &bad);
     let published = store.join("published/drivers");
 
     let first = ok(&["mirror", "--store", s, "push", "drivers", b1.to_str().unwrap()]);

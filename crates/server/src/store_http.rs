@@ -6,6 +6,8 @@
 //! /views/<name>/index.xml           a named view (merged or image view) as last built
 //! /-/status                         the sources' sync status documents (JSON)
 //! /                                 what is served, in words
+//! PUT /-/push/<source>              an offline bundle published into a bundle source
+//!                                   (only with a push token; see [`PushConfig`])
 //! ```
 //!
 //! Every tree is a directory the store writes once and swaps atomically, so serving is the
@@ -22,18 +24,28 @@
 //! A sync running beside the server changes what is served between two requests, never
 //! within one file tree. The name `views` is the views' prefix: a source called `views`
 //! is not reachable at `/views/`.
+//!
+//! Push uploads are the one write: the body (an offline bundle, possibly gigabytes) is
+//! streamed to a temporary file under the store's `uploads/` directory, never held in
+//! memory, then handed to [`StoreIndex::push`], which publishes it as `esxlcm mirror push`
+//! does (verified whole; nothing half-published). The temporary file is removed whatever
+//! the outcome, including a client that goes away mid-upload.
 
 use std::future::Future;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
+use futures_util::StreamExt as _;
 use serde::Serialize;
+use sha2::Digest as _;
+use subtle::ConstantTimeEq as _;
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpListener;
 
 use crate::depot_http;
@@ -70,6 +82,109 @@ pub trait StoreIndex: Send + Sync + 'static {
         let _ = (source, snapshot, path);
         Err(FetchFailure::NotOnDemand)
     }
+    /// Publish the offline bundle at `bundle` into the bundle source `source` (created if
+    /// missing), as `esxlcm mirror push` does: under the store lock, verified whole, views
+    /// refreshed. `bundle` is removed by the caller afterwards. Stores that take no pushes
+    /// keep the default: refused.
+    fn push(&self, source: &str, bundle: &Path) -> Result<PushSummary, PushFailure> {
+        let _ = (source, bundle);
+        Err(PushFailure::Unsupported("this server does not take pushed bundles".into()))
+    }
+}
+
+/// What a push published (the 200 body of `PUT /-/push/<source>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushSummary {
+    pub source: String,
+    /// The snapshot this push recorded and published; `None` when nothing was new.
+    pub snapshot: Option<i64>,
+    pub outcome: PushOutcome,
+    /// Components and VIBs of the source's published snapshot (`None`: it could not be
+    /// read back; the push itself succeeded).
+    pub components: Option<usize>,
+    pub vibs: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushOutcome {
+    /// A new snapshot was recorded and published.
+    Published,
+    /// The bundle holds what the published snapshot holds.
+    Unchanged,
+}
+
+/// Why a push was not published; the texts are for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushFailure {
+    /// The store takes no pushes: 501.
+    Unsupported(String),
+    /// A sync or another push holds the store past the wait: 409.
+    Busy(String),
+    /// Payloads failed verification (named, by VIB ID); nothing new is published: 422.
+    Rejected { message: String, payloads: Vec<String> },
+    /// Not a bundle, or not a bundle source: 400.
+    Invalid(String),
+    /// The store could not take it (disk, database): 500.
+    Store(String),
+}
+
+/// `PUT /-/push/<source>` is served only with one of these (`serve --push-token-file`).
+#[derive(Debug, Clone)]
+pub struct PushConfig {
+    pub token: PushToken,
+    /// The largest body taken, in bytes: more is a 413.
+    pub max_size: u64,
+    /// Where bodies are streamed to (created when missing). Inside the store, so the
+    /// bundle is on the filesystem it is published into.
+    pub uploads: PathBuf,
+}
+
+/// The push secret, kept as its sha-256 only: comparing digests in constant time reveals
+/// neither the token's bytes nor its length. Never printed.
+#[derive(Clone)]
+pub struct PushToken([u8; 32]);
+
+impl std::fmt::Debug for PushToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PushToken(<secret>)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PushTokenError {
+    #[error("--push-token-file {}: cannot read it: {source}", path.display())]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("--push-token-file {}: empty; write one secret line into it (for example: openssl rand -hex 32 > FILE)", path.display())]
+    Empty { path: PathBuf },
+    #[error("--push-token-file {}: more than one line; it must hold one secret line", path.display())]
+    SeveralLines { path: PathBuf },
+}
+
+impl PushToken {
+    /// The token in `path`: one line, surrounding whitespace trimmed.
+    pub fn from_file(path: &Path) -> Result<Self, PushTokenError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| PushTokenError::Unreadable { path: path.to_path_buf(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// `text` read from `path` (named in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, PushTokenError> {
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(PushTokenError::Empty { path: path.to_path_buf() });
+        }
+        if token.lines().count() > 1 {
+            return Err(PushTokenError::SeveralLines { path: path.to_path_buf() });
+        }
+        Ok(Self(sha2::Sha256::digest(token.as_bytes()).into()))
+    }
+
+    fn matches(&self, given: &str) -> bool {
+        let digest: [u8; 32] = sha2::Sha256::digest(given.as_bytes()).into();
+        self.0.ct_eq(&digest).into()
+    }
 }
 
 /// Why a missing file could not be fetched; the text is for the client.
@@ -102,6 +217,8 @@ pub struct Overview {
     pub views: Vec<ViewSummary>,
     /// Things the store could not read (shown, not fatal).
     pub problems: Vec<String>,
+    /// Push uploads are on, with this largest body in bytes (set by the router).
+    pub push_max_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -127,16 +244,30 @@ pub struct ViewSummary {
 }
 
 /// `/` and `/-/status` answered here; every other path is a file of a published source, a
-/// snapshot or a view.
+/// snapshot or a view. Push uploads are off.
 pub fn router(layout: &StoreLayout, index: Arc<dyn StoreIndex>) -> Router {
+    router_with_push(layout, index, None)
+}
+
+/// [`router`], with `PUT /-/push/<source>` (and POST) taking bundles when `push` is given;
+/// without it the endpoint is a 404 that says how to turn it on.
+pub fn router_with_push(layout: &StoreLayout, index: Arc<dyn StoreIndex>, push: Option<PushConfig>) -> Router {
     let map = Arc::new(layout.clone());
     let files =
         depot_http::router_with_layout(&layout.published, Some(Arc::new(move |path: &Path| map_path(&map, path))));
-    let (list_index, status_index, gate_index) = (Arc::clone(&index), Arc::clone(&index), index);
+    let (list_index, status_index, push_index, gate_index) =
+        (Arc::clone(&index), Arc::clone(&index), Arc::clone(&index), index);
     let gate_layout = Arc::new(layout.clone());
+    let push = push.map(Arc::new);
+    let push_max_size = push.as_ref().map(|p| p.max_size);
+    let upload = move |axum::extract::Path(source): axum::extract::Path<String>, req: Request| {
+        receive_push(Arc::clone(&push_index), push.clone(), source, req)
+    };
     Router::new()
-        .route("/", get(move || listing(Arc::clone(&list_index))))
+        .route("/", get(move || listing(Arc::clone(&list_index), push_max_size)))
         .route("/-/status", get(move || status(Arc::clone(&status_index))))
+        // The body is streamed to disk against --push-max-size, not buffered: no default limit.
+        .route("/-/push/{source}", put(upload.clone()).post(upload).layer(DefaultBodyLimit::disable()))
         .fallback_service(files)
         .layer(middleware::from_fn(move |req, next| gate(Arc::clone(&gate_index), Arc::clone(&gate_layout), req, next)))
 }
@@ -318,9 +449,164 @@ async fn status(index: Arc<dyn StoreIndex>) -> Response {
     }
 }
 
-async fn listing(index: Arc<dyn StoreIndex>) -> impl IntoResponse {
-    let overview = tokio::task::spawn_blocking(move || index.overview()).await.unwrap_or_default();
+async fn listing(index: Arc<dyn StoreIndex>, push_max_size: Option<u64>) -> impl IntoResponse {
+    let mut overview = tokio::task::spawn_blocking(move || index.overview()).await.unwrap_or_default();
+    overview.push_max_size = push_max_size;
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], render(&overview))
+}
+
+/// A push's error answer: `{"error": text}`.
+fn push_error(status: StatusCode, text: impl Into<String>) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": text.into() }))).into_response()
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case).
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// `PUT /-/push/<source>`: authorise, stream the body to a temporary file (bounded), then
+/// publish it on a blocking thread. The temporary file goes with the guard in every case.
+async fn receive_push(
+    index: Arc<dyn StoreIndex>,
+    push: Option<Arc<PushConfig>>,
+    source: String,
+    req: Request,
+) -> Response {
+    let Some(push) = push else {
+        return push_error(
+            StatusCode::NOT_FOUND,
+            "push uploads are off on this server: start it with esxlcm serve --store STORE --push-token-file FILE \
+             (FILE holds one secret line), then send bundles with Authorization: Bearer <that secret>",
+        );
+    };
+    match bearer(req.headers()) {
+        None => {
+            let mut r = push_error(
+                StatusCode::UNAUTHORIZED,
+                "a push needs the server's push token: send Authorization: Bearer <token>",
+            );
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            return r;
+        }
+        Some(given) if !push.token.matches(given) => {
+            tracing::warn!(source, "push refused: wrong token");
+            return push_error(
+                StatusCode::FORBIDDEN,
+                "wrong push token: use the secret in the server's --push-token-file",
+            );
+        }
+        Some(_) => {}
+    }
+    if let Err(e) = esxlcm_store::source::validate_name(&source) {
+        return push_error(StatusCode::BAD_REQUEST, e.to_string());
+    }
+    let too_large = || {
+        push_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the bundle is larger than this server takes ({}); raise --push-max-size, \
+                 or carry it with esxlcm mirror export/import",
+                size_text(push.max_size)
+            ),
+        )
+    };
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > push.max_size) {
+        return too_large();
+    }
+    let upload = match start_upload(&push.uploads).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(source, "push: cannot create an upload file in {}: {e}", push.uploads.display());
+            return push_error(StatusCode::INTERNAL_SERVER_ERROR, "the server cannot store the upload; see its log");
+        }
+    };
+    let (temp, mut file) = upload;
+    let mut body = req.into_body().into_data_stream();
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(source, "push: the upload broke off after {size} bytes: {e}");
+                return push_error(
+                    StatusCode::BAD_REQUEST,
+                    format!("the upload broke off after {size} bytes: send it again"),
+                );
+            }
+        };
+        size += chunk.len() as u64;
+        if size > push.max_size {
+            return too_large();
+        }
+        if let Err(e) = file.write_all(&chunk).await {
+            tracing::error!(source, "push: writing {}: {e}", temp.path().display());
+            return push_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the server cannot store the upload (disk full?); see its log",
+            );
+        }
+    }
+    if let Err(e) = file.flush().await {
+        tracing::error!(source, "push: writing {}: {e}", temp.path().display());
+        return push_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the server cannot store the upload (disk full?); see its log",
+        );
+    }
+    drop(file);
+    if size == 0 {
+        return push_error(StatusCode::BAD_REQUEST, "empty body: send the offline bundle (.zip) as the body");
+    }
+    tracing::info!(source, bytes = size, "push received; publishing");
+    let name = source.clone();
+    // The guard moves along: the file stays until the push is done with it, even if the
+    // client goes away meanwhile.
+    let pushed = tokio::task::spawn_blocking(move || {
+        let result = index.push(&name, temp.path());
+        drop(temp);
+        result
+    })
+    .await;
+    match pushed {
+        Ok(Ok(summary)) => {
+            tracing::info!(source, outcome = ?summary.outcome, snapshot = ?summary.snapshot, "push done");
+            axum::Json(summary).into_response()
+        }
+        Ok(Err(PushFailure::Unsupported(why))) => push_error(StatusCode::NOT_IMPLEMENTED, why),
+        Ok(Err(PushFailure::Busy(why))) => {
+            let mut r = push_error(StatusCode::CONFLICT, why);
+            r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
+            r
+        }
+        Ok(Err(PushFailure::Rejected { message, payloads })) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(serde_json::json!({ "error": message, "rejected": payloads })),
+        )
+            .into_response(),
+        Ok(Err(PushFailure::Invalid(why))) => push_error(StatusCode::BAD_REQUEST, why),
+        Ok(Err(PushFailure::Store(why))) => push_error(StatusCode::INTERNAL_SERVER_ERROR, why),
+        Err(e) => {
+            tracing::error!(source, "push failed: {e}");
+            push_error(StatusCode::INTERNAL_SERVER_ERROR, "the push failed inside the server; see its log")
+        }
+    }
+}
+
+/// A new, uniquely named file in `dir` (created if missing), removed when the guard drops,
+/// and an async handle to write it.
+async fn start_upload(dir: &Path) -> std::io::Result<(tempfile::NamedTempFile, tokio::fs::File)> {
+    tokio::fs::create_dir_all(dir).await?;
+    let dir = dir.to_path_buf();
+    let temp =
+        tokio::task::spawn_blocking(move || tempfile::Builder::new().prefix("push-").suffix(".zip").tempfile_in(dir))
+            .await
+            .map_err(std::io::Error::other)??;
+    let file = tokio::fs::File::from_std(temp.as_file().try_clone()?);
+    Ok((temp, file))
 }
 
 /// `/` in words: each source with its snapshots, each view, and how to use them.
@@ -361,11 +647,28 @@ pub fn render(o: &Overview) -> String {
     for p in &o.problems {
         text.push_str(&format!("\nproblem: {p}\n"));
     }
+    if let Some(max) = o.push_max_size {
+        text.push_str(&format!(
+            "\nPush offline bundles (bearer token; up to {}): PUT /-/push/<source>\n  \
+             curl --fail -T bundle.zip -H \"Authorization: Bearer $(cat TOKEN_FILE)\" http://<this host>/-/push/<source>\n",
+            size_text(max)
+        ));
+    }
     text.push_str(
         "\nSync status (JSON): /-/status\n\
          Use: esxcli software sources vib list -d http://<this host>/<source>/index.xml\n",
     );
     text
+}
+
+/// `16G`, `700M`, `4K` or bytes: a size as `--push-max-size` takes it.
+fn size_text(bytes: u64) -> String {
+    for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 /// Source names published under `dir` (read per request: sources come and go).
@@ -576,6 +879,7 @@ mod tests {
                 error: Some("the image does not resolve\nmore".into()),
             }],
             problems: Vec::new(),
+            push_max_size: Some(16 << 30),
         };
         let text = render(&o);
         for want in [
@@ -585,8 +889,154 @@ mod tests {
             "/views/branch/index.xml  (image view of vmw; build 2)",
             "last build failed: the image does not resolve\n",
             "/-/status",
+            "(bearer token; up to 16G): PUT /-/push/<source>",
         ] {
             assert!(text.contains(want), "{want:?} in:\n{text}");
         }
+        assert!(!render(&Overview::default()).contains("/-/push/"), "not mentioned when off");
+    }
+
+    #[test]
+    fn push_tokens_are_one_trimmed_line_and_bearer_headers_carry_them() {
+        let file = Path::new("/etc/esxlcm/push-token");
+        let token = PushToken::parse("  s3cret \n", file).unwrap();
+        assert!(token.matches("s3cret"));
+        assert!(!token.matches("s3cre") && !token.matches("s3cret ") && !token.matches(""));
+        assert_eq!(format!("{token:?}"), "PushToken(<secret>)");
+        for (text, says) in [("", "empty"), (" \n\t\n", "empty"), ("a\nb\n", "more than one line")] {
+            let err = PushToken::parse(text, file).unwrap_err().to_string();
+            assert!(err.contains(says) && err.contains("/etc/esxlcm/push-token"), "{text:?}: {err}");
+        }
+        let err = PushToken::from_file(Path::new("/nonexistent/token")).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/token") && err.contains("cannot read"), "{err}");
+
+        let with = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, header::HeaderValue::from_str(value).unwrap());
+            h
+        };
+        assert_eq!(bearer(&with("Bearer abc")), Some("abc"));
+        assert_eq!(bearer(&with("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer(&with("Basic abc")), None);
+        assert_eq!(bearer(&with("Bearer")), None);
+        assert_eq!(bearer(&HeaderMap::new()), None);
+        assert_eq!(size_text(16 << 30), "16G");
+        assert_eq!(size_text(700 << 20), "700M");
+        assert_eq!(size_text(1000), "1000 bytes");
+    }
+
+    /// Takes pushes into `ok` (checking the upload is the body sent), answers busy for
+    /// `busy`, rejects `bad`.
+    struct Pushes;
+
+    impl StoreIndex for Pushes {
+        fn open_snapshot(&self, _source: &str, _id: i64) -> Result<(), Unavailable> {
+            Ok(())
+        }
+        fn overview(&self) -> Overview {
+            Overview::default()
+        }
+        fn status(&self) -> serde_json::Value {
+            serde_json::Value::Null
+        }
+        fn push(&self, source: &str, bundle: &Path) -> Result<PushSummary, PushFailure> {
+            let body = std::fs::read(bundle).map_err(|e| PushFailure::Store(e.to_string()))?;
+            match source {
+                "ok" if body == b"PK-bundle" => Ok(PushSummary {
+                    source: source.into(),
+                    snapshot: Some(3),
+                    outcome: PushOutcome::Published,
+                    components: Some(1),
+                    vibs: Some(2),
+                }),
+                "busy" => Err(PushFailure::Busy("a sync or push is running; try again".into())),
+                "bad" => Err(PushFailure::Rejected {
+                    message: "VMW_bad_1.0 failed".into(),
+                    payloads: vec!["VMW_bad_1.0".into()],
+                }),
+                _ => Err(PushFailure::Invalid("not a bundle".into())),
+            }
+        }
+    }
+
+    /// The push endpoint's statuses, and no upload file left behind in any case.
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn pushes_are_authorised_bounded_and_answered_in_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = StoreLayout {
+            published: dir.path().join("published"),
+            snapshots: dir.path().join("views"),
+            views: dir.path().join("named/published"),
+        };
+        std::fs::create_dir_all(&layout.published).unwrap();
+        let uploads = dir.path().join("uploads");
+        let file = dir.path().join("token");
+        std::fs::write(&file, "tok\n").unwrap();
+        let push = PushConfig { token: PushToken::from_file(&file).unwrap(), max_size: 64, uploads: uploads.clone() };
+        let on = router_with_push(&layout, Arc::new(Pushes), Some(push));
+        let off = router(&layout, Arc::new(Pushes));
+        let mut bases = Vec::new();
+        for app in [on, off] {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            bases.push(format!("http://{}", listener.local_addr().unwrap()));
+            tokio::spawn(async move { axum::serve(listener, app).await });
+        }
+        let client = reqwest::Client::new();
+        let send = |base: &str, source: &str, token: Option<&str>, body: Vec<u8>| {
+            let mut req = client.put(format!("{base}/-/push/{source}")).body(body);
+            if let Some(t) = token {
+                req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+            }
+            req.send()
+        };
+        let on = &bases[0];
+        let ok = send(on, "ok", Some("tok"), b"PK-bundle".to_vec()).await.unwrap();
+        assert_eq!(ok.status(), 200);
+        let summary: serde_json::Value = ok.json().await.unwrap();
+        assert_eq!(
+            summary,
+            serde_json::json!({"source": "ok", "snapshot": 3, "outcome": "published", "components": 1, "vibs": 2})
+        );
+        let posted =
+            client.post(format!("{on}/-/push/ok")).header(header::AUTHORIZATION, "Bearer tok").body("PK-bundle");
+        assert_eq!(posted.send().await.unwrap().status(), 200);
+        for (source, token, body, status, says) in [
+            ("ok", None, b"PK-bundle".to_vec(), 401, "Authorization: Bearer"),
+            ("ok", Some("tok2"), b"PK-bundle".to_vec(), 403, "wrong push token"),
+            ("a%20b", Some("tok"), b"PK-bundle".to_vec(), 400, "not a valid source name"),
+            ("ok", Some("tok"), Vec::new(), 400, "empty body"),
+            ("ok", Some("tok"), vec![0; 65], 413, "--push-max-size"),
+            ("busy", Some("tok"), b"PK".to_vec(), 409, "try again"),
+            ("bad", Some("tok"), b"PK".to_vec(), 422, "VMW_bad_1.0"),
+            ("other", Some("tok"), b"PK".to_vec(), 400, "not a bundle"),
+        ] {
+            let r = send(on, source, token, body).await.unwrap();
+            assert_eq!(r.status(), status, "{source} {token:?}");
+            if status == 401 {
+                assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
+            }
+            let doc: serde_json::Value = r.json().await.unwrap();
+            assert!(doc["error"].as_str().unwrap().contains(says), "{source}: {doc}");
+        }
+        // Over the limit without a declared length: cut off while streaming.
+        let mut conn = tokio::net::TcpStream::connect(on.trim_start_matches("http://")).await.unwrap();
+        let mut request = b"PUT /-/push/ok HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n\
+            Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            .to_vec();
+        for _ in 0..8 {
+            request.extend_from_slice(b"10\r\n0123456789abcdef\r\n");
+        }
+        request.extend_from_slice(b"0\r\n\r\n");
+        conn.write_all(&request).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut conn, &mut answer).await.unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 413"), "{}", String::from_utf8_lossy(&answer));
+        assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 0, "no upload is left behind");
+
+        let off = send(&bases[1], "ok", Some("tok"), b"PK-bundle".to_vec()).await.unwrap();
+        assert_eq!(off.status(), 404);
+        let doc: serde_json::Value = off.json().await.unwrap();
+        assert!(doc["error"].as_str().unwrap().contains("--push-token-file"), "{doc}");
     }
 }

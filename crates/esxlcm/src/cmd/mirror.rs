@@ -15,7 +15,7 @@ use esxlcm_store::schedule::{self, Schedule};
 use esxlcm_store::source::{PayloadPolicy, SourceConfig};
 use esxlcm_store::status::{self, SyncState};
 use esxlcm_store::sync::{NoProgress, Outcome, Progress, SyncEvent, SyncOptions, sync_source, transport_for};
-use esxlcm_store::{Store, carry, gc, verify};
+use esxlcm_store::{Store, StoreError, carry, gc, verify};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -194,10 +194,10 @@ pub struct AddArgs {
     /// and verify each VIB when they need it)
     #[arg(long, value_name = "POLICY", default_value = "prefetch")]
     pub payloads: String,
-    /// Keep only what this vLCM software spec's image needs (repeatable: the union of the
-    /// images). The sync resolves each spec against the depot, stores only those VIBs and
-    /// publishes a depot that declares only them; a spec that does not resolve fails the
-    /// sync. The spec text is stored with the source
+    /// Keep only what this vLCM software spec's images need, alternative images included
+    /// (repeatable: the union of the images). The sync resolves each spec against the
+    /// depot, stores only those VIBs and publishes a depot that declares only them; a spec
+    /// that does not resolve fails the sync. The spec text is stored with the source
     #[arg(long = "only-for", value_name = "SPEC.json")]
     pub only_for: Vec<PathBuf>,
     /// Snapshots kept (the published one always stays)
@@ -848,14 +848,9 @@ fn print_report(r: &esxlcm_store::sync::SyncReport, out: &mut dyn Write) -> anyh
 }
 
 fn push(store: &Store, a: &PushArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
-    let _lock = store.lock()?;
-    store.reconcile()?;
     let options = SyncOptions { parallel: a.parallel.max(1) };
-    let bar = Bar::new(&a.name);
-    let r = esxlcm_store::sync::push_bundle(store, &a.name, &a.bundle, &options, &bar)
-        .with_context(|| format!("pushing {} into '{}'", a.bundle.display(), a.name))?;
-    drop(bar);
-    let mut status = print_report(&r, out)?;
+    let bar = Box::new(Bar::new(&a.name));
+    let (r, status) = publish_bundle(store, &a.name, &a.bundle, &options, bar, std::time::Duration::ZERO, out)?;
     if r.outcome == Outcome::Rejected {
         out.flush()?;
         bail!(
@@ -863,10 +858,47 @@ fn push(store: &Store, a: &PushArgs, out: &mut dyn Write) -> anyhow::Result<Stat
             count(r.rejected.len(), "payload", "payloads")
         );
     }
-    if super::mirror_view::refresh_after_sync(store, std::slice::from_ref(&a.name), out)? {
+    Ok(status)
+}
+
+/// What `mirror push` and `PUT /-/push/<source>` of `serve --store` both do: under the
+/// store lock (waiting up to `lock_wait` while another sync or push holds it), reconcile,
+/// publish `bundle` into the bundle source `name`, and refresh the views of that source.
+/// The report (and the views' lines) go to `out`; `progress` is dropped before they do.
+/// A rejected bundle is a report with [`Outcome::Rejected`] (nothing new published, views
+/// untouched); `Status::Findings` when payloads were rejected or a view failed to build.
+pub(crate) fn publish_bundle(
+    store: &Store,
+    name: &str,
+    bundle: &std::path::Path,
+    options: &SyncOptions,
+    progress: Box<dyn Progress + '_>,
+    lock_wait: std::time::Duration,
+    out: &mut dyn Write,
+) -> anyhow::Result<(esxlcm_store::sync::SyncReport, Status)> {
+    let _lock = lock_waiting(store, lock_wait)?;
+    store.reconcile()?;
+    let r = esxlcm_store::sync::push_bundle(store, name, bundle, options, progress.as_ref())
+        .with_context(|| format!("pushing {} into '{name}'", bundle.display()))?;
+    drop(progress);
+    let mut status = print_report(&r, out)?;
+    if r.outcome != Outcome::Rejected && super::mirror_view::refresh_after_sync(store, &[name.to_owned()], out)? {
         status = Status::Findings;
     }
-    Ok(status)
+    Ok((r, status))
+}
+
+/// The store lock, retried for up to `wait` while another process or thread holds it.
+fn lock_waiting(store: &Store, wait: std::time::Duration) -> Result<esxlcm_store::store::StoreLock, StoreError> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match store.lock() {
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            taken => return taken,
+        }
+    }
 }
 
 fn export(store: &Store, a: &ExportArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
@@ -989,11 +1021,13 @@ fn refresh_views_after_import(store: &Store, r: &carry::ImportReport, out: &mut 
     Ok(if failed { Status::Findings } else { Status::Success })
 }
 
-/// `esxlcm serve --store DIR`: the published snapshots, read-only, until Ctrl-C/SIGTERM.
+/// `esxlcm serve --store DIR`: the published snapshots, read-only (but for pushed bundles
+/// when `push` is given), until Ctrl-C/SIGTERM.
 pub fn serve_store(
     dir: &std::path::Path,
     listen: &str,
     https: Option<esxlcm_server::https::Https>,
+    push: Option<esxlcm_server::store_http::PushConfig>,
 ) -> anyhow::Result<Status> {
     let store = open_store(Some(&dir.to_path_buf()))?;
     // Finish a publication a crash interrupted, if no sync is running; otherwise that sync will.
@@ -1019,7 +1053,8 @@ pub fn serve_store(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let app = super::store_index::router(dir)?;
+    let push_max_size = push.as_ref().map(|p| p.max_size);
+    let app = super::store_index::router(dir, push)?;
     runtime.block_on(super::serve::serve_app(listen, app, https, |scheme, addr, ca| {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {scheme}://{addr}/")?;
@@ -1033,6 +1068,13 @@ pub fn serve_store(
         }
         for (name, kind, build) in &views {
             writeln!(out, "  {scheme}://{addr}/views/{name}/index.xml  ({kind} view, build {build})")?;
+        }
+        if let Some(max) = push_max_size {
+            writeln!(
+                out,
+                "taking pushed bundles (bearer token; up to {}): PUT {scheme}://{addr}/-/push/SOURCE",
+                human_size(max)
+            )?;
         }
         out.flush()
     }))?;

@@ -12,6 +12,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use esxlcm_server::depot_http;
 use esxlcm_server::https::Https;
+use esxlcm_server::store_http::{PushConfig, PushToken};
 
 use super::{Context, Status};
 
@@ -30,6 +31,8 @@ Examples:
   esxlcm serve --listen 127.0.0.1:0                # any free port (see the first line)
   esxlcm serve --store ~/.local/share/esxlcm/store --https      # HTTPS, certificate made in DATA_DIR/tls
   esxlcm serve --store STORE    # then: http://HOST:8080/vmw/@3/index.xml, /views/branch/index.xml, /-/status
+  esxlcm serve --store STORE --https --push-token-file token   # then: curl --fail -T b.zip \\
+      -H \"Authorization: Bearer $(cat token)\" https://HOST:8080/-/push/oem
   esxlcm serve --dir ./my-depot --tls-cert depot.pem --tls-key depot.key
   esxlcm serve --api --data-dir /var/lib/esxlcm     # the vLCM-compatible API (HTTPS, /api)
 
@@ -48,6 +51,16 @@ pub struct ServeArgs {
     /// schedule`) run in the background, one at a time
     #[arg(long, value_name = "STORE_DIR", conflicts_with_all = ["dir", "demo"])]
     pub store: Option<PathBuf>,
+
+    /// With --store: take offline bundles at PUT /-/push/SOURCE (published as `esxlcm mirror
+    /// push` does), from clients that send `Authorization: Bearer TOKEN`, TOKEN being the one
+    /// line of this file; use with --https off a trusted network
+    #[arg(long, value_name = "FILE", requires = "store")]
+    pub push_token_file: Option<PathBuf>,
+
+    /// The largest bundle PUT /-/push takes (bytes, or 700M, 4G, …)
+    #[arg(long, value_name = "SIZE", default_value = "16G", requires = "push_token_file")]
+    pub push_max_size: String,
 
     /// Address and port to listen on (0.0.0.0 for every interface, port 0 for any free port)
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
@@ -87,7 +100,8 @@ pub fn run(args: &ServeArgs, _ctx: &Context) -> anyhow::Result<Status> {
     }
     let https = https_of(args)?;
     if let Some(store) = &args.store {
-        return super::mirror::serve_store(store, &args.listen, https);
+        let push = push_of(args, store)?;
+        return super::mirror::serve_store(store, &args.listen, https, push);
     }
     let dir = match &args.dir {
         Some(dir) => {
@@ -113,6 +127,20 @@ pub(crate) fn https_of(args: &ServeArgs) -> anyhow::Result<Option<Https>> {
     let given = args.tls_cert.clone().zip(args.tls_key.clone());
     let https = Https::load_or_create(&args.data_dir, given).context("setting up HTTPS")?;
     Ok(Some(https))
+}
+
+/// The push setup `--push-token-file` asks for: the token read now (a server that cannot
+/// read it does not start), the size limit parsed, uploads under STORE/uploads.
+pub(crate) fn push_of(args: &ServeArgs, store: &Path) -> anyhow::Result<Option<PushConfig>> {
+    let Some(file) = &args.push_token_file else { return Ok(None) };
+    let token = PushToken::from_file(file)?;
+    let max_size = parse_max_size(&args.push_max_size)?;
+    Ok(Some(PushConfig { token, max_size, uploads: store.join("uploads") }))
+}
+
+fn parse_max_size(text: &str) -> anyhow::Result<u64> {
+    esxlcm_store::carry::parse_size(text)
+        .with_context(|| format!("--push-max-size {text}: give bytes or a size such as 700M, 4G, 16G"))
 }
 
 /// Bind `listen` and serve `app` on it, over HTTPS when `https` is given; `banner` prints the
@@ -250,6 +278,48 @@ fn serve_api(data_dir: &Path, listen: &str) -> anyhow::Result<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_sizes_and_token_files() {
+        assert_eq!(parse_max_size("16G").unwrap(), 16 << 30);
+        assert_eq!(parse_max_size("700M").unwrap(), 700 << 20);
+        assert_eq!(parse_max_size("1234").unwrap(), 1234);
+        for bad in ["", "0", "4X", "-1M"] {
+            let err = parse_max_size(bad).unwrap_err().to_string();
+            assert!(err.contains("--push-max-size"), "{bad:?}: {err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "  s3cret \n").unwrap();
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let store = dir.path().to_str().unwrap();
+        let args = |f: &Path| {
+            let f = f.to_str().unwrap();
+            <Cli as clap::Parser>::parse_from([
+                "serve",
+                "--store",
+                store,
+                "--push-token-file",
+                f,
+                "--push-max-size",
+                "4G",
+            ])
+            .serve
+        };
+        let push = push_of(&args(&file), dir.path()).unwrap().unwrap();
+        assert_eq!((push.max_size, &push.uploads), (4 << 30, &dir.path().join("uploads")));
+        assert!(!format!("{push:?}").contains("s3cret"), "the token is never printed");
+        let missing = dir.path().join("nope");
+        let err = push_of(&args(&missing), dir.path()).unwrap_err().to_string();
+        assert!(err.contains("--push-token-file") && err.contains("nope"), "{err}");
+        std::fs::write(&file, " \n\t").unwrap();
+        let err = push_of(&args(&file), dir.path()).unwrap_err().to_string();
+        assert!(err.contains("empty"), "{err}");
+    }
 
     #[test]
     fn refuses_a_directory_without_index() {

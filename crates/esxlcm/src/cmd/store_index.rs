@@ -2,20 +2,28 @@
 //! whether a snapshot exists (materialising it on its first request), what `/` lists, the
 //! `/-/status` document, and on-demand payloads: fetched, verified, stored and linked into
 //! the tree on their first request (`esxlcm_store::ondemand`; one fetch per payload
-//! however many hosts ask at once).
+//! however many hosts ask at once); and bundles pushed over HTTP, published as
+//! `esxlcm mirror push` publishes them (`super::mirror::publish_bundle`).
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use esxlcm_server::store_http::{FetchFailure, Overview, SourceSummary, StoreLayout, Unavailable, ViewSummary};
+use esxlcm_server::store_http::{
+    FetchFailure, Overview, PushConfig, PushFailure, PushOutcome, PushSummary, SourceSummary, StoreLayout, Unavailable,
+    ViewSummary,
+};
 use esxlcm_store::ondemand::{OnDemand, OnDemandError};
+use esxlcm_store::sync::{NoProgress, Outcome, SyncOptions};
 use esxlcm_store::{Store, StoreError, status, view};
 
 /// How long a request for a snapshot that is not materialised waits for a running sync
 /// (which may be materialising it) before it is answered 503.
 const WAIT_FOR_LOCK: Duration = Duration::from_secs(20);
+
+/// How long a pushed bundle waits for a running sync or push before it is answered 409.
+const PUSH_WAIT_FOR_LOCK: Duration = Duration::from_secs(60);
 
 pub struct StoreIndex {
     store: Store,
@@ -49,11 +57,40 @@ impl StoreIndex {
     }
 }
 
-/// The router of `esxlcm serve --store DIR`.
-pub fn router(dir: &Path) -> anyhow::Result<axum::Router> {
+/// The router of `esxlcm serve --store DIR` (taking pushed bundles when `push` is given).
+pub fn router(dir: &Path, push: Option<PushConfig>) -> anyhow::Result<axum::Router> {
     let index = StoreIndex::open(dir)?;
     let layout = index.layout();
-    Ok(esxlcm_server::store_http::router(&layout, Arc::new(index)))
+    Ok(esxlcm_server::store_http::router_with_push(&layout, Arc::new(index), push))
+}
+
+/// Components and VIBs of a published depot tree.
+fn count_published(dir: &Path) -> anyhow::Result<(usize, usize)> {
+    use esxlcm_depot::catalog::Catalog;
+    use esxlcm_depot::source::{Depot, OpenOptions};
+    let catalog = Catalog::from_depots([Depot::open_path(dir, &OpenOptions::default())?])?;
+    Ok((catalog.components().count(), catalog.vibs().count()))
+}
+
+/// A failed push for the client: busy (409), not a bundle or not a bundle source (400),
+/// else the store's failure (500). The server's temporary file `bundle` is not named.
+fn push_failure(source: &str, bundle: &Path, e: &anyhow::Error) -> PushFailure {
+    match e.downcast_ref::<StoreError>() {
+        Some(StoreError::Locked { .. }) => PushFailure::Busy("a sync or push is running; try again".into()),
+        Some(StoreError::Document { file, message, .. }) => {
+            let message = message.replace(&bundle.display().to_string(), "the upload");
+            let what =
+                if file.ends_with(".zip") && file.contains("uploads/") { String::new() } else { format!("{file}: ") };
+            PushFailure::Invalid(format!(
+                "not a usable offline bundle: {what}{message}; send an offline bundle (.zip with index.xml at its root)"
+            ))
+        }
+        Some(StoreError::InvalidSource(why)) => PushFailure::Invalid(why.clone()),
+        _ => {
+            tracing::error!(source, "push failed: {e:#}");
+            PushFailure::Store(format!("the store could not take the bundle: {e:#}; see the server's log"))
+        }
+    }
 }
 
 impl esxlcm_server::store_http::StoreIndex for StoreIndex {
@@ -139,6 +176,57 @@ impl esxlcm_server::store_http::StoreIndex for StoreIndex {
                 Err(FetchFailure::Store(format!("{path}: the store could not take the payload")))
             }
         }
+    }
+
+    fn push(&self, source: &str, bundle: &Path) -> Result<PushSummary, PushFailure> {
+        let mut lines = Vec::new();
+        let result = super::mirror::publish_bundle(
+            &self.store,
+            source,
+            bundle,
+            &SyncOptions::default(),
+            Box::new(NoProgress),
+            PUSH_WAIT_FOR_LOCK,
+            &mut lines,
+        );
+        // The report `mirror push` prints goes to the log.
+        for line in String::from_utf8_lossy(&lines).lines() {
+            tracing::info!(source, "{line}");
+        }
+        let (r, _) = result.map_err(|e| push_failure(source, bundle, &e))?;
+        let outcome = match r.outcome {
+            Outcome::Published => PushOutcome::Published,
+            Outcome::Unchanged => PushOutcome::Unchanged,
+            Outcome::Rejected => {
+                let payloads: Vec<String> = r.rejected.iter().map(|x| x.name.clone()).collect();
+                let why: Vec<String> =
+                    r.rejected.iter().map(|x| format!("{} ({}): {}", x.name, x.path, x.reason)).collect();
+                let kept = r
+                    .snapshot
+                    .map_or_else(|| "nothing is published".to_owned(), |s| format!("snapshot {s} stays published"));
+                return Err(PushFailure::Rejected {
+                    message: format!(
+                        "push refused: {} payload(s) failed verification ({}); nothing new is published, {kept}; \
+                         download the bundle again and push it again",
+                        payloads.len(),
+                        why.join("; ")
+                    ),
+                    payloads,
+                });
+            }
+        };
+        let counted = count_published(&self.store.published_dir().join(source));
+        if let Err(e) = &counted {
+            tracing::warn!(source, "counting the published components: {e:#}");
+        }
+        let counted = counted.ok();
+        Ok(PushSummary {
+            source: source.to_owned(),
+            snapshot: (outcome == PushOutcome::Published).then_some(r.snapshot).flatten(),
+            outcome,
+            components: counted.map(|c| c.0),
+            vibs: counted.map(|c| c.1),
+        })
     }
 
     fn overview(&self) -> Overview {

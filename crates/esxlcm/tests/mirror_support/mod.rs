@@ -288,8 +288,15 @@ impl Drop for Served {
 
 /// Start `esxlcm serve --store STORE` on a free loopback port; `base` is its `http://…/`.
 pub fn serve_store(store: &Path) -> Served {
+    serve_store_with(store, &[])
+}
+
+/// Start `esxlcm serve --store STORE EXTRA…` on a free loopback port (`serve_store` with
+/// more options, such as `--push-token-file`).
+pub fn serve_store_with(store: &Path, extra: &[&str]) -> Served {
     let mut child = esxlcm()
         .args(["serve", "--store", store.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -298,4 +305,27 @@ pub fn serve_store(store: &Path) -> Served {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
     let base = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("got {first:?}")).to_owned();
     Served { child, base }
+}
+
+/// A copy of the offline bundle `from` at `to` with one byte of its first VIB flipped
+/// (same size, wrong sha-256); returns that VIB's path in the bundle.
+pub fn bundle_with_a_corrupt_vib(from: &Path, to: &Path) -> String {
+    let mut archive = zip::ZipArchive::new(fs::File::open(from).unwrap()).unwrap();
+    let mut writer = zip::ZipWriter::new(fs::File::create(to).unwrap());
+    let mut corrupted = None;
+    for i in 0..archive.len() {
+        let mut member = archive.by_index(i).unwrap();
+        let name = member.name().unwrap().into_owned();
+        let mut bytes = Vec::new();
+        member.read_to_end(&mut bytes).unwrap();
+        if corrupted.is_none() && name.ends_with(".vib") {
+            let mid = bytes.len() / 2;
+            bytes[mid] ^= 0xff;
+            corrupted = Some(name.clone());
+        }
+        writer.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        writer.write_all(&bytes).unwrap();
+    }
+    writer.finish().unwrap();
+    corrupted.expect("the bundle holds a VIB")
 }
