@@ -94,7 +94,14 @@ fn convert_to_plain(reg: &Registry, dv: &DataValue, ty: &Ty, path: &str, enums: 
                 let fpath = format!("{path}.{field}");
                 match sv.fields.get(field) {
                     Some(v) => {
-                        let plain = to_plain(reg, v, fty, &fpath)?;
+                        let plain = match task_result_type(reg, name, field, sv) {
+                            // A task's result is declared opaque in cis.task.info, but its
+                            // operation declares the type: a map must be a JSON object
+                            // even when empty, as the operation's own output would be.
+                            Some(rty) => to_plain(reg, v, &Ty::Optional(Box::new(rty.clone())), &fpath)
+                                .unwrap_or_else(|_| untyped_plain(v)),
+                            None => to_plain(reg, v, fty, &fpath)?,
+                        };
                         if !plain.is_null() {
                             out.insert(field.clone(), plain);
                         }
@@ -187,6 +194,18 @@ fn convert_to_plain(reg: &Registry, dv: &DataValue, ty: &Ty, path: &str, enums: 
 
 /// Plain form of a value whose type is not declared (opaque task results, error data):
 /// structure names are dropped, map-entry lists become objects.
+/// The declared result type of the task a `cis.task.info` describes, for its `result`.
+fn task_result_type<'r>(reg: &'r Registry, struct_name: &str, field: &str, sv: &StructValue) -> Option<&'r Ty> {
+    if struct_name != "com.vmware.cis.task.info" || field != "result" {
+        return None;
+    }
+    let text = |f: &str| match sv.fields.get(f) {
+        Some(DataValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    reg.op(text("service")?, text("operation")?)?.task_result.as_ref()
+}
+
 pub fn untyped_plain(dv: &DataValue) -> Value {
     match dv {
         DataValue::Void | DataValue::Optional(None) => Value::Null,
