@@ -18,11 +18,6 @@ use crate::mirror_support::*;
 
 const TOKEN: &str = "push-secret-0123456789";
 
-fn bundle(base_images: usize, out: &Path) {
-    let n = base_images.to_string();
-    ok(&["depot", "generate", "--preset", "tiny", "--seed", "7", "--base-images", &n, "--out", out.to_str().unwrap()]);
-}
-
 fn sha256(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
@@ -77,8 +72,8 @@ fn pushed_bundles_are_published_and_served_and_bad_pushes_are_refused() {
     let store = dir.path().join("store");
     let s = store.to_str().unwrap();
     let (b1, b2, bad) = (dir.path().join("b1.zip"), dir.path().join("b2.zip"), dir.path().join("bad.zip"));
-    bundle(2, &b1);
-    bundle(3, &b2);
+    tiny_bundle(2, &b1);
+    tiny_bundle(3, &b2);
     let corrupted = bundle_with_a_corrupt_vib(&b2, &bad);
     let token_file = dir.path().join("token");
     fs::write(&token_file, format!("  {TOKEN}\n")).unwrap();
@@ -174,7 +169,7 @@ fn oversized_bodies_are_refused_and_leave_no_upload() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let b1 = dir.path().join("b1.zip");
-    bundle(2, &b1);
+    tiny_bundle(2, &b1);
     let token_file = dir.path().join("token");
     fs::write(&token_file, TOKEN).unwrap();
     ok(&["mirror", "--store", store.to_str().unwrap(), "list"]);

@@ -9,11 +9,6 @@ use std::path::Path;
 
 use crate::mirror_support::*;
 
-fn bundle(base_images: usize, out: &Path) {
-    let n = base_images.to_string();
-    ok(&["depot", "generate", "--preset", "tiny", "--seed", "7", "--base-images", &n, "--out", out.to_str().unwrap()]);
-}
-
 fn vibs(dir: &Path) -> Vec<Vec<u8>> {
     let mut v: Vec<Vec<u8>> = tree(dir).into_iter().filter(|(k, _)| k.ends_with(".vib")).map(|(_, b)| b).collect();
     v.sort();
@@ -41,8 +36,8 @@ fn pushed_bundles_become_snapshots_and_a_bad_one_is_refused_whole() {
     let store = dir.path().join("store");
     let s = store.to_str().unwrap();
     let (b1, b2, bad) = (dir.path().join("b1.zip"), dir.path().join("b2.zip"), dir.path().join("bad.zip"));
-    bundle(2, &b1);
-    bundle(3, &b2);
+    tiny_bundle(2, &b1);
+    tiny_bundle(3, &b2);
     let corrupted = bundle_with_a_corrupt_vib(&b2, &bad);
     let published = store.join("published/drivers");
 

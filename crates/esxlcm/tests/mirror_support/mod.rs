@@ -307,6 +307,13 @@ pub fn serve_store_with(store: &Path, extra: &[&str]) -> Served {
     Served { child, base }
 }
 
+/// A generated offline bundle (`depot generate --preset tiny --seed 7`) with
+/// `base_images` base images at `out`.
+pub fn tiny_bundle(base_images: usize, out: &Path) {
+    let n = base_images.to_string();
+    ok(&["depot", "generate", "--preset", "tiny", "--seed", "7", "--base-images", &n, "--out", out.to_str().unwrap()]);
+}
+
 /// A copy of the offline bundle `from` at `to` with one byte of its first VIB flipped
 /// (same size, wrong sha-256); returns that VIB's path in the bundle.
 pub fn bundle_with_a_corrupt_vib(from: &Path, to: &Path) -> String {
