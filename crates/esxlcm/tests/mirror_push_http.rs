@@ -118,6 +118,15 @@ fn pushed_bundles_are_published_and_served_and_bad_pushes_are_refused() {
         })
         .collect();
     assert_eq!(served_vibs, vibs, "every pushed VIB is served with its sha-256");
+    // The upload is not kept, so an explicit sync has nothing to re-read: it says so.
+    let sync = run(&["mirror", "--store", s, "sync", "oem"]);
+    assert_ne!(sync.code, 0);
+    assert!(
+        sync.stderr.contains("takes bundles pushed over HTTP") && sync.stderr.contains("/-/push/oem"),
+        "{}",
+        sync.stderr
+    );
+    assert_eq!(published_snapshot(s, "oem"), 1, "nothing changed");
 
     // The same bundle again (POST works too): nothing new.
     let again = push(&served.base, "oem", fs::read(&b1).unwrap(), Some(TOKEN), true);

@@ -92,6 +92,12 @@ impl Store {
         self.root.join("published")
     }
 
+    /// Where bundles pushed over HTTP are received (`serve --store --push-token-file`),
+    /// each removed once published or refused.
+    pub fn uploads_dir(root: &Path) -> PathBuf {
+        root.join("uploads")
+    }
+
     pub fn view_dir(&self, snapshot_id: i64) -> PathBuf {
         self.views_dir().join(snapshot_id.to_string())
     }

@@ -229,6 +229,17 @@ pub fn sync_source(
     options: &SyncOptions,
     progress: &dyn Progress,
 ) -> Result<SyncReport, StoreError> {
+    let source = store.meta.source(name)?;
+    if source.config.kind == SourceKind::Bundle {
+        let uploaded = source.config.parsed_url().ok().and_then(|u| u.to_file_path().ok());
+        if uploaded.is_some_and(|p| p.starts_with(Store::uploads_dir(store.root())) && !p.exists()) {
+            // Its last bundle came over HTTP and was not kept: there is nothing to re-read.
+            return Err(StoreError::InvalidSource(format!(
+                "source '{name}' takes bundles pushed over HTTP and keeps none of them: there is nothing \
+                 to sync; push the next bundle (PUT /-/push/{name}, or esxlcm mirror push {name} FILE)"
+            )));
+        }
+    }
     run_sync(store, name, transport, options, progress, false)
 }
 

@@ -135,7 +135,7 @@ pub(crate) fn push_of(args: &ServeArgs, store: &Path) -> anyhow::Result<Option<P
     let Some(file) = &args.push_token_file else { return Ok(None) };
     let token = PushToken::from_file(file)?;
     let max_size = parse_max_size(&args.push_max_size)?;
-    Ok(Some(PushConfig { token, max_size, uploads: store.join("uploads") }))
+    Ok(Some(PushConfig { token, max_size, uploads: esxlcm_store::Store::uploads_dir(store) }))
 }
 
 fn parse_max_size(text: &str) -> anyhow::Result<u64> {
