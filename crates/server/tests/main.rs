@@ -13,6 +13,7 @@ mod api_hosts;
 mod api_image;
 mod api_installed;
 mod api_jsonrpc;
+mod api_library_assign;
 mod api_online;
 mod api_repository;
 mod api_rest;

@@ -73,6 +73,21 @@ pub struct Commit {
     /// The draft's display name, if it had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// The library spec this image was assigned from (`inventory.assign_entities`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<LibraryOrigin>,
+}
+
+/// Which library spec a commit came from, as it was when assigned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LibraryOrigin {
+    pub software_spec_id: String,
+    pub display_name: String,
+    /// The spec's revision assigned: a later change of the library spec is not this image.
+    pub revision: String,
+    /// `orchestrator_info` (plain JSON): the assignment's, else the library spec's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orchestrator: Option<serde_json::Value>,
 }
 
 /// A draft of an image (a cluster's, a standalone host's or a library spec), edited by

@@ -182,6 +182,10 @@ pub async fn handle(
     let Some((def, vars)) = find_op(&state.registry, &method, path, &query) else {
         return error_response(&ApiError::operation_not_found("-", &format!("{method} /api{path}")));
     };
+    // An operation of the contract esxlcm does not serve: not found, whatever the input.
+    if super::dispatch::find_impl(&def.service, &def.op).is_none() {
+        return error_response(&ApiError::operation_not_found(&def.service, &def.op));
+    }
     let input = match build_input(&state.registry, def, &method, &vars, &query, &body) {
         Ok(i) => i,
         Err(e) => return error_response(&e),

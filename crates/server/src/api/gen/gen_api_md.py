@@ -97,7 +97,7 @@ notes_done = {
  (S+'hosts.software.drafts.display_name','get'): 'empty until set',
  (S+'hosts.software.drafts.software.base_image','set'): 'the base image must be in a depot', (S+'hosts.software.drafts.software.add_on','set'): 'the add-on must be in a depot',
  (S+'hosts.software.drafts.software.components','set'): 'a version in a depot, or unset ("system chooses")',
- (S+'repository.software','list'): 'the image library: named specs not tied to a cluster or host, sorted by display name; filters `display_names` and `owners` (the `orchestrator_info` owner); `assigned_entities` is always empty (nothing assigns library specs: esxlcm does not remediate); `type` COMPOSITE when the spec has alternative images',
+ (S+'repository.software','list'): 'the image library: named specs not tied to a cluster or host, sorted by display name; filters `display_names` and `owners` (the `orchestrator_info` owner); `assigned_entities`: the clusters and standalone hosts whose current commit was assigned from the spec (`inventory.assign_entities`); `type` COMPOSITE when the spec has alternative images',
  (S+'repository.software','get'): '', (S+'repository.software','update'): '`display_name` (unique in the library) and `orchestrator`',
  (S+'repository.software','delete'): '`resource_in_use` while a draft edits the spec',
  (S+'repository.software','export'): 'as `clusters.software.export` (same download URLs and `export_only_default_image`)',
@@ -150,6 +150,14 @@ notes_done = {
  ('com.vmware.esx.hosts.software','get'): "an ESXi host's own API, answered from the posted esxcli state of the host `spec.host` names (`auth_type` EXISTING, an esxlcm inventory host); USERNAME_PASSWORD is `invalid_argument` (esxlcm does not connect to hosts); `service_unavailable` while no state was posted; software as for `installed_images` (solutions unset: esxcli does not report them); REST takes the spec as a JSON body or as query parameters",
  ('com.vmware.esx.hosts.software.installed_components','list'): "every component of the host's posted esxcli state with its version and display fields (the host's, else the depots'); `platforms` from the depots' bulletin when known; `service_unavailable` while no state was posted",
  (S+'clusters.software.reports.apply_impact','get'): "each host (or those `spec.hosts` names; others `not_found`) checked now against the committed image with esxlcm_solver, as `scan` does: per host the changes (base image, components to install, upgrade or remove), maintenance mode and reboot (from the VIBs to install and remove and their live-install/remove flags; a VIB the host reported without flags is assumed to need both, with a note), an incompatible image, or an unknown impact without a posted state; none for a compliant host. Cluster impact: which hosts enter maintenance mode, reboot, cannot take the image or are unknown. `not_found` before the first commit",
+ # vSphere 9: library specs assigned to clusters and hosts, inventory-wide calls (services/settings_inventory.rs).
+ (S+'inventory','assign_entities'): "the library spec (`repository.software`, id `spec-<n>`) becomes each cluster's or standalone host's desired image: validated once with esxlcm_solver (errors: every entity FAILED with the solver's notifications, nothing committed), then a new commit on each, as a draft commit makes, recording the spec id, display name, revision and `orchestrator` (else the spec's); a host in a cluster is FAILED (its image is the cluster's). Unknown spec, cluster or host ids are `not_found` before anything changes; FOLDER and DATACENTER are `invalid_argument` (esxlcm's inventory has none)",
+ (S+'inventory','scan'): "each cluster or standalone host scanned as `clusters.software.scan` / `hosts.software.scan` do (stored for `compliance.get`); per entity COMPLETED with its compliance and the hosts by status as notifications, or FAILED with the reason (no desired image, image does not resolve, host in a cluster). With `software_spec`, against that library spec instead: a what-if check, not stored. FOLDER / DATACENTER `invalid_argument`",
+ (S+'inventory','extract_installed_image'): "a cluster's as `clusters.installed_images.extract` (stored for `get`); a host's from its own posted state (not stored: nothing serves it later). COMPLETED when a host was read, `uniform_image` and the extraction's notifications; FOLDER / DATACENTER `invalid_argument`",
+ (S+'inventory.reports.summary.clusters','get'): "the clusters named (type CLUSTER; FOLDER / DATACENTER `invalid_argument`) whose desired image was assigned from a library spec (`software_spec_info` is required; others are left out); `compliance_summary` from the last stored scan (a warning when it checked an older commit); precheck, stage and apply unset (esxlcm does not remediate)",
+ (S+'inventory.reports.summary.hosts','get'): "as for clusters (type HOST): a standalone host's own image and scan; a host in a cluster has the cluster's spec and its part of the cluster's last scan",
+ (S+'clusters.software.software_spec_metadata','get'): "the library spec the current commit was assigned from (`inventory.assign_entities`): name and id as assigned, `orchestrator_info`, a warning when the spec changed or was deleted since; `not_found` when the image did not come from the library or there is no commit",
+ (S+'hosts.software.software_spec_metadata','get'): "as for clusters; `unsupported` for a host in a cluster",
  (S+'hosts.software.reports.apply_impact','get'): "a standalone host against its own committed image, the same computation as one host of `clusters.software.reports.apply_impact`; `not_found` before the first commit, `unsupported` for a host in a cluster (its image is the cluster's)",
 }
 def status(svc, op):
@@ -164,8 +172,6 @@ def status(svc, op):
         return 'not planned', 'remediation across the inventory: esxlcm does not connect to hosts'
     if short == 'inventory' and op in ('transition', 'update_vum_capability') or short.startswith('inventory.reports.transition_summary'):
         return 'not planned', "moving clusters from vCenter's baselines (VUM) to images: esxlcm has no baselines, every cluster and host is image-managed"
-    if short.startswith('inventory'):
-        return 'not yet', 'vSphere 9 inventory-wide services (many clusters and hosts in one call); the per-cluster and per-host services they aggregate (scan, compliance, images) are done, the inventory-wide calls are not built'
     if short.startswith(('clusters.configuration', 'clusters.enablement.configuration', 'hosts.configuration')):
         return 'not planned', 'configuration profiles (host settings), not image lifecycle'
     if short.startswith('clusters.vms'):
@@ -174,24 +180,12 @@ def status(svc, op):
         return 'not planned', "needs Broadcom's online compatibility data"
     if short == 'clusters.software' and op in ('stage', 'apply', 'check') or short.startswith('clusters.software.reports.last_apply') or short.startswith('clusters.software.reports.last_check'):
         return 'not planned', 'remediation: esxlcm does not connect to hosts (it checks posted host states)'
-    if short == 'clusters.software.software_spec_metadata':
-        return 'not yet', 'names the library spec a cluster image came from: commits record no library spec id, and nothing assigns library specs to clusters yet, so there is nothing true to answer'
     if short.startswith('clusters.software.reports.hardware_compatibility'):
         return 'not planned', "HCL checks need Broadcom's online compatibility data"
-    if 'alternative_images' in short:
-        return 'not yet', 'alternative images: esxlcm_solver resolves and selects them, and library drafts edit them (built); these services are next'
     if short.startswith('hosts.software.recommendations'):
         return 'not planned', "image recommendations need Broadcom's online release and compatibility data"
     if short == 'hosts.software' and op in ('stage', 'apply', 'check') or short.startswith('hosts.software.reports'):
         return 'not planned', 'remediation and its reports: esxlcm has no connection to hosts, so it does not stage, check or apply images (it scans posted host states)'
-    if short == 'hosts.software.software_spec_metadata':
-        return 'not yet', 'names the library spec a host image came from; nothing assigns library specs to hosts yet'
-    if short.startswith(('hosts.software', 'hosts.')) or svc.startswith('com.vmware.esx.hosts'):
-        return 'not yet', 'on top of the standalone host images (built)'
-    if short.startswith(('clusters.', 'defaults.', 'inventory')):
-        return 'not yet', 'on top of the inventory and the cluster image model (built)'
-    if short.startswith('repository.software'):
-        return 'not yet', 'on top of the image library (built)'
     return 'not yet', ''
 out = []
 out.append('''# vLCM-compatible API: endpoint coverage

@@ -17,7 +17,8 @@ PREFIXES = ('com.vmware.cis.session', 'com.vmware.cis.tasks', 'com.vmware.esx.se
             'com.vmware.esx.settings.hosts.enablement.software',
             'com.vmware.esx.settings.clusters.policies', 'com.vmware.esx.settings.hosts.policies',
             'com.vmware.esx.settings.defaults', 'com.vmware.esx.settings.hardware_support.managers',
-            'com.vmware.esx.settings.clusters.installed_images', 'com.vmware.esx.hosts.software')
+            'com.vmware.esx.settings.clusters.installed_images', 'com.vmware.esx.hosts.software',
+            'com.vmware.esx.settings.inventory')
 ops = [o for o in d['operations'] if o['service'].startswith(PREFIXES)]
 structs, enums = {}, {}
 ours = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'esxlcm_schema.json')))

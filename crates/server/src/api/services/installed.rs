@@ -20,6 +20,7 @@ use super::depot_content::release_date;
 use super::image_wire::message;
 use super::software::image::{committed, resolve};
 use super::software::owner::Owner;
+use crate::api::ApiState;
 use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
 use crate::api::persist::{Host, ServerState};
@@ -236,7 +237,7 @@ fn hosts_software_info(i: &Installed) -> Value {
 }
 
 /// A `com.vmware.esx.settings.notification`.
-fn note(kind: &str, id: &str, text: &str, time: &str) -> Value {
+pub(crate) fn note(kind: &str, id: &str, text: &str, time: &str) -> Value {
     json!({"type": kind, "id": id, "time": time, "message": message(id, text, &[]), "originator": "esxlcm"})
 }
 
@@ -282,18 +283,16 @@ fn component_vibs(catalog: &Catalog, state: &HostState) -> Option<BTreeSet<Strin
     Some(ids)
 }
 
-/// `installed_image_info` of a cluster's hosts.
-fn extract(catalog: &Catalog, s: &ServerState, cluster: &str) -> Value {
+/// `installed_image_info` of `members`, the hosts of `what` (a cluster, or one host).
+fn extract(catalog: &Catalog, members: &[(&String, &Host)], what: &str) -> Value {
     let time = format_datetime(Utc::now());
-    let members: Vec<(&String, &Host)> =
-        s.hosts.iter().filter(|(_, h)| h.cluster.as_deref() == Some(cluster)).collect();
     let (mut successful, mut failed, mut unsupported) = (Vec::new(), Vec::new(), Vec::new());
     let mut host_notes: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut groups: Vec<(ImageKey, Installed, Vec<String>)> = Vec::new();
     let mut orphaned: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let (mut extract_notes, mut eligibility_notes) = (Vec::new(), Vec::new());
     let mut unknown_vibs = Vec::new();
-    for (id, h) in &members {
+    for (id, h) in members {
         let (outcome, state) = host_outcome(catalog, id, h);
         let notes = host_notes.entry((*id).clone()).or_default();
         match outcome {
@@ -357,7 +356,7 @@ fn extract(catalog: &Catalog, s: &ServerState, cluster: &str) -> Value {
         }
     }
     if members.is_empty() {
-        let text = format!("cluster {cluster} has no hosts");
+        let text = format!("{what} has no hosts");
         extract_notes.push(note("ERROR", "com.esxlcm.installed_image.no_hosts", &text, &time));
     }
     let image = |g: &(ImageKey, Installed, Vec<String>)| json!({"software_info": settings_software_info(&g.1), "host_list": g.2});
@@ -404,28 +403,46 @@ fn extract(catalog: &Catalog, s: &ServerState, cluster: &str) -> Value {
     })
 }
 
+/// The installed image of a cluster's hosts, extracted from their posted states and
+/// stored for `installed_images.get` (`clusters.installed_images.extract`,
+/// `inventory.extract_installed_image`).
+pub async fn extract_cluster(state: &ApiState, cluster: &str) -> Result<Value, ApiError> {
+    let catalog = state.depots.catalog().await?;
+    let s = state.depots.snapshot().await;
+    super::inventory::cluster(&s, cluster)?;
+    let members: Vec<(&String, &Host)> =
+        s.hosts.iter().filter(|(_, h)| h.cluster.as_deref() == Some(cluster)).collect();
+    let info = extract(&catalog, &members, &format!("cluster {cluster}"));
+    drop(s);
+    let stored = info.clone();
+    state
+        .depots
+        .mutate(|s| {
+            // The cluster may have gone while the states were read.
+            super::inventory::cluster(s, cluster)?;
+            s.installed_images.insert(cluster.to_owned(), stored);
+            Ok(())
+        })
+        .await?;
+    tracing::info!(cluster = %cluster, status = %info["status"], "installed image extracted");
+    Ok(info)
+}
+
+/// The installed image of one host, as [`extract_cluster`] reads a cluster's hosts; not
+/// stored (no `hosts.installed_images` service answers it later).
+pub async fn extract_host(state: &ApiState, host: &str) -> Result<Value, ApiError> {
+    let catalog = state.depots.catalog().await?;
+    let s = state.depots.snapshot().await;
+    let member = s.hosts.get_key_value(host).ok_or_else(|| ApiError::not_found("host", host))?;
+    Ok(extract(&catalog, &[member], &format!("host {host}")))
+}
+
 /// `clusters.installed_images.extract$task`: computed from the posted states and stored.
 pub fn images_extract(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let cluster: String = ctx.input("cluster")?;
         ctx.report(10, 100, "Reading the hosts' installed states");
-        let catalog = ctx.state.depots.catalog().await?;
-        let s = ctx.state.depots.snapshot().await;
-        super::inventory::cluster(&s, &cluster)?;
-        let info = extract(&catalog, &s, &cluster);
-        drop(s);
-        let stored = info.clone();
-        ctx.state
-            .depots
-            .mutate(|s| {
-                // The cluster may have gone while the states were read.
-                super::inventory::cluster(s, &cluster)?;
-                s.installed_images.insert(cluster.clone(), stored);
-                Ok(())
-            })
-            .await?;
-        tracing::info!(cluster = %cluster, status = %info["status"], "installed image extracted");
-        Ok(Out::Plain(info))
+        Ok(Out::Plain(extract_cluster(&ctx.state, &cluster).await?))
     })
 }
 

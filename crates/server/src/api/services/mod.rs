@@ -13,6 +13,7 @@ pub mod certificates;
 pub mod enablement;
 pub mod overrides;
 pub mod policies;
+pub mod settings_inventory;
 pub mod targets;
 pub mod trust;
 pub mod umds;
@@ -129,6 +130,11 @@ const DH_POLICY_EFFECTIVE: &str = "com.vmware.esx.settings.defaults.hosts.polici
 const UMDS: &str = "com.vmware.esx.settings.depots.umds";
 const INSTALLED_IMAGES: &str = "com.vmware.esx.settings.clusters.installed_images";
 const APPLY_IMPACT: &str = "com.vmware.esx.settings.clusters.software.reports.apply_impact";
+const INVENTORY: &str = "com.vmware.esx.settings.inventory";
+const SUMMARY_CLUSTERS: &str = "com.vmware.esx.settings.inventory.reports.summary.clusters";
+const SUMMARY_HOSTS: &str = "com.vmware.esx.settings.inventory.reports.summary.hosts";
+const C_SPEC_METADATA: &str = "com.vmware.esx.settings.clusters.software.software_spec_metadata";
+const H_SPEC_METADATA: &str = "com.vmware.esx.settings.hosts.software.software_spec_metadata";
 const TRUSTED_ROOTS: &str = "com.vmware.vcenter.certificate_management.vcenter.trusted_root_chains";
 
 macro_rules! op {
@@ -418,6 +424,14 @@ pub static IMPLEMENTED: &[Implemented] = &[
     op!("com.vmware.esx.hosts.software.installed_components", "list", Read, installed::installed_components_list),
     op!(APPLY_IMPACT, "get", Read, installed::apply_impact_get),
     op!("com.vmware.esx.settings.hosts.software.reports.apply_impact", "get", Read, installed::host_apply_impact_get),
+    // ---- vSphere 9: library specs assigned to entities, inventory-wide calls ----
+    op!(INVENTORY, "assign_entities", Admin, settings_inventory::assign_entities),
+    op!(INVENTORY, "scan", Admin, settings_inventory::scan),
+    op!(INVENTORY, "extract_installed_image", Admin, settings_inventory::extract_installed_image),
+    op!(SUMMARY_CLUSTERS, "get", Read, settings_inventory::summary_clusters),
+    op!(SUMMARY_HOSTS, "get", Read, settings_inventory::summary_hosts),
+    op!(C_SPEC_METADATA, "get", Read, software::library::spec_metadata_get),
+    op!(H_SPEC_METADATA, "get", Read, software::library::spec_metadata_get),
 ];
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use super::owner::Owner;
 use crate::api::ApiState;
 use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
-use crate::api::persist::{Commit, Draft, ServerState};
+use crate::api::persist::{Commit, Draft, LibraryOrigin, ServerState};
 use crate::api::services::depots::{is_upload_id, local_path};
 use crate::api::services::image_wire;
 use crate::api::typed::format_datetime;
@@ -374,11 +374,15 @@ pub fn record_commit(
     message: String,
     spec: SoftwareSpec,
     display_name: Option<String>,
+    library: Option<LibraryOrigin>,
 ) -> Result<String, ApiError> {
+    // Checked before the id is taken: a refused commit uses none.
+    owner.history(s)?;
     s.next_id += 1;
     let commit_id = s.next_id.to_string();
     let h = owner.history_mut(s)?;
-    let commit = Commit { author: user.to_owned(), time: format_datetime(Utc::now()), message, spec, display_name };
+    let time = format_datetime(Utc::now());
+    let commit = Commit { author: user.to_owned(), time, message, spec, display_name, library };
     h.commits.insert(commit_id.clone(), commit);
     h.commit = Some(commit_id.clone());
     Ok(commit_id)
@@ -410,7 +414,7 @@ pub fn drafts_commit(ctx: Ctx) -> HandlerFuture {
                     )));
                 }
                 let message = spec_in.message.unwrap_or_default();
-                let commit_id = record_commit(s, &owner, &user, message, d.spec, d.display_name)?;
+                let commit_id = record_commit(s, &owner, &user, message, d.spec, d.display_name, None)?;
                 owner.history_mut(s)?.drafts.remove(&draft_id);
                 Ok(commit_id)
             })

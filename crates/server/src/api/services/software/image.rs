@@ -325,19 +325,25 @@ pub async fn scan_spec(ctx: &Ctx, owner: &Owner, spec: SoftwareSpec, commit: Opt
     }
 }
 
+/// Scan an owner's hosts against its committed image and store the result for
+/// `compliance.get` (`clusters.software.scan`, `hosts.software.scan`, `inventory.scan`).
+pub async fn scan_committed(ctx: &Ctx, owner: &Owner) -> Result<Value, ApiError> {
+    let (commit, spec) = committed(&*ctx.state.depots.snapshot().await, owner)?;
+    let result = scan_spec(ctx, owner, spec, Some(&commit)).await?;
+    let stored = result.clone();
+    ctx.state
+        .depots
+        .mutate(|s| {
+            owner.history_mut(s)?.last_scan = Some(stored);
+            Ok(())
+        })
+        .await?;
+    Ok(result)
+}
+
 pub fn scan(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let owner = Owner::of(&ctx)?;
-        let (commit, spec) = committed(&*ctx.state.depots.snapshot().await, &owner)?;
-        let result = scan_spec(&ctx, &owner, spec, Some(&commit)).await?;
-        let stored = result.clone();
-        ctx.state
-            .depots
-            .mutate(|s| {
-                owner.history_mut(s)?.last_scan = Some(stored);
-                Ok(())
-            })
-            .await?;
-        Ok(Out::Plain(result))
+        Ok(Out::Plain(scan_committed(&ctx, &owner).await?))
     })
 }

@@ -2,8 +2,9 @@
 //! a cluster or host (the image builder's side). A spec is created or changed only by
 //! committing a library draft (`drafts.create`, `import_software_spec`, or `edit`/`copy`
 //! of an existing spec); drafts are composed, validated and committed with the shared
-//! draft code (`Owner::Library`). Nothing assigns library specs to clusters or hosts here
-//! (esxlcm does not remediate), so `assigned_entities` is always empty.
+//! draft code (`Owner::Library`). `inventory.assign_entities` makes a spec a cluster's or
+//! standalone host's desired image (a commit recording the spec): `assigned_entities` and
+//! `software_spec_metadata` read it from the current commits.
 
 use std::collections::BTreeSet;
 
@@ -21,16 +22,36 @@ use super::image::{effective_components, image_as_spec};
 use super::owner::Owner;
 use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
-use crate::api::persist::{Draft, LibrarySpec, ServerState};
+use crate::api::persist::{Draft, ImageHistory, LibrarySpec, ServerState};
 use crate::api::services::image_wire;
 use crate::api::typed::format_datetime;
 
-fn spec<'a>(s: &'a ServerState, id: &str) -> Result<&'a LibrarySpec, ApiError> {
+pub(crate) fn spec<'a>(s: &'a ServerState, id: &str) -> Result<&'a LibrarySpec, ApiError> {
     s.library.specs.get(id).ok_or_else(|| ApiError::not_found("software spec", id))
 }
 
+/// The clusters and standalone hosts whose desired image was assigned from spec `id`.
+fn assigned_entities(s: &ServerState, id: &str) -> Value {
+    let from = |h: &ImageHistory| {
+        h.commit
+            .as_ref()
+            .and_then(|c| h.commits.get(c))
+            .and_then(|c| c.library.as_ref())
+            .is_some_and(|o| o.software_spec_id == id)
+    };
+    let clusters: Vec<Value> =
+        s.clusters.iter().filter(|(_, c)| from(&c.image)).map(|(cid, c)| json!({"id": cid, "name": c.name})).collect();
+    let hosts: Vec<Value> = s
+        .hosts
+        .iter()
+        .filter(|(_, h)| h.cluster.is_none() && from(&h.image))
+        .map(|(hid, h)| json!({"id": hid, "name": h.name}))
+        .collect();
+    json!({"clusters": clusters, "hosts": hosts})
+}
+
 /// `record` / `info` of a library spec (`info` is the record without its id).
-fn record(catalog: &Catalog, id: &str, l: &LibrarySpec) -> Value {
+fn record(catalog: &Catalog, s: &ServerState, id: &str, l: &LibrarySpec) -> Value {
     let kind = if l.spec.alternative_images.is_empty() { "SINGLE" } else { "COMPOSITE" };
     let mut v = json!({
         "id": id,
@@ -38,7 +59,7 @@ fn record(catalog: &Catalog, id: &str, l: &LibrarySpec) -> Value {
         "type": kind,
         "software_info": image_wire::software_info(catalog, &l.spec),
         "software_spec": serde_json::to_value(&l.spec).unwrap_or(Value::Null),
-        "assigned_entities": {"clusters": [], "hosts": []},
+        "assigned_entities": assigned_entities(s, id),
         "editable": true,
         "creation_time": l.created,
         "modified_time": l.modified,
@@ -82,7 +103,7 @@ pub fn list(ctx: Ctx) -> HandlerFuture {
             .filter(|(_, l)| filter.owners.as_ref().is_none_or(|o| owner_of(l).is_some_and(|x| o.contains(&x))))
             .collect();
         specs.sort_by(|a, b| (&a.1.display_name, a.0).cmp(&(&b.1.display_name, b.0)));
-        let records: Vec<Value> = specs.into_iter().map(|(id, l)| record(&catalog, id, l)).collect();
+        let records: Vec<Value> = specs.into_iter().map(|(id, l)| record(&catalog, &s, id, l)).collect();
         Ok(Out::Plain(json!({"records": records})))
     })
 }
@@ -92,7 +113,7 @@ pub fn get(ctx: Ctx) -> HandlerFuture {
         let id: String = ctx.input("software_spec")?;
         let s = ctx.state.depots.snapshot().await;
         let catalog = ctx.state.depots.catalog().await?;
-        let mut v = record(&catalog, &id, spec(&s, &id)?);
+        let mut v = record(&catalog, &s, &id, spec(&s, &id)?);
         if let Some(obj) = v.as_object_mut() {
             obj.remove("id");
         }
@@ -240,7 +261,7 @@ pub fn check_repository(ctx: Ctx) -> HandlerFuture {
                 if wanted.as_ref() == Some(&l.spec) {
                     kinds.push("SOFTWARE_SPEC_MATCH");
                 }
-                (!kinds.is_empty()).then(|| json!({"match_types": kinds, "record": record(&catalog, id, l)}))
+                (!kinds.is_empty()).then(|| json!({"match_types": kinds, "record": record(&catalog, &s, id, l)}))
             })
             .collect();
         Ok(Out::Plain(json!({"matches": matches})))
@@ -410,5 +431,51 @@ pub fn drafts_commit(ctx: Ctx) -> HandlerFuture {
             .await?;
         tracing::info!(software_spec = %spec_id, user = %user, message = ?spec_in.message, "library spec committed");
         Ok(Out::Plain(Value::String(spec_id)))
+    })
+}
+
+// ---- clusters.software.software_spec_metadata, hosts.software.software_spec_metadata ----
+
+/// The library spec the current commit was assigned from (`inventory.assign_entities`);
+/// `not_found` when there is no commit or it did not come from the library. A spec changed
+/// or deleted since is a warning: the desired image stays the one assigned.
+pub fn spec_metadata_get(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let owner = Owner::of(&ctx)?;
+        let s = ctx.state.depots.snapshot().await;
+        let h = owner.history(&s)?;
+        let origin =
+            h.commit.as_ref().and_then(|c| h.commits.get(c)).and_then(|c| c.library.as_ref()).ok_or_else(|| {
+                ApiError::new(
+                    ErrorKind::NotFound,
+                    "com.esxlcm.image.no_software_spec",
+                    format!(
+                        "the desired image of {owner} was not assigned from a library software spec (inventory \
+                     assign-entities)"
+                    ),
+                )
+            })?;
+        let id = &origin.software_spec_id;
+        let warning = match s.library.specs.get(id) {
+            None => Some(format!("software spec '{id}' was deleted from the library since it was assigned")),
+            Some(l) if l.revision != origin.revision => Some(format!(
+                "software spec '{id}' was changed since it was assigned; the desired image is the one assigned"
+            )),
+            Some(_) => None,
+        };
+        let warnings: Vec<Value> = warning
+            .map(|text| {
+                let time = format_datetime(Utc::now());
+                json!({"type": "WARNING", "id": "com.esxlcm.image.software_spec_changed", "time": time,
+                       "message": image_wire::message("com.esxlcm.image.software_spec_changed", &text, &[])})
+            })
+            .into_iter()
+            .collect();
+        Ok(Out::Plain(json!({
+            "display_name": origin.display_name,
+            "software_spec_id": id,
+            "orchestrator_info": origin.orchestrator.clone().unwrap_or_else(|| json!({})),
+            "notifications": {"info": [], "warnings": warnings, "errors": []},
+        })))
     })
 }

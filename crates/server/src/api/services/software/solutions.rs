@@ -92,7 +92,7 @@ async fn commit_change(
                 )));
             }
             let display_name = h.commits.get(&base).and_then(|c| c.display_name.clone());
-            record_commit(s, &owner, &user, message, spec, display_name)
+            record_commit(s, &owner, &user, message, spec, display_name, None)
         })
         .await?;
     tracing::info!(image = %owner, commit = %commit_id, user = %user, change = %what, "solution change committed");
