@@ -202,6 +202,10 @@ async fn library_spec_assigned_scanned_and_summarised_over_rest() {
     assert_eq!(list.len(), 2, "{sum}");
     assert!(list.iter().all(|c| c["software_spec_info"] == json!({"id": gold, "display_name": "gold"})), "{sum}");
     assert!(list.iter().all(|c| c.get("compliance_summary").is_none_or(Value::is_null)), "{sum}");
+    // The type's union rule: CLUSTER names its clusters.
+    let (st, e) = s.send(Method::GET, &format!("{INV}/reports/summary/clusters?type=CLUSTER"), viewer, None).await;
+    assert_eq!((st, e["error_type"].as_str()), (400, Some("INVALID_ARGUMENT")), "{e}");
+    assert!(e["messages"][0]["default_message"].as_str().unwrap().contains("clusters must be set"), "{e}");
 
     // Scan both clusters: per-cluster results, stored.
     let info = inventory(&x, t, "scan", json!({"entities": entities("CLUSTER", &[&prod, &dev])})).await;
