@@ -13,6 +13,7 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use esxlcm_depot::source::http_problem::{CertificateProblem, StatusProblem};
 use esxlcm_depot::source::redact::error_chain;
 pub use esxlcm_depot::source::redact::{redact_text, redact_url, redact_url_str};
 
@@ -135,33 +136,23 @@ impl Read for BodyReader {
 }
 
 fn status_error(url: String, status: StatusCode) -> FetchError {
-    match status {
-        StatusCode::NOT_FOUND | StatusCode::GONE => FetchError::NotFound { url },
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => FetchError::Failed {
+    match StatusProblem::of(status.as_u16()) {
+        Some(StatusProblem::NotFound) => FetchError::NotFound { url },
+        problem => FetchError::Failed {
             url,
-            message: format!(
-                "the depot refused the request (HTTP {}); download tokens expire — check the token in the URL or the --header",
-                status.as_u16()
-            ),
+            message: problem
+                .unwrap_or(StatusProblem::Unexpected)
+                .message(status.as_u16(), "check the token in the URL or the --header"),
         },
-        StatusCode::PROXY_AUTHENTICATION_REQUIRED => FetchError::Failed {
-            url,
-            message: "the proxy requires authentication (HTTP 407); give it as --proxy http://user:password@host:port"
-                .into(),
-        },
-        s if s.is_server_error() => {
-            FetchError::Failed { url, message: format!("the server failed (HTTP {s}); try again later") }
-        }
-        s => FetchError::Failed { url, message: format!("unexpected HTTP status {s}") },
     }
 }
 
 fn request_error(url: &str, err: &reqwest::Error) -> FetchError {
     let detail = error_chain(err);
-    let message = if let Some(problem) = tls_problem(&detail) {
+    let message = if let Some(problem) = CertificateProblem::classify(&detail) {
         format!(
-            "TLS: the server's certificate was not accepted ({problem}): {detail}. If the depot uses a private or \
-             corporate CA, pass its certificate with --ca-file FILE.pem"
+            "{} ({detail}); if the depot uses a private or corporate CA, pass its certificate with --ca-file FILE.pem",
+            problem.describe()
         )
     } else if err.is_timeout() {
         format!("timed out: {detail}. Raise --timeout/--connect-timeout, or check --proxy / HTTPS_PROXY")
@@ -171,29 +162,6 @@ fn request_error(url: &str, err: &reqwest::Error) -> FetchError {
         detail
     };
     FetchError::Failed { url: url.to_owned(), message }
-}
-
-/// Name the certificate problem if the error chain is one.
-fn tls_problem(detail: &str) -> Option<&'static str> {
-    let d = detail.to_ascii_lowercase();
-    let known: [(&str, &'static str); 9] = [
-        ("causedasendentity", "the server presents a CA certificate as its own"),
-        ("unknownissuer", "issued by an unknown certificate authority"),
-        ("unknown issuer", "issued by an unknown certificate authority"),
-        ("expired", "the certificate has expired or is not yet valid"),
-        ("notvalidforname", "the certificate is not valid for this host name"),
-        ("not valid for name", "the certificate is not valid for this host name"),
-        ("self-signed", "the certificate is self-signed"),
-        ("badsignature", "the certificate's signature does not verify"),
-        ("revoked", "the certificate has been revoked"),
-    ];
-    if let Some((_, what)) = known.iter().find(|(needle, _)| d.contains(needle)) {
-        return Some(what);
-    }
-    if d.contains("certificate") || d.contains("invalid peer") || d.contains("tls handshake") {
-        return Some("certificate verification failed");
-    }
-    None
 }
 
 fn parse_headers(headers: &[String]) -> anyhow::Result<HeaderMap> {
@@ -230,14 +198,5 @@ mod tests {
         let e = status_error("u".into(), StatusCode::UNAUTHORIZED).to_string();
         assert!(e.contains("download tokens expire"), "{e}");
         assert!(matches!(status_error("u".into(), StatusCode::NOT_FOUND), FetchError::NotFound { .. }));
-    }
-
-    #[test]
-    fn names_certificate_problems() {
-        assert_eq!(
-            tls_problem("invalid peer certificate: UnknownIssuer"),
-            Some("issued by an unknown certificate authority")
-        );
-        assert_eq!(tls_problem("connection refused"), None);
     }
 }

@@ -563,5 +563,6 @@ fn serve_over_https_with_a_generated_certificate() {
     // Without it the certificate is refused, and the message says so.
     let r = run(&["depot", "inspect", &url]);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.to_lowercase().contains("certificate"), "{}", r.stderr);
+    assert!(r.stderr.contains("signed by a CA this machine does not trust"), "{}", r.stderr);
+    assert!(r.stderr.contains("--ca-file FILE.pem"), "says what to do: {}", r.stderr);
 }

@@ -15,6 +15,7 @@ use reqwest::blocking::Client;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
+use esxlcm_depot::source::http_problem::{CertificateProblem, StatusProblem};
 use esxlcm_depot::source::redact::{error_chain, redact_url};
 
 #[derive(Debug, thiserror::Error)]
@@ -423,15 +424,15 @@ impl Transport for HttpTransport {
             StatusCode::RANGE_NOT_SATISFIABLE if request.resume_from.is_some() => {
                 Ok(GetResponse::Partial(Body { validators, length: Some(0), reader: Box::new(io::empty()) }))
             }
-            StatusCode::NOT_FOUND | StatusCode::GONE => Err(TransportError::NotFound { url: shown }),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(TransportError::Failed {
-                url: shown,
-                message: format!(
-                    "the depot refused the request (HTTP {}); download tokens expire — check the source's URL token or header",
-                    status.as_u16()
-                ),
-            }),
-            s => Err(TransportError::Failed { url: shown, message: format!("unexpected HTTP status {s}") }),
+            s => match StatusProblem::of(s.as_u16()) {
+                Some(StatusProblem::NotFound) => Err(TransportError::NotFound { url: shown }),
+                problem => Err(TransportError::Failed {
+                    url: shown,
+                    message: problem
+                        .unwrap_or(StatusProblem::Unexpected)
+                        .message(s.as_u16(), "check the source's URL token or header"),
+                }),
+            },
         }
     }
 }
@@ -457,15 +458,7 @@ fn explain_tls(message: &str, ca_file: Option<&Path>, client_cert: Option<&Path>
     }
     let Some(at) = message.find("invalid peer certificate") else { return message.to_owned() };
     let detail = message.get(at..).unwrap_or(message);
-    let what = if detail.contains("UnknownIssuer") {
-        "the server's TLS certificate is signed by a CA this machine does not trust"
-    } else if detail.contains("NotValidForName") {
-        "the server's TLS certificate does not name this host (check the URL's host name)"
-    } else if detail.contains("Expired") {
-        "the server's TLS certificate has expired (or this machine's clock is wrong)"
-    } else {
-        "the server's TLS certificate was refused"
-    };
+    let what = CertificateProblem::classify(detail).unwrap_or(CertificateProblem::Other).describe();
     let todo = match ca_file {
         Some(ca) => format!(
             "the CA bundle given to this source ({}) does not vouch for it: check that it holds the CA that \

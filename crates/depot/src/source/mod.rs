@@ -4,6 +4,7 @@
 
 pub mod container;
 pub mod fetch;
+pub mod http_problem;
 pub mod path;
 pub mod redact;
 

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use esxlcm_depot::source::http_problem::{CertificateProblem, StatusProblem};
 use esxlcm_depot::source::redact::error_chain;
 pub use esxlcm_depot::source::redact::{redact_text, redact_url, redact_url_str};
 
@@ -146,31 +147,25 @@ impl Read for BodyReader {
 }
 
 fn status_error(url: String, status: StatusCode) -> FetchError {
-    match status {
-        StatusCode::NOT_FOUND | StatusCode::GONE => FetchError::NotFound { url },
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => FetchError::Failed {
+    match StatusProblem::of(status.as_u16()) {
+        Some(StatusProblem::NotFound) => FetchError::NotFound { url },
+        problem => FetchError::Failed {
             url,
-            message: format!(
-                "the depot refused the request (HTTP {}); download tokens expire — check the token in the location",
-                status.as_u16()
-            ),
+            message: problem
+                .unwrap_or(StatusProblem::Unexpected)
+                .message(status.as_u16(), "check the token in the location"),
         },
-        s if s.is_server_error() => {
-            FetchError::Failed { url, message: format!("the server failed (HTTP {s}); try again later") }
-        }
-        s => FetchError::Failed { url, message: format!("unexpected HTTP status {s}") },
     }
 }
 
 fn request_error(url: &str, err: &reqwest::Error) -> FetchError {
     let detail = error_chain(err);
-    let lower = detail.to_ascii_lowercase();
-    let message = if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("invalid peer")
-    {
+    let message = if let Some(problem) = CertificateProblem::classify(&detail) {
         format!(
-            "TLS: the depot's certificate was not accepted: {detail}. If it uses a private CA, add its certificate \
+            "{} ({detail}): the certificate was not accepted. If the depot uses a private CA, add its certificate \
              as a trusted root chain (POST /api/vcenter/certificate-management/vcenter/trusted-root-chains) or to \
-             trusted_ca_files in the server's config.json"
+             trusted_ca_files in the server's config.json",
+            problem.describe()
         )
     } else if err.is_timeout() {
         format!("timed out: {detail}")
