@@ -192,8 +192,6 @@ fn convert_to_plain(reg: &Registry, dv: &DataValue, ty: &Ty, path: &str, enums: 
     }
 }
 
-/// Plain form of a value whose type is not declared (opaque task results, error data):
-/// structure names are dropped, map-entry lists become objects.
 /// The declared result type of the task a `cis.task.info` describes, for its `result`.
 fn task_result_type<'r>(reg: &'r Registry, struct_name: &str, field: &str, sv: &StructValue) -> Option<&'r Ty> {
     if struct_name != "com.vmware.cis.task.info" || field != "result" {
@@ -206,6 +204,8 @@ fn task_result_type<'r>(reg: &'r Registry, struct_name: &str, field: &str, sv: &
     reg.op(text("service")?, text("operation")?)?.task_result.as_ref()
 }
 
+/// Plain form of a value whose type is not declared (opaque task results, error data):
+/// structure names are dropped, map-entry lists become objects.
 pub fn untyped_plain(dv: &DataValue) -> Value {
     match dv {
         DataValue::Void | DataValue::Optional(None) => Value::Null,
