@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Drive `esxlcm serve --api` with the unmodified official vSphere Automation Python SDK
+# Drive `esxlcm serve` with the unmodified official vSphere Automation Python SDK
 # (tests/sdk). Builds the binary, makes a venv with the pinned packages
 # (tests/sdk/requirements.txt) and runs pytest. Extra arguments go to pytest.
 #

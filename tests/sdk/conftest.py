@@ -1,4 +1,4 @@
-"""Fixtures for driving `esxlcm serve --api` with the unmodified official Python SDK.
+"""Fixtures for driving `esxlcm serve` with the unmodified official Python SDK.
 
 The server is started once per test session on a free loopback port with a fresh data
 dir; its generated CA is the only trust anchor. Build the binary first
@@ -45,7 +45,7 @@ class Server:
             pytest.fail(f"{binary} does not exist: build it with `cargo build -p esxlcm` (or set ESXLCM_BIN)")
         env = dict(os.environ, ESXLCM_ADMIN_USER=ADMIN[0], ESXLCM_ADMIN_PASSWORD=ADMIN[1])
         self.proc = subprocess.Popen(
-            [binary, "serve", "--api", "--data-dir", str(self.data_dir), "--listen", "127.0.0.1:0"],
+            [binary, "serve", "--no-demo", "--data-dir", str(self.data_dir), "--listen", "127.0.0.1:0"],
             stdout=subprocess.PIPE,
             stderr=sys.stderr,
             env=env,

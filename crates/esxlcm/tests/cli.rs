@@ -314,19 +314,63 @@ fn serve_refuses_a_directory_without_a_depot() {
 }
 
 #[test]
-fn serve_without_dir_generates_and_serves_the_demo_depot() {
+fn serve_without_dir_runs_the_service_with_the_demo_depot() {
     let data = tempfile::tempdir().expect("tempdir");
-    let server = start_server(&["--data-dir", data.path().to_str().unwrap_or_default()]);
-    let demo = data.path().join("demo-depot");
-    assert!(demo.join("index.xml").is_file(), "the demo depot is written to DATA_DIR/demo-depot");
+    let mut child = esxlcm()
+        .args(["serve", "--data-dir", data.path().to_str().unwrap_or_default()])
+        .args(["--listen", "127.0.0.1:0", "--hosts-listen", "127.0.0.1:0"])
+        .env("ESXLCM_ADMIN_USER", "admin")
+        .env("ESXLCM_ADMIN_PASSWORD", "Adm1n!pass")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("esxlcm serve starts");
+    let mut reader = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut banner = Vec::new();
+    for _ in 0..20 {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        let done = line.starts_with("press Ctrl-C");
+        banner.push(line.trim_end().to_owned());
+        if done {
+            break;
+        }
+    }
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let server = Server { child, base: String::new() };
+    assert!(banner[0].starts_with("listening on https://127.0.0.1:"), "{banner:?}");
+    assert!(
+        banner.iter().any(|l| l.contains("demo depot (synthetic")),
+        "the banner says what is synthetic: {banner:?}"
+    );
+    assert!(banner.iter().any(|l| l.contains("ESXLCM_ADMIN_USER")), "and how to log in: {banner:?}");
+    let hosts = banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("http://").and_then(|r| r.split('/').next()))
+        .unwrap_or_else(|| panic!("the hosts' plain-HTTP address is in the banner: {banner:?}"))
+        .to_owned();
 
-    let local = inspect_json(demo.to_str().unwrap_or_default());
-    let online = inspect_json(&format!("{}index.xml", server.base));
+    // The demo depot is the store source `demo`, served to hosts under /depots/.
+    let online = inspect_json(&format!("http://{hosts}/depots/demo/index.xml"));
+    let expected = data.path().join("expected.zip");
+    let r =
+        run(&["depot", "generate", "--preset", "tiny", "--seed", "1", "--out", expected.to_str().unwrap_or_default()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let local = inspect_json(expected.to_str().unwrap_or_default());
     assert!(components(&local).len() > 3, "the demo depot has components");
-    assert!(!local["base_images"].as_array().is_some_and(Vec::is_empty), "and base images");
     assert_eq!(components(&online), components(&local));
     assert_eq!(online["base_images"], local["base_images"]);
-    assert_eq!(online["addons"], local["addons"]);
+
+    // `esxlcm mirror` sees the same store, and says where each source is served.
+    let store = data.path().join("store");
+    let r = run(&["mirror", "--store", store.to_str().unwrap_or_default(), "list", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let list: Value = serde_json::from_str(&r.stdout).expect("JSON");
+    assert_eq!(list["sources"][0]["name"], "demo");
+    assert_eq!(list["sources"][0]["served_at"], "/depots/demo/index.xml");
+    drop(server);
 }
 
 /// A one-shot HTTP server that answers every request with `status`; returns its address.

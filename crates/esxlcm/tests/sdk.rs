@@ -1,5 +1,5 @@
 //! The official vSphere Automation Python SDK (unmodified, pinned in
-//! tests/sdk/requirements.txt) against `esxlcm serve --api`: runs tests/sdk through
+//! tests/sdk/requirements.txt) against `esxlcm serve`: runs tests/sdk through
 //! scripts/test-sdk.sh with the binary this `cargo test` built, so the README's one test
 //! command covers the SDK suite too. The first run makes a venv in target/sdk-venv and
 //! installs the packages from PyPI. Without python3 (and its venv module) the test skips

@@ -356,6 +356,7 @@ fn main() {
             data_dir: data.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
             initial_admin: Some(InitialAdmin { user: ADMIN.0.into(), password: ADMIN.1.into() }),
+            hosts_listen: None,
         }))
         .unwrap();
     let ca = reqwest::Certificate::from_pem(&std::fs::read(server.ca_file.as_ref().unwrap()).unwrap()).unwrap();

@@ -7,4 +7,6 @@
 pub mod api;
 pub mod depot_http;
 pub mod https;
+pub mod service;
 pub mod store_http;
+pub mod store_index;

@@ -193,7 +193,7 @@ async fn offline_pull_task_then_depot_content() {
     rpc_error(&r, "not_found");
     let r = s.rpc_s(&t, "com.vmware.esx.settings.depot_content.components", "list", json!({})).await;
     assert_eq!(r["result"]["output"], json!([]));
-    assert!(!dir.path().join("data/depots/offline").join(format!("{depot}.zip")).exists());
+    assert!(!dir.path().join("data/store/published").join(&depot).exists());
     s.stop().await;
 }
 

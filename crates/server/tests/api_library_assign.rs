@@ -335,12 +335,11 @@ async fn an_unresolvable_library_spec_fails_each_entity() {
     // validated against changed under it).
     let ImageServer { dir, data, catalog, p, s, .. } = x;
     s.stop().await;
-    let path = data.join("state.json");
-    let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let spec = &mut state["library"]["specs"][&gold]["spec"];
-    spec["base_image"]["version"] = json!(p.low.to_string());
-    spec.as_object_mut().unwrap().remove("add_on");
-    std::fs::write(&path, state.to_string()).unwrap();
+    crate::api_support::edit_state(&data, |state| {
+        let spec = &mut state["library"]["specs"][&gold]["spec"];
+        spec["base_image"]["version"] = json!(p.low.to_string());
+        spec.as_object_mut().unwrap().remove("add_on");
+    });
     let s = start_on(&data).await;
     let t = s.rest_login(crate::api_support::ADMIN.0, crate::api_support::ADMIN.1).await;
     let viewer = s.rest_login(VIEWER.0, VIEWER.1).await;

@@ -102,7 +102,7 @@ async fn online_depot_sync_content_image_and_failures() {
     assert_eq!(info["error"]["error_type"], "RESOURCE_INACCESSIBLE", "{info}");
     let message = info["error"]["messages"][0]["default_message"].as_str().unwrap().to_owned();
     assert!(message.contains(&bad_id) && message.contains("127.0.0.1:1"), "{message}");
-    assert!(message.contains("could not connect"), "{message}");
+    assert!(message.contains("Connection refused") || message.contains("could not connect"), "{message}");
     assert!(!message.contains(token) && !message.contains("s3cret"), "{message}");
     let (_, list) = s.send(Method::GET, "/api/esx/settings/depot-content/components", &viewer, None).await;
     assert_eq!(component_names(&list), comps);
@@ -145,8 +145,7 @@ async fn online_depot_sync_content_image_and_failures() {
     assert_eq!(list, json!([]));
     let (st, _) = s.send(Method::GET, &format!("{online}/{id}/content"), &t, None).await;
     assert_eq!(st, 400);
-    let cached: Vec<_> = std::fs::read_dir(data.join("depots/online")).unwrap().collect();
-    assert!(cached.is_empty(), "flush removes the cache: {cached:?}");
+    assert!(!data.join(format!("store/published/{}", id)).exists(), "flush unpublishes the depot");
     s.stop().await;
 }
 
@@ -167,7 +166,7 @@ async fn sync_of_a_depot_without_metadata_fails_with_the_cause() {
     assert_eq!(info["status"], "FAILED", "{info}");
     let message = info["error"]["messages"][0]["default_message"].as_str().unwrap();
     assert!(message.contains(id.as_str().unwrap()) && message.contains(&location), "{message}");
-    assert!(message.contains("not found"), "{message}");
+    assert!(message.contains("no vendor list"), "{message}");
     stop.send(()).unwrap();
     task.await.unwrap();
     s.stop().await;

@@ -169,6 +169,7 @@ async fn one_server_per_data_dir() {
         data_dir: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         initial_admin: None,
+        hosts_listen: None,
     })
     .await;
     assert!(matches!(second, Err(esxlcm_server::api::ServeError::Locked(_))));

@@ -173,7 +173,7 @@ async fn enablement_checks_what_esxlcm_knows_and_records_enable() {
     assert!(all.iter().any(|m| m.contains("no desired image")), "{all:?}");
     let info = s.rest_task(Method::PUT, &c, &t, Some(json!({"skip_software_check": true}))).await;
     assert_eq!(info["status"], "SUCCEEDED", "{info}");
-    let state: Value = serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap();
+    let state: Value = crate::api_support::state_json(dir.path());
     assert_eq!(state["software_enablements"][&cluster]["user"], ADMIN.0, "recorded");
 
     // Over JSON-RPC, as a task only.
@@ -387,8 +387,7 @@ async fn umds_depot_is_synced_and_joins_depot_content() {
     let (st, _) = s.send(Method::GET, umds, &t, None).await;
     assert_eq!(st, 404);
     assert_eq!(s.get_json(components, &t).await, json!([]));
-    let cached: Vec<_> = std::fs::read_dir(data.join("depots/online")).unwrap().collect();
-    assert!(cached.is_empty(), "{cached:?}");
+    assert!(!data.join("store/published/umds").exists(), "the store source is gone with its published tree");
     s.stop().await;
 }
 
@@ -442,7 +441,7 @@ async fn deleting_a_cluster_or_host_deletes_its_settings() {
     let s = start_on(dir.path()).await;
     let t = s.rest_login(ADMIN.0, ADMIN.1).await;
     let (cluster, member, standalone) = inventory(&s, &t).await;
-    let state = || -> Value { serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap() };
+    let state = || -> Value { crate::api_support::state_json(dir.path()) };
     let depot = json!({"location": "http://branch-01.example/index.xml"});
     for (kind, id) in [("clusters", &cluster), ("hosts", &standalone)] {
         let base = format!("/api/esx/settings/{kind}/{id}");

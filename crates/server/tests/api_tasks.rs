@@ -79,8 +79,10 @@ async fn pull_over_http_with_a_header_token() {
     let (info, _) = s.rpc_wait_task(&t, r["result"]["output"].as_str().unwrap()).await;
     assert_eq!(info["status"], "SUCCEEDED", "{info}");
     // The token is not stored with the depot.
-    let state = std::fs::read_to_string(dir.path().join("data/state.json")).unwrap();
+    let state = crate::api_support::state_json(&dir.path().join("data")).to_string();
     assert!(!state.contains("t0k"));
+    let sources = std::fs::read(dir.path().join("data/store/meta.sqlite")).unwrap();
+    assert!(!sources.windows(3).any(|w| w == b"t0k"), "nor with its store source");
     s.stop().await;
 }
 
@@ -130,7 +132,7 @@ async fn a_download_in_progress_can_be_canceled() {
     let r = s.rpc_s(&t, "com.vmware.cis.tasks", "get", json!({"task": "nope:com.vmware.x"})).await;
     rpc_error(&r, "not_found");
     // Nothing half-downloaded stays behind.
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("data/depots/offline")).unwrap().collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("data/store/uploads")).unwrap().collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     s.stop().await;
 }

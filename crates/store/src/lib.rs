@@ -2,6 +2,9 @@
 //!
 //! * [`blob`] — payloads, content-addressed by sha-256 (one copy however many sources
 //!   carry a file), written atomically (staging file, fsync, rename).
+//! * [`ops`] — one call per operation (sync, push, rollback, import, export, gc, verify,
+//!   source changes, the scheduler): lock, reconcile, run, refresh views, typed report.
+//!   Front ends call these, never the steps.
 //! * [`meta`] — the metadata database behind a trait (SQLite with WAL by default).
 //! * [`store`] — the store directory: snapshots' views, atomic publication, rollback,
 //!   retention, crash reconciliation.
@@ -33,6 +36,7 @@ mod error;
 pub mod gc;
 pub mod meta;
 pub mod ondemand;
+pub mod ops;
 pub mod schedule;
 pub mod source;
 pub mod status;

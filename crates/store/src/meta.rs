@@ -139,6 +139,13 @@ pub trait MetaStore: Send + Sync {
     /// Problems the database finds in itself (empty when healthy).
     fn integrity_check(&self) -> Result<Vec<String>, StoreError>;
 
+    /// Every stored document of the service's state, as `(kind, id, body)`.
+    fn documents(&self) -> Result<Vec<Document>, StoreError>;
+    /// The documents of one kind, as `(id, body)`.
+    fn documents_of(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// Writes (`Some` body) and deletes (`None`) in one transaction: all or nothing.
+    fn write_documents(&self, changes: &[DocumentChange]) -> Result<(), StoreError>;
+
     /// This store's identity (made on first use): what imports name their origin by.
     fn store_id(&self) -> Result<String, StoreError>;
     /// The local snapshot an import made of `origin_snapshot` of store `origin`.
@@ -153,6 +160,23 @@ pub trait MetaStore: Send + Sync {
         origin: &str,
         origin_snapshot: i64,
     ) -> Result<SnapshotInfo, StoreError>;
+}
+
+/// One stored object of the service's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub kind: String,
+    pub id: String,
+    /// JSON.
+    pub body: String,
+}
+
+/// A document to write (`body: Some`) or delete (`None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentChange {
+    pub kind: String,
+    pub id: String,
+    pub body: Option<String>,
 }
 
 /// Schema migrations, applied in order; `PRAGMA user_version` is the number applied.
@@ -237,6 +261,18 @@ CREATE TABLE remote_payloads (
     name TEXT NOT NULL,
     url TEXT,
     PRIMARY KEY (source_id, path, blob)
+);
+",
+    // The service's own state (the API's inventory, drafts, commits, image library,
+    // settings, tasks): one row per object, written in the same transaction as its
+    // siblings of one change; `kind` is the collection, `id` the object's key in it.
+    r"
+CREATE TABLE documents (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
 );
 ",
 ];
@@ -715,6 +751,46 @@ impl MetaStore for SqliteMeta {
             .map_err(StoreError::db("foreign key check"))?;
         out.extend(fk);
         Ok(out)
+    }
+
+    fn documents(&self) -> Result<Vec<Document>, StoreError> {
+        let conn = self.conn();
+        let ctx = "reading the service state";
+        let mut stmt =
+            conn.prepare("SELECT kind, id, body FROM documents ORDER BY kind, id").map_err(StoreError::db(ctx))?;
+        stmt.query_map([], |r| Ok(Document { kind: r.get(0)?, id: r.get(1)?, body: r.get(2)? }))
+            .and_then(Iterator::collect)
+            .map_err(StoreError::db(ctx))
+    }
+
+    fn documents_of(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let ctx = format!("reading the service state ({kind})");
+        let mut stmt =
+            conn.prepare("SELECT id, body FROM documents WHERE kind = ?1 ORDER BY id").map_err(StoreError::db(&ctx))?;
+        stmt.query_map([kind], |r| Ok((r.get(0)?, r.get(1)?))).and_then(Iterator::collect).map_err(StoreError::db(&ctx))
+    }
+
+    fn write_documents(&self, changes: &[DocumentChange]) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let ctx = "writing the service state";
+        let tx = conn.transaction().map_err(StoreError::db(ctx))?;
+        let at = now();
+        for c in changes {
+            match &c.body {
+                Some(body) => tx.execute(
+                    "INSERT INTO documents (kind, id, body, updated_at) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                    params![c.kind, c.id, body, at],
+                ),
+                None => tx.execute("DELETE FROM documents WHERE kind = ?1 AND id = ?2", params![c.kind, c.id]),
+            }
+            .map_err(StoreError::db(format!("{ctx}: {} {}", c.kind, c.id)))?;
+        }
+        tx.commit().map_err(StoreError::db(ctx))
     }
 
     fn store_id(&self) -> Result<String, StoreError> {

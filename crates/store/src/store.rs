@@ -323,7 +323,8 @@ impl Store {
     }
 
     /// Republish an earlier snapshot: `to`, or the newest one older than the published one.
-    pub fn rollback(&self, name: &str, to: Option<i64>) -> Result<(Option<i64>, i64), StoreError> {
+    /// Takes no lock: [`Store::rollback`] is the operation.
+    pub(crate) fn republish(&self, name: &str, to: Option<i64>) -> Result<(Option<i64>, i64), StoreError> {
         let source = self.meta.source(name)?;
         let current = self.meta.published(source.id)?;
         let snaps = self.meta.snapshots(source.id)?;
@@ -345,7 +346,7 @@ impl Store {
     }
 
     /// Remove a source: its published link, views and database rows (blobs at the next gc).
-    pub fn remove_source(&self, name: &str) -> Result<(), StoreError> {
+    pub(crate) fn drop_source(&self, name: &str) -> Result<(), StoreError> {
         let source = self.meta.source(name)?;
         let snaps = self.meta.snapshots(source.id)?;
         let link = self.published_dir().join(name);
@@ -436,10 +437,10 @@ mod tests {
         let b = store.meta.create_snapshot(source.id, &[put(b"two")]).unwrap();
         store.publish(&source, b.id).unwrap();
         assert_eq!(fs::read(&served).unwrap(), b"two");
-        assert_eq!(store.rollback("s", None).unwrap(), (Some(b.id), a.id));
+        assert_eq!(store.republish("s", None).unwrap(), (Some(b.id), a.id));
         assert_eq!(fs::read(&served).unwrap(), b"one");
-        assert!(store.rollback("s", None).is_err(), "nothing older than the first snapshot");
-        assert_eq!(store.rollback("s", Some(b.id)).unwrap(), (Some(a.id), b.id));
+        assert!(store.republish("s", None).is_err(), "nothing older than the first snapshot");
+        assert_eq!(store.republish("s", Some(b.id)).unwrap(), (Some(a.id), b.id));
 
         // A crash that left the link behind the database is repaired.
         store.link_published("s", a.id).unwrap();

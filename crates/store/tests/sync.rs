@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::common::*;
 use esxlcm_store::Store;
+use esxlcm_store::ops::LockWait;
 use esxlcm_store::source::SourceConfig;
 use esxlcm_store::sync::Outcome;
 use esxlcm_store::{gc, verify};
@@ -248,7 +249,8 @@ fn rollback_retention_and_gc() {
     update_upstream(&f.v2, &f.upstream);
     let r2 = sync(&f.store, "up").unwrap();
 
-    let (from, to) = f.store.rollback("up", None).unwrap();
+    let rb = f.store.rollback("up", None, LockWait::NONE).unwrap();
+    let (from, to) = (rb.from, rb.to);
     assert_eq!((from, to), (r2.snapshot, r1.snapshot.unwrap()));
     assert_eq!(published_tree(&f.store, "up"), v1);
     assert_clean(&f.store);
@@ -256,7 +258,7 @@ fn rollback_retention_and_gc() {
     assert_eq!(gc1.blobs_deleted, 0, "both snapshots are kept by retention");
 
     // Forward again, then a third upstream state: retention 2 drops the oldest snapshot.
-    f.store.rollback("up", r2.snapshot).unwrap();
+    f.store.rollback("up", r2.snapshot, LockWait::NONE).unwrap();
     let extra = f.upstream.join("vmw/vendor-index.xml");
     let mut text = fs::read_to_string(&extra).unwrap();
     text.push_str("<!-- republished -->\n");

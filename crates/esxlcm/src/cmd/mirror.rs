@@ -11,11 +11,12 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use chrono::Utc;
 use clap::{Args, Subcommand};
+use esxlcm_store::ops::{LockWait, Pushed, Selection};
 use esxlcm_store::schedule::{self, Schedule};
 use esxlcm_store::source::{PayloadPolicy, SourceConfig};
 use esxlcm_store::status::{self, SyncState};
-use esxlcm_store::sync::{NoProgress, Outcome, Progress, SyncEvent, SyncOptions, sync_source, transport_for};
-use esxlcm_store::{Store, StoreError, carry, gc, verify};
+use esxlcm_store::sync::{Outcome, Progress, SyncEvent, SyncOptions};
+use esxlcm_store::{Store, carry};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -391,8 +392,7 @@ pub fn run(args: &MirrorArgs, network: &NetworkArgs) -> anyhow::Result<Status> {
         MirrorCommand::Add(a) => add(&store, a, network, &mut out)?,
         MirrorCommand::List(a) => list(&store, a.json, &mut out)?,
         MirrorCommand::Remove(a) => {
-            let _lock = store.lock()?;
-            store.remove_source(&a.name)?;
+            store.remove_source(&a.name, LockWait::NONE)?;
             writeln!(out, "removed source '{}' (run `esxlcm mirror gc` to free its payloads)", a.name)?;
             Status::Success
         }
@@ -400,9 +400,7 @@ pub fn run(args: &MirrorArgs, network: &NetworkArgs) -> anyhow::Result<Status> {
         MirrorCommand::Status(a) => status(&store, a.json, &mut out)?,
         MirrorCommand::Verify(a) => verify_store(&store, a.json, &mut out)?,
         MirrorCommand::Gc => {
-            let _lock = store.lock()?;
-            store.reconcile()?;
-            let r = gc::collect(&store)?;
+            let r = store.gc(LockWait::NONE)?;
             writeln!(
                 out,
                 "deleted {} and {} ({} freed), kept {}",
@@ -414,41 +412,27 @@ pub fn run(args: &MirrorArgs, network: &NetworkArgs) -> anyhow::Result<Status> {
             Status::Success
         }
         MirrorCommand::Rollback(a) => {
-            let _lock = store.lock()?;
-            store.reconcile()?;
-            let (from, to) = store.rollback(&a.name, a.to)?;
-            let from = from.map_or_else(|| "nothing".to_owned(), |f| format!("snapshot {f}"));
-            writeln!(out, "{}: published snapshot {to} (was {from})", a.name)?;
+            let r = store.rollback(&a.name, a.to, LockWait::NONE)?;
+            let from = r.from.map_or_else(|| "nothing".to_owned(), |f| format!("snapshot {f}"));
+            writeln!(out, "{}: published snapshot {} (was {from})", a.name, r.to)?;
             writeln!(
                 out,
                 "a later sync publishes upstream's current state again; `esxlcm mirror disable {}` holds this snapshot",
                 a.name
             )?;
             // Views of the source follow the republished snapshot, as after a sync.
-            if super::mirror_view::refresh_after_sync(&store, std::slice::from_ref(&a.name), &mut out)? {
-                Status::Findings
-            } else {
-                Status::Success
-            }
+            if super::mirror_view::report_refreshes(&r.views, &mut out)? { Status::Findings } else { Status::Success }
         }
         MirrorCommand::Enable(a) | MirrorCommand::Disable(a) => {
             let enable = matches!(args.command, MirrorCommand::Enable(_));
-            let _lock = store.lock()?;
-            let mut source = store.meta.source(&a.name)?;
-            source.config.enabled = enable;
-            store.meta.update_source(&source)?;
+            store.configure_source(&a.name, LockWait::NONE, |c| c.enabled = enable)?;
             writeln!(out, "{}: {}", a.name, if enable { "enabled" } else { "disabled" })?;
             Status::Success
         }
         MirrorCommand::OnlyFor(a) => {
             let specs = if a.clear { Vec::new() } else { read_specs(&a.specs)? };
-            let _lock = store.lock()?;
-            let mut source = store.meta.source(&a.name)?;
-            source.config.only_for = specs;
-            store.meta.update_source(&source)?;
-            // An unchanged bundle is otherwise not read again: forget its validators so the
-            // next sync applies the new specs.
-            store.meta.cache_put(source.id, &source.config.url, &esxlcm_store::meta::CacheEntry::default())?;
+            // The store forgets the vendor list's validators, so the next sync applies them.
+            let source = store.configure_source(&a.name, LockWait::NONE, |c| c.only_for = specs)?;
             match source.config.only_for.len() {
                 0 => writeln!(out, "{}: keeps everything; run `esxlcm mirror sync {}`", a.name, a.name)?,
                 n => writeln!(
@@ -463,10 +447,7 @@ pub fn run(args: &MirrorArgs, network: &NetworkArgs) -> anyhow::Result<Status> {
         }
         MirrorCommand::Schedule(a) => {
             let schedule = a.schedule()?;
-            let _lock = store.lock()?;
-            let mut source = store.meta.source(&a.name)?;
-            source.config.schedule = schedule;
-            store.meta.update_source(&source)?;
+            let source = store.configure_source(&a.name, LockWait::NONE, |c| c.schedule = schedule)?;
             match schedule {
                 None => writeln!(out, "{}: no schedule (syncs only when asked)", a.name)?,
                 Some(s) => {
@@ -538,8 +519,7 @@ fn add(store: &Store, a: &AddArgs, network: &NetworkArgs, out: &mut dyn Write) -
         Some(cert) => Some(esxlcm_store::transport::ClientIdentity::load(cert, config.client_key.as_deref())?),
         None => None,
     };
-    let _lock = store.lock()?;
-    store.meta.add_source(&config)?;
+    store.add_source(&config, LockWait::NONE)?;
     writeln!(
         out,
         "added {} source '{}' ({}); run `esxlcm mirror sync {}`",
@@ -601,6 +581,9 @@ struct SourceView {
     only_for: usize,
     retention: u32,
     published_snapshot: Option<i64>,
+    /// Where `esxlcm serve` serves the source to hosts (the path under the service's
+    /// address; `esxlcm serve --store` serves it at `/<name>/index.xml`).
+    served_at: String,
     /// `daily 02:30` (UTC), or null.
     schedule: Option<String>,
     /// RFC 3339 UTC, or null without a schedule.
@@ -610,7 +593,7 @@ struct SourceView {
 fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status> {
     let mut views = Vec::new();
     let now = Utc::now();
-    for s in store.meta.sources()? {
+    for s in store.sources()? {
         let next_run = schedule::next_run(store, &s, now)?;
         let c = &s.config;
         views.push(SourceView {
@@ -628,7 +611,8 @@ fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status
             vendors: c.vendors.clone(),
             only_for: c.only_for.len(),
             retention: c.retention,
-            published_snapshot: store.meta.published(s.id)?,
+            published_snapshot: store.published_snapshot(&s)?,
+            served_at: format!("{}/{}/index.xml", esxlcm_server::api::DEPOTS_PREFIX, c.name),
             schedule: c.schedule.map(|x| x.to_string()),
             next_run: next_run.map(status::rfc3339),
         });
@@ -720,21 +704,18 @@ impl Drop for Bar {
 }
 
 fn sync(store: &Store, a: &SyncArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
-    let _lock = store.lock()?;
-    store.reconcile()?;
-    let sources = store.meta.sources()?;
-    let names: Vec<String> = if a.due {
+    let selection = if a.due {
         let now = match &a.now {
             Some(t) => chrono::DateTime::parse_from_rfc3339(t)
                 .with_context(|| format!("--now {t}: not an RFC 3339 time (2026-11-23T02:30:00Z)"))?
                 .with_timezone(&Utc),
             None => Utc::now(),
         };
-        let due: Vec<String> = schedule::due_sources(store, now)?.into_iter().map(|s| s.config.name).collect();
-        if due.is_empty() {
-            let next = sources
+        if schedule::due_sources(store, now)?.is_empty() {
+            let next = store
+                .sources()?
                 .iter()
-                .filter_map(|s| schedule::next_run(store, s, now).ok().flatten().map(|n| (n, &s.config.name)))
+                .filter_map(|s| schedule::next_run(store, s, now).ok().flatten().map(|n| (n, s.config.name.clone())))
                 .min();
             match next {
                 Some((at, name)) => writeln!(out, "no source is due; next: {name} at {}", fmt_next(at, now))?,
@@ -744,45 +725,37 @@ fn sync(store: &Store, a: &SyncArgs, out: &mut dyn Write) -> anyhow::Result<Stat
             }
             return Ok(Status::Success);
         }
-        due
+        Selection::Due(now)
     } else if a.names.is_empty() {
-        sources.iter().filter(|s| s.config.enabled).map(|s| s.config.name.clone()).collect()
-    } else {
-        for n in &a.names {
-            store.meta.source(n)?;
+        if !store.sources()?.iter().any(|s| s.config.enabled) {
+            writeln!(out, "no enabled sources to sync")?;
+            return Ok(Status::Success);
         }
-        a.names.clone()
+        Selection::Enabled
+    } else {
+        Selection::Named(a.names.clone())
     };
-    if names.is_empty() {
-        writeln!(out, "no enabled sources to sync")?;
-        return Ok(Status::Success);
-    }
     let options = SyncOptions { parallel: a.parallel.max(1) };
+    let batch = store.sync(&selection, &options, LockWait::NONE, &|name| Box::new(Bar::new(name)))?;
     let mut status = Status::Success;
-    let mut failed = Vec::new();
-    for name in &names {
-        let source = store.meta.source(name)?;
-        let result = transport_for(&source).and_then(|t| {
-            let bar = Bar::new(name);
-            sync_source(store, name, t.as_ref(), &options, &bar)
-        });
-        let r = match result {
-            Ok(r) => r,
+    for run in &batch.runs {
+        match &run.result {
+            Ok(r) => {
+                if print_report(r, out)? == Status::Findings {
+                    status = Status::Findings;
+                }
+            }
             Err(e) => {
                 tracing::error!("{e}");
-                writeln!(out, "{name}: FAILED: {e}")?;
-                failed.push(name.clone());
-                continue;
+                writeln!(out, "{}: FAILED: {e}", run.source)?;
             }
-        };
-        if print_report(&r, out)? == Status::Findings {
-            status = Status::Findings;
         }
     }
     // Views of these sources follow what was just published (a view that fails keeps its build).
-    if super::mirror_view::refresh_after_sync(store, &names, out)? {
+    if super::mirror_view::report_refreshes(&batch.views, out)? {
         status = Status::Findings;
     }
+    let failed = batch.failed();
     if !failed.is_empty() {
         out.flush()?;
         bail!("sync failed for {}: {}", count(failed.len(), "source", "sources"), failed.join(", "));
@@ -849,66 +822,38 @@ fn print_report(r: &esxlcm_store::sync::SyncReport, out: &mut dyn Write) -> anyh
 
 fn push(store: &Store, a: &PushArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
     let options = SyncOptions { parallel: a.parallel.max(1) };
-    let bar = Box::new(Bar::new(&a.name));
-    let (r, status) = publish_bundle(store, &a.name, &a.bundle, &options, bar, std::time::Duration::ZERO, out)?;
-    if r.outcome == Outcome::Rejected {
+    let bar = Bar::new(&a.name);
+    let pushed = store
+        .push(&a.name, &a.bundle, &options, LockWait::NONE, &bar)
+        .with_context(|| format!("pushing {} into '{}'", a.bundle.display(), a.name))?;
+    drop(bar);
+    let status = report_push(&pushed, out)?;
+    if pushed.report.outcome == Outcome::Rejected {
         out.flush()?;
         bail!(
             "push refused: {} failed verification; nothing new is published",
-            count(r.rejected.len(), "payload", "payloads")
+            count(pushed.report.rejected.len(), "payload", "payloads")
         );
     }
     Ok(status)
 }
 
-/// What `mirror push` and `PUT /-/push/<source>` of `serve --store` both do: under the
-/// store lock (waiting up to `lock_wait` while another sync or push holds it), reconcile,
-/// publish `bundle` into the bundle source `name`, and refresh the views of that source.
-/// The report (and the views' lines) go to `out`; `progress` is dropped before they do.
-/// A rejected bundle is a report with [`Outcome::Rejected`] (nothing new published, views
-/// untouched); `Status::Findings` when payloads were rejected or a view failed to build.
-pub(crate) fn publish_bundle(
-    store: &Store,
-    name: &str,
-    bundle: &std::path::Path,
-    options: &SyncOptions,
-    progress: Box<dyn Progress + '_>,
-    lock_wait: std::time::Duration,
-    out: &mut dyn Write,
-) -> anyhow::Result<(esxlcm_store::sync::SyncReport, Status)> {
-    let _lock = lock_waiting(store, lock_wait)?;
-    store.reconcile()?;
-    let r = esxlcm_store::sync::push_bundle(store, name, bundle, options, progress.as_ref())
-        .with_context(|| format!("pushing {} into '{name}'", bundle.display()))?;
-    drop(progress);
-    let mut status = print_report(&r, out)?;
-    if r.outcome != Outcome::Rejected && super::mirror_view::refresh_after_sync(store, &[name.to_owned()], out)? {
+/// A push's report and its views' lines; `Findings` when payloads were rejected or a view
+/// failed to build.
+pub(crate) fn report_push(pushed: &Pushed, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let mut status = print_report(&pushed.report, out)?;
+    if super::mirror_view::report_refreshes(&pushed.views, out)? {
         status = Status::Findings;
     }
-    Ok((r, status))
-}
-
-/// The store lock, retried for up to `wait` while another process or thread holds it.
-fn lock_waiting(store: &Store, wait: std::time::Duration) -> Result<esxlcm_store::store::StoreLock, StoreError> {
-    let deadline = std::time::Instant::now() + wait;
-    loop {
-        match store.lock() {
-            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(200));
-            }
-            taken => return taken,
-        }
-    }
+    Ok(status)
 }
 
 fn export(store: &Store, a: &ExportArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
     let Some(chunk_size) = carry::parse_size(&a.chunk_size) else {
         bail!("--chunk-size {}: give bytes or a size such as 700M, 4G, 4095M", a.chunk_size);
     };
-    let _lock = store.lock()?;
-    store.reconcile()?;
     let options = carry::ExportOptions { since: a.since, chunk_size, sources: a.names.clone() };
-    let r = carry::export(store, &a.to, &options)?;
+    let r = store.export(&a.to, &options, LockWait::NONE)?;
     if a.json {
         let snapshots: Vec<_> =
             r.snapshots.iter().map(|(s, id)| serde_json::json!({ "source": s, "snapshot": id })).collect();
@@ -953,9 +898,8 @@ fn export(store: &Store, a: &ExportArgs, out: &mut dyn Write) -> anyhow::Result<
 }
 
 fn import(store: &Store, a: &ImportArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
-    let _lock = store.lock()?;
-    store.reconcile()?;
-    let r = carry::import(store, &a.dir)?;
+    let imported = store.import(&a.dir, LockWait::NONE)?;
+    let r = &imported.report;
     if a.json {
         let created: Vec<_> = r
             .snapshots_created
@@ -966,7 +910,7 @@ fn import(store: &Store, a: &ImportArgs, out: &mut dyn Write) -> anyhow::Result<
             r.published.iter().map(|(s, l)| serde_json::json!({ "source": s, "snapshot": l })).collect();
         // The views' report lines go into the document (`all: published build 2 (…)`).
         let mut lines = Vec::new();
-        let status = refresh_views_after_import(store, &r, &mut lines)?;
+        let status = views_status(super::mirror_view::report_refreshes(&imported.views, &mut lines)?);
         let views: Vec<String> = String::from_utf8_lossy(&lines).lines().map(str::to_owned).collect();
         output::write_json(
             out,
@@ -1009,157 +953,19 @@ fn import(store: &Store, a: &ImportArgs, out: &mut dyn Write) -> anyhow::Result<
     if r.snapshots_created.is_empty() && r.published.is_empty() {
         writeln!(out, "nothing new: this export was imported already")?;
     }
-    refresh_views_after_import(store, &r, out)
+    // Views of the sources the import published followed, as after a sync.
+    Ok(views_status(super::mirror_view::report_refreshes(&imported.views, out)?))
 }
 
-/// Views of the sources an import published follow, as after a sync (a view that fails
-/// keeps its build): `Findings` when one failed.
-fn refresh_views_after_import(store: &Store, r: &carry::ImportReport, out: &mut dyn Write) -> anyhow::Result<Status> {
-    let mut published: Vec<String> = r.published.iter().map(|(s, _)| s.clone()).collect();
-    published.dedup();
-    let failed = super::mirror_view::refresh_after_sync(store, &published, out)?;
-    Ok(if failed { Status::Findings } else { Status::Success })
-}
-
-/// `esxlcm serve --store DIR`: the published snapshots, read-only (but for pushed bundles
-/// when `push` is given), until Ctrl-C/SIGTERM.
-pub fn serve_store(
-    dir: &std::path::Path,
-    listen: &str,
-    https: Option<esxlcm_server::https::Https>,
-    push: Option<esxlcm_server::store_http::PushConfig>,
-) -> anyhow::Result<Status> {
-    let store = open_store(Some(&dir.to_path_buf()))?;
-    // Finish a publication a crash interrupted, if no sync is running; otherwise that sync will.
-    if let Ok(_lock) = store.lock() {
-        store.reconcile()?;
-    }
-    spawn_scheduled_syncs(dir)?;
-    let published = store.published_dir();
-    // Named views with a published build, for the banner (`mirror view list` has the rest).
-    let views: Vec<(String, &'static str, u64)> = esxlcm_store::view::list(store.root())
-        .unwrap_or_else(|e| {
-            tracing::warn!("listing the views: {e}");
-            Vec::new()
-        })
-        .into_iter()
-        .filter_map(|r| {
-            let build = r.build.as_ref()?.number;
-            Some((r.definition.name.clone(), r.definition.kind(), build))
-        })
-        .collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let push_max_size = push.as_ref().map(|p| p.max_size);
-    let app = super::store_index::router(dir, push)?;
-    runtime.block_on(super::serve::serve_app(listen, app, https, |scheme, addr, ca| {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {scheme}://{addr}/")?;
-        if let Some(ca) = ca {
-            writeln!(out, "clients trust the generated CA {}", ca.display())?;
-        }
-        writeln!(out, "serving the published snapshots and views of store {}", dir.display())?;
-        writeln!(out, "scheduled syncs (`esxlcm mirror schedule`) run in the background, one at a time")?;
-        for name in esxlcm_server::store_http::published_sources(&published) {
-            writeln!(out, "  {scheme}://{addr}/{name}/index.xml")?;
-        }
-        for (name, kind, build) in &views {
-            writeln!(out, "  {scheme}://{addr}/views/{name}/index.xml  ({kind} view, build {build})")?;
-        }
-        if let Some(max) = push_max_size {
-            writeln!(
-                out,
-                "taking pushed bundles (bearer token; up to {}): PUT {scheme}://{addr}/-/push/SOURCE",
-                human_size(max)
-            )?;
-        }
-        out.flush()
-    }))?;
-    Ok(Status::Success)
+/// `Findings` when a view failed to build (it keeps its previous build).
+fn views_status(failed: bool) -> Status {
+    if failed { Status::Findings } else { Status::Success }
 }
 
 /// A next-run time for people: `2026-11-24 02:30:00Z`, or `now (due since …)` when passed.
 fn fmt_next(at: chrono::DateTime<Utc>, now: chrono::DateTime<Utc>) -> String {
     let shown = at.format("%Y-%m-%d %H:%M:%SZ").to_string();
     if at <= now { format!("now (due since {shown})") } else { shown }
-}
-
-/// How often `esxlcm serve --store` looks for due syncs.
-const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Run the store's scheduled syncs in the background of `esxlcm serve --store`: the server
-/// keeps serving the published snapshots while a sync runs, and each publication is atomic.
-fn spawn_scheduled_syncs(dir: &std::path::Path) -> anyhow::Result<()> {
-    let dir = dir.to_path_buf();
-    std::thread::Builder::new()
-        .name("esxlcm-scheduler".into())
-        .spawn(move || match Store::open(&dir) {
-            Ok(store) => loop {
-                run_due_syncs(&store, Utc::now());
-                std::thread::sleep(SCHEDULER_TICK);
-            },
-            Err(e) => tracing::error!("scheduled syncs are off: cannot open the store: {e}"),
-        })
-        .context("starting the sync scheduler")?;
-    Ok(())
-}
-
-/// Sync every due source, one at a time, each under the store lock. A source whose sync
-/// fails is logged by name and retried at its next slot (the failed run counts as a run).
-/// When another process holds the lock, the due sources wait for the next look.
-fn run_due_syncs(store: &Store, now: chrono::DateTime<Utc>) {
-    let due = match schedule::due_sources(store, now) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::error!("scheduled syncs: cannot read the sources: {e}");
-            return;
-        }
-    };
-    for source in due {
-        let name = source.config.name.clone();
-        let _lock = match store.lock() {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::info!(source = %name, "scheduled sync waits: {e}");
-                return;
-            }
-        };
-        if let Err(e) = store.reconcile() {
-            tracing::error!("scheduled syncs: reconciling the store: {e}");
-            return;
-        }
-        tracing::info!(source = %name, "scheduled sync starting");
-        let options = SyncOptions::default();
-        match transport_for(&source).and_then(|t| sync_source(store, &name, t.as_ref(), &options, &NoProgress)) {
-            Ok(r) => {
-                tracing::info!(
-                    source = %name,
-                    outcome = r.outcome.as_str(),
-                    snapshot = r.snapshot.unwrap_or_default(),
-                    rejected = r.rejected.len(),
-                    "scheduled sync finished"
-                );
-                // Views of the source follow, as after `mirror sync` (their report goes to the log).
-                let mut report = Vec::new();
-                match super::mirror_view::refresh_after_sync(store, std::slice::from_ref(&name), &mut report) {
-                    Ok(_) if report.is_empty() => {}
-                    Ok(_) => tracing::info!(source = %name, "{}", String::from_utf8_lossy(&report).trim_end()),
-                    Err(e) => tracing::error!(source = %name, "refreshing views after the scheduled sync: {e:#}"),
-                }
-            }
-            Err(e) => {
-                let next = schedule::next_run(store, &source, Utc::now()).ok().flatten().map(status::rfc3339);
-                tracing::error!(
-                    source = %name,
-                    next_run = next.as_deref().unwrap_or("-"),
-                    "scheduled sync failed: {e}; retried at the next slot, the published snapshot stays"
-                );
-            }
-        }
-    }
 }
 
 fn fmt_time(secs: i64) -> String {
@@ -1195,7 +1001,7 @@ fn status(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Stat
     let quarantine = store.meta.quarantined()?;
     let mut views = Vec::new();
     let now = Utc::now();
-    for s in store.meta.sources()? {
+    for s in store.sources()? {
         let published = store.meta.published(s.id)?;
         let snapshots = store
             .meta
@@ -1310,9 +1116,7 @@ fn running_line(sync: &status::SyncStatus, now: chrono::DateTime<Utc>) -> String
 }
 
 fn verify_store(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status> {
-    let _lock = store.lock()?;
-    store.reconcile()?;
-    let r = verify::verify(store)?;
+    let r = store.verify(LockWait::NONE)?;
     if json {
         output::write_json(
             out,

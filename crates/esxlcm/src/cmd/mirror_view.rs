@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use esxlcm_store::Store;
+use esxlcm_store::ops::LockWait;
 use esxlcm_store::view::{self, Refreshed, ViewBuild, ViewError};
 use serde::Serialize;
 
@@ -94,42 +95,34 @@ pub fn run(store: &Store, args: &ViewArgs, out: &mut dyn Write) -> anyhow::Resul
         ViewCommand::Add(a) => add(store, a, out),
         ViewCommand::List(a) => list(store, a.json, out),
         ViewCommand::Remove(a) => {
-            let _lock = store.lock()?;
-            view::remove(store, &a.name)?;
+            store.remove_view(&a.name, LockWait::NONE)?;
             writeln!(out, "removed view '{}' (run `esxlcm mirror gc` to free payloads only it used)", a.name)?;
             Ok(Status::Success)
         }
         ViewCommand::Refresh(a) => {
-            let _lock = store.lock()?;
-            store.reconcile()?;
-            let names: Vec<String> = if a.names.is_empty() {
-                view::list(store.root())?.into_iter().map(|r| r.definition.name).collect()
-            } else {
-                a.names.clone()
-            };
-            if names.is_empty() {
+            let refreshed = store.refresh_views(&a.names, LockWait::NONE)?;
+            if refreshed.is_empty() {
                 writeln!(out, "no views; add one with `esxlcm mirror view add NAME --source SOURCE`")?;
                 return Ok(Status::Success);
             }
             let mut failed = false;
-            for name in &names {
-                failed |= report(out, name, view::refresh(store, name))?;
+            for (name, result) in &refreshed {
+                failed |= report(out, name, result)?;
             }
             Ok(if failed { Status::Findings } else { Status::Success })
         }
     }
 }
 
-/// Rebuild the views that use any of `sources` after a sync published them; prints one line
-/// per view. Returns whether one failed (its previous build stays published). The caller
-/// holds the store lock.
-pub fn refresh_after_sync(store: &Store, sources: &[String], out: &mut dyn Write) -> anyhow::Result<bool> {
+/// One line per view an operation rebuilt (those left unchanged say nothing). Returns
+/// whether one failed (its previous build stays published).
+pub fn report_refreshes(refreshes: &[esxlcm_store::ops::ViewRefresh], out: &mut dyn Write) -> anyhow::Result<bool> {
     let mut failed = false;
-    for (name, result) in view::refresh_for_sources(store, sources)? {
+    for (name, result) in refreshes {
         if matches!(result, Ok(Refreshed::Unchanged(_))) {
             continue;
         }
-        failed |= report(out, &name, result)?;
+        failed |= report(out, name, result)?;
     }
     Ok(failed)
 }
@@ -139,18 +132,16 @@ fn add(store: &Store, a: &AddArgs, out: &mut dyn Write) -> anyhow::Result<Status
         Some(path) => Some(std::fs::read(path).with_context(|| format!("cannot read spec {}", path.display()))?),
         None => None,
     };
-    let _lock = store.lock()?;
-    store.reconcile()?;
-    let record = view::add(store, &a.name, &a.sources, spec.as_deref())?;
+    let (record, built) = store.add_view(&a.name, &a.sources, spec.as_deref(), LockWait::NONE)?;
     writeln!(out, "added {} view '{}' of {}", record.definition.kind(), a.name, record.definition.sources.join(", "))?;
-    let failed = report(out, &a.name, view::refresh(store, &a.name))?;
+    let failed = report(out, &a.name, &built)?;
     Ok(if failed { Status::Findings } else { Status::Success })
 }
 
 /// One line for a refresh; true when it failed.
-fn report(out: &mut dyn Write, name: &str, result: Result<Refreshed, ViewError>) -> anyhow::Result<bool> {
+fn report(out: &mut dyn Write, name: &str, result: &Result<Refreshed, ViewError>) -> anyhow::Result<bool> {
     match result {
-        Ok(Refreshed::Built(b)) => writeln!(out, "{name}: published build {} ({})", b.number, describe(&b))?,
+        Ok(Refreshed::Built(b)) => writeln!(out, "{name}: published build {} ({})", b.number, describe(b))?,
         Ok(Refreshed::Unchanged(b)) => writeln!(out, "{name}: unchanged, build {} stays published", b.number)?,
         Err(e @ ViewError::NothingPublished { .. }) => {
             writeln!(out, "{name}: not built yet: {e}")?;

@@ -28,7 +28,6 @@ pub mod inspect;
 pub mod mirror;
 pub mod mirror_view;
 pub mod serve;
-pub mod store_index;
 
 /// What a command that ran to the end found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

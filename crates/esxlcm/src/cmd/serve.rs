@@ -1,55 +1,61 @@
-//! `esxlcm serve`: serve a depot directory as an online depot over HTTP.
-//!
-//! Without `--dir` (or with `--demo`) a small synthetic depot is generated into the data
-//! directory first, so that `esxlcm serve` alone runs the product on something real.
-//! The HTTP side lives in `esxlcm_server::depot_http`; this module parses arguments,
-//! prepares the directory and prints where to point hosts.
+//! `esxlcm serve`: the whole service (the vLCM-compatible API and every depot of the
+//! service's store, on one HTTPS listener), or a light mode: one depot directory
+//! (`--dir`) or a mirror store read-only (`--store`). This module parses arguments and
+//! prints where to point clients; serving is `esxlcm_server::service` and
+//! `esxlcm_server::api`.
 
-use std::net::SocketAddr;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use esxlcm_server::depot_http;
 use esxlcm_server::https::Https;
+use esxlcm_server::service::{self, Bound, StoreBanner};
 use esxlcm_server::store_http::{PushConfig, PushToken};
 
 use super::{Context, Status};
+use crate::output::human_size;
 
 const AFTER_HELP: &str = "\
-Without --dir, a small synthetic demo depot (base images, an add-on, components and VIBs,
-made up for testing) is generated into DATA_DIR/demo-depot and served. The first line on
-stdout is always `listening on http://ADDRESS/`.
+Plain `esxlcm serve` runs the whole service from DATA_DIR: the vLCM-compatible API over HTTPS
+(vAPI JSON-RPC and REST under /api, the official vSphere SDK, curl, PowerCLI), and every depot of
+the service's store (DATA_DIR/store: what the API and `esxlcm mirror --store DATA_DIR/store` add)
+served to hosts at /depots/SOURCE/index.xml. A new DATA_DIR gets a synthetic demo depot (source
+`demo`; --no-demo leaves it out). The first administrator comes from ESXLCM_ADMIN_USER and
+ESXLCM_ADMIN_PASSWORD on the first start. The first line on stdout is always
+`listening on SCHEME://ADDRESS/`.
 
-Point ESXi or esxlcm at the vendor list:
-  esxcli software sources vib list -d http://HOST:8080/index.xml
-  esxlcm depot inspect http://HOST:8080/index.xml
+Point ESXi or esxlcm at a depot:
+  esxcli software sources vib list -d http://HOST:8080/depots/demo/index.xml   (with --hosts-listen)
+  esxlcm depot inspect https://HOST:8443/depots/demo/index.xml --ca-file DATA_DIR/tls/ca.pem
 
 Examples:
-  esxlcm serve                                     # demo depot on 127.0.0.1:8080
-  esxlcm serve --dir ./my-depot --listen 0.0.0.0:8080
-  esxlcm serve --listen 127.0.0.1:0                # any free port (see the first line)
-  esxlcm serve --store ~/.local/share/esxlcm/store --https      # HTTPS, certificate made in DATA_DIR/tls
+  ESXLCM_ADMIN_USER=admin ESXLCM_ADMIN_PASSWORD='change me' esxlcm serve     # https://127.0.0.1:8443/
+  esxlcm serve --data-dir /var/lib/esxlcm --listen 0.0.0.0:8443 --hosts-listen 0.0.0.0:8080
+  esxlcm serve --dir ./my-depot --listen 0.0.0.0:8080              # one depot directory, stateless
   esxlcm serve --store STORE    # then: http://HOST:8080/vmw/@3/index.xml, /views/branch/index.xml, /-/status
   esxlcm serve --store STORE --https --push-token-file token   # then: curl --fail -T b.zip \\
       -H \"Authorization: Bearer $(cat token)\" https://HOST:8080/-/push/oem
   esxlcm serve --dir ./my-depot --tls-cert depot.pem --tls-key depot.key
-  esxlcm serve --api --data-dir /var/lib/esxlcm     # the vLCM-compatible API (HTTPS, /api)
 
 Stop with Ctrl-C (or SIGTERM): requests in flight are finished first.";
+
+/// The service's HTTPS port; the light modes' plain HTTP one.
+const SERVICE_LISTEN: &str = "127.0.0.1:8443";
+const LIGHT_LISTEN: &str = "127.0.0.1:8080";
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct ServeArgs {
-    /// Serve this unpacked depot directory (index.xml at its root)
-    #[arg(long, value_name = "DIR", conflicts_with = "demo")]
+    /// Light mode: serve this unpacked depot directory (index.xml at its root), stateless
+    #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
-    /// Serve a mirror store (`esxlcm mirror`), read-only: each source's published snapshot
-    /// at /SOURCE/index.xml, any snapshot at /SOURCE/@ID/index.xml, views at
+    /// Light mode: serve a mirror store (`esxlcm mirror`), read-only: each source's published
+    /// snapshot at /SOURCE/index.xml, any snapshot at /SOURCE/@ID/index.xml, views at
     /// /views/NAME/index.xml, sync status at /-/status; scheduled syncs (`esxlcm mirror
     /// schedule`) run in the background, one at a time
-    #[arg(long, value_name = "STORE_DIR", conflicts_with_all = ["dir", "demo"])]
+    #[arg(long, value_name = "STORE_DIR", conflicts_with = "dir")]
     pub store: Option<PathBuf>,
 
     /// With --store: take offline bundles at PUT /-/push/SOURCE (published as `esxlcm mirror
@@ -62,61 +68,206 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SIZE", default_value = "16G", requires = "push_token_file")]
     pub push_max_size: String,
 
-    /// Address and port to listen on (0.0.0.0 for every interface, port 0 for any free port)
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
-    pub listen: String,
+    /// Address and port to listen on (0.0.0.0 for every interface, port 0 for any free port);
+    /// default 127.0.0.1:8443 for the service, 127.0.0.1:8080 for --dir and --store
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
 
-    /// Generate and serve the demo depot (the default when --dir is not given)
-    #[arg(long)]
-    pub demo: bool,
+    /// The service: also serve the depots (/depots/SOURCE/index.xml) over plain HTTP on this
+    /// address, for ESXi hosts that cannot use the service's HTTPS certificate
+    #[arg(long, value_name = "ADDR:PORT", conflicts_with_all = ["dir", "store"])]
+    pub hosts_listen: Option<String>,
 
-    /// Run the vLCM-compatible API instead (HTTPS; vAPI JSON-RPC and REST under /api), with
-    /// its users, depots and generated certificate in DATA_DIR; the first administrator comes
-    /// from ESXLCM_ADMIN_USER / ESXLCM_ADMIN_PASSWORD
-    #[arg(long, conflicts_with_all = ["dir", "store", "demo"])]
+    /// The service: do not add the demo depot to a new data directory
+    #[arg(long, conflicts_with_all = ["dir", "store"])]
+    pub no_demo: bool,
+
+    /// The service (the default; kept for scripts written for earlier versions)
+    #[arg(long, hide = true, conflicts_with_all = ["dir", "store"])]
     pub api: bool,
 
-    /// Serve depots over HTTPS: with --tls-cert and --tls-key, else with a certificate made on
-    /// first start in DATA_DIR/tls (clients trust DATA_DIR/tls/ca.pem)
-    #[arg(long, conflicts_with = "api")]
+    /// Light modes: serve over HTTPS, with --tls-cert and --tls-key, else with a certificate
+    /// made on first start in DATA_DIR/tls (clients trust DATA_DIR/tls/ca.pem). The service
+    /// is always HTTPS (its certificate: DATA_DIR/tls, or `tls` in DATA_DIR/config.json)
+    #[arg(long)]
     pub https: bool,
 
     /// PEM certificate chain for HTTPS (implies --https; needs --tls-key)
-    #[arg(long, value_name = "CERT.pem", requires = "tls_key", conflicts_with = "api")]
+    #[arg(long, value_name = "CERT.pem", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
 
     /// PEM private key of --tls-cert
     #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
-    /// Where esxlcm keeps its data (the demo depot goes to DATA_DIR/demo-depot)
+    /// Where the service keeps its data: the store (DATA_DIR/store), users and settings
+    /// (config.json), TLS files (tls/), uploads and exports
     #[arg(long, value_name = "DATA_DIR", default_value = "esxlcm-data", env = "ESXLCM_DATA_DIR")]
     pub data_dir: PathBuf,
 }
 
 pub fn run(args: &ServeArgs, _ctx: &Context) -> anyhow::Result<Status> {
-    if args.api {
-        return serve_api(&args.data_dir, &args.listen);
-    }
-    let https = https_of(args)?;
-    if let Some(store) = &args.store {
-        let push = push_of(args, store)?;
-        return super::mirror::serve_store(store, &args.listen, https, push);
-    }
-    let dir = match &args.dir {
-        Some(dir) => {
-            check_depot_dir(dir)?;
-            dir.clone()
-        }
-        None => prepare_demo(&args.data_dir)?,
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(dir, &args.listen, https))?;
+    if let Some(dir) = &args.dir {
+        check_depot_dir(dir)?;
+        let https = https_of(args)?;
+        let listen = args.listen.as_deref().unwrap_or(LIGHT_LISTEN);
+        runtime.block_on(service::serve_dir(dir, listen, https, |bound| print_dir_banner(dir, bound)))?;
+        return Ok(Status::Success);
+    }
+    if let Some(store) = &args.store {
+        let https = https_of(args)?;
+        let push = push_of(args, store)?;
+        let listen = args.listen.as_deref().unwrap_or(LIGHT_LISTEN);
+        runtime.block_on(service::serve_store(store, listen, https, push, |bound, banner| {
+            print_store_banner(store, bound, banner);
+        }))?;
+        return Ok(Status::Success);
+    }
+    if args.https || args.tls_cert.is_some() {
+        bail!(
+            "--https, --tls-cert and --tls-key are for --dir and --store; the service is always HTTPS \
+             (its certificate is made in DATA_DIR/tls, or set `tls` in DATA_DIR/config.json)"
+        );
+    }
+    serve_service(args, &runtime)
+}
+
+/// The whole service: the API and the store's depots, until Ctrl-C/SIGTERM.
+fn serve_service(args: &ServeArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<Status> {
+    let listen = resolve(args.listen.as_deref().unwrap_or(SERVICE_LISTEN), "--listen")?;
+    let hosts_listen = args.hosts_listen.as_deref().map(|h| resolve(h, "--hosts-listen")).transpose()?;
+    let data_dir = &args.data_dir;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    let store_dir = esxlcm_server::api::store_dir(data_dir);
+    let demo = !args.no_demo
+        && !store_dir.exists()
+        && service::seed_demo(&store_dir, crate::demo::DEMO_SEED).context("adding the demo depot")?;
+    let config = esxlcm_server::api::ApiConfig {
+        data_dir: data_dir.clone(),
+        listen,
+        initial_admin: esxlcm_server::api::users::InitialAdmin::from_env(),
+        hosts_listen,
+    };
+    runtime
+        .block_on(esxlcm_server::api::serve_until(config, esxlcm_server::depot_http::shutdown_signal(), |server| {
+            if let Err(e) = print_service_banner(data_dir, server, demo) {
+                tracing::warn!("cannot write to stdout: {e}");
+            }
+        }))
+        .context("serving")?;
     Ok(Status::Success)
+}
+
+fn resolve(listen: &str, flag: &str) -> anyhow::Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs as _;
+    listen
+        .to_socket_addrs()
+        .with_context(|| format!("{flag} {listen}: not an address and port (such as 127.0.0.1:8443)"))?
+        .next()
+        .with_context(|| format!("{flag} {listen}: resolves to no address"))
+}
+
+/// The host part of a URL for people: a wildcard address reads as this machine's loopback.
+fn shown_host(addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port()).to_string()
+    } else {
+        addr.to_string()
+    }
+}
+
+fn print_service_banner(data_dir: &Path, server: &esxlcm_server::api::ApiServer, demo: bool) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let host = shown_host(server.local_addr);
+    // The first line is the address, as in the light modes.
+    writeln!(out, "listening on https://{host}/api")?;
+    if let Some(ca) = &server.ca_file {
+        writeln!(out, "clients trust the generated CA {}", ca.display())?;
+    }
+    if server.local_addr.ip().is_unspecified() {
+        writeln!(out, "listening on every interface: give clients and hosts this machine's address")?;
+    }
+    writeln!(out, "the esxlcm service, data in {}", data_dir.display())?;
+    writeln!(out, "  API (vSphere Automation esx/settings): https://{host}/api  (vAPI JSON-RPC: POST /api)")?;
+    writeln!(out, "  log in as ESXLCM_ADMIN_USER with ESXLCM_ADMIN_PASSWORD (read on the first start)")?;
+    writeln!(out, "  depots for hosts: https://{host}/depots/SOURCE/index.xml")?;
+    if let Some(h) = server.hosts_addr {
+        writeln!(out, "                    http://{}/depots/SOURCE/index.xml", shown_host(h))?;
+    }
+    if demo {
+        writeln!(
+            out,
+            "  added the demo depot (synthetic: made-up base images, add-on and components, not VMware's): \
+             https://{host}/depots/demo/index.xml"
+        )?;
+    }
+    writeln!(
+        out,
+        "  add depots through the API or `esxlcm mirror --store {} add NAME URL`",
+        esxlcm_server::api::store_dir(data_dir).display()
+    )?;
+    writeln!(out, "press Ctrl-C to stop")?;
+    out.flush()
+}
+
+fn print_dir_banner(dir: &Path, bound: &Bound) {
+    let print = || -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        let scheme = bound.scheme;
+        writeln!(out, "listening on {scheme}://{}/", bound.addr)?;
+        if let Some(ca) = &bound.ca_file {
+            writeln!(out, "clients trust the generated CA {}", ca.display())?;
+        }
+        let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        writeln!(out, "serving depot directory {}", shown.display())?;
+        if bound.addr.ip().is_unspecified() {
+            writeln!(out, "listening on every interface: give ESXi hosts this machine's address")?;
+        }
+        let host = shown_host(bound.addr);
+        writeln!(out, "  esxcli software sources vib list -d {scheme}://{host}/index.xml")?;
+        writeln!(out, "  esxlcm depot inspect {scheme}://{host}/index.xml")?;
+        writeln!(out, "press Ctrl-C to stop")?;
+        out.flush()
+    };
+    // A closed stdout (a supervisor that stopped reading) must not stop the server.
+    if let Err(e) = print() {
+        tracing::warn!("cannot write to stdout: {e}");
+    }
+}
+
+fn print_store_banner(dir: &Path, bound: &Bound, banner: &StoreBanner) {
+    let print = || -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        let (scheme, addr) = (bound.scheme, bound.addr);
+        writeln!(out, "listening on {scheme}://{addr}/")?;
+        if let Some(ca) = &bound.ca_file {
+            writeln!(out, "clients trust the generated CA {}", ca.display())?;
+        }
+        writeln!(out, "serving the published snapshots and views of store {}", dir.display())?;
+        writeln!(out, "scheduled syncs (`esxlcm mirror schedule`) run in the background, one at a time")?;
+        for name in &banner.sources {
+            writeln!(out, "  {scheme}://{addr}/{name}/index.xml")?;
+        }
+        for (name, kind, build) in &banner.views {
+            writeln!(out, "  {scheme}://{addr}/views/{name}/index.xml  ({kind} view, build {build})")?;
+        }
+        if let Some(max) = banner.push_max_size {
+            writeln!(
+                out,
+                "taking pushed bundles (bearer token; up to {}): PUT {scheme}://{addr}/-/push/SOURCE",
+                human_size(max)
+            )?;
+        }
+        out.flush()
+    };
+    if let Err(e) = print() {
+        tracing::warn!("cannot write to stdout: {e}");
+    }
 }
 
 /// The HTTPS setup `--https` / `--tls-cert` ask for (a certificate made now if needed).
@@ -143,38 +294,6 @@ fn parse_max_size(text: &str) -> anyhow::Result<u64> {
         .with_context(|| format!("--push-max-size {text}: give bytes or a size such as 700M, 4G, 16G"))
 }
 
-/// Bind `listen` and serve `app` on it, over HTTPS when `https` is given; `banner` prints the
-/// first lines (with the URL scheme) once the address is known.
-pub(crate) async fn serve_app(
-    listen: &str,
-    app: axum::Router,
-    https: Option<Https>,
-    banner: impl FnOnce(&str, SocketAddr, Option<&Path>) -> std::io::Result<()>,
-) -> anyhow::Result<()> {
-    let listener = std::net::TcpListener::bind(listen)
-        .with_context(|| format!("cannot listen on {listen} (is the port in use? try --listen 127.0.0.1:0)"))?;
-    let addr = listener.local_addr().context("reading the bound address")?;
-    let scheme = if https.is_some() { "https" } else { "http" };
-    // The first line is written before anything else can fail; a closed stdout later
-    // (a supervisor that stopped reading) must not stop the server.
-    if let Err(e) = banner(scheme, addr, https.as_ref().and_then(|h| h.ca_file.as_deref())) {
-        tracing::warn!("cannot write to stdout: {e}");
-    }
-    match https {
-        Some(https) => https.serve(listener, app, depot_http::shutdown_signal()).await.context("serving HTTPS")?,
-        None => {
-            listener.set_nonblocking(true).context("configuring the listener")?;
-            let listener = tokio::net::TcpListener::from_std(listener).context("configuring the listener")?;
-            axum::serve(depot_http::no_delay(listener), app)
-                .with_graceful_shutdown(depot_http::shutdown_signal())
-                .await
-                .context("serving HTTP")?;
-        }
-    }
-    tracing::info!("stopped");
-    Ok(())
-}
-
 /// A directory ESXi can read: it must hold a vendor list.
 fn check_depot_dir(dir: &Path) -> anyhow::Result<()> {
     if !dir.is_dir() {
@@ -191,88 +310,6 @@ fn check_depot_dir(dir: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Generate the demo depot into `<data_dir>/demo-depot` (fresh every start: it is
-/// deterministic and small) and return its path.
-fn prepare_demo(data_dir: &Path) -> anyhow::Result<PathBuf> {
-    let target = data_dir.join("demo-depot");
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
-    let staging = data_dir.join(format!(".demo-depot.tmp-{}", std::process::id()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).with_context(|| format!("removing {}", staging.display()))?;
-    }
-    if let Err(e) = crate::demo::generate(&staging) {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(e.context("generating the demo depot"));
-    }
-    if target.exists() {
-        std::fs::remove_dir_all(&target)
-            .with_context(|| format!("removing the old demo depot {}", target.display()))?;
-    }
-    std::fs::rename(&staging, &target)
-        .with_context(|| format!("moving {} to {}", staging.display(), target.display()))?;
-    tracing::info!(dir = %target.display(), "generated the demo depot");
-    Ok(target)
-}
-
-async fn serve(dir: PathBuf, listen: &str, https: Option<Https>) -> anyhow::Result<()> {
-    let app = depot_http::router(&dir);
-    serve_app(listen, app, https, |scheme, addr, ca| print_banner(&dir, scheme, addr, ca)).await
-}
-
-fn print_banner(dir: &Path, scheme: &str, addr: SocketAddr, ca: Option<&Path>) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on {scheme}://{addr}/")?;
-    if let Some(ca) = ca {
-        writeln!(out, "clients trust the generated CA {}", ca.display())?;
-    }
-    let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    writeln!(out, "serving depot directory {}", shown.display())?;
-    let host = if addr.ip().is_unspecified() {
-        writeln!(out, "listening on every interface: give ESXi hosts this machine's address")?;
-        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port()).to_string()
-    } else {
-        addr.to_string()
-    };
-    writeln!(out, "  esxcli software sources vib list -d {scheme}://{host}/index.xml")?;
-    writeln!(out, "  esxlcm depot inspect {scheme}://{host}/index.xml")?;
-    writeln!(out, "press Ctrl-C to stop")?;
-    out.flush()
-}
-
-/// `esxlcm serve --api`: the vLCM-compatible API server (`esxlcm_server::api`).
-fn serve_api(data_dir: &Path, listen: &str) -> anyhow::Result<Status> {
-    use std::net::ToSocketAddrs as _;
-    let addr = listen
-        .to_socket_addrs()
-        .with_context(|| format!("--listen {listen}: not an address and port"))?
-        .next()
-        .with_context(|| format!("--listen {listen}: resolves to no address"))?;
-    let config = esxlcm_server::api::ApiConfig {
-        data_dir: data_dir.to_path_buf(),
-        listen: addr,
-        initial_admin: esxlcm_server::api::users::InitialAdmin::from_env(),
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime
-        .block_on(esxlcm_server::api::serve_until(config, depot_http::shutdown_signal(), |addr, ca| {
-            // The first line is the address, as for the depot server.
-            use std::io::Write as _;
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "listening on https://{addr}/api");
-            if let Some(ca) = ca {
-                let _ = writeln!(out, "clients trust the generated CA {}", ca.display());
-            }
-            let _ = out.flush();
-        }))
-        .context("serving the API")?;
-    Ok(Status::Success)
 }
 
 #[cfg(test)]

@@ -11,21 +11,19 @@
 //! Operations are declared once ([`services::IMPLEMENTED`], types from [`schema`]); both
 //! dialects decode into the same inputs and encode the same outputs ([`dispatch`]). Besides
 //! vSphere's, esxlcm's own inventory (`com.esxlcm.inventory.*`, `/api/esxlcm/…`) declares
-//! clusters and hosts and takes hosts' installed states. State lives in the data dir:
-//! `config.json` (users, TLS files, `bootloader_dir`), `state.json` (depots, inventory,
-//! commits, drafts and scans of clusters and standalone hosts, the image library), `tls/`
-//! (the generated certificate),
-//! `depots/offline/` (imported bundles), `depots/online/` (synced online depot metadata),
-//! `uploads/`, `exports/`.
+//! clusters and hosts and takes hosts' installed states. Depots are the sources of the
+//! service's mirror store (`DATA_DIR/store`), and the rest of the state (inventory,
+//! commits, drafts and scans of clusters and standalone hosts, the image library,
+//! settings, tasks) lives in the store's database ([`persist`]). Files of the data dir:
+//! `config.json` (users, TLS files, `bootloader_dir`), `tls/` (the generated
+//! certificate, the trusted roots of HTTPS depots), `uploads/`, `exports/`.
 
 pub mod datavalue;
 pub mod dispatch;
 pub mod errors;
-pub mod fetch;
 pub mod jsonrpc;
 pub mod persist;
 pub mod rest;
-pub mod scheduler;
 pub mod schema;
 pub mod services;
 pub mod session;
@@ -50,7 +48,7 @@ use futures_util::StreamExt as _;
 
 use self::dispatch::authenticate;
 use self::errors::ApiError;
-use self::persist::{JsonStateStore, PersistError, StateStore};
+use self::persist::PersistError;
 use self::schema::{Registry, SchemaError};
 use self::services::depots::DepotStore;
 use self::session::SessionStore;
@@ -70,8 +68,9 @@ pub struct ApiState {
     pub depots: DepotStore,
     /// Bootloader files for ISO exports (`bootloader_dir` in `config.json`).
     pub bootloader_dir: Option<PathBuf>,
-    /// The HTTP(S) client of depot syncs: trusted root chains added through the API go here.
-    pub http: Arc<fetch::HttpFetch>,
+    /// `trusted_ca_files` of `config.json`: trusted by HTTPS depots besides the system's
+    /// roots and the API's trusted root chains.
+    pub trusted_ca_files: Vec<PathBuf>,
     /// The certificate the server presents (`vcenter.certificate_management.vcenter.tls`).
     pub tls_cert_file: PathBuf,
 }
@@ -82,7 +81,14 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     /// The first administrator, used only when `config.json` has no users.
     pub initial_admin: Option<InitialAdmin>,
+    /// A second, plain-HTTP listener serving only the depots (`/depots/…`), for hosts that
+    /// cannot use the HTTPS one.
+    pub hosts_listen: Option<SocketAddr>,
 }
+
+/// Where hosts find the service's depots: `/depots/<source>/index.xml`, on the HTTPS
+/// listener and on the hosts' plain-HTTP one. `/api` never collides with it.
+pub const DEPOTS_PREFIX: &str = "/depots";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -95,7 +101,9 @@ pub enum ServeError {
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
     #[error(transparent)]
-    Fetch(#[from] fetch::FetchSetupError),
+    Store(#[from] esxlcm_store::StoreError),
+    #[error("trusted roots: {0}")]
+    TrustedRoots(String),
     #[error("{0} is in use by another esxlcm server")]
     Locked(PathBuf),
     #[error("listening on {addr}: {source}")]
@@ -112,23 +120,33 @@ impl ApiState {
         let lock = lock_data_dir(data_dir)?;
         let registry = Registry::load()?;
         let (users, config) = UserDb::load_or_init(&data_dir.join("config.json"), initial_admin)?;
-        let store: Arc<dyn StateStore> = Arc::new(JsonStateStore::new(data_dir));
-        let http = Arc::new(fetch::HttpFetch::new(&config.trusted_ca_files)?);
-        let depots = DepotStore::open(data_dir, store, Arc::clone(&http) as Arc<dyn esxlcm_depot::source::Fetch>)?;
-        http.set_api_roots(&services::trust::all_chains(&depots.published_state()))?;
+        let store = Arc::new(esxlcm_store::Store::open(&store_dir(data_dir))?);
+        // Finish a publication a crash interrupted, unless `esxlcm mirror` is at work (then
+        // it will).
+        store.reconcile_if_idle()?;
+        let tasks = Arc::new(TaskManager::with_log(Arc::new(persist::StoreTaskLog::new(Arc::clone(&store)))));
+        let depots = DepotStore::open(data_dir, store)?;
+        let chains = services::trust::all_chains(&depots.published_state());
+        services::trust::write_trusted_roots(data_dir, &config.trusted_ca_files, &chains)
+            .map_err(ServeError::TrustedRoots)?;
         let state = Self {
             _lock: lock,
             registry,
             users,
             sessions: SessionStore::default(),
-            tasks: Arc::default(),
+            tasks,
             depots,
             bootloader_dir: config.bootloader_dir.clone(),
-            http,
+            trusted_ca_files: config.trusted_ca_files.clone(),
             tls_cert_file: tls::cert_file(data_dir, config.tls.as_ref()),
         };
         Ok((state, config))
     }
+}
+
+/// The service's mirror store: every depot the API and `esxlcm mirror` know.
+pub fn store_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("store")
 }
 
 /// Two servers on one data dir would overwrite each other's state.
@@ -278,10 +296,13 @@ pub struct ApiServer {
     pub local_addr: SocketAddr,
     /// The generated CA clients should trust (`None` with a configured certificate).
     pub ca_file: Option<PathBuf>,
+    /// The plain-HTTP listener for hosts, when asked for.
+    pub hosts_addr: Option<SocketAddr>,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    /// Runs scheduled depot syncs; holds the state (and the data dir's lock) until stopped.
-    scheduler: tokio::task::JoinHandle<()>,
+    hosts: Option<(tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<std::io::Result<()>>)>,
+    /// Runs the store's scheduled syncs (the API's sync schedule is the online depots').
+    scheduler: Option<esxlcm_store::ops::Scheduler>,
 }
 
 /// How often the scheduler looks at the clock (schedules have minute resolution).
@@ -307,27 +328,66 @@ impl ApiServer {
             .acceptor(acceptor);
         let handle = axum_server::Handle::new();
         let state = Arc::new(state);
-        let scheduler = tokio::spawn(scheduler::run(Arc::clone(&state), SCHEDULER_TICK));
-        let app = router(state);
+        let scheduler = Some(esxlcm_store::ops::Scheduler::spawn(&store_dir(&config.data_dir), SCHEDULER_TICK)?);
+        let depots = crate::store_index::router(&store_dir(&config.data_dir), None)?;
+        let hosts = match config.hosts_listen {
+            Some(addr) => Some(serve_hosts(addr, depots.clone())?),
+            None => None,
+        };
+        let app = router(state)
+            .nest(DEPOTS_PREFIX, depots)
+            .route("/", get(|| async { axum::response::Redirect::to("/api") }));
         let task = tokio::spawn(server.handle(handle.clone()).serve(app.into_make_service()));
         tracing::info!(%local_addr, "API server listening");
-        Ok(Self { local_addr, ca_file: tls.ca_file, handle, task, scheduler })
+        let hosts_addr = hosts.as_ref().map(|h| h.0);
+        let hosts = hosts.map(|h| (h.1, h.2));
+        Ok(Self { local_addr, ca_file: tls.ca_file, hosts_addr, handle, task, hosts, scheduler })
     }
 
     /// Stop accepting connections; requests in flight get `grace` to finish.
     pub fn shutdown(&self, grace: std::time::Duration) {
         self.handle.graceful_shutdown(Some(grace));
+        if let Some((stop, _)) = &self.hosts {
+            let _ = stop.send(true);
+        }
     }
 
     /// Wait until the server has stopped (then the scheduler stops too: a sync it was
     /// running ends with it).
-    pub async fn wait(self) -> std::io::Result<()> {
+    pub async fn wait(mut self) -> std::io::Result<()> {
         let served = self.task.await.map_err(std::io::Error::other);
-        self.scheduler.abort();
-        // Cancelled is the expected end; the state (and the data dir's lock) is released.
-        let _ = self.scheduler.await;
+        if let Some((_, hosts)) = self.hosts.take() {
+            hosts.await.map_err(std::io::Error::other)??;
+        }
+        if let Some(s) = self.scheduler.take() {
+            // A scheduled sync in progress finishes first (its publication is atomic).
+            tokio::task::spawn_blocking(move || s.stop()).await.map_err(std::io::Error::other)?;
+        }
         served?
     }
+}
+
+type HostsListener = (SocketAddr, tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<std::io::Result<()>>);
+
+/// The depots over plain HTTP on `addr` (ESXi hosts often cannot use the service's
+/// certificate), until told to stop.
+fn serve_hosts(addr: SocketAddr, depots: Router) -> Result<HostsListener, ServeError> {
+    let listener = std::net::TcpListener::bind(addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|source| ServeError::Listen { addr, source })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Listen { addr, source })?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(|source| ServeError::Listen { addr, source })?;
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let app = Router::new().nest(DEPOTS_PREFIX, depots);
+    let task = tokio::spawn(async move {
+        axum::serve(crate::depot_http::no_delay(listener), app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(%local, "depots for hosts listening (plain HTTP)");
+    Ok((local, stop, task))
 }
 
 /// Run the API server until `shutdown` resolves (requests in flight then get 10 s);
@@ -335,11 +395,11 @@ impl ApiServer {
 pub async fn serve_until(
     config: ApiConfig,
     shutdown: impl Future<Output = ()>,
-    announce: impl FnOnce(SocketAddr, Option<&Path>),
+    announce: impl FnOnce(&ApiServer),
 ) -> Result<(), ServeError> {
     let addr = config.listen;
     let server = ApiServer::start(config).await?;
-    announce(server.local_addr, server.ca_file.as_deref());
+    announce(&server);
     shutdown.await;
     tracing::info!("stopping the API server");
     server.shutdown(std::time::Duration::from_secs(10));

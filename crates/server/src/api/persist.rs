@@ -1,6 +1,9 @@
-//! Server state on disk, behind [`StateStore`] so it can move into the mirror store later.
-//! The JSON implementation writes atomically: a temporary sibling, fsynced, renamed, then
-//! the directory fsynced; files are private (0600) since they may name internal locations.
+//! The service's state (inventory, drafts, commits, image library, settings, depots'
+//! API attributes) and where it lives: in the store's database ([`DocumentState`]), one
+//! row per object, each change written in one transaction with only the objects it
+//! changed. Depots themselves are store sources; [`DepotInfo`] keeps what the API says
+//! about them beyond the store's configuration (owner, how an offline bundle came in).
+//! [`write_atomic`] remains for the few files of the data dir (`config.json`, TLS files).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -23,43 +26,29 @@ impl PersistError {
     }
 }
 
-/// An online depot: its configuration and, once synced, where its metadata is cached.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OnlineDepot {
-    pub description: String,
-    pub location: String,
-    pub enabled: bool,
+/// What the API records about a depot beyond the store source's configuration (its
+/// description and `enabled` live there): who made it and, for an offline depot, where
+/// its bundle came from. Keyed by the source's name, which is the API's depot id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DepotInfo {
     pub owner: Option<String>,
     pub ownerdata: Option<String>,
+    /// The location as the client gave it (online and UMDS: the URL; offline PULL: the
+    /// path or URL of the bundle).
     #[serde(default)]
-    pub synced: Option<OnlineSync>,
-}
-
-/// The last successful sync of an online depot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OnlineSync {
-    /// RFC 3339, UTC.
-    pub time: String,
-    /// The cached index chain (vendor list, vendor indexes, metadata zips), relative to the data dir.
-    pub cache: String,
-}
-
-/// An imported offline bundle, stored in the data dir.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OfflineDepot {
-    pub description: String,
-    /// `PULL` or `PUSH`.
-    pub source_type: String,
     pub location: Option<String>,
+    /// Offline depots: `PULL` or `PUSH`.
+    #[serde(default)]
+    pub source_type: Option<String>,
+    /// Offline PUSH: the upload's id.
+    #[serde(default)]
     pub file_id: Option<String>,
     /// RFC 3339, UTC.
-    pub create_time: String,
-    pub owner: Option<String>,
-    pub ownerdata: Option<String>,
-    /// SHA-256 of the bundle: the same bytes imported twice are one depot.
-    pub sha256: String,
-    /// The stored bundle, relative to the data dir.
-    pub file: String,
+    #[serde(default)]
+    pub create_time: Option<String>,
+    /// Offline depots: SHA-256 of the bundle (the same bytes imported twice are one depot).
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// A committed desired image of a cluster or a standalone host.
@@ -179,10 +168,9 @@ pub struct ImageLibrary {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerState {
+    /// Depots (store sources) created or seen through the API: source name → attributes.
     #[serde(default)]
-    pub online_depots: BTreeMap<String, OnlineDepot>,
-    #[serde(default)]
-    pub offline_depots: BTreeMap<String, OfflineDepot>,
+    pub depot_info: BTreeMap<String, DepotInfo>,
     #[serde(default)]
     pub clusters: BTreeMap<String, Cluster>,
     #[serde(default)]
@@ -218,9 +206,6 @@ pub struct ServerState {
     /// `defaults.hosts.policies.apply` as set.
     #[serde(default)]
     pub default_host_apply_policy: Option<serde_json::Value>,
-    /// `depots.umds`: the one UMDS depot, synced like an online depot.
-    #[serde(default)]
-    pub umds_depot: Option<UmdsDepot>,
     /// `vcenter.certificate_management.vcenter.trusted_root_chains`: id → the chain.
     #[serde(default)]
     pub trusted_root_chains: BTreeMap<String, TrustedRootChain>,
@@ -261,17 +246,6 @@ pub struct Enablement {
     pub time: String,
 }
 
-/// The UMDS depot: a URL of a UMDS-exported depot tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UmdsDepot {
-    pub description: String,
-    pub location: String,
-    pub enabled: bool,
-    pub owner: Option<String>,
-    #[serde(default)]
-    pub synced: Option<OnlineSync>,
-}
-
 /// A trusted root chain added through the API: trusted by HTTPS depot syncs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustedRootChain {
@@ -281,35 +255,202 @@ pub struct TrustedRootChain {
     pub created: String,
 }
 
-pub trait StateStore: Send + Sync {
-    fn load(&self) -> Result<ServerState, PersistError>;
-    fn save(&self, state: &ServerState) -> Result<(), PersistError>;
+/// Top-level fields of [`ServerState`] that are maps of objects: each object is its own
+/// row (kind = the field's name, id = the key). `library` holds two such maps.
+const COLLECTIONS: &[&str] = &[
+    "depot_info",
+    "clusters",
+    "hosts",
+    "cluster_depot_overrides",
+    "host_depot_overrides",
+    "software_enablements",
+    "cluster_apply_policies",
+    "host_apply_policies",
+    "trusted_root_chains",
+    "installed_images",
+];
+const LIBRARY: &str = "library";
+const LIBRARY_COLLECTIONS: &[&str] = &["specs", "drafts"];
+/// Every other field (`next_id`, `sync_schedule`, the default policies) is one row of
+/// this kind, its id the field's name.
+const SETTINGS: &str = "setting";
+
+/// The service's state in the store's database. A change is saved as the rows of the
+/// objects it touched, in one transaction: a crash loses nothing committed and leaves
+/// nothing half-written, and the cost of a save grows with the change, not the state.
+pub struct DocumentState {
+    store: std::sync::Arc<esxlcm_store::Store>,
+    /// The state as last saved, as JSON: what the next save is compared with.
+    saved: std::sync::Mutex<serde_json::Value>,
 }
 
-/// `state.json` in the data dir.
-pub struct JsonStateStore {
-    path: PathBuf,
-}
+impl DocumentState {
+    pub fn new(store: std::sync::Arc<esxlcm_store::Store>) -> Self {
+        Self { store, saved: std::sync::Mutex::new(serde_json::Value::Null) }
+    }
 
-impl JsonStateStore {
-    pub fn new(data_dir: &Path) -> Self {
-        Self { path: data_dir.join("state.json") }
+    fn db_error(&self, e: &esxlcm_store::StoreError) -> PersistError {
+        PersistError::new(&self.store.root().join("meta.sqlite"), io::Error::other(e.to_string()))
+    }
+
+    /// Load the state; a store without any (a new data dir, or one from before the state
+    /// moved into the database) takes `legacy` (`state.json`) once, if it exists.
+    pub fn load(&self, legacy: &Path) -> Result<ServerState, PersistError> {
+        let mut docs = self.store.meta.documents().map_err(|e| self.db_error(&e))?;
+        // Tasks are kept beside the state, not in it ([`StoreTaskLog`]).
+        docs.retain(|d| d.kind != TASKS);
+        let state = if docs.is_empty() {
+            let state = read_legacy(legacy)?;
+            self.save(&state)?;
+            if legacy.exists() {
+                let moved = legacy.with_extension("json.migrated");
+                fs::rename(legacy, &moved).map_err(|e| PersistError::new(legacy, e))?;
+                tracing::info!(from = %legacy.display(), "moved the server state into the store's database");
+            }
+            state
+        } else {
+            let mut root = serde_json::Map::new();
+            for d in docs {
+                let body: serde_json::Value = serde_json::from_str(&d.body).map_err(|e| {
+                    PersistError::new(Path::new(&format!("state {} {}", d.kind, d.id)), io::Error::other(e))
+                })?;
+                if d.kind == SETTINGS {
+                    root.insert(d.id, body);
+                } else if let Some(sub) = d.kind.strip_prefix("library.") {
+                    let lib = root.entry(LIBRARY).or_insert_with(|| serde_json::json!({}));
+                    if let Some(lib) = lib.as_object_mut() {
+                        let m = lib.entry(sub).or_insert_with(|| serde_json::json!({}));
+                        if let Some(m) = m.as_object_mut() {
+                            m.insert(d.id, body);
+                        }
+                    }
+                } else {
+                    let m = root.entry(d.kind).or_insert_with(|| serde_json::json!({}));
+                    if let Some(m) = m.as_object_mut() {
+                        m.insert(d.id, body);
+                    }
+                }
+            }
+            let value = serde_json::Value::Object(root);
+            let state: ServerState = serde_json::from_value(value.clone())
+                .map_err(|e| PersistError::new(Path::new("server state"), io::Error::other(e)))?;
+            *self.saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = value;
+            state
+        };
+        Ok(state)
+    }
+
+    /// Save `state`: the rows of what changed since the last save, in one transaction.
+    pub fn save(&self, state: &ServerState) -> Result<(), PersistError> {
+        let next = serde_json::to_value(state)
+            .map_err(|e| PersistError::new(Path::new("server state"), io::Error::other(e)))?;
+        let mut saved = self.saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let changes = diff(&saved, &next);
+        self.store.meta.write_documents(&changes).map_err(|e| self.db_error(&e))?;
+        *saved = next;
+        Ok(())
     }
 }
 
-impl StateStore for JsonStateStore {
-    fn load(&self) -> Result<ServerState, PersistError> {
-        match fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| PersistError::new(&self.path, io::Error::other(e))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ServerState::default()),
-            Err(e) => Err(PersistError::new(&self.path, e)),
+/// The kind of the rows that keep tasks.
+const TASKS: &str = "task";
+
+/// Tasks kept in the store's database, one row each.
+pub struct StoreTaskLog {
+    store: std::sync::Arc<esxlcm_store::Store>,
+}
+
+impl StoreTaskLog {
+    pub fn new(store: std::sync::Arc<esxlcm_store::Store>) -> Self {
+        Self { store }
+    }
+
+    fn write(&self, id: &str, body: Option<String>) {
+        let change = esxlcm_store::meta::DocumentChange { kind: TASKS.into(), id: id.to_owned(), body };
+        if let Err(e) = self.store.meta.write_documents(&[change]) {
+            // A task that cannot be kept still runs; a restart would forget it.
+            tracing::error!(task = id, "keeping the task: {e}");
+        }
+    }
+}
+
+impl crate::api::tasks::TaskLog for StoreTaskLog {
+    fn load(&self) -> Vec<crate::api::tasks::StoredTask> {
+        match self.store.meta.documents_of(TASKS) {
+            Ok(rows) => rows
+                .into_iter()
+                .filter_map(|(id, body)| match serde_json::from_str(&body) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        tracing::warn!(task = %id, "a kept task is unreadable and is left out: {e}");
+                        None
+                    }
+                })
+                .collect(),
+            Err(e) => {
+                tracing::error!("reading the kept tasks: {e}");
+                Vec::new()
+            }
         }
     }
 
-    fn save(&self, state: &ServerState) -> Result<(), PersistError> {
-        let bytes = serde_json::to_vec_pretty(state).map_err(|e| PersistError::new(&self.path, io::Error::other(e)))?;
-        write_atomic(&self.path, &bytes)
+    fn save(&self, task: &crate::api::tasks::StoredTask) {
+        match serde_json::to_string(task) {
+            Ok(body) => self.write(&task.id, Some(body)),
+            Err(e) => tracing::error!(task = %task.id, "keeping the task: {e}"),
+        }
     }
+
+    fn remove(&self, id: &str) {
+        self.write(id, None);
+    }
+}
+
+/// `state.json` as the JSON state store wrote it (absent: the empty state).
+fn read_legacy(path: &Path) -> Result<ServerState, PersistError> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| PersistError::new(path, io::Error::other(e))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ServerState::default()),
+        Err(e) => Err(PersistError::new(path, e)),
+    }
+}
+
+/// The rows that turn `before` into `after` (both serialised [`ServerState`]s).
+fn diff(before: &serde_json::Value, after: &serde_json::Value) -> Vec<esxlcm_store::meta::DocumentChange> {
+    use esxlcm_store::meta::DocumentChange;
+    let empty = serde_json::Map::new();
+    let fields = |v: &serde_json::Value| v.as_object().cloned().unwrap_or_default();
+    let (b, a) = (fields(before), fields(after));
+    let mut out = Vec::new();
+    let mut collection = |kind: String, b: Option<&serde_json::Value>, a: Option<&serde_json::Value>| {
+        let bm = b.and_then(serde_json::Value::as_object).unwrap_or(&empty);
+        let am = a.and_then(serde_json::Value::as_object).unwrap_or(&empty);
+        for (id, v) in am {
+            if bm.get(id) != Some(v) {
+                out.push(DocumentChange { kind: kind.clone(), id: id.clone(), body: Some(v.to_string()) });
+            }
+        }
+        for id in bm.keys().filter(|id| !am.contains_key(*id)) {
+            out.push(DocumentChange { kind: kind.clone(), id: id.clone(), body: None });
+        }
+    };
+    for field in COLLECTIONS {
+        collection((*field).to_owned(), b.get(*field), a.get(*field));
+    }
+    for sub in LIBRARY_COLLECTIONS {
+        let pick = |m: &serde_json::Map<String, serde_json::Value>| m.get(LIBRARY).and_then(|l| l.get(*sub)).cloned();
+        collection(format!("{LIBRARY}.{sub}"), pick(&b).as_ref(), pick(&a).as_ref());
+    }
+    let is_setting = |k: &String| !COLLECTIONS.contains(&k.as_str()) && k != LIBRARY;
+    for (k, v) in a.iter().filter(|(k, _)| is_setting(k)) {
+        if b.get(k) != Some(v) {
+            out.push(DocumentChange { kind: SETTINGS.into(), id: k.clone(), body: Some(v.to_string()) });
+        }
+    }
+    for k in b.keys().filter(|k| is_setting(k) && !a.contains_key(*k)) {
+        out.push(DocumentChange { kind: SETTINGS.into(), id: k.clone(), body: None });
+    }
+    out
 }
 
 /// Replace `path` with `bytes` atomically and durably, readable by the owner only.
@@ -367,9 +508,11 @@ mod tests {
             "next_id": 5
         });
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("state.json"), old.to_string()).unwrap();
-        let store = JsonStateStore::new(dir.path());
-        let s = store.load().unwrap();
+        let legacy = dir.path().join("state.json");
+        fs::write(&legacy, old.to_string()).unwrap();
+        let store = document_state(dir.path());
+        let s = store.load(&legacy).unwrap();
+        assert!(!legacy.exists() && dir.path().join("state.json.migrated").exists(), "moved into the database");
         let c = &s.clusters["domain-c1"];
         assert_eq!(c.image.commit.as_deref(), Some("3"));
         assert_eq!(c.image.commits["3"].spec.image.base_image.as_ref().unwrap().version.to_string(), "8.0.3-0.0.1");
@@ -379,9 +522,13 @@ mod tests {
         assert_eq!(c.image.last_scan, Some(serde_json::json!({"status": "COMPLIANT"})));
         assert_eq!(s.hosts["host-5"].image, ImageHistory::default());
         assert_eq!(s.library, ImageLibrary::default());
-        // Saved again in the new format, it reads back the same.
-        store.save(&s).unwrap();
-        assert_eq!(store.load().unwrap(), s);
+        // Read back from the database (a new process), it is the same.
+        assert_eq!(document_state(dir.path()).load(&legacy).unwrap(), s);
+    }
+
+    fn document_state(dir: &Path) -> DocumentState {
+        let store = esxlcm_store::Store::open(&dir.join("store")).unwrap();
+        DocumentState::new(std::sync::Arc::new(store))
     }
 
     #[test]
@@ -414,30 +561,39 @@ mod tests {
     }
 
     #[test]
-    fn state_round_trips_and_is_private() {
+    fn state_round_trips_and_saves_only_what_changed() {
         let dir = tempfile::tempdir().unwrap();
-        let store = JsonStateStore::new(dir.path());
-        assert_eq!(store.load().unwrap(), ServerState::default());
+        let legacy = dir.path().join("state.json");
+        let store = document_state(dir.path());
+        assert_eq!(store.load(&legacy).unwrap(), ServerState::default());
         let mut s = ServerState { next_id: 3, ..ServerState::default() };
-        s.online_depots.insert(
+        s.depot_info.insert(
             "online-1".into(),
-            OnlineDepot {
-                description: "d".into(),
-                location: "https://x/index.xml".into(),
-                enabled: true,
-                owner: None,
-                ownerdata: None,
-                synced: Some(OnlineSync { time: "2026-01-01T00:00:00Z".into(), cache: "depots/online/x".into() }),
+            DepotInfo {
+                owner: Some("admin".into()),
+                location: Some("https://x/index.xml".into()),
+                ..DepotInfo::default()
             },
         );
+        for id in ["domain-c1", "domain-c2"] {
+            s.clusters.insert(id.into(), Cluster { name: id.into(), image: ImageHistory::default() });
+        }
         s.sync_schedule = Some(serde_json::json!({"enabled": false, "email_addresses": []}));
         store.save(&s).unwrap();
-        assert_eq!(store.load().unwrap(), s);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(dir.path().join("state.json")).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
+        assert_eq!(document_state(dir.path()).load(&legacy).unwrap(), s);
+
+        // One cluster renamed, one removed: only their rows change.
+        let mut next = s.clone();
+        next.clusters.get_mut("domain-c1").unwrap().name = "prod".into();
+        next.clusters.remove("domain-c2");
+        let before = serde_json::to_value(&s).unwrap();
+        let changes = diff(&before, &serde_json::to_value(&next).unwrap());
+        let touched: Vec<(&str, &str, bool)> =
+            changes.iter().map(|c| (c.kind.as_str(), c.id.as_str(), c.body.is_some())).collect();
+        assert_eq!(touched, [("clusters", "domain-c1", true), ("clusters", "domain-c2", false)]);
+        store.save(&next).unwrap();
+        assert_eq!(document_state(dir.path()).load(&legacy).unwrap(), next);
+        // Nothing changed: nothing written.
+        assert!(diff(&serde_json::to_value(&next).unwrap(), &serde_json::to_value(&next).unwrap()).is_empty());
     }
 }

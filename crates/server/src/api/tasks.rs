@@ -1,5 +1,8 @@
 //! Tasks (vlcm-api §1.6): `op$task` calls run in the background; `cis.tasks` reports them.
-//! Ids are `<uuid>:<serviceId>` like vCenter's. Tasks live in memory; finished ones are
+//! Ids are `<uuid>:<serviceId>` like vCenter's. Each task is written to the service's
+//! state ([`TaskLog`]: the store's database) when it starts and when it ends, so tasks
+//! survive a restart; one that was running when the process died reads FAILED,
+//! "interrupted by restart". Progress in between stays in memory. Finished tasks are
 //! dropped oldest first beyond [`KEEP_FINISHED`].
 
 use std::collections::HashMap;
@@ -110,6 +113,112 @@ impl Progress {
 pub struct TaskManager {
     tasks: Mutex<HashMap<String, (TaskRecord, Arc<Cancel>)>>,
     seq: std::sync::atomic::AtomicU64,
+    /// Where tasks are kept across restarts (none: memory only, as in unit tests).
+    log: Option<Arc<dyn TaskLog>>,
+}
+
+/// Where tasks are kept across restarts.
+pub trait TaskLog: Send + Sync {
+    /// Every kept task.
+    fn load(&self) -> Vec<StoredTask>;
+    fn save(&self, task: &StoredTask);
+    fn remove(&self, id: &str);
+}
+
+/// A task as kept: its record, the result as vAPI JSON, the error as kind and messages.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredTask {
+    pub id: String,
+    pub service: String,
+    pub operation: String,
+    pub user: String,
+    /// `PENDING`, `RUNNING`, `SUCCEEDED`, `FAILED`.
+    pub status: String,
+    pub total: i64,
+    pub completed: i64,
+    pub progress: String,
+    /// RFC 3339.
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    #[serde(default)]
+    pub result: Option<serde_json::Value>,
+    /// `Error.Type` (`RESOURCE_INACCESSIBLE`) and the messages' texts.
+    #[serde(default)]
+    pub error: Option<(String, Vec<String>)>,
+    pub seq: u64,
+}
+
+impl StoredTask {
+    fn of(t: &TaskRecord) -> Self {
+        Self {
+            id: t.id.clone(),
+            service: t.service.clone(),
+            operation: t.operation.clone(),
+            user: t.user.clone(),
+            status: t.status.as_str().to_owned(),
+            total: t.total,
+            completed: t.completed,
+            progress: t.progress_message.default_message.clone(),
+            start_time: t.start_time.map(|d| d.to_rfc3339()),
+            end_time: t.end_time.map(|d| d.to_rfc3339()),
+            result: t.result.as_ref().map(DataValue::to_json),
+            error: t
+                .error
+                .as_ref()
+                .map(|e| (e.kind.error_type(), e.messages.iter().map(|m| m.default_message.clone()).collect())),
+            seq: t.seq,
+        }
+    }
+
+    /// The record; a task that was running when the process stopped has failed.
+    fn into_record(self) -> (TaskRecord, bool) {
+        let mut status = match self.status.as_str() {
+            "SUCCEEDED" => Status::Succeeded,
+            "FAILED" => Status::Failed,
+            "PENDING" => Status::Pending,
+            _ => Status::Running,
+        };
+        let mut error = self.error.map(|(kind, messages)| {
+            let kind = super::errors::ErrorKind::from_error_type(&kind).unwrap_or(super::errors::ErrorKind::Error);
+            let mut e = ApiError::new(kind, "com.vmware.esxlcm.task.failed", messages.join("; "));
+            e.messages = messages.iter().map(|m| Message::new("com.vmware.esxlcm.task.failed", m.clone())).collect();
+            e
+        });
+        let time =
+            |t: Option<String>| t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|d| d.with_timezone(&Utc));
+        let mut end_time = time(self.end_time);
+        let mut progress = self.progress;
+        let interrupted = matches!(status, Status::Pending | Status::Running);
+        if interrupted {
+            status = Status::Failed;
+            end_time = Some(Utc::now());
+            progress = "interrupted by restart".into();
+            error = Some(ApiError::new(
+                super::errors::ErrorKind::Error,
+                "com.vmware.esxlcm.task.interrupted",
+                "interrupted by restart: the server stopped while this task ran; run it again",
+            ));
+        }
+        let result = self.result.and_then(|v| DataValue::from_json(&v).ok());
+        let record = TaskRecord {
+            id: self.id,
+            service: self.service,
+            operation: self.operation.clone(),
+            description: Message::new("com.vmware.esxlcm.task", self.operation),
+            user: self.user,
+            status,
+            cancelable: false,
+            total: self.total,
+            completed: self.completed,
+            progress_message: Message::new("com.vmware.esxlcm.task.progress", progress),
+            start_time: time(self.start_time),
+            end_time,
+            result,
+            error,
+            seq: self.seq,
+        };
+        (record, interrupted)
+    }
 }
 
 pub fn uuid_v4() -> Result<String, getrandom::Error> {
@@ -122,6 +231,29 @@ pub fn uuid_v4() -> Result<String, getrandom::Error> {
 }
 
 impl TaskManager {
+    /// The tasks kept in `log` (those that were running are marked interrupted, and kept
+    /// so), and new ones kept there too.
+    pub fn with_log(log: Arc<dyn TaskLog>) -> Self {
+        let mut tasks = HashMap::new();
+        let mut next_seq = 0;
+        for stored in log.load() {
+            let (record, interrupted) = stored.into_record();
+            if interrupted {
+                tracing::warn!(task = %record.id, "a task was interrupted by the restart");
+                log.save(&StoredTask::of(&record));
+            }
+            next_seq = next_seq.max(record.seq + 1);
+            tasks.insert(record.id.clone(), (record, Arc::new(Cancel::default())));
+        }
+        Self { tasks: Mutex::new(tasks), seq: std::sync::atomic::AtomicU64::new(next_seq), log: Some(log) }
+    }
+
+    fn keep(&self, record: &TaskRecord) {
+        if let Some(log) = &self.log {
+            log.save(&StoredTask::of(record));
+        }
+    }
+
     /// Register a task, already running (we start work at once).
     pub fn start(self: &Arc<Self>, service: &str, operation: &str, user: &str) -> Result<(String, Progress), ApiError> {
         let uuid = uuid_v4().map_err(|e| ApiError::internal(format!("no randomness for a task id: {e}")))?;
@@ -144,6 +276,7 @@ impl TaskManager {
             error: None,
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
         };
+        self.keep(&record);
         self.lock().insert(id.clone(), (record, Arc::clone(&cancel)));
         Ok((id.clone(), Progress { manager: Arc::clone(self), id, cancel }))
     }
@@ -159,6 +292,8 @@ impl TaskManager {
     }
 
     pub fn finish(&self, id: &str, outcome: Result<Option<DataValue>, ApiError>) {
+        let mut finished_record = None;
+        let mut dropped = Vec::new();
         {
             let mut map = self.lock();
             if let Some((t, _)) = map.get_mut(id) {
@@ -177,6 +312,7 @@ impl TaskManager {
                         t.error = Some(e);
                     }
                 }
+                finished_record = Some(t.clone());
             }
             let mut finished: Vec<(u64, String)> = map
                 .values()
@@ -187,7 +323,17 @@ impl TaskManager {
                 finished.sort();
                 for (_, old) in finished.iter().take(finished.len() - KEEP_FINISHED) {
                     map.remove(old);
+                    dropped.push(old.clone());
                 }
+            }
+        }
+        // Written outside the lock: readers of other tasks do not wait for the database.
+        if let Some(t) = &finished_record {
+            self.keep(t);
+        }
+        if let Some(log) = &self.log {
+            for old in &dropped {
+                log.remove(old);
             }
         }
     }
@@ -271,6 +417,52 @@ mod tests {
     use super::*;
     use crate::api::schema::{Registry, Ty};
     use crate::api::typed::to_plain;
+
+    /// Tasks kept in memory, as the store's database keeps them across a restart.
+    #[derive(Default)]
+    struct MemoryLog(Mutex<std::collections::BTreeMap<String, StoredTask>>);
+
+    impl TaskLog for MemoryLog {
+        fn load(&self) -> Vec<StoredTask> {
+            self.0.lock().unwrap().values().cloned().collect()
+        }
+        fn save(&self, task: &StoredTask) {
+            self.0.lock().unwrap().insert(task.id.clone(), task.clone());
+        }
+        fn remove(&self, id: &str) {
+            self.0.lock().unwrap().remove(id);
+        }
+    }
+
+    #[test]
+    fn tasks_survive_a_restart_and_running_ones_read_interrupted() {
+        let log = Arc::new(MemoryLog::default());
+        let m = Arc::new(TaskManager::with_log(log.clone()));
+        let (done, _) = m.start("com.vmware.esx.settings.depots.offline", "create", "root").unwrap();
+        m.finish(&done, Ok(Some(DataValue::string("offline-3"))));
+        let (failed, _) = m.start("com.vmware.esx.settings.depots", "sync", "root").unwrap();
+        m.finish(&failed, Err(ApiError::new(super::super::errors::ErrorKind::ResourceInaccessible, "x", "no route")));
+        let (running, p) = m.start("com.vmware.esx.settings.clusters.software.drafts", "commit", "root").unwrap();
+        p.set(40, 100, "committing");
+
+        // The process dies; a new one reads what was kept.
+        let again = TaskManager::with_log(log.clone());
+        let t = again.get(&done).unwrap();
+        assert_eq!((t.status, t.result.clone()), (Status::Succeeded, Some(DataValue::string("offline-3"))));
+        let t = again.get(&failed).unwrap();
+        assert_eq!(t.status, Status::Failed);
+        let e = t.error.unwrap();
+        assert_eq!(e.kind, super::super::errors::ErrorKind::ResourceInaccessible);
+        assert_eq!(e.messages[0].default_message, "no route");
+        let t = again.get(&running).unwrap();
+        assert_eq!(t.status, Status::Failed);
+        assert!(t.end_time.is_some());
+        assert!(t.error.unwrap().messages[0].default_message.contains("interrupted by restart"));
+        assert_eq!(log.load().iter().find(|k| k.id == running).unwrap().status, "FAILED", "kept as failed");
+        // New tasks come after the kept ones.
+        let (next, _) = Arc::new(again).start("s", "o", "root").unwrap();
+        assert!(log.load().iter().any(|k| k.id == next));
+    }
 
     #[test]
     fn task_info_passes_union_rules_in_every_state() {

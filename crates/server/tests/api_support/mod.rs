@@ -42,6 +42,7 @@ pub async fn start_on(data_dir: &Path) -> TestServer {
         data_dir: data_dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         initial_admin,
+        hosts_listen: None,
     })
     .await
     .unwrap();
@@ -235,4 +236,21 @@ pub fn rpc_error<'a>(resp: &'a Value, name: &str) -> &'a Value {
     let e = &resp["result"]["error"]["ERROR"][format!("com.vmware.vapi.std.errors.{name}")];
     assert!(e.is_object(), "expected error {name}, got {resp}");
     e
+}
+
+/// The service's state as JSON, read from the store's database as a new server would
+/// (the server must be stopped, or the state be settled).
+pub fn state_json(data: &Path) -> Value {
+    let store = esxlcm_store::Store::open(&data.join("store")).unwrap();
+    let state = esxlcm_server::api::persist::DocumentState::new(std::sync::Arc::new(store));
+    serde_json::to_value(state.load(&data.join("state.json")).unwrap()).unwrap()
+}
+
+/// Change the stopped server's state behind its back (to make states the API refuses).
+pub fn edit_state(data: &Path, edit: impl FnOnce(&mut Value)) {
+    let store = esxlcm_store::Store::open(&data.join("store")).unwrap();
+    let state = esxlcm_server::api::persist::DocumentState::new(std::sync::Arc::new(store));
+    let mut value = serde_json::to_value(state.load(&data.join("state.json")).unwrap()).unwrap();
+    edit(&mut value);
+    state.save(&serde_json::from_value(value).unwrap()).unwrap();
 }

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::targets::{self, Target};
 use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
-use crate::api::fetch::redact_url_str;
 use crate::api::persist::ServerState;
+use esxlcm_depot::source::redact::redact_url_str;
 
 #[derive(Deserialize)]
 struct Depot {

@@ -8,8 +8,6 @@
 //! (online and UMDS depots) from the next request on, besides the system's roots and
 //! `trusted_ca_files` of `config.json`; deleting it withdraws that trust.
 
-use std::sync::Mutex;
-
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -38,13 +36,63 @@ pub fn all_chains(s: &ServerState) -> Vec<String> {
     s.trusted_root_chains.values().map(|c| c.certs.concat()).collect()
 }
 
-/// Serialises "read the state, rebuild the client" so the last rebuild sees the last change.
-static APPLY: Mutex<()> = Mutex::new(());
+/// Serialises "read the state, rewrite the roots" so the last rewrite sees the last change.
+static APPLY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn apply(state: &ApiState) -> Result<(), ApiError> {
-    let _one_at_a_time = APPLY.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let chains = all_chains(&state.depots.published_state());
-    state.http.set_api_roots(&chains).map_err(|e| ApiError::internal(format!("updating the trusted roots: {e}")))
+/// Write the trusted roots file the API's HTTPS depots read and point those depots at it
+/// (or at nothing, when no root is configured).
+async fn apply(state: &ApiState) -> Result<(), ApiError> {
+    let _one_at_a_time = APPLY.lock().await;
+    let depots = &state.depots;
+    let chains = all_chains(&depots.published_state());
+    let file = write_trusted_roots(depots.data_dir(), &state.trusted_ca_files, &chains)
+        .map_err(|e| ApiError::internal(format!("updating the trusted roots: {e}")))?;
+    let roots = super::depots::trusted_roots_file(depots.data_dir());
+    let api_made: Vec<String> = depots.published_state().depot_info.keys().cloned().collect();
+    depots
+        .blocking(move |store| {
+            for s in store.sources()? {
+                let ours = api_made.contains(&s.config.name)
+                    && s.config.kind != esxlcm_store::source::SourceKind::Bundle
+                    && (s.config.ca_file.is_none() || s.config.ca_file.as_ref() == Some(&roots));
+                if ours && s.config.url.starts_with("https:") {
+                    store.configure_source(&s.config.name, super::depots::STORE_WAIT, |c| c.ca_file = file.clone())?;
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(super::depots::store_error)
+}
+
+/// The PEM bundle of `config.json`'s `trusted_ca_files` and the API's chains, written
+/// atomically to [`super::depots::trusted_roots_file`]; `None` (and no file) when there
+/// is no root to trust besides the system's.
+pub fn write_trusted_roots(
+    data_dir: &std::path::Path,
+    ca_files: &[std::path::PathBuf],
+    chains: &[String],
+) -> Result<Option<std::path::PathBuf>, String> {
+    let path = super::depots::trusted_roots_file(data_dir);
+    let mut pem = String::new();
+    for f in ca_files {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        pem.push_str(text.trim_end());
+        pem.push('\n');
+    }
+    for c in chains {
+        pem.push_str(c.trim_end());
+        pem.push('\n');
+    }
+    if pem.trim().is_empty() {
+        return match std::fs::remove_file(&path) {
+            Ok(()) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        };
+    }
+    crate::api::persist::write_atomic(&path, pem.as_bytes()).map_err(|e| e.to_string())?;
+    Ok(Some(path))
 }
 
 /// A client-chosen id: short, and safe in a URL path.
@@ -117,7 +165,7 @@ pub fn chains_create(ctx: Ctx) -> HandlerFuture {
                 Ok(id)
             })
             .await?;
-        apply(&ctx.state)?;
+        apply(&ctx.state).await?;
         tracing::info!(chain = %id, user = %ctx.caller.user, "trusted root chain added");
         Ok(Out::Plain(Value::String(id)))
     })
@@ -135,7 +183,7 @@ pub fn chains_delete(ctx: Ctx) -> HandlerFuture {
                     .ok_or_else(|| ApiError::not_found("trusted root chain", &id))
             })
             .await?;
-        apply(&ctx.state)?;
+        apply(&ctx.state).await?;
         tracing::info!(chain = %id, user = %ctx.caller.user, "trusted root chain deleted");
         Ok(Out::Plain(Value::Null))
     })

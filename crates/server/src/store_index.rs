@@ -2,19 +2,20 @@
 //! whether a snapshot exists (materialising it on its first request), what `/` lists, the
 //! `/-/status` document, and on-demand payloads: fetched, verified, stored and linked into
 //! the tree on their first request (`esxlcm_store::ondemand`; one fetch per payload
-//! however many hosts ask at once); and bundles pushed over HTTP, published as
-//! `esxlcm mirror push` publishes them (`super::mirror::publish_bundle`).
+//! however many hosts ask at once); and bundles pushed over HTTP, published by the same
+//! store operation as `esxlcm mirror push` ([`Store::push`]).
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use esxlcm_server::store_http::{
+use crate::store_http::{
     FetchFailure, Overview, PushConfig, PushFailure, PushOutcome, PushSummary, SourceSummary, StoreLayout, Unavailable,
     ViewSummary,
 };
 use esxlcm_store::ondemand::{OnDemand, OnDemandError};
+use esxlcm_store::ops::LockWait;
 use esxlcm_store::sync::{NoProgress, Outcome, SyncOptions};
 use esxlcm_store::{Store, StoreError, status, view};
 
@@ -35,12 +36,8 @@ pub struct StoreIndex {
 }
 
 impl StoreIndex {
-    pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        Ok(Self {
-            store: super::mirror::open_store(Some(&dir.to_path_buf()))?,
-            known: Mutex::default(),
-            on_demand: OnDemand::new(),
-        })
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Ok(Self { store: Store::open(dir)?, known: Mutex::default(), on_demand: OnDemand::new() })
     }
 
     fn is_known(&self, source: &str, id: i64) -> bool {
@@ -57,27 +54,29 @@ impl StoreIndex {
     }
 }
 
-/// The router of `esxlcm serve --store DIR` (taking pushed bundles when `push` is given).
-pub fn router(dir: &Path, push: Option<PushConfig>) -> anyhow::Result<axum::Router> {
+/// The router that serves the store at `dir` to hosts (taking pushed bundles when `push`
+/// is given): `esxlcm serve --store DIR`, and `/depots/` of the whole service.
+pub fn router(dir: &Path, push: Option<PushConfig>) -> Result<axum::Router, StoreError> {
     let index = StoreIndex::open(dir)?;
     let layout = index.layout();
-    Ok(esxlcm_server::store_http::router_with_push(&layout, Arc::new(index), push))
+    Ok(crate::store_http::router_with_push(&layout, Arc::new(index), push))
 }
 
 /// Components and VIBs of a published depot tree.
-fn count_published(dir: &Path) -> anyhow::Result<(usize, usize)> {
+fn count_published(dir: &Path) -> Result<(usize, usize), String> {
     use esxlcm_depot::catalog::Catalog;
     use esxlcm_depot::source::{Depot, OpenOptions};
-    let catalog = Catalog::from_depots([Depot::open_path(dir, &OpenOptions::default())?])?;
+    let depot = Depot::open_path(dir, &OpenOptions::default()).map_err(|e| e.to_string())?;
+    let catalog = Catalog::from_depots([depot]).map_err(|e| e.to_string())?;
     Ok((catalog.components().count(), catalog.vibs().count()))
 }
 
 /// A failed push for the client: busy (409), not a bundle or not a bundle source (400),
 /// else the store's failure (500). The server's temporary file `bundle` is not named.
-fn push_failure(source: &str, bundle: &Path, e: &anyhow::Error) -> PushFailure {
-    match e.downcast_ref::<StoreError>() {
-        Some(StoreError::Locked { .. }) => PushFailure::Busy("a sync or push is running; try again".into()),
-        Some(StoreError::Document { file, message, .. }) => {
+fn push_failure(source: &str, bundle: &Path, e: &StoreError) -> PushFailure {
+    match e {
+        StoreError::Locked { .. } => PushFailure::Busy("a sync or push is running; try again".into()),
+        StoreError::Document { file, message, .. } => {
             let message = message.replace(&bundle.display().to_string(), "the upload");
             let what =
                 if file.ends_with(".zip") && file.contains("uploads/") { String::new() } else { format!("{file}: ") };
@@ -85,15 +84,15 @@ fn push_failure(source: &str, bundle: &Path, e: &anyhow::Error) -> PushFailure {
                 "not a usable offline bundle: {what}{message}; send an offline bundle (.zip with index.xml at its root)"
             ))
         }
-        Some(StoreError::InvalidSource(why)) => PushFailure::Invalid(why.clone()),
+        StoreError::InvalidSource(why) => PushFailure::Invalid(why.clone()),
         _ => {
-            tracing::error!(source, "push failed: {e:#}");
-            PushFailure::Store(format!("the store could not take the bundle: {e:#}; see the server's log"))
+            tracing::error!(source, "push failed: {e}");
+            PushFailure::Store("the store could not take the bundle; see the server's log".into())
         }
     }
 }
 
-impl esxlcm_server::store_http::StoreIndex for StoreIndex {
+impl crate::store_http::StoreIndex for StoreIndex {
     fn open_snapshot(&self, source: &str, id: i64) -> Result<(), Unavailable> {
         if self.is_known(source, id) && self.store.view_dir(id).is_dir() {
             return Ok(());
@@ -179,21 +178,23 @@ impl esxlcm_server::store_http::StoreIndex for StoreIndex {
     }
 
     fn push(&self, source: &str, bundle: &Path) -> Result<PushSummary, PushFailure> {
-        let mut lines = Vec::new();
-        let result = super::mirror::publish_bundle(
-            &self.store,
+        let pushed = self
+            .store
+            .push(source, bundle, &SyncOptions::default(), LockWait(PUSH_WAIT_FOR_LOCK), &NoProgress)
+            .map_err(|e| push_failure(source, bundle, &e))?;
+        let r = &pushed.report;
+        tracing::info!(
             source,
-            bundle,
-            &SyncOptions::default(),
-            Box::new(NoProgress),
-            PUSH_WAIT_FOR_LOCK,
-            &mut lines,
+            outcome = r.outcome.as_str(),
+            snapshot = r.snapshot.unwrap_or_default(),
+            rejected = r.rejected.len(),
+            "pushed bundle"
         );
-        // The report `mirror push` prints goes to the log.
-        for line in String::from_utf8_lossy(&lines).lines() {
-            tracing::info!(source, "{line}");
+        for (view, result) in &pushed.views {
+            if let Err(e) = result {
+                tracing::error!(view = %view, "refreshing the view after a push: {e}");
+            }
         }
-        let (r, _) = result.map_err(|e| push_failure(source, bundle, &e))?;
         let outcome = match r.outcome {
             Outcome::Published => PushOutcome::Published,
             Outcome::Unchanged => PushOutcome::Unchanged,
@@ -217,7 +218,7 @@ impl esxlcm_server::store_http::StoreIndex for StoreIndex {
         };
         let counted = count_published(&self.store.published_dir().join(source));
         if let Err(e) = &counted {
-            tracing::warn!(source, "counting the published components: {e:#}");
+            tracing::warn!(source, "counting the published components: {e}");
         }
         let counted = counted.ok();
         Ok(PushSummary {

@@ -1,0 +1,371 @@
+//! Depots of the API: `esx.settings.depots.online` ([`online`]), `…offline` ([`offline`]),
+//! `…umds` ([`umds`]), `depots.sync` and its schedule ([`sync`]), and what a depot holds
+//! ([`content`]). Every depot is a source of the service's one mirror store: created,
+//! synced, verified, snapshotted and published by the store's operations, served to hosts
+//! under `/depots/<id>/`, and seen by `esxlcm mirror` as by the API. A source added with
+//! `esxlcm mirror add` (or `push`) is a depot here as well, without a restart.
+//!
+//! [`DepotStore`] holds the service's state (in the store's database, see
+//! [`crate::api::persist`]) and the merged catalog of every published depot, rebuilt when a
+//! publication changes what is published.
+
+pub mod content;
+pub mod offline;
+pub mod online;
+pub mod sync;
+pub mod umds;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use esxlcm_depot::catalog::Catalog;
+use esxlcm_depot::source::{Depot, OpenOptions};
+use esxlcm_store::Store;
+use esxlcm_store::StoreError;
+use esxlcm_store::ops::LockWait;
+use esxlcm_store::source::{Source, SourceKind};
+use serde::Deserialize;
+
+use crate::api::datavalue::DataValue;
+use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::persist::{DepotInfo, DocumentState, PersistError, ServerState};
+
+pub use self::content::content_info;
+
+/// How long an API call waits for the store while `esxlcm mirror` (or a scheduled sync)
+/// holds it, before it answers that the store is busy.
+pub(crate) const STORE_WAIT: LockWait = LockWait(Duration::from_secs(120));
+
+/// How long the published snapshots read for the catalog are trusted before they are
+/// read again (a sync by another process is seen within this time).
+const CATALOG_RECHECK: Duration = Duration::from_millis(250);
+
+/// Which API service a store source belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepotKind {
+    Online,
+    Offline,
+    Umds,
+}
+
+impl DepotKind {
+    pub fn of(source: &Source) -> Self {
+        if source.config.name == umds::UMDS_ID {
+            return Self::Umds;
+        }
+        match source.config.kind {
+            SourceKind::Bundle => Self::Offline,
+            SourceKind::Online | SourceKind::Umds => Self::Online,
+        }
+    }
+}
+
+/// The published snapshot of each depot in the catalog: what it was built from.
+type CatalogKey = Vec<(String, i64)>;
+
+/// The service's state and depots: the mirror store, the state in its database and the
+/// merged catalog of every published depot.
+pub struct DepotStore {
+    data_dir: PathBuf,
+    store: Arc<Store>,
+    persist: DocumentState,
+    /// Held by writers across the save (changes are serialised and durable in order).
+    state: tokio::sync::Mutex<Arc<ServerState>>,
+    /// The last saved state: readers take it without waiting for a writer's save.
+    published: std::sync::RwLock<Arc<ServerState>>,
+    catalog: tokio::sync::Mutex<Option<(CatalogKey, Arc<Catalog>)>>,
+    /// When the published snapshots were last compared with the catalog's.
+    checked: std::sync::Mutex<Option<Instant>>,
+    /// Bumped whenever the catalog is rebuilt: answers computed from it carry it.
+    catalog_gen: std::sync::atomic::AtomicU64,
+    /// Depot-content answers (call key → generation, value): browsing clients ask the same
+    /// questions again and again, and building a list of hundreds of components is the
+    /// costliest read.
+    answers: std::sync::Mutex<std::collections::HashMap<String, (u64, Arc<DataValue>)>>,
+    /// Image resolutions (solver runs) at once: one core fewer than the machine has, so that
+    /// validating editors never take every core from requests (docs/PERFORMANCE.md).
+    pub(crate) solver_slots: tokio::sync::Semaphore,
+}
+
+/// Distinct depot-content questions kept (filters are client-chosen: bounded).
+const MAX_ANSWERS: usize = 512;
+
+impl DepotStore {
+    /// Open the state kept in `store`'s database (taking `data_dir/state.json` once, from
+    /// before the state moved there).
+    pub fn open(data_dir: &Path, store: Arc<Store>) -> Result<Self, PersistError> {
+        let persist = DocumentState::new(Arc::clone(&store));
+        let state = Arc::new(persist.load(&data_dir.join("state.json"))?);
+        let uploads = uploads_dir(data_dir);
+        std::fs::create_dir_all(&uploads).map_err(|e| PersistError::new(&uploads, e))?;
+        Ok(Self {
+            data_dir: data_dir.to_path_buf(),
+            store,
+            persist,
+            state: tokio::sync::Mutex::new(Arc::clone(&state)),
+            published: std::sync::RwLock::new(state),
+            catalog: tokio::sync::Mutex::new(None),
+            checked: std::sync::Mutex::new(None),
+            catalog_gen: std::sync::atomic::AtomicU64::new(0),
+            answers: std::sync::Mutex::default(),
+            solver_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
+            ),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The state as last saved, without waiting (for setup outside the runtime's tasks).
+    pub fn published_state(&self) -> Arc<ServerState> {
+        Arc::clone(&self.published.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// The catalog's generation, to take before computing an answer from it.
+    pub fn catalog_generation(&self) -> u64 {
+        self.catalog_gen.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A remembered answer, if computed from the current catalog.
+    pub fn answer(&self, key: &str) -> Option<Arc<DataValue>> {
+        let gen_now = self.catalog_generation();
+        let answers = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        answers.get(key).filter(|(g, _)| *g == gen_now).map(|(_, v)| Arc::clone(v))
+    }
+
+    /// Remember an answer computed from generation `generation` of the catalog.
+    pub fn remember(&self, key: String, generation: u64, value: &Arc<DataValue>) {
+        if generation != self.catalog_generation() {
+            return;
+        }
+        let mut answers = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if answers.len() >= MAX_ANSWERS {
+            answers.clear();
+        }
+        answers.insert(key, (generation, Arc::clone(value)));
+    }
+
+    /// The current state (shared: cheap, and never blocked by a save in progress).
+    pub async fn snapshot(&self) -> Arc<ServerState> {
+        self.published_state()
+    }
+
+    /// Change the state and persist it (the rows it changed, in one transaction) before
+    /// anyone sees the change.
+    pub(crate) async fn mutate<R>(
+        &self,
+        f: impl FnOnce(&mut ServerState) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
+        let mut guard = self.state.lock().await;
+        let mut next = ServerState::clone(&guard);
+        let r = f(&mut next)?;
+        let next = Arc::new(next);
+        let to_save = Arc::clone(&next);
+        // The store's database is reached through the same handle from this thread pool:
+        // block in place rather than hand `self` to another thread.
+        tokio::task::block_in_place(|| self.persist.save(&to_save))
+            .map_err(|e| ApiError::internal(format!("saving state: {e}")))?;
+        *self.published.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::clone(&next);
+        *guard = next;
+        Ok(r)
+    }
+
+    /// Run store work (SQLite, files, syncs) off the async threads.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || work(&store)).await.unwrap_or_else(|e| {
+            Err(StoreError::Sync { source_name: "-".into(), message: format!("the store call stopped: {e}") })
+        })
+    }
+
+    /// The store's sources with their API kind and published snapshot.
+    pub(crate) async fn depots(&self) -> Result<Vec<(Source, DepotKind, Option<i64>)>, ApiError> {
+        self.blocking(|store| {
+            let mut out = Vec::new();
+            for s in store.sources()? {
+                let published = store.published_snapshot(&s)?;
+                let kind = DepotKind::of(&s);
+                out.push((s, kind, published));
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    /// One depot of the given kind, by id (its source name).
+    pub(crate) async fn depot(&self, id: &str, kind: DepotKind) -> Result<(Source, Option<i64>), ApiError> {
+        let what = match kind {
+            DepotKind::Online => "online depot",
+            DepotKind::Offline => "offline depot",
+            DepotKind::Umds => "UMDS depot",
+        };
+        self.depots()
+            .await?
+            .into_iter()
+            .find(|(s, k, _)| s.config.name == id && *k == kind)
+            .map(|(s, _, p)| (s, p))
+            .ok_or_else(|| ApiError::not_found(what, id))
+    }
+
+    /// What the catalog is built from: each published depot's snapshot (offline bundles
+    /// always, online depots while enabled).
+    async fn catalog_key(&self) -> Result<CatalogKey, ApiError> {
+        let mut key: CatalogKey = self
+            .depots()
+            .await?
+            .into_iter()
+            .filter(|(s, kind, _)| *kind == DepotKind::Offline || s.config.enabled)
+            .filter_map(|(s, _, published)| published.map(|id| (s.config.name, id)))
+            .collect();
+        key.sort();
+        Ok(key)
+    }
+
+    /// The published depots merged, rebuilt when a publication changed what is published.
+    pub async fn catalog(&self) -> Result<Arc<Catalog>, ApiError> {
+        let mut cached = self.catalog.lock().await;
+        let fresh = {
+            let checked = self.checked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            checked.is_some_and(|at| at.elapsed() < CATALOG_RECHECK)
+        };
+        if fresh && let Some((_, c)) = cached.as_ref() {
+            return Ok(Arc::clone(c));
+        }
+        let key = self.catalog_key().await?;
+        *self.checked.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+        if let Some((k, c)) = cached.as_ref()
+            && *k == key
+        {
+            return Ok(Arc::clone(c));
+        }
+        let trees: Vec<(String, PathBuf)> =
+            key.iter().map(|(name, id)| (name.clone(), self.store.view_dir(*id))).collect();
+        let catalog = tokio::task::spawn_blocking(move || {
+            let mut catalog = Catalog::new();
+            for (name, tree) in trees {
+                let depot = Depot::open_path(&tree, &OpenOptions::default()).map_err(|e| unreadable(&name, &e))?;
+                catalog.add(depot).map_err(|e| unreadable(&name, &e))?;
+            }
+            Ok::<_, ApiError>(catalog)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("building the catalog: {e}")))??;
+        let catalog = Arc::new(catalog);
+        self.catalog_gen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *cached = Some((key, Arc::clone(&catalog)));
+        Ok(catalog)
+    }
+
+    /// Read the published snapshots again at the next [`Self::catalog`] call (after a change
+    /// made through the API, which must show at once).
+    pub(crate) async fn invalidate_catalog(&self) {
+        let mut cached = self.catalog.lock().await;
+        *cached = None;
+        self.catalog_gen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *self.checked.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    pub fn uploads_dir(&self) -> PathBuf {
+        uploads_dir(&self.data_dir)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The API's record of a depot (defaults for a source added with `esxlcm mirror`).
+    pub(crate) fn info(&self, id: &str) -> DepotInfo {
+        self.published_state().depot_info.get(id).cloned().unwrap_or_default()
+    }
+}
+
+fn unreadable(name: &str, e: &dyn std::fmt::Display) -> ApiError {
+    ApiError::new(
+        ErrorKind::ResourceInaccessible,
+        "com.vmware.esxlcm.depot.unreadable",
+        format!("the published content of depot {name} is unreadable: {e}"),
+    )
+}
+
+/// A store failure as the API answers it: busy, unknown, invalid, or internal (logged;
+/// the client is not told the store's paths).
+pub(crate) fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Locked { .. } => ApiError::new(
+            ErrorKind::ServiceUnavailable,
+            "com.vmware.esxlcm.store.busy",
+            "the depot store is busy with another sync, push or maintenance (esxlcm mirror); try again shortly",
+        ),
+        StoreError::UnknownSource(name) => ApiError::not_found("depot", &name),
+        StoreError::InvalidSource(why) => ApiError::invalid_argument(why),
+        other => {
+            tracing::error!("depot store: {other}");
+            ApiError::internal(format!(
+                "the depot store failed: {}",
+                esxlcm_depot::source::redact::redact_text(&other.to_string())
+            ))
+        }
+    }
+}
+
+pub fn uploads_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("uploads")
+}
+
+pub(crate) fn next_id(state: &mut ServerState, kind: &str) -> String {
+    state.next_id += 1;
+    format!("{kind}-{}", state.next_id)
+}
+
+/// The `spec` of an online depot's or the UMDS depot's `update`: what it gives replaces
+/// what is there.
+#[derive(Deserialize)]
+pub(super) struct DepotUpdateSpec {
+    enabled: Option<bool>,
+    description: Option<String>,
+}
+
+impl DepotUpdateSpec {
+    pub(super) fn apply(self, enabled: &mut bool, description: &mut String) {
+        if let Some(e) = self.enabled {
+            *enabled = e;
+        }
+        if let Some(desc) = self.description {
+            *description = desc;
+        }
+    }
+}
+
+pub(crate) fn is_upload_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+/// A `file:` URL or a plain path → the local file, if it is one.
+pub(crate) fn local_path(location: &str) -> Option<PathBuf> {
+    if let Ok(u) = url::Url::parse(location) {
+        return match u.scheme() {
+            "file" => u.to_file_path().ok(),
+            // A one-letter scheme is a Windows drive letter.
+            s if s.len() == 1 => Some(PathBuf::from(location)),
+            _ => None,
+        };
+    }
+    Some(PathBuf::from(location))
+}
+
+pub(crate) fn canceled() -> ApiError {
+    ApiError::new(ErrorKind::Canceled, "com.vmware.esxlcm.task.canceled", "the task was canceled")
+}
+
+/// The trusted roots of API-made HTTPS sources: `config.json`'s `trusted_ca_files` and the
+/// chains of the API's trust store, as one PEM bundle the store's transport reads.
+pub fn trusted_roots_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("tls").join("trusted-roots.pem")
+}
