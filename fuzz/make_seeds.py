@@ -13,7 +13,9 @@ import hashlib
 import io
 import json
 import os
+import struct
 import tarfile
+import warnings
 import zipfile
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seeds")
@@ -29,16 +31,34 @@ def write(target, name, data):
         f.write(data)
 
 
-def zip_bytes(members, compress=zipfile.ZIP_DEFLATED):
+def zip_bytes(members, compress=zipfile.ZIP_DEFLATED, modes=None):
+    """`modes`: unix mode by member name (default 0o644), e.g. 0o120777 for a symlink."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compress) as z:
-        for name, data in members:
-            info = zipfile.ZipInfo(name, FIXED_TIME)
-            info.compress_type = compress
-            info.external_attr = 0o644 << 16
-            info.create_system = 3
-            z.writestr(info, data)
+    with warnings.catch_warnings():
+        # Hostile seeds repeat a name on purpose.
+        warnings.simplefilter("ignore", UserWarning)
+        with zipfile.ZipFile(buf, "w", compress) as z:
+            for name, data in members:
+                info = zipfile.ZipInfo(name, FIXED_TIME)
+                info.compress_type = compress
+                info.external_attr = (modes or {}).get(name, 0o644) << 16
+                info.create_system = 3
+                z.writestr(info, data)
     return buf.getvalue()
+
+
+def forge_size(zip_data, name, size):
+    """Sets the declared uncompressed size of `name` in its central and local headers."""
+    data = bytearray(zip_data)
+    at = struct.unpack_from("<I", data, data.rfind(b"PK\x05\x06") + 16)[0]
+    while data[at : at + 4] == b"PK\x01\x02":
+        n, m, k = struct.unpack_from("<HHH", data, at + 28)
+        if data[at + 46 : at + 46 + n] == name.encode():
+            local = struct.unpack_from("<I", data, at + 42)[0]
+            struct.pack_into("<I", data, at + 24, size)
+            struct.pack_into("<I", data, local + 22, size)
+        at += 46 + n + m + k
+    return bytes(data)
 
 
 def ar_bytes(members):
@@ -344,6 +364,16 @@ def main():
         zip_bytes([("index.xml", VENDOR_LIST), ("vendor-index.xml", VENDOR_INDEX), ("metadata.zip", metadata_root), (root_path, vib)]),
     )
     write("bundle", "example.vib", vib)
+    # Hostile bundles (issue #12): a bogus first copy of the VIB before the genuine one, a
+    # symlink entry, and a metadata zip whose unparsed vmware.xml inflates past its header.
+    head = [("index.xml", VENDOR_LIST), ("vendor-index.xml", VENDOR_INDEX), ("metadata.zip", metadata)]
+    write("bundle", "duplicate-vib.zip", zip_bytes(head + [(VIB_PATH, b"bogus"), (VIB_PATH, vib)]))
+    write(
+        "bundle",
+        "symlink-entry.zip",
+        zip_bytes(head + [(VIB_PATH, vib), ("vib20/passwd.vib", b"/etc/passwd")], modes={"vib20/passwd.vib": 0o120777}),
+    )
+    write("metadata_zip", "forged-size.zip", forge_size(metadata, "vmware.xml", 100))
 
     # ar: the first byte selects the payload type in the target, the rest is the archive.
     for i, name in enumerate(["vgz", "tgz", "vzstd"]):

@@ -2,8 +2,10 @@
 //! deterministic ZIP writer.
 //!
 //! Every archive comes from someone else: entry names may try to escape (`../`, `/etc`),
-//! sizes may be forged and a small file may inflate to gigabytes. Each entry name is
-//! checked before use and every read is capped by the limits below.
+//! sizes may be forged and a small file may inflate to gigabytes, an entry may be a symbolic
+//! link (`/etc/passwd` as its content) and one name may appear twice. Each entry is checked
+//! when the archive is opened (name, type, uniqueness) and every read is capped by the limits
+//! below.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Seek, Write};
@@ -35,12 +37,20 @@ pub enum ArchiveError {
     TooManyEntries { count: usize, limit: usize },
     #[error("entry '{name}' has an unsafe path (absolute, or escaping with '..')")]
     UnsafePath { name: String },
+    #[error("entry '{name}' is a symbolic link (to '{target}'); archives are read as plain files only")]
+    Symlink { name: String, target: String },
+    #[error("entry '{name}' is not a regular file or directory (unix file type {mode:#o})")]
+    SpecialFile { name: String, mode: u32 },
+    #[error("entry '{name}' appears more than once; readers disagree on which copy counts")]
+    DuplicateName { name: String },
     #[error("entry '{name}' has a name that is not valid UTF-8")]
     BadName { name: String },
     #[error("entry '{name}' is {size} bytes uncompressed; the limit for this kind of member is {limit}")]
     TooLarge { name: String, size: u64, limit: u64 },
     #[error("entry '{name}' inflates past its declared size of {declared} bytes (forged header or ZIP bomb)")]
     SizeMismatch { name: String, declared: u64 },
+    #[error("entry '{name}' inflates to {actual} bytes, short of its declared size of {declared} bytes")]
+    Truncated { name: String, declared: u64, actual: u64 },
     #[error("entry '{name}': {source}")]
     Io { name: String, source: io::Error },
     #[error("no entry named '{name}'")]
@@ -63,6 +73,8 @@ impl<R: Read + Seek> SafeZip<R> {
             return Err(ArchiveError::TooManyEntries { count: zip.len(), limit: limits.max_entries });
         }
         let mut names = Vec::with_capacity(zip.len());
+        let mut index = HashMap::with_capacity(zip.len());
+        let mut symlinks = Vec::new();
         for i in 0..zip.len() {
             let entry = zip.by_index_raw(i)?;
             let raw = String::from_utf8_lossy(entry.name_raw()).into_owned();
@@ -70,9 +82,32 @@ impl<R: Read + Seek> SafeZip<R> {
             if entry.enclosed_name().is_none() || !is_safe_name(&name) {
                 return Err(ArchiveError::UnsafePath { name });
             }
-            names.push(name.trim_start_matches("./").to_owned());
+            let name = name.trim_start_matches("./").to_owned();
+            // Only the file type bits; many writers set no unix mode at all (type 0).
+            match entry.unix_mode().map_or(0, |m| m & S_IFMT) {
+                0 | S_IFREG | S_IFDIR => {}
+                S_IFLNK => symlinks.push((i, name.clone())),
+                mode => return Err(ArchiveError::SpecialFile { name, mode }),
+            }
+            // `./a` and `a` are one member to every reader here.
+            if index.insert(name.clone(), i).is_some() {
+                return Err(ArchiveError::DuplicateName { name });
+            }
+            names.push(name);
         }
-        let index = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        // The ZIP reader keeps one entry per raw name, so a repeated name shows only in its count.
+        if zip.has_duplicate_names() {
+            let start = zip.central_directory_start();
+            let name = first_repeated_name(zip.into_inner(), start, limits.max_entries)
+                .unwrap_or_else(|| "(a name the central directory repeats)".to_owned());
+            return Err(ArchiveError::DuplicateName { name });
+        }
+        if let Some((i, name)) = symlinks.into_iter().next() {
+            // The link's content is its target; a short, capped read names it in the error.
+            let mut target = Vec::new();
+            let _ = zip.by_index(i).and_then(|e| Ok(e.take(256).read_to_end(&mut target)?));
+            return Err(ArchiveError::Symlink { name, target: String::from_utf8_lossy(&target).into_owned() });
+        }
         Ok(Self { zip, names, index, limits })
     }
 
@@ -109,6 +144,21 @@ impl<R: Read + Seek> SafeZip<R> {
         Ok(out)
     }
 
+    /// Inflate an entry without keeping it, to check that it holds exactly its declared
+    /// size; for members nobody parses, which clients downstream may still read. An entry
+    /// declared larger than `limit` is refused without inflating it. Memory stays constant.
+    pub fn check_size(&mut self, name: &str, limit: u64) -> Result<u64, ArchiveError> {
+        let declared = self.size_of(name)?;
+        if declared > limit {
+            return Err(ArchiveError::TooLarge { name: name.to_owned(), size: declared, limit });
+        }
+        let actual = self.with_entry(name, |r| io::copy(r, &mut io::sink()))?;
+        if actual < declared {
+            return Err(ArchiveError::Truncated { name: name.to_owned(), declared, actual });
+        }
+        Ok(actual)
+    }
+
     /// Stream an entry through `f`. The reader stops at the declared size: inflating past
     /// it is reported as [`ArchiveError::SizeMismatch`].
     pub fn with_entry<T>(
@@ -123,13 +173,46 @@ impl<R: Read + Seek> SafeZip<R> {
         let value = f(&mut guarded).map_err(|source| ArchiveError::Io { name: name.to_owned(), source })?;
         if guarded.remaining == 0 {
             let mut probe = [0u8; 1];
-            if guarded.inner.read(&mut probe).map_err(|source| ArchiveError::Io { name: name.to_owned(), source })? > 0
-            {
-                return Err(ArchiveError::SizeMismatch { name: name.to_owned(), declared });
+            match guarded.inner.read(&mut probe) {
+                Ok(0) => {}
+                Ok(_) => return Err(ArchiveError::SizeMismatch { name: name.to_owned(), declared }),
+                // The ZIP reader counts too and fails the read that goes past the declared size.
+                Err(e) if e.kind() == io::ErrorKind::InvalidData && e.to_string().contains("declared") => {
+                    return Err(ArchiveError::SizeMismatch { name: name.to_owned(), declared });
+                }
+                Err(source) => return Err(ArchiveError::Io { name: name.to_owned(), source }),
             }
         }
         Ok(value)
     }
+}
+
+/// ZIP file type bits of a unix mode (`external_attr >> 16`).
+const S_IFMT: u32 = 0o170_000;
+const S_IFREG: u32 = 0o100_000;
+const S_IFDIR: u32 = 0o040_000;
+const S_IFLNK: u32 = 0o120_000;
+
+/// The first name the central directory at `start` lists twice, read from the raw headers
+/// (the ZIP reader keeps one entry per name). Reads at most `max_entries + 1` headers.
+fn first_repeated_name<R: Read + Seek>(mut reader: R, start: u64, max_entries: usize) -> Option<String> {
+    reader.seek(io::SeekFrom::Start(start)).ok()?;
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..=max_entries {
+        let mut header = [0u8; 46];
+        reader.read_exact(&mut header).ok()?;
+        if header[..4] != [0x50, 0x4b, 0x01, 0x02] {
+            return None;
+        }
+        let len = |at: usize| u16::from_le_bytes([header[at], header[at + 1]]);
+        let mut name = vec![0u8; usize::from(len(28))];
+        reader.read_exact(&mut name).ok()?;
+        reader.seek(io::SeekFrom::Current(i64::from(len(30)) + i64::from(len(32)))).ok()?;
+        if !seen.insert(name.clone()) {
+            return Some(String::from_utf8_lossy(&name).into_owned());
+        }
+    }
+    None
 }
 
 /// Relative, forward-slash, no `..` component, no drive letter: a name that can only ever
@@ -201,7 +284,7 @@ impl<W: Write + Seek> DeterministicZip<W> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Cursor;
 
@@ -249,5 +332,110 @@ mod tests {
         );
         let limits = ArchiveLimits { max_entries: 0, ..ArchiveLimits::default() };
         assert!(matches!(SafeZip::open(Cursor::new(bytes), limits), Err(ArchiveError::TooManyEntries { .. })));
+    }
+
+    /// `zip` with `from` renamed to `to` (same length) in every header: the ZIP writer
+    /// refuses to write a name twice, so duplicates are made by renaming afterwards.
+    pub(crate) fn rename(mut zip: Vec<u8>, from: &str, to: &str) -> Vec<u8> {
+        assert_eq!(from.len(), to.len());
+        let (from, to) = (from.as_bytes(), to.as_bytes());
+        let mut i = 0;
+        while i + from.len() <= zip.len() {
+            if &zip[i..i + from.len()] == from {
+                zip[i..i + from.len()].copy_from_slice(to);
+            }
+            i += 1;
+        }
+        zip
+    }
+
+    /// Sets the declared uncompressed size of `name` in its central and local headers.
+    pub(crate) fn forge_size(zip: Vec<u8>, name: &str, size: u32) -> Vec<u8> {
+        patch_headers(zip, name, |zip, central, local| {
+            zip[central + 24..central + 28].copy_from_slice(&size.to_le_bytes());
+            zip[local + 22..local + 26].copy_from_slice(&size.to_le_bytes());
+        })
+    }
+
+    /// Sets the unix mode of `name` (made by Unix, mode in the high half of the external attributes).
+    pub(crate) fn set_unix_mode(zip: Vec<u8>, name: &str, mode: u32) -> Vec<u8> {
+        patch_headers(zip, name, |zip, central, _| {
+            zip[central + 5] = 3;
+            zip[central + 38..central + 42].copy_from_slice(&(mode << 16).to_le_bytes());
+        })
+    }
+
+    /// Calls `patch` with the offsets of the central and local headers of `name`.
+    fn patch_headers(mut zip: Vec<u8>, name: &str, patch: impl Fn(&mut Vec<u8>, usize, usize)) -> Vec<u8> {
+        let le16 = |z: &[u8], at: usize| usize::from(u16::from_le_bytes([z[at], z[at + 1]]));
+        let le32 = |z: &[u8], at: usize| u32::from_le_bytes([z[at], z[at + 1], z[at + 2], z[at + 3]]) as usize;
+        let eocd = zip.windows(4).rposition(|w| w == [0x50, 0x4b, 0x05, 0x06]).unwrap();
+        let mut at = le32(&zip, eocd + 16);
+        while zip[at..at + 4] == [0x50, 0x4b, 0x01, 0x02] {
+            let (n, m, k) = (le16(&zip, at + 28), le16(&zip, at + 30), le16(&zip, at + 32));
+            if &zip[at + 46..at + 46 + n] == name.as_bytes() {
+                let local = le32(&zip, at + 42);
+                patch(&mut zip, at, local);
+            }
+            at += 46 + n + m + k;
+        }
+        zip
+    }
+
+    #[test]
+    fn refuses_symlink_members() {
+        let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+        w.start_file("index.xml", SimpleFileOptions::default()).unwrap();
+        w.write_all(b"<vendorList/>").unwrap();
+        w.add_symlink("vib20/x/passwd.vib", "/etc/passwd", SimpleFileOptions::default()).unwrap();
+        let bytes = w.finish().unwrap().into_inner();
+        let err = SafeZip::open(Cursor::new(bytes), ArchiveLimits::default()).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "entry 'vib20/x/passwd.vib' is a symbolic link (to '/etc/passwd'); archives are read as plain files only"
+        );
+    }
+
+    #[test]
+    fn refuses_other_special_members() {
+        // A FIFO (unix mode 0o010644 in the external attributes), as a hostile writer sets it.
+        let bytes = set_unix_mode(zip_with(&[("pipe", b"")]), "pipe", 0o010_644);
+        let err = SafeZip::open(Cursor::new(bytes), ArchiveLimits::default()).err().unwrap();
+        assert!(matches!(&err, ArchiveError::SpecialFile { name, mode: 0o010_000 } if name == "pipe"), "{err}");
+    }
+
+    #[test]
+    fn refuses_duplicate_names() {
+        let bytes =
+            rename(zip_with(&[("vib20/a.vib", b"bogus"), ("vib20/b.vib", b"genuine")]), "vib20/b.vib", "vib20/a.vib");
+        let err = SafeZip::open(Cursor::new(bytes), ArchiveLimits::default()).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "entry 'vib20/a.vib' appears more than once; readers disagree on which copy counts"
+        );
+        // `./a` and `a` are the same member to every reader here.
+        let bytes = zip_with(&[("./a.xml", b"one"), ("a.xml", b"two")]);
+        let err = SafeZip::open(Cursor::new(bytes), ArchiveLimits::default()).err().unwrap();
+        assert!(matches!(&err, ArchiveError::DuplicateName { name } if name == "a.xml"), "{err}");
+    }
+
+    #[test]
+    fn check_size_counts_what_inflates() {
+        let bytes = zip_with(&[("vmware.xml", &[b'x'; 5000]), ("ok.xml", b"fine")]);
+        let mut z = SafeZip::open(Cursor::new(forge_size(bytes.clone(), "vmware.xml", 1000)), ArchiveLimits::default())
+            .unwrap();
+        assert_eq!(z.check_size("ok.xml", 100).unwrap(), 4);
+        let err = z.check_size("vmware.xml", 1 << 20).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "entry 'vmware.xml' inflates past its declared size of 1000 bytes (forged header or ZIP bomb)"
+        );
+        let mut z = SafeZip::open(Cursor::new(forge_size(bytes.clone(), "vmware.xml", 9000)), ArchiveLimits::default())
+            .unwrap();
+        let err = z.check_size("vmware.xml", 1 << 20).unwrap_err();
+        assert!(matches!(err, ArchiveError::Truncated { declared: 9000, actual: 5000, .. }), "{err}");
+        let mut z = SafeZip::open(Cursor::new(bytes), ArchiveLimits::default()).unwrap();
+        let err = z.check_size("vmware.xml", 4999).unwrap_err();
+        assert!(matches!(err, ArchiveError::TooLarge { size: 5000, limit: 4999, .. }), "{err}");
     }
 }

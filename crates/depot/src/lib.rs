@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod check;
 pub mod digest;
 pub mod generate;
+pub mod input;
 pub mod metadata_zip;
 pub mod model;
 pub mod selection;

@@ -97,12 +97,21 @@ impl MetadataArchive {
         names.sort();
         let has_bulletin_files = names.iter().any(|n| n.starts_with("bulletins/") && n.ends_with(".xml"));
         let mut work = Vec::new();
+        let mut unparsed = Vec::new();
         for name in names {
             match classify(&name, has_bulletin_files) {
                 Some(kind) => work.push((name, kind)),
-                None if name == "vmware.xml" => {}
-                None => out.unknown_members.push(name),
+                None if name == "vmware.xml" => unparsed.push(name),
+                None => {
+                    unparsed.push(name.clone());
+                    out.unknown_members.push(name);
+                }
             }
+        }
+        // Members esxlcm skips are still served to ESXi and vLCM, which do read them: each
+        // must inflate to exactly its declared size (no bomb behind a small header).
+        for name in &unparsed {
+            zip.check_size(name, limits.max_nested_archive_bytes)?;
         }
         let results = parse_all(&mut zip, &work, limits)?;
         let mut response_bulletins = None;
@@ -268,5 +277,57 @@ mod tests {
         let bytes = zip.finish().unwrap().into_inner();
         let err = MetadataArchive::read(Cursor::new(bytes), ArchiveLimits::default()).unwrap_err();
         assert_eq!(err.to_string(), "member 'vibs/x-1.xml': vib/type: required field is missing or empty");
+    }
+
+    /// A metadata zip whose `vmware.xml` (not parsed: `bulletins/` exists) declares 1,000
+    /// bytes and inflates to `inflated`, written as a stream so the test holds only the
+    /// compressed bytes.
+    fn bomb_metadata(inflated: u64) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default();
+        zip.start_file("bulletins/ACME-drv.xml", options).unwrap();
+        zip.write_all(BULLETIN).unwrap();
+        zip.start_file("vibs/drv-1.xml", options).unwrap();
+        zip.write_all(VIB).unwrap();
+        zip.start_file("vmware.xml", options).unwrap();
+        let chunk = vec![b' '; 1 << 20];
+        let mut left = inflated;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64);
+            zip.write_all(&chunk[..n as usize]).unwrap();
+            left -= n;
+        }
+        let bytes = zip.finish().unwrap().into_inner();
+        crate::archive::tests::forge_size(bytes, "vmware.xml", 1000)
+    }
+
+    #[test]
+    fn an_unparsed_member_that_inflates_past_its_declared_size_is_refused() {
+        // 64 MiB keeps the test fast (writing is the slow part); reading stops at 1,001 bytes
+        // whatever the size.
+        let bytes = bomb_metadata(64 << 20);
+        assert!(bytes.len() < 1 << 20, "{}", bytes.len());
+        let started = std::time::Instant::now();
+        let err = MetadataArchive::read(Cursor::new(bytes), ArchiveLimits::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "entry 'vmware.xml' inflates past its declared size of 1000 bytes (forged header or ZIP bomb)"
+        );
+        // Stopped just past the declared size, not after inflating everything.
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn unknown_members_are_size_checked_too() {
+        let mut zip = DeterministicZip::new(Cursor::new(Vec::new()));
+        zip.add_bytes("vibs/drv-1.xml", VIB).unwrap();
+        zip.add_bytes("notes/readme.txt", &[b'n'; 4096]).unwrap();
+        let bytes = crate::archive::tests::forge_size(zip.finish().unwrap().into_inner(), "notes/readme.txt", 10);
+        let err = MetadataArchive::read(Cursor::new(bytes), ArchiveLimits::default()).unwrap_err();
+        assert!(
+            matches!(&err, MetadataError::Archive(ArchiveError::SizeMismatch { name, declared: 10 }) if name == "notes/readme.txt"),
+            "{err}"
+        );
     }
 }

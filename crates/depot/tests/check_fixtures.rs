@@ -718,6 +718,32 @@ mod check {
         b.extra.push(("../evil.txt".into(), b"outside\n".to_vec()));
         out.push(("zip-unsafe-entry.zip", "a bundle entry named ../evil.txt", b.zip()));
 
+        // Hostile archives: the ZIP writer will not write these, so headers are patched after.
+        let mut b = clean();
+        b.extra.push(("vib20/demo/passwd.vib".into(), b"/etc/passwd".to_vec()));
+        out.push((
+            "zip-symlink-entry.zip",
+            "a bundle entry that is a symbolic link to /etc/passwd",
+            set_unix_mode(b.zip(), "vib20/demo/passwd.vib", 0o120_777),
+        ));
+
+        let mut b = clean();
+        let genuine = b.files[0].0.clone();
+        let placeholder = genuine.replacen("vib20/", "vibXX/", 1);
+        b.files.insert(0, (placeholder.clone(), b"a bogus first copy of the VIB\n".to_vec()));
+        out.push((
+            "zip-duplicate-entry.zip",
+            "the VIB's entry appears twice: a bogus first copy, then the genuine one",
+            rename(b.zip(), &placeholder, &genuine),
+        ));
+
+        let b = clean();
+        out.push((
+            "zip-size-mismatch.zip",
+            "metadata.zip's vmware.xml (not parsed: bulletins/ exists) declares 100 bytes but inflates to more",
+            by_hand("metadata.zip", forge_size(b.metas[0].zip(), "vmware.xml", 100)),
+        ));
+
         out.push((
             "zip-in-zip.zip",
             "a download that wraps clean.zip",
@@ -726,6 +752,57 @@ mod check {
 
         out.sort_by(|a, b| a.0.cmp(b.0));
         out
+    }
+
+    /// `zip` with `from` renamed to `to` (same length) wherever it occurs: two entries of one
+    /// name, which the ZIP writer refuses to write.
+    fn rename(mut zip: Vec<u8>, from: &str, to: &str) -> Vec<u8> {
+        assert_eq!(from.len(), to.len());
+        let mut i = 0;
+        while i + from.len() <= zip.len() {
+            if &zip[i..i + from.len()] == from.as_bytes() {
+                zip[i..i + from.len()].copy_from_slice(to.as_bytes());
+            }
+            i += 1;
+        }
+        zip
+    }
+
+    /// Sets the declared uncompressed size of `name` in its central and local headers.
+    fn forge_size(zip: Vec<u8>, name: &str, size: u32) -> Vec<u8> {
+        patch_headers(zip, name, |zip, central, local| {
+            zip[central + 24..central + 28].copy_from_slice(&size.to_le_bytes());
+            zip[local + 22..local + 26].copy_from_slice(&size.to_le_bytes());
+        })
+    }
+
+    /// Sets the unix mode of `name` (made by Unix, mode in the high half of the external
+    /// attributes), e.g. `0o120777` for a symbolic link.
+    fn set_unix_mode(zip: Vec<u8>, name: &str, mode: u32) -> Vec<u8> {
+        patch_headers(zip, name, |zip, central, _| {
+            zip[central + 5] = 3;
+            zip[central + 38..central + 42].copy_from_slice(&(mode << 16).to_le_bytes());
+        })
+    }
+
+    /// Calls `patch` with the offsets of the central and local headers of `name`.
+    fn patch_headers(mut zip: Vec<u8>, name: &str, patch: impl Fn(&mut Vec<u8>, usize, usize)) -> Vec<u8> {
+        let le16 = |z: &[u8], at: usize| usize::from(u16::from_le_bytes([z[at], z[at + 1]]));
+        let le32 = |z: &[u8], at: usize| u32::from_le_bytes([z[at], z[at + 1], z[at + 2], z[at + 3]]) as usize;
+        let eocd = zip.windows(4).rposition(|w| w == [0x50, 0x4b, 0x05, 0x06]).unwrap();
+        let mut at = le32(&zip, eocd + 16);
+        let mut found = false;
+        while zip[at..at + 4] == [0x50, 0x4b, 0x01, 0x02] {
+            let (n, m, k) = (le16(&zip, at + 28), le16(&zip, at + 30), le16(&zip, at + 32));
+            if &zip[at + 46..at + 46 + n] == name.as_bytes() {
+                let local = le32(&zip, at + 42);
+                patch(&mut zip, at, local);
+                found = true;
+            }
+            at += 46 + n + m + k;
+        }
+        assert!(found, "no entry {name}");
+        zip
     }
 
     fn readme(fixtures: &[(&str, &str, Vec<u8>)]) -> Vec<u8> {

@@ -181,6 +181,15 @@ mod check {
             "zip-unsafe-entry.zip" => &[
                 "error|zip-unsafe-entry|{src}|-|../evil.txt|{src} has an entry named '../evil.txt', which is absolute or climbs out of the archive with '..'; extracting it would write outside the target directory, so the archive is refused: rebuild it with relative entry names only",
             ],
+            "zip-symlink-entry.zip" => &[
+                "error|zip-symlink-entry|{src}|-|vib20/demo/passwd.vib|{src} has an entry 'vib20/demo/passwd.vib' that is a symbolic link to '/etc/passwd'; extracting it (or serving the extracted tree) would expose whatever it points at, so the archive is refused: rebuild it with regular files only",
+            ],
+            "zip-duplicate-entry.zip" => &[
+                "error|zip-duplicate-entry|{src}|-|vib20/demo/ESXLCM_bootbank_demo_1.0.0-1OEM.800.1.0.1.vib|{src} holds more than one entry named 'vib20/demo/ESXLCM_bootbank_demo_1.0.0-1OEM.800.1.0.1.vib'; unzip, ESXi and vLCM may each take a different copy, so what is checked need not be what is installed: the archive is refused; rebuild it with each name once",
+            ],
+            "zip-size-mismatch.zip" => &[
+                "error|zip-size-mismatch|metadata.zip|-|vmware.xml|metadata.zip: entry 'vmware.xml' inflates past its declared size of 100 bytes (forged header or ZIP bomb); clients that trust the declared size misread it, and a small header over a large stream is a ZIP bomb, so the archive is refused: rebuild it",
+            ],
             other => panic!("no expectations for fixture {other}; add them here"),
         }
     }

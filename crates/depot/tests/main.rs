@@ -8,6 +8,7 @@ mod catalog;
 mod check_fixtures;
 mod check_rules;
 mod check_samples;
+mod hostile_inputs;
 mod model_roundtrip;
 mod roundtrip;
 mod samples;

@@ -7,6 +7,7 @@
 mod mirror_support;
 
 mod cli;
+mod hostile;
 mod image_build;
 mod mirror_carry;
 mod mirror_chain;

@@ -81,6 +81,12 @@ rules! {
     NotADepot = "not-a-depot", Error, "the source has no vendor list (index.xml / vmw-depot-index.xml)";
     /// A ZIP (bundle or metadata zip) holds an entry whose name is absolute or climbs with `..`.
     ZipUnsafeEntry = "zip-unsafe-entry", Error, "a ZIP entry name is absolute or contains '..'";
+    /// A ZIP entry is a symbolic link (or a FIFO, a device): extracting it would point outside.
+    ZipSymlinkEntry = "zip-symlink-entry", Error, "a ZIP entry is a symbolic link or another non-regular file";
+    /// One name appears twice in a ZIP: tools disagree on which copy they use.
+    ZipDuplicateEntry = "zip-duplicate-entry", Error, "a ZIP holds two entries with the same name";
+    /// A ZIP entry inflates to more (or less) than its header declares: a forged header or a ZIP bomb.
+    ZipSizeMismatch = "zip-size-mismatch", Error, "a ZIP entry does not inflate to its declared size";
     /// A bundle or metadata zip is not a readable ZIP.
     ArchiveUnreadable = "archive-unreadable", Error, "a ZIP archive cannot be read";
     /// A file the index chain names is missing (vendor index, metadata zip).

@@ -483,6 +483,44 @@ fn archive_finding(a: &ArchiveError, zip: &str) -> Finding {
         )
         .file(zip.to_owned())
         .field(name.clone()),
+        ArchiveError::Symlink { name, target } => Finding::new(
+            Rule::ZipSymlinkEntry,
+            format!(
+                "{zip} has an entry '{name}' that is a symbolic link to '{target}'; extracting it (or serving \
+                 the extracted tree) would expose whatever it points at, so the archive is refused: rebuild \
+                 it with regular files only"
+            ),
+        )
+        .file(zip.to_owned())
+        .field(name.clone()),
+        ArchiveError::SpecialFile { name, mode } => Finding::new(
+            Rule::ZipSymlinkEntry,
+            format!(
+                "{zip} has an entry '{name}' that is not a regular file (unix file type {mode:#o}: a FIFO, a \
+                 device or a socket), so the archive is refused: rebuild it with regular files only"
+            ),
+        )
+        .file(zip.to_owned())
+        .field(name.clone()),
+        ArchiveError::DuplicateName { name } => Finding::new(
+            Rule::ZipDuplicateEntry,
+            format!(
+                "{zip} holds more than one entry named '{name}'; unzip, ESXi and vLCM may each take a different \
+                 copy, so what is checked need not be what is installed: the archive is refused; rebuild it \
+                 with each name once"
+            ),
+        )
+        .file(zip.to_owned())
+        .field(name.clone()),
+        ArchiveError::SizeMismatch { name, .. } | ArchiveError::Truncated { name, .. } => Finding::new(
+            Rule::ZipSizeMismatch,
+            format!(
+                "{zip}: {a}; clients that trust the declared size misread it, and a small header over a \
+                 large stream is a ZIP bomb, so the archive is refused: rebuild it"
+            ),
+        )
+        .file(zip.to_owned())
+        .field(name.clone()),
         other => Finding::new(
             Rule::ArchiveUnreadable,
             format!("{zip}: {other}; the archive is damaged or not a ZIP: download or build it again"),

@@ -85,10 +85,10 @@ pub struct ZipContainer {
 impl ZipContainer {
     pub fn open(path: &Path, limits: ArchiveLimits) -> Result<Self, ContainerError> {
         let label = path.display().to_string();
-        let file = File::open(path).map_err(|source| ContainerError::Io {
+        let file = crate::input::open_regular(path).map_err(|e| ContainerError::Io {
             container: label.clone(),
             path: String::new(),
-            source,
+            source: e.into_io(),
         })?;
         Self::from_file(label, file, limits, None)
     }
@@ -223,7 +223,8 @@ impl Container for DirContainer {
     }
 
     fn open(&self, path: &str) -> Result<Box<dyn Read + Send + '_>, ContainerError> {
-        match File::open(self.root.join(path)) {
+        // A FIFO or device in the tree would block or never end: regular files only.
+        match crate::input::open_regular(&self.root.join(path)).map_err(crate::input::InputError::into_io) {
             Ok(f) => Ok(Box::new(f)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 Err(ContainerError::NotFound { container: self.label(), path: path.to_owned() })

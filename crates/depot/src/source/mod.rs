@@ -137,7 +137,9 @@ impl Depot {
             return Self::from_container(location, SourceKind::Directory, container, None, options);
         }
         let mut magic = [0u8; 8];
-        let n = File::open(path)
+        // Not a FIFO or a device: opening one blocks, reading one may never end.
+        let n = crate::input::open_regular(path)
+            .map_err(crate::input::InputError::into_io)
             .and_then(|mut f| read_up_to(&mut f, &mut magic))
             .map_err(|source| SourceError::Io { location: location.clone(), source })?;
         match &magic[..n] {
@@ -295,7 +297,8 @@ impl Depot {
         let location = path.display().to_string();
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        let file = File::open(path).map_err(|source| SourceError::Io { location: location.clone(), source })?;
+        let file = crate::input::open_regular(path)
+            .map_err(|e| SourceError::Io { location: location.clone(), source: e.into_io() })?;
         let summary = crate::vib::read_vib_file(file)
             .map_err(|e| SourceError::Vib { location: location.clone(), message: e.to_string() })?;
         let mut vib = Vib::parse(&summary.descriptor)

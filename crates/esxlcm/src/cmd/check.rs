@@ -63,7 +63,9 @@ pub struct CheckArgs {
 pub fn run(args: &CheckArgs, ctx: &Context) -> anyhow::Result<Status> {
     let trust = match &args.trust {
         Some(path) => {
-            let pem = std::fs::read(path).with_context(|| format!("cannot read --trust file {}", path.display()))?;
+            // A CA bundle is a few KiB; 1 MiB holds hundreds of certificates.
+            let pem = esxlcm_depot::input::read_capped(path, 1 << 20, "a --trust PEM file")
+                .with_context(|| format!("cannot read --trust file {}", path.display()))?;
             let store = TrustStore::from_pem(&pem)
                 .with_context(|| format!("--trust {}: not usable as trust anchors", path.display()))?;
             tracing::info!(anchors = ?store.subjects(), "trust anchors");

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 use esxlcm_depot::catalog::Catalog;
+use esxlcm_depot::input::read_capped;
 use esxlcm_depot::model::AcceptanceLevel;
 use esxlcm_solver::alternatives::{AlternativeResolution, HostSelection};
 use esxlcm_solver::{
@@ -109,9 +110,14 @@ fn resolve_all(args: &ResolveArgs, ctx: &Context) -> anyhow::Result<SpecResoluti
     Ok(resolve_spec(&spec, &catalog, &options))
 }
 
+/// Largest software spec or host state read (the server's limit for spec uploads too); real
+/// ones are a few KiB.
+pub(crate) const MAX_DOCUMENT_BYTES: u64 = 4 << 20;
+
 /// A software spec file; its unknown keys are logged (they are kept, not used).
 pub(crate) fn read_spec(path: &Path) -> anyhow::Result<SoftwareSpec> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read spec {}", path.display()))?;
+    let bytes = read_capped(path, MAX_DOCUMENT_BYTES, "a software spec")
+        .with_context(|| format!("cannot read spec {}", path.display()))?;
     let spec = SoftwareSpec::from_json(&bytes).with_context(|| format!("spec {}", path.display()))?;
     for key in spec.unknown_keys() {
         tracing::warn!("spec key {key} is not known; it is ignored");
@@ -336,7 +342,8 @@ pub fn run_compliance(args: &ComplianceArgs, ctx: &Context) -> anyhow::Result<St
     let resolution = &resolved.main;
     let mut hosts = std::collections::BTreeMap::new();
     for path in &args.host_states {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read host state {}", path.display()))?;
+        let bytes = read_capped(path, MAX_DOCUMENT_BYTES, "a host state")
+            .with_context(|| format!("cannot read host state {}", path.display()))?;
         let state = esxlcm_solver::host_state::HostState::from_json(&bytes)
             .with_context(|| format!("host state {}", path.display()))?;
         for field in &state.unknown_fields {

@@ -178,6 +178,8 @@ impl IsoArgs {
         ];
         for (which, path) in single {
             if let Some(p) = path {
+                // Read later by the builder: refuse a FIFO or device now, before any work.
+                esxlcm_depot::input::ensure_regular(p).with_context(|| format!("bootloader file {}", p.display()))?;
                 b.set(which, p.clone());
             }
         }
@@ -193,6 +195,9 @@ pub fn run(args: &BuildArgs, ctx: &Context) -> anyhow::Result<Status> {
         if let Some(existing) = outputs.iter().find(|p| std::fs::symlink_metadata(p).is_ok()) {
             anyhow::bail!("{} already exists; pass --overwrite to replace it", existing.display());
         }
+    }
+    if let Some(iso) = &args.iso_args.bootloader_iso {
+        esxlcm_depot::input::ensure_regular(iso).with_context(|| format!("--bootloader-iso {}", iso.display()))?;
     }
     let bootloader = match &args.iso {
         Some(_) => Some(args.iso_args.bootloader()?),

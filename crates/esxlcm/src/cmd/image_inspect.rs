@@ -41,6 +41,9 @@ pub struct InspectIsoArgs {
 }
 
 pub fn run(args: &InspectIsoArgs, _ctx: &Context) -> anyhow::Result<Status> {
+    // A FIFO or device would block or never end in the ISO reader.
+    esxlcm_depot::input::ensure_regular(&args.file)
+        .with_context(|| format!("cannot read ISO image {}", args.file.display()))?;
     let inspection = inspect_iso(&args.file, ImgDbLimits::default()).map_err(|e| {
         let file = args.file.display();
         if matches!(e, esxlcm_iso::IsoError::Io { .. }) {
