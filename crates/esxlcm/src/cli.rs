@@ -18,7 +18,6 @@ use crate::cmd::image_inspect::InspectIsoArgs;
 use crate::cmd::inspect::InspectArgs;
 use crate::cmd::mirror::MirrorArgs;
 use crate::cmd::serve::ServeArgs;
-use crate::fetch::HttpOptions;
 
 const ABOUT: &str = "Open ESXi lifecycle tooling: depots, images, mirrors and a vLCM-compatible API";
 
@@ -151,13 +150,17 @@ pub struct NetworkArgs {
 }
 
 impl NetworkArgs {
-    pub fn to_options(&self) -> HttpOptions {
-        HttpOptions {
+    /// The HTTP client's configuration: these flags, the CLI's advice, `file:` URLs allowed.
+    pub fn to_options(&self) -> esxlcm_net::ClientConfig {
+        esxlcm_net::ClientConfig {
             ca_files: self.ca_files.clone(),
             proxy: self.proxy.clone(),
             headers: self.headers.clone(),
             connect_timeout: Duration::from_secs(self.connect_timeout),
             read_timeout: Duration::from_secs(self.timeout),
+            file_urls: true,
+            advice: crate::fetch::advice(),
+            ..Default::default()
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::source::Source;
 use crate::store::Store;
 use crate::sync::{payload_url, quarantine, transport_for};
 use crate::transport::{GetRequest, GetResponse, TransportError};
-use esxlcm_depot::source::redact::redact_url;
+use esxlcm_net::redact::redact_url;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnDemandError {

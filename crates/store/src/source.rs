@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::error::StoreError;
 use crate::schedule::Schedule;
-use esxlcm_depot::source::redact;
+use esxlcm_net::redact;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

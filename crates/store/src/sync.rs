@@ -50,7 +50,7 @@ use crate::transport::{
     FileTransport, GetRequest, GetResponse, HttpConfig, HttpTransport, Transport, TransportError, Validators,
 };
 use crate::umds;
-use esxlcm_depot::source::redact::redact_url;
+use esxlcm_net::redact::redact_url;
 
 /// Vendor list names, online first (depot-format §1.1).
 const VENDOR_LIST_NAMES: [&str; 2] = ["vmw-depot-index.xml", "index.xml"];

@@ -1,5 +1,5 @@
-//! How bytes of an online depot are obtained. The depot crate does no network I/O: the
-//! binary and the server implement [`Fetch`] over HTTP(S); [`FileFetch`] serves `file:`.
+//! How bytes of an online depot are obtained. The depot crate does no network I/O:
+//! `esxlcm-net`'s client implements [`Fetch`] over HTTP(S); [`FileFetch`] serves `file:`.
 
 use std::fs::File;
 use std::io::{self, Read};

@@ -1,3 +1,6 @@
+//! **Transitional copy:** the maintained version is `esxlcm_net::problem`. Only
+//! `crates/server/src/api/fetch.rs` uses this one; delete it when that file goes.
+//!
 //! What went wrong with an HTTP(S) request, classified once for the three clients that
 //! fetch depots (the CLI's `HttpFetch`, the mirror store's transport, the API server's
 //! fetch). Each client adds what to do in its own terms (`--ca-file`, `mirror add

@@ -1,3 +1,6 @@
+//! **Transitional copy:** the maintained version is `esxlcm_net::redact`. Only
+//! `crates/server/src/api/fetch.rs` uses this one; delete it when that file goes.
+//!
 //! Secrets in depot URLs, kept out of every message, log line and listing: download tokens
 //! sit in paths (`https://dl.broadcom.com/<token>/PROD/…`), some mirrors use userinfo or
 //! query strings, and token headers are given on the command line. The binary, the mirror

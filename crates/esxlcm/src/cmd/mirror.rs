@@ -604,7 +604,7 @@ fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status
             enabled: c.enabled,
             payloads: c.payloads.as_str(),
             headers: c.display_headers(),
-            proxy: c.proxy.as_deref().map(esxlcm_depot::source::redact::redact_url_str),
+            proxy: c.proxy.as_deref().map(esxlcm_net::redact::redact_url_str),
             ca_file: c.ca_file.as_ref().map(|p| p.display().to_string()),
             client_cert: ClientCertView::of(c),
             platforms: c.platforms.clone(),

@@ -16,7 +16,8 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context as _;
 use esxlcm_depot::source::{ContainerError, Depot, FetchError, OpenOptions, SourceError};
 
-use crate::fetch::{HttpFetch, HttpOptions, redact_text, redact_url_str};
+use crate::fetch::{redact_text, redact_url_str};
+use esxlcm_net::{ClientConfig, HttpClient};
 
 pub mod check;
 pub mod export;
@@ -48,21 +49,23 @@ pub mod exit {
 /// Shared by every command: how to reach online depots.
 #[derive(Debug)]
 pub struct Context {
-    http: HttpOptions,
-    fetch: OnceLock<Arc<HttpFetch>>,
+    http: ClientConfig,
+    fetch: OnceLock<Arc<HttpClient>>,
 }
 
 impl Context {
-    pub fn new(http: HttpOptions) -> Self {
+    pub fn new(http: ClientConfig) -> Self {
         Self { http, fetch: OnceLock::new() }
     }
 
     /// The HTTP fetcher, built on first use (a bad `--ca-file` is reported here).
-    pub fn fetch(&self) -> anyhow::Result<Arc<HttpFetch>> {
+    pub fn fetch(&self) -> anyhow::Result<Arc<HttpClient>> {
         if let Some(f) = self.fetch.get() {
             return Ok(Arc::clone(f));
         }
-        let f = Arc::new(HttpFetch::new(&self.http)?);
+        let f = Arc::new(
+            HttpClient::new(&self.http).context("the network options (--ca-file, --proxy, --header) cannot be used")?,
+        );
         Ok(Arc::clone(self.fetch.get_or_init(|| f)))
     }
 
