@@ -6,6 +6,7 @@
 
 mod mirror_support;
 
+mod architecture;
 mod cli;
 mod hostile;
 mod image_build;

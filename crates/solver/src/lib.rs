@@ -9,6 +9,7 @@
 
 pub mod alternatives;
 pub mod compliance;
+pub mod content;
 pub mod explain;
 pub mod host_state;
 pub mod image;

@@ -3,7 +3,7 @@
 //! and sources synced `--only-for` specs ([`crate::sync`]).
 //!
 //! [`spec_content`] resolves a vLCM software spec with `esxlcm_solver` and takes its
-//! images' content (main and alternatives) as `esxlcm image build --bundle` writes it (`esxlcm_builder`'s image
+//! images' content (main and alternatives) as `esxlcm image build --bundle` writes it (`esxlcm_solver::content`'s image
 //! content: base image, add-on, components, their bulletins and VIBs); [`union`] merges
 //! several; [`place`] declares each VIB with the stored file's size and sha-256 at its path
 //! in the subset; [`documents`] writes the vendor list (both names), vendor index and
@@ -46,10 +46,10 @@ pub fn spec_content(catalog: &Catalog, spec: &[u8], timestamp: &str) -> Result<D
         return Err(SpecError::Unresolved(explanation));
     }
     let mut contents =
-        vec![esxlcm_builder::content::image_content(catalog, &spec.image, &resolved.main.image, timestamp)];
+        vec![esxlcm_solver::content::image_content(catalog, &spec.image, &resolved.main.image, timestamp)];
     for (id, alternative) in &spec.alternative_images {
         if let Some(resolution) = resolved.alternatives.get(id) {
-            contents.push(esxlcm_builder::content::image_content(
+            contents.push(esxlcm_solver::content::image_content(
                 catalog,
                 &alternative.image,
                 &resolution.resolution.image,

@@ -122,11 +122,14 @@ impl Default for HttpConfig {
 }
 
 /// What `esxlcm mirror` tells the user to do after a failed request.
+/// What a refused server certificate asks of a mirror source's owner (the API, whose
+/// users have no `mirror` command, says it in its own terms).
+pub const MIRROR_TRUST_CA: &str = "if the depot uses a private or corporate CA, give the source its CA \
+     certificate (PEM): `esxlcm mirror remove NAME`, then `esxlcm mirror add NAME URL --ca-file CA.pem`";
+
 fn mirror_advice() -> Advice {
     Advice {
-        trust_ca: "if the depot uses a private or corporate CA, give the source its CA certificate (PEM): \
-                   `esxlcm mirror remove NAME`, then `esxlcm mirror add NAME URL --ca-file CA.pem`"
-            .into(),
+        trust_ca: MIRROR_TRUST_CA.into(),
         credentials: "check the source's URL token or header".into(),
         client_certificate: "give the source the certificate and key the depot's operator issued: `esxlcm mirror \
                              remove NAME`, then `esxlcm mirror add NAME URL --client-cert CERT.pem --client-key \

@@ -334,7 +334,8 @@ fn build(store: &Store, record: &ViewRecord) -> Result<Refreshed, ViewError> {
         return Ok(Refreshed::Unchanged(b.clone()));
     }
     let inputs = read_inputs(store, view, &published)?;
-    let timestamp = esxlcm_builder::time::to_iso8601(inputs.newest);
+    let timestamp =
+        chrono::DateTime::from_timestamp(inputs.newest, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S").to_string();
     let mut content = match &def.spec {
         None => inputs.catalog.select(&Selection::everything(), VENDOR_NAME, view, &timestamp),
         Some(spec) => image_content(view, &def.sources, spec, &inputs.catalog, &timestamp)?,

@@ -4,14 +4,7 @@
 
 pub mod container;
 pub mod fetch;
-// Transitional: these two moved to esxlcm-net (`esxlcm_net::problem`, `esxlcm_net::redact`);
-// only crates/server/src/api/fetch.rs still uses the copies here, and both go when it is
-// replaced (issue #11). Nothing new should use them: this crate knows no HTTP.
-#[doc(hidden)]
-pub mod http_problem;
 pub mod path;
-#[doc(hidden)]
-pub mod redact;
 
 use std::fs::File;
 use std::io::{self, Cursor, Read};

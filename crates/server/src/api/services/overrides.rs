@@ -10,7 +10,7 @@ use super::targets::{self, Target};
 use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
 use crate::api::persist::ServerState;
-use esxlcm_depot::source::redact::redact_url_str;
+use esxlcm_net::redact::redact_url_str;
 
 #[derive(Deserialize)]
 struct Depot {

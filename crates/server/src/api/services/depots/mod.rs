@@ -309,7 +309,7 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
             tracing::error!("depot store: {other}");
             ApiError::internal(format!(
                 "the depot store failed: {}",
-                esxlcm_depot::source::redact::redact_text(&other.to_string())
+                esxlcm_net::redact::redact_text(&other.to_string())
             ))
         }
     }
@@ -362,6 +362,24 @@ pub(crate) fn local_path(location: &str) -> Option<PathBuf> {
 
 pub(crate) fn canceled() -> ApiError {
     ApiError::new(ErrorKind::Canceled, "com.vmware.esxlcm.task.canceled", "the task was canceled")
+}
+
+/// The HTTP(S) client of the API's own downloads (offline depot PULL, spec import): the
+/// system's roots and the service's trusted roots, no `file:` URLs.
+pub(crate) fn http_client(data_dir: &Path) -> Result<esxlcm_net::HttpClient, ApiError> {
+    let roots = trusted_roots_file(data_dir);
+    let mut config = esxlcm_net::ClientConfig::default();
+    if roots.is_file() {
+        config.ca_files.push(roots);
+    }
+    config.advice.trust_ca = "add the CA that signed the server's certificate to the trust store \
+        (POST /api/vcenter/certificate-management/vcenter/trusted-root-chains)"
+        .into();
+    config.advice.credentials = "check the authentication_spec header or the token in the URL".into();
+    esxlcm_net::HttpClient::new(&config).map_err(|e| {
+        tracing::error!("the HTTP client: {e}");
+        ApiError::internal("the HTTP client cannot be set up; see the server's log")
+    })
 }
 
 /// The trusted roots of API-made HTTPS sources: `config.json`'s `trusted_ca_files` and the

@@ -22,7 +22,7 @@ use crate::api::errors::{ApiError, ErrorKind};
 use crate::api::persist::{DepotInfo, ServerState};
 use crate::api::tasks::Progress;
 use crate::api::typed::format_datetime;
-use esxlcm_depot::source::redact::redact_url_str;
+use esxlcm_net::redact::redact_url_str;
 
 /// Progress: copying takes 0–80 %, verifying and publishing 80–100 %.
 const COPY_SHARE: i64 = 80;
@@ -97,7 +97,7 @@ pub fn offline_create(ctx: Ctx) -> HandlerFuture {
         // is not kept once published (the store knows an upload that is gone).
         let staging = esxlcm_store::Store::uploads_dir(depots.store().root());
         std::fs::create_dir_all(&staging).map_err(|e| internal("preparing the upload area", &e))?;
-        let mut staged = tempfile::Builder::new()
+        let staged = tempfile::Builder::new()
             .prefix(".incoming-")
             .suffix(".zip")
             .tempfile_in(&staging)
@@ -121,8 +121,9 @@ pub fn offline_create(ctx: Ctx) -> HandlerFuture {
                             .map_err(|e| ApiError::internal(e.to_string()))??
                     }
                     None => {
-                        download(&location, spec.authentication_spec.as_ref(), staged.as_file_mut(), progress.as_ref())
-                            .await?
+                        let data_dir = depots.data_dir().to_path_buf();
+                        let auth = spec.authentication_spec.as_ref();
+                        download(&data_dir, &location, auth, staged.path(), progress.as_ref()).await?
                     }
                 };
                 (Some(location), None, sha)
@@ -309,57 +310,71 @@ fn report_copy(progress: Option<&Progress>, done: u64, total: u64) {
     }
 }
 
-/// Fetch a bundle over HTTP(S) (with the optional header of `authentication_spec`), at
-/// most [`MAX_PULL`] bytes.
+/// Fetch a bundle over HTTP(S) (with the optional header of `authentication_spec`) into
+/// `dest`, at most [`MAX_PULL`] bytes, hashing it afterwards.
 async fn download(
+    data_dir: &Path,
     location: &str,
     auth: Option<&AuthenticationSpec>,
-    out: &mut File,
+    dest: &Path,
     progress: Option<&Progress>,
 ) -> Result<String, ApiError> {
     let url = url::Url::parse(location)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .ok_or_else(|| ApiError::invalid_argument(format!("unsupported location '{}'", redact_url_str(location))))?;
-    let inaccessible =
-        |msg: String| ApiError::new(ErrorKind::ResourceInaccessible, "com.vmware.esxlcm.depot.fetch", msg);
-    let client = reqwest::Client::builder().build().map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut req = client.get(url.clone());
-    if let Some(a) = auth {
-        match (a.method.as_str(), &a.authentication_key, &a.authentication_value) {
-            ("HEADER_AUTH", Some(k), Some(v)) => req = req.header(k.as_str(), v.as_str()),
+    let header = match auth {
+        None => None,
+        Some(a) => match (a.method.as_str(), &a.authentication_key, &a.authentication_value) {
+            ("HEADER_AUTH", Some(k), Some(v)) => Some(format!("{k}: {v}")),
             _ => return Err(ApiError::invalid_argument("authentication_spec needs HEADER_AUTH with a key and value")),
-        }
-    }
-    let shown = redact_url_str(location);
-    let mut resp = req
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| inaccessible(format!("{shown}: {}", e.without_url())))?;
-    let total = resp.content_length().unwrap_or(0);
-    let mut hasher = Sha256::new();
-    let mut done = 0u64;
-    loop {
-        // A stalled upstream must not keep a canceled task alive.
-        let next = match progress {
-            Some(p) => tokio::select! {
-                c = resp.chunk() => c,
-                () = p.canceled() => return Err(canceled()),
-            },
-            None => resp.chunk().await,
+        },
+    };
+    let client = super::http_client(data_dir)?;
+    let progress = progress.cloned();
+    let dest = dest.to_path_buf();
+    let result = tokio::task::spawn_blocking(move || {
+        let report = |done: u64, total: Option<u64>| report_copy(progress.as_ref(), done, total.unwrap_or(0));
+        let cancelled = || progress.as_ref().is_some_and(Progress::is_canceled);
+        let how = esxlcm_net::Download {
+            max_bytes: MAX_PULL,
+            header: header.as_deref(),
+            progress: &report,
+            cancelled: &cancelled,
         };
-        let Some(chunk) = next.map_err(|e| inaccessible(format!("{shown}: {}", e.without_url())))? else { break };
-        done += chunk.len() as u64;
-        if done > MAX_PULL {
-            return Err(inaccessible(format!("{shown}: larger than {MAX_PULL} bytes")));
+        client.download_to_file(&url, &dest, &how)?;
+        let (digest, _) =
+            hash_file(&dest).map_err(|e| esxlcm_net::NetError::LocalFile { path: dest.clone(), source: e })?;
+        Ok::<_, esxlcm_net::NetError>(digest)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    result.map_err(|e| match e {
+        esxlcm_net::NetError::Cancelled { .. } => canceled(),
+        esxlcm_net::NetError::LocalFile { source, .. } => internal("staging the bundle", &source),
+        other => ApiError::new(
+            ErrorKind::ResourceInaccessible,
+            "com.vmware.esxlcm.depot.fetch",
+            esxlcm_net::redact::redact_text(&other.to_string()),
+        ),
+    })
+}
+
+/// SHA-256 and size of a file.
+fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut f = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let got = f.read(&mut buf)?;
+        if got == 0 {
+            break;
         }
-        hasher.update(&chunk);
-        out.write_all(&chunk).map_err(|e| internal("staging the bundle", &e))?;
-        report_copy(progress, done, total);
+        hasher.update(buf.get(..got).unwrap_or_default());
+        n += got as u64;
     }
-    out.sync_all().map_err(|e| internal("staging the bundle", &e))?;
-    Ok(hex::encode(hasher.finalize()))
+    Ok((hex::encode(hasher.finalize()), n))
 }
 
 #[derive(Deserialize, Default)]

@@ -13,7 +13,7 @@ use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
 use crate::api::persist::DepotInfo;
 use crate::api::typed::format_datetime;
-use esxlcm_depot::source::redact::redact_url_str;
+use esxlcm_net::redact::redact_url_str;
 
 /// The API's view of an online (or UMDS) depot.
 pub(super) fn online_plain(source: &Source, info: &DepotInfo) -> Value {

@@ -15,7 +15,7 @@ use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
 use crate::api::persist::ServerState;
 use crate::api::tasks::Progress;
-use esxlcm_depot::source::redact::{redact_text, redact_url_str};
+use esxlcm_net::redact::{redact_text, redact_url_str};
 
 #[derive(Deserialize, Default)]
 struct SyncSpec {
@@ -154,24 +154,16 @@ pub fn sync(ctx: Ctx) -> HandlerFuture {
     })
 }
 
-/// A failed sync in the API's terms: the store's own advice speaks of `esxlcm mirror`
-/// flags, which an API client cannot use; a refused certificate is fixed through the
-/// API's trust store.
+/// A failed sync in the API's terms: the store's advice for a refused certificate speaks
+/// of `esxlcm mirror` flags, which an API client cannot use; it is fixed through the API's
+/// trust store.
 fn explain(e: &esxlcm_store::StoreError) -> String {
-    use esxlcm_depot::source::http_problem::CertificateProblem;
     let text = redact_text(&e.to_string());
-    if let esxlcm_store::StoreError::Transport { source, .. } = e {
-        let detail = esxlcm_depot::source::redact::error_chain(source);
-        if let Some(problem) = CertificateProblem::classify(&detail) {
-            let what = text.split("; if the depot").next().unwrap_or(&text);
-            return format!(
-                "{what}; the server's certificate was not accepted ({}): add the CA that signed it to the \
-                 trust store (POST /api/vcenter/certificate-management/vcenter/trusted-root-chains)",
-                problem.describe()
-            );
-        }
-    }
-    text
+    text.replace(
+        esxlcm_store::transport::MIRROR_TRUST_CA,
+        "the certificate was not accepted: add the CA that signed it to the trust store \
+         (POST /api/vcenter/certificate-management/vcenter/trusted-root-chains)",
+    )
 }
 
 fn default_schedule() -> Value {

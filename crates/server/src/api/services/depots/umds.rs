@@ -13,7 +13,7 @@ use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
 use crate::api::persist::DepotInfo;
 use crate::api::typed::format_datetime;
-use esxlcm_depot::source::redact::redact_url_str;
+use esxlcm_net::redact::redact_url_str;
 
 /// The UMDS depot's id: the name of its store source (online depots are `online-<n>`).
 pub const UMDS_ID: &str = "umds";

@@ -223,13 +223,10 @@ pub struct ImportSpec {
 }
 
 async fn read_spec_document(state: &ApiState, spec: &ImportSpec) -> Result<Vec<u8>, ApiError> {
+    // Only regular files, and at most the cap actually read (a FIFO or /dev/zero never ends).
     let read_local = |path: PathBuf| -> Result<Vec<u8>, ApiError> {
-        let meta = std::fs::metadata(&path)
-            .map_err(|e| ApiError::invalid_argument(format!("cannot read {}: {e}", path.display())))?;
-        if meta.len() > MAX_SPEC_BYTES {
-            return Err(ApiError::invalid_argument(format!("{} is too big for a software spec", path.display())));
-        }
-        std::fs::read(&path).map_err(|e| ApiError::invalid_argument(format!("cannot read {}: {e}", path.display())))
+        esxlcm_depot::input::read_capped(&path, MAX_SPEC_BYTES, "software spec")
+            .map_err(|e| ApiError::invalid_argument(e.to_string()))
     };
     match spec.source_type.as_str() {
         "JSON_STRING" => spec
@@ -253,20 +250,24 @@ async fn read_spec_document(state: &ApiState, spec: &ImportSpec) -> Result<Vec<u
             if let Some(path) = local_path(location) {
                 return read_local(path);
             }
-            let resp = reqwest::get(location).await.and_then(reqwest::Response::error_for_status).map_err(|e| {
-                ApiError::new(
+            let url =
+                url::Url::parse(location).ok().filter(|u| matches!(u.scheme(), "http" | "https")).ok_or_else(|| {
+                    ApiError::invalid_argument("the location must be a path, a file: URL or an http(s) URL")
+                })?;
+            let client = crate::api::services::depots::http_client(state.depots.data_dir())?;
+            let fetched = tokio::task::spawn_blocking(move || client.fetch_to_vec(&url, MAX_SPEC_BYTES))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            fetched.map_err(|e| match e {
+                esxlcm_net::NetError::TooLarge { .. } => {
+                    ApiError::invalid_argument("the document is too big for a software spec")
+                }
+                other => ApiError::new(
                     ErrorKind::ResourceInaccessible,
                     "com.esxlcm.spec.fetch",
-                    format!("fetching the software spec: {}", e.without_url()),
-                )
-            })?;
-            if resp.content_length().is_some_and(|l| l > MAX_SPEC_BYTES) {
-                return Err(ApiError::invalid_argument("the document is too big for a software spec"));
-            }
-            let bytes = resp.bytes().await.map_err(|e| {
-                ApiError::new(ErrorKind::ResourceInaccessible, "com.esxlcm.spec.fetch", e.without_url().to_string())
-            })?;
-            Ok(bytes.to_vec())
+                    format!("fetching the software spec: {}", esxlcm_net::redact::redact_text(&other.to_string())),
+                ),
+            })
         }
         other => Err(ApiError::new(
             ErrorKind::Unsupported,
