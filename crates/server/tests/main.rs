@@ -14,6 +14,7 @@ mod api_image;
 mod api_installed;
 mod api_jsonrpc;
 mod api_library_assign;
+mod api_login;
 mod api_online;
 mod api_repository;
 mod api_rest;
