@@ -21,3 +21,4 @@ mod api_rest;
 mod api_settings;
 mod api_tasks;
 mod api_trust;
+mod depot_hostile;

@@ -278,11 +278,14 @@ pub struct ApiServer {
     pub local_addr: SocketAddr,
     /// The generated CA clients should trust (`None` with a configured certificate).
     pub ca_file: Option<PathBuf>,
-    handle: axum_server::Handle<SocketAddr>,
+    stop: tokio::sync::watch::Sender<Option<std::time::Duration>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// Runs scheduled depot syncs; holds the state (and the data dir's lock) until stopped.
     scheduler: tokio::task::JoinHandle<()>,
 }
+
+/// API clients are few (an SDK, a script, a browser): a tighter bound than the depot's.
+const API_MAX_CONNECTIONS: usize = 128;
 
 /// How often the scheduler looks at the clock (schedules have minute resolution).
 const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(20);
@@ -296,27 +299,32 @@ impl ApiServer {
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.listen, source })?;
-        let rustls = axum_server::tls_rustls::RustlsConfig::from_config(tls.config);
-        // TCP_NODELAY: without it a response written as headers then body waits for the
-        // client's delayed ACK, 40 ms per request on a kept-alive connection (see the API
-        // load test in docs/PERFORMANCE.md).
-        let acceptor =
-            axum_server::tls_rustls::RustlsAcceptor::new(rustls).acceptor(axum_server::accept::NoDelayAcceptor::new());
-        let server = axum_server::from_tcp(listener)
-            .map_err(|source| ServeError::Listen { addr: config.listen, source })?
-            .acceptor(acceptor);
-        let handle = axum_server::Handle::new();
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
+        let (stop, mut stopped) = tokio::sync::watch::channel(None::<std::time::Duration>);
         let state = Arc::new(state);
         let scheduler = tokio::spawn(scheduler::run(Arc::clone(&state), SCHEDULER_TICK));
         let app = router(state);
-        let task = tokio::spawn(server.handle(handle.clone()).serve(app.into_make_service()));
+        let limits = crate::depot_http::Limits { max_connections: API_MAX_CONNECTIONS, ..Default::default() };
+        let grace = async move {
+            loop {
+                if let Some(grace) = *stopped.borrow_and_update() {
+                    return grace;
+                }
+                if stopped.changed().await.is_err() {
+                    // The server handle is gone: nothing can stop it more gently.
+                    return std::time::Duration::ZERO;
+                }
+            }
+        };
+        let task = tokio::spawn(crate::depot_http::serve_connections(listener, app, Some(tls.config), limits, grace));
         tracing::info!(%local_addr, "API server listening");
-        Ok(Self { local_addr, ca_file: tls.ca_file, handle, task, scheduler })
+        Ok(Self { local_addr, ca_file: tls.ca_file, stop, task, scheduler })
     }
 
     /// Stop accepting connections; requests in flight get `grace` to finish.
     pub fn shutdown(&self, grace: std::time::Duration) {
-        self.handle.graceful_shutdown(Some(grace));
+        self.stop.send_replace(Some(grace));
     }
 
     /// Wait until the server has stopped (then the scheduler stops too: a sync it was
