@@ -410,7 +410,11 @@ async fn fetch_if_missing(index: &Arc<dyn StoreIndex>, layout: &StoreLayout, uri
         Ok(Ok(()) | Err(FetchFailure::NotOnDemand)) => None,
         Ok(Err(FetchFailure::BadGateway(why))) => text(StatusCode::BAD_GATEWAY, why),
         Ok(Err(FetchFailure::Timeout(why))) => text(StatusCode::GATEWAY_TIMEOUT, why),
-        Ok(Err(FetchFailure::Store(why))) => text(StatusCode::INTERNAL_SERVER_ERROR, why),
+        Ok(Err(FetchFailure::Store(why))) => {
+            // The store's reason names its paths and OS errors: the log has it, not the client.
+            tracing::error!(source = %source, "storing an on-demand payload failed: {why}");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "the server could not store the payload; see its log".into())
+        }
         Err(e) => {
             tracing::error!("fetching an on-demand payload failed: {e}");
             text(StatusCode::INTERNAL_SERVER_ERROR, "fetching the payload failed".into())
@@ -829,6 +833,9 @@ mod tests {
                     Err(FetchFailure::BadGateway("VIB VMW_bad_1.0 failed verification; quarantined".into()))
                 }
                 ("vmw", None, "v/slow.vib") => Err(FetchFailure::Timeout("VIB VMW_slow_1.0: no answer".into())),
+                ("vmw", None, "v/full.vib") => {
+                    Err(FetchFailure::Store("/srv/store/payloads/ab: No space left on device (os error 28)".into()))
+                }
                 _ => Err(FetchFailure::NotOnDemand),
             }
         }
@@ -861,6 +868,10 @@ mod tests {
         let slow = get("/vmw/v/slow.vib").await.unwrap();
         assert_eq!(slow.status(), 504);
         assert!(slow.text().await.unwrap().contains("VMW_slow_1.0"));
+        let full = get("/vmw/v/full.vib").await.unwrap();
+        assert_eq!(full.status(), 500);
+        let text = full.text().await.unwrap();
+        assert!(!text.contains("/srv") && !text.contains("os error"), "a 500 names no internals: {text}");
         assert_eq!(get("/vmw/v/other.vib").await.unwrap().status(), 404);
         assert_eq!(get("/vmw/v/%2e%2e/x.vib").await.unwrap().status(), 404);
     }

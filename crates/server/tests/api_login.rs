@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::api_support::{ADMIN, start_on};
+use crate::api_support::{ADMIN, VIEWER, start_on};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -73,6 +73,8 @@ async fn repeated_failures_back_off_with_retry_after() {
     assert!(body.to_string().contains("too many failed logins"), "{body}");
     // While backing off even the right password waits (no password check is run at all).
     assert_eq!(attempt(ADMIN.0, ADMIN.1).await.unwrap().status(), 503);
+    // The address backs off too (the listener hands the peer address to the API).
+    assert_eq!(attempt(VIEWER.0, VIEWER.1).await.unwrap().status(), 503, "same client address");
     // Once the backoff has passed, the right password logs in (and clears the failures).
     let mut status = 0;
     for _ in 0..40 {
