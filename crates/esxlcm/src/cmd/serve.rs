@@ -165,8 +165,9 @@ pub(crate) async fn serve_app(
         None => {
             listener.set_nonblocking(true).context("configuring the listener")?;
             let listener = tokio::net::TcpListener::from_std(listener).context("configuring the listener")?;
-            axum::serve(depot_http::no_delay(listener), app)
-                .with_graceful_shutdown(depot_http::shutdown_signal())
+            // Bounded like HTTPS: connection cap, header-read/idle timeouts (issue #12 D3).
+            let limits = depot_http::Limits::default();
+            depot_http::serve_router(listener, app, None, limits, depot_http::shutdown_signal())
                 .await
                 .context("serving HTTP")?;
         }
