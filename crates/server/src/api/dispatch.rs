@@ -221,9 +221,10 @@ pub async fn login(
     let st = Arc::clone(state);
     let name = user.clone();
     // Argon2 is deliberately slow: keep it off the async threads.
-    let role = tokio::task::spawn_blocking(move || st.users.verify(&name, &password))
+    let role = guard
+        .run(&permit, move || st.users.verify(&name, &password))
         .await
-        .map_err(|e| ApiError::internal(format!("password check failed: {e}")))?;
+        .ok_or_else(|| ApiError::internal("the password check stopped unexpectedly"))?;
     drop(permit);
     match role {
         Some(role) => {

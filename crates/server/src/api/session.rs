@@ -158,12 +158,15 @@ impl Default for LoginLimits {
 
 /// Bounds the password checks logins cost (D1 of issue #12: a flood of wrong logins ran
 /// unbounded Argon2 checks, 19 MiB each).
-#[derive(Debug)]
 pub struct LoginGuard {
     limits: LoginLimits,
     checks: Semaphore,
     failures: Mutex<HashMap<Who, Failures>>,
+    /// The threads checks run on, started with the first login.
+    threads: std::sync::OnceLock<Option<Mutex<std::sync::mpsc::Sender<Job>>>>,
 }
+
+type Job = Box<dyn FnOnce() + Send>;
 
 impl Default for LoginGuard {
     fn default() -> Self {
@@ -175,9 +178,69 @@ impl Default for LoginGuard {
 #[derive(Debug)]
 pub struct CheckPermit<'a>(#[allow(dead_code)] tokio::sync::SemaphorePermit<'a>);
 
+impl std::fmt::Debug for LoginGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginGuard").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
 impl LoginGuard {
     pub fn new(limits: LoginLimits) -> Self {
-        Self { checks: Semaphore::new(limits.concurrent_checks.max(1)), limits, failures: Mutex::default() }
+        Self {
+            checks: Semaphore::new(limits.concurrent_checks.max(1)),
+            limits,
+            failures: Mutex::default(),
+            threads: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Run a password check (`f`, slow and memory-hungry) on one of the guard's own
+    /// threads, as many as check slots. Not the blocking pool: each of its many threads
+    /// kept an allocator arena holding a check's 19 MiB (200 wrong logins still grew the
+    /// server by 800 MB with the slots bounded).
+    pub async fn run<T: Send + 'static>(
+        &self,
+        _slot: &CheckPermit<'_>,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        match self.threads.get_or_init(|| self.start_threads()) {
+            Some(jobs) => {
+                let sent = jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).send(job);
+                if sent.is_err() {
+                    return None;
+                }
+            }
+            // No thread could be started: the blocking pool still works.
+            None => drop(tokio::task::spawn_blocking(job)),
+        }
+        rx.await.ok()
+    }
+
+    fn start_threads(&self) -> Option<Mutex<std::sync::mpsc::Sender<Job>>> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(Mutex::new(rx));
+        let mut started = 0;
+        for i in 0..self.limits.concurrent_checks.max(1) {
+            let rx = std::sync::Arc::clone(&rx);
+            let spawned = std::thread::Builder::new().name(format!("password-check-{i}")).spawn(move || {
+                loop {
+                    let next = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+                    match next {
+                        Ok(job) => job(),
+                        Err(_) => return, // the guard is gone
+                    }
+                }
+            });
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => tracing::warn!("cannot start a password-check thread: {e}"),
+            }
+        }
+        (started > 0).then(|| Mutex::new(tx))
     }
 
     fn keys(user: &str, addr: Option<IpAddr>) -> Vec<Who> {
@@ -298,7 +361,9 @@ mod tests {
         });
         let held = guard.admit("a", None).await.unwrap();
         assert!(matches!(guard.admit("b", None).await, Err(Refusal::Busy(_))));
+        assert_eq!(guard.run(&held, || 6 * 7).await, Some(42), "checks run on the guard's thread");
         drop(held);
-        assert!(guard.admit("b", None).await.is_ok());
+        let slot = guard.admit("b", None).await.unwrap();
+        assert_eq!(guard.run(&slot, || "again").await, Some("again"));
     }
 }
