@@ -5,18 +5,14 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 
 use crate::api::tls::{self, TlsError};
 use crate::api::users::TlsFiles;
-
-/// How long requests in flight may take to finish once shutdown begins.
-const GRACE: Duration = Duration::from_secs(10);
+use crate::depot_http;
 
 /// The server's TLS configuration and, when it was generated, the CA file to trust.
 pub struct Https {
@@ -33,6 +29,7 @@ impl Https {
     }
 
     /// Serve `app` on `listener` until `shutdown` completes; requests in flight finish first.
+    /// Connections are bounded as every listener's are ([`depot_http::Limits`]).
     pub async fn serve(
         self,
         listener: std::net::TcpListener,
@@ -40,16 +37,7 @@ impl Https {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         listener.set_nonblocking(true)?;
-        let rustls = axum_server::tls_rustls::RustlsConfig::from_config(self.config);
-        // TCP_NODELAY for the same reason as the plain server (depot_http::no_delay).
-        let acceptor =
-            axum_server::tls_rustls::RustlsAcceptor::new(rustls).acceptor(axum_server::accept::NoDelayAcceptor::new());
-        let handle = axum_server::Handle::<SocketAddr>::new();
-        let stopper = handle.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            stopper.graceful_shutdown(Some(GRACE));
-        });
-        axum_server::from_tcp(listener)?.acceptor(acceptor).handle(handle).serve(app.into_make_service()).await
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        depot_http::serve_router(listener, app, Some(self.config), depot_http::Limits::default(), shutdown).await
     }
 }

@@ -51,9 +51,9 @@ pub async fn serve_app(
             let serve = async {
                 listener.set_nonblocking(true)?;
                 let listener = tokio::net::TcpListener::from_std(listener)?;
-                axum::serve(depot_http::no_delay(listener), app)
-                    .with_graceful_shutdown(depot_http::shutdown_signal())
-                    .await
+                // Bounded like HTTPS: connection cap, header-read and idle timeouts.
+                let limits = depot_http::Limits::default();
+                depot_http::serve_router(listener, app, None, limits, depot_http::shutdown_signal()).await
             };
             serve.await
         }

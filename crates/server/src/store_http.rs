@@ -279,7 +279,7 @@ pub async fn serve(
     index: Arc<dyn StoreIndex>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(depot_http::no_delay(listener), router(layout, index)).with_graceful_shutdown(shutdown).await
+    depot_http::serve_router(listener, router(layout, index), None, depot_http::Limits::default(), shutdown).await
 }
 
 /// What a request path addresses, by its first segments.
@@ -311,8 +311,10 @@ fn snapshot_id(segment: &str) -> Option<i64> {
 
 /// The file for a URL path (relative to the published directory):
 /// `<source>/@<id>/rest` → `snapshots/<id>/rest`, `views/<name>/rest` → `views/<name>/rest`
-/// under the views directory; `None` for everything else (a file under `published/`).
-fn map_path(layout: &StoreLayout, relative: &Path) -> Option<PathBuf> {
+/// under the views directory, `<source>/rest` → `published/<source>/rest`. The store's own
+/// directories and links (`published/<source>` and a named view are symlinks the store
+/// swaps) are the root; only `rest` is checked for symlinks.
+fn map_path(layout: &StoreLayout, relative: &Path) -> Option<depot_http::Mapped> {
     let parts: Vec<&str> = relative
         .components()
         .filter_map(|c| match c {
@@ -320,13 +322,13 @@ fn map_path(layout: &StoreLayout, relative: &Path) -> Option<PathBuf> {
             _ => None,
         })
         .collect();
-    let join = |mut base: PathBuf, rest: &[&str]| {
-        base.extend(rest);
-        base
-    };
+    let mapped = |root: PathBuf, rest: &[&str]| Some(depot_http::Mapped { root, rest: rest.iter().collect() });
     match parts.as_slice() {
-        [first, name, rest @ ..] if *first == VIEWS_PREFIX => Some(join(layout.views.join(name), rest)),
-        [_, snapshot, rest @ ..] => snapshot_id(snapshot).map(|id| join(layout.snapshots.join(id.to_string()), rest)),
+        [first, name, rest @ ..] if *first == VIEWS_PREFIX => mapped(layout.views.join(name), rest),
+        [source, snapshot, rest @ ..] if snapshot.starts_with('@') => {
+            snapshot_id(snapshot).and_then(|id| mapped(layout.snapshots.join(id.to_string()), rest))
+        }
+        [source, rest @ ..] if !source.starts_with(['-', '.']) => mapped(layout.published.join(source), rest),
         _ => None,
     }
 }
@@ -408,7 +410,11 @@ async fn fetch_if_missing(index: &Arc<dyn StoreIndex>, layout: &StoreLayout, uri
         Ok(Ok(()) | Err(FetchFailure::NotOnDemand)) => None,
         Ok(Err(FetchFailure::BadGateway(why))) => text(StatusCode::BAD_GATEWAY, why),
         Ok(Err(FetchFailure::Timeout(why))) => text(StatusCode::GATEWAY_TIMEOUT, why),
-        Ok(Err(FetchFailure::Store(why))) => text(StatusCode::INTERNAL_SERVER_ERROR, why),
+        Ok(Err(FetchFailure::Store(why))) => {
+            // The store's reason names its paths and OS errors: the log has it, not the client.
+            tracing::error!(source = %source, "storing an on-demand payload failed: {why}");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "the server could not store the payload; see its log".into())
+        }
         Err(e) => {
             tracing::error!("fetching an on-demand payload failed: {e}");
             text(StatusCode::INTERNAL_SERVER_ERROR, "fetching the payload failed".into())
@@ -709,9 +715,10 @@ mod tests {
             views: PathBuf::from("/s/named-views/published"),
         };
         let map = |p: &str| map_path(&layout, Path::new(p));
-        assert_eq!(map("vmw/@12/vmw/metadata.zip").unwrap(), Path::new("/s/views/12/vmw/metadata.zip"));
-        assert_eq!(map("views/branch/index.xml").unwrap(), Path::new("/s/named-views/published/branch/index.xml"));
-        assert_eq!(map("vmw/index.xml"), None);
+        let at = |root: &str, rest: &str| Some(depot_http::Mapped { root: root.into(), rest: rest.into() });
+        assert_eq!(map("vmw/@12/vmw/metadata.zip"), at("/s/views/12", "vmw/metadata.zip"));
+        assert_eq!(map("views/branch/index.xml"), at("/s/named-views/published/branch", "index.xml"));
+        assert_eq!(map("vmw/index.xml"), at("/s/published/vmw", "index.xml"));
         assert_eq!(map("vmw/@x/index.xml"), None);
         assert_eq!(target("/vmw/@3/index.xml"), Target::Snapshot { source: "vmw", id: Some(3) });
         assert_eq!(target("/vmw/@-3/index.xml"), Target::Snapshot { source: "vmw", id: None });
@@ -826,6 +833,9 @@ mod tests {
                     Err(FetchFailure::BadGateway("VIB VMW_bad_1.0 failed verification; quarantined".into()))
                 }
                 ("vmw", None, "v/slow.vib") => Err(FetchFailure::Timeout("VIB VMW_slow_1.0: no answer".into())),
+                ("vmw", None, "v/full.vib") => {
+                    Err(FetchFailure::Store("/srv/store/payloads/ab: No space left on device (os error 28)".into()))
+                }
                 _ => Err(FetchFailure::NotOnDemand),
             }
         }
@@ -858,6 +868,10 @@ mod tests {
         let slow = get("/vmw/v/slow.vib").await.unwrap();
         assert_eq!(slow.status(), 504);
         assert!(slow.text().await.unwrap().contains("VMW_slow_1.0"));
+        let full = get("/vmw/v/full.vib").await.unwrap();
+        assert_eq!(full.status(), 500);
+        let text = full.text().await.unwrap();
+        assert!(!text.contains("/srv") && !text.contains("os error"), "a 500 names no internals: {text}");
         assert_eq!(get("/vmw/v/other.vib").await.unwrap().status(), 404);
         assert_eq!(get("/vmw/v/%2e%2e/x.vib").await.unwrap().status(), 404);
     }

@@ -265,6 +265,14 @@ fn parse_source_url(url: &str) -> Result<Url, StoreError> {
 
 /// Names become directory names and URL path segments.
 pub fn validate_name(name: &str) -> Result<(), StoreError> {
+    // `views` is the prefix of named views in the served URL space (`/views/<name>/`), and
+    // names starting with '.' or '-' are the server's own (`/-/status`) or hidden; '@' (a
+    // snapshot, `/<source>/@<id>/`) is outside the allowed characters.
+    if name.eq_ignore_ascii_case("views") {
+        return Err(StoreError::InvalidSource(format!(
+            "'{name}' is not a valid source name: it is reserved for the URLs of named views (/views/<name>/)"
+        )));
+    }
     let ok = !name.is_empty()
         && name.len() <= 64
         && !name.starts_with(['.', '-'])
@@ -288,6 +296,17 @@ pub struct Source {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_the_served_url_space_uses_are_reserved() {
+        for bad in ["views", "Views", "-", "-x", ".x", "@3", "a@b", "a/b", "", &"x".repeat(65)] {
+            assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_name("views").unwrap_err().to_string().contains("reserved"));
+        for good in ["vmw", "dell-addons", "my_views", "views2", "a.b"] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+    }
 
     #[test]
     fn kind_follows_the_url() {

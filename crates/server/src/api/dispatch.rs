@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use super::ApiState;
 use super::datavalue::DataValue;
 use super::errors::ApiError;
 use super::schema::{OpDef, TaskType, Ty};
+use super::session::Refusal;
 use super::tasks::Progress;
 use super::typed::{from_plain, input_to_plain};
 use super::users::Role;
@@ -27,8 +29,32 @@ pub enum Credentials {
     UserPass {
         user: String,
         password: String,
+        /// The client's address, for throttling failed logins.
+        client: Option<IpAddr>,
     },
     Session(String),
+}
+
+impl Credentials {
+    /// User credentials from `client` (the address is only kept for login throttling).
+    pub fn with_client(self, addr: Option<IpAddr>) -> Self {
+        match self {
+            Self::UserPass { user, password, .. } => Self::UserPass { user, password, client: addr },
+            other => other,
+        }
+    }
+}
+
+/// The peer address of the connection a request came on, when the listener recorded it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Peer(pub Option<IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -153,29 +179,68 @@ pub fn origin(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Option<
         .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
 }
 
+/// The caller of a session: user names and passwords are taken only where a session is
+/// created ([`login`]), so a flood of guessed passwords costs one bounded check per login
+/// call, not one per request of every endpoint.
 pub async fn authenticate(state: &Arc<ApiState>, creds: Credentials) -> Result<Caller, ApiError> {
     match creds {
-        Credentials::None => Err(ApiError::unauthenticated("this operation needs a session or user credentials")),
+        Credentials::None => Err(ApiError::unauthenticated(
+            "this operation needs a session: create one (POST /api/session with a user name and password) \
+             and send its id in the vmware-api-session-id header",
+        )),
         Credentials::Session(token) => match state.sessions.touch(&token) {
             Some(s) => Ok(Caller { user: s.user, role: s.role, session: Some(token) }),
             None => Err(ApiError::unauthenticated("the session is unknown or has expired; log in again")),
         },
-        Credentials::UserPass { user, password } => {
-            let st = Arc::clone(state);
-            let name = user.clone();
-            // Argon2 is deliberately slow: keep it off the async threads.
-            let role = tokio::task::spawn_blocking(move || st.users.verify(&name, &password))
-                .await
-                .map_err(|e| ApiError::internal(format!("password check failed: {e}")))?;
-            match role {
-                Some(role) => Ok(Caller { user, role, session: None }),
-                None => {
-                    tracing::info!(user = %user, "login refused: wrong user name or password");
-                    Err(ApiError::unauthenticated("wrong user name or password"))
-                }
-            }
+        Credentials::UserPass { .. } => Err(ApiError::unauthenticated(
+            "a user name and password are taken only to create a session (POST /api/session); \
+             send the session id in the vmware-api-session-id header",
+        )),
+    }
+}
+
+/// Check a user name and password (session creation only): throttled by the sessions'
+/// [`LoginGuard`](super::session::LoginGuard), Argon2 off the async threads.
+pub async fn login(
+    state: &Arc<ApiState>,
+    user: String,
+    password: String,
+    client: Option<IpAddr>,
+) -> Result<Caller, ApiError> {
+    let guard = &state.sessions.login;
+    let permit = guard.admit(&user, client).await.map_err(|refusal| match refusal {
+        Refusal::Throttled(wait) => {
+            tracing::warn!(user = %user, client = ?client, retry_after_s = wait.as_secs(), "login throttled after repeated failures");
+            ApiError::retry_later("too many failed logins for this user or address; try again later", retry_secs(wait))
+        }
+        Refusal::Busy(wait) => {
+            tracing::warn!(user = %user, client = ?client, "login refused: every password check slot is busy");
+            ApiError::retry_later("the server is busy checking other logins; try again shortly", retry_secs(wait))
+        }
+    })?;
+    let st = Arc::clone(state);
+    let name = user.clone();
+    // Argon2 is deliberately slow: keep it off the async threads.
+    let role = guard
+        .run(&permit, move || st.users.verify(&name, &password))
+        .await
+        .ok_or_else(|| ApiError::internal("the password check stopped unexpectedly"))?;
+    drop(permit);
+    match role {
+        Some(role) => {
+            guard.succeeded(&user, client);
+            Ok(Caller { user, role, session: None })
+        }
+        None => {
+            let backoff = guard.failed(&user, client);
+            tracing::info!(user = %user, client = ?client, backoff_s = backoff.as_secs(), "login refused: wrong user name or password");
+            Err(ApiError::unauthenticated("wrong user name or password"))
         }
     }
+}
+
+fn retry_secs(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 const DEPOT_CONTENT: &str = "com.vmware.esx.settings.depot_content.";
@@ -191,10 +256,13 @@ pub async fn dispatch(
 ) -> Result<Outcome, ApiError> {
     let (def, as_task) = resolve(state, service, operation)?;
     let imp = find_impl(service, &def.op).ok_or_else(|| ApiError::operation_not_found(service, operation))?;
-    if imp.access == Access::Login && !matches!(creds, Credentials::UserPass { .. }) {
-        return Err(ApiError::unauthenticated("log in with a user name and password"));
-    }
-    let caller = authenticate(state, creds).await?;
+    let caller = match (imp.access, creds) {
+        (Access::Login, Credentials::UserPass { user, password, client }) => {
+            login(state, user, password, client).await?
+        }
+        (Access::Login, _) => return Err(ApiError::unauthenticated("log in with a user name and password")),
+        (_, creds) => authenticate(state, creds).await?,
+    };
     if imp.access == Access::Admin && caller.role != Role::Admin {
         return Err(ApiError::unauthorized(format!(
             "user '{}' is read-only and may not call {service}.{}",
@@ -237,6 +305,7 @@ pub async fn dispatch(
             if let Err(e) = &outcome {
                 tracing::info!(service = %service_name, error = %e, "task failed");
             }
+            let outcome = outcome.map_err(|e| e.for_client());
             st.tasks.finish(&task_id, outcome);
         });
         return Ok(Outcome { value: Arc::new(DataValue::String(id)), ty: Ty::Id, kind: OutcomeKind::TaskStarted });

@@ -140,6 +140,8 @@ pub struct ApiError {
     pub messages: Vec<Message>,
     /// Extra structured data (for `already_exists` on offline depots: the existing depot).
     pub data: Option<DataValue>,
+    /// Seconds after which a retry may succeed (REST: `Retry-After`), for throttled logins.
+    pub retry_after: Option<u64>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -153,7 +155,29 @@ impl std::error::Error for ApiError {}
 
 impl ApiError {
     pub fn new(kind: ErrorKind, id: &str, message: impl Into<String>) -> Self {
-        Self { kind, messages: vec![Message::new(id, message)], data: None }
+        Self { kind, messages: vec![Message::new(id, message)], data: None, retry_after: None }
+    }
+
+    /// Busy or throttled: try again after `seconds` (503 with `Retry-After` over REST).
+    pub fn retry_later(message: impl Into<String>, seconds: u64) -> Self {
+        let mut e = Self::new(ErrorKind::ServiceUnavailable, "com.vmware.esxlcm.retry_later", message);
+        e.retry_after = Some(seconds.max(1));
+        e
+    }
+
+    /// What a client may see: an internal error's text (paths, OS errors, panics) goes to the
+    /// log under a reference, the client gets the reference only.
+    pub fn for_client(&self) -> Self {
+        if !matches!(self.kind, ErrorKind::InternalServerError | ErrorKind::Error) {
+            return self.clone();
+        }
+        let reference = super::session::random_hex(4).unwrap_or_else(|_| "-".into());
+        tracing::error!(reference = %reference, error = %self, "internal error");
+        Self::new(
+            self.kind,
+            "com.vmware.esxlcm.internal",
+            format!("the server failed to handle the request; its log has the details under reference {reference}"),
+        )
     }
 
     pub fn with_data(mut self, data: DataValue) -> Self {
@@ -230,5 +254,17 @@ mod tests {
         assert_eq!(msg["params"], json!({"OPTIONAL": null}));
         assert_eq!(ErrorKind::from_error_type("NOT_FOUND"), Some(ErrorKind::NotFound));
         assert_eq!(e.kind.http_status(), 404);
+    }
+
+    #[test]
+    fn internal_errors_reach_clients_without_their_details() {
+        let e = ApiError::internal("/srv/esxlcm/data/uploads/x.zip: Permission denied (os error 13)");
+        let shown = e.for_client();
+        assert_eq!(shown.kind, ErrorKind::InternalServerError);
+        let text = shown.to_plain().to_string();
+        assert!(!text.contains("/srv") && !text.contains("os error"), "{text}");
+        assert!(text.contains("reference"), "{text}");
+        let nf = ApiError::not_found("depot", "x");
+        assert_eq!(nf.for_client(), nf);
     }
 }

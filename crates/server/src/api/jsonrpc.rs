@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::datavalue::DataValue;
-use super::dispatch::{Credentials, dispatch};
+use super::dispatch::{Credentials, Peer, dispatch};
 use super::errors::ApiError;
 
 pub const SESSION_HEADER: &str = "vmware-api-session-id";
@@ -32,6 +32,7 @@ fn protocol_error(id: Value, code: i64, message: &str) -> Response {
 }
 
 fn vapi_error(id: Value, e: &ApiError) -> Response {
+    let e = &e.for_client();
     respond(
         json!({"jsonrpc": "2.0", "id": id, "result": {"error": e.to_data_value().to_json()}}),
         Some(e.kind.canonical()),
@@ -46,6 +47,7 @@ fn credentials(params: &Value, headers: &HeaderMap) -> Result<Credentials, ApiEr
         Some("com.vmware.vapi.std.security.user_pass") => Ok(Credentials::UserPass {
             user: text("userName").unwrap_or_default(),
             password: text("password").unwrap_or_default(),
+            client: None,
         }),
         Some("com.vmware.vapi.std.security.session_id") => {
             text("sessionId").map(Credentials::Session).ok_or_else(|| ApiError::unauthenticated("sessionId is missing"))
@@ -62,6 +64,7 @@ pub async fn handle(
     State(state): State<Arc<ApiState>>,
     uri: axum::http::Uri,
     headers: HeaderMap,
+    Peer(peer): Peer,
     body: Bytes,
 ) -> Response {
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
@@ -89,7 +92,7 @@ pub async fn handle(
         Some(Err(e)) => return vapi_error(id, &ApiError::invalid_argument(e.to_string())),
     };
     let creds = match credentials(&params, &headers) {
-        Ok(c) => c,
+        Ok(c) => c.with_client(peer),
         Err(e) => return vapi_error(id, &e),
     };
     let origin = super::dispatch::origin(&headers, &uri);

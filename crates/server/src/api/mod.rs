@@ -298,12 +298,16 @@ pub struct ApiServer {
     pub ca_file: Option<PathBuf>,
     /// The plain-HTTP listener for hosts, when asked for.
     pub hosts_addr: Option<SocketAddr>,
-    handle: axum_server::Handle<SocketAddr>,
+    /// Set to the grace period to stop both listeners.
+    stop: tokio::sync::watch::Sender<Option<std::time::Duration>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    hosts: Option<(tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<std::io::Result<()>>)>,
+    hosts: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     /// Runs the store's scheduled syncs (the API's sync schedule is the online depots').
     scheduler: Option<esxlcm_store::ops::Scheduler>,
 }
+
+/// API clients are few (an SDK, a script, a browser): a tighter bound than the depot's.
+const API_MAX_CONNECTIONS: usize = 128;
 
 /// How often the scheduler looks at the clock (schedules have minute resolution).
 const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(20);
@@ -317,46 +321,38 @@ impl ApiServer {
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.listen, source })?;
-        let rustls = axum_server::tls_rustls::RustlsConfig::from_config(tls.config);
-        // TCP_NODELAY: without it a response written as headers then body waits for the
-        // client's delayed ACK, 40 ms per request on a kept-alive connection (see the API
-        // load test in docs/PERFORMANCE.md).
-        let acceptor =
-            axum_server::tls_rustls::RustlsAcceptor::new(rustls).acceptor(axum_server::accept::NoDelayAcceptor::new());
-        let server = axum_server::from_tcp(listener)
-            .map_err(|source| ServeError::Listen { addr: config.listen, source })?
-            .acceptor(acceptor);
-        let handle = axum_server::Handle::new();
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
+        let (stop, mut stopped) = tokio::sync::watch::channel(None::<std::time::Duration>);
         let state = Arc::new(state);
         let scheduler = Some(esxlcm_store::ops::Scheduler::spawn(&store_dir(&config.data_dir), SCHEDULER_TICK)?);
         let depots = crate::store_index::router(&store_dir(&config.data_dir), None)?;
         let hosts = match config.hosts_listen {
-            Some(addr) => Some(serve_hosts(addr, depots.clone())?),
+            Some(addr) => Some(serve_hosts(addr, depots.clone(), stop.subscribe())?),
             None => None,
         };
         let app = router(state)
             .nest(DEPOTS_PREFIX, depots)
             .route("/", get(|| async { axum::response::Redirect::to("/api") }));
-        let task = tokio::spawn(server.handle(handle.clone()).serve(app.into_make_service()));
+        let limits = crate::depot_http::Limits { max_connections: API_MAX_CONNECTIONS, ..Default::default() };
+        let grace = async move { grace_of(&mut stopped).await };
+        let task = tokio::spawn(crate::depot_http::serve_connections(listener, app, Some(tls.config), limits, grace));
         tracing::info!(%local_addr, "API server listening");
         let hosts_addr = hosts.as_ref().map(|h| h.0);
-        let hosts = hosts.map(|h| (h.1, h.2));
-        Ok(Self { local_addr, ca_file: tls.ca_file, hosts_addr, handle, task, hosts, scheduler })
+        let hosts = hosts.map(|h| h.1);
+        Ok(Self { local_addr, ca_file: tls.ca_file, hosts_addr, stop, task, hosts, scheduler })
     }
 
     /// Stop accepting connections; requests in flight get `grace` to finish.
     pub fn shutdown(&self, grace: std::time::Duration) {
-        self.handle.graceful_shutdown(Some(grace));
-        if let Some((stop, _)) = &self.hosts {
-            let _ = stop.send(true);
-        }
+        self.stop.send_replace(Some(grace));
     }
 
     /// Wait until the server has stopped (then the scheduler stops too: a sync it was
     /// running ends with it).
     pub async fn wait(mut self) -> std::io::Result<()> {
         let served = self.task.await.map_err(std::io::Error::other);
-        if let Some((_, hosts)) = self.hosts.take() {
+        if let Some(hosts) = self.hosts.take() {
             hosts.await.map_err(std::io::Error::other)??;
         }
         if let Some(s) = self.scheduler.take() {
@@ -367,27 +363,44 @@ impl ApiServer {
     }
 }
 
-type HostsListener = (SocketAddr, tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<std::io::Result<()>>);
+/// The grace period a stop asks for, once one is asked for.
+async fn grace_of(stopped: &mut tokio::sync::watch::Receiver<Option<std::time::Duration>>) -> std::time::Duration {
+    loop {
+        if let Some(grace) = *stopped.borrow_and_update() {
+            return grace;
+        }
+        if stopped.changed().await.is_err() {
+            // The server handle is gone: nothing can stop it more gently.
+            return std::time::Duration::ZERO;
+        }
+    }
+}
+
+type HostsListener = (SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>);
 
 /// The depots over plain HTTP on `addr` (ESXi hosts often cannot use the service's
-/// certificate), until told to stop.
-fn serve_hosts(addr: SocketAddr, depots: Router) -> Result<HostsListener, ServeError> {
+/// certificate), with the depot listener's limits, until the service stops.
+fn serve_hosts(
+    addr: SocketAddr,
+    depots: Router,
+    mut stopped: tokio::sync::watch::Receiver<Option<std::time::Duration>>,
+) -> Result<HostsListener, ServeError> {
     let listener = std::net::TcpListener::bind(addr)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|source| ServeError::Listen { addr, source })?;
     let local = listener.local_addr().map_err(|source| ServeError::Listen { addr, source })?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(|source| ServeError::Listen { addr, source })?;
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let app = Router::new().nest(DEPOTS_PREFIX, depots);
-    let task = tokio::spawn(async move {
-        axum::serve(crate::depot_http::no_delay(listener), app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let grace = async move { grace_of(&mut stopped).await };
+    let task = tokio::spawn(crate::depot_http::serve_connections(
+        listener,
+        app,
+        None,
+        crate::depot_http::Limits::default(),
+        grace,
+    ));
     tracing::info!(%local, "depots for hosts listening (plain HTTP)");
-    Ok((local, stop, task))
+    Ok((local, task))
 }
 
 /// Run the API server until `shutdown` resolves (requests in flight then get 10 s);

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::ApiState;
 use super::datavalue::DataValue;
-use super::dispatch::{Credentials, OutcomeKind, dispatch};
+use super::dispatch::{Credentials, OutcomeKind, Peer, dispatch};
 use super::errors::ApiError;
 use super::jsonrpc::SESSION_HEADER;
 use super::schema::{OpDef, Registry, Ty};
@@ -25,8 +25,13 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
 }
 
 pub fn error_response(e: &ApiError) -> Response {
+    let e = e.for_client();
     let status = StatusCode::from_u16(e.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(status, &e.to_plain())
+    let mut resp = json_response(status, &e.to_plain());
+    if let Some(secs) = e.retry_after {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
 }
 
 /// `vmware-api-session-id`, else HTTP Basic.
@@ -41,8 +46,18 @@ pub fn credentials(headers: &HeaderMap) -> Credentials {
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
         .and_then(|b| String::from_utf8(b).ok());
     match basic.as_deref().and_then(|s| s.split_once(':')) {
-        Some((user, password)) => Credentials::UserPass { user: user.to_owned(), password: password.to_owned() },
+        Some((user, password)) => {
+            Credentials::UserPass { user: user.to_owned(), password: password.to_owned(), client: None }
+        }
         None => Credentials::None,
+    }
+}
+
+/// At most `max` characters of `s` (what error texts and logs echo of a request).
+fn truncate(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]).into(),
+        None => s.into(),
     }
 }
 
@@ -173,6 +188,7 @@ pub async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    Peer(peer): Peer,
     body: Bytes,
 ) -> Response {
     let path = uri.path().strip_prefix("/api").unwrap_or(uri.path());
@@ -180,8 +196,20 @@ pub async fn handle(
         uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
     let as_task = query.iter().any(|(k, v)| k == "vmw-task" && v == "true");
     let Some((def, vars)) = find_op(&state.registry, &method, path, &query) else {
-        return error_response(&ApiError::operation_not_found("-", &format!("{method} /api{path}")));
+        return error_response(&ApiError::operation_not_found("-", &format!("{method} /api{}", truncate(path, 200))));
     };
+    // `?action=` names the operation: one no operation here has is an error, not the
+    // path's default operation.
+    if let Some((_, action)) = query.iter().find(|(k, _)| k == "action")
+        && !def.fixed_query.iter().any(|(k, v)| k == "action" && v == action)
+    {
+        let shown: String = action.chars().take(64).collect();
+        return error_response(&ApiError::new(
+            super::errors::ErrorKind::InvalidRequest,
+            "com.vmware.esxlcm.invalid_request",
+            format!("{method} /api{}: no action '{shown}'", truncate(path, 200)),
+        ));
+    }
     // An operation of the contract esxlcm does not serve: not found, whatever the input.
     if super::dispatch::find_impl(&def.service, &def.op).is_none() {
         return error_response(&ApiError::operation_not_found(&def.service, &def.op));
@@ -193,7 +221,8 @@ pub async fn handle(
     let operation = if as_task { format!("{}$task", def.op) } else { def.op.clone() };
     let service = def.service.clone();
     let origin = super::dispatch::origin(&headers, &uri);
-    match dispatch(&state, &service, &operation, credentials(&headers), input, origin).await {
+    let creds = credentials(&headers).with_client(peer);
+    match dispatch(&state, &service, &operation, creds, input, origin).await {
         Ok(outcome) => match outcome.kind {
             OutcomeKind::Void => StatusCode::NO_CONTENT.into_response(),
             OutcomeKind::TaskStarted => json_response(StatusCode::ACCEPTED, &outcome.value_plain()),

@@ -8,7 +8,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use argon2::{Argon2, PasswordHash, PasswordHasher};
 use serde::{Deserialize, Serialize};
 
 use super::persist::{PersistError, write_atomic};
@@ -155,9 +155,40 @@ impl UserDb {
     pub fn verify(&self, user: &str, password: &str) -> Option<Role> {
         let entry = self.users.iter().find(|u| u.name == user);
         let hash = entry.and_then(|u| u.password_hash.as_deref()).unwrap_or(&self.dummy_hash);
-        let ok = Argon2::default().verify_password(password.as_bytes(), hash).is_ok();
+        let ok = PasswordHash::new(hash).is_ok_and(|h| verify_reusing_memory(password.as_bytes(), &h));
         entry.filter(|_| ok).map(|u| u.role)
     }
+}
+
+thread_local! {
+    /// Argon2's working memory (19 MiB with the default parameters), kept by the threads
+    /// that check passwords: allocating it per check left each allocator arena holding
+    /// tens of MiB after a flood of logins (issue #12 D1).
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// What `PasswordVerifier::verify_password` does (the hash's own algorithm, version and
+/// parameters; a constant-time comparison), in this thread's reused memory.
+fn verify_reusing_memory(password: &[u8], hash: &PasswordHash) -> bool {
+    use subtle::ConstantTimeEq as _;
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else { return false };
+    let Ok(params) = argon2::Params::try_from(hash) else { return false };
+    let Ok(algorithm) = argon2::Algorithm::try_from(hash.algorithm.as_str()) else { return false };
+    let version = match hash.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let expected = expected.as_bytes();
+    let mut out = vec![0u8; expected.len()];
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let hashed = BLOCKS.with_borrow_mut(|blocks| {
+        if blocks.len() < params.block_count() {
+            blocks.resize(params.block_count(), argon2::Block::default());
+        }
+        argon.hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..params.block_count()]).is_ok()
+    });
+    hashed && bool::from(out.ct_eq(expected))
 }
 
 fn read_config(path: &Path) -> Result<ServerConfig, UserError> {
@@ -173,6 +204,7 @@ fn read_config(path: &Path) -> Result<ServerConfig, UserError> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+    use argon2::PasswordVerifier as _;
 
     #[test]
     fn first_admin_then_clear_text_users_are_hashed() {
@@ -184,6 +216,13 @@ mod tests {
         assert_eq!(db.verify("root", "s3cret"), Some(Role::Admin));
         assert_eq!(db.verify("root", "wrong"), None);
         assert_eq!(db.verify("nobody", "s3cret"), None);
+        // Checks reuse this thread's memory: right and wrong answers stay right.
+        assert_eq!(db.verify("root", "s3cret"), Some(Role::Admin));
+        assert_eq!(db.verify("root", "s3cre"), None);
+        let hash = hash_password("u", "pw").unwrap();
+        let parsed = PasswordHash::new(&hash).unwrap();
+        assert!(Argon2::default().verify_password(b"pw", &parsed).is_ok(), "the library agrees");
+        assert!(verify_reusing_memory(b"pw", &parsed) && !verify_reusing_memory(b"pW", &parsed));
         let text = fs::read_to_string(&path).unwrap();
         assert!(!text.contains("s3cret"));
 
