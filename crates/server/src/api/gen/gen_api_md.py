@@ -240,15 +240,17 @@ The data dir holds, all written atomically (temporary file, fsync, rename):
 | path | what |
 |---|---|
 | `config.json` | users (`name`, `role`: `admin` or `read_only`, Argon2id `password_hash`) and optional `tls: {cert, key}` (PEM files to use instead of the generated ones), `trusted_ca_files` (PEM files of CAs trusted for online depots, besides the system's roots) and `bootloader_dir` (ISOLINUX.BIN, MBOOT.C32, EFIBOOT.IMG, BOOTX64.EFI, e.g. copied from an ESXi ISO: needed to export ISOs). To add a user, add `{"name": "…", "role": "read_only", "password": "…"}` and restart: the clear-text password is hashed and removed from the file. |
-| `state.json` | online and offline depot records (with each online depot's last sync), the UMDS depot, the sync schedule; the inventory (clusters, hosts and their posted states); each cluster's and standalone host's commits, drafts and last scan; the image library (named specs and their drafts); depot overrides, enablement records, apply policies and their defaults; trusted root chains added through the API |
-| `tls/` | the certificate made on first start: `ca.pem` (trust this), `server.pem`, `server.key` |
-| `depots/offline/` | imported bundles |
-| `depots/online/<depot>-<uuid>/` | the index chain of an online depot as last synced (files named by the SHA-256 of their URL: tokens are not written to disk) |
+| `store/` | the service's mirror store (the same as `esxlcm mirror --store DATA_DIR/store`): every depot is a source of it (online depots `online-<n>`, offline bundles `offline-<n>`, the UMDS depot `umds`, and any source added with `esxlcm mirror`), synced and verified into snapshots and served to hosts at `/depots/<source>/index.xml`. Its SQLite database (`meta.sqlite`, versioned migrations) also holds the service's state, one row per object, each change one transaction: depots' API attributes (owner, how a bundle came in), the sync schedule, the inventory (clusters, hosts and their posted states), each cluster's and standalone host's commits, drafts and last scan, the image library, depot overrides, enablement records, apply policies, trusted root chains, and tasks. A `state.json` from an earlier version is taken in once and renamed `state.json.migrated`. |
+| `tls/` | the certificate made on first start: `ca.pem` (trust this), `server.pem`, `server.key`; `trusted-roots.pem`, the roots the API's HTTPS depots trust besides the system's (`trusted_ca_files` and the trust store's chains) |
 | `uploads/` | bundles uploaded for `PUSH` and not yet imported |
 | `exports/<id>/` | images built by the `export` operations of clusters, standalone hosts and library specs (`software-spec.json`, `offline-bundle.zip`, `image.iso`); the newest 20 are kept |
 
-Sessions and tasks live in memory (a restart logs everyone out, as on vCenter); sessions
-expire after 30 minutes without use. One server per data dir (`.lock`).
+Sessions live in memory (a restart logs everyone out, as on vCenter); they expire after 30
+minutes without use, and at most 1000 are kept (the least recently used goes first). Tasks
+are kept in the store's database when they start and when they end: they survive a
+restart, and a task that was running when the server stopped reads FAILED, "interrupted by
+restart". One server per data dir (`.lock`); `esxlcm mirror` may use the store at the same
+time (the store's lock serialises writers, readers never see a half-published snapshot).
 
 ```sh
 # REST

@@ -330,10 +330,13 @@ async fn download(
             _ => return Err(ApiError::invalid_argument("authentication_spec needs HEADER_AUTH with a key and value")),
         },
     };
-    let client = super::http_client(data_dir)?;
     let progress = progress.cloned();
     let dest = dest.to_path_buf();
+    let data_dir = data_dir.to_path_buf();
+    // The blocking client runs a runtime of its own: made, used and dropped off the async threads.
     let result = tokio::task::spawn_blocking(move || {
+        let client =
+            super::http_client(&data_dir).map_err(|e| esxlcm_net::NetError::Setup { message: e.to_string() })?;
         let report = |done: u64, total: Option<u64>| report_copy(progress.as_ref(), done, total.unwrap_or(0));
         let cancelled = || progress.as_ref().is_some_and(Progress::is_canceled);
         let how = esxlcm_net::Download {

@@ -254,10 +254,15 @@ async fn read_spec_document(state: &ApiState, spec: &ImportSpec) -> Result<Vec<u
                 url::Url::parse(location).ok().filter(|u| matches!(u.scheme(), "http" | "https")).ok_or_else(|| {
                     ApiError::invalid_argument("the location must be a path, a file: URL or an http(s) URL")
                 })?;
-            let client = crate::api::services::depots::http_client(state.depots.data_dir())?;
-            let fetched = tokio::task::spawn_blocking(move || client.fetch_to_vec(&url, MAX_SPEC_BYTES))
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let data_dir = state.depots.data_dir().to_path_buf();
+            // The blocking client runs a runtime of its own: made, used and dropped off the async threads.
+            let fetched = tokio::task::spawn_blocking(move || {
+                let client = crate::api::services::depots::http_client(&data_dir)
+                    .map_err(|e| esxlcm_net::NetError::Setup { message: e.to_string() })?;
+                client.fetch_to_vec(&url, MAX_SPEC_BYTES)
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
             fetched.map_err(|e| match e {
                 esxlcm_net::NetError::TooLarge { .. } => {
                     ApiError::invalid_argument("the document is too big for a software spec")
