@@ -23,3 +23,4 @@ mod mirror_sources;
 mod mirror_view_upkeep;
 mod mirror_views;
 mod sdk;
+mod service;

@@ -232,6 +232,9 @@ impl crate::store_http::StoreIndex for StoreIndex {
 
     fn overview(&self) -> Overview {
         let mut overview = Overview::default();
+        if let Err(e) = self.store.settle_interrupted_syncs() {
+            overview.problems.push(format!("sync status: {e}"));
+        }
         let statuses = status::read_all(self.store.root()).unwrap_or_else(|e| {
             overview.problems.push(format!("sync status: {e}"));
             Vec::new()
@@ -268,6 +271,9 @@ impl crate::store_http::StoreIndex for StoreIndex {
     }
 
     fn status(&self) -> serde_json::Value {
+        if let Err(e) = self.store.settle_interrupted_syncs() {
+            tracing::warn!("settling interrupted syncs: {e}");
+        }
         let (sources, error) = match status::read_all(self.store.root()) {
             Ok(s) => (s, None),
             Err(e) => (Vec::new(), Some(e.to_string())),

@@ -301,6 +301,17 @@ impl Store {
             .collect())
     }
 
+    /// Settle the status documents of syncs whose process died (they say `running` while no
+    /// sync holds the store): what a reader calls before showing statuses. Does nothing
+    /// while a sync runs.
+    pub fn settle_interrupted_syncs(&self) -> Result<(), StoreError> {
+        match self.lock() {
+            Ok(_lock) => crate::status::settle_interrupted(self.root()).map(drop),
+            Err(StoreError::Locked { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every configured source.
     pub fn sources(&self) -> Result<Vec<Source>, StoreError> {
         self.meta.sources()

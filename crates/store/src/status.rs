@@ -164,6 +164,26 @@ pub fn read_all(root: &Path) -> Result<Vec<SyncStatus>, StoreError> {
     Ok(out)
 }
 
+/// Mark every `running` status document as failed, interrupted: called only while holding
+/// the store lock, when no sync can be running, so a `running` document was left by a
+/// process that was killed, crashed or lost power. Returns the sources it settled.
+pub fn settle_interrupted(root: &Path) -> Result<Vec<String>, StoreError> {
+    let mut settled = Vec::new();
+    for mut s in read_all(root)? {
+        if s.state != SyncState::Running {
+            continue;
+        }
+        s.state = SyncState::Failed;
+        s.updated = rfc3339(Utc::now());
+        s.message = "interrupted: the process running this sync stopped before it finished (killed, crashed or \
+                     powered off); the published snapshot stays, and the next sync resumes"
+            .into();
+        write(root, &s, true)?;
+        settled.push(s.source);
+    }
+    Ok(settled)
+}
+
 /// Forget a removed source's status.
 pub fn remove(root: &Path, source: &str) -> Result<(), StoreError> {
     let path = status_path(root, source);

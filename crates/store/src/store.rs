@@ -289,6 +289,10 @@ impl Store {
                 remove_dir_if_exists(&entry.path())?;
             }
         }
+        // A sync's status left `running` by a process that died is not running.
+        for source in crate::status::settle_interrupted(&self.root)? {
+            tracing::warn!(source = %source, "a sync was interrupted (its process stopped); marked failed");
+        }
         let staging = self.staging_dir();
         for entry in fs::read_dir(&staging).map_err(|e| StoreError::io(&staging, e))? {
             let entry = entry.map_err(|e| StoreError::io(&staging, e))?;

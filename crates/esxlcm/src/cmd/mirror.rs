@@ -998,6 +998,7 @@ struct StatusView {
 }
 
 fn status(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status> {
+    store.settle_interrupted_syncs()?;
     let quarantine = store.meta.quarantined()?;
     let mut views = Vec::new();
     let now = Utc::now();

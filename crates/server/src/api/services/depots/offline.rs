@@ -31,10 +31,16 @@ const COPY_SHARE: i64 = 80;
 const MAX_PULL: u64 = 64 << 30;
 
 fn offline_plain(source: &Source, info: &DepotInfo, with_time: bool) -> Value {
+    // A bundle source added with `esxlcm mirror` reads as pulled from where its last bundle was.
+    let (source_type, location) = match (&info.source_type, &info.file_id) {
+        (Some(t), Some(_)) if t == "PUSH" => (t.clone(), info.location.clone()),
+        (Some(t), _) if t == "PULL" => (t.clone(), info.location.clone()),
+        _ => ("PULL".to_owned(), Some(info.location.clone().unwrap_or_else(|| source.config.display_url()))),
+    };
     let mut v = json!({
         "description": source.config.description,
-        "source_type": info.source_type.clone().unwrap_or_else(|| "PUSH".into()),
-        "location": info.location,
+        "source_type": source_type,
+        "location": location,
         "file_id": info.file_id,
         "owner": info.owner,
         "ownerdata": info.ownerdata,

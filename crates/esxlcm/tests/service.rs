@@ -1,0 +1,330 @@
+//! The whole service in one `esxlcm serve` process, driven as an admin would: a depot made
+//! through the API is a store source (synced, verified, served to hosts under `/depots/`,
+//! listed by `esxlcm mirror`); a bundle pushed with `esxlcm mirror push` is depot content
+//! of the API; `kill -9` during an API sync and during draft commits loses nothing
+//! committed and leaves nothing half-written, and the interrupted task says so.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+
+use crate::mirror_support::{esxlcm, generate, json as run_json, listed_source, ok, verify_json};
+
+const ADMIN: (&str, &str) = ("admin", "Adm1n!pass");
+
+/// A running `esxlcm serve` with an admin session.
+struct Service {
+    child: Child,
+    /// `https://127.0.0.1:PORT`
+    api: String,
+    /// `127.0.0.1:PORT` of the hosts' plain-HTTP listener.
+    hosts: String,
+    client: Client,
+    token: String,
+}
+
+impl Service {
+    fn start(data: &Path) -> Self {
+        let mut child = esxlcm()
+            .args(["serve", "--no-demo", "--data-dir", data.to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0", "--hosts-listen", "127.0.0.1:0"])
+            .env("ESXLCM_ADMIN_USER", ADMIN.0)
+            .env("ESXLCM_ADMIN_PASSWORD", ADMIN.1)
+            .stdout(Stdio::piped())
+            // The server's log, for a failure's post-mortem.
+            .stderr(std::fs::File::options().create(true).append(true).open(data.with_extension("log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut banner = Vec::new();
+        loop {
+            let mut line = String::new();
+            assert!(reader.read_line(&mut line).unwrap() > 0, "serve stopped early: {banner:?}");
+            let last = line.starts_with("press Ctrl-C");
+            banner.push(line.trim_end().to_owned());
+            if last {
+                break;
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        let api = banner[0].strip_prefix("listening on ").unwrap().trim_end_matches("/api").to_owned();
+        let hosts = banner
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("http://").and_then(|r| r.split('/').next()))
+            .unwrap()
+            .to_owned();
+        let ca = reqwest::Certificate::from_pem(&std::fs::read(data.join("tls/ca.pem")).unwrap()).unwrap();
+        let client = Client::builder().add_root_certificate(ca).build().unwrap();
+        let resp = client.post(format!("{api}/api/session")).basic_auth(ADMIN.0, Some(ADMIN.1)).send().unwrap();
+        assert_eq!(resp.status(), 201);
+        let token: String = serde_json::from_str(&resp.text().unwrap()).unwrap();
+        Self { child, api, hosts, client, token }
+    }
+
+    /// A REST call: status and JSON answer (`null` when empty).
+    fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req =
+            self.client.request(method, format!("{}{path}", self.api)).header("vmware-api-session-id", &self.token);
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        let resp = req.send().unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+
+    /// Start `POST path` as a task; its id.
+    fn start_task(&self, path: &str, body: Option<Value>) -> String {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let (status, task) = self.call(Method::POST, &format!("{path}{sep}vmw-task=true"), body);
+        assert_eq!(status, 202, "{task}");
+        task.as_str().unwrap().to_owned()
+    }
+
+    fn task(&self, id: &str) -> Value {
+        let (status, info) = self.call(Method::GET, &format!("/api/cis/tasks/{id}"), None);
+        assert_eq!(status, 200, "{info}");
+        info
+    }
+
+    /// Run `POST path` as a task and wait for it to end.
+    fn run_task(&self, path: &str, body: Option<Value>) -> Value {
+        let id = self.start_task(path, body);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let info = self.task(&id);
+            if matches!(info["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
+                return info;
+            }
+            assert!(Instant::now() < deadline, "task {id} did not end: {info}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL, as a crash or power cut would stop it.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `esxlcm serve --dir DIR` on a free port: the upstream of online depots; its base URL.
+struct Upstream {
+    child: Child,
+    url: String,
+}
+
+impl Upstream {
+    fn serve(dir: &Path) -> Self {
+        let mut child = esxlcm()
+            .args(["serve", "--dir", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        reader.read_line(&mut first).unwrap();
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        let url = first.trim().strip_prefix("listening on ").unwrap().to_owned();
+        Self { child, url }
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An upstream that takes connections and never answers: a sync against it stays running.
+fn stalling_upstream() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    format!("http://{addr}/index.xml")
+}
+
+fn components_of(depot: &str) -> Vec<String> {
+    let r = run_json(&ok(&["depot", "inspect", depot, "--json"]));
+    let mut names: Vec<String> =
+        r["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect();
+    names.sort();
+    names
+}
+
+fn store_of(data: &Path) -> PathBuf {
+    data.join("store")
+}
+
+#[test]
+fn an_api_depot_is_a_store_source_served_to_hosts_and_mirror_pushes_are_api_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("upstream");
+    generate(2, &tree);
+    let upstream = Upstream::serve(&tree);
+    let data = dir.path().join("data");
+    let s = Service::start(&data);
+
+    // An online depot made through the API, synced through the API.
+    let (status, id) = s.call(
+        Method::POST,
+        "/api/esx/settings/depots/online",
+        Some(json!({"location": format!("{}index.xml", upstream.url), "description": "upstream"})),
+    );
+    assert_eq!(status, 201, "{id}");
+    let id = id.as_str().unwrap().to_owned();
+    let info = s.run_task("/api/esx/settings/depots?action=sync", None);
+    assert_eq!(info["status"], "SUCCEEDED", "{info}");
+
+    // It is a store source, published and verified, and hosts get it under /depots/.
+    let store = store_of(&data);
+    let store_arg = store.to_str().unwrap();
+    let listed = run_json(&ok(&["mirror", "--store", store_arg, "list", "--json"]));
+    let source = listed_source(&listed, &id);
+    assert_eq!(source["description"], "upstream");
+    assert!(source["published_snapshot"].as_i64().is_some(), "{source}");
+    assert_eq!(source["served_at"], format!("/depots/{id}/index.xml"));
+    let served = format!("http://{}/depots/{id}/index.xml", s.hosts);
+    assert_eq!(components_of(&served), components_of(tree.to_str().unwrap()), "hosts get what upstream has");
+    let verified = verify_json(&store);
+    assert_eq!(verified["clean"], true, "{verified}");
+
+    // A bundle pushed with `esxlcm mirror push` beside the running server is API content.
+    let bundle = dir.path().join("oem.zip");
+    ok(&["depot", "generate", "--preset", "tiny", "--seed", "11", "--out", bundle.to_str().unwrap()]);
+    ok(&["mirror", "--store", store_arg, "push", "oem", bundle.to_str().unwrap()]);
+    let pushed = components_of(bundle.to_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, list) = s.call(Method::GET, "/api/esx/settings/depot-content/components", None);
+        let log = std::fs::read_to_string(data.with_extension("log")).unwrap_or_default();
+        assert_eq!(status, 200, "{list}\n{log}");
+        let names: Vec<&str> = list.as_array().unwrap().iter().filter_map(|c| c["name"].as_str()).collect();
+        if pushed.iter().all(|p| names.contains(&p.as_str())) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the pushed bundle's components never showed: {names:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, offline) = s.call(Method::GET, "/api/esx/settings/depots/offline", None);
+    assert_eq!(status, 200, "{offline}");
+    assert_eq!(offline["oem"]["source_type"], "PULL", "the pushed source is an offline depot of the API: {offline}");
+}
+
+#[test]
+fn kill_9_during_an_api_sync_and_during_draft_commits_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("upstream");
+    generate(2, &tree);
+    let upstream = Upstream::serve(&tree);
+    let data = dir.path().join("data");
+    let store = store_of(&data);
+
+    let s = Service::start(&data);
+    let (status, good) = s.call(
+        Method::POST,
+        "/api/esx/settings/depots/online",
+        Some(json!({"location": format!("{}index.xml", upstream.url)})),
+    );
+    assert_eq!(status, 201, "{good}");
+    let info = s.run_task("/api/esx/settings/depots?action=sync", None);
+    assert_eq!(info["status"], "SUCCEEDED", "{info}");
+    let (_, bases) = s.call(Method::GET, "/api/esx/settings/depot-content/base-images", None);
+    let version = bases[0]["version"].as_str().unwrap().to_owned();
+    let (status, cluster) = s.call(Method::POST, "/api/esxlcm/clusters", Some(json!({"name": "prod"})));
+    assert_eq!(status, 201, "{cluster}");
+    let sw = format!("/api/esx/settings/clusters/{}/software", cluster.as_str().unwrap());
+
+    // Draft commits, each killed at another moment: afterwards the commit is whole (and its
+    // draft gone) or absent (and its draft still there), never anything between.
+    let mut s = s;
+    for (round, delay_ms) in [0u64, 3, 15, 60].into_iter().enumerate() {
+        let (status, draft) = s.call(Method::POST, &format!("{sw}/drafts"), None);
+        assert_eq!(status, 201, "{draft}");
+        let draft = draft.as_str().unwrap().to_owned();
+        let d = format!("{sw}/drafts/{draft}");
+        let (status, e) = s.call(Method::PUT, &format!("{d}/software/base-image"), Some(json!({"version": version})));
+        assert_eq!(status, 204, "{e}");
+        let message = format!("round {round}");
+        let task = s.start_task(&format!("{d}?action=commit"), Some(json!({"message": message})));
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        s.kill();
+        s = Service::start(&data);
+        let info = s.task(&task);
+        let (_, c) = s.call(Method::GET, &format!("/api/esxlcm/clusters/{}", cluster.as_str().unwrap()), None);
+        let committed = match c["commit"].as_str() {
+            Some(commit) => {
+                let (status, ci) = s.call(Method::GET, &format!("{sw}/commits/{commit}"), None);
+                assert_eq!(status, 200, "round {round}: the current commit is readable: {ci}");
+                ci["description"] == message.as_str()
+            }
+            None => false,
+        };
+        let commits = c.clone();
+        let (status, _) = s.call(Method::GET, &d, None);
+        let draft_left = status == 200;
+        assert!(committed != draft_left, "round {round}: commit {committed}, draft left {draft_left}: {commits}");
+        match info["status"].as_str() {
+            Some("SUCCEEDED") => assert!(committed, "round {round}: {info}"),
+            Some("FAILED") => {
+                let text = info["error"].to_string();
+                assert!(text.contains("interrupted by restart") || committed, "round {round}: {info}");
+            }
+            other => panic!("round {round}: the task reads {other:?} after a restart: {info}"),
+        }
+        if draft_left {
+            let (status, e) = s.call(Method::DELETE, &d, None);
+            assert_eq!(status, 204, "{e}");
+        }
+    }
+
+    // A sync that hangs upstream, killed while it runs: the task reads interrupted, the
+    // depots and the store are intact.
+    let (status, stuck) =
+        s.call(Method::POST, "/api/esx/settings/depots/online", Some(json!({"location": stalling_upstream()})));
+    assert_eq!(status, 201, "{stuck}");
+    let task = s.start_task("/api/esx/settings/depots?action=sync", None);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(s.task(&task)["status"], "RUNNING");
+    s.kill();
+    let s = Service::start(&data);
+    let info = s.task(&task);
+    assert_eq!(info["status"], "FAILED", "{info}");
+    assert!(info["error"].to_string().contains("interrupted by restart"), "{info}");
+    let (_, online) = s.call(Method::GET, "/api/esx/settings/depots/online", None);
+    assert!(online.get(good.as_str().unwrap()).is_some() && online.get(stuck.as_str().unwrap()).is_some(), "{online}");
+    let (status, content) =
+        s.call(Method::GET, &format!("/api/esx/settings/depots/online/{}/content", good.as_str().unwrap()), None);
+    assert_eq!(status, 200, "the synced depot stays published: {content}");
+    let status_doc = run_json(&ok(&["mirror", "--store", store.to_str().unwrap(), "status", "--json"]));
+    let stuck_status = listed_source(&status_doc, stuck.as_str().unwrap());
+    assert_eq!(
+        stuck_status["sync"]["state"], "failed",
+        "a sync killed with its process is not running: {stuck_status}"
+    );
+    assert!(stuck_status["sync"]["message"].as_str().unwrap().contains("interrupted"), "{stuck_status}");
+    drop(s);
+    let verified = verify_json(&store);
+    assert_eq!(verified["clean"], true, "{verified}");
+}
