@@ -100,19 +100,16 @@ pub struct ManifestChunk {
     pub sha256: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Default)]
 pub struct ExportOptions {
     /// Leave out snapshots up to this id, and the blobs they reference.
     pub since: Option<i64>,
+    /// Chunk file size (0: the default, [`DEFAULT_CHUNK_SIZE`]).
     pub chunk_size: u64,
     /// Sources to export (empty: all with snapshots).
     pub sources: Vec<String>,
-}
-
-impl Default for ExportOptions {
-    fn default() -> Self {
-        Self { since: None, chunk_size: DEFAULT_CHUNK_SIZE, sources: Vec::new() }
-    }
+    /// Sign the package (`SHA256SUMS.sig`, [`crate::carry_sign`]).
+    pub sign: Option<crate::carry_sign::PackageKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,9 +169,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
 /// Write the store's snapshots (newer than `since`) and the blobs they need to `dir`,
 /// which must be missing or empty. Takes no lock itself: callers hold [`Store::lock`].
 pub fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<ExportReport, StoreError> {
-    if options.chunk_size == 0 {
-        return Err(carry_err(dir, "the chunk size must be at least 1 byte"));
-    }
+    let chunk_size = if options.chunk_size == 0 { DEFAULT_CHUNK_SIZE } else { options.chunk_size };
     let mut sources = store.meta.sources()?;
     if !options.sources.is_empty() {
         for n in &options.sources {
@@ -251,7 +246,7 @@ pub fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<Expo
         .collect();
 
     prepare_dir(dir)?;
-    let mut writer = ChunkWriter::new(dir, options.chunk_size);
+    let mut writer = ChunkWriter::new(dir, chunk_size);
     let mut buf = vec![0u8; COPY_BUF];
     for b in &blobs {
         let id = BlobId::parse(&b.sha256).ok_or_else(|| carry_err(dir, format!("'{}' is not a sha-256", b.sha256)))?;
@@ -291,7 +286,7 @@ pub fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<Expo
         created_at: crate::meta::now(),
         since: options.since,
         upto: exported.iter().map(|(_, id)| *id).max(),
-        chunk_size: options.chunk_size,
+        chunk_size,
         sources: manifest_sources,
         blobs,
         chunks,
@@ -304,6 +299,9 @@ pub fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<Expo
     }
     // The manifest goes last: an export without one is visibly incomplete.
     write_durable(&dir.join(SUMS), sums.as_bytes())?;
+    if let Some(key) = &options.sign {
+        crate::carry_sign::sign(dir, key)?;
+    }
     write_durable(&dir.join(MANIFEST), &json)?;
     sync_dir(dir)?;
     Ok(ExportReport {
@@ -330,7 +328,7 @@ fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
@@ -454,9 +452,17 @@ struct Pending {
     written: u64,
 }
 
-/// Import the export in `dir` into `store`. Takes no lock itself: callers hold
-/// [`Store::lock`] (and run [`Store::reconcile`] first).
-pub fn import(store: &Store, dir: &Path) -> Result<ImportReport, StoreError> {
+/// Import the export in `dir` into `store`, first checking its signature when `verify`
+/// is given (nothing is written for an unsigned, foreign or changed package). Takes no
+/// lock itself: callers hold [`Store::lock`] (and run [`Store::reconcile`] first).
+pub fn import(
+    store: &Store,
+    dir: &Path,
+    verify: Option<&crate::carry_sign::PackageVerifier>,
+) -> Result<ImportReport, StoreError> {
+    if let Some(v) = verify {
+        crate::carry_sign::verify(dir, v)?;
+    }
     let manifest = read_manifest(dir)?;
     let mut report = ImportReport { blobs_in_export: manifest.blobs.len(), ..Default::default() };
     let origin = manifest.store_id.clone();
@@ -781,7 +787,7 @@ mod tests {
         assert!(export(&a, &out, &options).is_err(), "an export never lands on top of another");
 
         let b = Store::open(&dir.path().join("b")).unwrap();
-        let got = import(&b, &out).unwrap();
+        let got = import(&b, &out, None).unwrap();
         assert_eq!((got.blobs_written, got.snapshots_created.len(), got.published.len()), (4, 2, 2));
         for name in ["one", "two"] {
             let view = |s: &Store| {
@@ -798,13 +804,70 @@ mod tests {
             assert_eq!(view(&a), view(&b), "{name}");
             assert!(!b.meta.source(name).unwrap().config.enabled);
         }
-        let again = import(&b, &out).unwrap();
+        let again = import(&b, &out, None).unwrap();
         assert_eq!((again.blobs_written, again.snapshots_existing, again.published.len()), (0, 2, 0));
         assert!(crate::verify::verify(&b).unwrap().is_clean());
         assert!(matches!(
             export(&a, &dir.path().join("none"), &ExportOptions { since: Some(ids[1]), ..Default::default() }),
             Err(StoreError::Carry { .. })
         ));
+    }
+
+    #[test]
+    fn a_signed_export_imports_only_with_its_key_and_untouched() {
+        use crate::carry_sign::{PackageKey, PackageVerifier, keygen};
+        use crate::source::SourceConfig;
+        let dir = tempfile::tempdir().unwrap();
+        let a = Store::open(&dir.path().join("a")).unwrap();
+        let s = a.meta.add_source(&SourceConfig::new("one", "https://x.example/index.xml").unwrap()).unwrap();
+        let files: Vec<FileEntry> = [("index.xml", b"<one/>".as_slice()), ("v/a.vib", b"0123456789abcdef")]
+            .into_iter()
+            .map(|(path, bytes)| FileEntry {
+                path: path.into(),
+                blob: a.blobs.put_bytes(bytes).unwrap(),
+                size: bytes.len() as u64,
+            })
+            .collect();
+        let snap = a.meta.create_snapshot(s.id, &files).unwrap();
+        a.publish(&s, snap.id).unwrap();
+        let keys = keygen(&dir.path().join("site.key")).unwrap();
+        let other = keygen(&dir.path().join("other.key")).unwrap();
+        let out = dir.path().join("carry");
+        let options =
+            ExportOptions { chunk_size: 5, sign: Some(PackageKey::load(&keys.secret).unwrap()), ..Default::default() };
+        export(&a, &out, &options).unwrap();
+        assert!(out.join(crate::carry_sign::SIGNATURE).is_file());
+
+        let b = Store::open(&dir.path().join("b")).unwrap();
+        let refused = |dir: &Path, key: &Path| {
+            let e = import(&b, dir, Some(&PackageVerifier::load(key).unwrap())).unwrap_err().to_string();
+            assert!(b.meta.sources().unwrap().is_empty(), "nothing imported: {e}");
+            e
+        };
+        assert!(refused(&out, &other.public).contains("not by key"));
+        // A changed chunk (with its sums entry updated to match) breaks the signature.
+        let tampered = dir.path().join("tampered");
+        fs::create_dir(&tampered).unwrap();
+        for entry in fs::read_dir(&out).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(entry.path(), tampered.join(entry.file_name())).unwrap();
+        }
+        fs::write(tampered.join("chunk-00001.bin"), b"XXXXX").unwrap();
+        let sums = fs::read_to_string(tampered.join(SUMS)).unwrap();
+        let forged: String = sums
+            .lines()
+            .map(|l| match l.split_once("  ") {
+                Some((_, "chunk-00001.bin")) => format!("{}  chunk-00001.bin\n", hex::encode(Sha256::digest(b"XXXXX"))),
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        fs::write(tampered.join(SUMS), forged).unwrap();
+        assert!(refused(&tampered, &keys.public).contains("changed after it was signed"));
+        fs::remove_file(tampered.join(crate::carry_sign::SIGNATURE)).unwrap();
+        assert!(refused(&tampered, &keys.public).contains("not signed"));
+
+        let got = import(&b, &out, Some(&PackageVerifier::load(&keys.public).unwrap())).unwrap();
+        assert_eq!((got.blobs_written, got.published.len()), (2, 1));
     }
 
     #[test]

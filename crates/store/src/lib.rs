@@ -32,6 +32,7 @@
 
 pub mod blob;
 pub mod carry;
+pub mod carry_sign;
 mod error;
 pub mod gc;
 pub mod meta;

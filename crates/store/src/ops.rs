@@ -189,10 +189,16 @@ impl Store {
         Ok(RolledBack { source: name.to_owned(), from, to, views })
     }
 
-    /// Import an export directory (`mirror import`); views of the sources it published follow.
-    pub fn import(&self, dir: &Path, wait: LockWait) -> Result<Imported, StoreError> {
+    /// Import an export directory (`mirror import`), refused whole unless signed by
+    /// `verify`'s key when one is given; views of the sources it published follow.
+    pub fn import(
+        &self,
+        dir: &Path,
+        verify: Option<&crate::carry_sign::PackageVerifier>,
+        wait: LockWait,
+    ) -> Result<Imported, StoreError> {
         let _lock = self.begin(wait)?;
-        let report = carry::import(self, dir)?;
+        let report = carry::import(self, dir, verify)?;
         let mut published: Vec<String> = report.published.iter().map(|(s, _)| s.clone()).collect();
         published.dedup();
         let views = view::refresh_for_sources(self, &published).map_err(view_store_error)?;

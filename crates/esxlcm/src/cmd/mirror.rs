@@ -852,7 +852,7 @@ fn export(store: &Store, a: &ExportArgs, out: &mut dyn Write) -> anyhow::Result<
     let Some(chunk_size) = carry::parse_size(&a.chunk_size) else {
         bail!("--chunk-size {}: give bytes or a size such as 700M, 4G, 4095M", a.chunk_size);
     };
-    let options = carry::ExportOptions { since: a.since, chunk_size, sources: a.names.clone() };
+    let options = carry::ExportOptions { since: a.since, chunk_size, sources: a.names.clone(), sign: None };
     let r = store.export(&a.to, &options, LockWait::NONE)?;
     if a.json {
         let snapshots: Vec<_> =
@@ -898,7 +898,7 @@ fn export(store: &Store, a: &ExportArgs, out: &mut dyn Write) -> anyhow::Result<
 }
 
 fn import(store: &Store, a: &ImportArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
-    let imported = store.import(&a.dir, LockWait::NONE)?;
+    let imported = store.import(&a.dir, None, LockWait::NONE)?;
     let r = &imported.report;
     if a.json {
         let created: Vec<_> = r
