@@ -214,6 +214,38 @@ impl DepotStore {
             .ok_or_else(|| ApiError::not_found(what, id))
     }
 
+    /// `list` of one kind of depot: id → `render(source, record)`.
+    pub(crate) async fn listing(
+        &self,
+        kind: DepotKind,
+        render: impl Fn(&Source, &DepotInfo) -> serde_json::Value,
+    ) -> Result<serde_json::Value, ApiError> {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .depots()
+            .await?
+            .into_iter()
+            .filter(|(_, k, _)| *k == kind)
+            .map(|(s, _, _)| {
+                let plain = render(&s, &self.info(&s.config.name));
+                (s.config.name, plain)
+            })
+            .collect();
+        Ok(serde_json::Value::Object(map))
+    }
+
+    /// `content.get` of one depot: what its published snapshot holds (`what` names it in
+    /// the error before its first sync).
+    pub(crate) async fn published_content(
+        &self,
+        id: &str,
+        kind: DepotKind,
+        what: &str,
+    ) -> Result<serde_json::Value, ApiError> {
+        let (_, published) = self.depot(id, kind).await?;
+        let snapshot = published.ok_or_else(|| online::not_synced(what))?;
+        content::of_tree(self.store.view_dir(snapshot)).await
+    }
+
     /// What the catalog is built from: each published depot's snapshot (offline bundles
     /// always, online depots while enabled).
     async fn catalog_key(&self) -> Result<CatalogKey, ApiError> {

@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::Utc;
 use esxlcm_store::StoreError;
@@ -54,18 +54,8 @@ fn offline_plain(source: &Source, info: &DepotInfo, with_time: bool) -> Value {
 
 pub fn offline_list(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
-        let depots = &ctx.state.depots;
-        let map: serde_json::Map<String, Value> = depots
-            .depots()
-            .await?
-            .into_iter()
-            .filter(|(_, kind, _)| *kind == DepotKind::Offline)
-            .map(|(s, _, _)| {
-                let plain = offline_plain(&s, &depots.info(&s.config.name), false);
-                (s.config.name, plain)
-            })
-            .collect();
-        Ok(Out::Plain(Value::Object(map)))
+        let render = |s: &Source, info: &DepotInfo| offline_plain(s, info, false);
+        Ok(Out::Plain(ctx.state.depots.listing(DepotKind::Offline, render).await?))
     })
 }
 
@@ -406,10 +396,7 @@ pub fn offline_delete(ctx: Ctx) -> HandlerFuture {
 pub fn offline_content_get(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let id: String = ctx.input("depot")?;
-        let depots = &ctx.state.depots;
-        let (_, published) = depots.depot(&id, DepotKind::Offline).await?;
-        let snapshot = published.ok_or_else(|| super::online::not_synced(&format!("offline depot {id}")))?;
-        let tree: PathBuf = depots.store().view_dir(snapshot);
-        Ok(Out::Plain(super::content::of_tree(tree).await?))
+        let what = format!("offline depot {id}");
+        Ok(Out::Plain(ctx.state.depots.published_content(&id, DepotKind::Offline, &what).await?))
     })
 }

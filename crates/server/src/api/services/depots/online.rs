@@ -29,20 +29,7 @@ pub(super) fn online_plain(source: &Source, info: &DepotInfo) -> Value {
 }
 
 pub fn online_list(ctx: Ctx) -> HandlerFuture {
-    Box::pin(async move {
-        let depots = &ctx.state.depots;
-        let map: serde_json::Map<String, Value> = depots
-            .depots()
-            .await?
-            .into_iter()
-            .filter(|(_, kind, _)| *kind == DepotKind::Online)
-            .map(|(s, _, _)| {
-                let plain = online_plain(&s, &depots.info(&s.config.name));
-                (s.config.name, plain)
-            })
-            .collect();
-        Ok(Out::Plain(Value::Object(map)))
-    })
+    Box::pin(async move { Ok(Out::Plain(ctx.state.depots.listing(DepotKind::Online, online_plain).await?)) })
 }
 
 pub fn online_get(ctx: Ctx) -> HandlerFuture {
@@ -232,10 +219,7 @@ pub(super) fn not_synced(what: &str) -> ApiError {
 pub fn online_content_get(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let id: String = ctx.input("depot")?;
-        let depots = &ctx.state.depots;
-        let (_, published) = depots.depot(&id, DepotKind::Online).await?;
-        let snapshot = published.ok_or_else(|| not_synced(&format!("online depot {id}")))?;
-        let tree = depots.store().view_dir(snapshot);
-        Ok(Out::Plain(super::content::of_tree(tree).await?))
+        let what = format!("online depot {id}");
+        Ok(Out::Plain(ctx.state.depots.published_content(&id, DepotKind::Online, &what).await?))
     })
 }

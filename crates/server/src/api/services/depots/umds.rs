@@ -136,9 +136,7 @@ pub fn delete(ctx: Ctx) -> HandlerFuture {
 /// the first sync).
 pub fn content_get(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
-        let (_, published) = the_depot(&ctx).await?;
-        let snapshot = published.ok_or_else(|| super::online::not_synced("the UMDS depot"))?;
-        let tree = ctx.state.depots.store().view_dir(snapshot);
-        Ok(Out::Plain(super::content::of_tree(tree).await?))
+        the_depot(&ctx).await?;
+        Ok(Out::Plain(ctx.state.depots.published_content(UMDS_ID, DepotKind::Umds, "the UMDS depot").await?))
     })
 }
