@@ -62,18 +62,13 @@ mod check {
                 SignatureStatus::Verified { signer } => {
                     assert_eq!(signer.subject, VMWARE_SIGNER, "{}", r.source);
                     assert!(signer.subject.starts_with("CN=VMware Certified VIB Signing"));
-                    assert_eq!(signer.trust_anchor, None);
+                    // Without --trust: signed by VMware, through the built-in anchor.
+                    assert_eq!(signer.trust_anchor.as_deref(), Some(VMWARE_SIGNER));
+                    assert!(signer.trust_anchor_builtin);
                 }
                 other => panic!("{}: {other:?}", r.source),
             }
-            // Without --trust, the report says who signed was not established.
-            let notes: Vec<&str> = r.by_rule(Rule::SignatureTrustNotChecked).map(|f| f.message.as_str()).collect();
-            assert_eq!(
-                notes,
-                ["1 signature verified over descriptor.xml, but the signer certificates were not checked against \
-              trust anchors, so who signed is not established; pass --trust FILE.pem with the issuing CA \
-              certificates to check it"]
-            );
+            assert_eq!(r.by_rule(Rule::SignatureTrustNotChecked).count(), 0);
         }
         for r in community {
             assert_eq!(r.signatures_verified, 0);
@@ -144,33 +139,21 @@ mod check {
             }
         }
 
-        // An unrelated anchor: every signature is intact but untrusted.
+        // An unrelated anchor is added to the built-in VMware one: VMware's signatures stay
+        // trusted ("signed by VMware").
         let (other, _) = x509_certificate::X509CertificateBuilder::default()
             .create_with_random_keypair(x509_certificate::KeyAlgorithm::Ed25519)
             .unwrap();
         let store = TrustStore::from_pem(other.encode_pem().as_bytes()).unwrap();
         let options = CheckOptions { trust: Some(Arc::new(store)), ..CheckOptions::default() };
-        for r in check(&signed, &options) {
-            assert_eq!(r.signatures_verified, 0);
-            let errors: Vec<String> = r
-                .findings
-                .iter()
-                .filter(|f| f.severity == esxlcm_depot::check::Severity::Error)
-                .map(|f| f.rule.to_owned())
-                .collect();
-            assert_eq!(errors, ["signature-untrusted"], "{}", r.source);
-            let f = r.by_rule(Rule::SignatureUntrusted).next().unwrap();
-            assert_eq!(f.field.as_deref(), Some("sig.pkcs7"));
-            assert_eq!(
-                f.message,
-                format!(
-                    "signer {VMWARE_SIGNER} is not trusted: chain stops at {VMWARE_SIGNER} (no trust anchor or \
-                 embedded certificate signed it); the signature is intact, but no certificate given with --trust \
-                 vouches for its signer: pass the CA that issued the signing certificate, or re-sign the VIB with \
-                 a trusted key"
-                )
-            );
-            assert!(matches!(r.vibs[0].signature, SignatureStatus::Untrusted { .. }));
+        let runs = check(&signed, &options);
+        for r in &runs {
+            assert_eq!(r.summary.errors, 0, "{}", r.source);
+            assert_eq!(r.signatures_verified, 1);
+            match &r.vibs[0].signature {
+                SignatureStatus::Verified { signer } => assert!(signer.trust_anchor_builtin),
+                other => panic!("{other:?}"),
+            }
         }
     }
 

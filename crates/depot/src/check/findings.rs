@@ -156,8 +156,20 @@ rules! {
     SignatureMissing = "signature-missing", Error, "a VIB whose acceptance level requires a signature is unsigned";
     /// sig.pkcs7 does not verify over descriptor.xml.
     SignatureInvalid = "signature-invalid", Error, "sig.pkcs7 does not verify over the VIB's descriptor.xml";
-    /// The signer does not chain to a --trust anchor.
-    SignatureUntrusted = "signature-untrusted", Error, "the signer does not chain to a trust anchor given with --trust";
+    /// The signer does not chain to an anchor (built-in VMware, or --trust), where one is required.
+    SignatureUntrusted = "signature-untrusted", Error, "the signer has no valid path to a trust anchor (VMware's built-in one, or one given with --trust)";
+    /// An issuer in the signer's path is not a CA.
+    SignatureIssuerNotCa = "signature-issuer-not-ca", Error, "an issuer in the signer's certificate path is not a CA (basicConstraints CA:TRUE missing)";
+    /// An issuer's pathLen is exceeded.
+    SignaturePathLength = "signature-path-length", Error, "the signer's certificate path is longer than an issuer's basicConstraints pathLen allows";
+    /// keyUsage forbids the use.
+    SignatureKeyUsage = "signature-key-usage", Error, "a certificate's keyUsage lacks digitalSignature (signer) or keyCertSign (issuer)";
+    /// extendedKeyUsage without codeSigning.
+    SignatureExtendedKeyUsage = "signature-extended-key-usage", Error, "a certificate in the signer's path has an extendedKeyUsage without codeSigning";
+    /// A certificate expired before the signing time.
+    SignatureCertificateExpired = "signature-certificate-expired", Error, "a certificate in the signer's path had expired when the VIB was signed";
+    /// A certificate not yet valid at the signing time.
+    SignatureCertificateNotYetValid = "signature-certificate-not-yet-valid", Error, "a certificate in the signer's path was not yet valid when the VIB was signed";
     /// A community VIB without signature: allowed.
     UnsignedCommunity = "unsigned-community", Info, "a community VIB is unsigned (allowed)";
     /// Signatures were verified but no trust anchors were given.
@@ -294,8 +306,11 @@ pub struct SignerInfo {
     pub serial: String,
     /// `signingTime`, RFC 3339 UTC.
     pub signing_time: Option<String>,
-    /// The `--trust` anchor the chain ended at; `None` when no trust store was given.
+    /// The anchor the signer was validated against (VMware's built-in one, or a `--trust`
+    /// certificate); `None` when it has none (no `--trust`, not VMware-signed).
     pub trust_anchor: Option<String>,
+    /// The anchor is the built-in VMware one: "signed by VMware".
+    pub trust_anchor_builtin: bool,
 }
 
 /// What the signature check of one VIB file concluded.
@@ -475,9 +490,15 @@ fn render_report(out: &mut String, r: &CheckReport) {
     render_findings(out, &r.findings, "(source)");
     let levels: Vec<String> = r.acceptance_levels.iter().map(|(l, n)| format!("{l} {n}")).collect();
     let levels = if levels.is_empty() { "none".to_owned() } else { levels.join(", ") };
+    let by_vmware = r
+        .vibs
+        .iter()
+        .filter(|v| matches!(&v.signature, SignatureStatus::Verified { signer } if signer.trust_anchor_builtin))
+        .count();
+    let by_vmware = if by_vmware > 0 { format!(" ({by_vmware} signed by VMware)") } else { String::new() };
     let _ = writeln!(
         out,
-        "  {}; {} VIB file{} checked, {} signature{} verified; acceptance levels: {levels}",
+        "  {}; {} VIB file{} checked, {} signature{} verified{by_vmware}; acceptance levels: {levels}",
         r.summary,
         r.vibs_checked,
         plural(r.vibs_checked),

@@ -38,8 +38,9 @@ pub struct CheckOptions {
     /// Decompress payloads to verify their gunzip checksums and uncompressed sizes. Without
     /// it (`--no-payloads`) only the stored sha-256 and size of each payload are checked.
     pub verify_payloads: bool,
-    /// Trust anchors (`--trust FILE.pem`): signers must chain to one of them. Without it,
-    /// signatures are checked cryptographically only.
+    /// Trust anchors (`--trust FILE.pem`), added to the built-in VMware one: every signer must
+    /// then chain to one of them. Without it, VMware's levels (certified, accepted) must chain
+    /// to VMware's anchor, and other signers are checked cryptographically only.
     pub trust: Option<Arc<TrustStore>>,
     /// VIB files verified at once (at least 1).
     pub jobs: usize,
@@ -97,8 +98,10 @@ pub fn check_depot_with_progress(depot: &Depot, options: &CheckOptions, progress
 
     let jobs = jobs(depot, &claims);
     progress.source_started(&depot.label, jobs.len(), jobs.iter().map(Job::declared_size).sum());
+    let mut unanchored = 0;
     for outcome in run_jobs(depot, &jobs, options, progress) {
         report.findings.extend(outcome.findings);
+        unanchored += usize::from(outcome.signature_unanchored);
         report.vibs_checked += usize::from(outcome.read);
         report.signatures_verified += usize::from(outcome.signature_verified);
         levels.insert(outcome.report.id.clone(), outcome.report.acceptance_level.clone());
@@ -109,14 +112,14 @@ pub fn check_depot_with_progress(depot: &Depot, options: &CheckOptions, progress
     for level in levels.into_values() {
         *report.acceptance_levels.entry(level).or_default() += 1;
     }
-    if options.trust.is_none() && report.signatures_verified > 0 {
-        let n = report.signatures_verified;
+    if options.trust.is_none() && unanchored > 0 {
+        let n = unanchored;
         report.findings.push(Finding::new(
             Rule::SignatureTrustNotChecked,
             format!(
-                "{n} signature{} verified over descriptor.xml, but the signer certificates were not \
-                 checked against trust anchors, so who signed is not established; pass --trust \
-                 FILE.pem with the issuing CA certificates to check it",
+                "{n} signature{} verified over descriptor.xml, but the signer certificates do not chain to \
+                 VMware's (built in) and no --trust anchors were given, so who signed is not established; \
+                 pass --trust FILE.pem with the issuing CA certificates to check it",
                 if n == 1 { "" } else { "s" }
             ),
         ));

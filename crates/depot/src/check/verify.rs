@@ -11,7 +11,7 @@ use crate::model::{AcceptanceLevel, Checksum, Payload, Vib};
 use crate::source::{ContainerError, Depot, FetchError, LoadedMetadata};
 use crate::vib::file::{PayloadPlan, VibFileError, VibFileSummary, scan_vib_file};
 use crate::vib::payload::{ChecksumKind, ExpectedChecksum, PayloadMismatch, compare};
-use crate::vib::signature::{SignatureError, is_empty_signature, verify_vib_signature};
+use crate::vib::signature::{TrustRule, TrustStore, VibVerdict, is_empty_signature, verify_vib};
 
 use super::CheckOptions;
 use super::findings::{Finding, Rule, SignatureStatus, SignerInfo, VibReport};
@@ -59,6 +59,8 @@ pub(crate) struct Outcome {
     pub report: VibReport,
     pub read: bool,
     pub signature_verified: bool,
+    /// Verified, but its signer has no anchor (no `--trust`, not VMware-signed).
+    pub signature_unanchored: bool,
     pub bytes: u64,
 }
 
@@ -77,6 +79,7 @@ pub(crate) fn verify_job(depot: &Depot, job: &Job<'_>, options: &CheckOptions) -
         },
         read: false,
         signature_verified: false,
+        signature_unanchored: false,
         bytes: 0,
     };
     let finding = |rule: Rule, message: String| Finding::new(rule, message).file(job.path.clone()).vib(id.clone());
@@ -173,6 +176,7 @@ pub(crate) fn verify_job(depot: &Depot, job: &Job<'_>, options: &CheckOptions) -
     let level = descriptor.map_or(fallback_level, |d| d.acceptance_level);
     let (status, findings) = check_signature(&summary, level, options, &finding);
     out.signature_verified = matches!(status, SignatureStatus::Verified { .. });
+    out.signature_unanchored = matches!(&status, SignatureStatus::Verified { signer } if signer.trust_anchor.is_none());
     out.report.signature = status;
     out.findings.extend(findings);
     out
@@ -523,34 +527,63 @@ fn check_signature(
         );
     }
     let sig = sig.unwrap_or_default();
-    match verify_vib_signature(sig, &summary.descriptor, options.trust.as_deref()) {
-        Ok(s) => (
-            SignatureStatus::Verified {
-                signer: SignerInfo {
-                    subject: s.subject,
-                    issuer: s.issuer,
-                    serial: s.serial,
-                    signing_time: s.signing_time,
-                    trust_anchor: s.trust_anchor,
-                },
-            },
-            Vec::new(),
-        ),
-        Err(e @ SignatureError::Untrusted { .. }) => (
-            SignatureStatus::Untrusted { reason: e.to_string() },
-            vec![
-                finding(
-                    Rule::SignatureUntrusted,
-                    format!(
-                        "{e}; the signature is intact, but no certificate given with --trust vouches for \
-                     its signer: pass the CA that issued the signing certificate, or re-sign the VIB \
-                     with a trusted key"
-                    ),
+    let anchors = effective_anchors(options);
+    let user_anchors = options.trust.is_some();
+    let signer_info = |s: crate::vib::SignerSummary, builtin: bool| SignerInfo {
+        subject: s.subject,
+        issuer: s.issuer,
+        serial: s.serial,
+        signing_time: s.signing_time,
+        trust_anchor: s.trust_anchor,
+        trust_anchor_builtin: builtin,
+    };
+    // VMwareCertified and VMwareAccepted are VMware's levels: VMware's key signs them.
+    let vmware_level = matches!(level, AcceptanceLevel::Certified | AcceptanceLevel::Accepted);
+    match verify_vib(sig, &summary.descriptor, &anchors) {
+        VibVerdict::Verified { signer, anchor } => {
+            (SignatureStatus::Verified { signer: signer_info(signer, anchor.builtin) }, Vec::new())
+        }
+        // Without --trust a partner's signer has no anchor to chain to: verified only
+        // cryptographically (`signature-trust-not-checked` says so).
+        VibVerdict::Untrusted { signer, failure }
+            if failure.rule == TrustRule::NoPath && !user_anchors && !vmware_level =>
+        {
+            (SignatureStatus::Verified { signer: signer_info(signer, false) }, Vec::new())
+        }
+        VibVerdict::Untrusted { failure, .. } => {
+            let rule = match failure.rule {
+                TrustRule::IssuerNotCa => Rule::SignatureIssuerNotCa,
+                TrustRule::PathLength => Rule::SignaturePathLength,
+                TrustRule::KeyUsage => Rule::SignatureKeyUsage,
+                TrustRule::ExtendedKeyUsage => Rule::SignatureExtendedKeyUsage,
+                TrustRule::Expired => Rule::SignatureCertificateExpired,
+                TrustRule::NotYetValid => Rule::SignatureCertificateNotYetValid,
+                _ => Rule::SignatureUntrusted,
+            };
+            let advice = if rule != Rule::SignatureUntrusted {
+                "the signature is intact, but its signer's certificate path breaks this rule, so the \
+                 signer is not trusted: re-sign the VIB with a certificate issued within the rules"
+                    .to_owned()
+            } else if vmware_level && !user_anchors {
+                format!(
+                    "acceptance level {level} ({}) is VMware's, but the signature does not chain to VMware's \
+                     signing certificate (built in): restore VMware's signed original, or, for a partner \
+                     VIB, set the acceptance level it was issued for",
+                    level.display_name()
                 )
-                .field("sig.pkcs7"),
-            ],
-        ),
-        Err(e) => (
+            } else {
+                "the signature is intact, but neither VMware's signing certificate (built in) nor a \
+                 certificate given with --trust vouches for its signer: pass the CA that issued the signing \
+                 certificate, or re-sign the VIB with a trusted key"
+                    .to_owned()
+            };
+            (
+                SignatureStatus::Untrusted { reason: failure.message.clone() },
+                vec![finding(rule, format!("{}; {advice}", failure.message)).field("sig.pkcs7")],
+            )
+        }
+        VibVerdict::Unsigned => (SignatureStatus::Unsigned, Vec::new()),
+        VibVerdict::Invalid(e) => (
             SignatureStatus::Invalid { reason: e.to_string() },
             vec![
                 finding(
@@ -564,5 +597,149 @@ fn check_signature(
                 .field("sig.pkcs7"),
             ],
         ),
+    }
+}
+
+/// The built-in anchors plus the `--trust` ones.
+fn effective_anchors(options: &CheckOptions) -> std::borrow::Cow<'_, TrustStore> {
+    match options.trust.as_deref() {
+        None => std::borrow::Cow::Borrowed(TrustStore::builtin()),
+        Some(t) if t.includes_builtin() => std::borrow::Cow::Borrowed(t),
+        Some(t) => std::borrow::Cow::Owned(t.clone().with_builtin()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::check::{CheckOptions, Rule, check_depot};
+    use crate::source::{Depot, OpenOptions};
+    use crate::vib::ArWriter;
+    use crate::vib::signature::TrustStore;
+    use crate::vib::signature::tests::{Spec, TestCert, chain, make_cert, sign_at};
+
+    /// A bare `.vib` at `level`, signed by `leaf` with `extra` embedded, checked with `trust`
+    /// as `--trust` (or none): the signature findings as `rule|message`.
+    fn check_vib(level: &str, leaf: &TestCert, extra: &[&TestCert], trust: Option<&[&TestCert]>) -> Vec<String> {
+        let descriptor = format!(
+            "<vib version=\"5.0\"><type>bootbank</type><name>demo</name><version>1.0.0-1OEM.800.1.0.1</version>\
+             <vendor>ESXLCM</vendor><summary>demo</summary><description>demo</description>\
+             <acceptance-level>{level}</acceptance-level><payloads></payloads></vib>"
+        );
+        let extra_certs: Vec<_> = extra.iter().map(|c| &c.cert).collect();
+        let signed = chrono::DateTime::from_timestamp(1_780_000_000, 0); // 2026-05-28T20:26:40Z
+        let sig = sign_at(descriptor.as_bytes(), &leaf.cert, &leaf.key, &extra_certs, signed);
+        let mut ar = ArWriter::new(Vec::new());
+        ar.append_bytes("descriptor.xml", descriptor.as_bytes()).unwrap();
+        ar.append_bytes("sig.pkcs7", &sig).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ESXLCM_bootbank_demo_1.0.0-1OEM.800.1.0.1.vib");
+        std::fs::write(&path, ar.finish().unwrap()).unwrap();
+        let depot = Depot::open(&path.to_string_lossy(), &OpenOptions::default()).unwrap();
+        let trust = trust.map(|certs| {
+            let pem: String = certs.iter().map(|c| c.cert.encode_pem()).collect();
+            Arc::new(TrustStore::from_pem(pem.as_bytes()).unwrap())
+        });
+        let report = check_depot(&depot, &CheckOptions { trust, ..CheckOptions::default() });
+        report
+            .findings
+            .iter()
+            .filter(|f| f.rule.starts_with("signature-"))
+            .map(|f| format!("{}|{}", f.rule, f.message))
+            .collect()
+    }
+
+    const PATH_ADVICE: &str = "the signature is intact, but its signer's certificate path breaks this rule, so \
+                               the signer is not trusted: re-sign the VIB with a certificate issued within the rules";
+
+    /// Every trust rule of `depot check`, from a throwaway chain each (fixture zips cannot
+    /// hold them: the certificates are made fresh by each run).
+    #[test]
+    fn trust_rules_are_reported_with_the_certificate_and_rule() {
+        let ok = |mid: &Spec, leaf: &Spec| chain(mid, leaf);
+        let cases: Vec<(Rule, (TestCert, TestCert, TestCert), String)> = vec![
+            (
+                Rule::SignatureIssuerNotCa,
+                ok(&Spec { ca: rcgen::IsCa::ExplicitNoCa, ..Spec::signer() }, &Spec::signer()),
+                "issuer \"CN=Test Intermediate, O=esxlcm tests\" is not a CA (basicConstraints CA:FALSE)".into(),
+            ),
+            (
+                Rule::SignatureKeyUsage,
+                ok(&Spec::ca(), &Spec { key_usages: vec![rcgen::KeyUsagePurpose::KeyAgreement], ..Spec::signer() }),
+                "signer \"CN=Test Signer, O=esxlcm tests\" has keyUsage [keyAgreement] without digitalSignature, so \
+                 it may not sign"
+                    .into(),
+            ),
+            (
+                Rule::SignatureExtendedKeyUsage,
+                ok(&Spec::ca(), &Spec { eku: vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth], ..Spec::signer() }),
+                "signer \"CN=Test Signer, O=esxlcm tests\" has extendedKeyUsage [clientAuth] without codeSigning \
+                 (1.3.6.1.5.5.7.3.3)"
+                    .into(),
+            ),
+            (
+                Rule::SignatureCertificateExpired,
+                ok(&Spec::ca(), &Spec { not_after: (2021, 1, 1), ..Spec::signer() }),
+                "signer \"CN=Test Signer, O=esxlcm tests\" expired 2021-01-01T00:00:00Z, signed 2026-05-28T20:26:40Z"
+                    .into(),
+            ),
+            (
+                Rule::SignatureCertificateNotYetValid,
+                ok(&Spec { not_before: (2027, 1, 1), ..Spec::ca() }, &Spec::signer()),
+                "issuer \"CN=Test Intermediate, O=esxlcm tests\" is not valid before 2027-01-01T00:00:00Z, signed \
+                 2026-05-28T20:26:40Z"
+                    .into(),
+            ),
+        ];
+        for (rule, (root, mid, leaf), message) in cases {
+            let found = check_vib("partner", &leaf, &[&mid], Some(&[&root]));
+            assert_eq!(found, [format!("{}|{message}; {PATH_ADVICE}", rule.id())], "{}", rule.id());
+        }
+
+        // pathLen 0 on the intermediate, with a sub-CA below it.
+        let root = make_cert("Test Root", &Spec::ca(), None);
+        let mid = make_cert(
+            "Test Intermediate",
+            &Spec { ca: rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0)), ..Spec::ca() },
+            Some(&root),
+        );
+        let sub = make_cert("Test Sub CA", &Spec::ca(), Some(&mid));
+        let leaf = make_cert("Test Signer", &Spec::signer(), Some(&sub));
+        assert_eq!(
+            check_vib("partner", &leaf, &[&sub, &mid], Some(&[&root])),
+            [format!(
+                "signature-path-length|issuer \"CN=Test Intermediate, O=esxlcm tests\" allows 0 intermediate CA \
+                 certificates below it (basicConstraints pathLen 0), but the path has 1; {PATH_ADVICE}"
+            )]
+        );
+
+        // A good chain: no finding, with --trust.
+        let (root, mid, leaf) = chain(&Spec::ca(), &Spec::signer());
+        assert_eq!(check_vib("partner", &leaf, &[&mid], Some(&[&root])), Vec::<String>::new());
+        // Without --trust a partner signer has no anchor: verified cryptographically only.
+        assert_eq!(
+            check_vib("partner", &leaf, &[&mid], None),
+            ["signature-trust-not-checked|1 signature verified over descriptor.xml, but the signer certificates do \
+              not chain to VMware's (built in) and no --trust anchors were given, so who signed is not established; \
+              pass --trust FILE.pem with the issuing CA certificates to check it"]
+        );
+        // A certified (VMware's level) VIB not signed by VMware is refused without --trust.
+        assert_eq!(
+            check_vib("certified", &leaf, &[&mid], None),
+            [
+                "signature-untrusted|no path from signer \"CN=Test Signer, O=esxlcm tests\" to a trust anchor: \"CN=Test \
+              Intermediate, O=esxlcm tests\" is issued by a certificate that is neither embedded in sig.pkcs7 nor a \
+              trust anchor (anchors: \"CN=VMware Certified VIB Signing, O=VMware, Inc., L=Palo Alto, ST=California, \
+              C=US\"); acceptance level certified (VMwareCertified) is VMware's, but the signature does not chain to \
+              VMware's signing certificate (built in): restore VMware's signed original, or, for a partner VIB, set \
+              the acceptance level it was issued for"
+            ]
+        );
+        // With --trust, an unrelated anchor: untrusted.
+        let other = make_cert("Other Root", &Spec::ca(), None);
+        let found = check_vib("partner", &leaf, &[&mid], Some(&[&other]));
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("signature-untrusted|no path from signer"), "{found:?}");
     }
 }

@@ -19,7 +19,10 @@ pub use self::payload::{
     ChecksumKind, ExpectedChecksum, HashingReader, PayloadDigests, PayloadError, PayloadKind, PayloadMismatch, compare,
     digest_payload,
 };
-pub use self::signature::{SignatureError, SignerSummary, TrustStore, is_empty_signature, verify_vib_signature};
+pub use self::signature::{
+    SignatureError, SignerSummary, TrustFailure, TrustRule, TrustStore, TrustedBy, VibVerdict, is_empty_signature,
+    verify_vib, verify_vib_signature,
+};
 
 #[cfg(test)]
 mod tests {
@@ -320,12 +323,46 @@ mod tests {
         for vib in &vibs {
             let err = verify_vib_signature(&vib.sig, &vib.descriptor, Some(&unrelated)).unwrap_err();
             match err {
-                SignatureError::Untrusted { stopped_at, .. } => {
-                    assert!(stopped_at.starts_with("CN=VMware Certified VIB Signing"));
+                SignatureError::Untrusted { failure, .. } => {
+                    assert_eq!(failure.rule, TrustRule::NoPath);
+                    assert_eq!(
+                        failure.message,
+                        "signer \"CN=VMware Certified VIB Signing, O=VMware, Inc., L=Palo Alto, ST=California, \
+                         C=US\" is self-signed and is not a trust anchor"
+                    );
                 }
                 other => panic!("{}: expected Untrusted, got {other}", vib.bundle),
             }
         }
+
+        // The shipped VMware anchor is the samples' signer, and every sample verifies against
+        // it with no configured anchor: "signed by VMware".
+        assert_eq!(own.len(), 1);
+        for vib in &vibs {
+            match verify_vib(&vib.sig, &vib.descriptor, TrustStore::builtin()) {
+                VibVerdict::Verified { signer, anchor } => {
+                    assert!(anchor.builtin, "{}", vib.bundle);
+                    assert_eq!(anchor.anchor, signer.subject);
+                    assert_eq!(signer.trust_anchor.as_deref(), Some(signer.subject.as_str()));
+                }
+                other => panic!("{}: {other:?}", vib.bundle),
+            }
+        }
+    }
+
+    #[test]
+    fn shipped_vmware_anchor_has_the_documented_fingerprint() {
+        use sha2::Digest as _;
+        let block = pem::parse(signature::VMWARE_VIB_SIGNING_PEM).unwrap();
+        assert_eq!(block.tag(), "CERTIFICATE");
+        assert_eq!(hex::encode(sha2::Sha256::digest(block.contents())), signature::VMWARE_VIB_SIGNING_SHA256);
+        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/check.md")).unwrap();
+        assert!(docs.contains(signature::VMWARE_VIB_SIGNING_SHA256), "docs/check.md lacks the fingerprint");
+        assert_eq!(TrustStore::builtin().len(), 1);
+        assert!(!TrustStore::builtin().has_user_anchors());
+        let sd = signature::parse_signature(&all_vibs().into_iter().find(|v| !is_empty_signature(&v.sig)).unwrap().sig)
+            .unwrap();
+        assert_eq!(sd.certificates().next().unwrap().constructed_data(), block.contents());
     }
 
     #[test]

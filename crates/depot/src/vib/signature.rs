@@ -5,16 +5,22 @@
 //! payload checksum, this one signature covers the whole VIB. Community VIBs have an empty
 //! member ([`SignatureError::Unsigned`]).
 //!
-//! [`verify_vib_signature`] checks, for every signer: the `message-digest` signed attribute
-//! against the descriptor ([`SignatureError::DigestMismatch`]), then the signature over the
-//! signed attributes with the embedded signer certificate ([`SignatureError::BadSignature`]).
-//! The CMS crate does not validate certificates, so with a [`TrustStore`] a chain is built here
-//! from the signer certificate through the certificates embedded in the SignedData to a trust
-//! anchor, verifying each link's signature. A signer certificate that is itself an anchor
-//! (same DER or same public key) is trusted. Not checked: validity periods (VMware's signing
-//! certificate outlives most VIBs anyway; ESXi pins keys), key usage and basic constraints,
-//! revocation. Without a trust store only the cryptographic integrity is established — anyone
-//! can sign with a self-made certificate named "VMware".
+//! For every signer: the `message-digest` signed attribute against the descriptor
+//! ([`SignatureError::DigestMismatch`]), then the signature over the signed attributes with
+//! the embedded signer certificate ([`SignatureError::BadSignature`]). Then trust
+//! ([`verify_vib`], a typed [`VibVerdict`]): the signer's certificate path to a [`TrustStore`]
+//! anchor, valid at the signed `signingTime` (now when none is recorded):
+//!
+//! * a signer certificate byte-equal to an anchor is pinned (VMware signs with its
+//!   self-signed, CA:TRUE "VMware Certified VIB Signing" certificate, built in as
+//!   [`VMWARE_VIB_SIGNING_PEM`]): its validity and usage extensions are checked;
+//! * otherwise rustls-webpki builds and checks the path through the embedded certificates:
+//!   issuers CA:TRUE within their pathLen, extendedKeyUsage (where present) allowing
+//!   codeSigning, validity, each link's signature; keyUsage, which webpki ignores, is checked
+//!   here on the path it found (digitalSignature for the signer, keyCertSign for issuers).
+//!
+//! Each refusal is a [`TrustFailure`]: the [`TrustRule`], and a message naming the
+//! certificate. Not checked: revocation.
 
 use cryptographic_message_syntax::{CmsError, SignedData, SignerInfo};
 use x509_certificate::CapturedX509Certificate;
@@ -80,15 +86,13 @@ pub enum SignatureError {
         source: CmsError,
     },
 
-    /// No chain from the signer certificate to a trust anchor.
-    #[error("signer {signer} is not trusted: chain stops at {stopped_at} ({reason})")]
+    /// The signature verifies, but its signer is not trusted (see [`TrustFailure`]).
+    #[error("signer {signer} is not trusted: {failure}")]
     Untrusted {
         /// Signer certificate subject.
         signer: String,
-        /// Subject of the certificate no trusted issuer was found for.
-        stopped_at: String,
-        /// Why the chain stopped.
-        reason: &'static str,
+        /// Which certificate broke which rule.
+        failure: TrustFailure,
     },
 
     /// The trust store input is unusable.
@@ -109,42 +113,86 @@ pub struct SignerSummary {
     pub signing_time: Option<String>,
     /// Certificates embedded in the SignedData.
     pub certificate_count: usize,
-    /// Subject of the trust anchor the chain ended at, when a [`TrustStore`] was given.
+    /// Subject of the trust anchor the signer was validated against, when it was.
     pub trust_anchor: Option<String>,
 }
 
-/// Certificates trusted as chain anchors.
+/// VMware's "VMware Certified VIB Signing" certificate: self-signed, CA:TRUE, embedded in
+/// every VMware-signed VIB (extracted from the real samples). Built-in trust anchor.
+pub const VMWARE_VIB_SIGNING_PEM: &str = include_str!("anchors/vmware-vib-signing.pem");
+
+/// SHA-256 of [`VMWARE_VIB_SIGNING_PEM`]'s DER (also in docs/check.md).
+pub const VMWARE_VIB_SIGNING_SHA256: &str = "321690a8e06810b184032f073c305a082112bdad5870ef2e8953e01be956d710";
+
+/// extendedKeyUsage codeSigning, 1.3.6.1.5.5.7.3.3 (DER content bytes).
+const EKU_CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
+
+#[derive(Debug, Clone)]
+struct Anchor {
+    cert: CapturedX509Certificate,
+    /// Shipped with esxlcm (VMware's certificate), not configured by the user.
+    builtin: bool,
+}
+
+/// Certificates trusted as anchors: the built-in VMware anchor and/or the user's.
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
-    anchors: Vec<CapturedX509Certificate>,
+    anchors: Vec<Anchor>,
 }
 
 impl TrustStore {
     /// Reads one or more PEM `CERTIFICATE` blocks (other PEM blocks are ignored). At least one
-    /// certificate is required.
+    /// certificate is required. The built-in anchors are not included ([`Self::with_builtin`]).
     pub fn from_pem(bytes: &[u8]) -> Result<Self, SignatureError> {
         let blocks = pem::parse_many(bytes).map_err(|e| SignatureError::TrustStore(format!("bad PEM: {e}")))?;
-        let mut anchors = Vec::new();
+        let mut store = Self::default();
         for (i, block) in blocks.iter().enumerate() {
             if block.tag() != "CERTIFICATE" {
                 continue;
             }
-            let cert = CapturedX509Certificate::from_der(block.contents().to_vec())
+            store
+                .push(block.contents(), false)
                 .map_err(|e| SignatureError::TrustStore(format!("PEM block #{i} is not a certificate: {e}")))?;
-            anchors.push(cert);
         }
-        if anchors.is_empty() {
+        if store.anchors.is_empty() {
             return Err(SignatureError::TrustStore("no PEM CERTIFICATE block found".to_owned()));
         }
-        Ok(Self { anchors })
+        Ok(store)
     }
 
-    /// Adds a DER certificate.
-    pub fn add_der(&mut self, der: &[u8]) -> Result<(), SignatureError> {
-        let cert = CapturedX509Certificate::from_der(der.to_vec())
-            .map_err(|e| SignatureError::TrustStore(format!("not a DER certificate: {e}")))?;
-        self.anchors.push(cert);
+    /// The built-in anchors only: VMware's VIB signing certificate.
+    pub fn builtin() -> &'static TrustStore {
+        static BUILTIN: std::sync::OnceLock<TrustStore> = std::sync::OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            let mut store = TrustStore::default();
+            // The shipped PEM is checked by a test; a broken one would only mean no anchor.
+            if let Ok(block) = pem::parse(VMWARE_VIB_SIGNING_PEM) {
+                let _ = store.push(block.contents(), true);
+            }
+            store
+        })
+    }
+
+    /// This store plus the built-in anchors (partners add theirs to VMware's).
+    #[must_use]
+    pub fn with_builtin(mut self) -> Self {
+        for b in &Self::builtin().anchors {
+            if !self.anchors.iter().any(|a| a.cert.constructed_data() == b.cert.constructed_data()) {
+                self.anchors.push(b.clone());
+            }
+        }
+        self
+    }
+
+    fn push(&mut self, der: &[u8], builtin: bool) -> Result<(), String> {
+        let cert = CapturedX509Certificate::from_der(der.to_vec()).map_err(|e| e.to_string())?;
+        self.anchors.push(Anchor { cert, builtin });
         Ok(())
+    }
+
+    /// Adds a DER certificate (a user anchor).
+    pub fn add_der(&mut self, der: &[u8]) -> Result<(), SignatureError> {
+        self.push(der, false).map_err(|e| SignatureError::TrustStore(format!("not a DER certificate: {e}")))
     }
 
     /// Number of anchors.
@@ -157,22 +205,114 @@ impl TrustStore {
         self.anchors.is_empty()
     }
 
-    /// Subjects of the anchors.
-    pub fn subjects(&self) -> Vec<String> {
-        self.anchors.iter().map(|c| format_name(c.subject_name())).collect()
+    /// Whether every built-in anchor is in this store.
+    pub fn includes_builtin(&self) -> bool {
+        Self::builtin()
+            .anchors
+            .iter()
+            .all(|b| self.anchors.iter().any(|a| a.cert.constructed_data() == b.cert.constructed_data()))
     }
 
-    /// The anchor that is `cert` itself (same DER, or same public key), or that signed it.
-    fn anchor_for(&self, cert: &CapturedX509Certificate) -> Option<&CapturedX509Certificate> {
-        self.anchors
-            .iter()
-            .find(|a| {
-                a.constructed_data() == cert.constructed_data()
-                    || (a.key_algorithm_oid() == cert.key_algorithm_oid()
-                        && a.public_key_data() == cert.public_key_data())
-            })
-            .or_else(|| self.anchors.iter().find(|a| cert.verify_signed_by_certificate(a).is_ok()))
+    /// Whether any anchor was configured by the user (not built in).
+    pub fn has_user_anchors(&self) -> bool {
+        self.anchors.iter().any(|a| !a.builtin)
     }
+
+    /// Subjects of the anchors.
+    pub fn subjects(&self) -> Vec<String> {
+        self.anchors.iter().map(|a| format_name(a.cert.subject_name())).collect()
+    }
+}
+
+/// The rule a signer's certificate path broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TrustRule {
+    /// No path from the signer to an anchor (unknown issuer, self-signed non-anchor).
+    NoPath,
+    /// The signer is a CA certificate but not itself an anchor.
+    SignerIsCa,
+    /// A certificate's signature by its issuer does not verify or uses an unsupported algorithm.
+    CertificateSignature,
+    /// An issuer is not a CA (basicConstraints CA:TRUE missing).
+    IssuerNotCa,
+    /// An issuer's basicConstraints pathLen is exceeded.
+    PathLength,
+    /// keyUsage present but without digitalSignature (signer) or keyCertSign (issuer).
+    KeyUsage,
+    /// extendedKeyUsage present but without codeSigning.
+    ExtendedKeyUsage,
+    /// A certificate expired before the signing time.
+    Expired,
+    /// A certificate was not yet valid at the signing time.
+    NotYetValid,
+}
+
+impl TrustRule {
+    /// Stable kebab-case id.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::NoPath => "no-path",
+            Self::SignerIsCa => "signer-is-ca",
+            Self::CertificateSignature => "certificate-signature",
+            Self::IssuerNotCa => "issuer-not-ca",
+            Self::PathLength => "path-length",
+            Self::KeyUsage => "key-usage",
+            Self::ExtendedKeyUsage => "extended-key-usage",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not-yet-valid",
+        }
+    }
+}
+
+/// Why a signer is not trusted: the rule, the certificate that broke it, and a message
+/// naming both (`issuer "CN=…" is not a CA (basicConstraints CA:FALSE)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustFailure {
+    /// The rule broken.
+    pub rule: TrustRule,
+    /// Subject of the certificate at fault.
+    pub certificate: String,
+    /// What is wrong, naming the certificate.
+    pub message: String,
+}
+
+impl std::fmt::Display for TrustFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The anchor a signer was validated against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedBy {
+    /// The anchor's subject.
+    pub anchor: String,
+    /// A built-in anchor (VMware's), not one the user configured.
+    pub builtin: bool,
+}
+
+/// The verdict on one VIB's signature, for callers deciding per VIB (check, store ingest).
+#[derive(Debug)]
+pub enum VibVerdict {
+    /// Empty `sig.pkcs7`.
+    Unsigned,
+    /// The signature does not verify over descriptor.xml, or cannot be read.
+    Invalid(SignatureError),
+    /// Verified, and every signer validated against an anchor.
+    Verified {
+        /// The first signer (its `trust_anchor` is set).
+        signer: SignerSummary,
+        /// The anchor of the first signer.
+        anchor: TrustedBy,
+    },
+    /// Verified cryptographically, but a signer's certificate path is refused.
+    Untrusted {
+        /// The signer refused (its `trust_anchor` is `None`).
+        signer: SignerSummary,
+        /// Why.
+        failure: TrustFailure,
+    },
 }
 
 /// True for an unsigned VIB's `sig.pkcs7`: zero length or only whitespace.
@@ -182,26 +322,79 @@ pub fn is_empty_signature(bytes: &[u8]) -> bool {
 
 /// Decodes `sig.pkcs7` (PEM or DER) into a SignedData.
 pub fn parse_signature(sig: &[u8]) -> Result<SignedData, SignatureError> {
+    let ber = unarmour(sig)?;
+    SignedData::parse_ber(&ber).map_err(SignatureError::MalformedCms)
+}
+
+/// The BER bytes of `sig.pkcs7`, PEM armour removed.
+fn unarmour(sig: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, SignatureError> {
     if is_empty_signature(sig) {
         return Err(SignatureError::Unsigned);
     }
     let trimmed = sig.trim_ascii();
-    let der;
-    let ber: &[u8] = if trimmed.starts_with(b"-----BEGIN") {
+    if trimmed.starts_with(b"-----BEGIN") {
         let block = pem::parse(trimmed).map_err(SignatureError::MalformedPem)?;
         if !PEM_TAGS.contains(&block.tag()) {
             return Err(SignatureError::UnexpectedPemTag { tag: block.tag().to_owned() });
         }
-        der = block.into_contents();
-        &der
-    } else {
-        sig
-    };
-    SignedData::parse_ber(ber).map_err(SignatureError::MalformedCms)
+        return Ok(std::borrow::Cow::Owned(block.into_contents()));
+    }
+    Ok(std::borrow::Cow::Borrowed(sig))
 }
 
-/// Verifies `sig.pkcs7` as a detached signature over `descriptor` (the exact descriptor.xml
-/// member bytes); with `trust`, also requires a verified chain to one of its anchors.
+/// The embedded certificates exactly as stored. The CMS crate re-encodes the ones it hands
+/// out (adding NULL parameters to ECDSA/Ed25519 algorithm identifiers, which breaks their
+/// signatures for webpki), so path validation reads the originals here.
+fn raw_certificates(ber: &[u8]) -> Option<Vec<Vec<u8>>> {
+    use bcder::decode::Constructed;
+    use bcder::{Mode, Tag};
+    Constructed::decode(ber, Mode::Ber, |cons| {
+        cons.take_sequence(|cons| {
+            cons.skip_one()?; // contentType signedData
+            cons.take_constructed_if(Tag::CTX_0, |cons| {
+                cons.take_sequence(|cons| {
+                    cons.skip_one()?; // version
+                    cons.skip_one()?; // digestAlgorithms
+                    cons.skip_one()?; // encapContentInfo
+                    let certs = cons.take_opt_constructed_if(Tag::CTX_0, |cons| {
+                        let mut certs = Vec::new();
+                        while let Ok(c) = cons.capture_one() {
+                            certs.push(c.as_slice().to_vec());
+                        }
+                        Ok(certs)
+                    })?;
+                    cons.skip_all()?;
+                    Ok(certs.unwrap_or_default())
+                })
+            })
+        })
+    })
+    .ok()
+}
+
+/// Verifies `sig.pkcs7` over `descriptor` (the exact descriptor.xml member bytes) and
+/// validates every signer's certificate path against `anchors`.
+pub fn verify_vib(sig: &[u8], descriptor: &[u8], anchors: &TrustStore) -> VibVerdict {
+    match verify_signers(sig, descriptor, Some(anchors)) {
+        Ok((signer, Some(Ok(anchor)))) => VibVerdict::Verified { signer, anchor },
+        Ok((signer, Some(Err(failure)))) => VibVerdict::Untrusted { signer, failure },
+        Ok((signer, None)) => VibVerdict::Untrusted {
+            // Unreachable: trust is always evaluated here.
+            failure: TrustFailure {
+                rule: TrustRule::NoPath,
+                certificate: signer.subject.clone(),
+                message: "trust was not evaluated".to_owned(),
+            },
+            signer,
+        },
+        Err(SignatureError::Unsigned) => VibVerdict::Unsigned,
+        Err(e) => VibVerdict::Invalid(e),
+    }
+}
+
+/// Verifies `sig.pkcs7` as a detached signature over `descriptor`; with `trust`, also
+/// requires every signer to validate against one of its anchors ([`verify_vib`] gives the
+/// typed verdict).
 ///
 /// Every signer must verify; the summary describes the first.
 pub fn verify_vib_signature(
@@ -209,32 +402,70 @@ pub fn verify_vib_signature(
     descriptor: &[u8],
     trust: Option<&TrustStore>,
 ) -> Result<SignerSummary, SignatureError> {
-    let signed_data = parse_signature(sig)?;
+    match verify_signers(sig, descriptor, trust)? {
+        (summary, None | Some(Ok(_))) => Ok(summary),
+        (summary, Some(Err(failure))) => Err(SignatureError::Untrusted { signer: summary.subject, failure }),
+    }
+}
+
+type TrustOutcome = Option<Result<TrustedBy, TrustFailure>>;
+
+/// Every signer's signature (errors first), then, with `trust`, every signer's path: the
+/// first signer's summary and the first trust failure (or the first signer's anchor).
+fn verify_signers(
+    sig: &[u8],
+    descriptor: &[u8],
+    trust: Option<&TrustStore>,
+) -> Result<(SignerSummary, TrustOutcome), SignatureError> {
+    let ber = unarmour(sig)?;
+    let signed_data = SignedData::parse_ber(&ber).map_err(SignatureError::MalformedCms)?;
     let certificates: Vec<&CapturedX509Certificate> = signed_data.certificates().collect();
-    let mut summary = None;
+    // Original bytes where they line up with the parsed certificates, else the re-encoded ones.
+    let raw: Vec<Vec<u8>> = match raw_certificates(&ber) {
+        Some(raw) if raw.len() == certificates.len() => raw,
+        _ => certificates.iter().map(|c| c.constructed_data().to_vec()).collect(),
+    };
+    let raw_of = |cert: &CapturedX509Certificate| -> Vec<u8> {
+        certificates
+            .iter()
+            .position(|c| std::ptr::eq(*c, cert))
+            .and_then(|i| raw.get(i))
+            .map_or_else(|| cert.constructed_data().to_vec(), Clone::clone)
+    };
+    let mut signers = Vec::new();
     for signer in signed_data.signers() {
         let cert = signer_certificate(signer, &certificates)?;
         let subject = format_name(cert.subject_name());
         verify_signer(signer, &signed_data, descriptor, &subject)?;
-        let trust_anchor = match trust {
-            Some(store) => Some(check_trust(cert, &certificates, store, &subject)?),
-            None => None,
-        };
+        let signing_time = signer.signed_attributes().and_then(|a| a.signing_time()).map(|t| t.timestamp());
+        signers.push((cert, subject, signing_time));
+    }
+    let mut summary: Option<SignerSummary> = None;
+    let mut outcome: TrustOutcome = None;
+    for (cert, subject, signing_time) in signers {
+        let signer_der = raw_of(cert);
+        let trusted = trust.map(|store| validate_path(&signer_der, &raw, store, signing_time));
         if summary.is_none() {
             summary = Some(SignerSummary {
                 subject,
                 issuer: format_name(cert.issuer_name()),
                 serial: format_serial(cert.serial_number_asn1().as_slice()),
-                signing_time: signer
-                    .signed_attributes()
-                    .and_then(|a| a.signing_time())
-                    .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                signing_time: signing_time.map(rfc3339),
                 certificate_count: certificates.len(),
-                trust_anchor,
+                trust_anchor: trusted.as_ref().and_then(|t| t.as_ref().ok()).map(|a| a.anchor.clone()),
             });
+            outcome = trusted;
+        } else if let Some(Err(failure)) = trusted
+            && !matches!(outcome, Some(Err(_)))
+        {
+            outcome = Some(Err(failure));
         }
     }
-    summary.ok_or(SignatureError::NoSigner)
+    let mut summary = summary.ok_or(SignatureError::NoSigner)?;
+    if matches!(outcome, Some(Err(_))) {
+        summary.trust_anchor = None;
+    }
+    Ok((summary, outcome))
 }
 
 fn signer_certificate<'a>(
@@ -272,45 +503,363 @@ fn verify_signer(
     result.map_err(|source| SignatureError::BadSignature { signer: subject.to_owned(), source })
 }
 
-/// Follows issuer signatures from `leaf` through `embedded` until an anchor vouches for one.
-fn check_trust(
-    leaf: &CapturedX509Certificate,
-    embedded: &[&CapturedX509Certificate],
-    store: &TrustStore,
-    signer: &str,
-) -> Result<String, SignatureError> {
-    let mut current = leaf;
-    let mut used = vec![false; embedded.len()];
-    for _ in 0..MAX_CHAIN_LEN {
-        if let Some(anchor) = store.anchor_for(current) {
-            return Ok(format_name(anchor.subject_name()));
-        }
-        let next = embedded.iter().enumerate().find(|(i, c)| {
-            !used.get(*i).copied().unwrap_or(true)
-                && c.constructed_data() != current.constructed_data()
-                && current.verify_signed_by_certificate(c).is_ok()
+fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map_or_else(|| format!("@{unix}"), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+/// What path validation needs to know about one certificate, read with x509-parser.
+#[derive(Clone)]
+struct CertInfo {
+    subject: String,
+    subject_raw: Vec<u8>,
+    issuer_raw: Vec<u8>,
+    not_before: i64,
+    not_after: i64,
+    /// basicConstraints: `None` when absent.
+    ca: Option<bool>,
+    path_len: Option<u32>,
+    /// keyUsage, when present: (digitalSignature, keyCertSign, names of the bits set).
+    key_usage: Option<(bool, bool, Vec<&'static str>)>,
+    /// extendedKeyUsage, when present: (codeSigning, names).
+    eku: Option<(bool, Vec<String>)>,
+}
+
+impl CertInfo {
+    fn new(der: &[u8]) -> Result<Self, String> {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        let cert = CapturedX509Certificate::from_der(der.to_vec())
+            .map_err(|e| format!("a certificate in sig.pkcs7 cannot be read: {e}"))?;
+        let subject = format_name(cert.subject_name());
+        let (_, x) =
+            X509Certificate::from_der(der).map_err(|e| format!("certificate \"{subject}\" cannot be read: {e}"))?;
+        let bad =
+            |e: x509_parser::error::X509Error| format!("certificate \"{subject}\" has a malformed extension: {e}");
+        let bc = x.basic_constraints().map_err(bad)?;
+        let key_usage = x.key_usage().map_err(bad)?.map(|ku| {
+            let k = ku.value;
+            let bits = [
+                (k.digital_signature(), "digitalSignature"),
+                (k.non_repudiation(), "nonRepudiation"),
+                (k.key_encipherment(), "keyEncipherment"),
+                (k.data_encipherment(), "dataEncipherment"),
+                (k.key_agreement(), "keyAgreement"),
+                (k.key_cert_sign(), "keyCertSign"),
+                (k.crl_sign(), "cRLSign"),
+                (k.encipher_only(), "encipherOnly"),
+                (k.decipher_only(), "decipherOnly"),
+            ];
+            let names = bits.iter().filter(|(set, _)| *set).map(|(_, n)| *n).collect();
+            (k.digital_signature(), k.key_cert_sign(), names)
         });
+        let eku = x.extended_key_usage().map_err(bad)?.map(|e| {
+            let e = e.value;
+            let mut names: Vec<String> = [
+                (e.any, "anyExtendedKeyUsage"),
+                (e.server_auth, "serverAuth"),
+                (e.client_auth, "clientAuth"),
+                (e.code_signing, "codeSigning"),
+                (e.email_protection, "emailProtection"),
+                (e.time_stamping, "timeStamping"),
+                (e.ocsp_signing, "OCSPSigning"),
+            ]
+            .iter()
+            .filter(|(set, _)| *set)
+            .map(|(_, n)| (*n).to_owned())
+            .collect();
+            names.extend(e.other.iter().map(|o| o.to_id_string()));
+            (e.code_signing, names)
+        });
+        Ok(Self {
+            subject,
+            subject_raw: x.subject().as_raw().to_vec(),
+            issuer_raw: x.issuer().as_raw().to_vec(),
+            not_before: x.validity().not_before.timestamp(),
+            not_after: x.validity().not_after.timestamp(),
+            ca: bc.as_ref().map(|b| b.value.ca),
+            path_len: bc.and_then(|b| b.value.path_len_constraint),
+            key_usage,
+            eku,
+        })
+    }
+
+    fn validity_failure(&self, role: &str, at: i64, when: &str) -> Option<TrustFailure> {
+        let (rule, message) = if at > self.not_after {
+            (TrustRule::Expired, format!("expired {}, {when}", rfc3339(self.not_after)))
+        } else if at < self.not_before {
+            (TrustRule::NotYetValid, format!("is not valid before {}, {when}", rfc3339(self.not_before)))
+        } else {
+            return None;
+        };
+        Some(self.failure(rule, format!("{role} \"{}\" {message}", self.subject)))
+    }
+
+    fn key_usage_failure(&self, role: &str, signer: bool) -> Option<TrustFailure> {
+        let (digital_signature, key_cert_sign, names) = self.key_usage.as_ref()?;
+        let (ok, needed, why) = if signer {
+            (*digital_signature, "digitalSignature", "sign")
+        } else {
+            (*key_cert_sign, "keyCertSign", "issue certificates")
+        };
+        (!ok).then(|| {
+            self.failure(
+                TrustRule::KeyUsage,
+                format!(
+                    "{role} \"{}\" has keyUsage [{}] without {needed}, so it may not {why}",
+                    self.subject,
+                    names.join(", ")
+                ),
+            )
+        })
+    }
+
+    fn eku_failure(&self, role: &str) -> Option<TrustFailure> {
+        let (code_signing, names) = self.eku.as_ref()?;
+        (!code_signing).then(|| {
+            self.failure(
+                TrustRule::ExtendedKeyUsage,
+                format!(
+                    "{role} \"{}\" has extendedKeyUsage [{}] without codeSigning (1.3.6.1.5.5.7.3.3)",
+                    self.subject,
+                    names.join(", ")
+                ),
+            )
+        })
+    }
+
+    fn failure(&self, rule: TrustRule, message: String) -> TrustFailure {
+        TrustFailure { rule, certificate: self.subject.clone(), message }
+    }
+}
+
+/// Validates the signer's certificate path at the signing time (now when none is recorded).
+///
+/// A signer certificate that *is* an anchor (byte-equal; VMware's self-signed CA:TRUE signer)
+/// is pinned: only its validity and usage extensions are checked. Any other signer needs a
+/// path, built and checked by webpki (issuers CA:TRUE with pathLen, extendedKeyUsage allowing
+/// codeSigning where present, validity, each link's signature); webpki ignores keyUsage, so
+/// that is checked on the path it found. webpki's errors do not say which certificate broke
+/// the rule; [`diagnose`] names it.
+fn validate_path(
+    signer: &[u8],
+    embedded: &[Vec<u8>],
+    store: &TrustStore,
+    signing_time: Option<i64>,
+) -> Result<TrustedBy, TrustFailure> {
+    use rustls_pki_types::{CertificateDer, UnixTime};
+
+    let now = UnixTime::now().as_secs();
+    let at = signing_time.unwrap_or(i64::try_from(now).unwrap_or(i64::MAX));
+    let when = match signing_time {
+        Some(t) => format!("signed {}", rfc3339(t)),
+        None => format!("checked {} (no signingTime recorded)", rfc3339(at)),
+    };
+    let signer_info = CertInfo::new(signer).map_err(|message| TrustFailure {
+        rule: TrustRule::NoPath,
+        certificate: "(unreadable)".to_owned(),
+        message,
+    })?;
+    let trusted_by = |a: &Anchor| TrustedBy { anchor: format_name(a.cert.subject_name()), builtin: a.builtin };
+
+    if let Some(anchor) = store.anchors.iter().find(|a| a.cert.constructed_data() == signer) {
+        let failure = signer_info
+            .validity_failure("signer", at, &when)
+            .or_else(|| signer_info.key_usage_failure("signer", true))
+            .or_else(|| signer_info.eku_failure("signer"));
+        return match failure {
+            Some(f) => Err(f),
+            None => Ok(trusted_by(anchor)),
+        };
+    }
+
+    let anchor_ders: Vec<CertificateDer<'_>> =
+        store.anchors.iter().map(|a| CertificateDer::from(a.cert.constructed_data())).collect();
+    // (index into store.anchors, webpki anchor); an anchor webpki cannot read is skipped.
+    let (anchor_index, trust_anchors): (Vec<usize>, Vec<_>) = anchor_ders
+        .iter()
+        .enumerate()
+        .filter_map(|(i, der)| webpki::anchor_from_trusted_cert(der).ok().map(|ta| (i, ta)))
+        .unzip();
+    let intermediates: Vec<CertificateDer<'_>> =
+        embedded.iter().filter(|c| c.as_slice() != signer).map(|c| CertificateDer::from(c.as_slice())).collect();
+    let signer_der = CertificateDer::from(signer);
+    let end_entity = webpki::EndEntityCert::try_from(&signer_der).map_err(|e| {
+        signer_info.failure(
+            TrustRule::NoPath,
+            format!("signer \"{}\" cannot be read for path validation ({e:?})", signer_info.subject),
+        )
+    })?;
+
+    // keyUsage and the anchor's validity, on each path webpki finds; the first refusal is kept.
+    let refused: std::cell::RefCell<Option<TrustFailure>> = std::cell::RefCell::new(None);
+    let check_path = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
+        let mut failure =
+            CertInfo::new(path.end_entity().der().as_ref()).ok().and_then(|c| c.key_usage_failure("signer", true));
+        for cert in path.intermediate_certificates() {
+            failure = failure
+                .or_else(|| CertInfo::new(cert.der().as_ref()).ok().and_then(|c| c.key_usage_failure("issuer", false)));
+        }
+        let anchor = trust_anchors.iter().position(|ta| std::ptr::eq(ta, path.anchor()));
+        if let Some(a) = anchor.and_then(|i| anchor_index.get(i)).and_then(|&i| store.anchors.get(i)) {
+            failure = failure.or_else(|| {
+                CertInfo::new(a.cert.constructed_data())
+                    .ok()
+                    .and_then(|c| c.validity_failure("trust anchor", at, &when))
+            });
+        }
+        match failure {
+            None => Ok(()),
+            Some(f) => {
+                refused.borrow_mut().get_or_insert(f);
+                Err(webpki::Error::UnknownIssuer)
+            }
+        }
+    };
+    let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(u64::try_from(at).unwrap_or(0)));
+    let result = end_entity.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &trust_anchors,
+        &intermediates,
+        time,
+        webpki::KeyUsage::required_if_present(EKU_CODE_SIGNING),
+        None,
+        Some(&check_path),
+    );
+    match result {
+        Ok(path) => {
+            let i = trust_anchors.iter().position(|ta| std::ptr::eq(ta, path.anchor()));
+            let anchor = i.and_then(|i| anchor_index.get(i)).and_then(|&i| store.anchors.get(i));
+            anchor.map(trusted_by).ok_or_else(|| {
+                signer_info.failure(TrustRule::NoPath, "the path's trust anchor is not in the store".to_owned())
+            })
+        }
+        Err(e) => Err(match refused.into_inner() {
+            Some(f) => f,
+            None => diagnose(&e, signer_info, embedded, signer, store, at, &when),
+        }),
+    }
+}
+
+/// Names the certificate and rule behind webpki's `error`, following issuer names from the
+/// signer through the embedded certificates (as webpki does) to an anchor.
+fn diagnose(
+    error: &webpki::Error,
+    signer_info: CertInfo,
+    embedded: &[Vec<u8>],
+    signer: &[u8],
+    store: &TrustStore,
+    at: i64,
+    when: &str,
+) -> TrustFailure {
+    use webpki::Error as E;
+    let candidates: Vec<CertInfo> =
+        embedded.iter().filter(|c| c.as_slice() != signer).filter_map(|c| CertInfo::new(c).ok()).collect();
+    let anchors: Vec<CertInfo> =
+        store.anchors.iter().filter_map(|a| CertInfo::new(a.cert.constructed_data()).ok()).collect();
+    let signer_subject = signer_info.subject.clone();
+    let mut chain = vec![signer_info];
+    let mut used = vec![false; candidates.len()];
+    let mut anchor = None;
+    while chain.len() < MAX_CHAIN_LEN {
+        let Some(last) = chain.last() else { break };
+        if let Some(a) = anchors.iter().find(|a| a.subject_raw == last.issuer_raw) {
+            anchor = Some(a);
+            break;
+        }
+        let next = candidates
+            .iter()
+            .enumerate()
+            .find(|(i, c)| !used.get(*i).copied().unwrap_or(true) && c.subject_raw == last.issuer_raw);
         match next {
-            Some((i, c)) => {
+            Some((i, _)) => {
                 if let Some(u) = used.get_mut(i) {
                     *u = true;
                 }
-                current = c;
+                if let Some(c) = candidates.get(i) {
+                    chain.push(c.clone());
+                }
             }
-            None => {
-                return Err(SignatureError::Untrusted {
-                    signer: signer.to_owned(),
-                    stopped_at: format_name(current.subject_name()),
-                    reason: "no trust anchor or embedded certificate signed it",
-                });
-            }
+            None => break,
         }
     }
-    Err(SignatureError::Untrusted {
-        signer: signer.to_owned(),
-        stopped_at: format_name(current.subject_name()),
-        reason: "chain too long",
-    })
+    let role = |i: usize| if i == 0 { "signer" } else { "issuer" };
+    let generic = |rule: TrustRule, what: String| TrustFailure {
+        rule,
+        certificate: signer_subject.clone(),
+        message: format!("signer \"{signer_subject}\": {what}"),
+    };
+    let Some(anchor) = anchor else {
+        // The path leaves the anchors' names: nothing to validate against.
+        let last = chain.last();
+        let message = match last {
+            Some(l) if chain.len() == 1 && l.subject_raw == l.issuer_raw => {
+                format!("signer \"{signer_subject}\" is self-signed and is not a trust anchor")
+            }
+            Some(l) => format!(
+                "no path from signer \"{signer_subject}\" to a trust anchor: \"{}\" is issued by a certificate \
+                 that is neither embedded in sig.pkcs7 nor a trust anchor (anchors: {})",
+                l.subject,
+                quote_list(&store.subjects())
+            ),
+            None => format!("no path from signer \"{signer_subject}\" to a trust anchor"),
+        };
+        return TrustFailure { rule: TrustRule::NoPath, certificate: signer_subject, message };
+    };
+    let found = match error {
+        E::CertExpired { .. } | E::CertNotValidYet { .. } | E::InvalidCertValidity => {
+            chain.iter().enumerate().find_map(|(i, c)| c.validity_failure(role(i), at, when))
+        }
+        E::EndEntityUsedAsCa => chain.iter().skip(1).find(|c| c.ca != Some(true)).map(|c| {
+            let bc = if c.ca.is_some() { "basicConstraints CA:FALSE" } else { "no basicConstraints" };
+            c.failure(TrustRule::IssuerNotCa, format!("issuer \"{}\" is not a CA ({bc})", c.subject))
+        }),
+        E::PathLenConstraintViolated => chain.iter().enumerate().skip(1).find_map(|(i, c)| {
+            let below = i - 1;
+            let len = usize::try_from(c.path_len?).unwrap_or(usize::MAX);
+            (below > len).then(|| {
+                c.failure(
+                    TrustRule::PathLength,
+                    format!(
+                        "issuer \"{}\" allows {len} intermediate CA certificate{} below it (basicConstraints \
+                         pathLen {len}), but the path has {below}",
+                        c.subject,
+                        if len == 1 { "" } else { "s" }
+                    ),
+                )
+            })
+        }),
+        E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => {
+            chain.iter().enumerate().find_map(|(i, c)| c.eku_failure(role(i)))
+        }
+        E::CaUsedAsEndEntity => chain.first().map(|c| {
+            c.failure(
+                TrustRule::SignerIsCa,
+                format!(
+                    "signer \"{}\" is a CA certificate (basicConstraints CA:TRUE) and not itself a trust anchor; \
+                     VIBs are signed with end-entity certificates",
+                    c.subject
+                ),
+            )
+        }),
+        E::UnknownIssuer
+        | E::InvalidSignatureForPublicKey
+        | E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => Some(TrustFailure {
+            rule: TrustRule::CertificateSignature,
+            certificate: chain.last().map_or_else(|| signer_subject.clone(), |c| c.subject.clone()),
+            message: format!(
+                "the path from signer \"{signer_subject}\" to trust anchor \"{}\" does not verify: a \
+                 certificate's signature by its issuer is wrong or uses an unsupported algorithm ({error:?})",
+                anchor.subject
+            ),
+        }),
+        _ => None,
+    };
+    found.unwrap_or_else(|| generic(TrustRule::NoPath, format!("path validation failed ({error:?})")))
+}
+
+fn quote_list(items: &[String]) -> String {
+    items.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
 }
 
 /// Short names for common attribute OIDs (DER content bytes).
@@ -359,9 +908,7 @@ fn format_serial(bytes: &[u8]) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use x509_certificate::{
-        InMemorySigningKeyPair, KeyAlgorithm, Signature, Signer, X509Certificate, X509CertificateBuilder, rfc5280,
-    };
+    use x509_certificate::{InMemorySigningKeyPair, KeyAlgorithm, Signature, Signer, X509CertificateBuilder};
 
     /// A fresh Ed25519 key pair and self-signed certificate named `cn`.
     pub(crate) fn self_signed(cn: &str) -> (CapturedX509Certificate, InMemorySigningKeyPair) {
@@ -372,25 +919,6 @@ pub(crate) mod tests {
         builder.create_with_random_keypair(KeyAlgorithm::Ed25519).unwrap()
     }
 
-    /// A certificate for `cn` with a fresh key, issued (signed) by `issuer`.
-    fn issued_by(
-        cn: &str,
-        issuer: &CapturedX509Certificate,
-        issuer_key: &InMemorySigningKeyPair,
-    ) -> (CapturedX509Certificate, InMemorySigningKeyPair) {
-        let (own, key) = self_signed(cn);
-        let mut cert: rfc5280::Certificate = own.into();
-        cert.tbs_certificate.issuer = issuer.subject_name().clone();
-        cert.tbs_certificate.raw_data = None;
-        let mut tbs = Vec::new();
-        bcder::encode::Values::write_encoded(&cert.tbs_certificate.encode_ref(), bcder::Mode::Der, &mut tbs).unwrap();
-        let signature: Vec<u8> =
-            <InMemorySigningKeyPair as Signer<Signature>>::try_sign(issuer_key, &tbs).unwrap().into();
-        cert.signature = bcder::BitString::new(0, signature.into());
-        let der = X509Certificate::from(cert).encode_der().unwrap();
-        (CapturedX509Certificate::from_der(der).unwrap(), key)
-    }
-
     /// A detached DER signature over `content` with `cert`/`key`, embedding `cert` and
     /// `extra`, with content-type, message-digest and signing-time signed attributes. (The CMS
     /// crate's own `SignedDataBuilder` is behind its `http` feature, which is off.)
@@ -399,6 +927,17 @@ pub(crate) mod tests {
         cert: &CapturedX509Certificate,
         key: &InMemorySigningKeyPair,
         extra: &[&CapturedX509Certificate],
+    ) -> Vec<u8> {
+        sign_at(content, cert, key, extra, Some(chrono::Utc::now()))
+    }
+
+    /// [`sign`] with the given `signingTime` (none: no such attribute).
+    pub(crate) fn sign_at(
+        content: &[u8],
+        cert: &CapturedX509Certificate,
+        key: &InMemorySigningKeyPair,
+        extra: &[&CapturedX509Certificate],
+        signing_time: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Vec<u8> {
         use bcder::encode::{PrimitiveContent, Values};
         use bcder::{Captured, Mode, OctetString, Oid};
@@ -423,10 +962,12 @@ pub(crate) mod tests {
             typ: oid(cms::OID_MESSAGE_DIGEST.as_ref()),
             values: vec![AttributeValue::new(Captured::from_values(Mode::Der, digest.as_slice().encode()))],
         });
-        attributes.push(Attribute {
-            typ: oid(cms::OID_SIGNING_TIME.as_ref()),
-            values: vec![AttributeValue::new(Captured::from_values(Mode::Der, UtcTime::now().encode()))],
-        });
+        if let Some(t) = signing_time {
+            attributes.push(Attribute {
+                typ: oid(cms::OID_SIGNING_TIME.as_ref()),
+                values: vec![AttributeValue::new(Captured::from_values(Mode::Der, UtcTime::from(t).encode()))],
+            });
+        }
         let digest_algorithm =
             cms::DigestAlgorithmIdentifier { algorithm: DigestAlgorithm::Sha256.into(), parameters: None };
         let mut signer_info = cms::SignerInfo {
@@ -450,21 +991,39 @@ pub(crate) mod tests {
         digest_algorithms.push(digest_algorithm);
         let mut signer_infos = cms::SignerInfos::default();
         signer_infos.push(signer_info);
-        let mut certificates = cms::CertificateSet::default();
-        for c in std::iter::once(cert).chain(extra.iter().copied()) {
-            certificates.push(cms::CertificateChoices::Certificate(Box::new(c.clone().into())));
+        // Encoded by hand around the certificates' own bytes: the crate's CertificateSet
+        // re-encodes them (adding NULL algorithm parameters webpki refuses).
+        fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+            let mut out = vec![tag];
+            let len = content.len();
+            if len < 0x80 {
+                out.push(len as u8);
+            } else {
+                let bytes: Vec<u8> = len.to_be_bytes().iter().copied().skip_while(|b| *b == 0).collect();
+                out.push(0x80 | bytes.len() as u8);
+                out.extend(bytes);
+            }
+            out.extend_from_slice(content);
+            out
         }
-        let signed_data = cms::SignedData {
-            version: cms::CmsVersion::V1,
-            digest_algorithms,
-            content_info: cms::EncapsulatedContentInfo { content_type: oid(cms::OID_ID_DATA.as_ref()), content: None },
-            certificates: Some(certificates),
-            crls: None,
-            signer_infos,
-        };
-        let mut der = Vec::new();
-        signed_data.encode_ref().write_encoded(Mode::Der, &mut der).unwrap();
-        der
+        fn der(values: impl Values) -> Vec<u8> {
+            let mut out = Vec::new();
+            values.write_encoded(Mode::Der, &mut out).unwrap();
+            out
+        }
+        let content_info = cms::EncapsulatedContentInfo { content_type: oid(cms::OID_ID_DATA.as_ref()), content: None };
+        let mut certs = Vec::new();
+        for c in std::iter::once(cert).chain(extra.iter().copied()) {
+            certs.extend_from_slice(c.constructed_data());
+        }
+        let mut inner = der(cms::CmsVersion::V1.encode());
+        inner.extend(der(digest_algorithms.encode_ref()));
+        inner.extend(der(content_info.encode_ref()));
+        inner.extend(tlv(0xa0, &certs));
+        inner.extend(der(signer_infos.encode_ref()));
+        let mut outer = der(oid(cms::OID_ID_SIGNED_DATA.as_ref()).encode_ref());
+        outer.extend(tlv(0xa0, &tlv(0x30, &inner)));
+        tlv(0x30, &outer)
     }
 
     fn pem_of(tag: &str, der: &[u8]) -> Vec<u8> {
@@ -529,48 +1088,304 @@ pub(crate) mod tests {
         assert!(matches!(err, SignatureError::BadSignature { .. }), "{err}");
     }
 
-    #[test]
-    fn trust_store_pins_and_chains() {
-        let (root, root_key) = self_signed("Test Root");
-        let (mid, mid_key) = issued_by("Test Intermediate", &root, &root_key);
-        let (leaf, leaf_key) = issued_by("Test Leaf", &mid, &mid_key);
-        let sig = sign(DESCRIPTOR, &leaf, &leaf_key, &[&mid]);
-        let roots = TrustStore::from_pem(root.encode_pem().as_bytes()).unwrap();
+    /// A throwaway certificate made with rcgen (Ed25519: the CMS encoder used here re-encodes
+    /// embedded certificates, and would add NULL parameters to an ECDSA algorithm), and its key.
+    pub(crate) struct TestCert {
+        pub(crate) cert: CapturedX509Certificate,
+        pub(crate) key: InMemorySigningKeyPair,
+        params: rcgen::CertificateParams,
+        rkey: rcgen::KeyPair,
+    }
 
-        // leaf -> intermediate (embedded) -> root (anchor).
-        let s = verify_vib_signature(&sig, DESCRIPTOR, Some(&roots)).unwrap();
-        assert_eq!(s.subject, "CN=Test Leaf, O=esxlcm tests");
+    /// What a [`TestCert`] says about itself.
+    #[derive(Clone)]
+    pub(crate) struct Spec {
+        pub(crate) ca: rcgen::IsCa,
+        pub(crate) key_usages: Vec<rcgen::KeyUsagePurpose>,
+        pub(crate) eku: Vec<rcgen::ExtendedKeyUsagePurpose>,
+        pub(crate) not_before: (i32, u8, u8),
+        pub(crate) not_after: (i32, u8, u8),
+    }
+
+    impl Spec {
+        pub(crate) fn ca() -> Self {
+            Self {
+                ca: rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained),
+                key_usages: vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign],
+                eku: Vec::new(),
+                not_before: (2020, 1, 1),
+                not_after: (2090, 1, 1),
+            }
+        }
+
+        pub(crate) fn signer() -> Self {
+            Self {
+                ca: rcgen::IsCa::ExplicitNoCa,
+                key_usages: vec![rcgen::KeyUsagePurpose::DigitalSignature],
+                eku: vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning],
+                ..Self::ca()
+            }
+        }
+    }
+
+    pub(crate) fn make_cert(cn: &str, spec: &Spec, issuer: Option<&TestCert>) -> TestCert {
+        let mut params = rcgen::CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(rcgen::DnType::OrganizationName, "esxlcm tests");
+        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        params.is_ca = spec.ca;
+        params.key_usages = spec.key_usages.clone();
+        params.extended_key_usages = spec.eku.clone();
+        params.not_before = rcgen::date_time_ymd(spec.not_before.0, spec.not_before.1, spec.not_before.2);
+        params.not_after = rcgen::date_time_ymd(spec.not_after.0, spec.not_after.1, spec.not_after.2);
+        let rkey = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let der = match issuer {
+            None => params.self_signed(&rkey).unwrap(),
+            Some(i) => params.signed_by(&rkey, &rcgen::Issuer::from_params(&i.params, &i.rkey)).unwrap(),
+        };
+        let cert = CapturedX509Certificate::from_der(der.der().to_vec()).unwrap();
+        let key = InMemorySigningKeyPair::from_pkcs8_der(rkey.serialize_der()).unwrap();
+        TestCert { cert, key, params, rkey }
+    }
+
+    /// Root (anchor) -> intermediate -> signer, with the signer's and intermediate's specs.
+    pub(crate) fn chain(mid: &Spec, leaf: &Spec) -> (TestCert, TestCert, TestCert) {
+        let root = make_cert("Test Root", &Spec::ca(), None);
+        let mid = make_cert("Test Intermediate", mid, Some(&root));
+        let leaf = make_cert("Test Signer", leaf, Some(&mid));
+        (root, mid, leaf)
+    }
+
+    fn store_of(certs: &[&TestCert]) -> TrustStore {
+        let pem: String = certs.iter().map(|c| c.cert.encode_pem()).collect();
+        TrustStore::from_pem(pem.as_bytes()).unwrap()
+    }
+
+    fn signed_2026() -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::from_timestamp(1_780_000_000, 0) // 2026-05-28T20:26:40Z
+    }
+
+    /// The failure (rule id, message) of `leaf` signing through `mid` against `root`.
+    fn refusal(root: &TestCert, mid: &TestCert, leaf: &TestCert) -> (&'static str, String) {
+        let sig = sign_at(DESCRIPTOR, &leaf.cert, &leaf.key, &[&mid.cert], signed_2026());
+        match verify_vib(&sig, DESCRIPTOR, &store_of(&[root])) {
+            VibVerdict::Untrusted { failure, signer } => {
+                assert_eq!(signer.trust_anchor, None);
+                (failure.rule.id(), failure.message)
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn good_chain_and_pinned_signer_verify() {
+        let (root, mid, leaf) = chain(&Spec::ca(), &Spec::signer());
+        let sig = sign_at(DESCRIPTOR, &leaf.cert, &leaf.key, &[&mid.cert], signed_2026());
+        let s = verify_vib_signature(&sig, DESCRIPTOR, Some(&store_of(&[&root]))).unwrap();
+        assert_eq!(s.subject, "CN=Test Signer, O=esxlcm tests");
         assert_eq!(s.issuer, "CN=Test Intermediate, O=esxlcm tests");
         assert_eq!(s.certificate_count, 2);
+        assert_eq!(s.signing_time.as_deref(), Some("2026-05-28T20:26:40Z"));
         assert_eq!(s.trust_anchor.as_deref(), Some("CN=Test Root, O=esxlcm tests"));
+        match verify_vib(&sig, DESCRIPTOR, &store_of(&[&root]).with_builtin()) {
+            VibVerdict::Verified { anchor, .. } => {
+                assert_eq!(anchor, TrustedBy { anchor: "CN=Test Root, O=esxlcm tests".into(), builtin: false });
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without any signingTime the time of the check counts (the certificates are valid now).
+        let sig = sign_at(DESCRIPTOR, &leaf.cert, &leaf.key, &[&mid.cert], None);
+        assert!(verify_vib_signature(&sig, DESCRIPTOR, Some(&store_of(&[&root]))).is_ok());
 
-        // Without the intermediate the chain stops at the leaf.
-        let sig_no_mid = sign(DESCRIPTOR, &leaf, &leaf_key, &[]);
-        let err = verify_vib_signature(&sig_no_mid, DESCRIPTOR, Some(&roots)).unwrap_err();
+        // Pinning the intermediate works; pinning the signer itself too (like VMware's).
+        let sig_no_mid = sign_at(DESCRIPTOR, &leaf.cert, &leaf.key, &[], signed_2026());
+        assert!(verify_vib_signature(&sig_no_mid, DESCRIPTOR, Some(&store_of(&[&mid]))).is_ok());
+        let s = verify_vib_signature(&sig_no_mid, DESCRIPTOR, Some(&store_of(&[&leaf]))).unwrap();
+        assert_eq!(s.trust_anchor.as_deref(), Some("CN=Test Signer, O=esxlcm tests"));
+        // A self-signed CA:TRUE signer without key usage extensions, pinned: VMware's shape.
+        let vmware_like =
+            make_cert("Self Signer", &Spec { key_usages: Vec::new(), eku: Vec::new(), ..Spec::ca() }, None);
+        let sig = sign_at(DESCRIPTOR, &vmware_like.cert, &vmware_like.key, &[], signed_2026());
+        assert!(verify_vib_signature(&sig, DESCRIPTOR, Some(&store_of(&[&vmware_like]))).is_ok());
+        // Not pinned, it is refused by name.
+        let err = verify_vib_signature(&sig, DESCRIPTOR, Some(&store_of(&[&root]))).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "signer CN=Test Leaf, O=esxlcm tests is not trusted: chain stops at \
-             CN=Test Leaf, O=esxlcm tests (no trust anchor or embedded certificate signed it)"
+            "signer CN=Self Signer, O=esxlcm tests is not trusted: signer \"CN=Self Signer, O=esxlcm tests\" is \
+             self-signed and is not a trust anchor"
+        );
+        // Without the intermediate, the path stops at the signer.
+        let (rule, message) = {
+            match verify_vib(&sig_no_mid, DESCRIPTOR, &store_of(&[&root])) {
+                VibVerdict::Untrusted { failure, .. } => (failure.rule, failure.message),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(rule, TrustRule::NoPath);
+        assert_eq!(
+            message,
+            "no path from signer \"CN=Test Signer, O=esxlcm tests\" to a trust anchor: \"CN=Test Signer, O=esxlcm \
+             tests\" is issued by a certificate that is neither embedded in sig.pkcs7 nor a trust anchor (anchors: \
+             \"CN=Test Root, O=esxlcm tests\")"
+        );
+    }
+
+    #[test]
+    fn issuer_that_is_not_a_ca_is_refused() {
+        for (ca, bc) in
+            [(rcgen::IsCa::ExplicitNoCa, "basicConstraints CA:FALSE"), (rcgen::IsCa::NoCa, "no basicConstraints")]
+        {
+            // An ordinary code-signing certificate used as an issuer.
+            let mid = Spec { ca, ..Spec::signer() };
+            let (root, mid, leaf) = chain(&mid, &Spec::signer());
+            assert_eq!(
+                refusal(&root, &mid, &leaf),
+                ("issuer-not-ca", format!("issuer \"CN=Test Intermediate, O=esxlcm tests\" is not a CA ({bc})"))
+            );
+        }
+    }
+
+    #[test]
+    fn path_length_is_enforced() {
+        // Root pathLen 0: no intermediate CA may sit below it.
+        let mut root_spec = Spec::ca();
+        root_spec.ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+        let root = make_cert("Test Root", &Spec::ca(), None);
+        let mid = make_cert("Test Intermediate", &root_spec, Some(&root));
+        let sub = make_cert("Test Sub CA", &Spec::ca(), Some(&mid));
+        let leaf = make_cert("Test Signer", &Spec::signer(), Some(&sub));
+        let sig = sign_at(DESCRIPTOR, &leaf.cert, &leaf.key, &[&sub.cert, &mid.cert], signed_2026());
+        let VibVerdict::Untrusted { failure, .. } = verify_vib(&sig, DESCRIPTOR, &store_of(&[&root])) else {
+            panic!("expected a refusal");
+        };
+        assert_eq!(failure.rule.id(), "path-length");
+        assert_eq!(failure.certificate, "CN=Test Intermediate, O=esxlcm tests");
+        assert_eq!(
+            failure.message,
+            "issuer \"CN=Test Intermediate, O=esxlcm tests\" allows 0 intermediate CA certificates below it \
+             (basicConstraints pathLen 0), but the path has 1"
+        );
+    }
+
+    #[test]
+    fn validity_at_signing_time() {
+        let expired = Spec { not_after: (2021, 1, 1), ..Spec::signer() };
+        let (root, mid, leaf) = chain(&Spec::ca(), &expired);
+        assert_eq!(
+            refusal(&root, &mid, &leaf),
+            (
+                "expired",
+                "signer \"CN=Test Signer, O=esxlcm tests\" expired 2021-01-01T00:00:00Z, signed 2026-05-28T20:26:40Z"
+                    .to_owned()
+            )
+        );
+        // Signed while it was valid: fine, however long ago it expired.
+        let sig = sign_at(
+            DESCRIPTOR,
+            &leaf.cert,
+            &leaf.key,
+            &[&mid.cert],
+            chrono::DateTime::from_timestamp(1_600_000_000, 0),
+        );
+        assert!(verify_vib_signature(&sig, DESCRIPTOR, Some(&store_of(&[&root]))).is_ok());
+
+        // An expired issuer is named as the issuer.
+        let (root, mid, leaf) = chain(&Spec { not_after: (2021, 1, 1), ..Spec::ca() }, &Spec::signer());
+        assert_eq!(
+            refusal(&root, &mid, &leaf),
+            (
+                "expired",
+                "issuer \"CN=Test Intermediate, O=esxlcm tests\" expired 2021-01-01T00:00:00Z, signed \
+                 2026-05-28T20:26:40Z"
+                    .to_owned()
+            )
         );
 
-        // Pinning the intermediate works; an unrelated anchor does not.
-        let mids = TrustStore::from_pem(mid.encode_pem().as_bytes()).unwrap();
-        assert!(verify_vib_signature(&sig_no_mid, DESCRIPTOR, Some(&mids)).is_ok());
-        let (other, _) = self_signed("Unrelated");
-        let mut both = other.encode_pem();
-        both.push_str(&leaf.encode_pem());
-        let pinned = TrustStore::from_pem(both.as_bytes()).unwrap();
-        assert_eq!(pinned.len(), 2);
-        assert!(verify_vib_signature(&sig_no_mid, DESCRIPTOR, Some(&pinned)).is_ok());
-        let unrelated = TrustStore::from_pem(other.encode_pem().as_bytes()).unwrap();
-        let err = verify_vib_signature(&sig, DESCRIPTOR, Some(&unrelated)).unwrap_err();
-        match err {
-            SignatureError::Untrusted { stopped_at, .. } => {
-                // The embedded intermediate was followed before the chain stopped.
-                assert_eq!(stopped_at, "CN=Test Intermediate, O=esxlcm tests");
-            }
-            other => panic!("{other}"),
-        }
+        let future = Spec { not_before: (2030, 1, 1), ..Spec::signer() };
+        let (root, mid, leaf) = chain(&Spec::ca(), &future);
+        assert_eq!(
+            refusal(&root, &mid, &leaf),
+            (
+                "not-yet-valid",
+                "signer \"CN=Test Signer, O=esxlcm tests\" is not valid before 2030-01-01T00:00:00Z, signed \
+                 2026-05-28T20:26:40Z"
+                    .to_owned()
+            )
+        );
+
+        // A pinned signer is held to its validity too; without signingTime, to the time of the check.
+        let old = make_cert("Old Signer", &Spec { not_after: (2021, 1, 1), ..Spec::signer() }, None);
+        let sig = sign_at(DESCRIPTOR, &old.cert, &old.key, &[], None);
+        let err = verify_vib_signature(&sig, DESCRIPTOR, Some(&store_of(&[&old]))).unwrap_err();
+        let SignatureError::Untrusted { failure, .. } = err else { panic!("{err}") };
+        assert_eq!(failure.rule, TrustRule::Expired);
+        assert!(
+            failure
+                .message
+                .starts_with("signer \"CN=Old Signer, O=esxlcm tests\" expired 2021-01-01T00:00:00Z, checked 20")
+                && failure.message.ends_with("(no signingTime recorded)"),
+            "{failure}"
+        );
+    }
+
+    #[test]
+    fn key_usage_is_enforced() {
+        let no_ds = Spec { key_usages: vec![rcgen::KeyUsagePurpose::KeyEncipherment], ..Spec::signer() };
+        let (root, mid, leaf) = chain(&Spec::ca(), &no_ds);
+        assert_eq!(
+            refusal(&root, &mid, &leaf),
+            (
+                "key-usage",
+                "signer \"CN=Test Signer, O=esxlcm tests\" has keyUsage [keyEncipherment] without \
+                 digitalSignature, so it may not sign"
+                    .to_owned()
+            )
+        );
+        let no_cert_sign = Spec { key_usages: vec![rcgen::KeyUsagePurpose::DigitalSignature], ..Spec::ca() };
+        let (root, mid, leaf) = chain(&no_cert_sign, &Spec::signer());
+        assert_eq!(
+            refusal(&root, &mid, &leaf),
+            (
+                "key-usage",
+                "issuer \"CN=Test Intermediate, O=esxlcm tests\" has keyUsage [digitalSignature] without \
+                 keyCertSign, so it may not issue certificates"
+                    .to_owned()
+            )
+        );
+        // No keyUsage / extendedKeyUsage at all is fine.
+        let bare = Spec { key_usages: Vec::new(), eku: Vec::new(), ..Spec::signer() };
+        let (root, mid, leaf) = chain(&Spec::ca(), &bare);
+        let sig = sign_at(DESCRIPTOR, &leaf.cert, &leaf.key, &[&mid.cert], signed_2026());
+        assert!(verify_vib_signature(&sig, DESCRIPTOR, Some(&store_of(&[&root]))).is_ok());
+    }
+
+    #[test]
+    fn extended_key_usage_must_allow_code_signing() {
+        let tls = Spec { eku: vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth], ..Spec::signer() };
+        let (root, mid, leaf) = chain(&Spec::ca(), &tls);
+        assert_eq!(
+            refusal(&root, &mid, &leaf),
+            (
+                "extended-key-usage",
+                "signer \"CN=Test Signer, O=esxlcm tests\" has extendedKeyUsage [serverAuth] without codeSigning \
+                 (1.3.6.1.5.5.7.3.3)"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn ca_signer_under_an_anchor_is_refused() {
+        let (root, mid, leaf) = chain(&Spec::ca(), &Spec::ca());
+        assert_eq!(
+            refusal(&root, &mid, &leaf),
+            (
+                "signer-is-ca",
+                "signer \"CN=Test Signer, O=esxlcm tests\" is a CA certificate (basicConstraints CA:TRUE) and not \
+                 itself a trust anchor; VIBs are signed with end-entity certificates"
+                    .to_owned()
+            )
+        );
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Require every signature to chain to a certificate in this PEM file
+    /// Require every signature to chain to a certificate in this PEM file (or to VMware's, built in)
     #[arg(long, value_name = "FILE.pem")]
     pub trust: Option<PathBuf>,
 
@@ -66,8 +66,10 @@ pub fn run(args: &CheckArgs, ctx: &Context) -> anyhow::Result<Status> {
             // A CA bundle is a few KiB; 1 MiB holds hundreds of certificates.
             let pem = esxlcm_depot::input::read_capped(path, 1 << 20, "a --trust PEM file")
                 .with_context(|| format!("cannot read --trust file {}", path.display()))?;
+            // Partners add their anchors to VMware's built-in one.
             let store = TrustStore::from_pem(&pem)
-                .with_context(|| format!("--trust {}: not usable as trust anchors", path.display()))?;
+                .with_context(|| format!("--trust {}: not usable as trust anchors", path.display()))?
+                .with_builtin();
             tracing::info!(anchors = ?store.subjects(), "trust anchors");
             Some(Arc::new(store))
         }
