@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::cmd::audit::AuditArgs;
 use crate::cmd::check::CheckArgs;
 use crate::cmd::export::ExportArgs;
 use crate::cmd::generate::GenerateArgs;
@@ -18,6 +19,7 @@ use crate::cmd::image_inspect::InspectIsoArgs;
 use crate::cmd::inspect::InspectArgs;
 use crate::cmd::mirror::MirrorArgs;
 use crate::cmd::serve::ServeArgs;
+use crate::cmd::users::UsersArgs;
 
 const ABOUT: &str = "Open ESXi lifecycle tooling: depots, images, mirrors and a vLCM-compatible API";
 
@@ -53,6 +55,9 @@ Examples:
     esxlcm mirror sync && esxlcm serve --store ~/.local/share/esxlcm/store
   Run the vLCM-compatible API (HTTPS; the official SDK, curl, PowerCLI):
     ESXLCM_ADMIN_USER=admin ESXLCM_ADMIN_PASSWORD=... esxlcm serve --api --data-dir /var/lib/esxlcm
+  Add a read-only user to the service and see who changed what:
+    esxlcm users add viewer --role read-only --data-dir /var/lib/esxlcm
+    esxlcm audit --data-dir /var/lib/esxlcm --since 2025-06-01T00:00:00Z
 
 Exit status:
   0  success
@@ -92,6 +97,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Mirror online depots and bundles into a local store of snapshots (UMDS's job)
     Mirror(MirrorArgs),
+    /// Manage the service's users: add, list, passwd, remove, role
+    Users(UsersArgs),
+    /// Show the service's audit log: logins and every call that changed state
+    Audit(AuditArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -33,6 +33,8 @@ fn main() -> ExitCode {
         Command::Image(ImageCommand::Inspect(args)) => cmd::image_inspect::run(args, &ctx),
         Command::Serve(args) => cmd::serve::run(args, &ctx),
         Command::Mirror(args) => cmd::mirror::run(args, &cli.network),
+        Command::Users(args) => cmd::users::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
     };
     match result {
         Ok(Status::Success) => ExitCode::from(exit::OK),

@@ -6,6 +6,7 @@
 
 mod mirror_support;
 
+mod accounts;
 mod architecture;
 mod cli;
 mod hostile;

@@ -7,6 +7,7 @@
 mod api_support;
 mod image_support;
 
+mod api_audit;
 mod api_depots;
 mod api_hardware;
 mod api_hosts;

@@ -1,5 +1,6 @@
 //! esxlcm's depot store and mirror: what `esxlcm mirror` runs on.
 //!
+//! * [`audit`] — the service's audit log (who, from where, what, the result), bounded.
 //! * [`blob`] — payloads, content-addressed by sha-256 (one copy however many sources
 //!   carry a file), written atomically (staging file, fsync, rename).
 //! * [`ops`] — one call per operation (sync, push, rollback, import, export, gc, verify,
@@ -30,6 +31,7 @@
 //! snapshot (path → blob) and publishes it atomically; the previous one stays published
 //! until then and stays available for rollback until retention removes it.
 
+pub mod audit;
 pub mod blob;
 pub mod carry;
 pub mod carry_sign;

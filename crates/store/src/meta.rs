@@ -146,6 +146,11 @@ pub trait MetaStore: Send + Sync {
     /// Writes (`Some` body) and deletes (`None`) in one transaction: all or nothing.
     fn write_documents(&self, changes: &[DocumentChange]) -> Result<(), StoreError>;
 
+    /// Appends one row to the audit log, keeping the newest `keep` rows.
+    fn append_audit(&self, record: &crate::audit::AuditRecord, keep: i64) -> Result<(), StoreError>;
+    /// Rows of the audit log ([`crate::audit::AuditQuery`]).
+    fn audit(&self, q: crate::audit::AuditQuery) -> Result<Vec<crate::audit::AuditEntry>, StoreError>;
+
     /// This store's identity (made on first use): what imports name their origin by.
     fn store_id(&self) -> Result<String, StoreError>;
     /// The local snapshot an import made of `origin_snapshot` of store `origin`.
@@ -274,6 +279,21 @@ CREATE TABLE documents (
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (kind, id)
 );
+",
+    // The audit log (crate::audit): one row per mutating API call and login, `at` in Unix
+    // milliseconds; AUTOINCREMENT so ids only grow (pruning counts on it).
+    r"
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    user TEXT,
+    client TEXT,
+    action TEXT NOT NULL,
+    target TEXT,
+    result TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX audit_at ON audit(at);
 ",
 ];
 
@@ -791,6 +811,14 @@ impl MetaStore for SqliteMeta {
             .map_err(StoreError::db(format!("{ctx}: {} {}", c.kind, c.id)))?;
         }
         tx.commit().map_err(StoreError::db(ctx))
+    }
+
+    fn append_audit(&self, record: &crate::audit::AuditRecord, keep: i64) -> Result<(), StoreError> {
+        crate::audit::insert(&mut self.conn(), record, keep)
+    }
+
+    fn audit(&self, q: crate::audit::AuditQuery) -> Result<Vec<crate::audit::AuditEntry>, StoreError> {
+        crate::audit::query(&self.conn(), q)
     }
 
     fn store_id(&self) -> Result<String, StoreError> {

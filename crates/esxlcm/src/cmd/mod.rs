@@ -19,6 +19,7 @@ use esxlcm_depot::source::{ContainerError, Depot, FetchError, OpenOptions, Sourc
 use crate::fetch::{redact_text, redact_url_str};
 use esxlcm_net::{ClientConfig, HttpClient};
 
+pub mod audit;
 pub mod check;
 pub mod export;
 pub mod generate;
@@ -29,6 +30,7 @@ pub mod inspect;
 pub mod mirror;
 pub mod mirror_view;
 pub mod serve;
+pub mod users;
 
 /// What a command that ran to the end found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

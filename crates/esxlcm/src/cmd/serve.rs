@@ -195,6 +195,11 @@ fn print_service_banner(data_dir: &Path, server: &esxlcm_server::api::ApiServer,
     writeln!(out, "the esxlcm service, data in {}", data_dir.display())?;
     writeln!(out, "  API (vSphere Automation esx/settings): https://{host}/api  (vAPI JSON-RPC: POST /api)")?;
     writeln!(out, "  log in as ESXLCM_ADMIN_USER with ESXLCM_ADMIN_PASSWORD (read on the first start)")?;
+    writeln!(
+        out,
+        "  users: `esxlcm users --data-dir {0} add NAME --role admin|read-only`; audit log: `esxlcm audit --data-dir {0}`",
+        data_dir.display()
+    )?;
     writeln!(out, "  depots for hosts: https://{host}/depots/SOURCE/index.xml")?;
     if let Some(h) = server.hosts_addr {
         writeln!(out, "                    http://{}/depots/SOURCE/index.xml", shown_host(h))?;

@@ -189,7 +189,15 @@ pub async fn authenticate(state: &Arc<ApiState>, creds: Credentials) -> Result<C
              and send its id in the vmware-api-session-id header",
         )),
         Credentials::Session(token) => match state.sessions.touch(&token) {
-            Some(s) => Ok(Caller { user: s.user, role: s.role, session: Some(token) }),
+            // The role as `config.json` says now: a removed or demoted user's sessions
+            // follow (`esxlcm users` on a running server).
+            Some(s) => match state.users.role_of(&s.user) {
+                Some(role) => Ok(Caller { user: s.user, role, session: Some(token) }),
+                None => {
+                    state.sessions.delete(&token);
+                    Err(ApiError::unauthenticated("the user of this session no longer exists"))
+                }
+            },
             None => Err(ApiError::unauthenticated("the session is unknown or has expired; log in again")),
         },
         Credentials::UserPass { .. } => Err(ApiError::unauthenticated(
@@ -245,7 +253,7 @@ fn retry_secs(wait: std::time::Duration) -> u64 {
 
 const DEPOT_CONTENT: &str = "com.vmware.esx.settings.depot_content.";
 
-/// Run one call.
+/// Run one call from `client`; logins and mutating calls are written to the audit log.
 pub async fn dispatch(
     state: &Arc<ApiState>,
     service: &str,
@@ -253,16 +261,37 @@ pub async fn dispatch(
     creds: Credentials,
     input: BTreeMap<String, DataValue>,
     origin: Option<String>,
+    client: Option<IpAddr>,
+) -> Result<Outcome, ApiError> {
+    let audit = super::audit::AuditCall::begin(state, service, operation, &input, client);
+    let mut who = None;
+    let result = call(state, service, operation, creds, input, origin, &mut who).await;
+    if let Some(audit) = audit {
+        audit.finish(state, who, &result).await;
+    }
+    result
+}
+
+async fn call(
+    state: &Arc<ApiState>,
+    service: &str,
+    operation: &str,
+    creds: Credentials,
+    input: BTreeMap<String, DataValue>,
+    origin: Option<String>,
+    who: &mut Option<String>,
 ) -> Result<Outcome, ApiError> {
     let (def, as_task) = resolve(state, service, operation)?;
     let imp = find_impl(service, &def.op).ok_or_else(|| ApiError::operation_not_found(service, operation))?;
     let caller = match (imp.access, creds) {
         (Access::Login, Credentials::UserPass { user, password, client }) => {
+            *who = Some(user.clone());
             login(state, user, password, client).await?
         }
         (Access::Login, _) => return Err(ApiError::unauthenticated("log in with a user name and password")),
         (_, creds) => authenticate(state, creds).await?,
     };
+    *who = Some(caller.user.clone());
     if imp.access == Access::Admin && caller.role != Role::Admin {
         return Err(ApiError::unauthorized(format!(
             "user '{}' is read-only and may not call {service}.{}",

@@ -96,7 +96,7 @@ pub async fn handle(
         Err(e) => return vapi_error(id, &e),
     };
     let origin = super::dispatch::origin(&headers, &uri);
-    match dispatch(&state, service, operation, creds, input, origin).await {
+    match dispatch(&state, service, operation, creds, input, origin, peer).await {
         Ok(outcome) => {
             respond(json!({"jsonrpc": "2.0", "id": id, "result": {"output": outcome.value.to_json()}}), None)
         }

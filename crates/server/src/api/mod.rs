@@ -18,6 +18,7 @@
 //! `config.json` (users, TLS files, `bootloader_dir`), `tls/` (the generated
 //! certificate, the trusted roots of HTTPS depots), `uploads/`, `exports/`.
 
+pub mod audit;
 pub mod datavalue;
 pub mod dispatch;
 pub mod errors;
@@ -133,7 +134,7 @@ impl ApiState {
             _lock: lock,
             registry,
             users,
-            sessions: SessionStore::default(),
+            sessions: session_store(config.sessions.as_ref()),
             tasks,
             depots,
             bootloader_dir: config.bootloader_dir.clone(),
@@ -142,6 +143,13 @@ impl ApiState {
         };
         Ok((state, config))
     }
+}
+
+/// Sessions with the timeouts of `config.json` (`sessions`), else the defaults.
+fn session_store(config: Option<&users::SessionConfig>) -> SessionStore {
+    let idle = config.and_then(users::SessionConfig::idle_timeout).unwrap_or(session::IDLE_TIMEOUT);
+    let lifetime = config.and_then(users::SessionConfig::max_lifetime).unwrap_or(session::MAX_LIFETIME);
+    SessionStore::with_limits(session::MAX_SESSIONS, idle, session::LoginGuard::default()).with_max_lifetime(lifetime)
 }
 
 /// The service's mirror store: every depot the API and `esxlcm mirror` know.
@@ -174,10 +182,44 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .with_state(state)
 }
 
+/// The headers every HTTPS answer of the service carries (API and depots): browsers keep
+/// to HTTPS, never sniff a type, frame, send a referrer or run anything of ours (the
+/// service serves JSON, XML and files, never pages). A handler's own value wins.
+pub fn security_headers(app: Router) -> Router {
+    use axum::http::{HeaderName, HeaderValue, header};
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let headers: [(HeaderName, &'static str); 5] = [
+        (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
+    ];
+    headers.into_iter().fold(app, |app, (name, value)| {
+        app.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)))
+    })
+}
+
 /// `POST /vum-fileupload`: store the body as an upload and answer its id (a JSON string)
 /// for `Offline.CreateSpec.file_id`. Administrators only.
-async fn upload(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
-    match store_upload(&state, &headers, body).await {
+async fn upload(
+    State(state): State<Arc<ApiState>>,
+    dispatch::Peer(peer): dispatch::Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut who = None;
+    let result = store_upload(&state, &headers, body, &mut who).await;
+    let record = esxlcm_store::audit::AuditRecord {
+        user: who,
+        client: peer.map(|a| a.to_string()),
+        action: "upload".to_owned(),
+        target: result.as_ref().ok().map(|id| format!("upload={id}")),
+        result: result.as_ref().map_or_else(|e| e.kind.name().to_owned(), |_| "ok".to_owned()),
+        detail: None,
+    };
+    audit::append(&state, record).await;
+    match result {
         Ok(id) => (StatusCode::CREATED, axum::Json(id)).into_response(),
         Err(e) => rest::error_response(&e),
     }
@@ -249,9 +291,16 @@ async fn open_export(
 /// still sending when the connection closes sees a broken connection, not the error.
 const DRAIN_REFUSED_UPLOAD: u64 = 256 * 1024 * 1024;
 
-async fn store_upload(state: &Arc<ApiState>, headers: &HeaderMap, body: Body) -> Result<String, ApiError> {
+async fn store_upload(
+    state: &Arc<ApiState>,
+    headers: &HeaderMap,
+    body: Body,
+    who: &mut Option<String>,
+) -> Result<String, ApiError> {
     let mut stream = body.into_data_stream();
-    let allowed = match authenticate(state, rest::credentials(headers)).await {
+    let caller = authenticate(state, rest::credentials(headers)).await;
+    *who = caller.as_ref().ok().map(|c| c.user.clone());
+    let allowed = match caller {
         Ok(caller) if caller.role == Role::Admin => Ok(caller),
         Ok(caller) => Err(ApiError::unauthorized(format!("user '{}' is read-only and may not upload", caller.user))),
         Err(e) => Err(e),
@@ -331,9 +380,11 @@ impl ApiServer {
             Some(addr) => Some(serve_hosts(addr, depots.clone(), stop.subscribe())?),
             None => None,
         };
-        let app = router(state)
-            .nest(DEPOTS_PREFIX, depots)
-            .route("/", get(|| async { axum::response::Redirect::to("/api") }));
+        let app = security_headers(
+            router(state)
+                .nest(DEPOTS_PREFIX, depots)
+                .route("/", get(|| async { axum::response::Redirect::to("/api") })),
+        );
         let limits = crate::depot_http::Limits { max_connections: API_MAX_CONNECTIONS, ..Default::default() };
         let grace = async move { grace_of(&mut stopped).await };
         let task = tokio::spawn(crate::depot_http::serve_connections(listener, app, Some(tls.config), limits, grace));

@@ -222,7 +222,7 @@ pub async fn handle(
     let service = def.service.clone();
     let origin = super::dispatch::origin(&headers, &uri);
     let creds = credentials(&headers).with_client(peer);
-    match dispatch(&state, &service, &operation, creds, input, origin).await {
+    match dispatch(&state, &service, &operation, creds, input, origin, peer).await {
         Ok(outcome) => match outcome.kind {
             OutcomeKind::Void => StatusCode::NO_CONTENT.into_response(),
             OutcomeKind::TaskStarted => json_response(StatusCode::ACCEPTED, &outcome.value_plain()),

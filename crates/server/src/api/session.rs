@@ -1,5 +1,5 @@
-//! Sessions: opaque random tokens (never logged), in memory, expiring after idle time, at
-//! most [`MAX_SESSIONS`] at once (the least recently used goes first). Logins pass the
+//! Sessions: opaque random tokens (never logged), in memory, expiring after idle time and
+//! after an absolute lifetime (however busy), at most [`MAX_SESSIONS`] at once (the least recently used goes first). Logins pass the
 //! [`LoginGuard`]: a bounded number of password checks at once, and exponential backoff
 //! per user name and per client address after repeated failures.
 
@@ -15,6 +15,9 @@ use super::users::Role;
 
 /// vCenter's default idle timeout.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// A stolen session id is useful for this long at most (`sessions.max_lifetime_hours` in
+/// `config.json`).
+pub const MAX_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 /// Sessions kept at once: each login makes one, so an unbounded map is a memory leak any
 /// valid user (or script that never logs out) can drive.
 pub const MAX_SESSIONS: usize = 1000;
@@ -26,6 +29,7 @@ pub struct Session {
     pub created: DateTime<Utc>,
     pub last_accessed: DateTime<Utc>,
     last_used: Instant,
+    started: Instant,
 }
 
 #[derive(Debug)]
@@ -33,6 +37,7 @@ pub struct SessionStore {
     sessions: Mutex<HashMap<String, Session>>,
     max_sessions: usize,
     idle_timeout: Duration,
+    max_lifetime: Duration,
     /// Throttles the password checks of logins.
     pub login: LoginGuard,
 }
@@ -52,16 +57,34 @@ pub fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
 
 impl SessionStore {
     pub fn with_limits(max_sessions: usize, idle_timeout: Duration, login: LoginGuard) -> Self {
-        Self { sessions: Mutex::default(), max_sessions: max_sessions.max(1), idle_timeout, login }
+        Self {
+            sessions: Mutex::default(),
+            max_sessions: max_sessions.max(1),
+            idle_timeout,
+            max_lifetime: MAX_LIFETIME,
+            login,
+        }
+    }
+
+    /// The absolute lifetime of sessions (default [`MAX_LIFETIME`]).
+    #[must_use]
+    pub fn with_max_lifetime(mut self, max_lifetime: Duration) -> Self {
+        self.max_lifetime = max_lifetime;
+        self
+    }
+
+    fn expired(&self, s: &Session) -> bool {
+        s.last_used.elapsed() >= self.idle_timeout || s.started.elapsed() >= self.max_lifetime
     }
 
     pub fn create(&self, user: &str, role: Role) -> Result<String, getrandom::Error> {
         let token = random_hex(16)?;
         let now = Utc::now();
+        let started = Instant::now();
         let session =
-            Session { user: user.to_owned(), role, created: now, last_accessed: now, last_used: Instant::now() };
+            Session { user: user.to_owned(), role, created: now, last_accessed: now, last_used: started, started };
         let mut map = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.retain(|_, s| s.last_used.elapsed() < self.idle_timeout);
+        map.retain(|_, s| !self.expired(s));
         while map.len() >= self.max_sessions {
             let Some(oldest) = map.iter().min_by_key(|(_, s)| s.last_used).map(|(k, _)| k.clone()) else { break };
             if let Some(gone) = map.remove(&oldest) {
@@ -77,7 +100,7 @@ impl SessionStore {
     pub fn touch(&self, token: &str) -> Option<Session> {
         let mut map = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let s = map.get_mut(token)?;
-        if s.last_used.elapsed() >= self.idle_timeout {
+        if self.expired(s) {
             map.remove(token);
             return None;
         }
@@ -327,6 +350,16 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         assert!(short.touch(&t).is_none(), "idle past the timeout");
         assert!(short.is_empty());
+
+        let capped = SessionStore::with_limits(10, IDLE_TIMEOUT, LoginGuard::default())
+            .with_max_lifetime(Duration::from_millis(30));
+        let t = capped.create("a", Role::Admin).unwrap();
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(5));
+            assert!(capped.touch(&t).is_some(), "busy and young");
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(capped.touch(&t).is_none(), "past the absolute lifetime, however busy");
     }
 
     #[tokio::test]

@@ -239,14 +239,19 @@ The data dir holds, all written atomically (temporary file, fsync, rename):
 
 | path | what |
 |---|---|
-| `config.json` | users (`name`, `role`: `admin` or `read_only`, Argon2id `password_hash`) and optional `tls: {cert, key}` (PEM files to use instead of the generated ones), `trusted_ca_files` (PEM files of CAs trusted for online depots, besides the system's roots) and `bootloader_dir` (ISOLINUX.BIN, MBOOT.C32, EFIBOOT.IMG, BOOTX64.EFI, e.g. copied from an ESXi ISO: needed to export ISOs). To add a user, add `{"name": "…", "role": "read_only", "password": "…"}` and restart: the clear-text password is hashed and removed from the file. |
+| `config.json` | users (`name`, `role`: `admin` or `read_only`, Argon2id `password_hash`) and optional `tls: {cert, key}` (PEM files to use instead of the generated ones), `trusted_ca_files` (PEM files of CAs trusted for online depots, besides the system's roots) and `bootloader_dir` (ISOLINUX.BIN, MBOOT.C32, EFIBOOT.IMG, BOOTX64.EFI, e.g. copied from an ESXi ISO: needed to export ISOs). `sessions: {idle_timeout_minutes, max_lifetime_hours}` (defaults 30 and 12). Users are managed with `esxlcm users add|list|passwd|remove|role` (passwords from the terminal or `--password-stdin`); a running server re-reads the file when it changes (checked at each login and call). A `password` typed in by hand is hashed and removed from the file when it is read. |
 | `store/` | the service's mirror store (the same as `esxlcm mirror --store DATA_DIR/store`): every depot is a source of it (online depots `online-<n>`, offline bundles `offline-<n>`, the UMDS depot `umds`, and any source added with `esxlcm mirror`), synced and verified into snapshots and served to hosts at `/depots/<source>/index.xml`. Its SQLite database (`meta.sqlite`, versioned migrations) also holds the service's state, one row per object, each change one transaction: depots' API attributes (owner, how a bundle came in), the sync schedule, the inventory (clusters, hosts and their posted states), each cluster's and standalone host's commits, drafts and last scan, the image library, depot overrides, enablement records, apply policies, trusted root chains, and tasks. A `state.json` from an earlier version is taken in once and renamed `state.json.migrated`. |
 | `tls/` | the certificate made on first start: `ca.pem` (trust this), `server.pem`, `server.key`; `trusted-roots.pem`, the roots the API's HTTPS depots trust besides the system's (`trusted_ca_files` and the trust store's chains) |
 | `uploads/` | bundles uploaded for `PUSH` and not yet imported |
 | `exports/<id>/` | images built by the `export` operations of clusters, standalone hosts and library specs (`software-spec.json`, `offline-bundle.zip`, `image.iso`); the newest 20 are kept |
 
 Sessions live in memory (a restart logs everyone out, as on vCenter); they expire after 30
-minutes without use, and at most 1000 are kept (the least recently used goes first). Tasks
+minutes without use and 12 hours after login however busy (`sessions` in `config.json`),
+end when their user is removed, and at most 1000 are kept (the least recently used goes
+first). Every login and every call that changes state is recorded in the audit log (see
+below and `docs/SECURITY.md`). Every HTTPS answer carries `Strict-Transport-Security`,
+`X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer`
+and `Content-Security-Policy: default-src 'none'`. Tasks
 are kept in the store's database when they start and when they end: they survive a
 restart, and a task that was running when the server stopped reads FAILED, "interrupted by
 restart". One server per data dir (`.lock`); `esxlcm mirror` may use the store at the same
@@ -297,6 +302,7 @@ with the service ids shown. Changes need `admin`.
 | `com.esxlcm.inventory.hosts` | `get` | GET `/esxlcm/hosts/{host}` | no | done |  |
 | `com.esxlcm.inventory.hosts` | `delete` | DELETE `/esxlcm/hosts/{host}` | no | done | its depot overrides, apply policies and enablement record go with it |
 | `com.esxlcm.inventory.hosts.state` | `set` | PUT `/esxlcm/hosts/{host}/state` | no | done | body: the host-state document (JSON-RPC: an opaque value); checked with `esxlcm_solver::host_state` (`invalid_argument` names the bad path) |
+| `com.esxlcm.audit` | `list` | GET `/esxlcm/audit` | no | done | administrators only; the audit log, oldest first: `[{id, time, user?, client?, action, target?, result, detail?}]`; query `since` (RFC 3339) and `limit` (1–10000, default 100: the newest rows). One row per login (success or failure) and per call that changes state (administrator operations other than GETs, `POST /vum-fileupload`): `action` is `service.operation` (or `upload`), `target` the ids the input names (`cluster=domain-c7`) or what a create made (`created=…`), `result` `ok` or the error type, `detail` a started task's id. Also `esxlcm audit` |
 
 ```sh
 C=$(curl -s --cacert ca.pem -H "vmware-api-session-id: $T" -H 'content-type: application/json' -d '{"name":"prod"}' https://HOST:8443/api/esxlcm/clusters | tr -d '"')

@@ -1,6 +1,7 @@
 //! The operations served, each declared once with who may call it. Wire shapes come from
 //! the schema; handlers only see plain JSON checked against it.
 
+pub mod audit;
 pub mod cis;
 pub mod depot_content;
 pub mod depots;
@@ -114,6 +115,7 @@ const HSM_VERSIONS: &str = "com.vmware.esx.settings.hardware_support.managers.pa
 const INV_CLUSTERS: &str = "com.esxlcm.inventory.clusters";
 const INV_HOSTS: &str = "com.esxlcm.inventory.hosts";
 const INV_HOST_STATE: &str = "com.esxlcm.inventory.hosts.state";
+const AUDIT: &str = "com.esxlcm.audit";
 
 // H3's services.
 const C_OVERRIDES: &str = "com.vmware.esx.settings.clusters.depot_overrides";
@@ -179,6 +181,7 @@ pub static IMPLEMENTED: &[Implemented] = &[
     op!(INV_HOSTS, "get", Read, inventory::hosts_get),
     op!(INV_HOSTS, "delete", Admin, inventory::hosts_delete),
     op!(INV_HOST_STATE, "set", Admin, inventory::host_state_set),
+    op!(AUDIT, "list", Admin, audit::list),
     op!(SW, "get", Read, software::software_get),
     op!(SW, "scan", Admin, software::scan),
     op!(SW, "export", Admin, software::export),

@@ -1,0 +1,176 @@
+//! `esxlcm users`: the service's local accounts (DATA_DIR/config.json). The logic is
+//! `esxlcm_server::api::users`; this module parses, reads the password and renders.
+//! Passwords are never taken as arguments (they would show in `ps` and shell history):
+//! asked for on the terminal without echo, or read from stdin with `--password-stdin`.
+
+use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use esxlcm_server::api::users::{self, Role};
+
+use super::Status;
+use crate::output::{self, Table};
+
+const AFTER_HELP: &str = "\
+Users live in DATA_DIR/config.json with Argon2id password hashes; the file is rewritten
+atomically. A running `esxlcm serve` on the same DATA_DIR sees a change at its next login or
+call (it re-reads the file when it changes): a removed user's sessions end, a changed role
+applies to open sessions. The last administrator cannot be removed or demoted.
+
+Examples:
+  esxlcm users add alice --role admin                      # asks for the password twice
+  printf '%s\\n' \"$PW\" | esxlcm users add ci --role read-only --password-stdin
+  esxlcm users list --json
+  esxlcm users passwd alice
+  esxlcm users role alice read-only
+  esxlcm users remove ci";
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct UsersArgs {
+    #[command(subcommand)]
+    pub command: UsersCommand,
+
+    /// The service's data directory (as for `esxlcm serve`)
+    #[arg(long, value_name = "DATA_DIR", default_value = "esxlcm-data", env = "ESXLCM_DATA_DIR", global = true)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user
+    Add {
+        name: String,
+        /// What the user may do: admin (everything) or read-only (every read operation)
+        #[arg(long, value_enum, default_value = "read-only")]
+        role: RoleArg,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// List the users and their roles
+    List {
+        /// JSON: [{"name", "role"}]
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a user's password
+    Passwd {
+        name: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Remove a user
+    Remove { name: String },
+    /// Change a user's role
+    Role {
+        name: String,
+        #[arg(value_enum)]
+        role: RoleArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    #[value(name = "read-only", alias = "read_only")]
+    ReadOnly,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Admin => Self::Admin,
+            RoleArg::ReadOnly => Self::ReadOnly,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PasswordArgs {
+    /// Read the password from stdin (one line) instead of asking on the terminal
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+fn config_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("config.json")
+}
+
+pub fn run(args: &UsersArgs) -> anyhow::Result<Status> {
+    let path = config_path(&args.data_dir);
+    let mut out = output::stdout();
+    match &args.command {
+        UsersCommand::Add { name, role, password } => {
+            if !args.data_dir.is_dir() {
+                std::fs::create_dir_all(&args.data_dir)
+                    .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+            }
+            let pw = read_password(password, name)?;
+            let role = Role::from(*role);
+            users::add_user(&path, name, role, &pw).with_context(|| format!("adding user '{name}'"))?;
+            writeln!(out, "added user {name} ({}) to {}", role.as_str(), path.display())?;
+        }
+        UsersCommand::List { json } => {
+            let list = users::list_users(&path).with_context(|| format!("reading {}", path.display()))?;
+            if *json {
+                output::write_json(&mut out, &list)?;
+            } else if list.is_empty() {
+                writeln!(out, "no users in {}", path.display())?;
+            } else {
+                let mut table = Table::new(["NAME", "ROLE"]);
+                for u in &list {
+                    table.row([u.name.clone(), u.role.as_str().to_owned()]);
+                }
+                table.write(&mut out, "")?;
+            }
+        }
+        UsersCommand::Passwd { name, password } => {
+            // Refuse an unknown name before asking for a password.
+            let known = users::list_users(&path).with_context(|| format!("reading {}", path.display()))?;
+            if !known.iter().any(|u| &u.name == name) {
+                bail!("no user named '{name}' in {}", path.display());
+            }
+            let pw = read_password(password, name)?;
+            users::set_password(&path, name, &pw).with_context(|| format!("setting the password of '{name}'"))?;
+            writeln!(out, "password of {name} changed")?;
+        }
+        UsersCommand::Remove { name } => {
+            users::remove_user(&path, name).with_context(|| format!("removing user '{name}'"))?;
+            writeln!(out, "removed user {name}")?;
+        }
+        UsersCommand::Role { name, role } => {
+            let role = Role::from(*role);
+            let before =
+                users::set_role(&path, name, role).with_context(|| format!("changing the role of '{name}'"))?;
+            writeln!(out, "{name}: {} → {}", before.as_str(), role.as_str())?;
+        }
+    }
+    out.flush()?;
+    Ok(Status::Success)
+}
+
+/// The password: from stdin with `--password-stdin` (the first line), else asked twice on
+/// the terminal without echo.
+fn read_password(args: &PasswordArgs, name: &str) -> anyhow::Result<String> {
+    if args.password_stdin {
+        let mut text = String::new();
+        // One line of a sane length: a file piped in by mistake is not a password.
+        std::io::stdin().take(64 * 1024).read_to_string(&mut text).context("reading the password from stdin")?;
+        let line = text.lines().next().unwrap_or_default().to_owned();
+        if line.is_empty() {
+            bail!("no password on stdin");
+        }
+        return Ok(line);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("stdin is not a terminal: give the password on stdin with --password-stdin");
+    }
+    let first = rpassword::prompt_password(format!("password for {name}: ")).context("reading the password")?;
+    let again = rpassword::prompt_password("again: ").context("reading the password")?;
+    if first != again {
+        bail!("the passwords do not match");
+    }
+    Ok(first)
+}
