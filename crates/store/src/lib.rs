@@ -41,6 +41,7 @@ pub mod meta;
 pub mod ondemand;
 pub mod ops;
 pub mod schedule;
+pub mod signatures;
 pub mod source;
 pub mod status;
 pub mod store;
