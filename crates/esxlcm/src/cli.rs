@@ -4,13 +4,11 @@
 //! assembles them. To add `depot <x>`: write `cmd/<x>.rs` with `XArgs` and `run`, declare
 //! it in `cmd/mod.rs`, add a variant to [`DepotCommand`] and a line to `main.rs`'s dispatch.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Parser, Subcommand};
 
 use crate::cmd::audit::AuditArgs;
 use crate::cmd::check::CheckArgs;
+use crate::cmd::common::NetworkArgs;
 use crate::cmd::export::ExportArgs;
 use crate::cmd::generate::GenerateArgs;
 use crate::cmd::image::{ComplianceArgs, ResolveArgs};
@@ -127,55 +125,10 @@ pub enum ImageCommand {
     Inspect(InspectIsoArgs),
 }
 
-/// How to reach online depots; accepted before or after the subcommand.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Network options (online depots)")]
-pub struct NetworkArgs {
-    /// Also trust the CA certificates in this PEM file (repeatable)
-    #[arg(long = "ca-file", value_name = "FILE.pem", global = true)]
-    pub ca_files: Vec<PathBuf>,
-
-    /// Send every request through this proxy (default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY)
-    #[arg(long, value_name = "URL", global = true)]
-    pub proxy: Option<String>,
-
-    /// Add a request header, e.g. 'Authorization: Bearer TOKEN' (repeatable; never logged)
-    #[arg(
-        long = "header",
-        value_name = "NAME: VALUE",
-        global = true,
-        env = "ESXLCM_HTTP_HEADER",
-        hide_env_values = true
-    )]
-    pub headers: Vec<String>,
-
-    /// Seconds allowed to connect to a server
-    #[arg(long, value_name = "SECONDS", default_value_t = 15, global = true)]
-    pub connect_timeout: u64,
-
-    /// Seconds allowed for each step after connecting (the response, each read of a body)
-    #[arg(long, value_name = "SECONDS", default_value_t = 60, global = true)]
-    pub timeout: u64,
-}
-
-impl NetworkArgs {
-    /// The HTTP client's configuration: these flags, the CLI's advice, `file:` URLs allowed.
-    pub fn to_options(&self) -> esxlcm_net::ClientConfig {
-        esxlcm_net::ClientConfig {
-            ca_files: self.ca_files.clone(),
-            proxy: self.proxy.clone(),
-            headers: self.headers.clone(),
-            connect_timeout: Duration::from_secs(self.connect_timeout),
-            read_timeout: Duration::from_secs(self.timeout),
-            file_urls: true,
-            advice: crate::fetch::advice(),
-            ..Default::default()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use clap::CommandFactory;
 
     use super::*;

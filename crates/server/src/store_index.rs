@@ -98,12 +98,8 @@ impl crate::store_http::StoreIndex for StoreIndex {
             return Ok(());
         }
         let missing = |text: String| Unavailable::Missing(text);
-        let s = self
-            .store
-            .meta
-            .source(source)
-            .map_err(|_| missing(format!("no source '{source}' in this mirror store")))?;
-        let snapshots = self.store.meta.snapshots(s.id).map_err(|e| {
+        let s = self.store.source(source).map_err(|_| missing(format!("no source '{source}' in this mirror store")))?;
+        let snapshots = self.store.snapshots(&s).map_err(|e| {
             tracing::error!("{e}");
             missing(format!("cannot read the snapshots of '{source}'"))
         })?;
@@ -239,15 +235,15 @@ impl crate::store_http::StoreIndex for StoreIndex {
             overview.problems.push(format!("sync status: {e}"));
             Vec::new()
         });
-        match self.store.meta.sources() {
+        match self.store.sources() {
             Ok(sources) => {
                 for s in sources {
                     let name = s.config.name.clone();
                     let mut snapshots: Vec<i64> =
-                        self.store.meta.snapshots(s.id).map(|v| v.iter().map(|x| x.id).collect()).unwrap_or_default();
+                        self.store.snapshots(&s).map(|v| v.iter().map(|x| x.id).collect()).unwrap_or_default();
                     snapshots.sort_unstable();
                     let status = statuses.iter().find(|x| x.source == name).map(status_line);
-                    let published = self.store.meta.published(s.id).ok().flatten();
+                    let published = self.store.published_snapshot(&s).ok().flatten();
                     overview.sources.push(SourceSummary { name, published, snapshots, status });
                 }
             }

@@ -5,15 +5,16 @@
 //! of whatever it published, and returns a typed report. Front ends only render reports:
 //! the invariants (one writer, views follow publications) live here.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+use crate::blob::BlobId;
 use crate::carry::{self, ExportOptions, ExportReport, ImportReport};
 use crate::error::StoreError;
 use crate::gc::{self, GcReport};
-use crate::meta::CacheEntry;
+use crate::meta::{CacheEntry, Document, DocumentChange, FileEntry, QuarantineRecord, SnapshotInfo, SyncRun};
 use crate::schedule;
 use crate::source::{Source, SourceConfig};
 use crate::store::{Store, StoreLock};
@@ -331,6 +332,47 @@ impl Store {
     /// The snapshot a source publishes, if any.
     pub fn published_snapshot(&self, source: &Source) -> Result<Option<i64>, StoreError> {
         self.meta.published(source.id)
+    }
+
+    /// A source's snapshots, oldest first.
+    pub fn snapshots(&self, source: &Source) -> Result<Vec<SnapshotInfo>, StoreError> {
+        self.meta.snapshots(source.id)
+    }
+
+    /// The files of one snapshot (path → blob).
+    pub fn snapshot_files(&self, snapshot_id: i64) -> Result<Vec<FileEntry>, StoreError> {
+        self.meta.snapshot_files(snapshot_id)
+    }
+
+    /// Every payload that failed verification, with its source and reason.
+    pub fn quarantined(&self) -> Result<Vec<QuarantineRecord>, StoreError> {
+        self.meta.quarantined()
+    }
+
+    /// A source's latest sync or push, if any.
+    pub fn last_run(&self, source: &Source) -> Result<Option<SyncRun>, StoreError> {
+        self.meta.last_run(source.id)
+    }
+
+    /// Where a stored payload is on disk, when the blob store is local (hard links and
+    /// `sendfile` need it).
+    pub fn blob_path(&self, id: &BlobId) -> Option<PathBuf> {
+        self.blobs.local_path(id)
+    }
+
+    /// The service's state: every document (one row per object).
+    pub fn documents(&self) -> Result<Vec<Document>, StoreError> {
+        self.meta.documents()
+    }
+
+    /// The documents of one kind, `(id, body)`.
+    pub fn documents_of(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.meta.documents_of(kind)
+    }
+
+    /// Write (or, with no body, delete) documents in one transaction.
+    pub fn write_documents(&self, changes: &[DocumentChange]) -> Result<(), StoreError> {
+        self.meta.write_documents(changes)
     }
 
     /// One scheduler step: sync the sources due at `now`, if no other process holds the

@@ -44,8 +44,8 @@ use crate::source::Source;
 
 pub struct Store {
     root: PathBuf,
-    pub blobs: Box<dyn BlobStore>,
-    pub meta: Box<dyn MetaStore>,
+    pub(crate) blobs: Box<dyn BlobStore>,
+    pub(crate) meta: Box<dyn MetaStore>,
 }
 
 impl std::fmt::Debug for Store {

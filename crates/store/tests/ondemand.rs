@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::common::*;
 use esxlcm_store::Store;
 use esxlcm_store::ondemand::{OnDemand, OnDemandError};
+use esxlcm_store::ops::LockWait;
 use esxlcm_store::source::{PayloadPolicy, SourceConfig};
 use esxlcm_store::sync::Outcome;
 use esxlcm_store::{carry, verify, view};
@@ -20,7 +21,7 @@ use esxlcm_store::{carry, verify, view};
 fn add_on_demand(store: &Store, name: &str, url: &str) {
     let mut config = SourceConfig::new(name, url).unwrap();
     config.payloads = PayloadPolicy::OnDemand;
-    store.meta.add_source(&config).unwrap();
+    store.add_source(&config, LockWait::NONE).unwrap();
 }
 
 /// A generated depot of `base_images` base images served on loopback, and an empty store
@@ -105,7 +106,7 @@ fn an_on_demand_source_syncs_metadata_and_fetches_each_vib_once_when_asked() {
     }
     assert!(err.to_string().contains(&bad_id), "{err}");
     assert!(!published.join(&bad).exists());
-    assert_eq!(store.meta.quarantined().unwrap().last().unwrap().name, bad_id);
+    assert_eq!(store.quarantined().unwrap().last().unwrap().name, bad_id);
     let v = verify::verify(&store).unwrap();
     assert!(v.is_clean(), "{:?}", v.problems);
     assert_eq!(v.not_fetched, all_vibs.len() - 2);
@@ -171,13 +172,13 @@ fn an_on_demand_source_with_only_for_records_only_the_images_vibs() {
     let mut config = SourceConfig::new("branch", &server.url("vmw-depot-index.xml")).unwrap();
     config.payloads = PayloadPolicy::OnDemand;
     config.only_for = vec![spec];
-    store.meta.add_source(&config).unwrap();
+    store.add_source(&config, LockWait::NONE).unwrap();
 
     let r = sync(&store, "branch").unwrap();
     assert_eq!(r.outcome, Outcome::Published);
     assert_eq!(r.deferred, want.vibs.len(), "only the image's VIBs are recorded");
     assert_eq!(count(&server.take_hits(), 200, |p| p.ends_with(".vib")), 0);
-    let (id, files) = store.published_files(&store.meta.source("branch").unwrap()).unwrap().unwrap();
+    let (id, files) = store.published_files(&store.source("branch").unwrap()).unwrap().unwrap();
     let listed: Vec<&str> = files.iter().filter(|f| f.path.ends_with(".vib")).map(|f| f.path.as_str()).collect();
     assert_eq!(listed.len(), want.vibs.len());
     // Fetched from its upstream path on request.

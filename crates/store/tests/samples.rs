@@ -4,8 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use esxlcm_store::Store;
+use esxlcm_store::ops::{LockWait, Selection};
 use esxlcm_store::source::SourceConfig;
-use esxlcm_store::sync::{NoProgress, Outcome, SyncOptions, sync_source, transport_for};
+use esxlcm_store::sync::{NoProgress, Outcome, SyncOptions};
 use esxlcm_test_support::samples_dir;
 
 #[test]
@@ -23,10 +24,10 @@ fn every_sample_bundle_syncs_verified() {
     for (i, bundle) in bundles.iter().enumerate() {
         let name = format!("sample{i}");
         let url = url::Url::from_file_path(bundle).unwrap();
-        store.meta.add_source(&SourceConfig::new(&name, url.as_str()).unwrap()).unwrap();
-        let source = store.meta.source(&name).unwrap();
-        let t = transport_for(&source).unwrap();
-        let r = sync_source(&store, &name, t.as_ref(), &SyncOptions::default(), &NoProgress);
+        store.add_source(&SourceConfig::new(&name, url.as_str()).unwrap(), LockWait::NONE).unwrap();
+        let selection = Selection::Named(vec![name.clone()]);
+        let batch = store.sync(&selection, &SyncOptions::default(), LockWait::NONE, &|_| Box::new(NoProgress)).unwrap();
+        let r = batch.runs.into_iter().next().unwrap().result;
         outcomes.push((bundle.file_name().unwrap().to_string_lossy().into_owned(), r.map(|r| (r.outcome, r.files))));
     }
     for (bundle, r) in &outcomes {

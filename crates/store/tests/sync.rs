@@ -14,7 +14,7 @@ use esxlcm_store::sync::Outcome;
 use esxlcm_store::{gc, verify};
 
 fn add(store: &Store, name: &str, url: &str) {
-    store.meta.add_source(&SourceConfig::new(name, url).unwrap()).unwrap();
+    store.add_source(&SourceConfig::new(name, url).unwrap(), LockWait::NONE).unwrap();
 }
 
 fn published_tree(store: &Store, name: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
@@ -75,7 +75,7 @@ fn file_url_sync_publishes_the_upstream_tree_and_fetches_only_changes() {
     assert_eq!(r3.outcome, Outcome::Unchanged);
     assert_eq!((r3.files_fetched, r3.not_modified), (0, 3), "all three documents answered 304");
     assert_eq!(r3.snapshot, r2.snapshot);
-    assert_eq!(f.store.meta.snapshots(f.store.meta.source("up").unwrap().id).unwrap().len(), 2);
+    assert_eq!(f.store.snapshots(&f.store.source("up").unwrap()).unwrap().len(), 2);
     assert_clean(&f.store);
 }
 
@@ -108,7 +108,7 @@ fn http_sync_uses_etags_rejects_a_corrupt_vib_and_keeps_the_old_snapshot_publish
     assert!(r2.rejected[0].reason.contains("sha-256"), "{}", r2.rejected[0].reason);
     assert!(r2.rejected[0].quarantine_file.is_file());
     assert_eq!(fs::read(&r2.rejected[0].quarantine_file).unwrap(), fs::read(f.upstream.join(&bad)).unwrap());
-    let q = f.store.meta.quarantined().unwrap();
+    let q = f.store.quarantined().unwrap();
     assert_eq!((q.len(), q[0].name.as_str()), (1, bad_id.as_str()));
     assert_eq!(r2.snapshot, r1.snapshot, "the previous snapshot stays published");
     assert_eq!(published_tree(&f.store, "up"), v1_published);
@@ -144,7 +144,10 @@ fn an_interrupted_download_resumes_with_a_range_request() {
 
     let err = sync(&f.store, "up").unwrap_err();
     assert!(err.to_string().contains("could not be downloaded"), "{err}");
-    assert!(f.store.meta.published(1).unwrap().is_none(), "nothing published from a failed run");
+    assert!(
+        f.store.published_snapshot(&f.store.source("up").unwrap()).unwrap().is_none(),
+        "nothing published from a failed run"
+    );
     let parts: Vec<_> = fs::read_dir(f.store.staging_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -173,14 +176,14 @@ fn filters_by_vendor_and_platform() {
     let url = url::Url::from_directory_path(&f.upstream).unwrap().to_string();
     let mut cfg = SourceConfig::new("other-vendor", &url).unwrap();
     cfg.vendors = vec!["dell".into()];
-    f.store.meta.add_source(&cfg).unwrap();
+    f.store.add_source(&cfg, LockWait::NONE).unwrap();
     let mut cfg = SourceConfig::new("esxi7", &url).unwrap();
     cfg.platforms = vec!["7.0".into()];
-    f.store.meta.add_source(&cfg).unwrap();
+    f.store.add_source(&cfg, LockWait::NONE).unwrap();
     let mut cfg = SourceConfig::new("esxi8", &url).unwrap();
     cfg.platforms = vec!["8.0.3".into()];
     cfg.vendors = vec!["VMware".into()];
-    f.store.meta.add_source(&cfg).unwrap();
+    f.store.add_source(&cfg, LockWait::NONE).unwrap();
 
     sync(&f.store, "other-vendor").unwrap();
     let t = published_tree(&f.store, "other-vendor");
@@ -231,9 +234,9 @@ fn bundles_over_file_and_http_are_unpacked_and_not_fetched_twice() {
     assert_eq!(count(&hits, 200, |p| p == "depot.zip"), 1, "{hits:?}");
     assert_eq!(count(&hits, 304, |p| p == "depot.zip"), 1, "{hits:?}");
     // Both sources carry the same VIBs: stored once.
-    let referenced = store.meta.referenced_blobs().unwrap().len();
-    assert_eq!(store.blobs.list().unwrap().len(), referenced);
-    assert!(referenced < 2 * vib_count(&tree(&reference)));
+    let stored = verify::verify(&store).unwrap();
+    assert_eq!(stored.unreferenced_blobs, 0);
+    assert!(stored.blobs_checked < 2 * vib_count(&tree(&reference)));
     assert_clean(&store);
 }
 
@@ -243,7 +246,7 @@ fn rollback_retention_and_gc() {
     let url = url::Url::from_directory_path(&f.upstream).unwrap().to_string();
     let mut cfg = SourceConfig::new("up", &url).unwrap();
     cfg.retention = 2;
-    let source = f.store.meta.add_source(&cfg).unwrap();
+    let source = f.store.add_source(&cfg, LockWait::NONE).unwrap();
     let v1 = tree(&f.upstream);
     let r1 = sync(&f.store, "up").unwrap();
     update_upstream(&f.v2, &f.upstream);
@@ -266,17 +269,17 @@ fn rollback_retention_and_gc() {
     let r3 = sync(&f.store, "up").unwrap();
     assert_eq!(r3.outcome, Outcome::Published);
     assert_eq!(r3.expired, vec![r1.snapshot.unwrap()]);
-    let ids: Vec<i64> = f.store.meta.snapshots(source.id).unwrap().iter().map(|s| s.id).collect();
+    let ids: Vec<i64> = f.store.snapshots(&source).unwrap().iter().map(|s| s.id).collect();
     assert_eq!(ids, vec![r2.snapshot.unwrap(), r3.snapshot.unwrap()]);
 
     // Blobs only the expired snapshot used: its metadata.zip and the VIBs v2 dropped.
     let v2 = tree(&f.v2);
     let dropped = v1.iter().filter(|(k, v)| k.ends_with(".vib") && !v2.values().any(|w| w == *v)).count();
     assert!(dropped > 0);
-    let before = f.store.blobs.list().unwrap().len();
+    let before = verify::verify(&f.store).unwrap().blobs_checked;
     let g = gc::collect(&f.store).unwrap();
     assert_eq!(g.blobs_deleted, 1 + dropped, "{g:?}");
-    assert_eq!(f.store.blobs.list().unwrap().len(), before - 1 - dropped);
+    assert_eq!(verify::verify(&f.store).unwrap().blobs_checked, before - 1 - dropped);
     let mut want = tree(&f.v2);
     want.insert("vmw/vendor-index.xml".into(), fs::read(&extra).unwrap());
     assert_eq!(published_tree(&f.store, "up"), want);
@@ -290,7 +293,7 @@ fn source_headers_are_sent_and_tokens_stay_out_of_errors() {
     let token = "aB3dE5fG7hI9jK1lM3nO5pQ7";
     let mut cfg = SourceConfig::new("private", &server.url(&format!("{token}/index.xml"))).unwrap();
     cfg.headers = vec!["X-Token: hunter2".into()];
-    f.store.meta.add_source(&cfg).unwrap();
+    f.store.add_source(&cfg, LockWait::NONE).unwrap();
     let err = sync(&f.store, "private").unwrap_err().to_string();
     assert!(!err.contains(token) && !err.contains("hunter2"), "{err}");
     assert!(err.contains("/***/index.xml"), "{err}");
@@ -301,18 +304,18 @@ fn source_headers_are_sent_and_tokens_stay_out_of_errors() {
     let mut cfg = SourceConfig::new("lazy", &server.url("index.xml")).unwrap();
     cfg.payloads = esxlcm_store::source::PayloadPolicy::OnDemand;
     cfg.headers = vec!["X-Token: lazy-token".into()];
-    f.store.meta.add_source(&cfg).unwrap();
+    f.store.add_source(&cfg, LockWait::NONE).unwrap();
     server.shared.tokens.lock().unwrap().clear();
     let r = sync(&f.store, "lazy").unwrap();
     assert!(r.outcome == Outcome::Published && r.deferred > 0, "{r:?}");
-    let (id, files) = f.store.published_files(&f.store.meta.source("lazy").unwrap()).unwrap().unwrap();
+    let (id, files) = f.store.published_files(&f.store.source("lazy").unwrap()).unwrap().unwrap();
     let vib = files.iter().find(|x| x.path.ends_with(".vib")).unwrap();
     let fetcher = esxlcm_store::ondemand::OnDemand::new();
     let served = fetcher.serve_file(&f.store, "lazy", Some(id), &vib.path).unwrap();
     assert_eq!(fs::read(served).unwrap(), fs::read(f.upstream.join(&vib.path)).unwrap());
     let tokens = server.shared.tokens.lock().unwrap().clone();
     assert!(tokens.len() == 4 && tokens.iter().all(|t| t.as_deref() == Some("lazy-token")), "{tokens:?}");
-    let run = f.store.meta.last_run(f.store.meta.source("private").unwrap().id).unwrap().unwrap();
+    let run = f.store.last_run(&f.store.source("private").unwrap()).unwrap().unwrap();
     assert_eq!(run.outcome, "failed");
 }
 

@@ -14,6 +14,7 @@ use esxlcm_depot::generate::{GeneratorConfig, generate_to_tree};
 use esxlcm_depot::model::{VendorEntry, VendorList};
 use esxlcm_depot::source::{Depot, OpenOptions};
 use esxlcm_store::Store;
+use esxlcm_store::ops::LockWait;
 use esxlcm_store::source::{SourceConfig, SourceKind};
 use esxlcm_store::sync::Outcome;
 
@@ -82,7 +83,7 @@ fn a_local_umds_export_publishes_every_vendor_as_one_depot() {
     let url = url::Url::from_directory_path(&export).unwrap().to_string();
     let config = SourceConfig::new("umds", &url).unwrap();
     assert_eq!(config.kind, SourceKind::Umds, "a directory holding hostupdate/ is a UMDS export");
-    store.meta.add_source(&config).unwrap();
+    store.add_source(&config, LockWait::NONE).unwrap();
 
     let r = sync(&store, "umds").unwrap();
     assert_eq!(r.outcome, Outcome::Published);
@@ -103,7 +104,7 @@ fn a_local_umds_export_publishes_every_vendor_as_one_depot() {
     // The vendor filter works on the vendor directories.
     let mut only_del = SourceConfig::new("del", &url).unwrap();
     only_del.vendors = vec!["del".into()];
-    store.meta.add_source(&only_del).unwrap();
+    store.add_source(&only_del, LockWait::NONE).unwrap();
     sync(&store, "del").unwrap();
     assert!(exported_part(&store, "del").keys().all(|k| k.starts_with("hostupdate/DEL/")));
     assert_eq!(
@@ -121,7 +122,7 @@ fn over_http_a_umds_export_needs_its_index_and_says_so() {
     let store = Store::open(&dir.path().join("store")).unwrap();
     let mut config = SourceConfig::new("web", &server.url("")).unwrap();
     config.kind = SourceKind::Umds;
-    store.meta.add_source(&config).unwrap();
+    store.add_source(&config, LockWait::NONE).unwrap();
 
     let err = sync(&store, "web").unwrap_err().to_string();
     assert!(err.contains("no index.xml") && err.contains("hostupdate/"), "{err}");

@@ -14,6 +14,7 @@ use esxlcm_depot::generate::{GeneratorConfig, generate_to_tree};
 use esxlcm_depot::model::ReleaseKind;
 use esxlcm_depot::source::{Depot, OpenOptions};
 use esxlcm_solver::{ResolveOptions, SoftwareSpec, resolve};
+use esxlcm_store::ops::LockWait;
 use esxlcm_store::source::SourceConfig;
 use esxlcm_store::sync::Outcome;
 use esxlcm_store::view::{self, Refreshed, ViewError};
@@ -22,7 +23,7 @@ use esxlcm_store::{Store, gc};
 fn add_source(store: &Store, name: &str, dir: &Path, retention: u32) {
     let mut config = SourceConfig::new(name, url::Url::from_directory_path(dir).unwrap().as_str()).unwrap();
     config.retention = retention;
-    store.meta.add_source(&config).unwrap();
+    store.add_source(&config, LockWait::NONE).unwrap();
 }
 
 fn catalog(dir: &Path) -> Catalog {
@@ -80,7 +81,7 @@ fn a_merged_view_serves_both_sources_from_hard_links() {
     for v in merged.vibs() {
         let path = served.join("all").join(&v.vib.location.as_ref().unwrap().relative_path);
         let sha = &v.vib.location.as_ref().unwrap().checksum.value;
-        let blob = store.blobs.local_path(&esxlcm_store::blob::BlobId::parse(sha).unwrap()).unwrap();
+        let blob = store.blob_path(&esxlcm_store::blob::BlobId::parse(sha).unwrap()).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().ino(), std::fs::metadata(&blob).unwrap().ino(), "{path:?}");
     }
 
@@ -207,13 +208,13 @@ fn gc_keeps_the_blobs_a_view_links_after_retention_removes_their_snapshot() {
     std::fs::remove_dir_all(&up).unwrap();
     copy_dir(&v1, &up);
     assert_eq!(sync(&store, "vmw").unwrap().outcome, Outcome::Published);
-    assert!(store.meta.snapshots(store.meta.source("vmw").unwrap().id).unwrap().iter().all(|s| s.id != first));
-    let by_snapshots = store.meta.referenced_blobs().unwrap();
+    assert!(store.snapshots(&store.source("vmw").unwrap()).unwrap().iter().all(|s| s.id != first));
+    let by_snapshots = referenced_by_snapshots(&store);
     let report = gc::collect(&store).unwrap();
     assert!(report.blobs_deleted >= 1, "the first snapshot's metadata.zip goes: {report:?}");
     for blob in &b.blobs {
         let id = esxlcm_store::blob::BlobId::parse(blob).unwrap();
-        assert!(store.blobs.contains(&id).unwrap(), "blob {blob} of the view is kept");
+        assert!(store.blob_path(&id).unwrap().is_file(), "blob {blob} of the view is kept");
     }
     let alone = b.blobs.iter().filter(|x| !by_snapshots.iter().any(|o| o.as_str() == x.as_str())).count();
     assert!(alone > 5, "the withdrawn release's VIBs are the view's alone ({alone})");
@@ -223,7 +224,18 @@ fn gc_keeps_the_blobs_a_view_links_after_retention_removes_their_snapshot() {
     assert_ne!(b2.snapshots, b.snapshots);
     view::remove(&store, "pinned").unwrap();
     let after = gc::collect(&store).unwrap();
-    assert_eq!(after.blobs_kept, store.meta.referenced_blobs().unwrap().len());
+    assert_eq!(after.blobs_kept, referenced_by_snapshots(&store).len());
+}
+
+/// The blobs some snapshot of some source names.
+fn referenced_by_snapshots(store: &Store) -> BTreeSet<String> {
+    let mut blobs = BTreeSet::new();
+    for source in store.sources().unwrap() {
+        for snapshot in store.snapshots(&source).unwrap() {
+            blobs.extend(store.snapshot_files(snapshot.id).unwrap().into_iter().map(|f| f.blob.as_str().to_owned()));
+        }
+    }
+    blobs
 }
 
 fn copy_dir(from: &Path, to: &Path) {

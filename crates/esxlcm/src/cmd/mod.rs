@@ -11,16 +11,13 @@
 //!   [`ContentError`] and [`exit_code_of`]) and 2 otherwise (usage, I/O, network).
 //! * Output goes to the writer of [`crate::output`]; logs and errors to stderr.
 
-use std::sync::{Arc, OnceLock};
+use esxlcm_depot::source::{ContainerError, FetchError, SourceError};
 
-use anyhow::Context as _;
-use esxlcm_depot::source::{ContainerError, Depot, FetchError, OpenOptions, SourceError};
-
-use crate::fetch::{redact_text, redact_url_str};
-use esxlcm_net::{ClientConfig, HttpClient};
+use crate::fetch::redact_text;
 
 pub mod audit;
 pub mod check;
+pub mod common;
 pub mod export;
 pub mod generate;
 pub mod image;
@@ -28,66 +25,10 @@ pub mod image_build;
 pub mod image_inspect;
 pub mod inspect;
 pub mod mirror;
-pub mod mirror_view;
 pub mod serve;
 pub mod users;
 
-/// What a command that ran to the end found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Nothing to report: exit 0.
-    Success,
-    /// The content has problems the command reported: exit 1.
-    Findings,
-}
-
-/// Exit codes, as documented in `esxlcm --help`.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FINDINGS: u8 = 1;
-    pub const USAGE_OR_IO: u8 = 2;
-}
-
-/// Shared by every command: how to reach online depots.
-#[derive(Debug)]
-pub struct Context {
-    http: ClientConfig,
-    fetch: OnceLock<Arc<HttpClient>>,
-}
-
-impl Context {
-    pub fn new(http: ClientConfig) -> Self {
-        Self { http, fetch: OnceLock::new() }
-    }
-
-    /// The HTTP fetcher, built on first use (a bad `--ca-file` is reported here).
-    pub fn fetch(&self) -> anyhow::Result<Arc<HttpClient>> {
-        if let Some(f) = self.fetch.get() {
-            return Ok(Arc::clone(f));
-        }
-        let f = Arc::new(
-            HttpClient::new(&self.http).context("the network options (--ca-file, --proxy, --header) cannot be used")?,
-        );
-        Ok(Arc::clone(self.fetch.get_or_init(|| f)))
-    }
-
-    /// Options for [`Depot::open`] that read `http(s):` and `file:` URLs.
-    pub fn open_options(&self) -> anyhow::Result<OpenOptions> {
-        Ok(OpenOptions { fetch: self.fetch()?, ..Default::default() })
-    }
-
-    /// Open one depot source (path or URL) with a message that names it.
-    pub fn open_depot(&self, source: &str) -> anyhow::Result<Depot> {
-        let options = self.open_options()?;
-        Depot::open(source, &options).with_context(|| format!("cannot read depot {}", redact_url_str(source)))
-    }
-}
-
-/// An error in the content of the input (exit 1), for commands that find one outside
-/// the depot crate's own error types.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ContentError(pub String);
+pub use common::{ContentError, Context, Status, exit};
 
 /// The exit code for an error: 1 if it is about content, 2 for usage, I/O and network.
 pub fn exit_code_of(err: &anyhow::Error) -> u8 {

@@ -296,7 +296,7 @@ impl DocumentState {
     /// Load the state; a store without any (a new data dir, or one from before the state
     /// moved into the database) takes `legacy` (`state.json`) once, if it exists.
     pub fn load(&self, legacy: &Path) -> Result<ServerState, PersistError> {
-        let mut docs = self.store.meta.documents().map_err(|e| self.db_error(&e))?;
+        let mut docs = self.store.documents().map_err(|e| self.db_error(&e))?;
         // Tasks are kept beside the state, not in it ([`StoreTaskLog`]).
         docs.retain(|d| d.kind != TASKS);
         let state = if docs.is_empty() {
@@ -346,7 +346,7 @@ impl DocumentState {
             .map_err(|e| PersistError::new(Path::new("server state"), io::Error::other(e)))?;
         let mut saved = self.saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let changes = diff(&saved, &next);
-        self.store.meta.write_documents(&changes).map_err(|e| self.db_error(&e))?;
+        self.store.write_documents(&changes).map_err(|e| self.db_error(&e))?;
         *saved = next;
         Ok(())
     }
@@ -367,7 +367,7 @@ impl StoreTaskLog {
 
     fn write(&self, id: &str, body: Option<String>) {
         let change = esxlcm_store::meta::DocumentChange { kind: TASKS.into(), id: id.to_owned(), body };
-        if let Err(e) = self.store.meta.write_documents(&[change]) {
+        if let Err(e) = self.store.write_documents(&[change]) {
             // A task that cannot be kept still runs; a restart would forget it.
             tracing::error!(task = id, "keeping the task: {e}");
         }
@@ -376,7 +376,7 @@ impl StoreTaskLog {
 
 impl crate::api::tasks::TaskLog for StoreTaskLog {
     fn load(&self) -> Vec<crate::api::tasks::StoredTask> {
-        match self.store.meta.documents_of(TASKS) {
+        match self.store.documents_of(TASKS) {
             Ok(rows) => rows
                 .into_iter()
                 .filter_map(|(id, body)| match serde_json::from_str(&body) {

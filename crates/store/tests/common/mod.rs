@@ -34,8 +34,10 @@ pub fn generate_bundle(base_images: usize, path: &Path) {
 }
 
 /// Sync source `name` of `store` with its own transport, three transfers at a time.
+/// The engine step itself, not `Store::sync`: views are left as they were, so the view
+/// tests decide when a view follows its sources.
 pub fn sync(store: &Store, name: &str) -> Result<SyncReport, esxlcm_store::StoreError> {
-    let source = store.meta.source(name).unwrap();
+    let source = store.source(name).unwrap();
     let transport = transport_for(&source).unwrap();
     sync_source(store, name, transport.as_ref(), &SyncOptions { parallel: 3 }, &NoProgress)
 }

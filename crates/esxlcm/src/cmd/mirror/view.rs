@@ -9,11 +9,12 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use esxlcm_store::Store;
 use esxlcm_store::ops::LockWait;
-use esxlcm_store::view::{self, Refreshed, ViewBuild, ViewError};
+use esxlcm_store::view::{self, RefreshResult, ViewBuild};
 use serde::Serialize;
 
-use super::Status;
-use crate::output::{self, Table, count, human_size};
+use super::render::{describe_build, refresh_line, views_status};
+use crate::cmd::Status;
+use crate::output::{self, Table};
 
 const AFTER_HELP: &str = "\
 A view is one online depot made from the published snapshots of its sources:
@@ -105,26 +106,13 @@ pub fn run(store: &Store, args: &ViewArgs, out: &mut dyn Write) -> anyhow::Resul
                 writeln!(out, "no views; add one with `esxlcm mirror view add NAME --source SOURCE`")?;
                 return Ok(Status::Success);
             }
-            let mut failed = false;
+            let mut status = Status::Success;
             for (name, result) in &refreshed {
-                failed |= report(out, name, result)?;
+                status = status.combine(report_refresh(out, name, result)?);
             }
-            Ok(if failed { Status::Findings } else { Status::Success })
+            Ok(status)
         }
     }
-}
-
-/// One line per view an operation rebuilt (those left unchanged say nothing). Returns
-/// whether one failed (its previous build stays published).
-pub fn report_refreshes(refreshes: &[esxlcm_store::ops::ViewRefresh], out: &mut dyn Write) -> anyhow::Result<bool> {
-    let mut failed = false;
-    for (name, result) in refreshes {
-        if matches!(result, Ok(Refreshed::Unchanged(_))) {
-            continue;
-        }
-        failed |= report(out, name, result)?;
-    }
-    Ok(failed)
 }
 
 fn add(store: &Store, a: &AddArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
@@ -134,37 +122,14 @@ fn add(store: &Store, a: &AddArgs, out: &mut dyn Write) -> anyhow::Result<Status
     };
     let (record, built) = store.add_view(&a.name, &a.sources, spec.as_deref(), LockWait::NONE)?;
     writeln!(out, "added {} view '{}' of {}", record.definition.kind(), a.name, record.definition.sources.join(", "))?;
-    let failed = report(out, &a.name, &built)?;
-    Ok(if failed { Status::Findings } else { Status::Success })
+    report_refresh(out, &a.name, &built)
 }
 
-/// One line for a refresh; true when it failed.
-fn report(out: &mut dyn Write, name: &str, result: &Result<Refreshed, ViewError>) -> anyhow::Result<bool> {
-    match result {
-        Ok(Refreshed::Built(b)) => writeln!(out, "{name}: published build {} ({})", b.number, describe(b))?,
-        Ok(Refreshed::Unchanged(b)) => writeln!(out, "{name}: unchanged, build {} stays published", b.number)?,
-        Err(e @ ViewError::NothingPublished { .. }) => {
-            writeln!(out, "{name}: not built yet: {e}")?;
-        }
-        Err(e) => {
-            tracing::error!("{e}");
-            writeln!(out, "{name}: FAILED: {e}")?;
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// `12 components, 40 VIBs (3.1 MiB) from vmw@3, dell@5`.
-fn describe(b: &ViewBuild) -> String {
-    let from: Vec<String> = b.snapshots.iter().map(|(s, id)| format!("{s}@{id}")).collect();
-    format!(
-        "{}, {} ({}) from {}",
-        count(b.components, "component", "components"),
-        count(b.vibs, "VIB", "VIBs"),
-        human_size(b.vib_bytes),
-        from.join(", ")
-    )
+/// Writes one view's refresh line; `Findings` when it failed.
+fn report_refresh(out: &mut dyn Write, name: &str, result: &RefreshResult) -> anyhow::Result<Status> {
+    let (line, failed) = refresh_line(name, result);
+    writeln!(out, "{line}")?;
+    Ok(views_status(failed))
 }
 
 #[derive(Serialize)]
@@ -203,7 +168,7 @@ fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status
     let mut t = Table::new(["NAME", "KIND", "SOURCES", "BUILD", "CONTENT", "URL"]);
     for r in &records {
         let (build, content) = match &r.build {
-            Some(b) => (b.number.to_string(), describe(b)),
+            Some(b) => (b.number.to_string(), describe_build(b)),
             None => ("-".to_owned(), "not built".to_owned()),
         };
         t.row([
