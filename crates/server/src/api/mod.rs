@@ -21,6 +21,7 @@
 pub mod datavalue;
 pub mod dispatch;
 pub mod errors;
+pub mod handler;
 pub mod jsonrpc;
 pub mod persist;
 pub mod rest;

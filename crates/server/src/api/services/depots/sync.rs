@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{DepotKind, STORE_WAIT, store_error};
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::ServerState;
 use crate::api::tasks::Progress;
 use esxlcm_net::redact::{redact_text, redact_url_str};
