@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::datavalue::{DataValue, StructValue};
-use super::typed::untyped_plain;
+use super::typed::{ConvError, untyped_plain};
 
 const MESSAGE_STRUCT: &str = "com.vmware.vapi.std.localizable_message";
 
@@ -230,6 +230,12 @@ impl ApiError {
             obj.insert("data".into(), untyped_plain(data));
         }
         body
+    }
+}
+
+impl From<ConvError> for ApiError {
+    fn from(e: ConvError) -> Self {
+        Self::new(ErrorKind::InvalidArgument, "com.vmware.esxlcm.invalid_input", e.to_string())
     }
 }
 
