@@ -14,8 +14,10 @@ use esxlcm_depot::catalog::Catalog;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::host_state::{HostIdentity, HostState};
 use crate::notification::{Notification, Severity, ids};
-use crate::resolve::{Resolution, ResolveOptions, resolve};
+use crate::options::ResolveOptions;
+use crate::resolve::{Resolution, resolve};
 use crate::spec::SoftwareSpec;
 
 /// Which hosts an alternative image is for.
@@ -33,16 +35,6 @@ pub struct HardwareSpec {
     pub vendor: Option<String>,
     pub models: Vec<String>,
     pub families: Vec<String>,
-    pub oem_strings: Vec<String>,
-}
-
-/// What selection looks at on a host.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct HostIdentity {
-    pub uuid: String,
-    pub vendor: String,
-    pub model: String,
-    pub family: String,
     pub oem_strings: Vec<String>,
 }
 
@@ -159,10 +151,7 @@ impl SpecResolution {
 /// What compliance checks a host against: its image (main or alternative) by the spec's
 /// selection criteria. A host that several alternatives select is checked against the
 /// main image and marked INCOMPATIBLE with a note naming them.
-pub fn check_host(
-    spec: &SpecResolution,
-    state: Option<&crate::host_state::HostState>,
-) -> crate::compliance::HostCompliance {
+pub fn check_host(spec: &SpecResolution, state: Option<&HostState>) -> crate::compliance::HostCompliance {
     let identity = state.and_then(|s| s.hardware.as_ref()).map(|h| h.identity()).unwrap_or_default();
     match spec.image_for(&identity) {
         Ok(None) => crate::compliance::check_host(&spec.main.image, state),

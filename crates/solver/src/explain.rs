@@ -10,10 +10,9 @@ use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::model::{Constraint, Vib};
 use petgraph::visit::{Bfs, Reversed};
 
-use crate::image::EffectiveImage;
+use crate::graph::{VibGraph, satisfies};
+use crate::image::{EffectiveImage, source_text};
 use crate::notification::{Notification, Severity, ids};
-use crate::resolve::source_text;
-use crate::validate::{VibGraph, satisfies};
 
 /// At most this many alternatives of one kind are named.
 const MAX_LISTED: usize = 3;

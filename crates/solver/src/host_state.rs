@@ -268,10 +268,21 @@ impl InstalledAddOn {
     }
 }
 
+/// What an alternative image's selection criteria ([`crate::alternatives`]) look at on a
+/// host.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HostIdentity {
+    pub uuid: String,
+    pub vendor: String,
+    pub model: String,
+    pub family: String,
+    pub oem_strings: Vec<String>,
+}
+
 impl HardwareInfo {
     /// What an alternative image's selection criteria compare.
-    pub fn identity(&self) -> crate::alternatives::HostIdentity {
-        crate::alternatives::HostIdentity {
+    pub fn identity(&self) -> HostIdentity {
+        HostIdentity {
             uuid: self.uuid.clone().unwrap_or_default(),
             vendor: self.vendor.clone().unwrap_or_default(),
             model: self.model.clone().unwrap_or_default(),

@@ -55,3 +55,14 @@ impl EffectiveImage {
         self.vibs.values().map(|v| v.acceptance_level).min()
     }
 }
+
+/// How findings name where a component's version came from.
+pub(crate) fn source_text(source: ComponentSource) -> &'static str {
+    match source {
+        ComponentSource::BaseImage => "base image",
+        ComponentSource::AddOn => "add-on",
+        ComponentSource::HardwareSupport => "hardware support package",
+        ComponentSource::User => "spec",
+        ComponentSource::Solution => "solution",
+    }
+}

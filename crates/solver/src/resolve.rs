@@ -24,25 +24,16 @@
 use std::collections::BTreeSet;
 
 use esxlcm_depot::catalog::Catalog;
-use esxlcm_depot::model::{AcceptanceLevel, ReleaseKind, ReleaseUnit};
+use esxlcm_depot::model::{ReleaseKind, ReleaseUnit};
 use esxlcm_version::Version;
 use serde::Serialize;
 
-use crate::image::{ComponentSource, EffectiveImage, ImageComponent};
+use crate::image::{ComponentSource, EffectiveImage, ImageComponent, source_text};
 use crate::notification::{Notification, Severity, ids};
+use crate::options::ResolveOptions;
 use crate::search::{self, NullChoice};
 use crate::spec::ImageSpec;
 use crate::validate;
-
-/// Policy knobs of resolution and validation.
-#[derive(Debug, Clone, Default)]
-pub struct ResolveOptions {
-    /// The image's acceptance level (its lowest VIB's) must be at least this.
-    pub min_acceptance: Option<AcceptanceLevel>,
-    /// A user component older than what the base image, add-on or hardware support package
-    /// brings is a warning instead of an error.
-    pub allow_downgrades: bool,
-}
 
 /// The image and everything found while building and validating it.
 #[derive(Debug, Clone, Serialize)]
@@ -529,16 +520,6 @@ fn error_keys(image: &mut EffectiveImage, catalog: &Catalog, options: &ResolveOp
         .filter(Notification::is_error)
         .map(|n| format!("{} {}", n.id, n.message.default_message))
         .collect()
-}
-
-pub(crate) fn source_text(source: ComponentSource) -> &'static str {
-    match source {
-        ComponentSource::BaseImage => "base image",
-        ComponentSource::AddOn => "add-on",
-        ComponentSource::HardwareSupport => "hardware support package",
-        ComponentSource::User => "spec",
-        ComponentSource::Solution => "solution",
-    }
 }
 
 fn nearby_base_images(catalog: &Catalog, version: &Version) -> Vec<String> {

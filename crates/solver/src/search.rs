@@ -37,10 +37,11 @@ use resolvo::{
     VersionSetId, VersionSetUnionId,
 };
 
+use crate::graph::satisfies;
 use crate::image::EffectiveImage;
 use crate::notification::{Notification, Severity, ids};
-use crate::resolve::ResolveOptions;
-use crate::validate::{self, satisfies};
+use crate::options::ResolveOptions;
+use crate::validate;
 
 /// What the search found for the `null` components.
 #[derive(Debug)]

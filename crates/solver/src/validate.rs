@@ -24,62 +24,18 @@
 //!   such an image). The second half is checked only when the image's VIB metadata lists
 //!   payloads at all: catalogs built from metadata without payload lists cannot tell.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::model::{Constraint, Vib};
 use esxlcm_version::PlatformPattern;
-use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::explain;
-use crate::image::EffectiveImage;
+use crate::graph::{VibGraph, name_index};
+use crate::image::{EffectiveImage, source_text};
 use crate::notification::{Notification, Severity, ids};
-use crate::resolve::{ResolveOptions, source_text};
-
-/// The image's VIBs after `replaces`, with their components and the dependency graph.
-pub struct VibGraph {
-    /// Node weight: index into `vibs`.
-    pub graph: DiGraph<usize, Constraint>,
-    pub vibs: Vec<Arc<Vib>>,
-    /// Component name of each VIB.
-    pub owners: Vec<String>,
-    pub nodes: Vec<NodeIndex>,
-    /// VIB name or provided name → indices into `vibs` (a constraint matches by name first).
-    names: HashMap<String, Vec<usize>>,
-}
-
-impl VibGraph {
-    /// The VIBs that satisfy `c` (by name or `provides`), other than `except`.
-    pub fn providers(&self, c: &Constraint, except: Option<usize>) -> Vec<usize> {
-        self.names
-            .get(&c.name)
-            .map(|list| list.iter().copied().filter(|&i| Some(i) != except && satisfies(&self.vibs[i], c)).collect())
-            .unwrap_or_default()
-    }
-}
-
-/// Every VIB's name and provided names → the VIBs that carry it, so that matching a
-/// constraint looks at candidates only instead of the whole image.
-fn name_index(vibs: &[Arc<Vib>]) -> HashMap<String, Vec<usize>> {
-    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, v) in vibs.iter().enumerate() {
-        let names = std::iter::once(&v.name).chain(v.provides.iter().map(|p| &p.name));
-        for name in names {
-            let list = index.entry(name.clone()).or_default();
-            if list.last() != Some(&i) {
-                list.push(i);
-            }
-        }
-    }
-    index
-}
-
-/// Does a VIB satisfy a constraint, by its own name and version or by one of its provides?
-pub fn satisfies(vib: &Vib, c: &Constraint) -> bool {
-    c.is_satisfied_by(&vib.name, Some(&vib.version))
-        || vib.provides.iter().any(|p| c.is_satisfied_by(&p.name, p.version.as_ref()))
-}
+use crate::options::ResolveOptions;
 
 /// Expand the image to VIBs (filling `image.vibs` with the effective set) and check them.
 pub fn validate(image: &mut EffectiveImage, catalog: &Catalog, options: &ResolveOptions) -> Vec<Notification> {
@@ -145,10 +101,7 @@ pub fn validate(image: &mut EffectiveImage, catalog: &Catalog, options: &Resolve
     let owners: Vec<String> = keep.iter().map(|&i| owners[i].clone()).collect();
     image.vibs = vibs.iter().map(|v| (v.id(), Arc::clone(v))).collect();
 
-    let mut graph = DiGraph::new();
-    let nodes: Vec<NodeIndex> = (0..vibs.len()).map(|i| graph.add_node(i)).collect();
-    let names = name_index(&vibs);
-    let mut g = VibGraph { graph, vibs, owners, nodes, names };
+    let mut g = VibGraph::without_edges(vibs, owners);
 
     // One VIB per name.
     let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();

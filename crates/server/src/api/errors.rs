@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::datavalue::{DataValue, StructValue};
+use super::typed::{ConvError, untyped_plain};
 
 const MESSAGE_STRUCT: &str = "com.vmware.vapi.std.localizable_message";
 
@@ -171,13 +172,7 @@ impl ApiError {
         if !matches!(self.kind, ErrorKind::InternalServerError | ErrorKind::Error) {
             return self.clone();
         }
-        let reference = super::session::random_hex(4).unwrap_or_else(|_| "-".into());
-        tracing::error!(reference = %reference, error = %self, "internal error");
-        Self::new(
-            self.kind,
-            "com.vmware.esxlcm.internal",
-            format!("the server failed to handle the request; its log has the details under reference {reference}"),
-        )
+        Self::new(self.kind, "com.vmware.esxlcm.internal", logged_under_reference(self))
     }
 
     pub fn with_data(mut self, data: DataValue) -> Self {
@@ -232,10 +227,25 @@ impl ApiError {
             "messages": self.messages.iter().map(Message::to_plain).collect::<Vec<_>>(),
         });
         if let (Some(data), Some(obj)) = (&self.data, body.as_object_mut()) {
-            obj.insert("data".into(), super::typed::untyped_plain(data));
+            obj.insert("data".into(), untyped_plain(data));
         }
         body
     }
+}
+
+impl From<ConvError> for ApiError {
+    fn from(e: ConvError) -> Self {
+        Self::new(ErrorKind::InvalidArgument, "com.vmware.esxlcm.invalid_input", e.to_string())
+    }
+}
+
+/// Log an internal failure's detail under a fresh reference; the text a client sees
+/// instead names the reference only, never paths, OS errors or panics. Shared by the API's
+/// errors and the store server's 5xx answers.
+pub fn logged_under_reference(detail: impl std::fmt::Display) -> String {
+    let reference = super::session::random_hex(4).unwrap_or_else(|_| "-".into());
+    tracing::error!(reference = %reference, error = %detail, "internal error");
+    format!("the server failed to handle the request; its log has the details under reference {reference}")
 }
 
 #[cfg(test)]

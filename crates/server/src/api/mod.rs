@@ -22,6 +22,7 @@ pub mod audit;
 pub mod datavalue;
 pub mod dispatch;
 pub mod errors;
+pub mod handler;
 pub mod jsonrpc;
 pub mod persist;
 pub mod rest;

@@ -11,7 +11,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
 use super::datavalue::{DataValue, MAP_ENTRY, StructValue};
-use super::errors::ErrorKind;
 use super::schema::{Registry, StructDef, Ty};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -412,12 +411,6 @@ fn check_unions(
         }
     }
     Ok(())
-}
-
-impl From<ConvError> for super::errors::ApiError {
-    fn from(e: ConvError) -> Self {
-        Self::new(ErrorKind::InvalidArgument, "com.vmware.esxlcm.invalid_input", e.to_string())
-    }
 }
 
 #[cfg(test)]

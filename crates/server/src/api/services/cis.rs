@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::datavalue::DataValue;
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::ApiError;
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::typed::format_datetime;
 
 pub fn session_create(ctx: Ctx) -> HandlerFuture {

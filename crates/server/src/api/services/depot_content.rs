@@ -10,8 +10,8 @@ use esxlcm_version::Version;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::ApiError;
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::typed::{format_datetime, is_valid_uri};
 
 const RELEASE_CATEGORIES: &[&str] = &["BUGFIX", "ENHANCEMENT", "SECURITY"];

@@ -21,8 +21,8 @@ use serde_json::{Map, Value, json};
 
 use super::image_wire::notifications;
 use super::targets::{self, Target};
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind, Message};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::{Enablement, Host, ServerState};
 use crate::api::typed::format_datetime;
 

@@ -21,8 +21,8 @@ use super::image_wire::message;
 use super::software::image::{committed, resolve};
 use super::software::owner::Owner;
 use crate::api::ApiState;
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::{Host, ServerState};
 use crate::api::typed::format_datetime;
 

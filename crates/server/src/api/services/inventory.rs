@@ -8,8 +8,8 @@ use esxlcm_solver::host_state::HostState;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::{Cluster, Host, ImageHistory, ServerState};
 use crate::api::services::depots::next_id;
 use crate::api::typed::format_datetime;

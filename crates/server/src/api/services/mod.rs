@@ -18,7 +18,7 @@ pub mod settings_inventory;
 pub mod targets;
 pub mod trust;
 
-use super::dispatch::{Access, Implemented};
+use super::handler::{Access, Implemented};
 
 const DEPOTS: &str = "com.vmware.esx.settings.depots";
 const ONLINE: &str = "com.vmware.esx.settings.depots.online";

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::targets::{self, Target};
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::ServerState;
 use esxlcm_net::redact::redact_url_str;
 

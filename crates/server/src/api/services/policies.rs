@@ -11,8 +11,8 @@
 use serde_json::{Map, Value, json};
 
 use super::targets::{self, Target};
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::ApiError;
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::ServerState;
 
 /// Which configured policy an operation reads or writes.

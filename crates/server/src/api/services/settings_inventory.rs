@@ -18,8 +18,8 @@ use super::software::drafts::{concurrent, record_commit};
 use super::software::image::{all_notifications, resolve, scan_committed, scan_spec};
 use super::software::library;
 use super::software::owner::Owner;
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::{ImageHistory, LibraryOrigin, ServerState};
 use crate::api::typed::format_datetime;
 

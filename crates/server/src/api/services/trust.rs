@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use super::certificates::{parse_pem, tls_info};
 use super::depots::next_id;
 use crate::api::ApiState;
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::{ServerState, TrustedRootChain};
 use crate::api::typed::format_datetime;
 

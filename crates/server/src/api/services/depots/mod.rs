@@ -37,6 +37,9 @@ pub use self::content::content_info;
 /// holds it, before it answers that the store is busy.
 pub(crate) const STORE_WAIT: LockWait = LockWait(Duration::from_secs(120));
 
+/// The UMDS depot's id: the name of its store source (online depots are `online-<n>`).
+pub const UMDS_ID: &str = "umds";
+
 /// How long the published snapshots read for the catalog are trusted before they are
 /// read again (a sync by another process is seen within this time).
 const CATALOG_RECHECK: Duration = Duration::from_millis(250);
@@ -51,7 +54,7 @@ pub enum DepotKind {
 
 impl DepotKind {
     pub fn of(source: &Source) -> Self {
-        if source.config.name == umds::UMDS_ID {
+        if source.config.name == UMDS_ID {
             return Self::Umds;
         }
         match source.config.kind {

@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 
 use super::{DepotKind, STORE_WAIT, canceled, is_upload_id, local_path, next_id, store_error};
 use crate::api::datavalue::{DataValue, StructValue};
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::{DepotInfo, ServerState};
 use crate::api::tasks::Progress;
 use crate::api::typed::format_datetime;

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{DepotKind, DepotUpdateSpec, STORE_WAIT, next_id, store_error};
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::DepotInfo;
 use crate::api::typed::format_datetime;
 use esxlcm_net::redact::redact_url_str;

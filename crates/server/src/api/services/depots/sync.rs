@@ -10,9 +10,9 @@ use esxlcm_store::sync::{Outcome, SyncEvent, SyncOptions};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{DepotKind, STORE_WAIT, store_error};
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
+use super::{DepotKind, STORE_WAIT, UMDS_ID, store_error};
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::ServerState;
 use crate::api::tasks::Progress;
 use esxlcm_net::redact::{redact_text, redact_url_str};
@@ -115,7 +115,7 @@ pub fn sync(ctx: Ctx) -> HandlerFuture {
         let mut failures = Vec::new();
         for run in &batch.runs {
             let shown = targets.iter().find(|(n, _)| *n == run.source).map_or("", |(_, l)| l.as_str());
-            let kind = if run.source == super::umds::UMDS_ID { "the UMDS depot" } else { "online depot" };
+            let kind = if run.source == UMDS_ID { "the UMDS depot" } else { "online depot" };
             let cause = match &run.result {
                 Ok(r) if r.outcome == Outcome::Rejected => {
                     let names: Vec<&str> = r.rejected.iter().map(|x| x.name.as_str()).collect();

@@ -8,15 +8,12 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{DepotKind, DepotUpdateSpec, STORE_WAIT, store_error};
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
+use super::{DepotKind, DepotUpdateSpec, STORE_WAIT, UMDS_ID, store_error};
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::DepotInfo;
 use crate::api::typed::format_datetime;
 use esxlcm_net::redact::redact_url_str;
-
-/// The UMDS depot's id: the name of its store source (online depots are `online-<n>`).
-pub const UMDS_ID: &str = "umds";
 
 #[derive(Deserialize)]
 struct SetSpec {

@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 use super::drafts::{check_display_name, draft, draft_for_edit};
 use super::image::committed;
 use super::owner::Owner;
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::ApiError;
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::services::depots::next_id;
 use crate::api::services::image_wire;
 

@@ -20,8 +20,8 @@ use super::image::{
 };
 use super::owner::Owner;
 use crate::api::ApiState;
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::{Commit, Draft, LibraryOrigin, ServerState};
 use crate::api::services::depots::{is_upload_id, local_path};
 use crate::api::services::image_wire;

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 
 use super::image::{committed, image_as_spec, resolve};
 use super::owner::Owner;
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 
 #[derive(Deserialize)]
 struct ExportSpec {

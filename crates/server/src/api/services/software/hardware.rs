@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 
 use super::drafts::{draft_spec_of, edit_spec};
 use super::image::committed_of;
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::services::depot_content::{removed_components, unit_components};
 use crate::api::services::image_wire;
 

@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 
 use super::owner::Owner;
 use crate::api::ApiState;
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind, Message};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::ServerState;
 use crate::api::services::image_wire;
 use crate::api::typed::format_datetime;

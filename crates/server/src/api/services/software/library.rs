@@ -20,8 +20,8 @@ use super::drafts::{
 use super::export::export_spec;
 use super::image::{effective_components, image_as_spec};
 use super::owner::Owner;
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::{Draft, ImageHistory, LibrarySpec, ServerState};
 use crate::api::services::image_wire;
 use crate::api::typed::format_datetime;

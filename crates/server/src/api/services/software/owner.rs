@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::dispatch::Ctx;
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::handler::Ctx;
 use crate::api::persist::{Draft, ImageHistory, ServerState};
 
 #[derive(Debug, Clone, PartialEq, Eq)]

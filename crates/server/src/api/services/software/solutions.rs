@@ -14,8 +14,8 @@ use serde_json::Value;
 use super::drafts::{concurrent, record_commit};
 use super::image::{committed, invalid_with_errors, resolve};
 use super::owner::Owner;
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::ApiError;
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 
 #[derive(Deserialize)]
 struct ComponentIn {
