@@ -13,8 +13,9 @@ use esxlcm_store::audit::AuditRecord;
 
 use super::ApiState;
 use super::datavalue::DataValue;
-use super::dispatch::{Access, Outcome, OutcomeKind, find_impl, resolve};
+use super::dispatch::{Outcome, OutcomeKind, find_impl, resolve};
 use super::errors::ApiError;
+use super::handler::Access;
 use super::schema::Ty;
 
 /// A call being audited, from before it runs to its result.

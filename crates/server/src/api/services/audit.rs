@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use esxlcm_store::audit::AuditQuery;
 
-use crate::api::dispatch::{Ctx, HandlerFuture, Out};
 use crate::api::errors::ApiError;
+use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::typed::parse_datetime;
 
 /// Rows answered at most; `esxlcm audit` reads more.
