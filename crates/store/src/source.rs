@@ -126,6 +126,9 @@ pub struct SourceConfig {
     /// none: only when asked.
     #[serde(default)]
     pub schedule: Option<Schedule>,
+    /// What a sync, push or import does about VIB signatures ([`crate::signatures`]).
+    #[serde(default)]
+    pub signatures: crate::signatures::SignaturePolicy,
 }
 
 impl fmt::Debug for SourceConfig {
@@ -176,6 +179,7 @@ impl SourceConfig {
             retention: DEFAULT_RETENTION,
             only_for: Vec::new(),
             schedule: None,
+            signatures: crate::signatures::SignaturePolicy::default(),
         };
         config.validate()?;
         Ok(config)

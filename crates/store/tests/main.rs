@@ -8,6 +8,7 @@ mod common;
 
 mod ondemand;
 mod samples;
+mod signatures;
 mod sync;
 mod umds;
 mod views;

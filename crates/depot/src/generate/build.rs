@@ -260,6 +260,7 @@ impl Builder<'_> {
             software_tags: spec.tags,
             software_platforms: vec![platform()],
             stateless_ready: true,
+            acceptance_level: self.config.acceptance,
             ..Vib::new(spec.name, spec.version, spec.vendor)
         };
         let id = vib.id();

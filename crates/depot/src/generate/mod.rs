@@ -70,6 +70,10 @@ pub struct GeneratorConfig {
     pub hardware_support: usize,
     pub vendor_name: String,
     pub vendor_code: String,
+    /// The VIBs' acceptance level. Generated VIBs are unsigned, so any level but the
+    /// default, community, makes VIBs that a signature policy refuses (what tests of that
+    /// policy need).
+    pub acceptance: crate::model::AcceptanceLevel,
     /// The metadata timestamp (fixed, so output is reproducible).
     pub timestamp: String,
 }
@@ -90,6 +94,7 @@ impl Default for GeneratorConfig {
             hardware_support: 0,
             vendor_name: "VMware".into(),
             vendor_code: "vmw".into(),
+            acceptance: crate::model::AcceptanceLevel::Community,
             timestamp: "2024-06-25T07:22:11.326293".into(),
         }
     }

@@ -217,6 +217,8 @@ struct Run<'a> {
     /// Read and verify every payload, even those already stored (a push vouches for all
     /// of its members, not only the new ones).
     verify_all: bool,
+    /// The anchors VIB signatures are judged against (none with the policy `off`).
+    trust: Option<esxlcm_depot::vib::signature::TrustStore>,
 }
 
 /// Sync one source. Takes no lock itself: callers hold [`Store::lock`].
@@ -253,6 +255,10 @@ fn run_sync(
     let next_run = source.config.schedule.and_then(|s| s.next_after(chrono::Utc::now()));
     let recorder = StatusRecorder::start(store.root(), name, next_run, progress);
     let started = now();
+    let trust = match source.config.signatures {
+        crate::signatures::SignaturePolicy::Off => None,
+        _ => Some(crate::signatures::trust_store(store.root())?),
+    };
     let mut run = Run {
         store,
         source: &source,
@@ -262,6 +268,7 @@ fn run_sync(
         container: None,
         verified: Mutex::default(),
         verify_all,
+        trust,
     };
     let result = run.execute(options);
     let (outcome, snapshot, message) = match &result {

@@ -147,6 +147,9 @@ impl Run<'_> {
                 Origin::Member(member) => self.extract(member, &staged, &mut digests)?,
             }
             match verdict(p, digests) {
+                Ok((id, _)) if let Some(reason) = self.signature_problem(p, &staged) => {
+                    return self.quarantine(p, &staged, reason, id).map(Err);
+                }
                 Ok((id, size)) => {
                     self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((staged, id.clone()));
                     return Ok(Ok(FileEntry { path: p.path.clone(), blob: id, size }));
@@ -159,6 +162,23 @@ impl Run<'_> {
             }
         }
         Err(self.doc_err(&p.path, "verification retry loop ended"))
+    }
+
+    /// Why a VIB whose bytes match its metadata may still not enter: the source's signature
+    /// policy ([`crate::signatures`]); `None` for other payloads and accepted VIBs.
+    fn signature_problem(&self, p: &Payload, staged: &Path) -> Option<String> {
+        let trust = self.trust.as_ref()?;
+        if !p.path.to_ascii_lowercase().ends_with(".vib") {
+            return None;
+        }
+        match crate::signatures::judge(staged, self.source.config.signatures, trust) {
+            crate::signatures::Judgement::Accepted => None,
+            crate::signatures::Judgement::Warned(why) => {
+                tracing::warn!(source = %self.name(), vib = %p.name, "kept under --signatures warn: {why}");
+                None
+            }
+            crate::signatures::Judgement::Refused(why) => Some(why),
+        }
     }
 
     fn quarantine(&self, p: &Payload, staged: &Path, reason: String, actual: BlobId) -> Result<Rejected, StoreError> {

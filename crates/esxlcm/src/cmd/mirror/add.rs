@@ -40,6 +40,12 @@ pub struct AddArgs {
     /// and verify each VIB when they need it)
     #[arg(long, value_name = "POLICY", default_value = "prefetch")]
     pub payloads: String,
+    /// VIB signatures on every sync and push: require (VMwareCertified, VMwareAccepted and
+    /// PartnerSupported VIBs must chain to a trusted anchor — VMware's built in, others in
+    /// STORE/trust/*.pem — or are quarantined and nothing is published), warn (logged,
+    /// kept), off
+    #[arg(long, value_name = "POLICY", default_value = "require")]
+    pub signatures: String,
     /// Keep only what this vLCM software spec's images need, alternative images included
     /// (repeatable: the union of the images). The sync resolves each spec against the
     /// depot, stores only those VIBs and publishes a depot that declares only them; a spec
@@ -97,6 +103,7 @@ impl AddArgs {
         config.platforms.clone_from(&self.platforms);
         config.vendors.clone_from(&self.vendors);
         config.payloads = self.payloads.parse::<PayloadPolicy>()?;
+        config.signatures = self.signatures.parse()?;
         config.only_for = read_specs(&self.only_for)?;
         config.retention = self.retention.max(1);
         config.enabled = !self.disabled;

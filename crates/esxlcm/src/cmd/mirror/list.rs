@@ -20,6 +20,8 @@ struct SourceView {
     description: String,
     enabled: bool,
     payloads: &'static str,
+    /// `require`, `warn` or `off`.
+    signatures: &'static str,
     headers: Vec<String>,
     proxy: Option<String>,
     ca_file: Option<String>,
@@ -53,6 +55,7 @@ pub fn run(store: &Store, a: &JsonArgs, out: &mut dyn Write) -> anyhow::Result<S
             description: c.description.clone(),
             enabled: c.enabled,
             payloads: c.payloads.as_str(),
+            signatures: c.signatures.as_str(),
             headers: c.display_headers(),
             proxy: c.proxy.as_deref().map(esxlcm_net::redact::redact_url_str),
             ca_file: c.ca_file.as_ref().map(|p| p.display().to_string()),
@@ -94,6 +97,9 @@ pub fn run(store: &Store, a: &JsonArgs, out: &mut dyn Write) -> anyhow::Result<S
         }
         filters.extend(v.headers.iter().map(|h| format!("header {h}")));
         filters.extend(v.client_cert.iter().map(ClientCertView::line));
+        if v.signatures != "require" {
+            filters.push(format!("signatures {}", v.signatures));
+        }
         t.row([
             v.name.clone(),
             v.kind.to_owned(),

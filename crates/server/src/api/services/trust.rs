@@ -65,6 +65,21 @@ async fn apply(state: &ApiState) -> Result<(), ApiError> {
         .map_err(super::depots::store_error)
 }
 
+/// The API's chains are anchors of VIB signatures too: one trust store serves the API,
+/// the mirror's ingest ([`esxlcm_store::signatures`]) and `esxlcm mirror`.
+fn write_signature_anchors(data_dir: &std::path::Path, chains: &[String]) -> Result<(), String> {
+    let dir = esxlcm_store::signatures::trust_dir(&crate::api::store_dir(data_dir));
+    let path = dir.join("api-trusted-root-chains.pem");
+    if chains.is_empty() {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("{}: {e}", path.display())),
+            _ => Ok(()),
+        };
+    }
+    let pem: String = chains.iter().map(|c| format!("{}\n", c.trim_end())).collect();
+    crate::api::persist::write_atomic(&path, pem.as_bytes()).map_err(|e| e.to_string())
+}
+
 /// The PEM bundle of `config.json`'s `trusted_ca_files` and the API's chains, written
 /// atomically to [`super::depots::trusted_roots_file`]; `None` (and no file) when there
 /// is no root to trust besides the system's.
@@ -73,6 +88,7 @@ pub fn write_trusted_roots(
     ca_files: &[std::path::PathBuf],
     chains: &[String],
 ) -> Result<Option<std::path::PathBuf>, String> {
+    write_signature_anchors(data_dir, chains)?;
     let path = super::depots::trusted_roots_file(data_dir);
     let mut pem = String::new();
     for f in ca_files {
