@@ -356,8 +356,9 @@ pub struct ApiServer {
     scheduler: Option<esxlcm_store::ops::Scheduler>,
 }
 
-/// API clients are few (an SDK, a script, a browser): a tighter bound than the depot's.
-const API_MAX_CONNECTIONS: usize = 128;
+/// Every API client holds a connection (the load test of docs/PERFORMANCE.md: 210 at once);
+/// bounded like the depot listener, well under the usual 1024 descriptors.
+const API_MAX_CONNECTIONS: usize = 512;
 
 /// How often the scheduler looks at the clock (schedules have minute resolution).
 const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(20);
