@@ -1,6 +1,8 @@
-//! Garbage collection: delete the blobs no snapshot and no view build references, and
-//! partial downloads (a later sync starts those again). Run under the store lock, so no
-//! sync is between storing a payload and recording the snapshot that uses it.
+//! Garbage collection: delete the blobs no snapshot and no view build references, partial
+//! downloads (a later sync starts those again), and quarantined payloads older than
+//! [`QUARANTINE_RETENTION_DAYS`] with their records (and files no record names). Run under
+//! the store lock, so no sync is between storing a payload and recording the snapshot
+//! that uses it.
 
 use crate::error::StoreError;
 use crate::store::Store;
@@ -12,9 +14,19 @@ pub struct GcReport {
     pub bytes_freed: u64,
     /// Partial downloads removed from `staging/`.
     pub partial_removed: usize,
+    /// Quarantined payloads removed (past retention, or named by no record).
+    pub quarantine_removed: usize,
 }
 
+/// How long a quarantined payload is kept to look at.
+pub const QUARANTINE_RETENTION_DAYS: i64 = 30;
+
 pub fn collect(store: &Store) -> Result<GcReport, StoreError> {
+    collect_at(store, crate::meta::now())
+}
+
+/// [`collect`] as if it were `now` (Unix seconds): quarantine retention counts from it.
+pub fn collect_at(store: &Store, now: i64) -> Result<GcReport, StoreError> {
     let mut referenced = store.meta.referenced_blobs()?;
     // Named views' builds keep theirs after the snapshots that brought them are gone.
     referenced.extend(crate::view::referenced_blobs(store.root())?);
@@ -37,6 +49,19 @@ pub fn collect(store: &Store) -> Result<GcReport, StoreError> {
             report.bytes_freed += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
             report.partial_removed += usize::from(path.extension().is_some_and(|e| e == "part"));
+        }
+    }
+    store.meta.forget_quarantined_before(now - QUARANTINE_RETENTION_DAYS * 86_400)?;
+    let named: std::collections::HashSet<String> = store.meta.quarantined()?.into_iter().map(|q| q.file).collect();
+    let quarantine = store.quarantine_dir();
+    for entry in std::fs::read_dir(&quarantine).map_err(|e| StoreError::io(&quarantine, e))? {
+        let entry = entry.map_err(|e| StoreError::io(&quarantine, e))?;
+        let file = format!("quarantine/{}", entry.file_name().to_string_lossy());
+        if !named.contains(&file) {
+            let path = entry.path();
+            report.bytes_freed += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+            report.quarantine_removed += 1;
         }
     }
     Ok(report)
@@ -67,5 +92,34 @@ mod tests {
         let r = collect(&store).unwrap();
         assert_eq!((r.blobs_kept, r.blobs_deleted), (1, 1));
         assert!(store.blobs.contains(&kept).unwrap() && !store.blobs.contains(&old).unwrap());
+    }
+
+    #[test]
+    fn quarantine_is_kept_for_its_retention_then_removed() {
+        use crate::meta::QuarantineRecord;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let record = |file: &str, at: i64| QuarantineRecord {
+            source: "s".into(),
+            name: "v".into(),
+            path: "vib20/v.vib".into(),
+            expected: "e".into(),
+            actual: "a".into(),
+            size: 3,
+            file: format!("quarantine/{file}"),
+            reason: "checksum".into(),
+            at,
+        };
+        let now = 100 * 86_400;
+        for (file, at) in [("old", now - 31 * 86_400), ("new", now - 86_400)] {
+            std::fs::write(store.quarantine_dir().join(file), b"bad").unwrap();
+            store.meta.record_quarantine(&record(file, at)).unwrap();
+        }
+        std::fs::write(store.quarantine_dir().join("stray"), b"bad").unwrap();
+        let r = collect_at(&store, now).unwrap();
+        assert_eq!(r.quarantine_removed, 2, "the old one and the one no record names");
+        assert!(store.quarantine_dir().join("new").exists());
+        let left: Vec<String> = store.meta.quarantined().unwrap().into_iter().map(|q| q.file).collect();
+        assert_eq!(left, ["quarantine/new"]);
     }
 }

@@ -133,6 +133,8 @@ pub trait MetaStore: Send + Sync {
 
     fn record_quarantine(&self, record: &QuarantineRecord) -> Result<(), StoreError>;
     fn quarantined(&self) -> Result<Vec<QuarantineRecord>, StoreError>;
+    /// Forget the quarantine records made before `at` (Unix seconds); returns their files.
+    fn forget_quarantined_before(&self, at: i64) -> Result<Vec<String>, StoreError>;
     fn record_run(&self, run: &SyncRun) -> Result<(), StoreError>;
     fn last_run(&self, source_id: i64) -> Result<Option<SyncRun>, StoreError>;
 
@@ -690,6 +692,19 @@ impl MetaStore for SqliteMeta {
             )
             .map_err(StoreError::db(format!("recording quarantined {}", q.name)))?;
         Ok(())
+    }
+
+    fn forget_quarantined_before(&self, at: i64) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn();
+        let ctx = "forgetting old quarantine records";
+        let tx = conn.transaction().map_err(StoreError::db(ctx))?;
+        let files: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT file FROM quarantine WHERE at < ?1").map_err(StoreError::db(ctx))?;
+            stmt.query_map([at], |r| r.get(0)).and_then(Iterator::collect).map_err(StoreError::db(ctx))?
+        };
+        tx.execute("DELETE FROM quarantine WHERE at < ?1", [at]).map_err(StoreError::db(ctx))?;
+        tx.commit().map_err(StoreError::db(ctx))?;
+        Ok(files)
     }
 
     fn quarantined(&self) -> Result<Vec<QuarantineRecord>, StoreError> {

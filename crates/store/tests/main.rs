@@ -7,6 +7,7 @@
 mod common;
 
 mod ondemand;
+mod quarantine;
 mod samples;
 mod signatures;
 mod sync;

@@ -137,7 +137,7 @@ impl Run<'_> {
         for attempt in 0..2 {
             let resumed = staged.exists();
             // Hashed as the bytes arrive: the file is not read again to verify it.
-            let mut digests = Digests::new(p.sha256.is_none());
+            let mut digests = Digests::new(p.sha256.is_none()).capped(p.size);
             match &p.origin {
                 Origin::Url(url) => {
                     if self.download(url, &staged, None, Some(&mut digests))?.is_none() {
@@ -238,13 +238,17 @@ impl Run<'_> {
                     return Err(self.transport_err(url, TransportError::Io { url: redact_url(url), source: e }));
                 }
             };
+            let n = digests.as_deref().map_or(n, |d| d.allowed(n));
             let data = buf.get(..n).unwrap_or_default();
             out.write_all(data).map_err(|e| StoreError::io(staged, e))?;
-            if let Some(d) = digests.as_deref_mut() {
-                d.update(data);
-            }
             self.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
             self.progress.event(&SyncEvent::Bytes(n as u64));
+            if let Some(d) = digests.as_deref_mut() {
+                d.update(data);
+                if d.over_cap() {
+                    break;
+                }
+            }
         }
         out.flush().map_err(|e| StoreError::io(staged, e))?;
         self.stats.fetched.fetch_add(1, Ordering::Relaxed);
@@ -264,10 +268,13 @@ impl Run<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.doc_err(member, e)),
             };
-            let data = buf.get(..n).unwrap_or_default();
+            let data = buf.get(..digests.allowed(n)).unwrap_or_default();
             out.write_all(data).map_err(|e| StoreError::io(staged, e))?;
             digests.update(data);
             self.progress.event(&SyncEvent::Bytes(n as u64));
+            if digests.over_cap() {
+                break;
+            }
         }
         Ok(())
     }
@@ -279,15 +286,34 @@ pub(super) struct Digests {
     sha256: sha2::Sha256,
     sha1: Option<sha1::Sha1>,
     len: u64,
+    /// Bytes past which reading stops: one more than the declared size, enough to show a
+    /// payload is too large without copying a forged gigabyte.
+    cap: Option<u64>,
 }
 
 impl Digests {
     pub(super) fn new(sha1: bool) -> Self {
-        Self { sha256: sha2::Sha256::new(), sha1: sha1.then(sha1::Sha1::new), len: 0 }
+        Self { sha256: sha2::Sha256::new(), sha1: sha1.then(sha1::Sha1::new), len: 0, cap: None }
+    }
+
+    /// Stop reading once more than `declared` bytes came (`None`: no declared size).
+    pub(super) fn capped(mut self, declared: Option<u64>) -> Self {
+        self.cap = declared.map(|d| d.saturating_add(1));
+        self
     }
 
     fn reset(&mut self) {
-        *self = Self::new(self.sha1.is_some());
+        *self = Self::new(self.sha1.is_some()).capped(self.cap.map(|c| c.saturating_sub(1)));
+    }
+
+    /// Past the declared size: the payload is wrong whatever follows.
+    fn over_cap(&self) -> bool {
+        self.cap.is_some_and(|c| self.len >= c)
+    }
+
+    /// How many of `n` more bytes are kept: all of them, up to the cap.
+    fn allowed(&self, n: usize) -> usize {
+        self.cap.map_or(n, |c| usize::try_from(c.saturating_sub(self.len)).unwrap_or(usize::MAX).min(n))
     }
 
     fn update(&mut self, data: &[u8]) {
@@ -338,8 +364,12 @@ fn verdict(p: &Payload, digests: Digests) -> Result<(BlobId, u64), (String, Blob
     Ok((actual, size))
 }
 
+/// What a quarantined payload keeps at most.
+pub(crate) const QUARANTINE_KEEP_BYTES: u64 = 16 << 20;
+
 /// Move a payload that failed verification from staging to `quarantine/` and record it
-/// (never served, never a blob). Returns where it went.
+/// (never served, never a blob): once per source, path and content, at most
+/// [`QUARANTINE_KEEP_BYTES`] of it. Returns where it is.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn quarantine(
     store: &Store,
@@ -352,9 +382,28 @@ pub(crate) fn quarantine(
     actual: &BlobId,
 ) -> Result<PathBuf, StoreError> {
     let base = path.rsplit('/').next().unwrap_or("payload");
+    // The same bad payload from the same source again (every retry of a sync) is kept once.
+    let known = store.meta.quarantined()?.into_iter().find(|q| {
+        q.source == source && q.path == path && q.actual == actual.as_str() && store.root().join(&q.file).exists()
+    });
+    if let Some(q) = known {
+        let _ = fs::remove_file(staged);
+        let _ = fs::remove_file(sidecar(staged));
+        tracing::warn!(source, vib = %name, %reason, "payload rejected again (quarantined before)");
+        return Ok(store.root().join(q.file));
+    }
     let file_name = format!("{}-{}-{base}", now(), actual.as_str().get(..16).unwrap_or_default());
     let dest = store.quarantine_dir().join(&file_name);
     fs::rename(staged, &dest).map_err(|e| StoreError::io(&dest, e))?;
+    // Enough of it to show the defect; a forged multi-gigabyte payload is not kept whole.
+    let size = fs::metadata(&dest).map(|m| m.len()).unwrap_or(0);
+    if size > QUARANTINE_KEEP_BYTES {
+        File::options()
+            .write(true)
+            .open(&dest)
+            .and_then(|f| f.set_len(QUARANTINE_KEEP_BYTES))
+            .map_err(|e| StoreError::io(&dest, e))?;
+    }
     // The record names the file: its entry goes to disk first.
     crate::blob::sync_dir(&store.quarantine_dir())?;
     let _ = fs::remove_file(sidecar(staged));
@@ -365,9 +414,13 @@ pub(crate) fn quarantine(
         path: path.to_owned(),
         expected: expected.to_owned(),
         actual: actual.to_string(),
-        size: fs::metadata(&dest).map(|m| m.len()).unwrap_or(0),
+        size,
         file: format!("quarantine/{file_name}"),
-        reason: reason.to_owned(),
+        reason: if size > QUARANTINE_KEEP_BYTES {
+            format!("{reason} (the first {QUARANTINE_KEEP_BYTES} bytes kept)")
+        } else {
+            reason.to_owned()
+        },
         at: now(),
     })?;
     Ok(dest)

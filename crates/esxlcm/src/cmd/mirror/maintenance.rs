@@ -102,9 +102,10 @@ pub fn gc(store: &Store, out: &mut dyn Write) -> anyhow::Result<Status> {
     let r = store.gc(LockWait::NONE)?;
     writeln!(
         out,
-        "deleted {} and {} ({} freed), kept {}",
+        "deleted {}, {} and {} ({} freed), kept {}",
         count(r.blobs_deleted, "unreferenced blob", "unreferenced blobs"),
         count(r.partial_removed, "partial download", "partial downloads"),
+        count(r.quarantine_removed, "quarantined payload", "quarantined payloads"),
         human_size(r.bytes_freed),
         count(r.blobs_kept, "blob", "blobs")
     )?;
