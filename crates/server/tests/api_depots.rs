@@ -299,3 +299,40 @@ async fn offline_push_through_upload_over_rest() {
     assert_eq!(status, 404);
     s.stop().await;
 }
+
+/// `pull_roots` in config.json bounds where a local PULL reads; a PULL URL naming the
+/// service itself is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulls_read_only_below_pull_roots_and_never_from_the_service_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = start_on(&data).await;
+    s.stop().await;
+    let allowed = dir.path().join("bundles");
+    std::fs::create_dir(&allowed).unwrap();
+    let inside = bundle(&allowed, 3);
+    let outside = bundle(dir.path(), 4);
+    let config_path = data.join("config.json");
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    config["pull_roots"] = json!([allowed]);
+    std::fs::write(&config_path, config.to_string()).unwrap();
+
+    let s = start_on(&data).await;
+    let t = s.rest_login(ADMIN.0, ADMIN.1).await;
+    let pull = |location: String| json!({"source_type": "PULL", "location": location});
+    let info = s.run_task(&t, "/api/esx/settings/depots/offline", Some(pull(outside.display().to_string()))).await;
+    assert_eq!(info["status"], "FAILED", "{info}");
+    assert_eq!(info["error"]["error_type"], "UNAUTHORIZED", "{info}");
+    assert!(info["error"]["messages"][0]["default_message"].as_str().unwrap().contains("pull_roots"), "{info}");
+    let info = s.run_task(&t, "/api/esx/settings/depots/offline", Some(pull(inside.display().to_string()))).await;
+    assert_eq!(info["status"], "SUCCEEDED", "{info}");
+
+    let itself = format!("{}/depots/x/bundle.zip", s.url("").trim_end_matches('/'));
+    let info = s.run_task(&t, "/api/esx/settings/depots/offline", Some(pull(itself))).await;
+    assert_eq!(info["status"], "FAILED", "{info}");
+    assert!(
+        info["error"]["messages"][0]["default_message"].as_str().unwrap().contains("points back at this service"),
+        "{info}"
+    );
+    s.stop().await;
+}

@@ -73,6 +73,8 @@ pub struct ApiState {
     /// `trusted_ca_files` of `config.json`: trusted by HTTPS depots besides the system's
     /// roots and the API's trusted root chains.
     pub trusted_ca_files: Vec<PathBuf>,
+    /// `pull_roots` of `config.json`: where an offline depot PULL may read local files.
+    pub pull_roots: Option<Vec<PathBuf>>,
     /// The certificate the server presents (`vcenter.certificate_management.vcenter.tls`).
     pub tls_cert_file: PathBuf,
 }
@@ -140,6 +142,7 @@ impl ApiState {
             depots,
             bootloader_dir: config.bootloader_dir.clone(),
             trusted_ca_files: config.trusted_ca_files.clone(),
+            pull_roots: config.pull_roots.clone(),
             tls_cert_file: tls::cert_file(data_dir, config.tls.as_ref()),
         };
         Ok((state, config))

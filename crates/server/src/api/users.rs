@@ -66,6 +66,10 @@ pub struct ServerConfig {
     /// CA certificates (PEM files) trusted for online depots, besides the system's roots.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_ca_files: Vec<PathBuf>,
+    /// Directories an offline depot PULL may read local files (paths, `file:` URLs) from;
+    /// absent: any the server can read; `[]`: none (URLs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_roots: Option<Vec<PathBuf>>,
     /// Session timeouts (defaults: 30 minutes idle, 12 hours in all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<SessionConfig>,

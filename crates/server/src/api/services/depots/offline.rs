@@ -110,6 +110,7 @@ pub fn offline_create(ctx: Ctx) -> HandlerFuture {
                     .ok_or_else(|| ApiError::invalid_argument("a PULL offline depot needs a location"))?;
                 let sha = match local_path(&location) {
                     Some(path) => {
+                        check_pull_root(&path, ctx.state.pull_roots.as_deref())?;
                         let file = staged.reopen().map_err(|e| internal("staging the bundle", &e))?;
                         let p = progress.clone();
                         tokio::task::spawn_blocking(move || copy_local(&path, file, p.as_ref()))
@@ -117,6 +118,7 @@ pub fn offline_create(ctx: Ctx) -> HandlerFuture {
                             .map_err(|e| ApiError::internal(e.to_string()))??
                     }
                     None => {
+                        check_not_self(&location, ctx.origin.as_deref())?;
                         let data_dir = depots.data_dir().to_path_buf();
                         let auth = spec.authentication_spec.as_ref();
                         download(&data_dir, &location, auth, staged.path(), progress.as_ref()).await?
@@ -220,6 +222,45 @@ pub fn offline_create(ctx: Ctx) -> HandlerFuture {
         tracing::info!(depot = %id, user = %ctx.caller.user, "offline depot imported");
         Ok(Out::Plain(json!({ "depot": id })))
     })
+}
+
+/// A local PULL reads only below `pull_roots` of `config.json` (when set): the API must not
+/// become a way to read any file the server can.
+fn check_pull_root(path: &Path, roots: Option<&[std::path::PathBuf]>) -> Result<(), ApiError> {
+    let Some(roots) = roots else { return Ok(()) };
+    let resolved = std::fs::canonicalize(path)
+        .map_err(|e| ApiError::invalid_argument(format!("cannot read {}: {e}", path.display())))?;
+    let allowed = roots.iter().filter_map(|r| std::fs::canonicalize(r).ok()).any(|r| resolved.starts_with(&r));
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorKind::Unauthorized,
+            "com.vmware.esxlcm.depot.pull_root",
+            format!(
+                "{} is outside the directories offline depots may be pulled from (`pull_roots` in config.json); \
+                 upload the bundle instead (POST /vum-fileupload, then source_type PUSH)",
+                path.display()
+            ),
+        ))
+    }
+}
+
+/// A PULL URL naming this service itself would make the server download from itself.
+fn check_not_self(location: &str, origin: Option<&str>) -> Result<(), ApiError> {
+    let (Ok(url), Some(origin)) = (url::Url::parse(location), origin) else { return Ok(()) };
+    let authority = match (url.host_str(), url.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        _ => return Ok(()),
+    };
+    let origin = if origin.contains(':') { origin.to_owned() } else { format!("{origin}:443") };
+    if authority.eq_ignore_ascii_case(&origin) {
+        return Err(ApiError::invalid_argument(format!(
+            "{} points back at this service; upload the bundle (POST /vum-fileupload) or pull it from its source",
+            redact_url_str(location)
+        )));
+    }
+    Ok(())
 }
 
 /// A push the store refused as the API answers it: a bundle it cannot read is the
