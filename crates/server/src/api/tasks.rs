@@ -221,6 +221,15 @@ impl StoredTask {
     }
 }
 
+/// Run a durable write (an fsync) without stalling the other requests of a runtime worker:
+/// `block_in_place` hands them to another worker first. Outside a multi-threaded runtime
+/// (unit tests) it simply runs.
+fn off_the_runtime<R>(write: impl FnOnce() -> R) -> R {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi { tokio::task::block_in_place(write) } else { write() }
+}
+
 pub fn uuid_v4() -> Result<String, getrandom::Error> {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b)?;
@@ -250,7 +259,8 @@ impl TaskManager {
 
     fn keep(&self, record: &TaskRecord) {
         if let Some(log) = &self.log {
-            log.save(&StoredTask::of(record));
+            let stored = StoredTask::of(record);
+            off_the_runtime(|| log.save(&stored));
         }
     }
 
@@ -332,9 +342,11 @@ impl TaskManager {
             self.keep(t);
         }
         if let Some(log) = &self.log {
-            for old in &dropped {
-                log.remove(old);
-            }
+            off_the_runtime(|| {
+                for old in &dropped {
+                    log.remove(old);
+                }
+            });
         }
     }
 

@@ -64,6 +64,9 @@ impl DepotKind {
     }
 }
 
+/// A store source as the API sees it: its kind and published snapshot.
+pub(crate) type Listed = (Source, DepotKind, Option<i64>);
+
 /// The published snapshot of each depot in the catalog: what it was built from.
 type CatalogKey = Vec<(String, i64)>;
 
@@ -80,6 +83,10 @@ pub struct DepotStore {
     catalog: tokio::sync::Mutex<Option<(CatalogKey, Arc<Catalog>)>>,
     /// When the published snapshots were last compared with the catalog's.
     checked: std::sync::Mutex<Option<Instant>>,
+    /// The store's sources as last read, and when: readers of depot lists and the catalog
+    /// share one read per [`CATALOG_RECHECK`] instead of queueing on the database behind
+    /// editors' durable writes.
+    listed: std::sync::Mutex<Option<(Instant, Arc<Vec<Listed>>)>>,
     /// Bumped whenever the catalog is rebuilt: answers computed from it carry it.
     catalog_gen: std::sync::atomic::AtomicU64,
     /// Depot-content answers (call key → generation, value): browsing clients ask the same
@@ -110,6 +117,7 @@ impl DepotStore {
             published: std::sync::RwLock::new(state),
             catalog: tokio::sync::Mutex::new(None),
             checked: std::sync::Mutex::new(None),
+            listed: std::sync::Mutex::new(None),
             catalog_gen: std::sync::atomic::AtomicU64::new(0),
             answers: std::sync::Mutex::default(),
             solver_slots: tokio::sync::Semaphore::new(
@@ -187,19 +195,32 @@ impl DepotStore {
         })
     }
 
-    /// The store's sources with their API kind and published snapshot.
-    pub(crate) async fn depots(&self) -> Result<Vec<(Source, DepotKind, Option<i64>)>, ApiError> {
-        self.blocking(|store| {
-            let mut out = Vec::new();
-            for s in store.sources()? {
-                let published = store.published_snapshot(&s)?;
-                let kind = DepotKind::of(&s);
-                out.push((s, kind, published));
+    /// The store's sources with their API kind and published snapshot (read at most once
+    /// per [`CATALOG_RECHECK`], and again after a change made through the API).
+    pub(crate) async fn depots(&self) -> Result<Vec<Listed>, ApiError> {
+        {
+            let listed = self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((at, list)) = listed.as_ref()
+                && at.elapsed() < CATALOG_RECHECK
+            {
+                return Ok(Vec::clone(list));
             }
-            Ok(out)
-        })
-        .await
-        .map_err(store_error)
+        }
+        let list = self
+            .blocking(|store| {
+                let mut out = Vec::new();
+                for s in store.sources()? {
+                    let published = store.published_snapshot(&s)?;
+                    let kind = DepotKind::of(&s);
+                    out.push((s, kind, published));
+                }
+                Ok(out)
+            })
+            .await
+            .map_err(store_error)?;
+        *self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), Arc::new(list.clone())));
+        Ok(list)
     }
 
     /// One depot of the given kind, by id (its source name).
@@ -305,6 +326,7 @@ impl DepotStore {
         *cached = None;
         self.catalog_gen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         *self.checked.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        *self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     pub fn uploads_dir(&self) -> PathBuf {

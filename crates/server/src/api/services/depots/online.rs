@@ -124,6 +124,7 @@ pub fn online_create(ctx: Ctx) -> HandlerFuture {
                 Ok(())
             })
             .await?;
+        depots.invalidate_catalog().await;
         tracing::info!(depot = %id, user = %ctx.caller.user, "online depot created");
         Ok(Out::Plain(Value::String(id)))
     })
