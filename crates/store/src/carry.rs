@@ -665,6 +665,34 @@ pub fn import(
         return Err(carry_err(dir, format!("blob {} is not complete in the chunks", p.id)));
     }
 
+    // Every VIB an imported snapshot names is judged by its source's signature policy, as a
+    // sync or push would judge it: one refused, nothing is recorded.
+    let trust = crate::signatures::trust_store(store.root())?;
+    let mut refused = Vec::new();
+    for (s, snap) in &todo {
+        let policy = store.meta.source(&s.name).map(|x| x.config.signatures).unwrap_or_default();
+        for (path, blob, _) in snap.files.iter().filter(|(p, _, _)| p.to_ascii_lowercase().ends_with(".vib")) {
+            let Some(file) = BlobId::parse(blob).and_then(|b| store.blobs.local_path(&b)) else { continue };
+            match crate::signatures::judge(&file, policy, &trust) {
+                crate::signatures::Judgement::Accepted => {}
+                crate::signatures::Judgement::Warned(why) => {
+                    tracing::warn!(source = s.name, vib = path, "imported under --signatures warn: {why}");
+                }
+                crate::signatures::Judgement::Refused(why) => refused.push(format!("{}: {path}: {why}", s.name)),
+            }
+        }
+    }
+    if !refused.is_empty() {
+        return Err(carry_err(
+            dir,
+            format!(
+                "{} VIB(s) refused by the signature policy, nothing recorded or published: {}",
+                refused.len(),
+                refused.join("; ")
+            ),
+        ));
+    }
+
     // Snapshots, each recorded whole once its blobs are stored; then publication.
     for (s, snap) in todo {
         let source = match store.meta.source(&s.name) {
@@ -770,8 +798,8 @@ mod tests {
             let files = [
                 put(&a, "index.xml", format!("<{name}/>").as_bytes()),
                 put(&a, "empty", b""),
-                put(&a, "v/a.vib", b"0123456789abcdef"),
-                put(&a, "w/a.vib", b"0123456789abcdef"),
+                put(&a, "v/a.payload", b"0123456789abcdef"),
+                put(&a, "w/a.payload", b"0123456789abcdef"),
             ];
             let snap = a.meta.create_snapshot(s.id, &files).unwrap();
             a.publish(&s, snap.id).unwrap();
@@ -820,7 +848,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = Store::open(&dir.path().join("a")).unwrap();
         let s = a.meta.add_source(&SourceConfig::new("one", "https://x.example/index.xml").unwrap()).unwrap();
-        let files: Vec<FileEntry> = [("index.xml", b"<one/>".as_slice()), ("v/a.vib", b"0123456789abcdef")]
+        let files: Vec<FileEntry> = [("index.xml", b"<one/>".as_slice()), ("v/a.payload", b"0123456789abcdef")]
             .into_iter()
             .map(|(path, bytes)| FileEntry {
                 path: path.into(),

@@ -172,7 +172,14 @@ impl Store {
         progress: &dyn Progress,
     ) -> Result<Pushed, StoreError> {
         let _lock = self.begin(wait)?;
-        let report = sync::push_bundle(self, name, bundle, options, progress)?;
+        let new_source = matches!(self.meta.source(name), Err(StoreError::UnknownSource(_)));
+        let pushed = sync::push_bundle(self, name, bundle, options, progress);
+        // A first bundle that is refused leaves no empty source behind.
+        let refused = pushed.as_ref().map_or(true, |r| r.outcome == Outcome::Rejected && r.snapshot.is_none());
+        if new_source && refused && self.meta.source(name).is_ok() {
+            self.drop_source(name)?;
+        }
+        let report = pushed?;
         let views = if report.outcome == Outcome::Rejected {
             Vec::new()
         } else {

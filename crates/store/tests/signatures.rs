@@ -8,6 +8,7 @@ use esxlcm_depot::model::AcceptanceLevel;
 use esxlcm_store::Store;
 use esxlcm_store::ops::LockWait;
 use esxlcm_store::signatures::SignaturePolicy;
+use esxlcm_store::source::SourceConfig;
 use esxlcm_store::sync::{NoProgress, Outcome, SyncOptions};
 
 fn push(store: &Store, name: &str, bundle: &std::path::Path) -> esxlcm_store::ops::Pushed {
@@ -29,15 +30,16 @@ fn unsigned_certified_vibs_are_refused_under_require_and_kept_under_warn_or_off(
         assert!(r.reason.contains("signature-missing") && r.reason.contains("certified"), "{}: {}", r.name, r.reason);
         assert!(r.quarantine_file.exists(), "quarantined: {}", r.quarantine_file.display());
     }
-    let oem = store.source("oem").unwrap();
-    assert_eq!(store.published_snapshot(&oem).unwrap(), None, "nothing is published");
+    assert!(store.source("oem").is_err(), "nothing is published, and no empty source is left behind");
     assert!(!store.quarantined().unwrap().is_empty());
 
     for policy in [SignaturePolicy::Warn, SignaturePolicy::Off] {
         let name = format!("oem-{policy}");
-        // The policy is the source's: set it before its first bundle.
-        push(&store, &name, &bundle);
-        store.configure_source(&name, LockWait::NONE, |c| c.signatures = policy).unwrap();
+        // The policy is the source's: a bundle source made first, with it.
+        let url = format!("file://{}", bundle.display());
+        let mut config = SourceConfig::new(&name, &url).unwrap();
+        config.signatures = policy;
+        store.add_source(&config, LockWait::NONE).unwrap();
         let kept = push(&store, &name, &bundle);
         assert_eq!(kept.report.outcome, Outcome::Published, "{policy}: {:?}", kept.report.rejected);
     }
@@ -61,4 +63,28 @@ fn vmware_signed_samples_pass_under_require_with_the_built_in_anchor() {
         checked += 1;
     }
     assert!(checked > 0, "no VMware sample bundles in {}", samples.display());
+}
+
+#[test]
+fn an_import_is_judged_by_the_receiving_store_and_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("certified-unsigned.zip");
+    let config = GeneratorConfig { acceptance: AcceptanceLevel::Certified, ..GeneratorConfig::tiny(6) };
+    generate_to_bundle(&config, &bundle).unwrap();
+    // The exporting side let them in (policy off) …
+    let a = Store::open(&dir.path().join("a")).unwrap();
+    let mut source = SourceConfig::new("oem", &format!("file://{}", bundle.display())).unwrap();
+    source.signatures = SignaturePolicy::Off;
+    a.add_source(&source, LockWait::NONE).unwrap();
+    assert_eq!(push(&a, "oem", &bundle).report.outcome, Outcome::Published);
+    let out = dir.path().join("carry");
+    a.export(&out, &esxlcm_store::carry::ExportOptions::default(), LockWait::NONE).unwrap();
+    // … the receiving store (policy require, the default) refuses them, recording nothing.
+    let b = Store::open(&dir.path().join("b")).unwrap();
+    let e = b.import(&out, None, LockWait::NONE).unwrap_err().to_string();
+    assert!(e.contains("refused by the signature policy") && e.contains("signature-missing"), "{e}");
+    assert!(
+        b.sources().unwrap().is_empty()
+            || b.sources().unwrap().iter().all(|s| b.published_snapshot(s).unwrap().is_none())
+    );
 }
