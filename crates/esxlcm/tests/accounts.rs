@@ -3,9 +3,9 @@
 //! mutating calls land in the audit log (`esxlcm audit`, `GET /api/esxlcm/audit`), and
 //! every HTTPS answer carries the security headers.
 
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use assert_cmd::cargo::CommandCargoExt;
 use reqwest::StatusCode;
@@ -47,32 +47,15 @@ fn ok(args: &[&str], stdin: &str) -> String {
     r.stdout
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::mirror_support::{Served as Server, start_serving};
 
 fn serve(data: &Path) -> Server {
-    let mut child = esxlcm()
-        .args(["serve", "--data-dir", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    reader.read_line(&mut first).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let base = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("got {first:?}"));
+    let mut serve = esxlcm();
+    serve.args(["serve", "--data-dir", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let mut server = start_serving(serve);
     // `https://HOST:PORT/api`: the service's root.
-    Server { base: base.trim_end_matches('/').trim_end_matches("/api").to_owned(), child }
+    server.base = server.base.trim_end_matches('/').trim_end_matches("/api").to_owned();
+    server
 }
 
 fn login(client: &Client, base: &str, user: &str, password: &str) -> Response {

@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
@@ -235,42 +235,12 @@ fn help_teaches() {
     assert_eq!(r.code, 2, "a missing SOURCE is a usage error");
 }
 
-/// A running `esxlcm serve`, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::mirror_support::{Served as Server, start_serving};
 
 fn start_server(args: &[&str]) -> Server {
-    let mut child = esxlcm()
-        .arg("serve")
-        .args(args)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("esxlcm serve starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut first = String::new();
-    let mut reader = BufReader::new(stdout);
-    let read = reader.read_line(&mut first);
-    // Keep draining, so the server's later output never meets a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let mut server = Server { child, base: String::new() };
-    assert!(read.is_ok_and(|n| n > 0), "serve printed nothing (did it fail to start?)");
-    server.base = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line should be 'listening on http://…/', got {first:?}"))
-        .to_owned();
-    server
+    let mut serve = esxlcm();
+    serve.arg("serve").args(args).args(["--listen", "127.0.0.1:0"]);
+    start_serving(serve)
 }
 
 fn unpack(zip_path: &Path, into: &Path) {

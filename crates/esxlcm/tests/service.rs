@@ -14,7 +14,9 @@ use reqwest::Method;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-use crate::mirror_support::{esxlcm, generate, json as run_json, listed_source, ok, verify_json};
+use crate::mirror_support::{
+    Served, esxlcm, generate, json as run_json, listed_source, ok, start_serving, verify_json,
+};
 
 const ADMIN: (&str, &str) = ("admin", "Adm1n!pass");
 
@@ -122,34 +124,11 @@ impl Drop for Service {
     }
 }
 
-/// `esxlcm serve --dir DIR` on a free port: the upstream of online depots; its base URL.
-struct Upstream {
-    child: Child,
-    url: String,
-}
-
-impl Upstream {
-    fn serve(dir: &Path) -> Self {
-        let mut child = esxlcm()
-            .args(["serve", "--dir", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut reader = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        reader.read_line(&mut first).unwrap();
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        let url = first.trim().strip_prefix("listening on ").unwrap().to_owned();
-        Self { child, url }
-    }
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `esxlcm serve --dir DIR` on a free port: the upstream of online depots (`base` is its URL).
+fn upstream(dir: &Path) -> Served {
+    let mut serve = esxlcm();
+    serve.args(["serve", "--dir", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    start_serving(serve)
 }
 
 /// An upstream that takes connections and never answers: a sync against it stays running.
@@ -182,7 +161,7 @@ fn an_api_depot_is_a_store_source_served_to_hosts_and_mirror_pushes_are_api_cont
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("upstream");
     generate(2, &tree);
-    let upstream = Upstream::serve(&tree);
+    let upstream = upstream(&tree);
     let data = dir.path().join("data");
     let s = Service::start(&data);
 
@@ -190,7 +169,7 @@ fn an_api_depot_is_a_store_source_served_to_hosts_and_mirror_pushes_are_api_cont
     let (status, id) = s.call(
         Method::POST,
         "/api/esx/settings/depots/online",
-        Some(json!({"location": format!("{}index.xml", upstream.url), "description": "upstream"})),
+        Some(json!({"location": format!("{}index.xml", upstream.base), "description": "upstream"})),
     );
     assert_eq!(status, 201, "{id}");
     let id = id.as_str().unwrap().to_owned();
@@ -237,7 +216,7 @@ fn kill_9_during_an_api_sync_and_during_draft_commits_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let tree = dir.path().join("upstream");
     generate(2, &tree);
-    let upstream = Upstream::serve(&tree);
+    let upstream = upstream(&tree);
     let data = dir.path().join("data");
     let store = store_of(&data);
 
@@ -245,7 +224,7 @@ fn kill_9_during_an_api_sync_and_during_draft_commits_loses_nothing() {
     let (status, good) = s.call(
         Method::POST,
         "/api/esx/settings/depots/online",
-        Some(json!({"location": format!("{}index.xml", upstream.url)})),
+        Some(json!({"location": format!("{}index.xml", upstream.base)})),
     );
     assert_eq!(status, 201, "{good}");
     let info = s.run_task("/api/esx/settings/depots?action=sync", None);

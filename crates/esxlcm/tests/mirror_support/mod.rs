@@ -273,9 +273,10 @@ fn handle(conn: TcpStream, root: &Path, chunk: usize, pause: Duration) -> std::i
     }
 }
 
-/// A running `esxlcm serve --store`, killed when dropped.
+/// A running `esxlcm serve`, killed when dropped.
 pub struct Served {
-    child: std::process::Child,
+    pub child: std::process::Child,
+    /// The URL of its first line, `listening on URL`.
     pub base: String,
 }
 
@@ -294,17 +295,9 @@ pub fn serve_store(store: &Path) -> Served {
 /// Start `esxlcm serve --store STORE EXTRA…` on a free loopback port (`serve_store` with
 /// more options, such as `--push-token-file`).
 pub fn serve_store_with(store: &Path, extra: &[&str]) -> Served {
-    let mut child = esxlcm()
-        .args(["serve", "--store", store.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let base = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("got {first:?}")).to_owned();
-    Served { child, base }
+    let mut serve = esxlcm();
+    serve.args(["serve", "--store", store.to_str().unwrap(), "--listen", "127.0.0.1:0"]).args(extra);
+    start_serving(serve)
 }
 
 /// A generated offline bundle (`depot generate --preset tiny --seed 7`) with
@@ -335,4 +328,22 @@ pub fn bundle_with_a_corrupt_vib(from: &Path, to: &Path) -> String {
     }
     writer.finish().unwrap();
     corrupted.expect("the bundle holds a VIB")
+}
+
+/// Start `serve` (an `esxlcm serve …` command), read its first line and keep draining its
+/// output, so the server's later output never meets a closed pipe.
+pub fn start_serving(mut serve: Command) -> Served {
+    let mut child = serve.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("esxlcm serve starts");
+    let mut reader = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut first = String::new();
+    let read = reader.read_line(&mut first);
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let mut served = Served { child, base: String::new() };
+    assert!(read.is_ok_and(|n| n > 0), "serve printed nothing (did it fail to start?)");
+    served.base = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line should be 'listening on URL', got {first:?}"))
+        .to_owned();
+    served
 }
