@@ -170,7 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn the_store_trusts_vmware_and_its_own_anchors_and_refuses_a_bad_file() {
+    fn without_anchor_files_vmware_is_trusted_and_a_broken_anchor_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         trust_store(dir.path()).unwrap();
         fs::create_dir(trust_dir(dir.path())).unwrap();

@@ -5,6 +5,8 @@
 //! when the variable is unset, so sample tests never pass vacuously.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // failing loudly is the job
 
+pub mod zip_headers;
+
 use std::path::{Path, PathBuf};
 
 /// The variable that points at the shared `depot-samples` directory.
