@@ -11,12 +11,12 @@ use std::sync::Arc;
 
 use esxlcm_store::audit::AuditRecord;
 
-use super::ApiState;
 use super::datavalue::DataValue;
-use super::dispatch::{Outcome, OutcomeKind, find_impl, resolve};
 use super::errors::ApiError;
 use super::handler::Access;
-use super::schema::Ty;
+use super::outcome::{Outcome, OutcomeKind};
+use super::schema::{OpDef, Ty};
+use super::state::ApiState;
 
 /// A call being audited, from before it runs to its result.
 #[derive(Debug)]
@@ -31,14 +31,13 @@ pub struct AuditCall {
 impl AuditCall {
     /// `Some` for the calls the log records: logins and mutating administrator operations.
     pub fn begin(
-        state: &ApiState,
+        def: &OpDef,
+        access: Access,
         service: &str,
         operation: &str,
         input: &BTreeMap<String, DataValue>,
         client: Option<IpAddr>,
     ) -> Option<Self> {
-        let (def, _) = resolve(state, service, operation).ok()?;
-        let access = find_impl(service, &def.op)?.access;
         let audited = access == Access::Login || (access == Access::Admin && def.http != "GET");
         if !audited {
             return None;

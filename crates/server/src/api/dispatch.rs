@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::ApiState;
 use super::datavalue::DataValue;
 use super::errors::ApiError;
 use super::handler::{Access, Caller, Ctx, Implemented, Out};
+pub use super::outcome::{Outcome, OutcomeKind};
 use super::schema::{OpDef, TaskType, Ty};
 use super::session::Refusal;
+use super::state::ApiState;
 use super::typed::{from_plain, input_to_plain};
 use super::users::Role;
 
@@ -63,22 +64,6 @@ impl std::fmt::Debug for Credentials {
             Self::Session(_) => f.write_str("Session(..)"),
         }
     }
-}
-
-/// What the dialect needs to answer.
-#[derive(Debug)]
-pub struct Outcome {
-    /// Shared: remembered depot-content answers are handed out without a deep copy.
-    pub value: Arc<DataValue>,
-    pub ty: Ty,
-    pub kind: OutcomeKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutcomeKind {
-    Value,
-    Void,
-    TaskStarted,
 }
 
 /// The handler registered for an operation ([`super::services::IMPLEMENTED`]).
@@ -198,7 +183,10 @@ pub async fn dispatch(
     origin: Option<String>,
     client: Option<IpAddr>,
 ) -> Result<Outcome, ApiError> {
-    let audit = super::audit::AuditCall::begin(state, service, operation, &input, client);
+    let audit = resolve(state, service, operation).ok().and_then(|(def, _)| {
+        let access = find_impl(service, &def.op)?.access;
+        super::audit::AuditCall::begin(def, access, service, operation, &input, client)
+    });
     let mut who = None;
     let result = call(state, service, operation, creds, input, origin, &mut who).await;
     if let Some(audit) = audit {

@@ -243,7 +243,7 @@ impl From<ConvError> for ApiError {
 /// instead names the reference only, never paths, OS errors or panics. Shared by the API's
 /// errors and the store server's 5xx answers.
 pub fn logged_under_reference(detail: impl std::fmt::Display) -> String {
-    let reference = super::session::random_hex(4).unwrap_or_else(|_| "-".into());
+    let reference = super::random::random_hex(4).unwrap_or_else(|_| "-".into());
     tracing::error!(reference = %reference, error = %detail, "internal error");
     format!("the server failed to handle the request; its log has the details under reference {reference}")
 }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::ApiState;
 use super::datavalue::DataValue;
 use super::errors::ApiError;
+use super::state::ApiState;
 use super::tasks::Progress;
 use super::users::Role;
 

@@ -11,10 +11,10 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::ApiState;
 use super::datavalue::DataValue;
 use super::dispatch::{Credentials, Peer, dispatch};
 use super::errors::ApiError;
+use super::state::ApiState;
 
 pub const SESSION_HEADER: &str = "vmware-api-session-id";
 

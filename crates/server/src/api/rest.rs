@@ -12,12 +12,12 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::ApiState;
 use super::datavalue::DataValue;
 use super::dispatch::{Credentials, OutcomeKind, Peer, dispatch};
 use super::errors::ApiError;
 use super::jsonrpc::SESSION_HEADER;
 use super::schema::{OpDef, Registry, Ty};
+use super::state::ApiState;
 use super::typed::{from_plain, to_plain};
 
 fn json_response(status: StatusCode, body: &Value) -> Response {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 
+use super::random::random_hex;
 use super::users::Role;
 
 /// vCenter's default idle timeout.
@@ -46,13 +47,6 @@ impl Default for SessionStore {
     fn default() -> Self {
         Self::with_limits(MAX_SESSIONS, IDLE_TIMEOUT, LoginGuard::default())
     }
-}
-
-/// 32 hex digits of OS randomness.
-pub fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf)?;
-    Ok(hex::encode(buf))
 }
 
 impl SessionStore {

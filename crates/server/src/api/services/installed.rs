@@ -20,10 +20,10 @@ use super::depot_content::release_date;
 use super::image_wire::message;
 use super::software::image::{committed, resolve};
 use super::software::owner::Owner;
-use crate::api::ApiState;
 use crate::api::errors::{ApiError, ErrorKind};
 use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::{Host, ServerState};
+use crate::api::state::ApiState;
 use crate::api::typed::format_datetime;
 
 /// One installed part (base image, add-on or component) with its display fields: the

@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 
 use super::certificates::{parse_pem, tls_info};
 use super::depots::next_id;
-use crate::api::ApiState;
 use crate::api::errors::{ApiError, ErrorKind};
 use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::{ServerState, TrustedRootChain};
+use crate::api::state::ApiState;
 use crate::api::typed::format_datetime;
 
 #[derive(Deserialize)]
@@ -68,7 +68,7 @@ async fn apply(state: &ApiState) -> Result<(), ApiError> {
 /// The API's chains are anchors of VIB signatures too: one trust store serves the API,
 /// the mirror's ingest ([`esxlcm_store::signatures`]) and `esxlcm mirror`.
 fn write_signature_anchors(data_dir: &std::path::Path, chains: &[String]) -> Result<(), String> {
-    let dir = esxlcm_store::signatures::trust_dir(&crate::api::store_dir(data_dir));
+    let dir = esxlcm_store::signatures::trust_dir(&crate::api::state::store_dir(data_dir));
     let path = dir.join("api-trusted-root-chains.pem");
     if chains.is_empty() {
         return match std::fs::remove_file(&path) {

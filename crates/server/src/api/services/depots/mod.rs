@@ -266,7 +266,7 @@ impl DepotStore {
         what: &str,
     ) -> Result<serde_json::Value, ApiError> {
         let (_, published) = self.depot(id, kind).await?;
-        let snapshot = published.ok_or_else(|| online::not_synced(what))?;
+        let snapshot = published.ok_or_else(|| not_synced(what))?;
         content::of_tree(self.store.view_dir(snapshot)).await
     }
 
@@ -443,4 +443,13 @@ pub(crate) fn http_client(data_dir: &Path) -> Result<esxlcm_net::HttpClient, Api
 /// chains of the API's trust store, as one PEM bundle the store's transport reads.
 pub fn trusted_roots_file(data_dir: &Path) -> PathBuf {
     data_dir.join("tls").join("trusted-roots.pem")
+}
+
+/// A depot asked for content before its first sync published any.
+fn not_synced(what: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::NotAllowedInCurrentState,
+        "com.vmware.esxlcm.depot.not_synced",
+        format!("{what} has not been synced yet: run esx.settings.depots.sync"),
+    )
 }

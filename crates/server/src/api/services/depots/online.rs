@@ -208,14 +208,6 @@ pub fn online_flush(ctx: Ctx) -> HandlerFuture {
 }
 
 /// The error for a depot whose content is asked before it was synced.
-pub(super) fn not_synced(what: &str) -> ApiError {
-    ApiError::new(
-        ErrorKind::NotAllowedInCurrentState,
-        "com.vmware.esxlcm.depot.not_synced",
-        format!("{what} has not been synced yet: run esx.settings.depots.sync"),
-    )
-}
-
 /// `depots.online.content.get`: what the published snapshot holds, per vendor and metadata zip.
 pub fn online_content_get(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {

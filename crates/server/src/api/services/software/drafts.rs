@@ -19,12 +19,12 @@ use super::image::{
     removed_component_of, removed_of, resolve, scan_spec,
 };
 use super::owner::Owner;
-use crate::api::ApiState;
 use crate::api::errors::{ApiError, ErrorKind};
 use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::{Commit, Draft, LibraryOrigin, ServerState};
 use crate::api::services::depots::{is_upload_id, local_path};
 use crate::api::services::image_wire;
+use crate::api::state::ApiState;
 use crate::api::typed::format_datetime;
 
 /// Software spec documents (imports) are small; anything bigger is not one.

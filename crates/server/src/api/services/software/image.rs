@@ -13,11 +13,11 @@ use esxlcm_solver::{ResolveOptions, SoftwareSpec, SpecResolution, resolve_spec};
 use serde_json::{Map, Value, json};
 
 use super::owner::Owner;
-use crate::api::ApiState;
 use crate::api::errors::{ApiError, ErrorKind, Message};
 use crate::api::handler::{Ctx, HandlerFuture, Out};
 use crate::api::persist::ServerState;
 use crate::api::services::image_wire;
+use crate::api::state::ApiState;
 use crate::api::typed::format_datetime;
 
 /// The committed spec of an owner (its desired image) and the commit's id.

@@ -1,0 +1,158 @@
+//! The API's file doors: bundle uploads for PUSH offline depots (`POST /vum-fileupload`)
+//! and downloads of exported images (`GET /api/esxlcm/exports/<id>/<file>`).
+
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::Path as UrlPath;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
+
+use super::dispatch::{self, authenticate};
+use super::errors::ApiError;
+use super::state::ApiState;
+use super::users::Role;
+use super::{audit, rest, services, tasks};
+
+/// `POST /vum-fileupload`: store the body as an upload and answer its id (a JSON string)
+/// for `Offline.CreateSpec.file_id`. Administrators only.
+pub(super) async fn upload(
+    State(state): State<Arc<ApiState>>,
+    dispatch::Peer(peer): dispatch::Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut who = None;
+    let result = store_upload(&state, &headers, body, &mut who).await;
+    let record = esxlcm_store::audit::AuditRecord {
+        user: who,
+        client: peer.map(|a| a.to_string()),
+        action: "upload".to_owned(),
+        target: result.as_ref().ok().map(|id| format!("upload={id}")),
+        result: result.as_ref().map_or_else(|e| e.kind.name().to_owned(), |_| "ok".to_owned()),
+        detail: None,
+    };
+    audit::append(&state, record).await;
+    match result {
+        Ok(id) => (StatusCode::CREATED, axum::Json(id)).into_response(),
+        Err(e) => rest::error_response(&e),
+    }
+}
+
+/// `GET /api/esxlcm/exports/<id>/<file>`: an exported image (the `export` operations
+/// hand out these URLs), for any authenticated user.
+pub(super) async fn download(
+    State(state): State<Arc<ApiState>>,
+    UrlPath((export, file)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    match open_export(&state, &export, &file, &headers).await {
+        Ok((f, len)) => {
+            let content_type = if file.ends_with(".json") {
+                "application/json"
+            } else if file.ends_with(".zip") {
+                "application/zip"
+            } else {
+                "application/octet-stream"
+            };
+            // Stream in chunks: ISOs and bundles do not fit in memory.
+            let stream = futures_util::stream::unfold(f, |mut f| async move {
+                let mut buf = vec![0u8; 256 * 1024];
+                match tokio::io::AsyncReadExt::read(&mut f, &mut buf).await {
+                    Ok(0) => None,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(buf)), f))
+                    }
+                    Err(e) => Some((Err(e), f)),
+                }
+            });
+            let disposition = format!("attachment; filename=\"{file}\"");
+            (
+                StatusCode::OK,
+                [
+                    (axum::http::header::CONTENT_TYPE, content_type.to_owned()),
+                    (axum::http::header::CONTENT_LENGTH, len.to_string()),
+                    (axum::http::header::CONTENT_DISPOSITION, disposition),
+                ],
+                Body::from_stream(stream),
+            )
+                .into_response()
+        }
+        Err(e) => rest::error_response(&e),
+    }
+}
+
+async fn open_export(
+    state: &Arc<ApiState>,
+    export: &str,
+    file: &str,
+    headers: &HeaderMap,
+) -> Result<(tokio::fs::File, u64), ApiError> {
+    authenticate(state, rest::credentials(headers)).await?;
+    // Only names we write: nothing outside the exports directory can be reached.
+    if !services::depots::is_upload_id(export) || !services::software::export::EXPORT_FILES.contains(&file) {
+        return Err(ApiError::not_found("export", &format!("{export}/{file}")));
+    }
+    let path = services::software::export::exports_dir(state.depots.data_dir()).join(export).join(file);
+    let f =
+        tokio::fs::File::open(&path).await.map_err(|_| ApiError::not_found("export", &format!("{export}/{file}")))?;
+    let len = f.metadata().await.map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?.len();
+    Ok((f, len))
+}
+
+/// A refused upload's body is still read (up to this much) before answering: a client
+/// still sending when the connection closes sees a broken connection, not the error.
+const DRAIN_REFUSED_UPLOAD: u64 = 256 * 1024 * 1024;
+
+async fn store_upload(
+    state: &Arc<ApiState>,
+    headers: &HeaderMap,
+    body: Body,
+    who: &mut Option<String>,
+) -> Result<String, ApiError> {
+    let mut stream = body.into_data_stream();
+    let caller = authenticate(state, rest::credentials(headers)).await;
+    *who = caller.as_ref().ok().map(|c| c.user.clone());
+    let allowed = match caller {
+        Ok(caller) if caller.role == Role::Admin => Ok(caller),
+        Ok(caller) => Err(ApiError::unauthorized(format!("user '{}' is read-only and may not upload", caller.user))),
+        Err(e) => Err(e),
+    };
+    let caller = match allowed {
+        Ok(c) => c,
+        Err(e) => {
+            let mut drained = 0u64;
+            while let Some(Ok(chunk)) = stream.next().await {
+                drained += chunk.len() as u64;
+                if drained > DRAIN_REFUSED_UPLOAD {
+                    break;
+                }
+            }
+            return Err(e);
+        }
+    };
+    let dir = state.depots.uploads_dir();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".upload-")
+        .tempfile_in(&dir)
+        .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))?;
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::invalid_argument(format!("the upload was interrupted: {e}")))?;
+        size += chunk.len() as u64;
+        tmp.write_all(&chunk).map_err(|e| ApiError::internal(format!("storing the upload: {e}")))?;
+    }
+    if size == 0 {
+        return Err(ApiError::invalid_argument("the upload is empty"));
+    }
+    tmp.as_file().sync_all().map_err(|e| ApiError::internal(format!("storing the upload: {e}")))?;
+    let id = tasks::uuid_v4().map_err(|e| ApiError::internal(e.to_string()))?;
+    tmp.persist(dir.join(format!("{id}.zip")))
+        .map_err(|e| ApiError::internal(format!("storing the upload: {}", e.error)))?;
+    tracing::info!(upload = %id, bytes = size, user = %caller.user, "bundle uploaded");
+    Ok(id)
+}
