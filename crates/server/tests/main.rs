@@ -10,6 +10,7 @@ mod image_support;
 mod api_audit;
 mod api_depots;
 mod api_hardware;
+mod api_hostile;
 mod api_hosts;
 mod api_image;
 mod api_installed;

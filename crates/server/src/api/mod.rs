@@ -58,7 +58,21 @@ use self::tasks::TaskManager;
 use self::users::{InitialAdmin, Role, UserDb, UserError};
 
 /// JSON-RPC and REST bodies are documents, not bundles.
-const MAX_API_BODY: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_API_BODY: usize = 16 * 1024 * 1024;
+
+/// Why a JSON-RPC or REST body was not taken (the extractor's rejection: over
+/// [`MAX_API_BODY`], or broken off), in words for the client.
+pub(crate) fn body_refusal(rejection: &axum::extract::rejection::BytesRejection) -> String {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "the request body is larger than the API takes ({} MiB): JSON documents only; bundles go to \
+             POST /vum-fileupload",
+            MAX_API_BODY >> 20
+        )
+    } else {
+        format!("the request body could not be read: {}", rejection.body_text())
+    }
+}
 
 pub struct ApiState {
     /// Held for the server's lifetime: one server per data dir.
