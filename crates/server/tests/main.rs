@@ -23,4 +23,5 @@ mod api_rest;
 mod api_settings;
 mod api_tasks;
 mod api_trust;
+mod bundle_hostile;
 mod depot_hostile;
