@@ -1,6 +1,7 @@
 //! A payload larger than its metadata declares (a VIB truncated-extended upstream) is read
 //! only one byte past its declared size, quarantined once however often the sync retries,
-//! and kept only as much as shows the defect.
+//! and kept only as much as shows the defect; a bundle member that cannot be read whole
+//! (a ZIP bomb, a corrupt deflate stream) is refused and quarantined the same way.
 
 use std::io::Write as _;
 
@@ -50,4 +51,76 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// A bundle's VIB members that cannot be read whole — one inflating past the size its ZIP
+/// header declares (the declared part being the real VIB), one with a corrupt deflate
+/// stream — are the bundle's defect: each is refused as its payload and quarantined (no
+/// more than the declared size kept), the push refused and nothing published; not a
+/// failure of the store.
+#[test]
+fn bundle_members_that_cannot_be_read_whole_are_refused_as_their_payloads() {
+    use esxlcm_depot::archive::{ArchiveLimits, DeterministicZip, SafeZip};
+    use esxlcm_test_support::zip_headers::{forge_size, patch_headers};
+
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.zip");
+    crate::common::generate_bundle(2, &good);
+    let bytes = std::fs::read(&good).unwrap();
+    let mut zip = SafeZip::open(std::io::Cursor::new(&bytes[..]), ArchiveLimits::default()).unwrap();
+    let names: Vec<String> = zip.names().iter().filter(|n| !n.ends_with('/')).cloned().collect();
+    let mut members: Vec<(String, Vec<u8>)> =
+        names.into_iter().map(|n| (n.clone(), zip.read_to_vec(&n, u64::MAX).unwrap())).collect();
+    let vibs: Vec<usize> = (0..members.len()).filter(|&i| members[i].0.ends_with(".vib")).take(2).collect();
+    let (bomb, corrupt) = (members[vibs[0]].0.clone(), members[vibs[1]].0.clone());
+    let real_len = members[vibs[0]].1.len();
+    members[vibs[0]].1.extend(vec![0u8; 32 << 20]);
+    let mut out = DeterministicZip::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in &members {
+        out.add_bytes(name, data).unwrap();
+    }
+    let hostile = forge_size(out.finish().unwrap().into_inner(), &bomb, u32::try_from(real_len).unwrap());
+    // Garble the middle of the other VIB's compressed data.
+    let hostile = patch_headers(hostile, &corrupt, |zip, central, local| {
+        let le = |at: usize, n: usize| (0..n).fold(0usize, |v, i| v | usize::from(zip[at + i]) << (8 * i));
+        let compressed = le(central + 20, 4);
+        let data = local + 30 + le(local + 26, 2) + le(local + 28, 2);
+        for b in &mut zip[data + compressed / 3..data + compressed / 3 + 16] {
+            *b ^= 0xa5;
+        }
+    });
+    let bundle = dir.path().join("hostile.zip");
+    std::fs::write(&bundle, hostile).unwrap();
+
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let pushed = store
+        .push(
+            "oem",
+            &bundle,
+            &esxlcm_store::sync::SyncOptions::default(),
+            LockWait::NONE,
+            &esxlcm_store::sync::NoProgress,
+        )
+        .unwrap();
+    assert_eq!(pushed.report.outcome, Outcome::Rejected);
+    let by_path: std::collections::BTreeMap<&str, &esxlcm_store::sync::Rejected> =
+        pushed.report.rejected.iter().map(|r| (r.path.as_str(), r)).collect();
+    assert_eq!(by_path.keys().copied().collect::<Vec<_>>(), {
+        let mut both = vec![bomb.as_str(), corrupt.as_str()];
+        both.sort_unstable();
+        both
+    });
+    let bombed = by_path[bomb.as_str()];
+    assert_eq!(
+        bombed.reason,
+        format!(
+            "the bundle's member cannot be read: member '{bomb}' inflates past its declared size of {real_len} \
+             bytes (forged header or ZIP bomb)"
+        )
+    );
+    assert_eq!(std::fs::metadata(&bombed.quarantine_file).unwrap().len(), real_len as u64, "nothing past it kept");
+    let garbled = by_path[corrupt.as_str()];
+    assert!(garbled.reason.starts_with("the bundle's member cannot be read: "), "{}", garbled.reason);
+    assert!(garbled.quarantine_file.is_file());
+    assert!(store.source("oem").is_err(), "nothing published, no source left");
 }

@@ -617,7 +617,7 @@ mod tests {
     use crate::source::{Depot, OpenOptions};
     use crate::vib::ArWriter;
     use crate::vib::signature::TrustStore;
-    use crate::vib::signature::tests::{Spec, TestCert, chain, make_cert, sign_at};
+    use esxlcm_test_support::vib_signing::{Spec, TestCert, chain, make_cert, sign_at};
 
     /// A bare `.vib` at `level`, signed by `leaf` with `extra` embedded, checked with `trust`
     /// as `--trust` (or none): the signature findings as `rule|message`.

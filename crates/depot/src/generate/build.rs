@@ -278,7 +278,8 @@ impl Builder<'_> {
         vib.payloads.push(payload_record(&vib.name, &gz, &tar));
         stored.push(gz);
         let parts: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
-        let bytes = vib_file(&vib, &parts).map_err(|source| GenerateError::Vib { vib_id: id.clone(), source })?;
+        let bytes = vib_file(&vib, &parts, self.config.signer.as_ref())
+            .map_err(|source| GenerateError::Vib { vib_id: id.clone(), source })?;
         vib.location = Some(VibLocation {
             relative_path: vib.default_relative_path(),
             source_url: None,

@@ -17,10 +17,11 @@
 //!   replaced by an OEM driver, and `supportedBaseImageVersions` such as `8.0.2`/`8.0.3`.
 //!
 //! Every VIB is a real `ar` file whose descriptor checksums are correct (sha-256 of the
-//! stored gzip; sha-256 and sha-1 of the gunzipped visor tar). All VIBs are
+//! stored gzip; sha-256 and sha-1 of the gunzipped visor tar). By default all VIBs are
 //! **community** acceptance with an empty `sig.pkcs7`: community is the only level that
 //! needs no signature, so generated images pass a signature-requirement check without
-//! keys. VIB bytes are never kept: [`GeneratedDepot`] regenerates each one from the seed
+//! keys. [`GeneratorConfig::signer`] signs them instead (tests of signature policy give it
+//! a throwaway key). VIB bytes are never kept: [`GeneratedDepot`] regenerates each one from the seed
 //! when it is opened, so a 20,000-VIB depot costs only its metadata in memory.
 
 mod build;
@@ -31,6 +32,7 @@ mod vibfile;
 use std::collections::HashMap;
 use std::io::{self, Cursor, Read};
 use std::path::Path;
+use std::sync::Arc;
 
 use esxlcm_version::{VersionError, VersionLint};
 
@@ -70,10 +72,13 @@ pub struct GeneratorConfig {
     pub hardware_support: usize,
     pub vendor_name: String,
     pub vendor_code: String,
-    /// The VIBs' acceptance level. Generated VIBs are unsigned, so any level but the
-    /// default, community, makes VIBs that a signature policy refuses (what tests of that
-    /// policy need).
+    /// The VIBs' acceptance level. Generated VIBs are unsigned unless [`Self::signer`]
+    /// is set, so any level but the default, community, makes VIBs that a signature policy
+    /// refuses (what tests of that policy need).
     pub acceptance: crate::model::AcceptanceLevel,
+    /// Signs every VIB (its `sig.pkcs7` member); none, the default: every `sig.pkcs7` is
+    /// empty, and generated depots stay byte for byte the same.
+    pub signer: Option<VibSigner>,
     /// The metadata timestamp (fixed, so output is reproducible).
     pub timestamp: String,
 }
@@ -95,6 +100,7 @@ impl Default for GeneratorConfig {
             vendor_name: "VMware".into(),
             vendor_code: "vmw".into(),
             acceptance: crate::model::AcceptanceLevel::Community,
+            signer: None,
             timestamp: "2024-06-25T07:22:11.326293".into(),
         }
     }
@@ -170,6 +176,44 @@ impl GeneratorConfig {
     }
 }
 
+/// What signs a generated VIB: given the exact `descriptor.xml` bytes, the `sig.pkcs7`
+/// member's bytes (a detached CMS SignedData over them, PEM or DER).
+///
+/// It must be deterministic, the same descriptor always giving the same bytes: each VIB is
+/// built twice, once for the size and checksum the metadata declares and again when it is
+/// written. (A fixed signing time and a deterministic algorithm such as Ed25519 do it.)
+/// Two signers are equal only when they are clones of one another.
+#[derive(Clone)]
+pub struct VibSigner(Arc<SignFn>);
+
+/// Descriptor bytes in, `sig.pkcs7` bytes out.
+type SignFn = dyn Fn(&[u8]) -> Vec<u8> + Send + Sync;
+
+impl VibSigner {
+    pub fn new(sign: impl Fn(&[u8]) -> Vec<u8> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(sign))
+    }
+
+    /// The `sig.pkcs7` bytes for these `descriptor.xml` bytes.
+    pub fn sign(&self, descriptor: &[u8]) -> Vec<u8> {
+        (self.0)(descriptor)
+    }
+}
+
+impl std::fmt::Debug for VibSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VibSigner(..)")
+    }
+}
+
+impl PartialEq for VibSigner {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for VibSigner {}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GenerateError {
@@ -212,6 +256,7 @@ pub struct GeneratedDepot {
     content: DepotContent,
     seed: u64,
     payload_bytes: (usize, usize),
+    signer: Option<VibSigner>,
     by_id: HashMap<String, usize>,
 }
 
@@ -245,7 +290,7 @@ impl GeneratedDepot {
             }
         }
         let parts: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
-        vibfile::vib_file(vib, &parts).map_err(|e| WriteError::from_source(vib_id, e))
+        vibfile::vib_file(vib, &parts, self.signer.as_ref()).map_err(|e| WriteError::from_source(vib_id, e))
     }
 }
 
@@ -263,7 +308,13 @@ pub fn generate(config: &GeneratorConfig) -> Result<GeneratedDepot, GenerateErro
     config.validate()?;
     let content = build::build(config)?;
     let by_id = content.vibs.iter().enumerate().map(|(i, v)| (v.id(), i)).collect();
-    Ok(GeneratedDepot { content, seed: config.seed, payload_bytes: config.payload_bytes, by_id })
+    Ok(GeneratedDepot {
+        content,
+        seed: config.seed,
+        payload_bytes: config.payload_bytes,
+        signer: config.signer.clone(),
+        by_id,
+    })
 }
 
 /// Generate and write an offline bundle at `path` (refusing to replace an existing file;

@@ -62,6 +62,50 @@ fn units(content: &DepotContent, kind: ReleaseKind) -> Vec<&ReleaseUnit> {
     content.release_units.iter().filter(|u| u.kind == kind).collect()
 }
 
+/// With a signer every VIB carries its signature, the metadata declares the signed bytes,
+/// and the signature verifies against the signer's root and no other anchor.
+#[test]
+fn a_signer_signs_every_vib_and_the_metadata_declares_the_signed_bytes() {
+    use crate::vib::signature::{TrustStore, VibVerdict, verify_vib};
+    use esxlcm_test_support::vib_signing::{Spec, chain, descriptor_signer};
+
+    let (root, mid, leaf) = chain(&Spec::ca(), &Spec::signer());
+    let at = chrono::DateTime::from_timestamp(1_780_000_000, 0).unwrap(); // 2026-05-28
+    let signer = VibSigner::new(descriptor_signer(Arc::new(leaf), vec![mid.cert.clone()], at));
+    let config = GeneratorConfig {
+        acceptance: AcceptanceLevel::Partner,
+        signer: Some(signer.clone()),
+        ..GeneratorConfig::tiny(4)
+    };
+    assert_eq!(config.clone(), config, "a config equals its clone, signer included");
+    let other = VibSigner::new(|_: &[u8]| Vec::new());
+    assert_ne!(GeneratorConfig { signer: Some(other), ..config.clone() }, config);
+    let depot = generate(&config).unwrap();
+    let unsigned = generate(&GeneratorConfig { signer: None, ..config.clone() }).unwrap();
+    let root_only = TrustStore::from_pem(root.pem().as_bytes()).unwrap();
+    let plan = PayloadPlan { type_of: &|_, _| Some("vgz".to_owned()), decompressed_limit: 1 << 20 };
+    assert!(depot.content().vibs.len() > 20);
+    for (vib, plain) in depot.content().vibs.iter().zip(&unsigned.content().vibs) {
+        let id = vib.id();
+        let bytes = depot.vib_bytes(&id).unwrap();
+        assert_eq!(bytes, depot.vib_bytes(&id).unwrap(), "{id}: rebuilt byte for byte");
+        let summary = scan_vib_file(&bytes[..], &plan).unwrap();
+        let loc = vib.location.as_ref().unwrap();
+        assert_eq!((summary.size, &summary.sha256_hex), (loc.packed_size, &loc.checksum.value), "{id}");
+        let plain_loc = plain.location.as_ref().unwrap();
+        assert!(loc.packed_size > plain_loc.packed_size, "{id}: the signature is in the file");
+        let sig = summary.signature.unwrap_or_default();
+        match verify_vib(&sig, &summary.descriptor, &root_only) {
+            VibVerdict::Verified { anchor, .. } => assert_eq!(anchor.anchor, "CN=Test Root, O=esxlcm tests"),
+            other => panic!("{id}: {other:?}"),
+        }
+        assert!(
+            matches!(verify_vib(&sig, &summary.descriptor, TrustStore::builtin()), VibVerdict::Untrusted { .. }),
+            "{id}: VMware's anchor alone does not trust a throwaway key"
+        );
+    }
+}
+
 #[test]
 fn generated_vibs_are_real_and_their_checksums_correct() {
     let depot = generate(&GeneratorConfig::tiny(1)).unwrap();

@@ -1,8 +1,10 @@
 //! The bytes of a generated VIB: a real `ar` file (depot-format §4) holding the
-//! descriptor, an empty `sig.pkcs7` (community acceptance needs no signature) and one
+//! descriptor, a `sig.pkcs7` (empty: community acceptance needs no signature; or the
+//! config's signer's signature of the descriptor) and one
 //! `vgz` payload: gzip of a small "visor tar" whose content comes from the payload seed
 //! (with `boot_modules`, `esx-base` has two `boot` payloads of seeded bytes before it).
-//! Everything is a pure function of the VIB's metadata and the seed, so a VIB can be
+//! Everything is a pure function of the VIB's metadata, the seed (and the signer, which
+//! must be deterministic), so a VIB can be
 //! rebuilt byte for byte whenever it is read.
 
 use std::io::Write;
@@ -183,16 +185,18 @@ pub(crate) fn boot_payload_record(name: &str, gz: &[u8]) -> Payload {
     }
 }
 
-/// The `.vib` file: `descriptor.xml` (the VIB without its depot location), an empty
-/// `sig.pkcs7`, the payloads (the bytes of each of `vib.payloads`, in that order).
-pub(crate) fn vib_file(vib: &Vib, payloads: &[&[u8]]) -> Result<Vec<u8>, ArError> {
+/// The `.vib` file: `descriptor.xml` (the VIB without its depot location), `sig.pkcs7`
+/// (empty, or what `signer` makes of the descriptor), the payloads (the bytes of each of
+/// `vib.payloads`, in that order).
+pub(crate) fn vib_file(vib: &Vib, payloads: &[&[u8]], signer: Option<&super::VibSigner>) -> Result<Vec<u8>, ArError> {
     let mut descriptor = vib.clone();
     descriptor.location = None;
     let descriptor = descriptor.to_xml();
     let total: usize = payloads.iter().map(|p| p.len()).sum();
     let mut ar = ArWriter::new(Vec::with_capacity(descriptor.len() + total + 256));
     ar.append_bytes("descriptor.xml", &descriptor)?;
-    ar.append_bytes("sig.pkcs7", &[])?;
+    let signature = signer.map(|s| s.sign(&descriptor)).unwrap_or_default();
+    ar.append_bytes("sig.pkcs7", &signature)?;
     for (i, payload) in payloads.iter().enumerate() {
         let name = vib.payloads.get(i).map_or_else(|| payload_name(&vib.name), |p| p.name.clone());
         ar.append_bytes(&name, payload)?;

@@ -167,10 +167,14 @@ impl Container for ZipContainer {
         let extra_len = u64::from(u16::from_le_bytes([header[28], header[29]]));
         let data_start = m.header_start + 30 + name_len + extra_len;
         let raw = PositionedReader { file: Arc::clone(&self.file), pos: data_start }.take(m.compressed_size);
-        // Cap at the declared size: a forged header cannot make us inflate more.
+        // Held to the declared size: a forged header cannot make us inflate more, and a
+        // member that is longer (or shorter) than its header says fails the read that finds it.
+        let declared = |inner: Box<dyn Read + Send>| -> Box<dyn Read + Send + '_> {
+            Box::new(DeclaredSize { inner, name: m.name.clone(), declared: m.size, remaining: m.size })
+        };
         match m.method {
-            CompressionMethod::Stored => Ok(Box::new(raw.take(m.size))),
-            CompressionMethod::Deflated => Ok(Box::new(DeflateDecoder::new(raw).take(m.size))),
+            CompressionMethod::Stored => Ok(declared(Box::new(raw))),
+            CompressionMethod::Deflated => Ok(declared(Box::new(DeflateDecoder::new(raw)))),
             other => Err(ContainerError::UnsupportedCompression {
                 container: self.label.clone(),
                 path: path.to_owned(),
@@ -185,6 +189,53 @@ impl Container for ZipContainer {
 
     fn list(&self) -> Option<Vec<String>> {
         Some(self.members.iter().map(|m| m.name.clone()).collect())
+    }
+}
+
+/// A ZIP member's data held to its declared (uncompressed) size: reads stop there, and
+/// the read that reaches it looks one byte further. More data is a forged header or a ZIP
+/// bomb, less a truncated member: either fails that read (`InvalidData`, naming the
+/// member), so a reader that reads to the end never takes such a member for whole.
+struct DeclaredSize {
+    inner: Box<dyn Read + Send>,
+    name: String,
+    declared: u64,
+    remaining: u64,
+}
+
+impl Read for DeclaredSize {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.remaining == 0 {
+            let mut probe = [0u8; 1];
+            if self.inner.read(&mut probe)? > 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "member '{}' inflates past its declared size of {} bytes (forged header or ZIP bomb)",
+                        self.name, self.declared
+                    ),
+                ));
+            }
+            return Ok(0);
+        }
+        let cap = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(buf.len());
+        let n = self.inner.read(&mut buf[..cap])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "member '{}' ends after {} bytes, short of its declared size of {} bytes (truncated or forged)",
+                    self.name,
+                    self.declared - self.remaining,
+                    self.declared
+                ),
+            ));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
     }
 }
 
@@ -292,5 +343,63 @@ impl Container for UrlContainer {
 
     fn list(&self) -> Option<Vec<String>> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::DeterministicZip;
+    use esxlcm_test_support::zip_headers::forge_size;
+
+    /// A bundle file holding `a.xml` (deflated) and `b.vib` (stored), its headers patched
+    /// by `forge`.
+    fn container(dir: &Path, forge: impl Fn(Vec<u8>) -> Vec<u8>) -> ZipContainer {
+        let mut zip = DeterministicZip::new(io::Cursor::new(Vec::new()));
+        zip.add_bytes("a.xml", &[b'x'; 5000]).unwrap();
+        zip.add_reader("b.vib", 3000, &mut &[7u8; 3000][..]).unwrap();
+        let path = dir.join("bundle.zip");
+        std::fs::write(&path, forge(zip.finish().unwrap().into_inner())).unwrap();
+        ZipContainer::open(&path, ArchiveLimits::default()).unwrap()
+    }
+
+    fn read_all(c: &ZipContainer, path: &str) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        c.open(path).unwrap().read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn members_are_held_to_their_declared_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let honest = container(dir.path(), |z| z);
+        assert_eq!(read_all(&honest, "a.xml").unwrap(), vec![b'x'; 5000]);
+        assert_eq!(read_all(&honest, "b.vib").unwrap(), vec![7u8; 3000]);
+        assert_eq!(honest.read_small("a.xml", 5000).unwrap().len(), 5000);
+
+        // Declared smaller than it inflates: the read reaching the declared end fails.
+        for name in ["a.xml", "b.vib"] {
+            let forged = container(dir.path(), |z| forge_size(z, name, 100));
+            let err = read_all(&forged, name).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+            assert_eq!(
+                err.to_string(),
+                format!("member '{name}' inflates past its declared size of 100 bytes (forged header or ZIP bomb)")
+            );
+            let err = forged.read_small(name, 1 << 20).unwrap_err().to_string();
+            assert!(err.contains(&format!("member '{name}' inflates past")), "{err}");
+            // A reader that stops at the declared size sees only that much.
+            let mut head = Vec::new();
+            forged.open(name).unwrap().take(100).read_to_end(&mut head).unwrap();
+            assert_eq!(head.len(), 100);
+        }
+        // Declared larger than it is: the read that runs out fails.
+        let forged = container(dir.path(), |z| forge_size(z, "a.xml", 9000));
+        let err = read_all(&forged, "a.xml").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "member 'a.xml' ends after 5000 bytes, short of its declared size of 9000 bytes (truncated or forged)"
+        );
+        assert_eq!(read_all(&forged, "b.vib").unwrap().len(), 3000, "the other member is untouched");
     }
 }

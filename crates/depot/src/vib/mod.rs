@@ -318,7 +318,7 @@ mod tests {
         }
 
         // All five samples share one signer, so the unrelated anchor is generated.
-        let (other, _) = signature::tests::self_signed("Unrelated Test CA");
+        let (other, _) = esxlcm_test_support::vib_signing::self_signed("Unrelated Test CA");
         let unrelated = TrustStore::from_pem(other.encode_pem().as_bytes()).unwrap();
         for vib in &vibs {
             let err = verify_vib_signature(&vib.sig, &vib.descriptor, Some(&unrelated)).unwrap_err();

@@ -31,6 +31,11 @@ fn protocol_error(id: Value, code: i64, message: &str) -> Response {
     respond(json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}), None)
 }
 
+/// A protocol error with JSON-RPC's optional `data`: what exactly was wrong.
+fn protocol_error_with(id: Value, code: i64, message: &str, data: &str) -> Response {
+    respond(json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message, "data": data}}), None)
+}
+
 fn vapi_error(id: Value, e: &ApiError) -> Response {
     let e = &e.for_client();
     respond(
@@ -65,10 +70,25 @@ pub async fn handle(
     uri: axum::http::Uri,
     headers: HeaderMap,
     Peer(peer): Peer,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return protocol_error(Value::Null, -32700, "Parse error.");
+    // A body that was not taken keeps its HTTP status (413 over the limit): no request was
+    // read to answer; the body still says why, in JSON-RPC's words.
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            let mut resp =
+                protocol_error_with(Value::Null, -32600, "Invalid Request.", &super::body_refusal(&rejection));
+            *resp.status_mut() = rejection.status();
+            return resp;
+        }
+    };
+    // Not JSON, not UTF-8, or nested past serde_json's depth limit (128).
+    let req = match serde_json::from_slice::<Value>(&body) {
+        Ok(req) => req,
+        Err(e) => {
+            return protocol_error_with(Value::Null, -32700, "Parse error.", &format!("the body is not JSON: {e}"));
+        }
     };
     let id = req.get("id").cloned().unwrap_or(Value::Null);
     if req.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {

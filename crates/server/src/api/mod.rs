@@ -43,13 +43,28 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::routing::{any, get, post};
 
 pub use self::server::{ApiConfig, ApiServer, DEPOTS_PREFIX, serve_until};
 pub use self::state::{ApiState, ServeError, store_dir};
 
 /// JSON-RPC and REST bodies are documents, not bundles.
-const MAX_API_BODY: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_API_BODY: usize = 16 * 1024 * 1024;
+
+/// Why a JSON-RPC or REST body was not taken (the extractor's rejection: over
+/// [`MAX_API_BODY`], or broken off), in words for the client.
+pub(crate) fn body_refusal(rejection: &axum::extract::rejection::BytesRejection) -> String {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "the request body is larger than the API takes ({} MiB): JSON documents only; bundles go to \
+             POST /vum-fileupload",
+            MAX_API_BODY >> 20
+        )
+    } else {
+        format!("the request body could not be read: {}", rejection.body_text())
+    }
+}
 
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
@@ -59,6 +74,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/esxlcm/exports/{export}/{file}", get(files::download))
         .with_state(state)
 }
+
 /// The headers every HTTPS answer of the service carries (API and depots): browsers keep
 /// to HTTPS, never sniff a type, frame, send a referrer or run anything of ours (the
 /// service serves JSON, XML and files, never pages). A handler's own value wins.

@@ -189,8 +189,23 @@ pub async fn handle(
     uri: Uri,
     headers: HeaderMap,
     Peer(peer): Peer,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    // Over the size limit or broken off: the extractor's status, with an error document
+    // like every other REST error (not the extractor's plain text).
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            let e = ApiError::new(
+                super::errors::ErrorKind::InvalidArgument,
+                "com.vmware.esxlcm.request_body",
+                super::body_refusal(&rejection),
+            );
+            let mut resp = error_response(&e);
+            *resp.status_mut() = rejection.status();
+            return resp;
+        }
+    };
     let path = uri.path().strip_prefix("/api").unwrap_or(uri.path());
     let query: Vec<(String, String)> =
         uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();

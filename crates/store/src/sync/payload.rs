@@ -144,7 +144,12 @@ impl Run<'_> {
                         return Err(self.doc_err(&p.path, "unexpected 304 for a payload"));
                     }
                 }
-                Origin::Member(member) => self.extract(member, &staged, &mut digests)?,
+                Origin::Member(member) => {
+                    if let Some(reason) = self.extract(member, &staged, &mut digests)? {
+                        let actual = digests.actual();
+                        return self.quarantine(p, &staged, reason, actual).map(Err);
+                    }
+                }
             }
             match verdict(p, digests) {
                 Ok((id, _)) if let Some(reason) = self.signature_problem(p, &staged) => {
@@ -255,7 +260,11 @@ impl Run<'_> {
         Ok(Some(body.validators))
     }
 
-    fn extract(&self, member: &str, staged: &Path, digests: &mut Digests) -> Result<(), StoreError> {
+    /// Copy a bundle's member to `staged`. `Ok(Some(why))` when the member's bytes cannot be
+    /// read whole (inflating past its declared size, truncated, a corrupt deflate stream):
+    /// the bundle's defect, refused as the payload's like a checksum mismatch, not a failure
+    /// of the store.
+    fn extract(&self, member: &str, staged: &Path, digests: &mut Digests) -> Result<Option<String>, StoreError> {
         let container = self.container.as_deref().ok_or_else(|| self.doc_err(member, "bundle not open"))?;
         let mut r = container.open(member).map_err(|e| self.doc_err(member, e))?;
         let mut out = File::create(staged).map_err(|e| StoreError::io(staged, e))?;
@@ -266,7 +275,7 @@ impl Run<'_> {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.doc_err(member, e)),
+                Err(e) => return Ok(Some(format!("the bundle's member cannot be read: {e}"))),
             };
             let data = buf.get(..digests.allowed(n)).unwrap_or_default();
             out.write_all(data).map_err(|e| StoreError::io(staged, e))?;
@@ -276,7 +285,7 @@ impl Run<'_> {
                 break;
             }
         }
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -304,6 +313,11 @@ impl Digests {
 
     fn reset(&mut self) {
         *self = Self::new(self.sha1.is_some()).capped(self.cap.map(|c| c.saturating_sub(1)));
+    }
+
+    /// The sha-256 of what came (a payload refused before its verdict).
+    fn actual(self) -> BlobId {
+        BlobId::from_digest(&self.sha256.finalize())
     }
 
     /// Past the declared size: the payload is wrong whatever follows.
