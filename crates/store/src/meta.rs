@@ -303,12 +303,15 @@ pub fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// SQLite, one connection behind a mutex: the store has one writer process (a file lock
-/// guards it) and its statements are short.
+/// SQLite, two connections each behind a mutex: one writes (the store has one writer
+/// process, a file lock guards it, and its statements are short), one only reads. In WAL
+/// mode a reader never waits for a writer's commit and its `fsync`: serving a file or
+/// listing sources stays fast while a sync or an API edit is being made durable.
 #[derive(Debug)]
 pub struct SqliteMeta {
     path: PathBuf,
     conn: Mutex<Connection>,
+    reader: Mutex<Connection>,
 }
 
 fn to_i64(n: u64) -> i64 {
@@ -342,7 +345,14 @@ impl SqliteMeta {
                 .map_err(StoreError::db("recording the schema version"))?;
             tx.commit().map_err(StoreError::db(format!("committing schema migration {}", i + 1)))?;
         }
-        Ok(Self { path: path.to_path_buf(), conn: Mutex::new(conn) })
+        // Opened after the migrations: it reads the schema they left.
+        let reader = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(StoreError::db(ctx()))?;
+        reader.busy_timeout(std::time::Duration::from_secs(10)).map_err(StoreError::db(ctx()))?;
+        Ok(Self { path: path.to_path_buf(), conn: Mutex::new(conn), reader: Mutex::new(reader) })
     }
 
     pub fn path(&self) -> &Path {
@@ -397,6 +407,11 @@ impl SqliteMeta {
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back).
         self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The read-only connection: each statement sees what was committed when it began.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -474,7 +489,7 @@ impl MetaStore for SqliteMeta {
     }
 
     fn sources(&self) -> Result<Vec<Source>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt =
             conn.prepare("SELECT id, config FROM sources ORDER BY name").map_err(StoreError::db("listing sources"))?;
         let rows: Vec<(i64, String)> = stmt
@@ -538,7 +553,7 @@ impl MetaStore for SqliteMeta {
     }
 
     fn snapshots(&self, source_id: i64) -> Result<Vec<SnapshotInfo>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn
             .prepare(
                 "SELECT id, source_id, created_at, files, bytes, tree_digest FROM snapshots WHERE source_id = ?1 ORDER BY id",
@@ -550,7 +565,7 @@ impl MetaStore for SqliteMeta {
     }
 
     fn all_snapshots(&self) -> Result<Vec<SnapshotInfo>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn
             .prepare("SELECT id, source_id, created_at, files, bytes, tree_digest FROM snapshots ORDER BY id")
             .map_err(StoreError::db("listing snapshots"))?;
@@ -558,7 +573,7 @@ impl MetaStore for SqliteMeta {
     }
 
     fn snapshot_files(&self, snapshot_id: i64) -> Result<Vec<FileEntry>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let ctx = format!("reading snapshot {snapshot_id}");
         let mut stmt = conn
             .prepare("SELECT path, blob, size FROM snapshot_files WHERE snapshot_id = ?1 ORDER BY path")
@@ -626,7 +641,7 @@ impl MetaStore for SqliteMeta {
     }
 
     fn snapshot_remote(&self, snapshot_id: i64) -> Result<Vec<RemotePayload>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let ctx = format!("reading the on-demand payloads of snapshot {snapshot_id}");
         let mut stmt = conn
             .prepare(
@@ -655,7 +670,7 @@ impl MetaStore for SqliteMeta {
     }
 
     fn published(&self, source_id: i64) -> Result<Option<i64>, StoreError> {
-        self.conn()
+        self.reader()
             .query_row("SELECT snapshot_id FROM published WHERE source_id = ?1", [source_id], |r| r.get(0))
             .optional()
             .map_err(StoreError::db("reading the published snapshot"))
@@ -708,7 +723,7 @@ impl MetaStore for SqliteMeta {
     }
 
     fn quarantined(&self) -> Result<Vec<QuarantineRecord>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn
             .prepare("SELECT source, name, path, expected, actual, size, file, reason, at FROM quarantine ORDER BY id")
             .map_err(StoreError::db("listing quarantine"))?;
@@ -750,7 +765,7 @@ impl MetaStore for SqliteMeta {
     }
 
     fn last_run(&self, source_id: i64) -> Result<Option<SyncRun>, StoreError> {
-        self.conn()
+        self.reader()
             .query_row(
                 "SELECT source_id, started_at, finished_at, outcome, snapshot_id, files_fetched, bytes_fetched, message
                  FROM sync_runs WHERE source_id = ?1 ORDER BY id DESC LIMIT 1",
@@ -789,7 +804,7 @@ impl MetaStore for SqliteMeta {
     }
 
     fn documents(&self) -> Result<Vec<Document>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let ctx = "reading the service state";
         let mut stmt =
             conn.prepare("SELECT kind, id, body FROM documents ORDER BY kind, id").map_err(StoreError::db(ctx))?;
@@ -799,7 +814,7 @@ impl MetaStore for SqliteMeta {
     }
 
     fn documents_of(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let ctx = format!("reading the service state ({kind})");
         let mut stmt =
             conn.prepare("SELECT id, body FROM documents WHERE kind = ?1 ORDER BY id").map_err(StoreError::db(&ctx))?;
@@ -833,7 +848,7 @@ impl MetaStore for SqliteMeta {
     }
 
     fn audit(&self, q: crate::audit::AuditQuery) -> Result<Vec<crate::audit::AuditEntry>, StoreError> {
-        crate::audit::query(&self.conn(), q)
+        crate::audit::query(&self.reader(), q)
     }
 
     fn store_id(&self) -> Result<String, StoreError> {
@@ -858,7 +873,7 @@ impl MetaStore for SqliteMeta {
     }
 
     fn imported_snapshot(&self, origin: &str, origin_snapshot: i64) -> Result<Option<i64>, StoreError> {
-        self.conn()
+        self.reader()
             .query_row(
                 "SELECT snapshot_id FROM imported_snapshots WHERE origin = ?1 AND origin_snapshot = ?2",
                 params![origin, origin_snapshot],

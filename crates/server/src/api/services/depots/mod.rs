@@ -87,6 +87,9 @@ pub struct DepotStore {
     /// share one read per [`CATALOG_RECHECK`] instead of queueing on the database behind
     /// editors' durable writes.
     listed: std::sync::Mutex<Option<(Instant, Arc<Vec<Listed>>)>>,
+    /// Held by the one reader refreshing [`Self::listed`]; the others keep the list they
+    /// have meanwhile (a few milliseconds older) rather than queue behind it.
+    relisting: tokio::sync::Mutex<()>,
     /// Bumped whenever the catalog is rebuilt: answers computed from it carry it.
     catalog_gen: std::sync::atomic::AtomicU64,
     /// Depot-content answers (call key → generation, value): browsing clients ask the same
@@ -118,6 +121,7 @@ impl DepotStore {
             catalog: tokio::sync::Mutex::new(None),
             checked: std::sync::Mutex::new(None),
             listed: std::sync::Mutex::new(None),
+            relisting: tokio::sync::Mutex::new(()),
             catalog_gen: std::sync::atomic::AtomicU64::new(0),
             answers: std::sync::Mutex::default(),
             solver_slots: tokio::sync::Semaphore::new(
@@ -198,14 +202,32 @@ impl DepotStore {
     /// The store's sources with their API kind and published snapshot (read at most once
     /// per [`CATALOG_RECHECK`], and again after a change made through the API).
     pub(crate) async fn depots(&self) -> Result<Vec<Listed>, ApiError> {
-        {
+        let stale = {
             let listed = self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((at, list)) = listed.as_ref()
-                && at.elapsed() < CATALOG_RECHECK
-            {
-                return Ok(Vec::clone(list));
+            match listed.as_ref() {
+                Some((at, list)) if at.elapsed() < CATALOG_RECHECK => return Ok(Vec::clone(list)),
+                Some((_, list)) => Some(Arc::clone(list)),
+                None => None,
             }
-        }
+        };
+        let _refreshing = match (self.relisting.try_lock(), stale) {
+            (Ok(guard), _) => guard,
+            // Someone is reading the store already: the list they replace will do.
+            (Err(_), Some(list)) => return Ok(Vec::clone(&list)),
+            // Nothing to hand out (first read, or a change made through the API): wait for
+            // their read, then read again only if it did not land.
+            (Err(_), None) => {
+                let guard = self.relisting.lock().await;
+                if let Some((_, list)) = self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
+                {
+                    return Ok(Vec::clone(list));
+                }
+                guard
+            }
+        };
+        // A change made through the API meanwhile (it bumps the generation) may be missing
+        // from this read: then it is answered but not kept.
+        let generation = self.catalog_generation();
         let list = self
             .blocking(|store| {
                 let mut out = Vec::new();
@@ -218,8 +240,10 @@ impl DepotStore {
             })
             .await
             .map_err(store_error)?;
-        *self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((Instant::now(), Arc::new(list.clone())));
+        if generation == self.catalog_generation() {
+            *self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some((Instant::now(), Arc::new(list.clone())));
+        }
         Ok(list)
     }
 
