@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::datavalue::DataValue;
 use super::errors::ApiError;
 use super::handler::{Access, Caller, Ctx, Implemented, Out};
-pub use super::outcome::{Outcome, OutcomeKind};
+pub use super::outcome::{Answer, Outcome, OutcomeKind};
 use super::schema::{OpDef, TaskType, Ty};
 use super::session::Refusal;
 use super::state::ApiState;
@@ -260,7 +260,12 @@ async fn call(
             let outcome = outcome.map_err(|e| e.for_client());
             st.tasks.finish(&task_id, outcome);
         });
-        return Ok(Outcome { value: Arc::new(DataValue::String(id)), ty: Ty::Id, kind: OutcomeKind::TaskStarted });
+        return Ok(Outcome {
+            value: Arc::new(DataValue::String(id)),
+            ty: Ty::Id,
+            kind: OutcomeKind::TaskStarted,
+            remembered: None,
+        });
     }
 
     let ty = def.output.clone().unwrap_or(Ty::Void);
@@ -268,8 +273,8 @@ async fn call(
     let memo = service.starts_with(DEPOT_CONTENT).then(|| {
         (format!("{service}.{operation}:{}", Value::Object(plain.clone())), state.depots.catalog_generation())
     });
-    if let Some(value) = memo.as_ref().and_then(|(key, _)| state.depots.answer(key)) {
-        return Ok(Outcome { value, ty, kind: OutcomeKind::Value });
+    if let Some(answer) = memo.as_ref().and_then(|(key, _)| state.depots.answer(key)) {
+        return Ok(Outcome { value: Arc::clone(&answer.value), ty, kind: OutcomeKind::Value, remembered: Some(answer) });
     }
     let ctx = Ctx { state: Arc::clone(state), caller, input: plain, progress: None, origin };
     let out = (imp.handler)(ctx).await?;
@@ -280,9 +285,11 @@ async fn call(
             ApiError::internal(format!("the server built a malformed result: {e}"))
         })?,
     });
-    if let Some((key, generation)) = memo {
-        state.depots.remember(key, generation, &value);
-    }
+    let remembered = memo.map(|(key, generation)| {
+        let answer = Arc::new(Answer::new(Arc::clone(&value)));
+        state.depots.remember(key, generation, &answer);
+        answer
+    });
     let kind = if ty == Ty::Void { OutcomeKind::Void } else { OutcomeKind::Value };
-    Ok(Outcome { value, ty, kind })
+    Ok(Outcome { value, ty, kind, remembered })
 }

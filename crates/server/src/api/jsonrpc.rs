@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::datavalue::DataValue;
-use super::dispatch::{Credentials, Peer, dispatch};
+use super::dispatch::{Answer, Credentials, Peer, dispatch};
 use super::errors::ApiError;
 use super::state::ApiState;
 
@@ -117,9 +117,22 @@ pub async fn handle(
     };
     let origin = super::dispatch::origin(&headers, &uri);
     match dispatch(&state, service, operation, creds, input, origin, peer).await {
-        Ok(outcome) => {
-            respond(json!({"jsonrpc": "2.0", "id": id, "result": {"output": outcome.value.to_json()}}), None)
-        }
+        Ok(outcome) => match &outcome.remembered {
+            // The output's encoding is kept with the answer; only the id is this request's.
+            Some(answer) => {
+                let Ok(output) = Answer::encoded(&answer.jsonrpc_output, || {
+                    Ok::<_, std::convert::Infallible>(outcome.value.to_json().to_string().into_bytes())
+                });
+                let mut body = Vec::with_capacity(output.len() + 64);
+                body.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+                body.extend_from_slice(id.to_string().as_bytes());
+                body.extend_from_slice(b",\"result\":{\"output\":");
+                body.extend_from_slice(&output);
+                body.extend_from_slice(b"}}");
+                ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+            }
+            None => respond(json!({"jsonrpc": "2.0", "id": id, "result": {"output": outcome.value.to_json()}}), None),
+        },
         Err(e) => vapi_error(id, &e),
     }
 }

@@ -13,12 +13,12 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use super::datavalue::DataValue;
-use super::dispatch::{Credentials, OutcomeKind, Peer, dispatch};
+use super::dispatch::{Answer, Credentials, OutcomeKind, Peer, dispatch};
 use super::errors::ApiError;
 use super::jsonrpc::SESSION_HEADER;
 use super::schema::{OpDef, Registry, Ty};
 use super::state::ApiState;
-use super::typed::{from_plain, to_plain};
+use super::typed::{ConvError, from_plain, to_plain};
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
     (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body.to_string()).into_response()
@@ -241,14 +241,26 @@ pub async fn handle(
         Ok(outcome) => match outcome.kind {
             OutcomeKind::Void => StatusCode::NO_CONTENT.into_response(),
             OutcomeKind::TaskStarted => json_response(StatusCode::ACCEPTED, &outcome.value_plain()),
-            OutcomeKind::Value => match to_plain(&state.registry, &outcome.value, &outcome.ty, "output") {
-                Ok(v) => {
-                    // A POST that creates something and returns its id (login included).
-                    let created = method == Method::POST && def.fixed_query.is_empty() && def.op == "create";
-                    json_response(if created { StatusCode::CREATED } else { StatusCode::OK }, &v)
+            OutcomeKind::Value => {
+                let encode = || {
+                    let plain = to_plain(&state.registry, &outcome.value, &outcome.ty, "output")?;
+                    Ok::<_, ConvError>(plain.to_string().into_bytes())
+                };
+                let body = match &outcome.remembered {
+                    Some(answer) => Answer::encoded(&answer.rest, encode).map_err(|e| e.to_string()),
+                    None => encode().map(Bytes::from).map_err(|e| e.to_string()),
+                };
+                match body {
+                    Ok(body) => {
+                        // A POST that creates something and returns its id (login included).
+                        let created = method == Method::POST && def.fixed_query.is_empty() && def.op == "create";
+                        let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+                        (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body)
+                            .into_response()
+                    }
+                    Err(e) => error_response(&ApiError::internal(e)),
                 }
-                Err(e) => error_response(&ApiError::internal(e.to_string())),
-            },
+            }
         },
         Err(e) => error_response(&e),
     }

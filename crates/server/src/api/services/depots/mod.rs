@@ -27,8 +27,8 @@ use esxlcm_store::ops::LockWait;
 use esxlcm_store::source::{Source, SourceKind};
 use serde::Deserialize;
 
-use crate::api::datavalue::DataValue;
 use crate::api::errors::{ApiError, ErrorKind};
+use crate::api::outcome::Answer;
 use crate::api::persist::{DepotInfo, DocumentState, PersistError, ServerState};
 
 pub use self::content::content_info;
@@ -95,7 +95,7 @@ pub struct DepotStore {
     /// Depot-content answers (call key → generation, value): browsing clients ask the same
     /// questions again and again, and building a list of hundreds of components is the
     /// costliest read.
-    answers: std::sync::Mutex<std::collections::HashMap<String, (u64, Arc<DataValue>)>>,
+    answers: std::sync::Mutex<std::collections::HashMap<String, (u64, Arc<Answer>)>>,
     /// Image resolutions (solver runs) at once: one core fewer than the machine has, so that
     /// validating editors never take every core from requests (docs/PERFORMANCE.md).
     pub(crate) solver_slots: tokio::sync::Semaphore,
@@ -145,14 +145,14 @@ impl DepotStore {
     }
 
     /// A remembered answer, if computed from the current catalog.
-    pub fn answer(&self, key: &str) -> Option<Arc<DataValue>> {
+    pub fn answer(&self, key: &str) -> Option<Arc<Answer>> {
         let gen_now = self.catalog_generation();
         let answers = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         answers.get(key).filter(|(g, _)| *g == gen_now).map(|(_, v)| Arc::clone(v))
     }
 
     /// Remember an answer computed from generation `generation` of the catalog.
-    pub fn remember(&self, key: String, generation: u64, value: &Arc<DataValue>) {
+    pub fn remember(&self, key: String, generation: u64, value: &Arc<Answer>) {
         if generation != self.catalog_generation() {
             return;
         }
