@@ -134,6 +134,21 @@ async fn offline_pull_task_then_depot_content() {
     assert!(esxi["versions"].as_array().unwrap().len() >= 2, "ESXi has a version per base image: {esxi}");
     assert!(esxi["versions"][0]["release_date"].as_str().unwrap().ends_with('Z'));
 
+    // A repeated question is answered from memory, encodings included: the same body in
+    // REST, and in JSON-RPC the same output under each request's own id.
+    let again: Value = s.get_json("/api/esx/settings/depot-content/components", &t).await;
+    assert_eq!(again, list);
+    let rpc_list = |id: &str| {
+        json!({"jsonrpc": "2.0", "method": "invoke", "id": id, "params": {
+            "serviceId": "com.vmware.esx.settings.depot_content.components", "operationId": "list",
+            "input": {"STRUCTURE": {"operation-input": {}}},
+            "ctx": {"securityCtx": {"schemeId": "com.vmware.vapi.std.security.session_id", "sessionId": t.clone()}}}})
+    };
+    let (first, second) = (s.rpc_raw(&rpc_list("first")).await, s.rpc_raw(&rpc_list("second")).await);
+    assert_eq!((first["id"].as_str(), second["id"].as_str()), (Some("first"), Some("second")));
+    assert_eq!(first["result"], second["result"]);
+    assert_eq!(first["result"]["output"].as_array().map(Vec::len), Some(comps.len()), "{first}");
+
     let one = comps.iter().next().unwrap();
     let (status, filtered) = s
         .send(Method::GET, &format!("/api/esx/settings/depot-content/components?names={one}&bundle_types=BASE_IMAGE&bundle_types=INDEPENDENT&bundle_types=ADD_ON"), &t, None)

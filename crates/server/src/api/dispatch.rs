@@ -274,7 +274,12 @@ async fn call(
         (format!("{service}.{operation}:{}", Value::Object(plain.clone())), state.depots.catalog_generation())
     });
     if let Some(answer) = memo.as_ref().and_then(|(key, _)| state.depots.answer(key)) {
-        return Ok(Outcome { value: Arc::clone(&answer.value), ty, kind: OutcomeKind::Value, remembered: Some(answer) });
+        return Ok(Outcome {
+            value: Arc::clone(&answer.value),
+            ty,
+            kind: OutcomeKind::Value,
+            remembered: Some(answer),
+        });
     }
     let ctx = Ctx { state: Arc::clone(state), caller, input: plain, progress: None, origin };
     let out = (imp.handler)(ctx).await?;
