@@ -168,7 +168,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
 
 /// Write the store's snapshots (newer than `since`) and the blobs they need to `dir`,
 /// which must be missing or empty. Takes no lock itself: callers hold [`Store::lock`].
-pub fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<ExportReport, StoreError> {
+pub(crate) fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<ExportReport, StoreError> {
     let chunk_size = if options.chunk_size == 0 { DEFAULT_CHUNK_SIZE } else { options.chunk_size };
     let mut sources = store.meta.sources()?;
     if !options.sources.is_empty() {
@@ -455,7 +455,7 @@ struct Pending {
 /// Import the export in `dir` into `store`, first checking its signature when `verify`
 /// is given (nothing is written for an unsigned, foreign or changed package). Takes no
 /// lock itself: callers hold [`Store::lock`] (and run [`Store::reconcile`] first).
-pub fn import(
+pub(crate) fn import(
     store: &Store,
     dir: &Path,
     verify: Option<&crate::carry_sign::PackageVerifier>,

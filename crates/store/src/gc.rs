@@ -21,12 +21,12 @@ pub struct GcReport {
 /// How long a quarantined payload is kept to look at.
 pub const QUARANTINE_RETENTION_DAYS: i64 = 30;
 
-pub fn collect(store: &Store) -> Result<GcReport, StoreError> {
+pub(crate) fn collect(store: &Store) -> Result<GcReport, StoreError> {
     collect_at(store, crate::meta::now())
 }
 
 /// [`collect`] as if it were `now` (Unix seconds): quarantine retention counts from it.
-pub fn collect_at(store: &Store, now: i64) -> Result<GcReport, StoreError> {
+pub(crate) fn collect_at(store: &Store, now: i64) -> Result<GcReport, StoreError> {
     let mut referenced = store.meta.referenced_blobs()?;
     // Named views' builds keep theirs after the snapshots that brought them are gone.
     referenced.extend(crate::view::referenced_blobs(store.root())?);

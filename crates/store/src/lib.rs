@@ -52,5 +52,62 @@ pub mod umds;
 pub mod verify;
 pub mod view;
 
+/// The engine's steps below [`ops`], for the store's own tests only (feature
+/// `test-internals`): each takes no lock and refreshes no view by itself.
+#[cfg(feature = "test-internals")]
+pub mod internals {
+    use std::path::Path;
+
+    use crate::{Store, StoreError, carry, gc, ondemand, sync, view};
+
+    pub fn sync_source(
+        store: &Store,
+        name: &str,
+        options: &sync::SyncOptions,
+        progress: &dyn sync::Progress,
+    ) -> Result<sync::SyncReport, StoreError> {
+        let transport = sync::transport_for(&store.source(name)?)?;
+        sync::sync_source(store, name, transport.as_ref(), options, progress)
+    }
+
+    pub fn add_view(
+        store: &Store,
+        name: &str,
+        sources: &[String],
+        spec: Option<&[u8]>,
+    ) -> Result<view::ViewRecord, view::ViewError> {
+        view::add(store, name, sources, spec)
+    }
+
+    pub fn refresh_view(store: &Store, name: &str) -> Result<view::Refreshed, view::ViewError> {
+        view::refresh(store, name)
+    }
+
+    pub fn remove_view(store: &Store, name: &str) -> Result<(), view::ViewError> {
+        view::remove(store, name)
+    }
+
+    pub fn gc(store: &Store) -> Result<gc::GcReport, StoreError> {
+        gc::collect(store)
+    }
+
+    pub fn export(
+        store: &Store,
+        dir: &Path,
+        options: &carry::ExportOptions,
+    ) -> Result<carry::ExportReport, StoreError> {
+        carry::export(store, dir, options)
+    }
+
+    pub fn fetch_missing(
+        store: &Store,
+        fetcher: &ondemand::OnDemand,
+        source: &crate::source::Source,
+        snapshot_id: i64,
+    ) -> Result<usize, ondemand::OnDemandError> {
+        ondemand::fetch_missing(store, fetcher, source, snapshot_id)
+    }
+}
+
 pub use error::StoreError;
 pub use store::Store;

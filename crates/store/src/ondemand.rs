@@ -123,7 +123,7 @@ pub fn missing(store: &Store, snapshot_id: i64) -> Result<Vec<RemotePayload>, St
 /// Fetch every on-demand payload snapshot `snapshot_id` of `source` still lacks, and link
 /// them into its tree if it is materialised. Returns how many were fetched; the first
 /// failure stops it (what was fetched stays stored).
-pub fn fetch_missing(
+pub(crate) fn fetch_missing(
     store: &Store,
     fetcher: &OnDemand,
     source: &Source,

@@ -172,7 +172,7 @@ pub fn validate_name(name: &str) -> Result<(), ViewError> {
 }
 
 /// Record a new view (not built yet: [`refresh`] builds it).
-pub fn add(store: &Store, name: &str, sources: &[String], spec: Option<&[u8]>) -> Result<ViewRecord, ViewError> {
+pub(crate) fn add(store: &Store, name: &str, sources: &[String], spec: Option<&[u8]>) -> Result<ViewRecord, ViewError> {
     validate_name(name)?;
     if sources.is_empty() {
         return Err(ViewError::NoSources(name.to_owned()));
@@ -239,7 +239,7 @@ pub fn get(store_root: &Path, name: &str) -> Result<ViewRecord, ViewError> {
 
 /// Remove a view: its published link first (it stops being served), then its builds and
 /// record. Its blobs go at the next gc unless a snapshot still holds them.
-pub fn remove(store: &Store, name: &str) -> Result<(), ViewError> {
+pub(crate) fn remove(store: &Store, name: &str) -> Result<(), ViewError> {
     get(store.root(), name)?;
     let link = published_dir(store.root()).join(name);
     match fs::remove_file(&link) {
@@ -257,7 +257,7 @@ pub fn remove(store: &Store, name: &str) -> Result<(), ViewError> {
 /// Rebuild a view from its sources' published snapshots (nothing to do when they are those
 /// of the current build). On failure the previous build stays published and the record
 /// keeps the reason. Run under the store lock.
-pub fn refresh(store: &Store, name: &str) -> Result<Refreshed, ViewError> {
+pub(crate) fn refresh(store: &Store, name: &str) -> Result<Refreshed, ViewError> {
     let mut record = get(store.root(), name)?;
     repair_link(store.root(), &record)?;
     build(store, &record).or_else(|e| {
@@ -268,7 +268,10 @@ pub fn refresh(store: &Store, name: &str) -> Result<Refreshed, ViewError> {
 }
 
 /// Refresh every view that uses one of `sources` (what a sync calls after publishing).
-pub fn refresh_for_sources(store: &Store, sources: &[String]) -> Result<Vec<(String, RefreshResult)>, ViewError> {
+pub(crate) fn refresh_for_sources(
+    store: &Store,
+    sources: &[String],
+) -> Result<Vec<(String, RefreshResult)>, ViewError> {
     let mut out = Vec::new();
     for record in list(store.root())? {
         if record.definition.sources.iter().any(|s| sources.contains(s)) {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::common::*;
 use esxlcm_store::Store;
+use esxlcm_store::internals;
 use esxlcm_store::ondemand::{OnDemand, OnDemandError};
 use esxlcm_store::ops::LockWait;
 use esxlcm_store::source::{PayloadPolicy, SourceConfig};
@@ -120,13 +121,13 @@ fn an_on_demand_source_syncs_metadata_and_fetches_each_vib_once_when_asked() {
 
     // An export needs every payload: it fetches them first, and names the one that fails.
     let export_dir = dir.path().join("export");
-    let e = carry::export(&store, &export_dir, &carry::ExportOptions::default()).unwrap_err().to_string();
+    let e = internals::export(&store, &export_dir, &carry::ExportOptions::default()).unwrap_err().to_string();
     assert!(e.contains(&bad_id) && e.contains("on-demand"), "{e}");
     // Upstream repairs it.
     generate_tree(2, &dir.path().join("fresh"));
     fs::copy(dir.path().join("fresh").join(&bad), upstream.join(&bad)).unwrap();
     let _ = fs::remove_dir_all(&export_dir);
-    carry::export(&store, &export_dir, &carry::ExportOptions::default()).unwrap();
+    internals::export(&store, &export_dir, &carry::ExportOptions::default()).unwrap();
     let hits = server.take_hits();
     // The rest once each, the repaired one a second time.
     assert_eq!(count(&hits, 200, |p| p.ends_with(".vib")), all_vibs.len() - 1, "{hits:?}");
@@ -146,8 +147,8 @@ fn a_view_of_an_on_demand_source_fetches_the_vibs_it_links() {
     add_on_demand(&store, "up", &server.url("vmw-depot-index.xml"));
     sync(&store, "up").unwrap();
     server.take_hits();
-    view::add(&store, "all", &["up".to_owned()], None).unwrap();
-    let built = view::refresh(&store, "all").unwrap();
+    internals::add_view(&store, "all", &["up".to_owned()], None).unwrap();
+    let built = internals::refresh_view(&store, "all").unwrap();
     let view::Refreshed::Built(b) = built else { panic!("built") };
     assert_eq!(b.vibs, vibs(&upstream).len());
     assert_eq!(count(&server.take_hits(), 200, |p| p.ends_with(".vib")), b.vibs, "each VIB fetched once");

@@ -8,10 +8,11 @@ use std::path::Path;
 
 use crate::common::*;
 use esxlcm_store::Store;
+use esxlcm_store::internals;
 use esxlcm_store::ops::LockWait;
 use esxlcm_store::source::SourceConfig;
 use esxlcm_store::sync::Outcome;
-use esxlcm_store::{gc, verify};
+use esxlcm_store::verify;
 
 fn add(store: &Store, name: &str, url: &str) {
     store.add_source(&SourceConfig::new(name, url).unwrap(), LockWait::NONE).unwrap();
@@ -257,7 +258,7 @@ fn rollback_retention_and_gc() {
     assert_eq!((from, to), (r2.snapshot, r1.snapshot.unwrap()));
     assert_eq!(published_tree(&f.store, "up"), v1);
     assert_clean(&f.store);
-    let gc1 = gc::collect(&f.store).unwrap();
+    let gc1 = internals::gc(&f.store).unwrap();
     assert_eq!(gc1.blobs_deleted, 0, "both snapshots are kept by retention");
 
     // Forward again, then a third upstream state: retention 2 drops the oldest snapshot.
@@ -277,7 +278,7 @@ fn rollback_retention_and_gc() {
     let dropped = v1.iter().filter(|(k, v)| k.ends_with(".vib") && !v2.values().any(|w| w == *v)).count();
     assert!(dropped > 0);
     let before = verify::verify(&f.store).unwrap().blobs_checked;
-    let g = gc::collect(&f.store).unwrap();
+    let g = internals::gc(&f.store).unwrap();
     assert_eq!(g.blobs_deleted, 1 + dropped, "{g:?}");
     assert_eq!(verify::verify(&f.store).unwrap().blobs_checked, before - 1 - dropped);
     let mut want = tree(&f.v2);

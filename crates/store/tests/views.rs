@@ -14,11 +14,12 @@ use esxlcm_depot::generate::{GeneratorConfig, generate_to_tree};
 use esxlcm_depot::model::ReleaseKind;
 use esxlcm_depot::source::{Depot, OpenOptions};
 use esxlcm_solver::{ResolveOptions, SoftwareSpec, resolve};
+use esxlcm_store::internals;
 use esxlcm_store::ops::LockWait;
 use esxlcm_store::source::SourceConfig;
 use esxlcm_store::sync::Outcome;
 use esxlcm_store::view::{self, Refreshed, ViewError};
-use esxlcm_store::{Store, gc};
+use esxlcm_store::Store;
 
 fn add_source(store: &Store, name: &str, dir: &Path, retention: u32) {
     let mut config = SourceConfig::new(name, url::Url::from_directory_path(dir).unwrap().as_str()).unwrap();
@@ -56,14 +57,14 @@ fn a_merged_view_serves_both_sources_from_hard_links() {
     add_source(&store, "vmw", &vmw, 3);
     add_source(&store, "oem", &oem, 3);
 
-    view::add(&store, "all", &["vmw".into(), "oem".into()], None).unwrap();
-    let err = view::refresh(&store, "all").unwrap_err();
+    internals::add_view(&store, "all", &["vmw".into(), "oem".into()], None).unwrap();
+    let err = internals::refresh_view(&store, "all").unwrap_err();
     assert!(err.to_string().contains("run `esxlcm mirror sync vmw`"), "{err}");
     assert!(view::get(store.root(), "all").unwrap().last_error.is_some());
 
     assert_eq!(sync(&store, "vmw").unwrap().outcome, Outcome::Published);
     assert_eq!(sync(&store, "oem").unwrap().outcome, Outcome::Published);
-    let b = built(view::refresh(&store, "all"));
+    let b = built(internals::refresh_view(&store, "all"));
     assert_eq!(b.number, 1);
     let served = view::published_dir(store.root()).join("all");
     let merged = catalog(&served);
@@ -86,10 +87,10 @@ fn a_merged_view_serves_both_sources_from_hard_links() {
     }
 
     // Nothing changed upstream: nothing to rebuild.
-    assert!(matches!(view::refresh(&store, "all").unwrap(), Refreshed::Unchanged(b) if b.number == 1));
-    assert!(matches!(view::add(&store, "all", &["vmw".into()], None), Err(ViewError::Exists(_))));
-    assert!(matches!(view::add(&store, "x", &["nope".into()], None), Err(ViewError::Store(_))));
-    view::remove(&store, "all").unwrap();
+    assert!(matches!(internals::refresh_view(&store, "all").unwrap(), Refreshed::Unchanged(b) if b.number == 1));
+    assert!(matches!(internals::add_view(&store, "all", &["vmw".into()], None), Err(ViewError::Exists(_))));
+    assert!(matches!(internals::add_view(&store, "x", &["nope".into()], None), Err(ViewError::Store(_))));
+    internals::remove_view(&store, "all").unwrap();
     assert!(!served.exists() && view::list(store.root()).unwrap().is_empty());
 }
 
@@ -111,8 +112,8 @@ fn an_image_view_holds_exactly_the_image_and_keeps_its_build_when_the_spec_stops
     let newest = full.release_units(ReleaseKind::BaseImage).map(|u| u.version.to_string()).find(|v| !old.contains(v));
     let newest = newest.unwrap();
     let spec_json = format!(r#"{{"base_image": {{"version": "{newest}"}}}}"#);
-    view::add(&store, "branch", &["vmw".into()], Some(spec_json.as_bytes())).unwrap();
-    let b = built(view::refresh(&store, "branch"));
+    internals::add_view(&store, "branch", &["vmw".into()], Some(spec_json.as_bytes())).unwrap();
+    let b = built(internals::refresh_view(&store, "branch"));
 
     let spec = SoftwareSpec::from_json(spec_json.as_bytes()).unwrap();
     let resolution = resolve(&spec.image, &full, &ResolveOptions::default());
@@ -131,7 +132,7 @@ fn an_image_view_holds_exactly_the_image_and_keeps_its_build_when_the_spec_stops
     std::fs::remove_dir_all(&up).unwrap();
     copy_dir(&v1, &up);
     assert_eq!(sync(&store, "vmw").unwrap().outcome, Outcome::Published);
-    let err = view::refresh(&store, "branch").unwrap_err();
+    let err = internals::refresh_view(&store, "branch").unwrap_err();
     assert!(matches!(err, ViewError::Unresolved { .. }), "{err}");
     assert!(err.to_string().contains(&newest) && err.to_string().contains("previous build stays"), "{err}");
     let record = view::get(store.root(), "branch").unwrap();
@@ -165,8 +166,8 @@ fn an_image_view_holds_the_alternative_images_too() {
         )
     };
     let spec_json = spec_for(&oldest);
-    view::add(&store, "branch", &["vmw".into()], Some(spec_json.as_bytes())).unwrap();
-    built(view::refresh(&store, "branch"));
+    internals::add_view(&store, "branch", &["vmw".into()], Some(spec_json.as_bytes())).unwrap();
+    built(internals::refresh_view(&store, "branch"));
 
     let spec = SoftwareSpec::from_json(spec_json.as_bytes()).unwrap();
     let main = resolve(&spec.image, &full, &ResolveOptions::default());
@@ -182,10 +183,10 @@ fn an_image_view_holds_the_alternative_images_too() {
     }
 
     // An alternative that does not resolve fails the view with its ID; the build stays.
-    view::remove(&store, "branch").unwrap();
+    internals::remove_view(&store, "branch").unwrap();
     let broken = spec_for("9.9.9-0.0.1");
-    view::add(&store, "branch", &["vmw".into()], Some(broken.as_bytes())).unwrap();
-    let err = view::refresh(&store, "branch").unwrap_err();
+    internals::add_view(&store, "branch", &["vmw".into()], Some(broken.as_bytes())).unwrap();
+    let err = internals::refresh_view(&store, "branch").unwrap_err();
     assert!(matches!(err, ViewError::Unresolved { .. }), "{err}");
     assert!(err.to_string().contains("alternative image old-hw") && err.to_string().contains("9.9.9-0.0.1"), "{err}");
 }
@@ -199,8 +200,8 @@ fn gc_keeps_the_blobs_a_view_links_after_retention_removes_their_snapshot() {
     let store = Store::open(&dir.path().join("store")).unwrap();
     add_source(&store, "vmw", &up, 1);
     assert_eq!(sync(&store, "vmw").unwrap().outcome, Outcome::Published);
-    view::add(&store, "pinned", &["vmw".into()], None).unwrap();
-    let b = built(view::refresh(&store, "pinned"));
+    internals::add_view(&store, "pinned", &["vmw".into()], None).unwrap();
+    let b = built(internals::refresh_view(&store, "pinned"));
     let first = *b.snapshots.get("vmw").unwrap();
 
     // Upstream withdraws a release; retention 1 removes the first snapshot, whose VIBs of
@@ -210,7 +211,7 @@ fn gc_keeps_the_blobs_a_view_links_after_retention_removes_their_snapshot() {
     assert_eq!(sync(&store, "vmw").unwrap().outcome, Outcome::Published);
     assert!(store.snapshots(&store.source("vmw").unwrap()).unwrap().iter().all(|s| s.id != first));
     let by_snapshots = referenced_by_snapshots(&store);
-    let report = gc::collect(&store).unwrap();
+    let report = internals::gc(&store).unwrap();
     assert!(report.blobs_deleted >= 1, "the first snapshot's metadata.zip goes: {report:?}");
     for blob in &b.blobs {
         let id = esxlcm_store::blob::BlobId::parse(blob).unwrap();
@@ -220,10 +221,10 @@ fn gc_keeps_the_blobs_a_view_links_after_retention_removes_their_snapshot() {
     assert!(alone > 5, "the withdrawn release's VIBs are the view's alone ({alone})");
 
     // Refreshed, the view follows the new snapshot; removed, its blobs are free again.
-    let b2 = built(view::refresh(&store, "pinned"));
+    let b2 = built(internals::refresh_view(&store, "pinned"));
     assert_ne!(b2.snapshots, b.snapshots);
-    view::remove(&store, "pinned").unwrap();
-    let after = gc::collect(&store).unwrap();
+    internals::remove_view(&store, "pinned").unwrap();
+    let after = internals::gc(&store).unwrap();
     assert_eq!(after.blobs_kept, referenced_by_snapshots(&store).len());
 }
 

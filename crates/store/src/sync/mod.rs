@@ -157,7 +157,7 @@ pub struct SyncReport {
 
 /// The transport for a source's URL: local files, or HTTP(S) with the source's headers,
 /// proxy, CA bundle and client certificate.
-pub fn transport_for(source: &Source) -> Result<Arc<dyn Transport>, StoreError> {
+pub(crate) fn transport_for(source: &Source) -> Result<Arc<dyn Transport>, StoreError> {
     let c = &source.config;
     if c.url.starts_with("file:") {
         return Ok(Arc::new(FileTransport));
@@ -222,7 +222,7 @@ struct Run<'a> {
 }
 
 /// Sync one source. Takes no lock itself: callers hold [`Store::lock`].
-pub fn sync_source(
+pub(crate) fn sync_source(
     store: &Store,
     name: &str,
     transport: &dyn Transport,
@@ -301,7 +301,7 @@ fn run_sync(
 /// checksum (or has none) rejects the whole push and nothing new is published. A bundle
 /// whose depot tree equals the published snapshot records nothing new. Takes no lock
 /// itself: callers hold [`Store::lock`].
-pub fn push_bundle(
+pub(crate) fn push_bundle(
     store: &Store,
     name: &str,
     bundle: &Path,

@@ -17,7 +17,8 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle, generate_to_tree};
 use esxlcm_store::Store;
-use esxlcm_store::sync::{NoProgress, SyncOptions, SyncReport, sync_source, transport_for};
+use esxlcm_store::internals;
+use esxlcm_store::sync::{NoProgress, SyncOptions, SyncReport};
 
 /// A tiny depot; `base_images` 2 → 3 is an upstream release with 18 new VIBs, a new
 /// metadata.zip and unchanged index documents (VIB bytes do not depend on the count).
@@ -37,9 +38,7 @@ pub fn generate_bundle(base_images: usize, path: &Path) {
 /// The engine step itself, not `Store::sync`: views are left as they were, so the view
 /// tests decide when a view follows its sources.
 pub fn sync(store: &Store, name: &str) -> Result<SyncReport, esxlcm_store::StoreError> {
-    let source = store.source(name).unwrap();
-    let transport = transport_for(&source).unwrap();
-    sync_source(store, name, transport.as_ref(), &SyncOptions { parallel: 3 }, &NoProgress)
+    internals::sync_source(store, name, &SyncOptions { parallel: 3 }, &NoProgress)
 }
 
 /// Every file under `dir`, relative path → bytes.
