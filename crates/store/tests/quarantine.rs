@@ -71,10 +71,12 @@ fn bundle_members_that_cannot_be_read_whole_are_refused_as_their_payloads() {
     let names: Vec<String> = zip.names().iter().filter(|n| !n.ends_with('/')).cloned().collect();
     let mut members: Vec<(String, Vec<u8>)> =
         names.into_iter().map(|n| (n.clone(), zip.read_to_vec(&n, u64::MAX).unwrap())).collect();
-    let vibs: Vec<usize> = (0..members.len()).filter(|&i| members[i].0.ends_with(".vib")).take(2).collect();
+    let vibs: Vec<usize> = (0..members.len()).filter(|&i| members[i].0.ends_with(".vib")).take(3).collect();
     let (bomb, corrupt) = (members[vibs[0]].0.clone(), members[vibs[1]].0.clone());
     let real_len = members[vibs[0]].1.len();
     members[vibs[0]].1.extend(vec![0u8; 32 << 20]);
+    // The metadata names a third VIB the bundle does not hold.
+    let missing = members.remove(vibs[2]).0;
     let mut out = DeterministicZip::new(std::io::Cursor::new(Vec::new()));
     for (name, data) in &members {
         out.add_bytes(name, data).unwrap();
@@ -106,9 +108,9 @@ fn bundle_members_that_cannot_be_read_whole_are_refused_as_their_payloads() {
     let by_path: std::collections::BTreeMap<&str, &esxlcm_store::sync::Rejected> =
         pushed.report.rejected.iter().map(|r| (r.path.as_str(), r)).collect();
     assert_eq!(by_path.keys().copied().collect::<Vec<_>>(), {
-        let mut both = vec![bomb.as_str(), corrupt.as_str()];
-        both.sort_unstable();
-        both
+        let mut all = vec![bomb.as_str(), corrupt.as_str(), missing.as_str()];
+        all.sort_unstable();
+        all
     });
     let bombed = by_path[bomb.as_str()];
     assert_eq!(
@@ -122,5 +124,7 @@ fn bundle_members_that_cannot_be_read_whole_are_refused_as_their_payloads() {
     let garbled = by_path[corrupt.as_str()];
     assert!(garbled.reason.starts_with("the bundle's member cannot be read: "), "{}", garbled.reason);
     assert!(garbled.quarantine_file.is_file());
+    let absent = by_path[missing.as_str()];
+    assert!(absent.reason.contains(&format!("no file '{missing}'")), "{}", absent.reason);
     assert!(store.source("oem").is_err(), "nothing published, no source left");
 }

@@ -14,12 +14,12 @@ use esxlcm_depot::generate::{GeneratorConfig, generate_to_tree};
 use esxlcm_depot::model::ReleaseKind;
 use esxlcm_depot::source::{Depot, OpenOptions};
 use esxlcm_solver::{ResolveOptions, SoftwareSpec, resolve};
+use esxlcm_store::Store;
 use esxlcm_store::internals;
 use esxlcm_store::ops::LockWait;
 use esxlcm_store::source::SourceConfig;
 use esxlcm_store::sync::Outcome;
 use esxlcm_store::view::{self, Refreshed, ViewError};
-use esxlcm_store::Store;
 
 fn add_source(store: &Store, name: &str, dir: &Path, retention: u32) {
     let mut config = SourceConfig::new(name, url::Url::from_directory_path(dir).unwrap().as_str()).unwrap();

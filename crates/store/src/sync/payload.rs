@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
+use esxlcm_depot::source::ContainerError;
 use esxlcm_net::redact::redact_url;
 use sha2::Digest as _;
 use url::Url;
@@ -266,9 +267,17 @@ impl Run<'_> {
     /// of the store.
     fn extract(&self, member: &str, staged: &Path, digests: &mut Digests) -> Result<Option<String>, StoreError> {
         let container = self.container.as_deref().ok_or_else(|| self.doc_err(member, "bundle not open"))?;
-        let mut r = container.open(member).map_err(|e| self.doc_err(member, e))?;
         let mut out = File::create(staged).map_err(|e| StoreError::io(staged, e))?;
         digests.reset();
+        let mut r = match container.open(member) {
+            Ok(r) => r,
+            // The metadata names a member the bundle lacks, or one stored in a way no
+            // ESXi tool writes: the bundle's defect, refused like unreadable bytes.
+            Err(e @ (ContainerError::NotFound { .. } | ContainerError::UnsupportedCompression { .. })) => {
+                return Ok(Some(format!("the bundle's member cannot be read: {e}")));
+            }
+            Err(e) => return Err(self.doc_err(member, e)),
+        };
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = match r.read(&mut buf) {
