@@ -105,6 +105,10 @@ pub struct SourceConfig {
     pub proxy: Option<String>,
     /// Extra trusted CA certificates (PEM bundle) for this source.
     pub ca_file: Option<PathBuf>,
+    /// How this source's owner trusts another CA, said after a refused server certificate
+    /// (the API's sources: its trust store). None: the `esxlcm mirror` flags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_advice: Option<String>,
     /// Client certificate (PEM: the chain, and the key unless `client_key` is set) for
     /// depots that require mutual TLS. Paths, like `ca_file`: the key stays in its file.
     #[serde(default)]
@@ -172,6 +176,7 @@ impl SourceConfig {
             headers: Vec::new(),
             proxy: None,
             ca_file: None,
+            trust_advice: None,
             client_cert: None,
             client_key: None,
             platforms: Vec::new(),

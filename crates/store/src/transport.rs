@@ -100,6 +100,8 @@ pub struct HttpConfig {
     /// Client certificate (PEM) for mutual TLS, and its key when not in the same file.
     pub client_cert: Option<PathBuf>,
     pub client_key: Option<PathBuf>,
+    /// Replaces the mirror's advice after a refused server certificate.
+    pub trust_advice: Option<String>,
     pub connect_timeout: Duration,
     /// Per read of the body, not for the whole transfer (VIBs can be large).
     pub read_timeout: Duration,
@@ -114,6 +116,7 @@ impl Default for HttpConfig {
             ca_file: None,
             client_cert: None,
             client_key: None,
+            trust_advice: None,
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
@@ -121,15 +124,15 @@ impl Default for HttpConfig {
     }
 }
 
-/// What `esxlcm mirror` tells the user to do after a failed request.
-/// What a refused server certificate asks of a mirror source's owner (the API, whose
-/// users have no `mirror` command, says it in its own terms).
+/// What a refused server certificate asks of a mirror source's owner (a source made by
+/// the API carries the API's own words in [`HttpConfig::trust_advice`]).
 pub const MIRROR_TRUST_CA: &str = "if the depot uses a private or corporate CA, give the source its CA \
      certificate (PEM): `esxlcm mirror remove NAME`, then `esxlcm mirror add NAME URL --ca-file CA.pem`";
 
-fn mirror_advice() -> Advice {
+/// What `esxlcm mirror` tells the user to do after a failed request.
+fn mirror_advice(trust_ca: Option<&str>) -> Advice {
     Advice {
-        trust_ca: MIRROR_TRUST_CA.into(),
+        trust_ca: trust_ca.unwrap_or(MIRROR_TRUST_CA).into(),
         credentials: "check the source's URL token or header".into(),
         client_certificate: "give the source the certificate and key the depot's operator issued: `esxlcm mirror \
                              remove NAME`, then `esxlcm mirror add NAME URL --client-cert CERT.pem --client-key \
@@ -158,7 +161,7 @@ impl HttpTransport {
             connect_timeout: config.connect_timeout,
             read_timeout: config.read_timeout,
             retry: config.retry.clone(),
-            advice: mirror_advice(),
+            advice: mirror_advice(config.trust_advice.as_deref()),
             ..ClientConfig::default()
         };
         Ok(Self { client: HttpClient::new(&config)? })
@@ -199,7 +202,8 @@ mod tests {
         let Err(e) = HttpTransport::new(&config) else { panic!("a missing certificate accepted") };
         assert!(matches!(e, TransportError::ClientCertificate { .. }), "{e:?}");
         assert!(e.to_string().contains("esxlcm mirror add NAME URL --client-cert"), "{e}");
-        assert!(mirror_advice().trust_ca.contains("--ca-file CA.pem"));
+        assert!(mirror_advice(None).trust_ca.contains("--ca-file CA.pem"));
+        assert_eq!(mirror_advice(Some("use the trust store")).trust_ca, "use the trust store");
     }
 
     #[test]

@@ -168,6 +168,7 @@ pub(crate) fn transport_for(source: &Source) -> Result<Arc<dyn Transport>, Store
         ca_file: c.ca_file.clone(),
         client_cert: c.client_cert.clone(),
         client_key: c.client_key.clone(),
+        trust_advice: c.trust_advice.clone(),
         ..Default::default()
     };
     let t = HttpTransport::new(&config).map_err(|source| StoreError::Transport {

@@ -445,6 +445,10 @@ pub(crate) fn canceled() -> ApiError {
     ApiError::new(ErrorKind::Canceled, "com.vmware.esxlcm.task.canceled", "the task was canceled")
 }
 
+/// How an API client trusts the CA of an HTTPS depot (its downloads and its sources' syncs).
+pub(crate) const TRUST_CA_ADVICE: &str = "add the CA that signed the server's certificate to the trust store (POST \
+     /api/vcenter/certificate-management/vcenter/trusted-root-chains)";
+
 /// The HTTP(S) client of the API's own downloads (offline depot PULL, spec import): the
 /// system's roots and the service's trusted roots, no `file:` URLs.
 pub(crate) fn http_client(data_dir: &Path) -> Result<esxlcm_net::HttpClient, ApiError> {
@@ -453,9 +457,7 @@ pub(crate) fn http_client(data_dir: &Path) -> Result<esxlcm_net::HttpClient, Api
     if roots.is_file() {
         config.ca_files.push(roots);
     }
-    config.advice.trust_ca = "add the CA that signed the server's certificate to the trust store \
-        (POST /api/vcenter/certificate-management/vcenter/trusted-root-chains)"
-        .into();
+    config.advice.trust_ca = TRUST_CA_ADVICE.into();
     config.advice.credentials = "check the authentication_spec header or the token in the URL".into();
     esxlcm_net::HttpClient::new(&config).map_err(|e| {
         tracing::error!("the HTTP client: {e}");

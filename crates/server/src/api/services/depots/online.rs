@@ -73,6 +73,7 @@ pub(super) fn api_source_config(
     config.enabled = enabled;
     let roots = super::trusted_roots_file(ctx.state.depots.data_dir());
     config.ca_file = roots.is_file().then_some(roots);
+    config.trust_advice = Some(super::TRUST_CA_ADVICE.to_owned());
     config.schedule = super::sync::api_schedule(&ctx.state.depots.published_state());
     Ok(config)
 }

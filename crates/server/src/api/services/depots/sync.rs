@@ -154,16 +154,10 @@ pub fn sync(ctx: Ctx) -> HandlerFuture {
     })
 }
 
-/// A failed sync in the API's terms: the store's advice for a refused certificate speaks
-/// of `esxlcm mirror` flags, which an API client cannot use; it is fixed through the API's
-/// trust store.
+/// A failed sync in the API's terms: no secrets (a source's own advice, given when the
+/// API made it, already speaks of the API's trust store).
 fn explain(e: &esxlcm_store::StoreError) -> String {
-    let text = redact_text(&e.to_string());
-    text.replace(
-        esxlcm_store::transport::MIRROR_TRUST_CA,
-        "the certificate was not accepted: add the CA that signed it to the trust store \
-         (POST /api/vcenter/certificate-management/vcenter/trusted-root-chains)",
-    )
+    redact_text(&e.to_string())
 }
 
 fn default_schedule() -> Value {
