@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use esxlcm_depot::generate::{GeneratorConfig, VibSigner, generate, generate_to_bundle, generate_to_tree};
@@ -23,6 +23,19 @@ use crate::common;
 
 fn push(store: &Store, name: &str, bundle: &Path) -> esxlcm_store::ops::Pushed {
     store.push(name, bundle, &SyncOptions::default(), LockWait::NONE, &NoProgress).unwrap()
+}
+
+/// A carry package of `bundle` as source `oem`, exported by a store under `dir` that let
+/// its VIBs in (signature policy off).
+fn exported_by_a_lenient_store(dir: &Path, bundle: &Path) -> PathBuf {
+    let a = Store::open(&dir.join("a")).unwrap();
+    let mut source = SourceConfig::new("oem", &format!("file://{}", bundle.display())).unwrap();
+    source.signatures = SignaturePolicy::Off;
+    a.add_source(&source, LockWait::NONE).unwrap();
+    assert_eq!(push(&a, "oem", bundle).report.outcome, Outcome::Published);
+    let out = dir.join("carry");
+    a.export(&out, &esxlcm_store::carry::ExportOptions::default(), LockWait::NONE).unwrap();
+    out
 }
 
 #[test]
@@ -82,13 +95,7 @@ fn an_import_is_judged_by_the_receiving_store_and_refused_whole() {
     let config = GeneratorConfig { acceptance: AcceptanceLevel::Certified, ..GeneratorConfig::tiny(6) };
     generate_to_bundle(&config, &bundle).unwrap();
     // The exporting side let them in (policy off) …
-    let a = Store::open(&dir.path().join("a")).unwrap();
-    let mut source = SourceConfig::new("oem", &format!("file://{}", bundle.display())).unwrap();
-    source.signatures = SignaturePolicy::Off;
-    a.add_source(&source, LockWait::NONE).unwrap();
-    assert_eq!(push(&a, "oem", &bundle).report.outcome, Outcome::Published);
-    let out = dir.path().join("carry");
-    a.export(&out, &esxlcm_store::carry::ExportOptions::default(), LockWait::NONE).unwrap();
+    let out = exported_by_a_lenient_store(dir.path(), &bundle);
     // … the receiving store (policy require, the default) refuses them, recording nothing.
     let b = Store::open(&dir.path().join("b")).unwrap();
     let e = b.import(&out, None, LockWait::NONE).unwrap_err().to_string();
@@ -235,13 +242,7 @@ fn an_import_of_vibs_signed_by_an_untrusted_key_is_refused_whole_until_its_root_
     let bundle = dir.path().join("partner-signed.zip");
     generate_to_bundle(&config, &bundle).unwrap();
     // The exporting side let them in (policy off) …
-    let a = Store::open(&dir.path().join("a")).unwrap();
-    let mut source = SourceConfig::new("oem", &format!("file://{}", bundle.display())).unwrap();
-    source.signatures = SignaturePolicy::Off;
-    a.add_source(&source, LockWait::NONE).unwrap();
-    assert_eq!(push(&a, "oem", &bundle).report.outcome, Outcome::Published);
-    let out = dir.path().join("carry");
-    a.export(&out, &esxlcm_store::carry::ExportOptions::default(), LockWait::NONE).unwrap();
+    let out = exported_by_a_lenient_store(dir.path(), &bundle);
 
     // … the receiving store (policy require, no anchor for that key) refuses the package whole.
     let b = Store::open(&dir.path().join("b")).unwrap();

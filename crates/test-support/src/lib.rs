@@ -5,6 +5,7 @@
 //! when the variable is unset, so sample tests never pass vacuously.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // failing loudly is the job
 
+pub mod files;
 #[cfg(feature = "vib-signing")]
 pub mod vib_signing;
 pub mod zip_headers;

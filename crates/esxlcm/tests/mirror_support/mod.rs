@@ -3,6 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub use esxlcm_test_support::files::{tree, update_upstream};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -131,37 +132,6 @@ pub fn resolved_vibs(spec: &str, depots: &[&str]) -> BTreeSet<String> {
 /// VIB IDs of a depot tree, from its file names (`…/<id>.vib`).
 pub fn vib_files(dir: &Path) -> BTreeSet<String> {
     tree(dir).keys().filter_map(|p| p.rsplit('/').next()?.strip_suffix(".vib").map(str::to_owned)).collect()
-}
-
-pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.insert(p.strip_prefix(root).unwrap().to_string_lossy().into_owned(), fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-/// Rewrite only the files of `upstream` that differ from `from` (unchanged files keep
-/// their mtime and so their ETag). Returns the changed paths.
-pub fn update_upstream(from: &Path, upstream: &Path) -> Vec<String> {
-    let mut changed = Vec::new();
-    for (rel, bytes) in tree(from) {
-        let dest = upstream.join(&rel);
-        if fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {
-            fs::create_dir_all(dest.parent().unwrap()).unwrap();
-            fs::write(&dest, &bytes).unwrap();
-            changed.push(rel);
-        }
-    }
-    changed
 }
 
 /// What `mirror verify --json` says.

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+pub use esxlcm_test_support::files::{tree, update_upstream};
 use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,39 +39,6 @@ pub fn generate_bundle(base_images: usize, path: &Path) {
 /// tests decide when a view follows its sources.
 pub fn sync(store: &Store, name: &str) -> Result<SyncReport, esxlcm_store::StoreError> {
     internals::sync_source(store, name, &SyncOptions { parallel: 3 }, &NoProgress)
-}
-
-/// Every file under `dir`, relative path → bytes.
-pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
-                out.insert(rel, fs::read(&p).unwrap());
-            }
-        }
-    }
-    walk(dir, dir, &mut out);
-    out
-}
-
-/// Bring `upstream` to the content of `from` by rewriting only files that differ, the
-/// way a real depot changes (unchanged files keep their ETag). Returns the changed paths.
-pub fn update_upstream(from: &Path, upstream: &Path) -> Vec<String> {
-    let mut changed = Vec::new();
-    for (rel, bytes) in tree(from) {
-        let dest = upstream.join(&rel);
-        if fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {
-            fs::create_dir_all(dest.parent().unwrap()).unwrap();
-            fs::write(&dest, &bytes).unwrap();
-            changed.push(rel);
-        }
-    }
-    changed
 }
 
 /// Flip one byte in the middle of a file (same size, different content).
