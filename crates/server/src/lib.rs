@@ -7,6 +7,7 @@
 pub mod api;
 pub mod depot_http;
 pub mod https;
+mod refused_body;
 pub mod service;
 pub mod store_http;
 pub mod store_index;

@@ -104,10 +104,6 @@ async fn open_export(
     Ok((f, len))
 }
 
-/// A refused upload's body is still read (up to this much) before answering: a client
-/// still sending when the connection closes sees a broken connection, not the error.
-const DRAIN_REFUSED_UPLOAD: u64 = 256 * 1024 * 1024;
-
 async fn store_upload(
     state: &Arc<ApiState>,
     headers: &HeaderMap,
@@ -125,13 +121,7 @@ async fn store_upload(
     let caller = match allowed {
         Ok(c) => c,
         Err(e) => {
-            let mut drained = 0u64;
-            while let Some(Ok(chunk)) = stream.next().await {
-                drained += chunk.len() as u64;
-                if drained > DRAIN_REFUSED_UPLOAD {
-                    break;
-                }
-            }
+            crate::refused_body::drain(&mut stream).await;
             return Err(e);
         }
     };

@@ -165,6 +165,7 @@ pub(super) async fn receive(
         };
         size += chunk.len() as u64;
         if size > push.max_size {
+            crate::refused_body::drain(&mut body).await;
             return too_large();
         }
         if let Err(e) = file.write_all(&chunk).await {
