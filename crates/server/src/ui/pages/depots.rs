@@ -1,0 +1,411 @@
+//! Depots: the list (every source of the service's store, searchable), adding online,
+//! offline (a bundle uploaded from the browser, or a URL) and UMDS depots, syncing now with
+//! live progress, and one depot's page: snapshots with rollback, its schedule, signature
+//! policy and quarantined VIBs.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, Multipart, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use esxlcm_store::meta::QuarantineRecord;
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::super::Ui;
+use super::super::auth::{Viewer, check_csrf};
+use super::super::error::UiError;
+use super::super::layout::{self, csrf_field, enc};
+use super::super::list::{ListQuery, pager, search};
+use crate::api::errors::ApiError;
+
+const ONLINE: &str = "com.vmware.esx.settings.depots.online";
+const OFFLINE: &str = "com.vmware.esx.settings.depots.offline";
+const UMDS: &str = "com.vmware.esx.settings.depots.umds";
+
+pub fn routes() -> Router<Arc<Ui>> {
+    Router::new()
+        .route("/ui/depots", get(list))
+        .route("/ui/depots/online", post(add_online))
+        .route("/ui/depots/offline", post(add_offline_url))
+        .route("/ui/depots/umds", post(set_umds))
+        .route("/ui/depots/sync", post(sync_now))
+        .route("/ui/depots/{name}", get(detail))
+        .route("/ui/depots/{name}/rollback", post(rollback))
+}
+
+/// One source of the store as the pages show it.
+pub struct DepotRow {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    pub description: String,
+    pub enabled: bool,
+    pub policy: String,
+    pub schedule: String,
+    pub last_sync: String,
+    pub next_sync: String,
+    pub snapshots: usize,
+    pub published: Option<i64>,
+    pub published_bytes: u64,
+}
+
+/// Every source with its sync state, and the quarantine, read from the store.
+pub async fn depot_rows(ui: &Ui) -> Result<(Vec<DepotRow>, Vec<QuarantineRecord>), UiError> {
+    let store = Arc::clone(ui.api.depots.store());
+    let read = tokio::task::spawn_blocking(move || {
+        let now = chrono::Utc::now();
+        let mut rows = Vec::new();
+        for src in store.sources()? {
+            let snaps = store.snapshots(&src)?;
+            let published = store.published_snapshot(&src)?;
+            let last = store.last_run(&src)?;
+            let next = esxlcm_store::schedule::next_run(&store, &src, now)?;
+            let c = &src.config;
+            rows.push(DepotRow {
+                name: c.name.clone(),
+                kind: format!("{:?}", c.kind).to_lowercase(),
+                url: esxlcm_net::redact::redact_url_str(&c.url),
+                description: c.description.clone(),
+                enabled: c.enabled,
+                policy: format!("{:?}", c.signatures).to_lowercase(),
+                schedule: c.schedule.map_or_else(|| "manual".to_owned(), |s| s.to_string()),
+                last_sync: last.map_or_else(
+                    || "never".to_owned(),
+                    |r| format!("{} ({})", layout::epoch(r.finished_at), r.outcome),
+                ),
+                next_sync: next
+                    .map_or_else(|| "not scheduled".to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+                snapshots: snaps.len(),
+                published,
+                published_bytes: snaps.iter().find(|s| Some(s.id) == published).map_or(0, |s| s.bytes),
+            });
+        }
+        let quarantined = store.quarantined()?;
+        Ok::<_, esxlcm_store::StoreError>((rows, quarantined))
+    })
+    .await
+    .map_err(|e| UiError::internal(format!("reading the store: {e}")))?;
+    read.map_err(|e| UiError::internal(format!("reading the store: {e}")))
+}
+
+async fn list(viewer: Viewer, State(ui): State<Arc<Ui>>, Query(q): Query<ListQuery>) -> Result<Response, UiError> {
+    let (rows, quarantined) = depot_rows(&ui).await?;
+    let schedule = ui.call(&viewer, "com.vmware.esx.settings.depots.sync_schedule", "get", json!({})).await?;
+    let paged = q.apply(rows, |r| format!("{} {} {} {}", r.name, r.kind, r.url, r.description));
+    let body = html! {
+        p { "Every depot is a source of the service's store, served to hosts at "
+            code { "/depots/<name>/index.xml" } "." }
+        (search("/ui/depots", &q, "Search depots (name, kind, URL, description)"))
+        div #results {
+            div.table-wrap { table {
+                thead { tr {
+                    th scope="col" { "Depot" } th scope="col" { "Kind" } th scope="col" { "Location" }
+                    th scope="col" { "Last sync" } th scope="col" { "Next sync" } th scope="col" { "Snapshots" }
+                } }
+                tbody { @for r in &paged.rows { tr {
+                    td { a href={ "/ui/depots/" (enc(&r.name)) } { (r.name) } br; span.muted { (r.description) } }
+                    td { (r.kind) }
+                    td.mono { (r.url) }
+                    td { (r.last_sync) }
+                    td { (r.next_sync) }
+                    td { (r.snapshots) }
+                } } }
+            } }
+            (pager("/ui/depots", &q, &paged))
+        }
+        @if !quarantined.is_empty() {
+            p.error { (quarantined.len()) " files are quarantined: see each depot's page." }
+        }
+        h2 { "Sync schedule" }
+        p { "Online depots: " @if schedule.get("enabled").and_then(serde_json::Value::as_bool).unwrap_or(false) {
+                "synced on schedule " code { (schedule.get("schedule").map(ToString::to_string).unwrap_or_default()) }
+            } @else { "no automatic sync" } "." }
+        @if viewer.is_admin() { (add_forms(&viewer)) }
+    };
+    Ok(layout::ok(layout::page(&viewer, "Depots", "/ui/depots", body)))
+}
+
+fn add_forms(viewer: &Viewer) -> Markup {
+    html! {
+        h2 { "Sync" }
+        form method="post" action="/ui/depots/sync" {
+            (csrf_field(viewer))
+            button type="submit" { "Sync all depots now" }
+        }
+        div.grid {
+            form.card method="post" action="/ui/depots/offline/upload" enctype="multipart/form-data" {
+                h2 { "Upload an offline bundle" }
+                (csrf_field(viewer))
+                p { label for="bundle" { "Bundle (.zip)" } input #bundle type="file" name="bundle" accept=".zip" required; }
+                p { label for="up-description" { "Description (optional)" } input #up-description type="text" name="description"; }
+                p { button type="submit" { "Upload and add" } }
+            }
+            form.card method="post" action="/ui/depots/offline" {
+                h2 { "Offline bundle from a URL" }
+                (csrf_field(viewer))
+                p { label for="off-location" { "Bundle URL (https:, http: or file:)" } input #off-location type="url" name="location" required; }
+                p { label for="off-description" { "Description (optional)" } input #off-description type="text" name="description"; }
+                p { button type="submit" { "Add" } }
+            }
+            form.card method="post" action="/ui/depots/online" {
+                h2 { "Online depot" }
+                (csrf_field(viewer))
+                p { label for="on-location" { "index.xml URL" } input #on-location type="url" name="location" required; }
+                p { label for="on-description" { "Description (optional)" } input #on-description type="text" name="description"; }
+                p { button type="submit" { "Add" } }
+            }
+            form.card method="post" action="/ui/depots/umds" {
+                h2 { "UMDS depot" }
+                (csrf_field(viewer))
+                p { label for="umds-location" { "UMDS export URL (…/hostupdate/)" } input #umds-location type="url" name="location" required; }
+                p { button type="submit" { "Set" } }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LocationForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    location: String,
+    #[serde(default)]
+    description: String,
+}
+
+impl LocationForm {
+    fn location(&self) -> Result<String, UiError> {
+        let l = self.location.trim();
+        if l.is_empty() {
+            return Err(UiError::input("Location: enter the depot's URL."));
+        }
+        if url::Url::parse(l).is_err() {
+            return Err(UiError::input(format!(
+                "Location: '{l}' is not a URL (for example https://depot.example.com/index.xml)."
+            )));
+        }
+        Ok(l.to_owned())
+    }
+
+    fn description(&self) -> Option<String> {
+        Some(self.description.trim().to_owned()).filter(|d| !d.is_empty())
+    }
+}
+
+fn to_task(task: &serde_json::Value) -> Response {
+    Redirect::to(&format!("/ui/tasks/{}", enc(task.as_str().unwrap_or_default()))).into_response()
+}
+
+async fn add_online(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Form(f): Form<LocationForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let spec = json!({"location": f.location()?, "description": f.description()});
+    let id = ui.call(&viewer, ONLINE, "create", json!({"spec": spec})).await?;
+    Ok(Redirect::to(&format!("/ui/depots/{}", enc(id.as_str().unwrap_or_default()))).into_response())
+}
+
+async fn add_offline_url(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Form(f): Form<LocationForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let spec = json!({"source_type": "PULL", "location": f.location()?, "description": f.description()});
+    let task = ui.call(&viewer, OFFLINE, "create$task", json!({"spec": spec})).await?;
+    Ok(to_task(&task))
+}
+
+async fn set_umds(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Form(f): Form<LocationForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let spec = json!({"location": f.location()?, "description": f.description()});
+    ui.call(&viewer, UMDS, "set", json!({"spec": spec})).await?;
+    Ok(Redirect::to("/ui/depots/umds").into_response())
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sync_now(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let task = ui.call(&viewer, "com.vmware.esx.settings.depots", "sync$task", json!({})).await?;
+    Ok(to_task(&task))
+}
+
+/// `POST /ui/depots/offline/upload` (multipart: `csrf` first, then `description`, then
+/// `bundle`): the bundle streams to the API's upload store, then `offline.create` (PUSH)
+/// runs as a task whose page shows its progress.
+pub async fn upload(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Result<Response, UiError> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        UiError::input(format!("the upload could not be read: {}", e.body_text()))
+    };
+    let mut csrf_ok = false;
+    let mut description = None;
+    let mut file_id = None;
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
+        match field.name().unwrap_or_default() {
+            "csrf" => {
+                let given = field.text().await.map_err(bad)?;
+                check_csrf(&viewer, &headers, &given)?;
+                csrf_ok = true;
+            }
+            "description" => {
+                description = Some(field.text().await.map_err(bad)?.trim().to_owned()).filter(|d| !d.is_empty());
+            }
+            "bundle" if csrf_ok => {
+                let named = field.file_name().is_some_and(|n| !n.is_empty());
+                if !named {
+                    return Err(UiError::input("Bundle: choose a .zip file to upload."));
+                }
+                let stream = futures_util::stream::poll_fn(move |cx| {
+                    use futures_util::Stream as _;
+                    std::pin::Pin::new(&mut field).poll_next(cx)
+                });
+                let id = crate::api::files::upload_bundle(&ui.api, viewer.credentials(), viewer.peer, Box::pin(stream))
+                    .await?;
+                file_id = Some(id);
+            }
+            "bundle" => return Err(UiError::Csrf),
+            _ => {}
+        }
+    }
+    let Some(file_id) = file_id else { return Err(UiError::input("Bundle: choose a .zip file to upload.")) };
+    let spec = json!({"source_type": "PUSH", "file_id": file_id, "description": description});
+    let task = ui.call(&viewer, OFFLINE, "create$task", json!({"spec": spec})).await?;
+    Ok(to_task(&task))
+}
+
+async fn detail(viewer: Viewer, State(ui): State<Arc<Ui>>, Path(name): Path<String>) -> Result<Response, UiError> {
+    let (rows, quarantined) = depot_rows(&ui).await?;
+    let Some(row) = rows.into_iter().find(|r| r.name == name) else {
+        return Err(UiError::NotFound(format!("there is no depot '{name}'")));
+    };
+    let store = Arc::clone(ui.api.depots.store());
+    let n = name.clone();
+    let snaps = tokio::task::spawn_blocking(move || store.source(&n).and_then(|src| store.snapshots(&src)))
+        .await
+        .map_err(|e| UiError::internal(e.to_string()))?
+        .map_err(|e| UiError::internal(e.to_string()))?;
+    let held: Vec<_> = quarantined.iter().filter(|q| q.source == name).collect();
+    let body = html! {
+        dl.facts {
+            dt { "Kind" } dd { (row.kind) }
+            dt { "Location" } dd.mono { (row.url) }
+            dt { "Description" } dd { (row.description) }
+            dt { "Enabled" } dd { (if row.enabled { "yes" } else { "no" }) }
+            dt { "Served to hosts at" } dd.mono { "/depots/" (row.name) "/index.xml" }
+            dt { "Last sync" } dd { (row.last_sync) }
+            dt { "Schedule" } dd { (row.schedule) " — next: " (row.next_sync) }
+            dt { "Signature policy" } dd { (row.policy) }
+        }
+        p { a href={ "/ui/content/components?depot=" (enc(&row.name)) } { "Components in this depot" } }
+        h2 { "Snapshots" }
+        div.table-wrap { table {
+            thead { tr { th scope="col" { "Snapshot" } th scope="col" { "Made" } th scope="col" { "Files" } th scope="col" { "Size" } th scope="col" { "State" } } }
+            tbody { @for snap in snaps.iter().rev() { tr {
+                td { (snap.id) }
+                td { (layout::epoch(snap.created_at)) }
+                td { (snap.files) }
+                td { (layout::bytes(snap.bytes)) }
+                td {
+                    @if Some(snap.id) == row.published { strong { "published" } }
+                    @else if viewer.is_admin() {
+                        form.inline method="post" action={ "/ui/depots/" (enc(&row.name)) "/rollback" } {
+                            (csrf_field(&viewer))
+                            input type="hidden" name="snapshot" value=(snap.id);
+                            button.secondary type="submit" { "Roll back to " (snap.id) }
+                        }
+                    }
+                }
+            } } }
+        } }
+        h2 { "Signature findings" }
+        @if held.is_empty() { p.ok { "No VIB of this depot is quarantined." } }
+        @else {
+            div.table-wrap { table {
+                thead { tr { th scope="col" { "VIB" } th scope="col" { "Path" } th scope="col" { "Why" } th scope="col" { "When" } } }
+                tbody { @for q in &held { tr { td { (q.name) } td.mono { (q.path) } td { (q.reason) } td { (layout::epoch(q.at)) } } } }
+            } }
+        }
+    };
+    Ok(layout::ok(layout::page(&viewer, &format!("Depot {name}"), "/ui/depots", body)))
+}
+
+#[derive(Deserialize)]
+struct RollbackForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    snapshot: String,
+}
+
+/// Roll a depot back to one of its snapshots: `Store::rollback`, the operation
+/// `esxlcm mirror rollback` runs (the API has none), for administrators, audited.
+async fn rollback(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(f): Form<RollbackForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let snapshot: i64 =
+        f.snapshot.trim().parse().map_err(|_| UiError::input("Snapshot: a snapshot number is needed."))?;
+    let result = if viewer.is_admin() {
+        let store = Arc::clone(ui.api.depots.store());
+        let n = name.clone();
+        tokio::task::spawn_blocking(move || {
+            store.rollback(&n, Some(snapshot), esxlcm_store::ops::LockWait(std::time::Duration::from_secs(10)))
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))
+        .and_then(|r| r.map_err(|e| ApiError::invalid_argument(e.to_string())))
+        .map(|_| ())
+    } else {
+        Err(ApiError::unauthorized(format!("user '{}' is read-only and may not roll depots back", viewer.caller.user)))
+    };
+    let record = esxlcm_store::audit::AuditRecord {
+        user: Some(viewer.caller.user.clone()),
+        client: viewer.peer.map(|a| a.to_string()),
+        action: "depot.rollback".to_owned(),
+        target: Some(format!("depot={name} snapshot={snapshot}")),
+        result: result.as_ref().map_or_else(|e| e.kind.name().to_owned(), |()| "ok".to_owned()),
+        detail: None,
+    };
+    crate::api::audit::append(&ui.api, record).await;
+    result?;
+    ui.api.depots.invalidate_catalog().await;
+    Ok(Redirect::to(&format!("/ui/depots/{}", enc(&name))).into_response())
+}
+
+/// A depot's name shown with a link to its page.
+pub fn depot_link(name: &str) -> Markup {
+    html! { a href={ "/ui/depots/" (enc(name)) } { (name) } }
+}

@@ -1,0 +1,7 @@
+//! One module per page or group of pages; each takes the [`Viewer`](super::auth::Viewer),
+//! calls services through [`Ui::call`](super::Ui::call) and renders with the layout.
+
+pub mod content;
+pub mod depots;
+pub mod home;
+pub mod tasks;
