@@ -171,8 +171,14 @@ impl Browser {
     }
 
     pub async fn click_link(&self, text: &str) {
+        let old = self.find("html").await;
         let link = self.client.wait().at_most(Duration::from_secs(20)).for_element(Locator::LinkText(text)).await;
         link.unwrap_or_else(|e| panic!("no link '{text}': {e}")).click().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while old.attr("lang").await.is_ok() {
+            assert!(Instant::now() < deadline, "the link '{text}' led nowhere");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn fill(&self, css: &str, text: &str) {
@@ -244,6 +250,60 @@ impl Browser {
         text
     }
 
+    /// Wait until the browser is on a URL containing `needle` (a form's answer arrived).
+    pub async fn wait_url(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let url = self.client.current_url().await.unwrap().to_string();
+            if url.contains(needle) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never reached a URL with '{needle}' (at {url})");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// When the page follows a task: wait for it to end, then follow the link it shows.
+    pub async fn after_task(&self, then: &str) {
+        if !self.exists("[data-task-events]").await {
+            return;
+        }
+        self.find("[data-task-finished]").await;
+        self.click_link(then).await;
+    }
+
+    /// A select's option by value (the picking a user does).
+    pub async fn select(&self, css: &str, value: &str) {
+        self.find(css)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("no option '{value}' in {css}: {e}"));
+    }
+
+    /// Submit the form whose action is `action` (its submit button) and wait for the answer.
+    pub async fn submit(&self, action: &str) {
+        self.click_and_wait(&format!("form[action='{action}'] button[type=submit]")).await;
+    }
+
+    /// Click what `css` finds and wait until the page it was on is gone (the next one may
+    /// show text the last one had: waiting for text alone races).
+    pub async fn click_and_wait(&self, css: &str) {
+        let old = self.find("html").await;
+        self.find(css).await.click().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while old.attr("lang").await.is_ok() {
+            assert!(Instant::now() < deadline, "clicking {css} led nowhere");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The session cookie the browser holds (for fetching a download outside it).
+    pub async fn session_cookie(&self) -> String {
+        let c = self.client.get_named_cookie("esxlcm_session").await.unwrap();
+        format!("esxlcm_session={}", c.value())
+    }
+
     pub async fn login(&self, svc: &Service, user: (&str, &str)) {
         self.goto(&svc.url("/")).await;
         assert_eq!(self.path().await, "/ui/login", "/ leads to the UI, which asks for a login");
@@ -257,5 +317,60 @@ impl Browser {
         let _ = self.client.close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// What the scenario composes from the demo depot (the generator's `tiny(7)`, as
+/// `Service::start` seeds it): the oldest and newest base images, an add-on for the newest
+/// only, and a component whose newest version needs what the oldest base image lacks (a
+/// real dependency error) but fits the newest with the add-on.
+pub struct Picks {
+    pub low: String,
+    pub high: String,
+    pub addon: (String, String),
+    pub component: (String, String),
+}
+
+pub fn picks() -> Picks {
+    use esxlcm_depot::catalog::Catalog;
+    use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle};
+    use esxlcm_depot::model::ReleaseKind;
+    use esxlcm_depot::source::{Depot, OpenOptions};
+    use esxlcm_solver::notification::ids;
+    use esxlcm_solver::spec::ImageSpec;
+    use esxlcm_solver::{ResolveOptions, resolve};
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("tiny.zip");
+    generate_to_bundle(&GeneratorConfig::tiny(7), &bundle).unwrap();
+    let catalog = Catalog::from_depots([Depot::open_path(&bundle, &OpenOptions::default()).unwrap()]).unwrap();
+    let mut bases: Vec<_> = catalog.release_units(ReleaseKind::BaseImage).map(|u| u.version.clone()).collect();
+    bases.sort();
+    let (low, high) = (bases[0].clone(), bases.last().unwrap().clone());
+    let addon = catalog
+        .release_units(ReleaseKind::Addon)
+        .find(|a| a.supports_base_image(high.as_str()) && !a.supports_base_image(low.as_str()))
+        .expect("an add-on for the newest base image only");
+    let addon = (addon.name.clone().unwrap(), addon.version.clone());
+    let names: Vec<String> =
+        catalog.components().filter_map(|c| c.bulletin.component.as_ref().map(|s| s.name.clone())).collect();
+    let component = names
+        .iter()
+        .find_map(|name| {
+            let newest = catalog.component_versions(name).last()?.bulletin.component.as_ref()?.version.clone();
+            let mut bad = ImageSpec::of_base_image(low.clone());
+            bad.components.insert(name.clone(), Some(newest.clone()));
+            let unmet =
+                resolve(&bad, &catalog, &ResolveOptions::default()).errors().any(|n| n.id == ids::DEPENDENCY_UNMET);
+            let mut good = ImageSpec::of_base_image(high.clone()).with_add_on(addon.0.clone(), addon.1.clone());
+            good.components.insert(name.clone(), Some(newest.clone()));
+            let fits = !resolve(&good, &catalog, &ResolveOptions::default()).has_errors();
+            (unmet && fits).then(|| (name.clone(), newest))
+        })
+        .expect("a component whose newest version the oldest base image cannot satisfy");
+    Picks {
+        low: low.to_string(),
+        high: high.to_string(),
+        addon: (addon.0, addon.1.to_string()),
+        component: (component.0, component.1.to_string()),
     }
 }

@@ -1,18 +1,32 @@
-//! An administrator's session: log in through the form, look around, log out.
+//! An administrator's day in the browser: log in through the form; add a depot by
+//! uploading a real sample bundle and find its component and version by following links;
+//! compose a cluster image whose component misses a dependency, read the explanation, fix
+//! it, commit; post a host's state and see it non-compliant; export the image as JSON and
+//! download it; log out. Every page is screenshot and leaves the console clean.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
-use crate::harness::{ADMIN, Browser, ONE_BROWSER, Service, browser_wanted};
+use crate::harness::{ADMIN, Browser, ONE_BROWSER, Service, browser_wanted, picks};
+
+const TASK_WAIT: Duration = Duration::from_secs(120);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_administrator_logs_in_looks_around_and_logs_out() {
+async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports() {
     if !browser_wanted() {
         return;
     }
     let _one = ONE_BROWSER.lock().await;
+    let p = picks();
+    let bundle = esxlcm_test_support::sample_bundle("ESXi80U3-VMKUSB-NIC-FLING");
+    let host_state = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/host-state/compliant.json")
+        .canonicalize()
+        .unwrap();
     let svc = Service::start().await;
     let b = Browser::start().await;
+
+    // Logging in: `/` leads to the login form.
     b.goto(&svc.url("/")).await;
     assert_eq!(b.path().await, "/ui/login");
     b.checked("login").await;
@@ -22,9 +36,122 @@ async fn an_administrator_logs_in_looks_around_and_logs_out() {
     b.login(&svc, ADMIN).await;
     assert_eq!(b.path().await, "/ui/");
     let home = b.checked("home").await;
-    assert!(home.contains("demo"), "the demo depot is on the home page:\n{home}");
-    assert!(home.contains("Store health"));
-    b.find("form[action='/ui/logout'] button").await.click().await.unwrap();
+    assert!(home.contains("demo") && home.contains("Store health"), "{home}");
+
+    // A depot from a bundle uploaded by the browser, its task followed live.
+    b.click_link("Depots").await;
+    b.checked("depots").await;
+    b.find("#bundle").await.send_keys(bundle.to_str().unwrap()).await.unwrap();
+    b.fill("#up-description", "VMKUSB NIC fling, uploaded").await;
+    b.submit("/ui/depots/offline/upload").await;
+    b.wait_text("SUCCEEDED", TASK_WAIT).await;
+    b.checked("task").await;
+
+    // Its component and version, by following links.
+    b.click_link("Depots").await;
+    let depots = b.wait_text("VMKUSB NIC fling, uploaded", Duration::from_secs(10)).await;
+    assert!(depots.contains("offline-"), "{depots}");
+    b.click_and_wait("#results a[href^='/ui/depots/offline-']").await;
+    let depot = b.checked("depot").await;
+    assert!(depot.contains("published") && depot.contains("Signature findings"), "{depot}");
+    b.click_link("Components in this depot").await;
+    b.checked("components").await;
+    let links = b.client.find_all(fantoccini::Locator::Css("#results tbody a")).await.unwrap();
+    assert_eq!(links.len(), 1, "the bundle holds one component");
+    drop(links);
+    b.click_and_wait("#results tbody a").await;
+    let component = b.checked("component").await;
+    assert!(component.contains("In depots") && component.contains("offline-"), "{component}");
+    b.click_and_wait("table tbody a").await;
+    let version = b.checked("component-version").await;
+    assert!(version.contains("VIBs") && version.contains("Depends on"), "{version}");
+
+    // A cluster and a draft whose component misses a dependency.
+    b.click_link("Images").await;
+    b.checked("images").await;
+    b.fill("#cluster-name", "prod").await;
+    b.submit("/ui/images/clusters").await;
+    b.wait_text("No image committed yet", Duration::from_secs(10)).await;
+    let cluster_path = b.path().await;
+    b.click_and_wait("form[action$='/drafts'] button").await;
+    b.wait_text("Set base image", Duration::from_secs(10)).await;
+    let draft_path = b.path().await;
+    b.select("#base-image", &p.low).await;
+    b.submit(&format!("{draft_path}/base-image")).await;
+    b.wait_text(&p.low, Duration::from_secs(10)).await;
+    b.select("#component", &format!("{}|{}", p.component.0, p.component.1)).await;
+    b.submit(&format!("{draft_path}/components")).await;
+    b.wait_text(&format!("Remove {}", p.component.0), Duration::from_secs(10)).await;
+    b.submit(&format!("{draft_path}/validate")).await;
+    b.wait_url("validation=").await;
+    b.after_task("Show the findings").await;
+    let findings = b.wait_text("Because:", TASK_WAIT).await;
+    assert!(findings.contains(&p.component.0) && findings.contains("Fix:"), "{findings}");
+    b.checked("draft-invalid").await;
+
+    // Fixed as the explanation says: the newest base image, with its add-on.
+    b.select("#base-image", &p.high).await;
+    b.submit(&format!("{draft_path}/base-image")).await;
+    b.wait_text(&p.high, Duration::from_secs(10)).await;
+    b.select("#add-on", &format!("{}|{}", p.addon.0, p.addon.1)).await;
+    b.submit(&format!("{draft_path}/add-on")).await;
+    b.wait_text(&p.addon.1, Duration::from_secs(10)).await;
+    b.submit(&format!("{draft_path}/validate")).await;
+    b.wait_url("validation=").await;
+    b.after_task("Show the findings").await;
+    b.wait_text("The draft is valid", TASK_WAIT).await;
+    b.checked("draft-valid").await;
+    b.fill("#message", "prod image: newest ESXi with the add-on").await;
+    b.submit(&format!("{draft_path}/commit")).await;
+    b.wait_url("/ui/tasks/").await;
+    if b.exists("[data-task-events]").await {
+        b.after_task("Continue").await;
+    } else {
+        b.click_link("Continue").await;
+    }
+    let cluster = b.checked("cluster").await;
+    assert_eq!(b.path().await, cluster_path);
+    assert!(cluster.contains("prod image: newest ESXi with the add-on") && cluster.contains(&p.high), "{cluster}");
+
+    // A host of the cluster posts its state (a file) and is scanned: not compliant.
+    b.click_link("Compliance").await;
+    b.fill("#host-name", "esx-01").await;
+    b.select("#host-cluster", cluster_path.rsplit('/').next().unwrap()).await;
+    b.submit("/ui/compliance/hosts").await;
+    b.wait_text("esx-01", Duration::from_secs(10)).await;
+    b.checked("compliance").await;
+    b.find("input[type=file][name=file]").await.send_keys(host_state.to_str().unwrap()).await.unwrap();
+    b.click_and_wait("form[action$='/state'] button[type=submit]").await;
+    b.wait_text("Scan the hosts now", Duration::from_secs(10)).await;
+    b.click_and_wait("form[action$='/scan'] button").await;
+    b.wait_url("scan=").await;
+    b.after_task("Show the scan").await;
+    let scan = b.wait_text("Last scan", TASK_WAIT).await;
+    assert!(scan.contains("NON_COMPLIANT") && scan.contains("esx-01") && scan.contains("Impact"), "{scan}");
+    b.checked("cluster-compliance").await;
+
+    // The image as JSON, built and downloaded.
+    b.click_link("Exports").await;
+    b.checked("exports").await;
+    b.submit("/ui/exports").await;
+    b.wait_text("Download", Duration::from_secs(60)).await;
+    b.checked("export-ready").await;
+    let link = b.find("a[download]").await.attr("href").await.unwrap().unwrap();
+    let resp = svc.http().get(svc.url(&link)).header("cookie", b.session_cookie().await).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{link}");
+    let spec: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(spec["base_image"]["version"], p.high.as_str(), "{spec}");
+    let anonymous = svc.http().get(svc.url(&link)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 303, "a download needs a session");
+
+    // The rest of the pages, for their screenshots.
+    for (path, shot) in
+        [("/ui/tasks", "tasks"), ("/ui/content/base-images", "base-images"), ("/ui/content/add-ons", "add-ons")]
+    {
+        b.page(&svc, path, shot).await;
+    }
+
+    b.click_and_wait("form[action='/ui/logout'] button").await;
     b.wait_text("Log in to esxlcm", Duration::from_secs(10)).await;
     b.goto(&svc.url("/ui/")).await;
     assert_eq!(b.path().await, "/ui/login", "logged out: pages ask for a login again");

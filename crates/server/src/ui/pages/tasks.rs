@@ -125,7 +125,19 @@ pub fn task_error(t: &Value) -> Option<String> {
     Some(if msgs.is_empty() { kind.to_owned() } else { format!("{kind}: {}", msgs.join("; ")) })
 }
 
-pub async fn page(viewer: Viewer, State(ui): State<Arc<Ui>>, Path(task): Path<String>) -> Result<Response, UiError> {
+#[derive(serde::Deserialize, Default)]
+pub struct ThenQuery {
+    then: Option<String>,
+}
+
+pub async fn page(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    Path(task): Path<String>,
+    Query(q): Query<ThenQuery>,
+) -> Result<Response, UiError> {
+    // Where to go on from here: one of our pages only.
+    let then = q.then.filter(|t| t.starts_with("/ui/") && !t.contains("//") && !t.contains('\\'));
     let t = ui.call(&viewer, TASKS, "get", json!({"task": task})).await?;
     let status = s(&t, "status").to_owned();
     let (completed, total, message) = progress_of(&t);
@@ -140,7 +152,14 @@ pub async fn page(viewer: Viewer, State(ui): State<Arc<Ui>>, Path(task): Path<St
             dt { "Progress" } dd { (completed) " of " (total) " " (message) }
         }
         @if let Some(e) = task_error(&t) { p.error role="alert" { (e) } }
-        @if running { (progress_block(&task, Some((&format!("/ui/tasks/{}", enc(&task)), "Show the result")))) }
+        @if running {
+            @match &then {
+                Some(t) => { (progress_block(&task, Some((t, "Continue")))) }
+                None => { (progress_block(&task, Some((&format!("/ui/tasks/{}", enc(&task)), "Show the result")))) }
+            }
+        } @else if let Some(t) = &then {
+            p { a.button href=(t) { "Continue" } }
+        }
         @if let Some(result) = t.get("result").filter(|r| !r.is_null()) {
             h2 { "Result" }
             pre.mono { (serde_json::to_string_pretty(result).unwrap_or_default()) }

@@ -1,0 +1,626 @@
+//! Images: clusters and their desired images, the image library, and the draft editor.
+//! The editor picks the base image, add-on and components from the depots' content (no
+//! version typed by hand), validates (notifications with their chain of causes and the
+//! fix), commits with a message; a cluster's page shows its commit history and the
+//! difference between two commits.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::super::Ui;
+use super::super::auth::{Viewer, check_csrf};
+use super::super::error::UiError;
+use super::super::layout::{self, csrf_field, enc, s};
+use super::super::list::{ListQuery, pager, search};
+use super::content::newest_first;
+use super::tasks::{progress_block, task_error};
+use crate::api::services::software::owner::Owner;
+
+const CLUSTERS: &str = "com.esxlcm.inventory.clusters";
+const SW: &str = "com.vmware.esx.settings.clusters.software";
+const DRAFTS: &str = "com.vmware.esx.settings.clusters.software.drafts";
+const D_SW: &str = "com.vmware.esx.settings.clusters.software.drafts.software";
+const DC: &str = "com.vmware.esx.settings.depot_content";
+
+pub fn routes() -> Router<Arc<Ui>> {
+    Router::new()
+        .route("/ui/images", get(list))
+        .route("/ui/images/clusters", post(add_cluster))
+        .route("/ui/images/clusters/{cluster}", get(cluster))
+        .route("/ui/images/clusters/{cluster}/drafts", post(new_draft))
+        .route("/ui/images/clusters/{cluster}/diff", get(diff))
+        .route("/ui/images/clusters/{cluster}/drafts/{draft}", get(draft))
+        .route("/ui/images/clusters/{cluster}/drafts/{draft}/base-image", post(set_base_image))
+        .route("/ui/images/clusters/{cluster}/drafts/{draft}/add-on", post(set_add_on))
+        .route("/ui/images/clusters/{cluster}/drafts/{draft}/components", post(set_component))
+        .route("/ui/images/clusters/{cluster}/drafts/{draft}/components/remove", post(remove_component))
+        .route("/ui/images/clusters/{cluster}/drafts/{draft}/validate", post(validate))
+        .route("/ui/images/clusters/{cluster}/drafts/{draft}/commit", post(commit))
+        .route("/ui/images/clusters/{cluster}/drafts/{draft}/delete", post(delete_draft))
+}
+
+fn cluster_url(cluster: &str) -> String {
+    format!("/ui/images/clusters/{}", enc(cluster))
+}
+
+fn draft_url(cluster: &str, draft: &str) -> String {
+    format!("/ui/images/clusters/{}/drafts/{}", enc(cluster), enc(draft))
+}
+
+async fn list(viewer: Viewer, State(ui): State<Arc<Ui>>, Query(q): Query<ListQuery>) -> Result<Response, UiError> {
+    let clusters = ui.call(&viewer, CLUSTERS, "list", json!({})).await?;
+    let mut rows: Vec<(String, Value)> =
+        clusters.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+    rows.sort_by_key(|(_, v)| s(v, "name").to_lowercase());
+    let paged = q.apply(rows, |(id, v)| format!("{id} {}", s(v, "name")));
+    let library = ui.call(&viewer, "com.vmware.esx.settings.repository.software", "list", json!({})).await?;
+    let specs: Vec<Value> = library.get("software_specs").and_then(Value::as_array).cloned().unwrap_or_default();
+    let body = html! {
+        h2 { "Clusters" }
+        (search("/ui/images", &q, "Search clusters"))
+        div #results {
+            div.table-wrap { table {
+                thead { tr { th scope="col" { "Cluster" } th scope="col" { "Id" } th scope="col" { "Hosts" } th scope="col" { "Current commit" } } }
+                tbody { @for (id, c) in &paged.rows { tr {
+                    td { a href=(cluster_url(id)) { (s(c, "name")) } }
+                    td.mono { (id) }
+                    td { (c.get("hosts").and_then(Value::as_array).map_or(0, Vec::len)) }
+                    td { @if let Some(commit) = c.get("commit").and_then(Value::as_str) { (commit) } @else { span.muted { "no image yet" } } }
+                } } }
+            } }
+            (pager("/ui/images", &q, &paged))
+        }
+        @if viewer.is_admin() {
+            form.card method="post" action="/ui/images/clusters" {
+                h2 { "Add a cluster" }
+                (csrf_field(&viewer))
+                p { label for="cluster-name" { "Name" } input #cluster-name type="text" name="name" required; }
+                p { button type="submit" { "Add cluster" } }
+            }
+        }
+        h2 { "Image library" }
+        @if specs.is_empty() { p.muted { "The library is empty." } }
+        @else {
+            div.table-wrap { table {
+                thead { tr { th scope="col" { "Image" } th scope="col" { "Id" } th scope="col" { "Base image" } } }
+                tbody { @for sp in &specs { tr {
+                    td { (s(sp, "display_name")) }
+                    td.mono { (s(sp, "software_spec")) }
+                    td { (sp.pointer("/base_image/version").and_then(Value::as_str).unwrap_or("")) }
+                } } }
+            } }
+        }
+    };
+    Ok(layout::ok(layout::page(&viewer, "Images", "/ui/images", body)))
+}
+
+#[derive(Deserialize)]
+struct NameForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn add_cluster(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Form(f): Form<NameForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let name = f.name.trim();
+    if name.is_empty() {
+        return Err(UiError::input("Name: give the cluster a name."));
+    }
+    let id = ui.call(&viewer, CLUSTERS, "create", json!({"spec": {"name": name}})).await?;
+    Ok(Redirect::to(&cluster_url(id.as_str().unwrap_or_default())).into_response())
+}
+
+/// (id, author, time, message, spec as JSON) of every commit of a cluster, newest first.
+async fn commits(ui: &Ui, cluster: &str) -> Result<Vec<(String, String, String, String, Value)>, UiError> {
+    let state = ui.api.depots.snapshot().await;
+    let history = Owner::Cluster(cluster.to_owned()).history(&state)?;
+    let mut out: Vec<_> = history
+        .commits
+        .iter()
+        .map(|(id, c)| {
+            let spec = serde_json::to_value(&c.spec).unwrap_or(Value::Null);
+            (id.clone(), c.author.clone(), c.time.clone(), c.message.clone(), spec)
+        })
+        .collect();
+    out.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| b.0.len().cmp(&a.0.len())).then_with(|| b.0.cmp(&a.0)));
+    Ok(out)
+}
+
+fn software_summary(sw: &Value) -> Markup {
+    let mut comps: Vec<(String, String)> = sw
+        .get("components")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), s(v, "version").to_owned()))
+        .collect();
+    comps.sort();
+    html! {
+        dl.facts {
+            dt { "Base image" } dd { @if let Some(v) = sw.pointer("/base_image/version").and_then(Value::as_str) { span.mono { (v) } } @else { span.muted { "none" } } }
+            dt { "Add-on" } dd { @if let Some(a) = sw.get("add_on").filter(|a| !a.is_null()) { (s(a, "name")) " " span.mono { (s(a, "version")) } } @else { span.muted { "none" } } }
+            dt { "Components" } dd {
+                @if comps.is_empty() { span.muted { "none besides the base image's" } }
+                ul { @for (n, v) in &comps { li { a href={ "/ui/content/components/" (enc(n)) } { (n) } " " span.mono { (if v.is_empty() { "(newest that fits)" } else { v.as_str() }) } } } }
+            }
+        }
+    }
+}
+
+async fn cluster(viewer: Viewer, State(ui): State<Arc<Ui>>, Path(cluster): Path<String>) -> Result<Response, UiError> {
+    let info = ui.call(&viewer, CLUSTERS, "get", json!({"cluster": cluster})).await?;
+    let current = ui.call(&viewer, SW, "get", json!({"cluster": cluster})).await.ok();
+    let drafts = ui.call(&viewer, DRAFTS, "list", json!({"cluster": cluster})).await?;
+    let history = commits(&ui, &cluster).await?;
+    let body = html! {
+        p { "Cluster " code { (cluster) } " — hosts: " (info.get("hosts").and_then(Value::as_array).map_or(0, Vec::len)) ". "
+            a href={ "/ui/compliance/clusters/" (enc(&cluster)) } { "Compliance" } " · " a href={ "/ui/exports?cluster=" (enc(&cluster)) } { "Export" } }
+        h2 { "Desired image" }
+        @if let Some(sw) = &current { (software_summary(sw)) } @else { p.muted { "No image committed yet: create a draft." } }
+        h2 { "Drafts" }
+        ul { @for (id, d) in drafts.as_object().into_iter().flatten() {
+            li { a href=(draft_url(&cluster, id)) { "Draft " (id) } " by " (d.pointer("/metadata/owner").and_then(Value::as_str).unwrap_or("")) }
+        } }
+        @if viewer.is_admin() {
+            form method="post" action={ (cluster_url(&cluster)) "/drafts" } {
+                (csrf_field(&viewer))
+                button type="submit" { "New draft" }
+            }
+        }
+        h2 { "Commit history" }
+        @if history.is_empty() { p.muted { "No commits yet." } }
+        @else {
+            form method="get" action={ (cluster_url(&cluster)) "/diff" } {
+                div.table-wrap { table {
+                    thead { tr { th scope="col" { "Commit" } th scope="col" { "Author" } th scope="col" { "Time" } th scope="col" { "Message" } th scope="col" { "From" } th scope="col" { "To" } } }
+                    tbody { @for (i, (id, author, time, message, _)) in history.iter().enumerate() { tr {
+                        td.mono { (id) } td { (author) } td { (layout::time(time)) } td { (message) }
+                        td { input type="radio" name="from" value=(id) checked[i == 1] aria-label={ "compare from commit " (id) }; }
+                        td { input type="radio" name="to" value=(id) checked[i == 0] aria-label={ "compare to commit " (id) }; }
+                    } } }
+                } }
+                @if history.len() > 1 { button type="submit" { "Show the difference" } }
+            }
+        }
+    };
+    Ok(layout::ok(layout::page(&viewer, &format!("Cluster {}", s(&info, "name")), "/ui/images", body)))
+}
+
+/// Leaf values of a JSON document by path (`components/x`), for the commit diff.
+fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                flatten(&if prefix.is_empty() { k.clone() } else { format!("{prefix}/{k}") }, v, out);
+            }
+        }
+        Value::Null => {
+            out.insert(prefix.to_owned(), "(newest that fits)".to_owned());
+        }
+        Value::String(t) => {
+            out.insert(prefix.to_owned(), t.clone());
+        }
+        other => {
+            out.insert(prefix.to_owned(), other.to_string());
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DiffQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn diff(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    Path(cluster): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> Result<Response, UiError> {
+    let history = commits(&ui, &cluster).await?;
+    let find = |id: &Option<String>, what: &str| {
+        let id = id.as_deref().ok_or_else(|| UiError::input(format!("{what}: pick a commit.")))?;
+        history
+            .iter()
+            .find(|c| c.0 == id)
+            .ok_or_else(|| UiError::NotFound(format!("cluster {cluster} has no commit '{id}'")))
+    };
+    let (from, to) = (find(&q.from, "From")?, find(&q.to, "To")?);
+    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+    flatten("", &from.4, &mut a);
+    flatten("", &to.4, &mut b);
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let changes: Vec<(&String, Option<&String>, Option<&String>)> =
+        keys.into_iter().map(|k| (k, a.get(k), b.get(k))).filter(|(_, x, y)| x != y).collect();
+    let body = html! {
+        p { a href=(cluster_url(&cluster)) { "← cluster" } }
+        p { "From commit " strong { (from.0) } " (" (from.3) ") to commit " strong { (to.0) } " (" (to.3) ")." }
+        @if changes.is_empty() { p { "The two commits hold the same image." } }
+        @else {
+            div.table-wrap { table {
+                thead { tr { th scope="col" { "What" } th scope="col" { "Before" } th scope="col" { "After" } } }
+                tbody { @for (k, x, y) in &changes { tr {
+                    td.mono { (k) }
+                    td { @if let Some(x) = x { span.mono { (x) } } @else { span.muted { "absent" } } }
+                    td { @if let Some(y) = y { span.mono { (y) } } @else { span.muted { "absent" } } }
+                } } }
+            } }
+        }
+    };
+    Ok(layout::ok(layout::page(&viewer, "Difference between commits", "/ui/images", body)))
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn new_draft(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path(cluster): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let id = ui.call(&viewer, DRAFTS, "create", json!({"cluster": cluster})).await?;
+    Ok(Redirect::to(&draft_url(&cluster, id.as_str().unwrap_or_default())).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct DraftQuery {
+    validation: Option<String>,
+}
+
+/// The notifications of a validation, each with its chain of causes and its fix.
+fn notifications(n: &Value) -> Markup {
+    let groups = [("errors", "Errors", "bad"), ("warnings", "Warnings", "warn"), ("info", "Information", "muted")];
+    let errors = n.get("errors").and_then(Value::as_array).map_or(0, Vec::len);
+    html! {
+        @if errors == 0 { p.ok { "The draft is valid: no errors." } }
+        @for (key, title, class) in groups {
+            @let list = n.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+            @if !list.is_empty() {
+                h3 class=(class) { (title) " (" (list.len()) ")" }
+                @for item in &list {
+                    @let text = item.pointer("/message/default_message").and_then(Value::as_str).unwrap_or("");
+                    @let (head, chain) = text.split_once(". Because: ").map_or((text, ""), |(h, c)| (h, c));
+                    div.card.notification {
+                        p { strong { (head) } " " span.muted.mono { "[" (s(item, "id")) "]" } }
+                        @if !chain.is_empty() {
+                            p { "Because:" }
+                            ol.chain { @for step in chain.split("; ") { li { (step) } } }
+                        }
+                        @if let Some(fix) = item.pointer("/resolution/default_message").and_then(Value::as_str) {
+                            p.fix { "Fix: " (fix) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Options for every version of every component in the depots: `name|version`, newest first.
+async fn component_options(ui: &Ui, viewer: &Viewer) -> Result<Vec<(String, String)>, UiError> {
+    let all = ui.call(viewer, &format!("{DC}.components"), "list", json!({})).await?;
+    let mut comps: Vec<Value> = all.as_array().cloned().unwrap_or_default();
+    comps.sort_by_key(|c| s(c, "display_name").to_lowercase());
+    let mut out = Vec::new();
+    for c in &comps {
+        let versions = newest_first(
+            c.get("versions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|v| (s(v, "version").to_owned(), s(v, "display_version").to_owned()))
+                .collect(),
+        );
+        for (v, d) in versions {
+            out.push((
+                format!("{}|{v}", s(c, "name")),
+                format!("{} ({}) {d} — {v}", s(c, "display_name"), s(c, "name")),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+async fn draft(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    Path((cluster, draft)): Path<(String, String)>,
+    Query(q): Query<DraftQuery>,
+) -> Result<Response, UiError> {
+    let info = ui.call(&viewer, DRAFTS, "get", json!({"cluster": cluster, "draft": draft})).await?;
+    let sw = info.get("software").cloned().unwrap_or(Value::Null);
+    let validation = match &q.validation {
+        Some(task) => {
+            Some((task.clone(), ui.call(&viewer, "com.vmware.cis.tasks", "get", json!({"task": task})).await?))
+        }
+        None => None,
+    };
+    let admin = viewer.is_admin();
+    let url = draft_url(&cluster, &draft);
+    let (bases, addons, comps) = if admin {
+        let b = ui.call(&viewer, &format!("{DC}.base_images"), "list", json!({})).await?;
+        let bases = newest_first(
+            b.as_array()
+                .into_iter()
+                .flatten()
+                .map(|x| {
+                    (
+                        s(x, "version").to_owned(),
+                        format!("{} {} — {}", s(x, "display_name"), s(x, "display_version"), s(x, "version")),
+                    )
+                })
+                .collect(),
+        );
+        let a = ui.call(&viewer, &format!("{DC}.add_ons"), "list", json!({})).await?;
+        let mut addons = Vec::new();
+        for x in a.as_array().into_iter().flatten() {
+            for v in x.get("versions").and_then(Value::as_array).into_iter().flatten() {
+                addons.push((
+                    format!("{}|{}", s(x, "name"), s(v, "version")),
+                    format!("{} {} — {}", s(x, "display_name"), s(v, "display_version"), s(v, "version")),
+                ));
+            }
+        }
+        (bases, addons, component_options(&ui, &viewer).await?)
+    } else {
+        (Vec::new(), Vec::new(), Vec::new())
+    };
+    let current_base = sw.pointer("/base_image/version").and_then(Value::as_str).unwrap_or("").to_owned();
+    let mut components: Vec<(String, String)> = sw
+        .get("components")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), s(v, "version").to_owned()))
+        .collect();
+    components.sort();
+    let body = html! {
+        p { a href=(cluster_url(&cluster)) { "← cluster " (cluster) } }
+        h2 { "Content" }
+        (software_summary(&sw))
+        @if admin {
+            div.grid {
+                form.card method="post" action={ (url) "/base-image" } {
+                    h3 { "Base image" }
+                    (csrf_field(&viewer))
+                    p { label for="base-image" { "ESXi version" }
+                        select #base-image name="version" required {
+                            @for (v, label) in &bases { option value=(v) selected[*v == current_base] { (label) } }
+                        } }
+                    p { button type="submit" { "Set base image" } }
+                }
+                form.card method="post" action={ (url) "/add-on" } {
+                    h3 { "Add-on" }
+                    (csrf_field(&viewer))
+                    p { label for="add-on" { "Vendor add-on" }
+                        select #add-on name="add_on" {
+                            option value="" { "none" }
+                            @for (v, label) in &addons { option value=(v) { (label) } }
+                        } }
+                    p { button type="submit" { "Set add-on" } }
+                }
+                form.card method="post" action={ (url) "/components" } {
+                    h3 { "Add a component" }
+                    (csrf_field(&viewer))
+                    p { label for="component" { "Component and version" }
+                        select #component name="component" required {
+                            @for (v, label) in &comps { option value=(v) { (label) } }
+                        } }
+                    p { button type="submit" { "Add component" } }
+                }
+            }
+            @if !components.is_empty() {
+                h3 { "Remove a component" }
+                ul { @for (n, _) in &components { li {
+                    form.inline method="post" action={ (url) "/components/remove" } {
+                        (csrf_field(&viewer))
+                        input type="hidden" name="component" value=(n);
+                        button.secondary type="submit" aria-label={ "Remove " (n) } { "Remove " (n) }
+                    }
+                } } }
+            }
+            h2 { "Validate" }
+            form method="post" action={ (url) "/validate" } {
+                (csrf_field(&viewer))
+                button type="submit" { "Validate the draft" }
+            }
+        }
+        @if let Some((task, t)) = &validation {
+            section #validation aria-labelledby="h-validation" {
+                h2 #h-validation { "Validation" }
+                @match s(t, "status") {
+                    "SUCCEEDED" => { (notifications(t.pointer("/result/notifications").unwrap_or(&Value::Null))) }
+                    "FAILED" => { p.error role="alert" { (task_error(t).unwrap_or_default()) } }
+                    _ => { (progress_block(task, Some((&format!("{url}?validation={}", enc(task)), "Show the findings")))) }
+                }
+            }
+        }
+        @if admin {
+            h2 { "Commit" }
+            form.card method="post" action={ (url) "/commit" } {
+                (csrf_field(&viewer))
+                p { label for="message" { "Commit message" } input #message type="text" name="message" required; }
+                p { button type="submit" { "Commit the draft" } }
+            }
+            form method="post" action={ (url) "/delete" } {
+                (csrf_field(&viewer))
+                button.danger type="submit" { "Discard the draft" }
+            }
+        }
+    };
+    Ok(layout::ok(layout::page(&viewer, &format!("Draft {draft} of cluster {cluster}"), "/ui/images", body)))
+}
+
+#[derive(Deserialize)]
+struct PickForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    add_on: String,
+    #[serde(default)]
+    component: String,
+    #[serde(default)]
+    message: String,
+}
+
+fn split_pick<'a>(text: &'a str, field: &str) -> Result<(&'a str, &'a str), UiError> {
+    text.split_once('|')
+        .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+        .ok_or_else(|| UiError::input(format!("{field}: pick one from the list.")))
+}
+
+async fn set_base_image(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path((cluster, draft)): Path<(String, String)>,
+    Form(f): Form<PickForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let version = f.version.trim();
+    if version.is_empty() {
+        return Err(UiError::input("Base image: pick an ESXi version from the list."));
+    }
+    ui.call(
+        &viewer,
+        &format!("{D_SW}.base_image"),
+        "set",
+        json!({"cluster": cluster, "draft": draft, "spec": {"version": version}}),
+    )
+    .await?;
+    Ok(Redirect::to(&draft_url(&cluster, &draft)).into_response())
+}
+
+async fn set_add_on(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path((cluster, draft)): Path<(String, String)>,
+    Form(f): Form<PickForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    if f.add_on.is_empty() {
+        ui.call(&viewer, &format!("{D_SW}.add_on"), "delete", json!({"cluster": cluster, "draft": draft})).await?;
+    } else {
+        let (name, version) = split_pick(&f.add_on, "Add-on")?;
+        let spec = json!({"name": name, "version": version});
+        ui.call(&viewer, &format!("{D_SW}.add_on"), "set", json!({"cluster": cluster, "draft": draft, "spec": spec}))
+            .await?;
+    }
+    Ok(Redirect::to(&draft_url(&cluster, &draft)).into_response())
+}
+
+async fn set_component(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path((cluster, draft)): Path<(String, String)>,
+    Form(f): Form<PickForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let (name, version) = split_pick(&f.component, "Component")?;
+    ui.call(
+        &viewer,
+        &format!("{D_SW}.components"),
+        "set",
+        json!({"cluster": cluster, "draft": draft, "component": name, "version": version}),
+    )
+    .await?;
+    Ok(Redirect::to(&draft_url(&cluster, &draft)).into_response())
+}
+
+async fn remove_component(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path((cluster, draft)): Path<(String, String)>,
+    Form(f): Form<PickForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let name = f.component.trim();
+    if name.is_empty() {
+        return Err(UiError::input("Component: name the component to remove."));
+    }
+    ui.call(
+        &viewer,
+        &format!("{D_SW}.components"),
+        "delete",
+        json!({"cluster": cluster, "draft": draft, "component": name}),
+    )
+    .await?;
+    Ok(Redirect::to(&draft_url(&cluster, &draft)).into_response())
+}
+
+async fn validate(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path((cluster, draft)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let task = ui.call(&viewer, DRAFTS, "validate$task", json!({"cluster": cluster, "draft": draft})).await?;
+    let url =
+        format!("{}?validation={}#validation", draft_url(&cluster, &draft), enc(task.as_str().unwrap_or_default()));
+    Ok(Redirect::to(&url).into_response())
+}
+
+async fn commit(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path((cluster, draft)): Path<(String, String)>,
+    Form(f): Form<PickForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let message = f.message.trim();
+    if message.is_empty() {
+        return Err(UiError::input("Commit message: say what this image changes."));
+    }
+    let task = ui
+        .call(&viewer, DRAFTS, "commit$task", json!({"cluster": cluster, "draft": draft, "spec": {"message": message}}))
+        .await?;
+    Ok(Redirect::to(&format!(
+        "/ui/tasks/{}?then={}",
+        enc(task.as_str().unwrap_or_default()),
+        enc(&cluster_url(&cluster))
+    ))
+    .into_response())
+}
+
+async fn delete_draft(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path((cluster, draft)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    ui.call(&viewer, DRAFTS, "delete", json!({"cluster": cluster, "draft": draft})).await?;
+    Ok(Redirect::to(&cluster_url(&cluster)).into_response())
+}
