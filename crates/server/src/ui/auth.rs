@@ -269,3 +269,38 @@ pub async fn logout(
     resp.headers_mut().append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0)));
     Ok(resp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_pages_are_places_to_return_to() {
+        assert_eq!(safe_next(Some("/ui/depots?q=x")), "/ui/depots?q=x");
+        for bad in
+            ["https://evil.example/", "//evil.example/ui/", "/ui//evil", "/ui/\\evil", "/api", "/ui/login?next=/ui/"]
+        {
+            assert_eq!(safe_next(Some(bad)), "/ui/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/ui/");
+    }
+
+    #[test]
+    fn origins_must_be_this_site() {
+        let mut h = HeaderMap::new();
+        assert!(origin_ok(&h, Some("127.0.0.1:8443")), "no Origin: SameSite and the token decide");
+        h.insert(header::ORIGIN, HeaderValue::from_static("https://127.0.0.1:8443"));
+        assert!(origin_ok(&h, Some("127.0.0.1:8443")));
+        assert!(!origin_ok(&h, Some("esxlcm.example:8443")));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(!origin_ok(&h, Some("127.0.0.1:8443")));
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8443"));
+        assert!(!origin_ok(&h, Some("127.0.0.1:8443")), "plain HTTP is another origin");
+    }
+
+    #[test]
+    fn tokens_differ_by_purpose_and_secret() {
+        assert!(same_token("abc", "abc"));
+        assert!(!same_token("abc", "abd") && !same_token("abc", "ab"));
+    }
+}

@@ -19,7 +19,7 @@ use super::super::Ui;
 use super::super::auth::{Viewer, check_csrf};
 use super::super::error::UiError;
 use super::super::layout::{self, csrf_field, enc};
-use super::super::list::{ListQuery, pager, search};
+use super::super::list::{ListQuery, pager, search, search_with};
 use crate::api::errors::ApiError;
 
 const ONLINE: &str = "com.vmware.esx.settings.depots.online";
@@ -35,6 +35,8 @@ pub fn routes() -> Router<Arc<Ui>> {
         .route("/ui/depots/sync", post(sync_now))
         .route("/ui/depots/{name}", get(detail))
         .route("/ui/depots/{name}/rollback", post(rollback))
+        .route("/ui/depots/{name}/changes", get(changes))
+        .route("/ui/depots/schedule", post(set_schedule))
 }
 
 /// One source of the store as the pages show it.
@@ -124,9 +126,84 @@ async fn list(viewer: Viewer, State(ui): State<Arc<Ui>>, Query(q): Query<ListQue
         p { "Online depots: " @if schedule.get("enabled").and_then(serde_json::Value::as_bool).unwrap_or(false) {
                 "synced on schedule " code { (schedule.get("schedule").map(ToString::to_string).unwrap_or_default()) }
             } @else { "no automatic sync" } "." }
-        @if viewer.is_admin() { (add_forms(&viewer)) }
+        @if viewer.is_admin() { (schedule_form(&viewer, &schedule)) (add_forms(&viewer)) }
     };
     Ok(layout::ok(layout::page(&viewer, "Depots", "/ui/depots", body)))
+}
+
+const DAYS: [&str; 7] = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"];
+
+fn schedule_form(viewer: &Viewer, current: &serde_json::Value) -> Markup {
+    let sched = current.get("schedule").cloned().unwrap_or(serde_json::Value::Null);
+    let kind = sched.get("type").and_then(serde_json::Value::as_str).unwrap_or("DAILY").to_owned();
+    let num = |f: &str| sched.get(f).and_then(serde_json::Value::as_i64).unwrap_or(0).to_string();
+    let day = sched.get("day_of_week").and_then(serde_json::Value::as_str).unwrap_or("SUNDAY").to_owned();
+    let enabled = current.get("enabled").and_then(serde_json::Value::as_bool).unwrap_or(false);
+    html! {
+        form.card method="post" action="/ui/depots/schedule" {
+            h3 { "Change the schedule" }
+            (csrf_field(viewer))
+            p { input #sched-enabled type="checkbox" name="enabled" value="1" checked[enabled]; " " label.inline for="sched-enabled" { "Sync online depots automatically" } }
+            p { label for="sched-type" { "How often" }
+                select #sched-type name="kind" {
+                    @for (v, l) in [("HOURLY", "every hour"), ("DAILY", "every day"), ("WEEKLY", "every week")] {
+                        option value=(v) selected[kind == v] { (l) }
+                    }
+                } }
+            p { label for="sched-day" { "Day (weekly)" }
+                select #sched-day name="day" { @for d in DAYS { option value=(d) selected[day == d] { (d) } } } }
+            p { label for="sched-hour" { "Hour (UTC, 0–23; daily and weekly)" } input #sched-hour type="text" inputmode="numeric" name="hour" value=(num("hour")); }
+            p { label for="sched-minute" { "Minute (0–59)" } input #sched-minute type="text" inputmode="numeric" name="minute" value=(num("minute")); }
+            p { button type="submit" { "Save the schedule" } }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ScheduleForm {
+    #[serde(default)]
+    csrf: String,
+    enabled: Option<String>,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    day: String,
+    #[serde(default)]
+    hour: String,
+    #[serde(default)]
+    minute: String,
+}
+
+fn number_in(text: &str, field: &str, max: i64) -> Result<i64, UiError> {
+    match text.trim().parse::<i64>() {
+        Ok(n) if (0..=max).contains(&n) => Ok(n),
+        _ => Err(UiError::input(format!("{field}: a whole number from 0 to {max}."))),
+    }
+}
+
+/// `depots.sync_schedule.set`: the online depots' schedule.
+async fn set_schedule(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Form(f): Form<ScheduleForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let minute = number_in(&f.minute, "Minute", 59)?;
+    let schedule = match f.kind.as_str() {
+        "HOURLY" => json!({"type": "HOURLY", "minute": minute}),
+        "DAILY" => json!({"type": "DAILY", "minute": minute, "hour": number_in(&f.hour, "Hour", 23)?}),
+        "WEEKLY" => {
+            if !DAYS.contains(&f.day.as_str()) {
+                return Err(UiError::input("Day: pick a day of the week."));
+            }
+            json!({"type": "WEEKLY", "minute": minute, "hour": number_in(&f.hour, "Hour", 23)?, "day_of_week": f.day})
+        }
+        _ => return Err(UiError::input("How often: pick every hour, day or week.")),
+    };
+    let spec = json!({"enabled": f.enabled.is_some(), "schedule": schedule, "email_addresses": []});
+    ui.call(&viewer, "com.vmware.esx.settings.depots.sync_schedule", "set", json!({"spec": spec})).await?;
+    Ok(Redirect::to("/ui/depots").into_response())
 }
 
 fn add_forms(viewer: &Viewer) -> Markup {
@@ -346,6 +423,14 @@ async fn detail(viewer: Viewer, State(ui): State<Arc<Ui>>, Path(name): Path<Stri
                 }
             } } }
         } }
+        @if snaps.len() > 1 {
+            form.search method="get" action={ "/ui/depots/" (enc(&row.name)) "/changes" } {
+                h3 { "What changed between two snapshots" }
+                p { label for="from" { "From" } select #from name="from" { @for (i, sn) in snaps.iter().rev().enumerate() { option value=(sn.id) selected[i == 1] { (sn.id) " — " (layout::epoch(sn.created_at)) } } } }
+                p { label for="to" { "To" } select #to name="to" { @for (i, sn) in snaps.iter().rev().enumerate() { option value=(sn.id) selected[i == 0] { (sn.id) " — " (layout::epoch(sn.created_at)) } } } }
+                p { button type="submit" { "Compare" } }
+            }
+        }
         h2 { "Signature findings" }
         @if held.is_empty() { p.ok { "No VIB of this depot is quarantined." } }
         @else {
@@ -408,4 +493,76 @@ async fn rollback(
 /// A depot's name shown with a link to its page.
 pub fn depot_link(name: &str) -> Markup {
     html! { a href={ "/ui/depots/" (enc(name)) } { (name) } }
+}
+
+#[derive(Deserialize)]
+struct ChangesQuery {
+    #[serde(flatten)]
+    list: ListQuery,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// The files two snapshots of one depot differ in: added, removed, or changed content.
+async fn changes(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    Path(name): Path<String>,
+    Query(q): Query<ChangesQuery>,
+) -> Result<Response, UiError> {
+    let from: i64 = q.from.trim().parse().map_err(|_| UiError::input("From: pick a snapshot."))?;
+    let to: i64 = q.to.trim().parse().map_err(|_| UiError::input("To: pick a snapshot."))?;
+    let store = Arc::clone(ui.api.depots.store());
+    let n = name.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let src = store.source(&n)?;
+        let ids: Vec<i64> = store.snapshots(&src)?.iter().map(|s| s.id).collect();
+        Ok::<_, esxlcm_store::StoreError>((ids, store.snapshot_files(from)?, store.snapshot_files(to)?))
+    })
+    .await
+    .map_err(|e| UiError::internal(e.to_string()))?;
+    let (ids, a, b) = read.map_err(|e| UiError::NotFound(format!("depot '{name}': {e}")))?;
+    for id in [from, to] {
+        if !ids.contains(&id) {
+            return Err(UiError::NotFound(format!("depot '{name}' has no snapshot {id}")));
+        }
+    }
+    let before: std::collections::BTreeMap<&str, (&esxlcm_store::blob::BlobId, u64)> =
+        a.iter().map(|f| (f.path.as_str(), (&f.blob, f.size))).collect();
+    let after: std::collections::BTreeMap<&str, (&esxlcm_store::blob::BlobId, u64)> =
+        b.iter().map(|f| (f.path.as_str(), (&f.blob, f.size))).collect();
+    let mut rows: Vec<(String, &'static str, u64)> = Vec::new();
+    for (path, (blob, size)) in &after {
+        match before.get(path) {
+            None => rows.push(((*path).to_owned(), "added", *size)),
+            Some((old, _)) if old != blob => rows.push(((*path).to_owned(), "changed", *size)),
+            Some(_) => {}
+        }
+    }
+    for (path, (_, size)) in &before {
+        if !after.contains_key(path) {
+            rows.push(((*path).to_owned(), "removed", *size));
+        }
+    }
+    rows.sort();
+    let vibs = |what: &str| rows.iter().filter(|r| r.1 == what && r.0.ends_with(".vib")).count();
+    let summary = format!("{} VIBs added, {} removed, {} changed", vibs("added"), vibs("removed"), vibs("changed"));
+    let path = format!("/ui/depots/{}/changes", enc(&name));
+    let paged = q.list.apply(rows, |r| format!("{} {}", r.0, r.1));
+    let body = html! {
+        p { a href={ "/ui/depots/" (enc(&name)) } { "← depot " (name) } }
+        p { "From snapshot " strong { (from) } " to snapshot " strong { (to) } ": " (summary) "." }
+        (search_with(&path, &[("from", from.to_string()), ("to", to.to_string())], &q.list, "Search changed files"))
+        div #results {
+            @if paged.total == 0 { p { "The two snapshots hold the same files." } }
+            div.table-wrap { table {
+                thead { tr { th scope="col" { "File" } th scope="col" { "Change" } th scope="col" { "Size" } } }
+                tbody { @for (p, what, size) in &paged.rows { tr { td.mono { (p) } td { (what) } td { (layout::bytes(*size)) } } } }
+            } }
+            (pager(&format!("{path}?from={from}&to={to}"), &q.list, &paged))
+        }
+    };
+    Ok(layout::ok(layout::page(&viewer, &format!("Changes in depot {name}"), "/ui/depots", body)))
 }
