@@ -47,6 +47,13 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
     b.wait_text("SUCCEEDED", TASK_WAIT).await;
     b.checked("task").await;
 
+    // Sync now: a task whose page follows it.
+    b.click_link("Depots").await;
+    b.submit("/ui/depots/sync").await;
+    b.wait_text("SUCCEEDED", TASK_WAIT).await;
+    assert!(b.path().await.starts_with("/ui/tasks/"));
+    b.checked("sync-task").await;
+
     // The online depots' schedule, validated and saved.
     b.click_link("Depots").await;
     b.fill("#sched-minute", "75").await;
@@ -161,11 +168,18 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
     assert_eq!(anonymous.status(), 303, "a download needs a session");
 
     // The rest of the pages, for their screenshots.
-    for (path, shot) in
-        [("/ui/tasks", "tasks"), ("/ui/content/base-images", "base-images"), ("/ui/content/add-ons", "add-ons")]
-    {
+    for (path, shot) in [
+        ("/ui/tasks", "tasks"),
+        ("/ui/content/base-images", "base-images"),
+        ("/ui/content/add-ons", "add-ons"),
+        ("/ui/depots/demo/changes?from=1&to=1", "depot-changes"),
+    ] {
         b.page(&svc, path, shot).await;
     }
+    assert!(b.body_text().await.contains("The two snapshots hold the same files"));
+    // On a tablet: the same page, narrower, still without errors.
+    b.client.set_window_size(800, 1100).await.unwrap();
+    b.page(&svc, "/ui/", "home-tablet").await;
 
     b.click_and_wait("form[action='/ui/logout'] button").await;
     b.wait_text("Log in to esxlcm", Duration::from_secs(10)).await;

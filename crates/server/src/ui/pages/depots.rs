@@ -311,7 +311,7 @@ async fn set_umds(
     check_csrf(&viewer, &headers, &f.csrf)?;
     let spec = json!({"location": f.location()?, "description": f.description()});
     ui.call(&viewer, UMDS, "set", json!({"spec": spec})).await?;
-    Ok(Redirect::to("/ui/depots/umds").into_response())
+    Ok(Redirect::to("/ui/depots").into_response())
 }
 
 #[derive(Deserialize)]
