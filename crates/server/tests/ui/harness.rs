@@ -247,7 +247,32 @@ impl Browser {
         assert!(!text.contains("Internal Server Error"), "server error on {}:\n{text}", self.path().await);
         self.shot(shot).await;
         self.assert_clean_console().await;
+        self.assert_labelled().await;
         text
+    }
+
+    /// Every control a person fills in has a label (`label for=` or `aria-label`), and the
+    /// page has a language and a main landmark.
+    pub async fn assert_labelled(&self) {
+        let path = self.path().await;
+        let controls = self.client.find_all(Locator::Css("input:not([type=hidden]), select, textarea")).await.unwrap();
+        for c in controls {
+            if c.attr("aria-label").await.unwrap().is_some() {
+                continue;
+            }
+            let id =
+                c.attr("id").await.unwrap().unwrap_or_else(|| panic!("{path}: a control without id or aria-label"));
+            assert!(self.exists(&format!("label[for='{id}']")).await, "{path}: #{id} has no label");
+        }
+        assert!(self.exists("html[lang] main").await, "{path}: a language and a main landmark");
+    }
+
+    /// The keyboard reaches the page: the first Tab lands on the skip link, which leads to
+    /// the main content.
+    pub async fn assert_keyboard_start(&self) {
+        self.find("body").await.send_keys("\u{E004}").await.unwrap();
+        let first = self.client.active_element().await.unwrap();
+        assert_eq!(first.attr("href").await.unwrap().as_deref(), Some("#main"), "the first Tab reaches the skip link");
     }
 
     /// Wait until the browser is on a URL containing `needle` (a form's answer arrived).

@@ -36,6 +36,7 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
     b.login(&svc, ADMIN).await;
     assert_eq!(b.path().await, "/ui/");
     let home = b.checked("home").await;
+    b.assert_keyboard_start().await;
     assert!(home.contains("demo") && home.contains("Store health"), "{home}");
 
     // A depot from a bundle uploaded by the browser, its task followed live.
