@@ -48,6 +48,19 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
     b.wait_text("SUCCEEDED", TASK_WAIT).await;
     b.checked("task").await;
 
+    // A second depot from a URL: the demo's content again, with a hardware support package.
+    let hsp_dir = tempfile::tempdir().unwrap();
+    let hsp_bundle = hsp_dir.path().join("with-hsp.zip");
+    let config = esxlcm_depot::generate::GeneratorConfig {
+        hardware_support: 1,
+        ..esxlcm_depot::generate::GeneratorConfig::tiny(7)
+    };
+    esxlcm_depot::generate::generate_to_bundle(&config, &hsp_bundle).unwrap();
+    b.click_link("Depots").await;
+    b.fill("#off-location", url::Url::from_file_path(&hsp_bundle).unwrap().as_str()).await;
+    b.submit("/ui/depots/offline").await;
+    b.wait_text("SUCCEEDED", TASK_WAIT).await;
+
     // Sync now: a task whose page follows it.
     b.click_link("Depots").await;
     b.submit("/ui/depots/sync").await;
@@ -120,6 +133,15 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
     b.select("#add-on", &format!("{}|{}", p.addon.0, p.addon.1)).await;
     b.submit(&format!("{draft_path}/add-on")).await;
     b.wait_text(&p.addon.1, Duration::from_secs(10)).await;
+    // A hardware support package picked from the depots, then taken out again.
+    let hsp = b.find("#hsp option:nth-child(2)").await.attr("value").await.unwrap().unwrap();
+    let pkg = hsp.split('|').nth(1).unwrap().to_owned();
+    b.select("#hsp", &hsp).await;
+    b.submit(&format!("{draft_path}/hardware-support")).await;
+    let with_hsp = b.checked("draft-hsp").await;
+    assert!(with_hsp.contains(&pkg), "{with_hsp}");
+    b.select("#hsp", "").await;
+    b.submit(&format!("{draft_path}/hardware-support")).await;
     b.submit(&format!("{draft_path}/validate")).await;
     b.wait_url("validation=").await;
     b.after_task("Show the findings").await;

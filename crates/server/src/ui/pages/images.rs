@@ -42,6 +42,7 @@ pub fn routes() -> Router<Arc<Ui>> {
         .route("/ui/images/clusters/{cluster}/drafts/{draft}/base-image", post(set_base_image))
         .route("/ui/images/clusters/{cluster}/drafts/{draft}/add-on", post(set_add_on))
         .route("/ui/images/clusters/{cluster}/drafts/{draft}/components", post(set_component))
+        .route("/ui/images/clusters/{cluster}/drafts/{draft}/hardware-support", post(set_hsp))
         .route("/ui/images/clusters/{cluster}/drafts/{draft}/components/remove", post(remove_component))
         .route("/ui/images/clusters/{cluster}/drafts/{draft}/validate", post(validate))
         .route("/ui/images/clusters/{cluster}/drafts/{draft}/commit", post(commit))
@@ -155,6 +156,11 @@ fn software_summary(sw: &Value) -> Markup {
         dl.facts {
             dt { "Base image" } dd { @if let Some(v) = sw.pointer("/base_image/version").and_then(Value::as_str) { span.mono { (v) } } @else { span.muted { "none" } } }
             dt { "Add-on" } dd { @if let Some(a) = sw.get("add_on").filter(|a| !a.is_null()) { (s(a, "name")) " " span.mono { (s(a, "version")) } } @else { span.muted { "none" } } }
+            dt { "Hardware support" } dd {
+                @let packages: Vec<(String, Value)> = sw.pointer("/hardware_support/packages").and_then(Value::as_object).into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+                @if packages.is_empty() { span.muted { "none" } }
+                @for (manager, p) in &packages { (manager) ": " (s(p, "pkg")) " " span.mono { (s(p, "version")) } br; }
+            }
             dt { "Components" } dd {
                 @if comps.is_empty() { span.muted { "none besides the base image's" } }
                 ul { @for (n, v) in &comps { li { a href={ "/ui/content/components/" (enc(n)) } { (n) } " " span.mono { (if v.is_empty() { "(newest that fits)" } else { v.as_str() }) } } } }
@@ -360,7 +366,7 @@ async fn draft(
     };
     let admin = viewer.is_admin();
     let url = draft_url(&cluster, &draft);
-    let (bases, addons, comps) = if admin {
+    let (bases, addons, comps, hsps) = if admin {
         let b = ui.call(&viewer, &format!("{DC}.base_images"), "list", json!({})).await?;
         let bases = newest_first(
             b.as_array()
@@ -384,9 +390,9 @@ async fn draft(
                 ));
             }
         }
-        (bases, addons, component_options(&ui, &viewer).await?)
+        (bases, addons, component_options(&ui, &viewer).await?, hsp_options(&ui, &viewer).await?)
     } else {
-        (Vec::new(), Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new())
     };
     let current_base = sw.pointer("/base_image/version").and_then(Value::as_str).unwrap_or("").to_owned();
     let mut components: Vec<(String, String)> = sw
@@ -421,6 +427,17 @@ async fn draft(
                             @for (v, label) in &addons { option value=(v) { (label) } }
                         } }
                     p { button type="submit" { "Set add-on" } }
+                }
+                form.card method="post" action={ (url) "/hardware-support" } {
+                    h3 { "Hardware support package" }
+                    (csrf_field(&viewer))
+                    p { label for="hsp" { "Manager, package and version" }
+                        select #hsp name="hsp" {
+                            option value="" { "none" }
+                            @for (v, label) in &hsps { option value=(v) { (label) } }
+                        } }
+                    @if hsps.is_empty() { p.muted { "No depot has a hardware support package." } }
+                    p { button type="submit" { "Set hardware support" } }
                 }
                 form.card method="post" action={ (url) "/components" } {
                     h3 { "Add a component" }
@@ -474,6 +491,30 @@ async fn draft(
     Ok(layout::ok(layout::page(&viewer, &format!("Draft {draft} of cluster {cluster}"), "/ui/images", body)))
 }
 
+/// Options for every hardware support package: `manager|package|version`.
+async fn hsp_options(ui: &Ui, viewer: &Viewer) -> Result<Vec<(String, String)>, UiError> {
+    let managers = ui.call(viewer, "com.vmware.esx.settings.hardware_support.managers", "list", json!({})).await?;
+    let mut out = Vec::new();
+    for m in managers.as_array().into_iter().flatten() {
+        let manager = s(m, "manager");
+        let pkgs = ui
+            .call(
+                viewer,
+                "com.vmware.esx.settings.hardware_support.managers.packages",
+                "list",
+                json!({"manager": manager}),
+            )
+            .await?;
+        for p in pkgs.as_array().into_iter().flatten() {
+            out.push((
+                format!("{manager}|{}|{}", s(p, "pkg"), s(p, "version")),
+                format!("{} — {} {}", s(m, "display_name"), s(p, "pkg"), s(p, "version")),
+            ));
+        }
+    }
+    Ok(out)
+}
+
 #[derive(Deserialize)]
 struct PickForm {
     #[serde(default)]
@@ -486,6 +527,8 @@ struct PickForm {
     component: String,
     #[serde(default)]
     message: String,
+    #[serde(default)]
+    hsp: String,
 }
 
 fn split_pick<'a>(text: &'a str, field: &str) -> Result<(&'a str, &'a str), UiError> {
@@ -551,6 +594,28 @@ async fn set_component(
         json!({"cluster": cluster, "draft": draft, "component": name, "version": version}),
     )
     .await?;
+    Ok(Redirect::to(&draft_url(&cluster, &draft)).into_response())
+}
+
+async fn set_hsp(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path((cluster, draft)): Path<(String, String)>,
+    Form(f): Form<PickForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let service = format!("{D_SW}.hardware_support");
+    if f.hsp.is_empty() {
+        ui.call(&viewer, &service, "delete", json!({"cluster": cluster, "draft": draft})).await?;
+    } else {
+        let mut parts = f.hsp.splitn(3, '|');
+        let (Some(manager), Some(pkg), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(UiError::input("Hardware support package: pick one from the list."));
+        };
+        let spec = json!({"packages": {manager: {"pkg": pkg, "version": version}}});
+        ui.call(&viewer, &service, "set", json!({"cluster": cluster, "draft": draft, "spec": spec})).await?;
+    }
     Ok(Redirect::to(&draft_url(&cluster, &draft)).into_response())
 }
 
