@@ -176,6 +176,31 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
     assert!(scan.contains("NON_COMPLIANT") && scan.contains("esx-01") && scan.contains("Impact"), "{scan}");
     b.checked("cluster-compliance").await;
 
+    // A standalone host has an image of its own, edited the same way.
+    b.click_link("Compliance").await;
+    b.fill("#host-name", "edge-01").await;
+    b.submit("/ui/compliance/hosts").await;
+    b.click_link("Images").await;
+    b.click_link("edge-01").await;
+    b.wait_text("Standalone host", Duration::from_secs(10)).await;
+    let host_path = b.path().await;
+    assert!(host_path.starts_with("/ui/images/hosts/"), "{host_path}");
+    b.click_and_wait("form[action$='/drafts'] button").await;
+    let host_draft = b.path().await;
+    assert!(!b.exists("#hsp").await, "hosts' drafts have no hardware support in the API");
+    b.select("#base-image", &p.high).await;
+    b.submit(&format!("{host_draft}/base-image")).await;
+    b.fill("#message", "edge: newest ESXi").await;
+    b.submit(&format!("{host_draft}/commit")).await;
+    if b.exists("[data-task-events]").await {
+        b.after_task("Continue").await;
+    } else {
+        b.click_link("Continue").await;
+    }
+    let host_image = b.checked("host-image").await;
+    assert_eq!(b.path().await, host_path);
+    assert!(host_image.contains("edge: newest ESXi") && host_image.contains(&p.high), "{host_image}");
+
     // The image as JSON, built and downloaded.
     b.click_link("Exports").await;
     b.checked("exports").await;

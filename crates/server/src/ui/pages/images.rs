@@ -26,35 +26,80 @@ use super::tasks::{progress_block, task_error};
 use crate::api::services::software::owner::Owner;
 
 const CLUSTERS: &str = "com.esxlcm.inventory.clusters";
+const HOSTS: &str = "com.esxlcm.inventory.hosts";
 const SW: &str = "com.vmware.esx.settings.clusters.software";
-const DRAFTS: &str = "com.vmware.esx.settings.clusters.software.drafts";
-const D_SW: &str = "com.vmware.esx.settings.clusters.software.drafts.software";
 const DC: &str = "com.vmware.esx.settings.depot_content";
 
 pub fn routes() -> Router<Arc<Ui>> {
     Router::new()
         .route("/ui/images", get(list))
         .route("/ui/images/clusters", post(add_cluster))
-        .route("/ui/images/clusters/{cluster}", get(cluster))
-        .route("/ui/images/clusters/{cluster}/drafts", post(new_draft))
-        .route("/ui/images/clusters/{cluster}/diff", get(diff))
-        .route("/ui/images/clusters/{cluster}/drafts/{draft}", get(draft))
-        .route("/ui/images/clusters/{cluster}/drafts/{draft}/base-image", post(set_base_image))
-        .route("/ui/images/clusters/{cluster}/drafts/{draft}/add-on", post(set_add_on))
-        .route("/ui/images/clusters/{cluster}/drafts/{draft}/components", post(set_component))
-        .route("/ui/images/clusters/{cluster}/drafts/{draft}/hardware-support", post(set_hsp))
-        .route("/ui/images/clusters/{cluster}/drafts/{draft}/components/remove", post(remove_component))
-        .route("/ui/images/clusters/{cluster}/drafts/{draft}/validate", post(validate))
-        .route("/ui/images/clusters/{cluster}/drafts/{draft}/commit", post(commit))
-        .route("/ui/images/clusters/{cluster}/drafts/{draft}/delete", post(delete_draft))
+        .route("/ui/images/{kind}/{id}", get(cluster))
+        .route("/ui/images/{kind}/{id}/drafts", post(new_draft))
+        .route("/ui/images/{kind}/{id}/diff", get(diff))
+        .route("/ui/images/{kind}/{id}/drafts/{draft}", get(draft))
+        .route("/ui/images/{kind}/{id}/drafts/{draft}/base-image", post(set_base_image))
+        .route("/ui/images/{kind}/{id}/drafts/{draft}/add-on", post(set_add_on))
+        .route("/ui/images/{kind}/{id}/drafts/{draft}/components", post(set_component))
+        .route("/ui/images/{kind}/{id}/drafts/{draft}/hardware-support", post(set_hsp))
+        .route("/ui/images/{kind}/{id}/drafts/{draft}/components/remove", post(remove_component))
+        .route("/ui/images/{kind}/{id}/drafts/{draft}/validate", post(validate))
+        .route("/ui/images/{kind}/{id}/drafts/{draft}/commit", post(commit))
+        .route("/ui/images/{kind}/{id}/drafts/{draft}/delete", post(delete_draft))
 }
 
 fn cluster_url(cluster: &str) -> String {
     format!("/ui/images/clusters/{}", enc(cluster))
 }
 
-fn draft_url(cluster: &str, draft: &str) -> String {
-    format!("/ui/images/clusters/{}/drafts/{}", enc(cluster), enc(draft))
+/// Whose image a page is about: a cluster's, or a standalone host's (the API's
+/// `clusters.software.*` and `hosts.software.*` mirror each other).
+struct Scope {
+    host: bool,
+    id: String,
+}
+
+impl Scope {
+    fn parse(kind: &str, id: String) -> Result<Self, UiError> {
+        match kind {
+            "clusters" => Ok(Self { host: false, id }),
+            "hosts" => Ok(Self { host: true, id }),
+            _ => Err(UiError::NotFound(format!("no page /ui/images/{kind}"))),
+        }
+    }
+
+    fn sw(&self) -> &'static str {
+        if self.host { "com.vmware.esx.settings.hosts.software" } else { SW }
+    }
+
+    fn drafts(&self) -> String {
+        format!("{}.drafts", self.sw())
+    }
+
+    fn d_sw(&self) -> String {
+        format!("{}.drafts.software", self.sw())
+    }
+
+    /// The operations' input naming the owner.
+    fn key(&self) -> &'static str {
+        if self.host { "host" } else { "cluster" }
+    }
+
+    fn noun(&self) -> &'static str {
+        if self.host { "host" } else { "cluster" }
+    }
+
+    fn url(&self) -> String {
+        format!("/ui/images/{}/{}", if self.host { "hosts" } else { "clusters" }, enc(&self.id))
+    }
+
+    fn draft_url(&self, draft: &str) -> String {
+        format!("{}/drafts/{}", self.url(), enc(draft))
+    }
+
+    fn owner(&self) -> Owner {
+        if self.host { Owner::Host(self.id.clone()) } else { Owner::Cluster(self.id.clone()) }
+    }
 }
 
 async fn list(viewer: Viewer, State(ui): State<Arc<Ui>>, Query(q): Query<ListQuery>) -> Result<Response, UiError> {
@@ -64,6 +109,14 @@ async fn list(viewer: Viewer, State(ui): State<Arc<Ui>>, Query(q): Query<ListQue
     rows.sort_by_key(|(_, v)| s(v, "name").to_lowercase());
     let paged = q.apply(rows, |(id, v)| format!("{id} {}", s(v, "name")));
     let library = ui.call(&viewer, "com.vmware.esx.settings.repository.software", "list", json!({})).await?;
+    let hosts = ui.call(&viewer, HOSTS, "list", json!({})).await?;
+    let standalone: Vec<(String, String)> = hosts
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, h)| h.get("cluster").is_none_or(Value::is_null))
+        .map(|(id, h)| (id.clone(), s(h, "name").to_owned()))
+        .collect();
     let specs: Vec<Value> = library.get("software_specs").and_then(Value::as_array).cloned().unwrap_or_default();
     let body = html! {
         h2 { "Clusters" }
@@ -88,6 +141,9 @@ async fn list(viewer: Viewer, State(ui): State<Arc<Ui>>, Query(q): Query<ListQue
                 p { button type="submit" { "Add cluster" } }
             }
         }
+        h2 { "Standalone hosts" }
+        @if standalone.is_empty() { p.muted { "No standalone hosts (hosts in a cluster have the cluster's image)." } }
+        ul { @for (id, name) in &standalone { li { a href={ "/ui/images/hosts/" (enc(id)) } { (name) } " " span.muted.mono { (id) } } } }
         h2 { "Image library" }
         @if specs.is_empty() { p.muted { "The library is empty." } }
         @else {
@@ -127,10 +183,10 @@ async fn add_cluster(
     Ok(Redirect::to(&cluster_url(id.as_str().unwrap_or_default())).into_response())
 }
 
-/// (id, author, time, message, spec as JSON) of every commit of a cluster, newest first.
-async fn commits(ui: &Ui, cluster: &str) -> Result<Vec<(String, String, String, String, Value)>, UiError> {
+/// (id, author, time, message, spec as JSON) of every commit of a cluster or host, newest first.
+async fn commits(ui: &Ui, scope: &Scope) -> Result<Vec<(String, String, String, String, Value)>, UiError> {
     let state = ui.api.depots.snapshot().await;
-    let history = Owner::Cluster(cluster.to_owned()).history(&state)?;
+    let history = scope.owner().history(&state)?;
     let mut out: Vec<_> = history
         .commits
         .iter()
@@ -169,22 +225,36 @@ fn software_summary(sw: &Value) -> Markup {
     }
 }
 
-async fn cluster(viewer: Viewer, State(ui): State<Arc<Ui>>, Path(cluster): Path<String>) -> Result<Response, UiError> {
-    let info = ui.call(&viewer, CLUSTERS, "get", json!({"cluster": cluster})).await?;
-    let current = ui.call(&viewer, SW, "get", json!({"cluster": cluster})).await.ok();
-    let drafts = ui.call(&viewer, DRAFTS, "list", json!({"cluster": cluster})).await?;
-    let history = commits(&ui, &cluster).await?;
+async fn cluster(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    Path((kind, id)): Path<(String, String)>,
+) -> Result<Response, UiError> {
+    let scope = Scope::parse(&kind, id)?;
+    let inventory = if scope.host { HOSTS } else { CLUSTERS };
+    let info = ui.call(&viewer, inventory, "get", json!({(scope.key()): scope.id})).await?;
+    if let Some(cluster) = info.get("cluster").and_then(Value::as_str) {
+        // A host in a cluster has the cluster's image.
+        return Ok(Redirect::to(&cluster_url(cluster)).into_response());
+    }
+    let current = ui.call(&viewer, scope.sw(), "get", json!({(scope.key()): scope.id})).await.ok();
+    let drafts = ui.call(&viewer, &scope.drafts(), "list", json!({(scope.key()): scope.id})).await?;
+    let history = commits(&ui, &scope).await?;
     let body = html! {
-        p { "Cluster " code { (cluster) } " — hosts: " (info.get("hosts").and_then(Value::as_array).map_or(0, Vec::len)) ". "
-            a href={ "/ui/compliance/clusters/" (enc(&cluster)) } { "Compliance" } " · " a href={ "/ui/exports?cluster=" (enc(&cluster)) } { "Export" } }
+        @if scope.host {
+            p { "Standalone host " code { (scope.id) } ". " a href="/ui/compliance" { "Compliance" } }
+        } @else {
+            p { "Cluster " code { (scope.id) } " — hosts: " (info.get("hosts").and_then(Value::as_array).map_or(0, Vec::len)) ". "
+                a href={ "/ui/compliance/clusters/" (enc(&scope.id)) } { "Compliance" } " · " a href={ "/ui/exports?cluster=" (enc(&scope.id)) } { "Export" } }
+        }
         h2 { "Desired image" }
         @if let Some(sw) = &current { (software_summary(sw)) } @else { p.muted { "No image committed yet: create a draft." } }
         h2 { "Drafts" }
         ul { @for (id, d) in drafts.as_object().into_iter().flatten() {
-            li { a href=(draft_url(&cluster, id)) { "Draft " (id) } " by " (d.pointer("/metadata/owner").and_then(Value::as_str).unwrap_or("")) }
+            li { a href=(scope.draft_url(id)) { "Draft " (id) } " by " (d.pointer("/metadata/owner").and_then(Value::as_str).unwrap_or("")) }
         } }
         @if viewer.is_admin() {
-            form method="post" action={ (cluster_url(&cluster)) "/drafts" } {
+            form method="post" action={ (scope.url()) "/drafts" } {
                 (csrf_field(&viewer))
                 button type="submit" { "New draft" }
             }
@@ -192,7 +262,7 @@ async fn cluster(viewer: Viewer, State(ui): State<Arc<Ui>>, Path(cluster): Path<
         h2 { "Commit history" }
         @if history.is_empty() { p.muted { "No commits yet." } }
         @else {
-            form method="get" action={ (cluster_url(&cluster)) "/diff" } {
+            form method="get" action={ (scope.url()) "/diff" } {
                 div.table-wrap { table {
                     thead { tr { th scope="col" { "Commit" } th scope="col" { "Author" } th scope="col" { "Time" } th scope="col" { "Message" } th scope="col" { "From" } th scope="col" { "To" } } }
                     tbody { @for (i, (id, author, time, message, _)) in history.iter().enumerate() { tr {
@@ -205,7 +275,12 @@ async fn cluster(viewer: Viewer, State(ui): State<Arc<Ui>>, Path(cluster): Path<
             }
         }
     };
-    Ok(layout::ok(layout::page(&viewer, &format!("Cluster {}", s(&info, "name")), "/ui/images", body)))
+    Ok(layout::ok(layout::page(
+        &viewer,
+        &format!("{} {}", if scope.host { "Host" } else { "Cluster" }, s(&info, "name")),
+        "/ui/images",
+        body,
+    )))
 }
 
 /// Leaf values of a JSON document by path (`components/x`), for the commit diff.
@@ -237,16 +312,17 @@ struct DiffQuery {
 async fn diff(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
-    Path(cluster): Path<String>,
+    Path((kind, id)): Path<(String, String)>,
     Query(q): Query<DiffQuery>,
 ) -> Result<Response, UiError> {
-    let history = commits(&ui, &cluster).await?;
+    let scope = Scope::parse(&kind, id)?;
+    let history = commits(&ui, &scope).await?;
     let find = |id: &Option<String>, what: &str| {
         let id = id.as_deref().ok_or_else(|| UiError::input(format!("{what}: pick a commit.")))?;
         history
             .iter()
             .find(|c| c.0 == id)
-            .ok_or_else(|| UiError::NotFound(format!("cluster {cluster} has no commit '{id}'")))
+            .ok_or_else(|| UiError::NotFound(format!("{} {} has no commit '{id}'", scope.noun(), scope.id)))
     };
     let (from, to) = (find(&q.from, "From")?, find(&q.to, "To")?);
     let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
@@ -256,7 +332,7 @@ async fn diff(
     let changes: Vec<(&String, Option<&String>, Option<&String>)> =
         keys.into_iter().map(|k| (k, a.get(k), b.get(k))).filter(|(_, x, y)| x != y).collect();
     let body = html! {
-        p { a href=(cluster_url(&cluster)) { "← cluster" } }
+        p { a href=(scope.url()) { "← " (scope.noun()) } }
         p { "From commit " strong { (from.0) } " (" (from.3) ") to commit " strong { (to.0) } " (" (to.3) ")." }
         @if changes.is_empty() { p { "The two commits hold the same image." } }
         @else {
@@ -283,12 +359,13 @@ async fn new_draft(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path(cluster): Path<String>,
+    Path((kind, id)): Path<(String, String)>,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, UiError> {
+    let scope = Scope::parse(&kind, id)?;
     check_csrf(&viewer, &headers, &f.csrf)?;
-    let id = ui.call(&viewer, DRAFTS, "create", json!({"cluster": cluster})).await?;
-    Ok(Redirect::to(&draft_url(&cluster, id.as_str().unwrap_or_default())).into_response())
+    let id = ui.call(&viewer, &scope.drafts(), "create", json!({(scope.key()): scope.id})).await?;
+    Ok(Redirect::to(&scope.draft_url(id.as_str().unwrap_or_default())).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -353,10 +430,11 @@ async fn component_options(ui: &Ui, viewer: &Viewer) -> Result<Vec<(String, Stri
 async fn draft(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
-    Path((cluster, draft)): Path<(String, String)>,
+    Path((kind, id, draft)): Path<(String, String, String)>,
     Query(q): Query<DraftQuery>,
 ) -> Result<Response, UiError> {
-    let info = ui.call(&viewer, DRAFTS, "get", json!({"cluster": cluster, "draft": draft})).await?;
+    let scope = Scope::parse(&kind, id)?;
+    let info = ui.call(&viewer, &scope.drafts(), "get", json!({(scope.key()): scope.id, "draft": draft})).await?;
     let sw = info.get("software").cloned().unwrap_or(Value::Null);
     let validation = match &q.validation {
         Some(task) => {
@@ -365,7 +443,7 @@ async fn draft(
         None => None,
     };
     let admin = viewer.is_admin();
-    let url = draft_url(&cluster, &draft);
+    let url = scope.draft_url(&draft);
     let (bases, addons, comps, hsps) = if admin {
         let b = ui.call(&viewer, &format!("{DC}.base_images"), "list", json!({})).await?;
         let bases = newest_first(
@@ -390,7 +468,12 @@ async fn draft(
                 ));
             }
         }
-        (bases, addons, component_options(&ui, &viewer).await?, hsp_options(&ui, &viewer).await?)
+        (
+            bases,
+            addons,
+            component_options(&ui, &viewer).await?,
+            if scope.host { Vec::new() } else { hsp_options(&ui, &viewer).await? },
+        )
     } else {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new())
     };
@@ -404,7 +487,7 @@ async fn draft(
         .collect();
     components.sort();
     let body = html! {
-        p { a href=(cluster_url(&cluster)) { "← cluster " (cluster) } }
+        p { a href=(scope.url()) { "← " (scope.noun()) " " (scope.id) } }
         h2 { "Content" }
         (software_summary(&sw))
         @if admin {
@@ -428,7 +511,7 @@ async fn draft(
                         } }
                     p { button type="submit" { "Set add-on" } }
                 }
-                form.card method="post" action={ (url) "/hardware-support" } {
+                @if !scope.host { form.card method="post" action={ (url) "/hardware-support" } {
                     h3 { "Hardware support package" }
                     (csrf_field(&viewer))
                     p { label for="hsp" { "Manager, package and version" }
@@ -438,7 +521,7 @@ async fn draft(
                         } }
                     @if hsps.is_empty() { p.muted { "No depot has a hardware support package." } }
                     p { button type="submit" { "Set hardware support" } }
-                }
+                } }
                 form.card method="post" action={ (url) "/components" } {
                     h3 { "Add a component" }
                     (csrf_field(&viewer))
@@ -488,7 +571,12 @@ async fn draft(
             }
         }
     };
-    Ok(layout::ok(layout::page(&viewer, &format!("Draft {draft} of cluster {cluster}"), "/ui/images", body)))
+    Ok(layout::ok(layout::page(
+        &viewer,
+        &format!("Draft {draft} of {} {}", scope.noun(), scope.id),
+        "/ui/images",
+        body,
+    )))
 }
 
 /// Options for every hardware support package: `manager|package|version`.
@@ -541,9 +629,10 @@ async fn set_base_image(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((cluster, draft)): Path<(String, String)>,
+    Path((kind, id, draft)): Path<(String, String, String)>,
     Form(f): Form<PickForm>,
 ) -> Result<Response, UiError> {
+    let scope = Scope::parse(&kind, id)?;
     check_csrf(&viewer, &headers, &f.csrf)?;
     let version = f.version.trim();
     if version.is_empty() {
@@ -551,81 +640,96 @@ async fn set_base_image(
     }
     ui.call(
         &viewer,
-        &format!("{D_SW}.base_image"),
+        &format!("{}.base_image", scope.d_sw()),
         "set",
-        json!({"cluster": cluster, "draft": draft, "spec": {"version": version}}),
+        json!({(scope.key()): scope.id, "draft": draft, "spec": {"version": version}}),
     )
     .await?;
-    Ok(Redirect::to(&draft_url(&cluster, &draft)).into_response())
+    Ok(Redirect::to(&scope.draft_url(&draft)).into_response())
 }
 
 async fn set_add_on(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((cluster, draft)): Path<(String, String)>,
+    Path((kind, id, draft)): Path<(String, String, String)>,
     Form(f): Form<PickForm>,
 ) -> Result<Response, UiError> {
+    let scope = Scope::parse(&kind, id)?;
     check_csrf(&viewer, &headers, &f.csrf)?;
     if f.add_on.is_empty() {
-        ui.call(&viewer, &format!("{D_SW}.add_on"), "delete", json!({"cluster": cluster, "draft": draft})).await?;
+        ui.call(
+            &viewer,
+            &format!("{}.add_on", scope.d_sw()),
+            "delete",
+            json!({(scope.key()): scope.id, "draft": draft}),
+        )
+        .await?;
     } else {
         let (name, version) = split_pick(&f.add_on, "Add-on")?;
         let spec = json!({"name": name, "version": version});
-        ui.call(&viewer, &format!("{D_SW}.add_on"), "set", json!({"cluster": cluster, "draft": draft, "spec": spec}))
-            .await?;
+        ui.call(
+            &viewer,
+            &format!("{}.add_on", scope.d_sw()),
+            "set",
+            json!({(scope.key()): scope.id, "draft": draft, "spec": spec}),
+        )
+        .await?;
     }
-    Ok(Redirect::to(&draft_url(&cluster, &draft)).into_response())
+    Ok(Redirect::to(&scope.draft_url(&draft)).into_response())
 }
 
 async fn set_component(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((cluster, draft)): Path<(String, String)>,
+    Path((kind, id, draft)): Path<(String, String, String)>,
     Form(f): Form<PickForm>,
 ) -> Result<Response, UiError> {
+    let scope = Scope::parse(&kind, id)?;
     check_csrf(&viewer, &headers, &f.csrf)?;
     let (name, version) = split_pick(&f.component, "Component")?;
     ui.call(
         &viewer,
-        &format!("{D_SW}.components"),
+        &format!("{}.components", scope.d_sw()),
         "set",
-        json!({"cluster": cluster, "draft": draft, "component": name, "version": version}),
+        json!({(scope.key()): scope.id, "draft": draft, "component": name, "version": version}),
     )
     .await?;
-    Ok(Redirect::to(&draft_url(&cluster, &draft)).into_response())
+    Ok(Redirect::to(&scope.draft_url(&draft)).into_response())
 }
 
 async fn set_hsp(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((cluster, draft)): Path<(String, String)>,
+    Path((kind, id, draft)): Path<(String, String, String)>,
     Form(f): Form<PickForm>,
 ) -> Result<Response, UiError> {
+    let scope = Scope::parse(&kind, id)?;
     check_csrf(&viewer, &headers, &f.csrf)?;
-    let service = format!("{D_SW}.hardware_support");
+    let service = format!("{}.hardware_support", scope.d_sw());
     if f.hsp.is_empty() {
-        ui.call(&viewer, &service, "delete", json!({"cluster": cluster, "draft": draft})).await?;
+        ui.call(&viewer, &service, "delete", json!({(scope.key()): scope.id, "draft": draft})).await?;
     } else {
         let mut parts = f.hsp.splitn(3, '|');
         let (Some(manager), Some(pkg), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(UiError::input("Hardware support package: pick one from the list."));
         };
         let spec = json!({"packages": {manager: {"pkg": pkg, "version": version}}});
-        ui.call(&viewer, &service, "set", json!({"cluster": cluster, "draft": draft, "spec": spec})).await?;
+        ui.call(&viewer, &service, "set", json!({(scope.key()): scope.id, "draft": draft, "spec": spec})).await?;
     }
-    Ok(Redirect::to(&draft_url(&cluster, &draft)).into_response())
+    Ok(Redirect::to(&scope.draft_url(&draft)).into_response())
 }
 
 async fn remove_component(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((cluster, draft)): Path<(String, String)>,
+    Path((kind, id, draft)): Path<(String, String, String)>,
     Form(f): Form<PickForm>,
 ) -> Result<Response, UiError> {
+    let scope = Scope::parse(&kind, id)?;
     check_csrf(&viewer, &headers, &f.csrf)?;
     let name = f.component.trim();
     if name.is_empty() {
@@ -633,25 +737,26 @@ async fn remove_component(
     }
     ui.call(
         &viewer,
-        &format!("{D_SW}.components"),
+        &format!("{}.components", scope.d_sw()),
         "delete",
-        json!({"cluster": cluster, "draft": draft, "component": name}),
+        json!({(scope.key()): scope.id, "draft": draft, "component": name}),
     )
     .await?;
-    Ok(Redirect::to(&draft_url(&cluster, &draft)).into_response())
+    Ok(Redirect::to(&scope.draft_url(&draft)).into_response())
 }
 
 async fn validate(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((cluster, draft)): Path<(String, String)>,
+    Path((kind, id, draft)): Path<(String, String, String)>,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, UiError> {
+    let scope = Scope::parse(&kind, id)?;
     check_csrf(&viewer, &headers, &f.csrf)?;
-    let task = ui.call(&viewer, DRAFTS, "validate$task", json!({"cluster": cluster, "draft": draft})).await?;
-    let url =
-        format!("{}?validation={}#validation", draft_url(&cluster, &draft), enc(task.as_str().unwrap_or_default()));
+    let task =
+        ui.call(&viewer, &scope.drafts(), "validate$task", json!({(scope.key()): scope.id, "draft": draft})).await?;
+    let url = format!("{}?validation={}#validation", scope.draft_url(&draft), enc(task.as_str().unwrap_or_default()));
     Ok(Redirect::to(&url).into_response())
 }
 
@@ -659,33 +764,36 @@ async fn commit(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((cluster, draft)): Path<(String, String)>,
+    Path((kind, id, draft)): Path<(String, String, String)>,
     Form(f): Form<PickForm>,
 ) -> Result<Response, UiError> {
+    let scope = Scope::parse(&kind, id)?;
     check_csrf(&viewer, &headers, &f.csrf)?;
     let message = f.message.trim();
     if message.is_empty() {
         return Err(UiError::input("Commit message: say what this image changes."));
     }
     let task = ui
-        .call(&viewer, DRAFTS, "commit$task", json!({"cluster": cluster, "draft": draft, "spec": {"message": message}}))
+        .call(
+            &viewer,
+            &scope.drafts(),
+            "commit$task",
+            json!({(scope.key()): scope.id, "draft": draft, "spec": {"message": message}}),
+        )
         .await?;
-    Ok(Redirect::to(&format!(
-        "/ui/tasks/{}?then={}",
-        enc(task.as_str().unwrap_or_default()),
-        enc(&cluster_url(&cluster))
-    ))
-    .into_response())
+    Ok(Redirect::to(&format!("/ui/tasks/{}?then={}", enc(task.as_str().unwrap_or_default()), enc(&scope.url())))
+        .into_response())
 }
 
 async fn delete_draft(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((cluster, draft)): Path<(String, String)>,
+    Path((kind, id, draft)): Path<(String, String, String)>,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, UiError> {
+    let scope = Scope::parse(&kind, id)?;
     check_csrf(&viewer, &headers, &f.csrf)?;
-    ui.call(&viewer, DRAFTS, "delete", json!({"cluster": cluster, "draft": draft})).await?;
-    Ok(Redirect::to(&cluster_url(&cluster)).into_response())
+    ui.call(&viewer, &scope.drafts(), "delete", json!({(scope.key()): scope.id, "draft": draft})).await?;
+    Ok(Redirect::to(&scope.url()).into_response())
 }
