@@ -41,6 +41,8 @@ const MAX_FORM_BODY: usize = 4 * 1024 * 1024;
 pub struct Ui {
     pub api: Arc<ApiState>,
     csrf_key: [u8; 32],
+    /// Exports being built for the pages (the API's export is not a task).
+    exports: pages::exports::Builds,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +53,7 @@ pub struct UiStartError(getrandom::Error);
 pub fn router(api: Arc<ApiState>) -> Result<Router, UiStartError> {
     let mut csrf_key = [0u8; 32];
     getrandom::fill(&mut csrf_key).map_err(UiStartError)?;
-    let ui = Arc::new(Ui { api, csrf_key });
+    let ui = Arc::new(Ui { api, csrf_key, exports: pages::exports::Builds::default() });
     let uploads = Router::new()
         .route("/ui/depots/offline/upload", post(pages::depots::upload))
         .layer(DefaultBodyLimit::disable());

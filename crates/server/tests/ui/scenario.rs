@@ -204,14 +204,20 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
     // The image as JSON, built and downloaded.
     b.click_link("Exports").await;
     b.checked("exports").await;
+    b.find("#want-bundle").await.click().await.unwrap();
     b.submit("/ui/exports").await;
-    b.wait_text("Download", Duration::from_secs(60)).await;
+    b.after_task("Show the downloads").await;
+    b.wait_text("Download", TASK_WAIT).await;
     b.checked("export-ready").await;
-    let link = b.find("a[download]").await.attr("href").await.unwrap().unwrap();
+    let link = b.find("a[download][href$='.json']").await.attr("href").await.unwrap().unwrap();
     let resp = svc.http().get(svc.url(&link)).header("cookie", b.session_cookie().await).send().await.unwrap();
     assert_eq!(resp.status(), 200, "{link}");
     let spec: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(spec["base_image"]["version"], p.high.as_str(), "{spec}");
+    let zip = b.find("a[download][href$='.zip']").await.attr("href").await.unwrap().unwrap();
+    let resp = svc.http().get(svc.url(&zip)).header("cookie", b.session_cookie().await).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{zip}");
+    assert!(resp.bytes().await.unwrap().starts_with(b"PK"), "an offline bundle is a ZIP");
     let anonymous = svc.http().get(svc.url(&link)).send().await.unwrap();
     assert_eq!(anonymous.status(), 303, "a download needs a session");
 

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use maud::html;
+use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -18,7 +18,59 @@ use super::super::error::UiError;
 use super::super::layout::{self, csrf_field, enc, s};
 
 pub fn routes() -> Router<Arc<Ui>> {
-    Router::new().route("/ui/exports", get(page).post(export)).route("/ui/exports/{export}/{file}", get(download))
+    Router::new()
+        .route("/ui/exports", get(page).post(export))
+        .route("/ui/exports/builds/{build}", get(build_page))
+        .route("/ui/exports/builds/{build}/events", get(build_events))
+        .route("/ui/exports/{export}/{file}", get(download))
+}
+
+/// How many builds the pages remember (the newest; the files stay as the API keeps them).
+const KEEP_BUILDS: usize = 50;
+
+/// One export being built or built: who asked, for which cluster, since when, and the
+/// downloads (or the error) once done.
+#[derive(Clone)]
+struct Build {
+    user: String,
+    cluster: String,
+    started: std::time::Instant,
+    outcome: Option<Result<Vec<(String, String)>, String>>,
+}
+
+/// The exports the pages started: `clusters.software.export` runs in the background so
+/// the page can follow it (as a task's page does) instead of hanging on the request.
+#[derive(Default)]
+pub struct Builds(std::sync::Mutex<Vec<(String, Build)>>);
+
+impl Builds {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, Build)>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn start(&self, id: &str, user: &str, cluster: &str) {
+        let mut all = self.lock();
+        let build = Build {
+            user: user.to_owned(),
+            cluster: cluster.to_owned(),
+            started: std::time::Instant::now(),
+            outcome: None,
+        };
+        all.push((id.to_owned(), build));
+        let excess = all.len().saturating_sub(KEEP_BUILDS);
+        all.drain(..excess);
+    }
+
+    fn finish(&self, id: &str, outcome: Result<Vec<(String, String)>, String>) {
+        if let Some((_, b)) = self.lock().iter_mut().find(|(i, _)| i == id) {
+            b.outcome = Some(outcome);
+        }
+    }
+
+    /// A build of `user` (another user's builds are not theirs to see).
+    fn get(&self, id: &str, user: &str) -> Option<Build> {
+        self.lock().iter().find(|(i, b)| i == id && b.user == user).map(|(_, b)| b.clone())
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -96,21 +148,99 @@ async fn export(
         return Err(UiError::input("What to build: tick at least one."));
     }
     let spec = json!({"export_software_spec": json_spec, "export_offline_bundle": bundle, "export_iso_image": iso});
-    let built = ui
-        .call(&viewer, "com.vmware.esx.settings.clusters.software", "export", json!({"cluster": cluster, "spec": spec}))
-        .await?;
-    let links: Vec<(String, String)> = built
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(kind, uri)| Some((kind.clone(), ui_download(uri.as_str()?)?)))
-        .collect();
-    let body = html! {
-        p.ok { "Built the image of cluster " (cluster) "." }
-        ul { @for (kind, href) in &links { li { a href=(href) download { "Download " (kind) } } } }
-        p { a href="/ui/exports" { "Build another" } }
+    // Checked before the build starts: a read-only user is refused here, with 403.
+    if !viewer.is_admin() {
+        return Err(crate::api::errors::ApiError::unauthorized(format!(
+            "user '{}' is read-only and may not export images",
+            viewer.caller.user
+        ))
+        .into());
+    }
+    let id = crate::api::random::random_hex(8).map_err(|e| UiError::internal(e.to_string()))?;
+    ui.exports.start(&id, &viewer.caller.user, cluster);
+    let (job_ui, job_viewer, job_id, job_cluster) = (Arc::clone(&ui), viewer.clone(), id.clone(), cluster.to_owned());
+    tokio::spawn(async move {
+        let input = json!({"cluster": job_cluster, "spec": spec});
+        let built = job_ui.call(&job_viewer, "com.vmware.esx.settings.clusters.software", "export", input).await;
+        let outcome = built
+            .map(|links| {
+                links
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(kind, uri)| Some((kind.clone(), ui_download(uri.as_str()?)?)))
+                    .collect()
+            })
+            .map_err(|e| e.for_client().to_string());
+        job_ui.exports.finish(&job_id, outcome);
+    });
+    Ok(Redirect::to(&format!("/ui/exports/builds/{id}")).into_response())
+}
+
+fn build_markup(b: &Build) -> Markup {
+    html! {
+        @match &b.outcome {
+            None => { p { "Building the image of cluster " (b.cluster) "…" } }
+            Some(Ok(links)) => {
+                p.ok { "Built the image of cluster " (b.cluster) " in " (b.started.elapsed().as_secs()) " s." }
+                ul { @for (kind, href) in links { li { a href=(href) download { "Download " (kind) } } } }
+                p { a href="/ui/exports" { "Build another" } }
+            }
+            Some(Err(e)) => { p.error role="alert" { "The export failed: " (e) } p { a href="/ui/exports" { "Back" } } }
+        }
+    }
+}
+
+async fn build_page(viewer: Viewer, State(ui): State<Arc<Ui>>, Path(build): Path<String>) -> Result<Response, UiError> {
+    let Some(b) = ui.exports.get(&build, &viewer.caller.user) else {
+        return Err(UiError::NotFound(format!("no export build '{build}' of yours")));
     };
-    Ok(layout::ok(layout::page(&viewer, "Export ready", "/ui/exports", body)))
+    let body = html! {
+        @if b.outcome.is_none() {
+            div.card.task data-task-events={ "/ui/exports/builds/" (enc(&build)) "/events" } {
+                p { "Export: " strong data-task-status { "RUNNING" } }
+                progress aria-label="Export progress" {}
+                p.muted data-task-message { "building…" }
+                p.error data-task-error hidden {}
+                p data-task-done hidden { a.button href={ "/ui/exports/builds/" (enc(&build)) } { "Show the downloads" } }
+            }
+        } @else {
+            (build_markup(&b))
+        }
+    };
+    let title = if b.outcome.is_some() { "Export ready" } else { "Export" };
+    Ok(layout::ok(layout::page(&viewer, title, "/ui/exports", body)))
+}
+
+/// The build's state as server-sent events, in the shape a task's stream has.
+async fn build_events(viewer: Viewer, State(ui): State<Arc<Ui>>, Path(build): Path<String>) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let stream = futures_util::stream::unfold(Some(true), move |state| {
+        let ui = Arc::clone(&ui);
+        let (build, user) = (build.clone(), viewer.caller.user.clone());
+        async move {
+            let first = state?;
+            if !first {
+                tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            }
+            let (name, data, more) = match ui.exports.get(&build, &user) {
+                None => ("done", json!({"status": "UNKNOWN", "error": "no such export"}), false),
+                Some(b) => match &b.outcome {
+                    None => {
+                        let msg = format!("building for {} s", b.started.elapsed().as_secs());
+                        ("progress", json!({"status": "RUNNING", "completed": 0, "total": 0, "message": msg}), true)
+                    }
+                    Some(Ok(_)) => {
+                        ("done", json!({"status": "SUCCEEDED", "completed": 1, "total": 1, "message": ""}), false)
+                    }
+                    Some(Err(e)) => ("done", json!({"status": "FAILED", "error": e}), false),
+                },
+            };
+            let event = Event::default().event(name).data(data.to_string());
+            Some((Ok::<_, std::convert::Infallible>(event), more.then_some(false)))
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
 async fn download(viewer: Viewer, State(ui): State<Arc<Ui>>, Path((export, file)): Path<(String, String)>) -> Response {
