@@ -200,6 +200,15 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
     let host_image = b.checked("host-image").await;
     assert_eq!(b.path().await, host_path);
     assert!(host_image.contains("edge: newest ESXi") && host_image.contains(&p.high), "{host_image}");
+    b.click_link("Compliance").await;
+    b.find("input[type=file][name=file]").await.send_keys(host_state.to_str().unwrap()).await.unwrap();
+    b.click_and_wait("form[action$='/state'] button[type=submit]").await;
+    b.click_and_wait("form[action$='/scan'] button").await;
+    b.wait_url("scan=").await;
+    b.after_task("Show the scan").await;
+    let host_scan = b.wait_text("Last scan", TASK_WAIT).await;
+    assert!(host_scan.contains("edge-01: NON_COMPLIANT"), "{host_scan}");
+    b.checked("host-compliance").await;
 
     // The image as JSON, built and downloaded.
     b.click_link("Exports").await;

@@ -35,6 +35,8 @@ pub fn routes() -> Router<Arc<Ui>> {
         .route("/ui/compliance/hosts/{host}/state", post(upload_state))
         .route("/ui/compliance/clusters/{cluster}", get(cluster))
         .route("/ui/compliance/clusters/{cluster}/scan", post(scan))
+        .route("/ui/compliance/hosts/{host}", get(host))
+        .route("/ui/compliance/hosts/{host}/scan", post(scan_host))
 }
 
 fn cluster_url(cluster: &str) -> String {
@@ -61,7 +63,7 @@ async fn list(viewer: Viewer, State(ui): State<Arc<Ui>>, Query(q): Query<ListQue
                 thead { tr { th scope="col" { "Host" } th scope="col" { "Cluster" } th scope="col" { "State posted" } th scope="col" { "Base image" } @if admin { th scope="col" { "Post its state" } } } }
                 tbody { @for (id, h) in &paged.rows { tr {
                     td { (s(h, "name")) br; span.muted.mono { (id) } }
-                    td { @if let Some(c) = h.get("cluster").and_then(Value::as_str) { a href=(cluster_url(c)) { (cluster_name(c)) } } @else { "standalone" } }
+                    td { @if let Some(c) = h.get("cluster").and_then(Value::as_str) { a href=(cluster_url(c)) { (cluster_name(c)) } } @else { a href={ "/ui/compliance/hosts/" (enc(id)) } { "standalone" } } }
                     td { @if h.get("state_time").is_some() { (layout::time(s(h, "state_time"))) } @else { span.muted { "never" } } }
                     td.mono { (s(h, "base_image")) }
                     @if admin { td { (state_form(&viewer, id, s(h, "name"))) } }
@@ -170,7 +172,10 @@ async fn upload_state(
     let state: Value = serde_json::from_slice(&doc).map_err(|e| UiError::input(format!("State: not JSON ({e}).")))?;
     ui.call(&viewer, "com.esxlcm.inventory.hosts.state", "set", json!({"host": host, "state": state})).await?;
     let info = ui.call(&viewer, HOSTS, "get", json!({"host": host})).await?;
-    let back = info.get("cluster").and_then(Value::as_str).map_or_else(|| "/ui/compliance".to_owned(), cluster_url);
+    let back = info
+        .get("cluster")
+        .and_then(Value::as_str)
+        .map_or_else(|| format!("/ui/compliance/hosts/{}", enc(&host)), cluster_url);
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -295,5 +300,68 @@ async fn scan(
     check_csrf(&viewer, &headers, &f.csrf)?;
     let task = ui.call(&viewer, SW, "scan$task", json!({"cluster": cluster})).await?;
     Ok(Redirect::to(&format!("{}?scan={}", cluster_url(&cluster), enc(task.as_str().unwrap_or_default())))
+        .into_response())
+}
+
+/// A standalone host against its own image (`hosts.software.scan` / `compliance.get`).
+async fn host(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    Path(host): Path<String>,
+    Query(q): Query<ScanQuery>,
+) -> Result<Response, UiError> {
+    let info = ui.call(&viewer, HOSTS, "get", json!({"host": host})).await?;
+    if let Some(cluster) = info.get("cluster").and_then(Value::as_str) {
+        return Ok(Redirect::to(&cluster_url(cluster)).into_response());
+    }
+    let scan_task = match &q.scan {
+        Some(task) => Some((
+            task.clone(),
+            ui.call(&viewer, "com.vmware.cis.tasks", "get", json!({"task": task, "spec": {"exclude_result": true}}))
+                .await?,
+        )),
+        None => None,
+    };
+    let report =
+        ui.call(&viewer, "com.vmware.esx.settings.hosts.software.compliance", "get", json!({"host": host})).await.ok();
+    let url = format!("/ui/compliance/hosts/{}", enc(&host));
+    let name = s(&info, "name").to_owned();
+    let body = html! {
+        p { a href={ "/ui/images/hosts/" (enc(&host)) } { "Desired image of this host" } }
+        @if viewer.is_admin() {
+            (state_form(&viewer, &host, &name))
+            form method="post" action={ (url) "/scan" } {
+                (csrf_field(&viewer))
+                button type="submit" { "Scan the host now" }
+            }
+        }
+        @if let Some((task, t)) = &scan_task {
+            @match s(t, "status") {
+                "SUCCEEDED" => {}
+                "FAILED" => { p.error role="alert" { (task_error(t).unwrap_or_default()) } }
+                _ => { (progress_block(task, Some((&format!("{url}?scan={}", enc(task)), "Show the scan")))) }
+            }
+        }
+        @if let Some(r) = &report {
+            h2 { "Last scan" }
+            p { "Scanned " (layout::time(s(r, "scan_time"))) " against commit " (s(r, "commit")) "." }
+            (host_report(&name, r))
+        } @else {
+            p.muted { "Not scanned yet." }
+        }
+    };
+    Ok(layout::ok(layout::page(&viewer, &format!("Compliance of {name}"), "/ui/compliance", body)))
+}
+
+async fn scan_host(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path(host): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let task = ui.call(&viewer, "com.vmware.esx.settings.hosts.software", "scan$task", json!({"host": host})).await?;
+    Ok(Redirect::to(&format!("/ui/compliance/hosts/{}?scan={}", enc(&host), enc(task.as_str().unwrap_or_default())))
         .into_response())
 }

@@ -242,7 +242,7 @@ async fn cluster(
     let history = commits(&ui, &scope).await?;
     let body = html! {
         @if scope.host {
-            p { "Standalone host " code { (scope.id) } ". " a href="/ui/compliance" { "Compliance" } }
+            p { "Standalone host " code { (scope.id) } ". " a href={ "/ui/compliance/hosts/" (enc(&scope.id)) } { "Compliance" } }
         } @else {
             p { "Cluster " code { (scope.id) } " — hosts: " (info.get("hosts").and_then(Value::as_array).map_or(0, Vec::len)) ". "
                 a href={ "/ui/compliance/clusters/" (enc(&scope.id)) } { "Compliance" } " · " a href={ "/ui/exports?cluster=" (enc(&scope.id)) } { "Export" } }
