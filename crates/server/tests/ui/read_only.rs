@@ -48,7 +48,7 @@ async fn a_read_only_user_sees_no_edit_controls_and_is_refused_when_posting() {
         ("/ui/depots/sync", vec![("csrf", csrf.as_str())]),
         ("/ui/images/clusters", vec![("csrf", csrf.as_str()), ("name", "sneaky")]),
         ("/ui/depots/demo/rollback", vec![("csrf", csrf.as_str()), ("snapshot", "1")]),
-        ("/ui/exports", vec![("csrf", csrf.as_str()), ("cluster", "domain-c1"), ("json", "1")]),
+        ("/ui/exports", vec![("csrf", csrf.as_str()), ("target", "clusters:domain-c1"), ("json", "1")]),
     ] {
         let resp = http
             .post(svc.url(path))

@@ -212,7 +212,8 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
 
     // The image as JSON, built and downloaded.
     b.click_link("Exports").await;
-    b.checked("exports").await;
+    let exports = b.checked("exports").await;
+    assert!(exports.contains("cluster prod") && exports.contains("standalone host edge-01"), "{exports}");
     b.find("#want-bundle").await.click().await.unwrap();
     b.submit("/ui/exports").await;
     b.after_task("Show the downloads").await;

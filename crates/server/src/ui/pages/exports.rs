@@ -1,5 +1,6 @@
-//! Exports: a cluster's desired image as its software spec (JSON), an offline bundle or an
-//! installer ISO (`clusters.software.export`), then downloads through the UI's session.
+//! Exports: a cluster's or standalone host's desired image as its software spec (JSON), an
+//! offline bundle or an installer ISO (`clusters.software.export`, `hosts.software.export`),
+//! then downloads through the UI's session.
 
 use std::sync::Arc;
 
@@ -28,12 +29,12 @@ pub fn routes() -> Router<Arc<Ui>> {
 /// How many builds the pages remember (the newest; the files stay as the API keeps them).
 const KEEP_BUILDS: usize = 50;
 
-/// One export being built or built: who asked, for which cluster, since when, and the
+/// One export being built or built: who asked, of what, since when, and the
 /// downloads (or the error) once done.
 #[derive(Clone)]
 struct Build {
     user: String,
-    cluster: String,
+    target: String,
     started: std::time::Instant,
     outcome: Option<Result<Vec<(String, String)>, String>>,
 }
@@ -48,11 +49,11 @@ impl Builds {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn start(&self, id: &str, user: &str, cluster: &str) {
+    fn start(&self, id: &str, user: &str, target: &str) {
         let mut all = self.lock();
         let build = Build {
             user: user.to_owned(),
-            cluster: cluster.to_owned(),
+            target: target.to_owned(),
             started: std::time::Instant::now(),
             outcome: None,
         };
@@ -80,22 +81,33 @@ struct PageQuery {
 
 async fn page(viewer: Viewer, State(ui): State<Arc<Ui>>, Query(q): Query<PageQuery>) -> Result<Response, UiError> {
     let clusters = ui.call(&viewer, "com.esxlcm.inventory.clusters", "list", json!({})).await?;
-    let with_image: Vec<(String, String)> = clusters
+    // (value, label): `clusters:<id>` or `hosts:<id>`, whatever has a committed image.
+    let mut with_image: Vec<(String, String)> = clusters
         .as_object()
         .into_iter()
         .flatten()
         .filter(|(_, c)| c.get("commit").is_some_and(|v| !v.is_null()))
-        .map(|(id, c)| (id.clone(), s(c, "name").to_owned()))
+        .map(|(id, c)| (format!("clusters:{id}"), format!("cluster {} ({id})", s(c, "name"))))
         .collect();
+    let hosts = ui.call(&viewer, "com.esxlcm.inventory.hosts", "list", json!({})).await?;
+    for (id, h) in hosts.as_object().into_iter().flatten() {
+        if h.get("cluster").is_some_and(|c| !c.is_null()) {
+            continue;
+        }
+        if ui.call(&viewer, "com.vmware.esx.settings.hosts.software", "get", json!({"host": id})).await.is_ok() {
+            with_image.push((format!("hosts:{id}"), format!("standalone host {} ({id})", s(h, "name"))));
+        }
+    }
+    let preselect = q.cluster.map(|c| format!("clusters:{c}"));
     let body = html! {
-        p { "Build a cluster's desired image as files to carry or install." }
-        @if with_image.is_empty() { p.muted { "No cluster has a committed image yet: see " a href="/ui/images" { "images" } "." } }
+        p { "Build a cluster's or standalone host's desired image as files to carry or install." }
+        @if with_image.is_empty() { p.muted { "No cluster or host has a committed image yet: see " a href="/ui/images" { "images" } "." } }
         @else if viewer.is_admin() {
             form.card method="post" action="/ui/exports" {
                 (csrf_field(&viewer))
-                p { label for="export-cluster" { "Cluster" }
-                    select #export-cluster name="cluster" required {
-                        @for (id, name) in &with_image { option value=(id) selected[q.cluster.as_deref() == Some(id.as_str())] { (name) " (" (id) ")" } }
+                p { label for="export-target" { "Image of" }
+                    select #export-target name="target" required {
+                        @for (value, label) in &with_image { option value=(value) selected[preselect.as_deref() == Some(value.as_str())] { (label) } }
                     } }
                 fieldset {
                     legend { "What to build" }
@@ -117,7 +129,7 @@ struct ExportForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
-    cluster: String,
+    target: String,
     json: Option<String>,
     bundle: Option<String>,
     iso: Option<String>,
@@ -139,10 +151,11 @@ async fn export(
     Form(f): Form<ExportForm>,
 ) -> Result<Response, UiError> {
     check_csrf(&viewer, &headers, &f.csrf)?;
-    let cluster = f.cluster.trim();
-    if cluster.is_empty() {
-        return Err(UiError::input("Cluster: pick the cluster whose image to build."));
-    }
+    let (service, key, id, label) = match f.target.trim().split_once(':') {
+        Some(("clusters", id)) if !id.is_empty() => ("clusters", "cluster", id, format!("cluster {id}")),
+        Some(("hosts", id)) if !id.is_empty() => ("hosts", "host", id, format!("host {id}")),
+        _ => return Err(UiError::input("Image of: pick the cluster or host whose image to build.")),
+    };
     let (json_spec, bundle, iso) = (f.json.is_some(), f.bundle.is_some(), f.iso.is_some());
     if !(json_spec || bundle || iso) {
         return Err(UiError::input("What to build: tick at least one."));
@@ -156,12 +169,13 @@ async fn export(
         ))
         .into());
     }
-    let id = crate::api::random::random_hex(8).map_err(|e| UiError::internal(e.to_string()))?;
-    ui.exports.start(&id, &viewer.caller.user, cluster);
-    let (job_ui, job_viewer, job_id, job_cluster) = (Arc::clone(&ui), viewer.clone(), id.clone(), cluster.to_owned());
+    let build = crate::api::random::random_hex(8).map_err(|e| UiError::internal(e.to_string()))?;
+    ui.exports.start(&build, &viewer.caller.user, &label);
+    let (job_ui, job_viewer, job_id) = (Arc::clone(&ui), viewer.clone(), build.clone());
+    let input = json!({key: id, "spec": spec});
+    let service = format!("com.vmware.esx.settings.{service}.software");
     tokio::spawn(async move {
-        let input = json!({"cluster": job_cluster, "spec": spec});
-        let built = job_ui.call(&job_viewer, "com.vmware.esx.settings.clusters.software", "export", input).await;
+        let built = job_ui.call(&job_viewer, &service, "export", input).await;
         let outcome = built
             .map(|links| {
                 links
@@ -174,15 +188,15 @@ async fn export(
             .map_err(|e| e.for_client().to_string());
         job_ui.exports.finish(&job_id, outcome);
     });
-    Ok(Redirect::to(&format!("/ui/exports/builds/{id}")).into_response())
+    Ok(Redirect::to(&format!("/ui/exports/builds/{build}")).into_response())
 }
 
 fn build_markup(b: &Build) -> Markup {
     html! {
         @match &b.outcome {
-            None => { p { "Building the image of cluster " (b.cluster) "…" } }
+            None => { p { "Building the image of " (b.target) "…" } }
             Some(Ok(links)) => {
-                p.ok { "Built the image of cluster " (b.cluster) " in " (b.started.elapsed().as_secs()) " s." }
+                p.ok { "Built the image of " (b.target) " in " (b.started.elapsed().as_secs()) " s." }
                 ul { @for (kind, href) in links { li { a href=(href) download { "Download " (kind) } } } }
                 p { a href="/ui/exports" { "Build another" } }
             }
