@@ -210,6 +210,26 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
     assert!(host_scan.contains("edge-01: NON_COMPLIANT"), "{host_scan}");
     b.checked("host-compliance").await;
 
+    // The image library: a named image made from a library draft.
+    b.click_link("Images").await;
+    b.click_link("Image library").await;
+    b.click_and_wait("form[action$='/drafts'] button").await;
+    let lib_draft = b.path().await;
+    assert!(lib_draft.starts_with("/ui/images/library/"), "{lib_draft}");
+    b.select("#base-image", &p.high).await;
+    b.submit(&format!("{lib_draft}/base-image")).await;
+    b.fill("#display-name", "gold").await;
+    b.submit(&format!("{lib_draft}/display-name")).await;
+    b.fill("#message", "the gold image").await;
+    b.submit(&format!("{lib_draft}/commit")).await;
+    if b.exists("[data-task-events]").await {
+        b.after_task("Continue").await;
+    } else {
+        b.click_link("Continue").await;
+    }
+    let library = b.checked("library").await;
+    assert!(library.contains("gold") && library.contains(&p.high), "{library}");
+
     // The image as JSON, built and downloaded.
     b.click_link("Exports").await;
     let exports = b.checked("exports").await;

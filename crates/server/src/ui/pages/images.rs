@@ -28,6 +28,7 @@ use crate::api::services::software::owner::Owner;
 const CLUSTERS: &str = "com.esxlcm.inventory.clusters";
 const HOSTS: &str = "com.esxlcm.inventory.hosts";
 const SW: &str = "com.vmware.esx.settings.clusters.software";
+const LIBRARY: &str = "com.vmware.esx.settings.repository.software";
 const DC: &str = "com.vmware.esx.settings.depot_content";
 
 pub fn routes() -> Router<Arc<Ui>> {
@@ -44,6 +45,7 @@ pub fn routes() -> Router<Arc<Ui>> {
         .route("/ui/images/{kind}/{id}/drafts/{draft}/hardware-support", post(set_hsp))
         .route("/ui/images/{kind}/{id}/drafts/{draft}/components/remove", post(remove_component))
         .route("/ui/images/{kind}/{id}/drafts/{draft}/validate", post(validate))
+        .route("/ui/images/{kind}/{id}/drafts/{draft}/display-name", post(set_display_name))
         .route("/ui/images/{kind}/{id}/drafts/{draft}/commit", post(commit))
         .route("/ui/images/{kind}/{id}/drafts/{draft}/delete", post(delete_draft))
 }
@@ -52,45 +54,79 @@ fn cluster_url(cluster: &str) -> String {
     format!("/ui/images/clusters/{}", enc(cluster))
 }
 
-/// Whose image a page is about: a cluster's, or a standalone host's (the API's
-/// `clusters.software.*` and `hosts.software.*` mirror each other).
+/// Whose image a page is about: a cluster's, a standalone host's (the API's
+/// `clusters.software.*` and `hosts.software.*` mirror each other), or the image library's
+/// (`repository.software.*`, whose drafts make or change named specs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Cluster,
+    Host,
+    Library,
+}
+
 struct Scope {
-    host: bool,
+    kind: Kind,
     id: String,
 }
+
+/// The library's page: `/ui/images/library/specs`.
+const LIBRARY_ID: &str = "specs";
 
 impl Scope {
     fn parse(kind: &str, id: String) -> Result<Self, UiError> {
         match kind {
-            "clusters" => Ok(Self { host: false, id }),
-            "hosts" => Ok(Self { host: true, id }),
-            _ => Err(UiError::NotFound(format!("no page /ui/images/{kind}"))),
+            "clusters" => Ok(Self { kind: Kind::Cluster, id }),
+            "hosts" => Ok(Self { kind: Kind::Host, id }),
+            "library" if id == LIBRARY_ID => Ok(Self { kind: Kind::Library, id }),
+            _ => Err(UiError::NotFound(format!("no page /ui/images/{kind}/{id}"))),
         }
     }
 
     fn sw(&self) -> &'static str {
-        if self.host { "com.vmware.esx.settings.hosts.software" } else { SW }
+        match self.kind {
+            Kind::Cluster => SW,
+            Kind::Host => "com.vmware.esx.settings.hosts.software",
+            Kind::Library => LIBRARY,
+        }
     }
 
     fn drafts(&self) -> String {
         format!("{}.drafts", self.sw())
     }
 
+    /// Where a draft's content is set (the library's drafts have no `.software` level).
     fn d_sw(&self) -> String {
-        format!("{}.drafts.software", self.sw())
+        match self.kind {
+            Kind::Library => self.drafts(),
+            _ => format!("{}.drafts.software", self.sw()),
+        }
     }
 
-    /// The operations' input naming the owner.
+    /// The operations' input naming the owner (the library's operations have none: an
+    /// input an operation does not declare is not sent).
     fn key(&self) -> &'static str {
-        if self.host { "host" } else { "cluster" }
+        match self.kind {
+            Kind::Cluster => "cluster",
+            Kind::Host => "host",
+            Kind::Library => "library",
+        }
     }
 
     fn noun(&self) -> &'static str {
-        if self.host { "host" } else { "cluster" }
+        match self.kind {
+            Kind::Cluster => "cluster",
+            Kind::Host => "host",
+            Kind::Library => "image library",
+        }
     }
 
     fn url(&self) -> String {
-        format!("/ui/images/{}/{}", if self.host { "hosts" } else { "clusters" }, enc(&self.id))
+        let kind = match self.kind {
+            Kind::Cluster => "clusters",
+            Kind::Host => "hosts",
+            Kind::Library => "library",
+        };
+        format!("/ui/images/{kind}/{}", enc(&self.id))
     }
 
     fn draft_url(&self, draft: &str) -> String {
@@ -98,7 +134,16 @@ impl Scope {
     }
 
     fn owner(&self) -> Owner {
-        if self.host { Owner::Host(self.id.clone()) } else { Owner::Cluster(self.id.clone()) }
+        match self.kind {
+            Kind::Cluster => Owner::Cluster(self.id.clone()),
+            Kind::Host => Owner::Host(self.id.clone()),
+            Kind::Library => Owner::Library,
+        }
+    }
+
+    /// Hardware support in drafts: clusters' and the library's, not hosts'.
+    fn has_hsp(&self) -> bool {
+        self.kind != Kind::Host
     }
 }
 
@@ -117,7 +162,7 @@ async fn list(viewer: Viewer, State(ui): State<Arc<Ui>>, Query(q): Query<ListQue
         .filter(|(_, h)| h.get("cluster").is_none_or(Value::is_null))
         .map(|(id, h)| (id.clone(), s(h, "name").to_owned()))
         .collect();
-    let specs: Vec<Value> = library.get("software_specs").and_then(Value::as_array).cloned().unwrap_or_default();
+    let specs: Vec<Value> = library.get("records").and_then(Value::as_array).cloned().unwrap_or_default();
     let body = html! {
         h2 { "Clusters" }
         (search("/ui/images", &q, "Search clusters"))
@@ -144,15 +189,15 @@ async fn list(viewer: Viewer, State(ui): State<Arc<Ui>>, Query(q): Query<ListQue
         h2 { "Standalone hosts" }
         @if standalone.is_empty() { p.muted { "No standalone hosts (hosts in a cluster have the cluster's image)." } }
         ul { @for (id, name) in &standalone { li { a href={ "/ui/images/hosts/" (enc(id)) } { (name) } " " span.muted.mono { (id) } } } }
-        h2 { "Image library" }
+        h2 { a href={ "/ui/images/library/" (LIBRARY_ID) } { "Image library" } }
         @if specs.is_empty() { p.muted { "The library is empty." } }
         @else {
             div.table-wrap { table {
                 thead { tr { th scope="col" { "Image" } th scope="col" { "Id" } th scope="col" { "Base image" } } }
                 tbody { @for sp in &specs { tr {
                     td { (s(sp, "display_name")) }
-                    td.mono { (s(sp, "software_spec")) }
-                    td { (sp.pointer("/base_image/version").and_then(Value::as_str).unwrap_or("")) }
+                    td.mono { (s(sp, "id")) }
+                    td.mono { (sp.pointer("/software_info/base_image/version").and_then(Value::as_str).unwrap_or("")) }
                 } } }
             } }
         }
@@ -231,7 +276,11 @@ async fn cluster(
     Path((kind, id)): Path<(String, String)>,
 ) -> Result<Response, UiError> {
     let scope = Scope::parse(&kind, id)?;
-    let inventory = if scope.host { HOSTS } else { CLUSTERS };
+    if scope.kind == Kind::Library {
+        return library_page(&ui, &viewer, &scope).await;
+    }
+    let host = scope.kind == Kind::Host;
+    let inventory = if host { HOSTS } else { CLUSTERS };
     let info = ui.call(&viewer, inventory, "get", json!({(scope.key()): scope.id})).await?;
     if let Some(cluster) = info.get("cluster").and_then(Value::as_str) {
         // A host in a cluster has the cluster's image.
@@ -241,7 +290,7 @@ async fn cluster(
     let drafts = ui.call(&viewer, &scope.drafts(), "list", json!({(scope.key()): scope.id})).await?;
     let history = commits(&ui, &scope).await?;
     let body = html! {
-        @if scope.host {
+        @if host {
             p { "Standalone host " code { (scope.id) } ". " a href={ "/ui/compliance/hosts/" (enc(&scope.id)) } { "Compliance" } }
         } @else {
             p { "Cluster " code { (scope.id) } " — hosts: " (info.get("hosts").and_then(Value::as_array).map_or(0, Vec::len)) ". "
@@ -277,10 +326,43 @@ async fn cluster(
     };
     Ok(layout::ok(layout::page(
         &viewer,
-        &format!("{} {}", if scope.host { "Host" } else { "Cluster" }, s(&info, "name")),
+        &format!("{} {}", if host { "Host" } else { "Cluster" }, s(&info, "name")),
         "/ui/images",
         body,
     )))
+}
+
+/// The image library: its named specs and the drafts that make or change them.
+async fn library_page(ui: &Ui, viewer: &Viewer, scope: &Scope) -> Result<Response, UiError> {
+    let list = ui.call(viewer, LIBRARY, "list", json!({})).await?;
+    let records = list.get("records").and_then(Value::as_array).cloned().unwrap_or_default();
+    let drafts = ui.call(viewer, &scope.drafts(), "list", json!({})).await?;
+    let body = html! {
+        h2 { "Images in the library" }
+        @if records.is_empty() { p.muted { "The library is empty: a draft committed here makes its first image." } }
+        @else {
+            div.table-wrap { table {
+                thead { tr { th scope="col" { "Image" } th scope="col" { "Id" } th scope="col" { "Base image" } th scope="col" { "Modified" } } }
+                tbody { @for r in &records { tr {
+                    td { (s(r, "display_name")) }
+                    td.mono { (s(r, "id")) }
+                    td.mono { (r.pointer("/software_info/base_image/version").and_then(Value::as_str).unwrap_or("")) }
+                    td { (layout::time(s(r, "modified_time"))) }
+                } } }
+            } }
+        }
+        h2 { "Drafts" }
+        ul { @for (id, d) in drafts.as_object().into_iter().flatten() {
+            li { a href=(scope.draft_url(id)) { "Draft " (id) } " “" (s(d, "display_name")) "” by " (d.pointer("/metadata/owner").and_then(Value::as_str).unwrap_or("")) }
+        } }
+        @if viewer.is_admin() {
+            form method="post" action={ (scope.url()) "/drafts" } {
+                (csrf_field(viewer))
+                button type="submit" { "New library draft" }
+            }
+        }
+    };
+    Ok(layout::ok(layout::page(viewer, "Image library", "/ui/images", body)))
 }
 
 /// Leaf values of a JSON document by path (`components/x`), for the commit diff.
@@ -364,7 +446,12 @@ async fn new_draft(
 ) -> Result<Response, UiError> {
     let scope = Scope::parse(&kind, id)?;
     check_csrf(&viewer, &headers, &f.csrf)?;
-    let id = ui.call(&viewer, &scope.drafts(), "create", json!({(scope.key()): scope.id})).await?;
+    let input = match scope.kind {
+        // One library draft per user: an earlier one of theirs is replaced.
+        Kind::Library => json!({"spec": {"delete_existing_draft": true}}),
+        _ => json!({(scope.key()): scope.id}),
+    };
+    let id = ui.call(&viewer, &scope.drafts(), "create", input).await?;
     Ok(Redirect::to(&scope.draft_url(id.as_str().unwrap_or_default())).into_response())
 }
 
@@ -435,7 +522,7 @@ async fn draft(
 ) -> Result<Response, UiError> {
     let scope = Scope::parse(&kind, id)?;
     let info = ui.call(&viewer, &scope.drafts(), "get", json!({(scope.key()): scope.id, "draft": draft})).await?;
-    let sw = info.get("software").cloned().unwrap_or(Value::Null);
+    let sw = info.get("software").or_else(|| info.get("software_info")).cloned().unwrap_or(Value::Null);
     let validation = match &q.validation {
         Some(task) => {
             Some((task.clone(), ui.call(&viewer, "com.vmware.cis.tasks", "get", json!({"task": task})).await?))
@@ -472,7 +559,7 @@ async fn draft(
             bases,
             addons,
             component_options(&ui, &viewer).await?,
-            if scope.host { Vec::new() } else { hsp_options(&ui, &viewer).await? },
+            if scope.has_hsp() { hsp_options(&ui, &viewer).await? } else { Vec::new() },
         )
     } else {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new())
@@ -511,7 +598,7 @@ async fn draft(
                         } }
                     p { button type="submit" { "Set add-on" } }
                 }
-                @if !scope.host { form.card method="post" action={ (url) "/hardware-support" } {
+                @if scope.has_hsp() { form.card method="post" action={ (url) "/hardware-support" } {
                     h3 { "Hardware support package" }
                     (csrf_field(&viewer))
                     p { label for="hsp" { "Manager, package and version" }
@@ -559,6 +646,13 @@ async fn draft(
             }
         }
         @if admin {
+            h2 { "Name" }
+            form.card method="post" action={ (url) "/display-name" } {
+                (csrf_field(&viewer))
+                p { label for="display-name" { "Display name" (if scope.kind == Kind::Library { " (the library's images need one)" } else { "" }) }
+                    input #display-name type="text" name="display_name" value=(s(&info, "display_name")) required; }
+                p { button type="submit" { "Set the name" } }
+            }
             h2 { "Commit" }
             form.card method="post" action={ (url) "/commit" } {
                 (csrf_field(&viewer))
@@ -601,6 +695,32 @@ async fn hsp_options(ui: &Ui, viewer: &Viewer) -> Result<Vec<(String, String)>, 
         }
     }
     Ok(out)
+}
+
+#[derive(Deserialize)]
+struct NameOnly {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    display_name: String,
+}
+
+async fn set_display_name(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path((kind, id, draft)): Path<(String, String, String)>,
+    Form(f): Form<NameOnly>,
+) -> Result<Response, UiError> {
+    let scope = Scope::parse(&kind, id)?;
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let name = f.display_name.trim();
+    if name.is_empty() {
+        return Err(UiError::input("Display name: give the image a name."));
+    }
+    let input = json!({(scope.key()): scope.id, "draft": draft, "spec": {"display_name": name}});
+    ui.call(&viewer, &format!("{}.display_name", scope.drafts()), "set", input).await?;
+    Ok(Redirect::to(&scope.draft_url(&draft)).into_response())
 }
 
 #[derive(Deserialize)]
