@@ -61,6 +61,23 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
     b.submit("/ui/depots/offline").await;
     b.wait_text("SUCCEEDED", TASK_WAIT).await;
 
+    // The demo depot gets a second snapshot (the same content plus the hardware support
+    // package, pushed as `esxlcm mirror push` would): what changed, by content and by file.
+    let store_dir = esxlcm_server::api::store_dir(&svc.data_dir);
+    let pushed = hsp_bundle.clone();
+    tokio::task::spawn_blocking(move || {
+        let store = esxlcm_store::Store::open(&store_dir).unwrap();
+        let wait = esxlcm_store::ops::LockWait(Duration::from_secs(30));
+        let options = esxlcm_store::sync::SyncOptions::default();
+        store.push("demo", &pushed, &options, wait, &esxlcm_store::sync::NoProgress).unwrap();
+    })
+    .await
+    .unwrap();
+    b.page(&svc, "/ui/depots/demo", "depot-two-snapshots").await;
+    b.click_and_wait("form[action='/ui/depots/demo/changes'] button").await;
+    let changes = b.checked("depot-changes").await;
+    assert!(changes.contains("component ") && changes.contains("hardware support "), "{changes}");
+
     // Sync now: a task whose page follows it.
     b.click_link("Depots").await;
     b.submit("/ui/depots/sync").await;
@@ -256,7 +273,7 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
         ("/ui/tasks", "tasks"),
         ("/ui/content/base-images", "base-images"),
         ("/ui/content/add-ons", "add-ons"),
-        ("/ui/depots/demo/changes?from=1&to=1", "depot-changes"),
+        ("/ui/depots/demo/changes?from=1&to=1", "depot-no-changes"),
     ] {
         b.page(&svc, path, shot).await;
     }

@@ -505,7 +505,37 @@ struct ChangesQuery {
     to: String,
 }
 
-/// The files two snapshots of one depot differ in: added, removed, or changed content.
+/// What a snapshot holds, one line each: `base image <version>`, `add-on <name> <version>`,
+/// `hardware support <manager> <package> <version>`, `component <name> <version>` (the
+/// snapshot's tree opened as a depot).
+fn content_of(store: &esxlcm_store::Store, snapshot: i64) -> Result<std::collections::BTreeSet<String>, String> {
+    use esxlcm_depot::model::ReleaseKind;
+    let dir = store.materialise(snapshot).map_err(|e| e.to_string())?;
+    let depot = esxlcm_depot::source::Depot::open_path(&dir, &esxlcm_depot::source::OpenOptions::default())
+        .map_err(|e| e.to_string())?;
+    let catalog = esxlcm_depot::catalog::Catalog::from_depots([depot]).map_err(|e| e.to_string())?;
+    let mut out = std::collections::BTreeSet::new();
+    for u in catalog.release_units(ReleaseKind::BaseImage) {
+        out.insert(format!("base image {}", u.version));
+    }
+    for u in catalog.release_units(ReleaseKind::Addon) {
+        out.insert(format!("add-on {} {}", u.name.as_deref().unwrap_or(""), u.version));
+    }
+    for u in catalog.release_units(ReleaseKind::Manifest) {
+        if let Some((manager, package, version)) = &u.hardware_support {
+            out.insert(format!("hardware support {manager} {package} {version}"));
+        }
+    }
+    for c in catalog.components() {
+        if let Some(spec) = &c.bulletin.component {
+            out.insert(format!("component {} {}", spec.name, spec.version));
+        }
+    }
+    Ok(out)
+}
+
+/// What two snapshots of one depot differ in: base images, add-ons and components added
+/// or removed, and the files added, removed, or changed.
 async fn changes(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
@@ -519,16 +549,23 @@ async fn changes(
     let read = tokio::task::spawn_blocking(move || {
         let src = store.source(&n)?;
         let ids: Vec<i64> = store.snapshots(&src)?.iter().map(|s| s.id).collect();
-        Ok::<_, esxlcm_store::StoreError>((ids, store.snapshot_files(from)?, store.snapshot_files(to)?))
+        if !(ids.contains(&from) && ids.contains(&to)) {
+            return Ok(None);
+        }
+        let content = content_of(&store, from).and_then(|a| Ok((a, content_of(&store, to)?)));
+        Ok::<_, esxlcm_store::StoreError>(Some((store.snapshot_files(from)?, store.snapshot_files(to)?, content)))
     })
     .await
     .map_err(|e| UiError::internal(e.to_string()))?;
-    let (ids, a, b) = read.map_err(|e| UiError::NotFound(format!("depot '{name}': {e}")))?;
-    for id in [from, to] {
-        if !ids.contains(&id) {
-            return Err(UiError::NotFound(format!("depot '{name}' has no snapshot {id}")));
-        }
-    }
+    let Some((a, b, content)) = read.map_err(|e| UiError::NotFound(format!("depot '{name}': {e}")))? else {
+        return Err(UiError::NotFound(format!("depot '{name}' has no snapshot {from} or {to}")));
+    };
+    let content_changes: Result<Vec<(String, &'static str)>, String> = content.map(|(old, new)| {
+        let mut out: Vec<(String, &'static str)> = new.difference(&old).map(|c| (c.clone(), "added")).collect();
+        out.extend(old.difference(&new).map(|c| (c.clone(), "removed")));
+        out.sort();
+        out
+    });
     let before: std::collections::BTreeMap<&str, (&esxlcm_store::blob::BlobId, u64)> =
         a.iter().map(|f| (f.path.as_str(), (&f.blob, f.size))).collect();
     let after: std::collections::BTreeMap<&str, (&esxlcm_store::blob::BlobId, u64)> =
@@ -554,6 +591,18 @@ async fn changes(
     let body = html! {
         p { a href={ "/ui/depots/" (enc(&name)) } { "← depot " (name) } }
         p { "From snapshot " strong { (from) } " to snapshot " strong { (to) } ": " (summary) "." }
+        h2 { "Content" }
+        @match &content_changes {
+            Ok(list) if list.is_empty() => { p { "The same base images, add-ons and components." } }
+            Ok(list) => {
+                div.table-wrap { table {
+                    thead { tr { th scope="col" { "Base image, add-on, hardware support or component" } th scope="col" { "Change" } } }
+                    tbody { @for (what, change) in list { tr { td.mono { (what) } td { (change) } } } }
+                } }
+            }
+            Err(e) => { p.muted { "The content could not be compared: " (e) } }
+        }
+        h2 { "Files" }
         (search_with(&path, &[("from", from.to_string()), ("to", to.to_string())], &q.list, "Search changed files"))
         div #results {
             @if paged.total == 0 { p { "The two snapshots hold the same files." } }
