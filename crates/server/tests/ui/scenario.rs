@@ -108,6 +108,11 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
     b.click_and_wait("#results a[href^='/ui/depots/offline-']").await;
     let depot = b.checked("depot").await;
     assert!(depot.contains("published") && depot.contains("Signature findings"), "{depot}");
+    let depot_path = b.path().await;
+    b.select("#policy", "warn").await;
+    b.submit(&format!("{depot_path}/signatures")).await;
+    let warned = b.checked("depot-policy").await;
+    assert!(warned.contains("Signature policy\nwarn") || warned.contains("Signature policy warn"), "{warned}");
     b.click_link("Components in this depot").await;
     b.checked("components").await;
     let links = b.client.find_all(fantoccini::Locator::Css("#results tbody a")).await.unwrap();

@@ -35,6 +35,7 @@ pub fn routes() -> Router<Arc<Ui>> {
         .route("/ui/depots/sync", post(sync_now))
         .route("/ui/depots/{name}", get(detail))
         .route("/ui/depots/{name}/rollback", post(rollback))
+        .route("/ui/depots/{name}/signatures", post(set_signatures))
         .route("/ui/depots/{name}/changes", get(changes))
         .route("/ui/depots/schedule", post(set_schedule))
 }
@@ -73,7 +74,7 @@ pub async fn depot_rows(ui: &Ui) -> Result<(Vec<DepotRow>, Vec<QuarantineRecord>
                 url: esxlcm_net::redact::redact_url_str(&c.url),
                 description: c.description.clone(),
                 enabled: c.enabled,
-                policy: format!("{:?}", c.signatures).to_lowercase(),
+                policy: c.signatures.as_str().to_owned(),
                 schedule: c.schedule.map_or_else(|| "manual".to_owned(), |s| s.to_string()),
                 last_sync: last.map_or_else(
                     || "never".to_owned(),
@@ -431,6 +432,19 @@ async fn detail(viewer: Viewer, State(ui): State<Arc<Ui>>, Path(name): Path<Stri
                 p { button type="submit" { "Compare" } }
             }
         }
+        @if viewer.is_admin() {
+            form.card method="post" action={ "/ui/depots/" (enc(&row.name)) "/signatures" } {
+                h3 { "Signature policy" }
+                (csrf_field(&viewer))
+                p { label for="policy" { "VIBs without a valid signature are" }
+                    select #policy name="policy" {
+                        @for (v, label) in [("require", "refused (require)"), ("warn", "taken with a warning (warn)"), ("off", "not checked (off)")] {
+                            option value=(v) selected[row.policy == v] { (label) }
+                        }
+                    } }
+                p { button type="submit" { "Set the policy" } }
+            }
+        }
         h2 { "Signature findings" }
         @if held.is_empty() { p.ok { "No VIB of this depot is quarantined." } }
         @else {
@@ -451,8 +465,43 @@ struct RollbackForm {
     snapshot: String,
 }
 
+/// A store operation the API has no operation for (`esxlcm mirror` runs it), done for an
+/// administrator and audited as the API's changes are: `action` and `target` name it in
+/// the audit log, `what` says in words what a read-only user may not do.
+async fn store_change(
+    ui: &Ui,
+    viewer: &Viewer,
+    action: &str,
+    target: String,
+    what: &str,
+    op: impl FnOnce(&esxlcm_store::Store) -> Result<(), esxlcm_store::StoreError> + Send + 'static,
+) -> Result<(), UiError> {
+    let result = if viewer.is_admin() {
+        let store = Arc::clone(ui.api.depots.store());
+        tokio::task::spawn_blocking(move || op(&store))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))
+            .and_then(|r| r.map_err(|e| ApiError::invalid_argument(e.to_string())))
+    } else {
+        Err(ApiError::unauthorized(format!("user '{}' is read-only and may not {what}", viewer.caller.user)))
+    };
+    let record = esxlcm_store::audit::AuditRecord {
+        user: Some(viewer.caller.user.clone()),
+        client: viewer.peer.map(|a| a.to_string()),
+        action: action.to_owned(),
+        target: Some(target),
+        result: result.as_ref().map_or_else(|e| e.kind.name().to_owned(), |()| "ok".to_owned()),
+        detail: None,
+    };
+    crate::api::audit::append(&ui.api, record).await;
+    Ok(result?)
+}
+
+/// How long a change from a page waits for the store's lock (a sync may hold it).
+const STORE_WAIT: esxlcm_store::ops::LockWait = esxlcm_store::ops::LockWait(std::time::Duration::from_secs(10));
+
 /// Roll a depot back to one of its snapshots: `Store::rollback`, the operation
-/// `esxlcm mirror rollback` runs (the API has none), for administrators, audited.
+/// `esxlcm mirror rollback` runs.
 async fn rollback(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
@@ -463,30 +512,42 @@ async fn rollback(
     check_csrf(&viewer, &headers, &f.csrf)?;
     let snapshot: i64 =
         f.snapshot.trim().parse().map_err(|_| UiError::input("Snapshot: a snapshot number is needed."))?;
-    let result = if viewer.is_admin() {
-        let store = Arc::clone(ui.api.depots.store());
-        let n = name.clone();
-        tokio::task::spawn_blocking(move || {
-            store.rollback(&n, Some(snapshot), esxlcm_store::ops::LockWait(std::time::Duration::from_secs(10)))
-        })
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))
-        .and_then(|r| r.map_err(|e| ApiError::invalid_argument(e.to_string())))
-        .map(|_| ())
-    } else {
-        Err(ApiError::unauthorized(format!("user '{}' is read-only and may not roll depots back", viewer.caller.user)))
-    };
-    let record = esxlcm_store::audit::AuditRecord {
-        user: Some(viewer.caller.user.clone()),
-        client: viewer.peer.map(|a| a.to_string()),
-        action: "depot.rollback".to_owned(),
-        target: Some(format!("depot={name} snapshot={snapshot}")),
-        result: result.as_ref().map_or_else(|e| e.kind.name().to_owned(), |()| "ok".to_owned()),
-        detail: None,
-    };
-    crate::api::audit::append(&ui.api, record).await;
-    result?;
+    let n = name.clone();
+    let target = format!("depot={name} snapshot={snapshot}");
+    store_change(&ui, &viewer, "depot.rollback", target, "roll depots back", move |store| {
+        store.rollback(&n, Some(snapshot), STORE_WAIT).map(|_| ())
+    })
+    .await?;
     ui.api.depots.invalidate_catalog().await;
+    Ok(Redirect::to(&format!("/ui/depots/{}", enc(&name))).into_response())
+}
+
+#[derive(Deserialize)]
+struct PolicyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    policy: String,
+}
+
+/// A depot's signature policy (require, warn, off), judged at its next sync or push: the
+/// source's configuration, as `esxlcm mirror add --signatures` sets it.
+async fn set_signatures(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(f): Form<PolicyForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let policy: esxlcm_store::signatures::SignaturePolicy =
+        f.policy.parse().map_err(|_| UiError::input("Signature policy: pick require, warn or off."))?;
+    let n = name.clone();
+    let target = format!("depot={name} signatures={policy}");
+    store_change(&ui, &viewer, "depot.signatures", target, "change signature policies", move |store| {
+        store.configure_source(&n, STORE_WAIT, |c| c.signatures = policy).map(|_| ())
+    })
+    .await?;
     Ok(Redirect::to(&format!("/ui/depots/{}", enc(&name))).into_response())
 }
 
