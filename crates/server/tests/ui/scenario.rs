@@ -99,7 +99,7 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
     b.fill("#sched-minute", "30").await;
     b.submit("/ui/depots/schedule").await;
     let depots = b.checked("depots-scheduled").await;
-    assert!(depots.contains("synced on schedule"), "{depots}");
+    assert!(depots.contains("synced on schedule, every day at 03:30 UTC"), "{depots}");
 
     // Its component and version, by following links.
     b.click_link("Depots").await;

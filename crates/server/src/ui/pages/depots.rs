@@ -123,13 +123,30 @@ async fn list(viewer: Viewer, State(ui): State<Arc<Ui>>, Query(q): Query<ListQue
         @if !quarantined.is_empty() {
             p.error { (quarantined.len()) " files are quarantined: see each depot's page." }
         }
+        @if viewer.is_admin() { (add_forms(&viewer)) }
         h2 { "Sync schedule" }
         p { "Online depots: " @if schedule.get("enabled").and_then(serde_json::Value::as_bool).unwrap_or(false) {
-                "synced on schedule " code { (schedule.get("schedule").map(ToString::to_string).unwrap_or_default()) }
+                "synced on schedule, " (schedule_text(schedule.get("schedule").unwrap_or(&serde_json::Value::Null)))
             } @else { "no automatic sync" } "." }
-        @if viewer.is_admin() { (schedule_form(&viewer, &schedule)) (add_forms(&viewer)) }
+        @if viewer.is_admin() { (schedule_form(&viewer, &schedule)) }
     };
     Ok(layout::ok(layout::page(&viewer, "Depots", "/ui/depots", body)))
+}
+
+/// A sync schedule in words: "every day at 03:30 UTC".
+fn schedule_text(s: &serde_json::Value) -> String {
+    let num = |f: &str| s.get(f).and_then(serde_json::Value::as_i64).unwrap_or(0);
+    let at = format!("{:02}:{:02} UTC", num("hour"), num("minute"));
+    match s.get("type").and_then(serde_json::Value::as_str).unwrap_or("") {
+        "HOURLY" => format!("every hour at minute {}", num("minute")),
+        "DAILY" => format!("every day at {at}"),
+        "WEEKLY" => {
+            let day = s.get("day_of_week").and_then(serde_json::Value::as_str).unwrap_or("").to_lowercase();
+            format!("every {day} at {at}")
+        }
+        "MONTHLY_BY_DAY" => format!("every month on day {} at {at}", num("day_of_month")),
+        other => other.to_owned(),
+    }
 }
 
 const DAYS: [&str; 7] = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"];
