@@ -2,7 +2,7 @@
 //! ([`depot_http`]), a mirror store's published snapshots ([`store_http`]) and the
 //! vLCM-compatible API ([`api`]: sessions, tasks, depots, depot content, cluster images
 //! with drafts, validation, commits, compliance scans and export; docs/API.md has the
-//! coverage per operation).
+//! coverage per operation), and the web UI over it ([`ui`], under `/ui/`).
 
 pub mod api;
 pub mod depot_http;
@@ -11,3 +11,4 @@ mod refused_body;
 pub mod service;
 pub mod store_http;
 pub mod store_index;
+pub mod ui;

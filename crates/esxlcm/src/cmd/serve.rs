@@ -193,6 +193,7 @@ fn print_service_banner(data_dir: &Path, server: &esxlcm_server::api::ApiServer,
         writeln!(out, "listening on every interface: give clients and hosts this machine's address")?;
     }
     writeln!(out, "the esxlcm service, data in {}", data_dir.display())?;
+    writeln!(out, "  web UI: https://{host}/ui/")?;
     writeln!(out, "  API (vSphere Automation esx/settings): https://{host}/api  (vAPI JSON-RPC: POST /api)")?;
     writeln!(out, "  log in as ESXLCM_ADMIN_USER with ESXLCM_ADMIN_PASSWORD (read on the first start)")?;
     writeln!(

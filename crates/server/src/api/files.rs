@@ -25,8 +25,26 @@ pub(super) async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    match upload_bundle(&state, rest::credentials(&headers), peer, body.into_data_stream()).await {
+        Ok(id) => (StatusCode::CREATED, axum::Json(id)).into_response(),
+        Err(e) => rest::error_response(&e),
+    }
+}
+
+/// Store `body` as an upload for `Offline.CreateSpec.file_id` (administrators only) and
+/// record it in the audit log: the API's door and the web UI's upload form both come here.
+pub async fn upload_bundle<S, E>(
+    state: &Arc<ApiState>,
+    creds: dispatch::Credentials,
+    peer: Option<std::net::IpAddr>,
+    body: S,
+) -> Result<String, ApiError>
+where
+    S: futures_util::Stream<Item = Result<axum::body::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
     let mut who = None;
-    let result = store_upload(&state, &headers, body, &mut who).await;
+    let result = store_upload(state, creds, body, &mut who).await;
     let record = esxlcm_store::audit::AuditRecord {
         user: who,
         client: peer.map(|a| a.to_string()),
@@ -35,11 +53,8 @@ pub(super) async fn upload(
         result: result.as_ref().map_or_else(|e| e.kind.name().to_owned(), |_| "ok".to_owned()),
         detail: None,
     };
-    audit::append(&state, record).await;
-    match result {
-        Ok(id) => (StatusCode::CREATED, axum::Json(id)).into_response(),
-        Err(e) => rest::error_response(&e),
-    }
+    audit::append(state, record).await;
+    result
 }
 
 /// `GET /api/esxlcm/exports/<id>/<file>`: an exported image (the `export` operations
@@ -49,7 +64,18 @@ pub(super) async fn download(
     UrlPath((export, file)): UrlPath<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    match open_export(&state, &export, &file, &headers).await {
+    export_response(&state, rest::credentials(&headers), &export, &file).await
+}
+
+/// An exported image as a download, for any authenticated user (the API's URL and the web
+/// UI's both answer with this).
+pub async fn export_response(
+    state: &Arc<ApiState>,
+    creds: dispatch::Credentials,
+    export: &str,
+    file: &str,
+) -> Response {
+    match open_export(state, export, file, creds).await {
         Ok((f, len)) => {
             let content_type = if file.ends_with(".json") {
                 "application/json"
@@ -90,9 +116,9 @@ async fn open_export(
     state: &Arc<ApiState>,
     export: &str,
     file: &str,
-    headers: &HeaderMap,
+    creds: dispatch::Credentials,
 ) -> Result<(tokio::fs::File, u64), ApiError> {
-    authenticate(state, rest::credentials(headers)).await?;
+    authenticate(state, creds).await?;
     // Only names we write: nothing outside the exports directory can be reached.
     if !services::depots::is_upload_id(export) || !services::software::export::EXPORT_FILES.contains(&file) {
         return Err(ApiError::not_found("export", &format!("{export}/{file}")));
@@ -104,14 +130,17 @@ async fn open_export(
     Ok((f, len))
 }
 
-async fn store_upload(
+async fn store_upload<S, E>(
     state: &Arc<ApiState>,
-    headers: &HeaderMap,
-    body: Body,
+    creds: dispatch::Credentials,
+    mut stream: S,
     who: &mut Option<String>,
-) -> Result<String, ApiError> {
-    let mut stream = body.into_data_stream();
-    let caller = authenticate(state, rest::credentials(headers)).await;
+) -> Result<String, ApiError>
+where
+    S: futures_util::Stream<Item = Result<axum::body::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let caller = authenticate(state, creds).await;
     *who = caller.as_ref().ok().map(|c| c.user.clone());
     let allowed = match caller {
         Ok(caller) if caller.role == Role::Admin => Ok(caller),

@@ -22,7 +22,7 @@ pub mod audit;
 pub mod datavalue;
 pub mod dispatch;
 pub mod errors;
-mod files;
+pub mod files;
 pub mod handler;
 pub mod jsonrpc;
 pub mod outcome;

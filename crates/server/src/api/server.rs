@@ -72,10 +72,12 @@ impl ApiServer {
             Some(addr) => Some(serve_hosts(addr, depots.clone(), stop.subscribe())?),
             None => None,
         };
+        let ui = crate::ui::router(Arc::clone(&state)).map_err(|e| ServeError::Ui(e.to_string()))?;
         let app = security_headers(
             router(state)
                 .nest(DEPOTS_PREFIX, depots)
-                .route("/", get(|| async { axum::response::Redirect::to("/api") })),
+                .merge(ui)
+                .route("/", get(|| async { axum::response::Redirect::to("/ui/") })),
         );
         let limits = crate::depot_http::Limits { max_connections: API_MAX_CONNECTIONS, ..Default::default() };
         let grace = async move { grace_of(&mut stopped).await };

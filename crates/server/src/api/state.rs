@@ -47,6 +47,8 @@ pub enum ServeError {
     Store(#[from] esxlcm_store::StoreError),
     #[error("trusted roots: {0}")]
     TrustedRoots(String),
+    #[error("the web UI: {0}")]
+    Ui(String),
     #[error("{0} is in use by another esxlcm server")]
     Locked(PathBuf),
     #[error("listening on {addr}: {source}")]

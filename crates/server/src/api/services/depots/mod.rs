@@ -343,6 +343,18 @@ impl DepotStore {
         Ok(catalog)
     }
 
+    /// The catalog and, by depot index, the source each of its depots was read from
+    /// (empty when it was rebuilt meanwhile: ask again).
+    pub async fn catalog_named(&self) -> Result<(Arc<Catalog>, Vec<String>), ApiError> {
+        let catalog = self.catalog().await?;
+        let cached = self.catalog.lock().await;
+        let names = match cached.as_ref() {
+            Some((key, c)) if Arc::ptr_eq(c, &catalog) => key.iter().map(|(name, _)| name.clone()).collect(),
+            _ => Vec::new(),
+        };
+        Ok((catalog, names))
+    }
+
     /// Read the published snapshots again at the next [`Self::catalog`] call (after a change
     /// made through the API, which must show at once).
     pub(crate) async fn invalidate_catalog(&self) {
