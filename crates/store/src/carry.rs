@@ -36,6 +36,7 @@ use crate::error::StoreError;
 use crate::meta::FileEntry;
 use crate::source::{PayloadPolicy, SourceConfig, SourceKind};
 use crate::store::Store;
+use crate::sync::{NoProgress, Progress, SyncEvent};
 
 pub const MANIFEST: &str = "esxlcm-export.json";
 pub const SUMS: &str = "SHA256SUMS";
@@ -169,6 +170,17 @@ pub fn parse_size(text: &str) -> Option<u64> {
 /// Write the store's snapshots (newer than `since`) and the blobs they need to `dir`,
 /// which must be missing or empty. Takes no lock itself: callers hold [`Store::lock`].
 pub fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<ExportReport, StoreError> {
+    export_with(store, dir, options, &NoProgress)
+}
+
+/// [`export`], telling `progress` the payload bytes to copy (`Planned`) and each read
+/// (`Bytes`).
+pub fn export_with(
+    store: &Store,
+    dir: &Path,
+    options: &ExportOptions,
+    progress: &dyn Progress,
+) -> Result<ExportReport, StoreError> {
     let chunk_size = if options.chunk_size == 0 { DEFAULT_CHUNK_SIZE } else { options.chunk_size };
     let mut sources = store.meta.sources()?;
     if !options.sources.is_empty() {
@@ -246,6 +258,7 @@ pub fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<Expo
         .collect();
 
     prepare_dir(dir)?;
+    progress.event(&SyncEvent::Planned { files: blobs.len(), bytes: blobs.iter().map(|b| b.size).sum() });
     let mut writer = ChunkWriter::new(dir, chunk_size);
     let mut buf = vec![0u8; COPY_BUF];
     for b in &blobs {
@@ -264,6 +277,7 @@ pub fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<Expo
             hasher.update(data);
             writer.write(data)?;
             n_total += n as u64;
+            progress.event(&SyncEvent::Bytes(n as u64));
         }
         // A blob that rotted in the store must not travel: the far side could not repair it.
         let actual = hex::encode(hasher.finalize());
@@ -460,6 +474,17 @@ pub fn import(
     dir: &Path,
     verify: Option<&crate::carry_sign::PackageVerifier>,
 ) -> Result<ImportReport, StoreError> {
+    import_with(store, dir, verify, &NoProgress)
+}
+
+/// [`import`], telling `progress` the chunk bytes to read (`Planned`) and each read
+/// (`Bytes`).
+pub fn import_with(
+    store: &Store,
+    dir: &Path,
+    verify: Option<&crate::carry_sign::PackageVerifier>,
+    progress: &dyn Progress,
+) -> Result<ImportReport, StoreError> {
     if let Some(v) = verify {
         crate::carry_sign::verify(dir, v)?;
     }
@@ -563,6 +588,10 @@ pub fn import(
     }
 
     // Stream the needed chunks; a blob is stored once every chunk it touches has matched.
+    let needed_chunks =
+        manifest.chunks.iter().enumerate().filter(|(c, _)| chunk_needed.get(*c).copied().unwrap_or(false));
+    let (files, bytes) = needed_chunks.fold((0, 0), |(n, b), (_, c)| (n + 1, b + c.size));
+    progress.event(&SyncEvent::Planned { files, bytes });
     let staging = store.staging_dir();
     let mut blob_index = 0usize;
     let mut blob_offset = 0u64; // stream offset where blob `blob_index` starts
@@ -600,6 +629,7 @@ pub fn import(
             };
             let mut data = buf.get(..n).unwrap_or_default();
             hasher.update(data);
+            progress.event(&SyncEvent::Bytes(n as u64));
             // Hand the bytes to the blobs they belong to.
             while !data.is_empty() {
                 let size = manifest.blobs.get(blob_index).map_or(0, |b| b.size);
