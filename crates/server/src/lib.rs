@@ -4,9 +4,11 @@
 //! with drafts, validation, commits, compliance scans and export; docs/API.md has the
 //! coverage per operation).
 
+pub mod access_log;
 pub mod api;
 pub mod depot_http;
 pub mod https;
+pub mod metrics;
 pub mod service;
 pub mod store_http;
 pub mod store_index;

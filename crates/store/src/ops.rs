@@ -430,6 +430,18 @@ impl Store {
         self.meta.last_run(source.id)
     }
 
+    /// Every recorded sync run (CLI, scheduler, API) summed by source and outcome.
+    pub fn run_stats(&self) -> Result<Vec<crate::meta::RunStats>, StoreError> {
+        self.meta.run_stats()
+    }
+
+    /// The payloads stored: how many blobs, and their bytes (one `stat` each).
+    pub fn blob_usage(&self) -> Result<(u64, u64), StoreError> {
+        let ids = self.blobs.list()?;
+        let bytes = ids.iter().map(|id| self.blobs.size(id).unwrap_or(0)).sum();
+        Ok((ids.len() as u64, bytes))
+    }
+
     /// Where a stored payload is on disk, when the blob store is local (hard links and
     /// `sendfile` need it).
     pub fn blob_path(&self, id: &BlobId) -> Option<PathBuf> {
