@@ -332,6 +332,12 @@ fn metrics_count_requests_bytes_logins_and_syncs_and_the_access_log_names_them()
         let r = svc.client.get(format!("{}{probe}", svc.api)).send().unwrap();
         assert_eq!(r.status(), 200, "{probe}");
     }
+    // The REST dialect's contract, without a session.
+    let doc: Value =
+        serde_json::from_str(&svc.client.get(format!("{}/api/openapi.json", svc.api)).send().unwrap().text().unwrap())
+            .unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    assert!(doc["paths"]["/esx/settings/depots/offline"]["post"].is_object(), "{}", doc["paths"]);
     let scrape = || {
         let r = svc.client.get(format!("{}/metrics", svc.api)).send().unwrap();
         assert_eq!(r.status(), 200);

@@ -9,6 +9,7 @@ pub mod api;
 pub mod depot_http;
 pub mod https;
 pub mod metrics;
+pub mod openapi;
 pub mod service;
 pub mod store_http;
 pub mod store_index;

@@ -76,7 +76,8 @@ impl ApiServer {
             router(state)
                 .nest(DEPOTS_PREFIX, depots)
                 .route("/", get(|| async { axum::response::Redirect::to("/api") }))
-                .merge(crate::metrics::routes("", Some(store_dir(&config.data_dir)))?),
+                .merge(crate::metrics::routes("", Some(store_dir(&config.data_dir)))?)
+                .route("/api/openapi.json", get(crate::openapi::serve)),
         )
         .layer(crate::access_log::layer(crate::access_log::Mount::Service));
         let limits = crate::depot_http::Limits { max_connections: API_MAX_CONNECTIONS, ..Default::default() };
