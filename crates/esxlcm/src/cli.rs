@@ -9,6 +9,7 @@ use clap::{ArgAction, Parser, Subcommand};
 use crate::cmd::audit::AuditArgs;
 use crate::cmd::check::CheckArgs;
 use crate::cmd::common::NetworkArgs;
+use crate::cmd::completions::{CompletionsArgs, ManArgs};
 use crate::cmd::export::ExportArgs;
 use crate::cmd::generate::GenerateArgs;
 use crate::cmd::image::{ComplianceArgs, ResolveArgs};
@@ -18,6 +19,7 @@ use crate::cmd::inspect::InspectArgs;
 use crate::cmd::mirror::MirrorArgs;
 use crate::cmd::serve::ServeArgs;
 use crate::cmd::users::UsersArgs;
+use crate::output::{ColorWhen, LogFormat};
 
 const ABOUT: &str = "Open ESXi lifecycle tooling: depots, images, mirrors and a vLCM-compatible API";
 
@@ -62,7 +64,12 @@ Exit status:
   1  the command ran, and found problems in the content (a malformed depot, conflicts)
   2  usage errors, missing files, I/O or network errors
 
-Logging goes to stderr: -v (info), -vv (debug), -vvv (trace), or RUST_LOG=<filter>.";
+Logging goes to stderr: -v (info), -vv (debug), -vvv (trace), or RUST_LOG=<filter>;
+--log-format json for one JSON object per line. Colour follows --color (auto: on a terminal
+unless NO_COLOR is set). Progress bars show on a terminal only; -q and --no-progress hide them.
+
+Shell completions and man pages: `esxlcm completions bash|zsh|fish|powershell|elvish`,
+`esxlcm man --out DIR`.";
 
 #[derive(Debug, Parser)]
 #[command(name = "esxlcm", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
@@ -75,9 +82,21 @@ pub struct Cli {
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// Only errors on stderr
+    /// Only errors on stderr (no progress bars)
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Colour in logs on stderr: auto (on a terminal, unless NO_COLOR is set), always, never
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto, global = true)]
+    pub color: ColorWhen,
+
+    /// Log lines on stderr as text or as JSON objects (one per line)
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// No progress bars (they are drawn only when stderr is a terminal)
+    #[arg(long, global = true)]
+    pub no_progress: bool,
 
     #[command(flatten)]
     pub network: NetworkArgs,
@@ -99,6 +118,10 @@ pub enum Command {
     Users(UsersArgs),
     /// Show the service's audit log: logins and every call that changed state
     Audit(AuditArgs),
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish
+    Completions(CompletionsArgs),
+    /// Write man pages: esxlcm.1 and one page per subcommand into a directory, or esxlcm.1 to stdout
+    Man(ManArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,10 +3,10 @@
 //! Errors are rendered here, at the edge: the message and its causes, one per line, and
 //! an exit code of 0 (success), 1 (findings in the content) or 2 (usage, I/O, network).
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, Parser as _};
 use tracing_subscriber::EnvFilter;
 
 mod cli;
@@ -20,7 +20,9 @@ use cmd::{Context, Status, exit};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli);
+    let ui = output::Ui::detect(cli.color, cli.no_progress, cli.quiet);
+    output::set_ui(ui);
+    init_logging(&cli, ui);
     let ctx = Context::new(cli.network.to_options());
     let result = match &cli.command {
         Command::Depot(DepotCommand::Inspect(args)) => cmd::inspect::run(args, &ctx),
@@ -35,6 +37,8 @@ fn main() -> ExitCode {
         Command::Mirror(args) => cmd::mirror::run(args, &cli.network),
         Command::Users(args) => cmd::users::run(args),
         Command::Audit(args) => cmd::audit::run(args),
+        Command::Completions(args) => cmd::completions::completions(args, Cli::command()),
+        Command::Man(args) => cmd::completions::man(args, Cli::command()),
     };
     match result {
         Ok(Status::Success) => ExitCode::from(exit::OK),
@@ -50,9 +54,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr. `RUST_LOG` wins; otherwise `-v`/`-q` pick the level. The server
-/// logs its requests at info, so `serve` starts there.
-fn init_logging(cli: &Cli) {
+/// Logs go to stderr, as text (coloured per [`output::Ui`]) or JSON lines. `RUST_LOG` wins;
+/// otherwise `-v`/`-q` pick the level. The server logs its requests at info, so `serve`
+/// starts there.
+fn init_logging(cli: &Cli, ui: output::Ui) {
     let default = match (cli.quiet, cli.verbose, &cli.command) {
         (true, _, _) => "error",
         (false, 0, Command::Serve(_)) => "info",
@@ -64,10 +69,10 @@ fn init_logging(cli: &Cli) {
     // The TLS verifier logs its own failures at error level; esxlcm reports them with a hint.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{default},rustls_platform_verifier=off")));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        output::LogFormat::Text => builder.with_ansi(ui.color).with_target(false).init(),
+        // Targets stay in JSON: collectors filter on them.
+        output::LogFormat::Json => builder.json().with_ansi(false).with_current_span(false).init(),
+    }
 }

@@ -2,7 +2,90 @@
 //! (stdout, locked once), so output is never interleaved and errors such as a closed
 //! pipe are returned, not panicked on. Tables are plain aligned text.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal as _, Write};
+use std::sync::OnceLock;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How this run talks to a person on stderr: progress bars and colours, decided once in
+/// `main` from `--color`, `NO_COLOR`, `--no-progress`, `-q` and whether stderr is a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ui {
+    /// Draw progress bars on stderr.
+    pub progress: bool,
+    /// Colour (ANSI escapes) in logs on stderr.
+    pub color: bool,
+}
+
+/// `--color`: when stderr gets colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless NO_COLOR is set (to anything but the empty string)
+    Auto,
+    /// Always, NO_COLOR or not
+    Always,
+    /// Never
+    Never,
+}
+
+/// `--log-format`: how log lines on stderr are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event
+    Text,
+    /// One JSON object per line (timestamp, level, fields, message), for log collectors
+    Json,
+}
+
+impl Ui {
+    /// The settings for this process: `stderr_is_terminal` and `no_color_env` (the value
+    /// of `NO_COLOR`) are passed in so the rule can be tested.
+    pub fn decide(
+        color: ColorWhen,
+        no_progress: bool,
+        quiet: bool,
+        stderr_is_terminal: bool,
+        no_color_env: Option<&std::ffi::OsStr>,
+    ) -> Ui {
+        let no_color = no_color_env.is_some_and(|v| !v.is_empty());
+        let color = match color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => stderr_is_terminal && !no_color,
+        };
+        Ui { progress: stderr_is_terminal && !no_progress && !quiet, color }
+    }
+
+    /// [`Ui::decide`] for this process's stderr and environment.
+    pub fn detect(color: ColorWhen, no_progress: bool, quiet: bool) -> Ui {
+        Ui::decide(color, no_progress, quiet, io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref())
+    }
+}
+
+static UI: OnceLock<Ui> = OnceLock::new();
+
+/// Set once by `main`, before any command runs.
+pub fn set_ui(ui: Ui) {
+    let _ = UI.set(ui);
+}
+
+/// The settings `main` chose (no bars, no colour if it chose none).
+pub fn ui() -> Ui {
+    UI.get().copied().unwrap_or_default()
+}
+
+/// A progress bar of bytes on stderr, hidden unless [`Ui::progress`]:
+/// `label [=====>    ] 1.2 MiB/3.4 MiB 5 MiB/s eta 1s`.
+pub fn bytes_bar(label: &str, total: Option<u64>) -> ProgressBar {
+    let target = if ui().progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let bar = ProgressBar::with_draw_target(total, target);
+    let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(label.to_owned());
+    bar
+}
 
 /// The command's output writer: stdout, locked and buffered.
 pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
@@ -114,6 +197,20 @@ mod tests {
         t.write(&mut out, "  ").unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text, "  NAME         VERSION  NOTE\n  a            1.0      x\n  longer-name  2\n");
+    }
+
+    #[test]
+    fn colour_and_progress_follow_flags_terminal_and_no_color() {
+        use std::ffi::OsStr;
+        let d = Ui::decide;
+        assert_eq!(d(ColorWhen::Auto, false, false, true, None), Ui { progress: true, color: true });
+        assert_eq!(d(ColorWhen::Auto, false, false, false, None), Ui { progress: false, color: false });
+        assert!(!d(ColorWhen::Auto, false, false, true, Some(OsStr::new("1"))).color, "NO_COLOR");
+        assert!(d(ColorWhen::Auto, false, false, true, Some(OsStr::new(""))).color, "empty NO_COLOR is unset");
+        assert!(d(ColorWhen::Always, false, false, false, Some(OsStr::new("1"))).color);
+        assert!(!d(ColorWhen::Never, false, false, true, None).color);
+        assert!(!d(ColorWhen::Auto, true, false, true, None).progress, "--no-progress");
+        assert!(!d(ColorWhen::Auto, false, true, true, None).progress, "-q");
     }
 
     #[test]

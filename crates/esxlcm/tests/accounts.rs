@@ -104,7 +104,10 @@ fn users_from_the_cli_log_in_and_every_change_is_audited() {
     let r = run(&["users", "role", "root", "read-only", "--data-dir", d], "");
     assert!(r.code == 2 && r.stderr.contains("last administrator"), "{}", r.stderr);
     let list: Value = serde_json::from_str(&ok(&["users", "list", "--json", "--data-dir", d], "")).unwrap();
-    assert_eq!(list, json!([{"name": "root", "role": "admin"}, {"name": "viewer", "role": "read_only"}]));
+    assert_eq!(
+        list,
+        json!({"schema": "esxlcm.users.list/1", "users": [{"name": "root", "role": "admin"}, {"name": "viewer", "role": "read_only"}]})
+    );
     let config = std::fs::read_to_string(data.join("config.json")).unwrap();
     assert!(!config.contains(ROOT_PW) && !config.contains(VIEWER_PW));
 
@@ -145,7 +148,9 @@ fn users_from_the_cli_log_in_and_every_change_is_audited() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // The audit log, read beside the running server.
-    let rows: Vec<Value> = serde_json::from_str(&ok(&["audit", "--data-dir", d, "--json"], "")).unwrap();
+    let audit: Value = serde_json::from_str(&ok(&["audit", "--data-dir", d, "--json"], "")).unwrap();
+    assert_eq!(audit["schema"], "esxlcm.audit/1");
+    let rows = audit["records"].as_array().unwrap().clone();
     let has = |user: &str, action: &str, result: &str| {
         rows.iter().find(|r| r["user"] == user && r["action"] == action && r["result"] == result)
     };

@@ -200,7 +200,7 @@ fn inspect_filters() {
 
     let r = run(&["depot", "inspect", ghetto.to_str().unwrap_or_default(), "--min-acceptance", "gold"]);
     assert_eq!(r.code, 2, "a bad level is a usage error");
-    assert!(r.stderr.contains("unknown acceptance level"), "{}", r.stderr);
+    assert!(r.stderr.contains("invalid value 'gold'") && r.stderr.contains("partner"), "{}", r.stderr);
 }
 
 #[test]

@@ -106,7 +106,7 @@ impl Fixture {
 fn build_writes_every_output_and_inspect_reads_the_iso() {
     let f = Fixture::new();
     let (iso, zip, json) = (f.path("out.iso"), f.path("out.zip"), f.path("out.json"));
-    let r = f.build(&["--iso", Fixture::s(&iso), "--bundle", Fixture::s(&zip), "--json", Fixture::s(&json)], &[]);
+    let r = f.build(&["--iso", Fixture::s(&iso), "--bundle", Fixture::s(&zip), "--spec-out", Fixture::s(&json)], &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("wrote software spec"), "{}", r.stdout);
     assert!(r.stdout.contains("wrote offline bundle"), "{}", r.stdout);
@@ -162,7 +162,11 @@ fn build_refuses_what_it_cannot_build() {
     // No output asked for: a usage error that names the options.
     let r = f.build(&[], &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("--iso") && r.stderr.contains("--bundle") && r.stderr.contains("--json"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--iso") && r.stderr.contains("--bundle") && r.stderr.contains("--spec-out"),
+        "{}",
+        r.stderr
+    );
 
     // An image with errors: exit 1, the error text, nothing written.
     let bad = f.path("bad.json");
@@ -189,7 +193,7 @@ fn build_refuses_what_it_cannot_build() {
     assert_eq!(std::fs::read(&iso).unwrap(), b"keep");
 
     // A bad --timestamp is a usage error.
-    let r = f.build(&["--json", Fixture::s(&f.path("x.json")), "--timestamp", "yesterday"], &[]);
+    let r = f.build(&["--spec-out", Fixture::s(&f.path("x.json")), "--timestamp", "yesterday"], &[]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("neither Unix seconds nor an ISO-8601 date"), "{}", r.stderr);
 

@@ -9,6 +9,7 @@ mod mirror_support;
 mod accounts;
 mod architecture;
 mod cli;
+mod cli_ux;
 mod hostile;
 mod image_build;
 mod mirror_carry;

@@ -11,7 +11,7 @@ use serde_json::Value;
 /// The snapshots view `name`'s published build was made from, from `mirror view list --json`.
 fn view_snapshots(store: &str, name: &str) -> Value {
     let listed = json(&ok(&["mirror", "--store", store, "view", "list", "--json"]));
-    let view = listed.as_array().unwrap().iter().find(|v| v["name"] == name).unwrap().clone();
+    let view = listed["views"].as_array().unwrap().iter().find(|v| v["name"] == name).unwrap().clone();
     view["build"]["snapshots"].clone()
 }
 

@@ -120,8 +120,9 @@ fn snapshots_and_views_are_served_at_stable_urls_and_mirror_byte_for_byte() {
     assert_eq!(status["views"][1]["build"], 2);
 
     let listed = json(&ok(&["mirror", "--store", sa, "view", "list", "--json"]));
-    assert_eq!(listed[1]["name"], "branch");
-    assert_eq!(listed[1]["kind"], "image");
+    assert_eq!(listed["schema"], "esxlcm.mirror.view-list/1");
+    assert_eq!(listed["views"][1]["name"], "branch");
+    assert_eq!(listed["views"][1]["kind"], "image");
     ok(&["mirror", "--store", sa, "view", "remove", "all"]);
     assert_eq!(get("views/all/index.xml").status(), 404);
 }

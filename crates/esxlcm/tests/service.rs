@@ -307,3 +307,127 @@ fn kill_9_during_an_api_sync_and_during_draft_commits_loses_nothing() {
     let verified = verify_json(&store);
     assert_eq!(verified["clean"], true, "{verified}");
 }
+
+/// The value of the first `/metrics` sample named `name` whose labels include every one of
+/// `labels` (`key="value"`); `None` when there is none.
+fn sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    metrics.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+        (metric == name && labels.iter().all(|l| rest.contains(l))).then(|| value.parse().ok()).flatten()
+    })
+}
+
+#[test]
+fn metrics_count_requests_bytes_logins_and_syncs_and_the_access_log_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("svc");
+    let svc = Service::start(&data);
+    let store = store_of(&data);
+    let upstream_dir = dir.path().join("upstream");
+    generate(2, &upstream_dir);
+
+    // Probes answer anyone; /metrics answers this machine.
+    for probe in ["/healthz", "/readyz"] {
+        let r = svc.client.get(format!("{}{probe}", svc.api)).send().unwrap();
+        assert_eq!(r.status(), 200, "{probe}");
+    }
+    // The REST dialect's contract, without a session.
+    let doc: Value =
+        serde_json::from_str(&svc.client.get(format!("{}/api/openapi.json", svc.api)).send().unwrap().text().unwrap())
+            .unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    assert!(doc["paths"]["/esx/settings/depots/offline"]["post"].is_object(), "{}", doc["paths"]);
+    let scrape = || {
+        let r = svc.client.get(format!("{}/metrics", svc.api)).send().unwrap();
+        assert_eq!(r.status(), 200);
+        let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+        let text = r.text().unwrap();
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        text
+    };
+    let before = scrape();
+    let counter = |text: &str, name: &str, labels: &[&str]| sample(text, name, labels).unwrap_or(0.0);
+
+    // A sync from another process (what a timer's `mirror sync --due` does), then hosts
+    // read the depot and a login fails.
+    let s = store.to_str().unwrap();
+    ok(&["mirror", "--store", s, "add", "up", &format!("file://{}/", upstream_dir.display())]);
+    ok(&["mirror", "--store", s, "sync", "up"]);
+    let index = reqwest::blocking::get(format!("http://{}/depots/up/index.xml", svc.hosts)).unwrap();
+    assert_eq!(index.status(), 200);
+    let index_len = index.bytes().unwrap().len() as f64;
+    let missing = reqwest::blocking::get(format!("http://{}/depots/made-up-name/index.xml", svc.hosts)).unwrap();
+    assert_eq!(missing.status(), 404);
+    let refused =
+        svc.client.post(format!("{}/api/session", svc.api)).basic_auth(ADMIN.0, Some("wrong")).send().unwrap();
+    assert_eq!(refused.status(), 401);
+    let (status, _) = svc.call(Method::GET, "/api/esx/settings/depots/offline", None);
+    assert_eq!(status, 200);
+
+    let after = scrape();
+    let moved = |name: &str, labels: &[&str]| counter(&after, name, labels) - counter(&before, name, labels);
+    assert!(moved("esxlcm_http_requests_total", &["listener=\"hosts\"", "code=\"200\""]) >= 1.0, "{after}");
+    assert!(moved("esxlcm_depot_requests_total", &["source=\"up\"", "code=\"200\""]) >= 1.0, "{after}");
+    assert!(moved("esxlcm_depot_sent_bytes_total", &["source=\"up\""]) >= index_len, "{after}");
+    // A made-up name is not a series of its own.
+    assert!(!after.contains("made-up-name"), "{after}");
+    assert!(moved("esxlcm_depot_requests_total", &["source=\"-\"", "code=\"404\""]) >= 1.0, "{after}");
+    assert!(moved("esxlcm_login_failures_total", &[]) >= 1.0, "{after}");
+    assert!(moved("esxlcm_api_request_duration_seconds_count", &["dialect=\"rest\""]) >= 2.0, "{after}");
+    assert_eq!(counter(&after, "esxlcm_sync_runs_total", &["source=\"up\"", "outcome=\"published\""]), 1.0, "{after}");
+    assert_eq!(
+        counter(&after, "esxlcm_sync_duration_seconds_count", &["source=\"up\"", "outcome=\"published\""]),
+        1.0,
+        "{after}"
+    );
+    assert!(counter(&after, "esxlcm_sync_duration_seconds_bucket", &["source=\"up\"", "le=\"+Inf\""]) >= 1.0);
+    assert_eq!(counter(&after, "esxlcm_store_up", &[]), 1.0, "{after}");
+    assert!(counter(&after, "esxlcm_store_payload_bytes", &[]) > 0.0, "{after}");
+    assert!(counter(&after, "esxlcm_sources", &[]) >= 1.0, "{after}");
+    assert!(after.contains("esxlcm_quarantined_payloads") && after.contains("esxlcm_api_tasks"), "{after}");
+
+    // One access-log line per request: method, path, status, bytes, and the user of a login.
+    drop(svc);
+    let log = std::fs::read_to_string(data.with_extension("log")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("/depots/up/index.xml") && l.contains("200"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains("GET") && line.contains(&format!("{index_len}B")), "{line}");
+    assert!(log.lines().any(|l| l.contains("POST /api/session 201") && l.contains("user=admin")), "{log}");
+    assert!(log.lines().any(|l| l.contains("POST /api/session 401") && l.contains("user=-")), "{log}");
+}
+
+#[test]
+fn light_modes_answer_probes_and_metrics_under_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream_dir = dir.path().join("up");
+    generate(2, &upstream_dir);
+    let store = dir.path().join("store");
+    let s = store.to_str().unwrap();
+    ok(&["mirror", "--store", s, "add", "up", &format!("file://{}/", upstream_dir.display())]);
+    ok(&["mirror", "--store", s, "sync"]);
+    let served = crate::mirror_support::serve_store(&store);
+    let get = |path: &str| reqwest::blocking::get(format!("{}{path}", served.base.trim_end_matches('/'))).unwrap();
+    assert_eq!(get("/up/index.xml").status(), 200);
+    assert_eq!(get("/-/healthz").status(), 200);
+    assert_eq!(get("/-/readyz").status(), 200);
+    let metrics = get("/-/metrics").text().unwrap();
+    assert!(
+        sample(&metrics, "esxlcm_depot_requests_total", &["source=\"up\"", "code=\"200\""]) >= Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(sample(&metrics, "esxlcm_sync_runs_total", &["source=\"up\"", "outcome=\"published\""]), Some(1.0));
+
+    let dir_served = upstream(&upstream_dir);
+    let get = |path: &str| reqwest::blocking::get(format!("{}{path}", dir_served.base.trim_end_matches('/'))).unwrap();
+    assert_eq!(get("/index.xml").status(), 200);
+    assert_eq!(get("/-/healthz").status(), 200);
+    let metrics = get("/-/metrics").text().unwrap();
+    assert!(
+        sample(&metrics, "esxlcm_depot_requests_total", &["source=\"dir\"", "code=\"200\""]) >= Some(1.0),
+        "{metrics}"
+    );
+}

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -124,7 +124,6 @@ pub fn router_with_layout(dir: &Path, layout: Option<Layout>) -> Router {
         .fallback_service(files)
         .layer(middleware::from_fn(move |req, next| small_file(Arc::clone(&base), Arc::clone(&cache), req, next)))
         .layer(middleware::from_fn(depot_content_types))
-        .layer(middleware::from_fn(log_request))
 }
 
 /// Files up to this size are read whole when opened (one blocking task per request).
@@ -827,22 +826,6 @@ async fn depot_content_types(req: Request, next: Next) -> Response {
         && (status == StatusCode::OK || status == StatusCode::PARTIAL_CONTENT || status == StatusCode::NOT_MODIFIED)
     {
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-    }
-    response
-}
-
-async fn log_request(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = shorten(req.uri().path(), 256).into_owned();
-    let range = req.headers().contains_key(header::RANGE);
-    let started = Instant::now();
-    let response = next.run(req).await;
-    let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_millis();
-    if response.status().is_client_error() || response.status().is_server_error() {
-        tracing::warn!(%method, %path, status, range, elapsed_ms, "request");
-    } else {
-        tracing::info!(%method, %path, status, range, elapsed_ms, "request");
     }
     response
 }

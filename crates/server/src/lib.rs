@@ -4,9 +4,12 @@
 //! with drafts, validation, commits, compliance scans and export; docs/API.md has the
 //! coverage per operation), and the web UI over it ([`ui`], under `/ui/`).
 
+pub mod access_log;
 pub mod api;
 pub mod depot_http;
 pub mod https;
+pub mod metrics;
+pub mod openapi;
 mod refused_body;
 pub mod service;
 pub mod store_http;

@@ -78,7 +78,10 @@ pub async fn serve_dir(
 ) -> Result<(), ServiceError> {
     let listener = bind(listen)?;
     announce(&bound(&listener, https.as_ref())?);
-    serve_app(listener, depot_http::router(dir), https).await
+    let app = depot_http::router(dir)
+        .merge(crate::metrics::routes("/-", None)?)
+        .layer(crate::access_log::layer(crate::access_log::Mount::Dir));
+    serve_app(listener, app, https).await
 }
 
 /// What a store server publishes, for its banner.
@@ -121,7 +124,9 @@ pub async fn serve_store(
         views,
         push_max_size: push.as_ref().map(|p| p.max_size),
     };
-    let app = store_index::router(dir, push)?;
+    let app = store_index::router(dir, push)?
+        .merge(crate::metrics::routes("/-", Some(dir.to_path_buf()))?)
+        .layer(crate::access_log::layer(crate::access_log::Mount::Store));
     let listener = bind(listen)?;
     announce(&bound(&listener, https.as_ref())?, &banner);
     let served = serve_app(listener, app, https).await;

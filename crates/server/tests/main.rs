@@ -25,3 +25,4 @@ mod api_tasks;
 mod api_trust;
 mod bundle_hostile;
 mod depot_hostile;
+mod openapi;

@@ -36,6 +36,7 @@ use crate::error::StoreError;
 use crate::meta::FileEntry;
 use crate::source::{PayloadPolicy, SourceConfig, SourceKind};
 use crate::store::Store;
+use crate::sync::{Progress, SyncEvent};
 
 pub const MANIFEST: &str = "esxlcm-export.json";
 pub const SUMS: &str = "SHA256SUMS";
@@ -167,8 +168,14 @@ pub fn parse_size(text: &str) -> Option<u64> {
 // ---- export -------------------------------------------------------------------------
 
 /// Write the store's snapshots (newer than `since`) and the blobs they need to `dir`,
-/// which must be missing or empty. Takes no lock itself: callers hold [`Store::lock`].
-pub(crate) fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Result<ExportReport, StoreError> {
+/// which must be missing or empty, telling `progress` the payload bytes to copy
+/// (`Planned`) and each read (`Bytes`). Takes no lock itself: callers hold [`Store::lock`].
+pub(crate) fn export(
+    store: &Store,
+    dir: &Path,
+    options: &ExportOptions,
+    progress: &dyn Progress,
+) -> Result<ExportReport, StoreError> {
     let chunk_size = if options.chunk_size == 0 { DEFAULT_CHUNK_SIZE } else { options.chunk_size };
     let mut sources = store.meta.sources()?;
     if !options.sources.is_empty() {
@@ -246,6 +253,7 @@ pub(crate) fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Resu
         .collect();
 
     prepare_dir(dir)?;
+    progress.event(&SyncEvent::Planned { files: blobs.len(), bytes: blobs.iter().map(|b| b.size).sum() });
     let mut writer = ChunkWriter::new(dir, chunk_size);
     let mut buf = vec![0u8; COPY_BUF];
     for b in &blobs {
@@ -264,6 +272,7 @@ pub(crate) fn export(store: &Store, dir: &Path, options: &ExportOptions) -> Resu
             hasher.update(data);
             writer.write(data)?;
             n_total += n as u64;
+            progress.event(&SyncEvent::Bytes(n as u64));
         }
         // A blob that rotted in the store must not travel: the far side could not repair it.
         let actual = hex::encode(hasher.finalize());
@@ -454,11 +463,13 @@ struct Pending {
 
 /// Import the export in `dir` into `store`, first checking its signature when `verify`
 /// is given (nothing is written for an unsigned, foreign or changed package). Takes no
-/// lock itself: callers hold [`Store::lock`] (and run [`Store::reconcile`] first).
+/// lock itself: callers hold [`Store::lock`] (and run [`Store::reconcile`] first). Tells
+/// `progress` the chunk bytes to read (`Planned`) and each read (`Bytes`).
 pub(crate) fn import(
     store: &Store,
     dir: &Path,
     verify: Option<&crate::carry_sign::PackageVerifier>,
+    progress: &dyn Progress,
 ) -> Result<ImportReport, StoreError> {
     if let Some(v) = verify {
         crate::carry_sign::verify(dir, v)?;
@@ -563,6 +574,10 @@ pub(crate) fn import(
     }
 
     // Stream the needed chunks; a blob is stored once every chunk it touches has matched.
+    let needed_chunks =
+        manifest.chunks.iter().enumerate().filter(|(c, _)| chunk_needed.get(*c).copied().unwrap_or(false));
+    let (files, bytes) = needed_chunks.fold((0, 0), |(n, b), (_, c)| (n + 1, b + c.size));
+    progress.event(&SyncEvent::Planned { files, bytes });
     let staging = store.staging_dir();
     let mut blob_index = 0usize;
     let mut blob_offset = 0u64; // stream offset where blob `blob_index` starts
@@ -600,6 +615,7 @@ pub(crate) fn import(
             };
             let mut data = buf.get(..n).unwrap_or_default();
             hasher.update(data);
+            progress.event(&SyncEvent::Bytes(n as u64));
             // Hand the bytes to the blobs they belong to.
             while !data.is_empty() {
                 let size = manifest.blobs.get(blob_index).map_or(0, |b| b.size);
@@ -768,6 +784,7 @@ pub fn listed_files(dir: &Path) -> Result<Vec<String>, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::NoProgress;
 
     #[test]
     fn sizes() {
@@ -807,15 +824,15 @@ mod tests {
         }
         let out = dir.path().join("carry");
         let options = ExportOptions { chunk_size: 3, ..Default::default() };
-        let r = export(&a, &out, &options).unwrap();
+        let r = export(&a, &out, &options, &NoProgress).unwrap();
         assert_eq!((r.blobs, r.upto), (4, Some(ids[1])), "two index docs, the empty file, the shared VIB");
         assert_eq!(r.chunks, usize::try_from(r.bytes.div_ceil(3)).unwrap());
         let manifest = fs::read_to_string(out.join(MANIFEST)).unwrap();
         assert!(!manifest.contains("u:p") && !manifest.contains(":p@"), "no credentials travel");
-        assert!(export(&a, &out, &options).is_err(), "an export never lands on top of another");
+        assert!(export(&a, &out, &options, &NoProgress).is_err(), "an export never lands on top of another");
 
         let b = Store::open(&dir.path().join("b")).unwrap();
-        let got = import(&b, &out, None).unwrap();
+        let got = import(&b, &out, None, &NoProgress).unwrap();
         assert_eq!((got.blobs_written, got.snapshots_created.len(), got.published.len()), (4, 2, 2));
         for name in ["one", "two"] {
             let view = |s: &Store| {
@@ -832,11 +849,16 @@ mod tests {
             assert_eq!(view(&a), view(&b), "{name}");
             assert!(!b.meta.source(name).unwrap().config.enabled);
         }
-        let again = import(&b, &out, None).unwrap();
+        let again = import(&b, &out, None, &NoProgress).unwrap();
         assert_eq!((again.blobs_written, again.snapshots_existing, again.published.len()), (0, 2, 0));
         assert!(crate::verify::verify(&b).unwrap().is_clean());
         assert!(matches!(
-            export(&a, &dir.path().join("none"), &ExportOptions { since: Some(ids[1]), ..Default::default() }),
+            export(
+                &a,
+                &dir.path().join("none"),
+                &ExportOptions { since: Some(ids[1]), ..Default::default() },
+                &NoProgress
+            ),
             Err(StoreError::Carry { .. })
         ));
     }
@@ -863,12 +885,12 @@ mod tests {
         let out = dir.path().join("carry");
         let options =
             ExportOptions { chunk_size: 5, sign: Some(PackageKey::load(&keys.secret).unwrap()), ..Default::default() };
-        export(&a, &out, &options).unwrap();
+        export(&a, &out, &options, &NoProgress).unwrap();
         assert!(out.join(crate::carry_sign::SIGNATURE).is_file());
 
         let b = Store::open(&dir.path().join("b")).unwrap();
         let refused = |dir: &Path, key: &Path| {
-            let e = import(&b, dir, Some(&PackageVerifier::load(key).unwrap())).unwrap_err().to_string();
+            let e = import(&b, dir, Some(&PackageVerifier::load(key).unwrap()), &NoProgress).unwrap_err().to_string();
             assert!(b.meta.sources().unwrap().is_empty(), "nothing imported: {e}");
             e
         };
@@ -894,7 +916,7 @@ mod tests {
         fs::remove_file(tampered.join(crate::carry_sign::SIGNATURE)).unwrap();
         assert!(refused(&tampered, &keys.public).contains("not signed"));
 
-        let got = import(&b, &out, Some(&PackageVerifier::load(&keys.public).unwrap())).unwrap();
+        let got = import(&b, &out, Some(&PackageVerifier::load(&keys.public).unwrap()), &NoProgress).unwrap();
         assert_eq!((got.blobs_written, got.published.len()), (2, 1));
     }
 

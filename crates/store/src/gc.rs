@@ -27,6 +27,23 @@ pub(crate) fn collect(store: &Store) -> Result<GcReport, StoreError> {
 
 /// [`collect`] as if it were `now` (Unix seconds): quarantine retention counts from it.
 pub(crate) fn collect_at(store: &Store, now: i64) -> Result<GcReport, StoreError> {
+    run(store, now, Mode::Delete)
+}
+
+/// What [`collect`] would delete and free, deleting nothing (`mirror gc --dry-run`).
+pub(crate) fn plan(store: &Store) -> Result<GcReport, StoreError> {
+    run(store, crate::meta::now(), Mode::Plan)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Delete,
+    Plan,
+}
+
+/// One walk for both modes, so the plan counts exactly what a collection deletes.
+fn run(store: &Store, now: i64, mode: Mode) -> Result<GcReport, StoreError> {
+    let delete = mode == Mode::Delete;
     let mut referenced = store.meta.referenced_blobs()?;
     // Named views' builds keep theirs after the snapshots that brought them are gone.
     referenced.extend(crate::view::referenced_blobs(store.root())?);
@@ -37,8 +54,10 @@ pub(crate) fn collect_at(store: &Store, now: i64) -> Result<GcReport, StoreError
             continue;
         }
         let size = store.blobs.size(&id).unwrap_or(0);
-        store.blobs.delete(&id)?;
-        tracing::debug!(blob = %id, size, "deleted unreferenced blob");
+        if delete {
+            store.blobs.delete(&id)?;
+            tracing::debug!(blob = %id, size, "deleted unreferenced blob");
+        }
         report.blobs_deleted += 1;
         report.bytes_freed += size;
     }
@@ -47,12 +66,19 @@ pub(crate) fn collect_at(store: &Store, now: i64) -> Result<GcReport, StoreError
         let path = entry.map_err(|e| StoreError::io(&staging, e))?.path();
         if path.is_file() {
             report.bytes_freed += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+            if delete {
+                std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+            }
             report.partial_removed += usize::from(path.extension().is_some_and(|e| e == "part"));
         }
     }
-    store.meta.forget_quarantined_before(now - QUARANTINE_RETENTION_DAYS * 86_400)?;
-    let named: std::collections::HashSet<String> = store.meta.quarantined()?.into_iter().map(|q| q.file).collect();
+    let cutoff = now - QUARANTINE_RETENTION_DAYS * 86_400;
+    // The records within retention name the quarantined files kept; the rest go.
+    let named: std::collections::HashSet<String> =
+        store.meta.quarantined()?.into_iter().filter(|q| q.at >= cutoff).map(|q| q.file).collect();
+    if delete {
+        store.meta.forget_quarantined_before(cutoff)?;
+    }
     let quarantine = store.quarantine_dir();
     for entry in std::fs::read_dir(&quarantine).map_err(|e| StoreError::io(&quarantine, e))? {
         let entry = entry.map_err(|e| StoreError::io(&quarantine, e))?;
@@ -60,7 +86,9 @@ pub(crate) fn collect_at(store: &Store, now: i64) -> Result<GcReport, StoreError
         if !named.contains(&file) {
             let path = entry.path();
             report.bytes_freed += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+            if delete {
+                std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+            }
             report.quarantine_removed += 1;
         }
     }
@@ -85,7 +113,11 @@ mod tests {
         let s1 = store.meta.create_snapshot(source.id, &[FileEntry { path: "a".into(), blob: old.clone(), size: 3 }]);
         let s1 = s1.unwrap();
         store.meta.create_snapshot(source.id, &[FileEntry { path: "a".into(), blob: kept.clone(), size: 4 }]).unwrap();
+        let planned = plan(&store).unwrap();
+        assert!(store.blobs.contains(&orphan).unwrap(), "a plan deletes nothing");
+        assert!(store.staging_dir().join("x.part").exists(), "a plan deletes nothing");
         let r = collect(&store).unwrap();
+        assert_eq!(planned, r, "the plan counts what the collection deletes");
         assert_eq!((r.blobs_kept, r.blobs_deleted, r.bytes_freed, r.partial_removed), (2, 1, 13, 1));
         assert!(!store.blobs.contains(&orphan).unwrap());
         store.delete_snapshot(&s1).unwrap();

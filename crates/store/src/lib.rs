@@ -96,7 +96,7 @@ pub mod internals {
         dir: &Path,
         options: &carry::ExportOptions,
     ) -> Result<carry::ExportReport, StoreError> {
-        carry::export(store, dir, options)
+        carry::export(store, dir, options, &sync::NoProgress)
     }
 
     pub fn fetch_missing(

@@ -86,6 +86,22 @@ pub struct RemotePayload {
     pub url: Option<String>,
 }
 
+/// Sync runs of one source with one outcome, summed for `/metrics`: how many, their total
+/// duration, and how many took at most each bound of [`RUN_DURATION_BOUNDS`] (cumulative).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStats {
+    pub source: String,
+    /// `published`, `unchanged`, `rejected`, `failed`.
+    pub outcome: String,
+    pub count: u64,
+    pub seconds: u64,
+    /// Runs that took at most `RUN_DURATION_BOUNDS[i]` seconds.
+    pub at_most: Vec<u64>,
+}
+
+/// The duration bounds (seconds) of [`RunStats::at_most`]: a second to four hours.
+pub const RUN_DURATION_BOUNDS: [i64; 8] = [1, 5, 30, 60, 300, 900, 3600, 14400];
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncRun {
     pub source_id: i64,
@@ -137,6 +153,8 @@ pub trait MetaStore: Send + Sync {
     fn forget_quarantined_before(&self, at: i64) -> Result<Vec<String>, StoreError>;
     fn record_run(&self, run: &SyncRun) -> Result<(), StoreError>;
     fn last_run(&self, source_id: i64) -> Result<Option<SyncRun>, StoreError>;
+    /// Every recorded sync run, summed by source and outcome.
+    fn run_stats(&self) -> Result<Vec<RunStats>, StoreError>;
 
     /// Problems the database finds in itself (empty when healthy).
     fn integrity_check(&self) -> Result<Vec<String>, StoreError>;
@@ -762,6 +780,36 @@ impl MetaStore for SqliteMeta {
             )
             .map_err(StoreError::db("recording a sync run"))?;
         Ok(())
+    }
+
+    fn run_stats(&self) -> Result<Vec<RunStats>, StoreError> {
+        let buckets: Vec<String> = RUN_DURATION_BOUNDS
+            .iter()
+            .map(|b| format!("SUM(CASE WHEN r.finished_at - r.started_at <= {b} THEN 1 ELSE 0 END)"))
+            .collect();
+        let sql = format!(
+            "SELECT s.name, r.outcome, COUNT(*), SUM(MAX(r.finished_at - r.started_at, 0)), {}
+             FROM sync_runs r JOIN sources s ON s.id = r.source_id
+             GROUP BY s.name, r.outcome ORDER BY s.name, r.outcome",
+            buckets.join(", ")
+        );
+        let reader = self.reader();
+        let mut stmt = reader.prepare(&sql).map_err(StoreError::db("summing sync runs"))?;
+        stmt.query_map([], |r| {
+            let mut at_most = Vec::with_capacity(RUN_DURATION_BOUNDS.len());
+            for i in 0..RUN_DURATION_BOUNDS.len() {
+                at_most.push(to_u64(r.get(4 + i)?));
+            }
+            Ok(RunStats {
+                source: r.get(0)?,
+                outcome: r.get(1)?,
+                count: to_u64(r.get(2)?),
+                seconds: to_u64(r.get(3)?),
+                at_most,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(StoreError::db("summing sync runs"))
     }
 
     fn last_run(&self, source_id: i64) -> Result<Option<SyncRun>, StoreError> {

@@ -72,6 +72,30 @@ pub struct RolledBack {
     pub views: Vec<ViewRefresh>,
 }
 
+/// What [`Store::plan_rollback`] found: what a rollback would publish, nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackPlan {
+    pub source: String,
+    /// The snapshot published now (none: nothing is).
+    pub from: Option<i64>,
+    /// The snapshot a rollback would publish.
+    pub to: i64,
+    /// Named views that include the source and would be rebuilt.
+    pub views: Vec<String>,
+}
+
+/// What [`Store::plan_remove`] found: what removing a source would drop, nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovePlan {
+    pub source: String,
+    /// The published snapshot that would stop being served (none: nothing is).
+    pub published: Option<i64>,
+    /// Every snapshot of the source, oldest first, that would be forgotten.
+    pub snapshots: Vec<i64>,
+    /// Named views that include the source (they keep their last build).
+    pub views: Vec<String>,
+}
+
 /// What [`Store::import`] did.
 #[derive(Debug)]
 pub struct Imported {
@@ -204,9 +228,10 @@ impl Store {
         dir: &Path,
         verify: Option<&crate::carry_sign::PackageVerifier>,
         wait: LockWait,
+        progress: &dyn Progress,
     ) -> Result<Imported, StoreError> {
         let _lock = self.begin(wait)?;
-        let report = carry::import(self, dir, verify)?;
+        let report = carry::import(self, dir, verify, progress)?;
         let mut published: Vec<String> = report.published.iter().map(|(s, _)| s.clone()).collect();
         published.dedup();
         let views = view::refresh_for_sources(self, &published).map_err(view_store_error)?;
@@ -214,9 +239,15 @@ impl Store {
     }
 
     /// Export snapshots for an air gap (`mirror export`).
-    pub fn export(&self, dir: &Path, options: &ExportOptions, wait: LockWait) -> Result<ExportReport, StoreError> {
+    pub fn export(
+        &self,
+        dir: &Path,
+        options: &ExportOptions,
+        wait: LockWait,
+        progress: &dyn Progress,
+    ) -> Result<ExportReport, StoreError> {
         let _lock = self.begin(wait)?;
-        carry::export(self, dir, options)
+        carry::export(self, dir, options, progress)
     }
 
     /// Delete unreferenced blobs and stale partial downloads.
@@ -225,10 +256,48 @@ impl Store {
         gc::collect(self)
     }
 
+    /// What [`Store::gc`] would delete and free, changing nothing (`mirror gc --dry-run`).
+    /// Under the lock (so no sync is half-way), without the crash repair `gc` starts with.
+    pub fn plan_gc(&self, wait: LockWait) -> Result<GcReport, StoreError> {
+        let _lock = self.lock_waiting(wait)?;
+        gc::plan(self)
+    }
+
+    /// What [`Store::rollback`] would publish, changing nothing (`mirror rollback --dry-run`).
+    pub fn plan_rollback(&self, name: &str, to: Option<i64>, wait: LockWait) -> Result<RollbackPlan, StoreError> {
+        let _lock = self.lock_waiting(wait)?;
+        let (_, from, to) = self.rollback_target(name, to)?;
+        Ok(RollbackPlan { source: name.to_owned(), from, to, views: self.views_of(name)? })
+    }
+
+    /// What [`Store::remove_source`] would drop, changing nothing (`mirror remove --dry-run`).
+    pub fn plan_remove(&self, name: &str, wait: LockWait) -> Result<RemovePlan, StoreError> {
+        let _lock = self.lock_waiting(wait)?;
+        let source = self.meta.source(name)?;
+        let mut snapshots: Vec<i64> = self.meta.snapshots(source.id)?.iter().map(|s| s.id).collect();
+        snapshots.sort_unstable();
+        Ok(RemovePlan {
+            source: name.to_owned(),
+            published: self.meta.published(source.id)?,
+            snapshots,
+            views: self.views_of(name)?,
+        })
+    }
+
+    /// The named views that include `source`.
+    fn views_of(&self, source: &str) -> Result<Vec<String>, StoreError> {
+        let records = view::list(self.root()).map_err(view_store_error)?;
+        Ok(records
+            .into_iter()
+            .filter(|r| r.definition.sources.iter().any(|s| s == source))
+            .map(|r| r.definition.name)
+            .collect())
+    }
+
     /// Check every published byte against its name, and the database against itself.
-    pub fn verify(&self, wait: LockWait) -> Result<VerifyReport, StoreError> {
+    pub fn verify(&self, wait: LockWait, progress: &dyn Progress) -> Result<VerifyReport, StoreError> {
         let _lock = self.begin(wait)?;
-        verify::verify(self)
+        verify::verify_with(self, progress)
     }
 
     /// Add a source (its configuration validated first).
@@ -359,6 +428,18 @@ impl Store {
     /// A source's latest sync or push, if any.
     pub fn last_run(&self, source: &Source) -> Result<Option<SyncRun>, StoreError> {
         self.meta.last_run(source.id)
+    }
+
+    /// Every recorded sync run (CLI, scheduler, API) summed by source and outcome.
+    pub fn run_stats(&self) -> Result<Vec<crate::meta::RunStats>, StoreError> {
+        self.meta.run_stats()
+    }
+
+    /// The payloads stored: how many blobs, and their bytes (one `stat` each).
+    pub fn blob_usage(&self) -> Result<(u64, u64), StoreError> {
+        let ids = self.blobs.list()?;
+        let bytes = ids.iter().map(|id| self.blobs.size(id).unwrap_or(0)).sum();
+        Ok((ids.len() as u64, bytes))
     }
 
     /// Where a stored payload is on disk, when the blob store is local (hard links and

@@ -329,6 +329,18 @@ impl Store {
     /// Republish an earlier snapshot: `to`, or the newest one older than the published one.
     /// Takes no lock: [`Store::rollback`] is the operation.
     pub(crate) fn republish(&self, name: &str, to: Option<i64>) -> Result<(Option<i64>, i64), StoreError> {
+        let (source, current, target) = self.rollback_target(name, to)?;
+        self.publish(&source, target)?;
+        Ok((current, target))
+    }
+
+    /// The source, its published snapshot and the one a rollback to `to` (default: the
+    /// newest older than the published one) would publish; changes nothing.
+    pub(crate) fn rollback_target(
+        &self,
+        name: &str,
+        to: Option<i64>,
+    ) -> Result<(Source, Option<i64>, i64), StoreError> {
         let source = self.meta.source(name)?;
         let current = self.meta.published(source.id)?;
         let snaps = self.meta.snapshots(source.id)?;
@@ -345,8 +357,7 @@ impl Store {
                 },
             });
         };
-        self.publish(&source, target)?;
-        Ok((current, target))
+        Ok((source, current, target))
     }
 
     /// Remove a source: its published link, views and database rows (blobs at the next gc).

@@ -36,14 +36,25 @@ impl VerifyReport {
 }
 
 pub fn verify(store: &Store) -> Result<VerifyReport, StoreError> {
+    verify_with(store, &crate::sync::NoProgress)
+}
+
+/// [`verify`], telling `progress` the blob bytes to hash (`Planned`) and each blob hashed
+/// (`Bytes`).
+pub fn verify_with(store: &Store, progress: &dyn crate::sync::Progress) -> Result<VerifyReport, StoreError> {
+    use crate::sync::SyncEvent;
     let mut report = VerifyReport::default();
     report.problems.extend(store.meta.integrity_check()?.into_iter().map(|p| format!("database: {p}")));
     let present = store.blobs.list()?;
+    let sizes: Vec<u64> = present.iter().map(|id| store.blobs.size(id).unwrap_or(0)).collect();
+    progress.event(&SyncEvent::Planned { files: present.len(), bytes: sizes.iter().sum() });
     let mut corrupt = HashSet::new();
-    for id in &present {
+    for (id, size) in present.iter().zip(&sizes) {
         report.blobs_checked += 1;
         let Some(path) = store.blobs.local_path(id) else { continue };
-        match hash_file(&path) {
+        let hashed = hash_file(&path);
+        progress.event(&SyncEvent::Bytes(*size));
+        match hashed {
             Ok((actual, _)) if &actual == id => {}
             Ok((actual, _)) => {
                 report.problems.push(format!("blob {id} is corrupt: its content hashes to {actual}"));

@@ -34,7 +34,7 @@ fn exported_by_a_lenient_store(dir: &Path, bundle: &Path) -> PathBuf {
     a.add_source(&source, LockWait::NONE).unwrap();
     assert_eq!(push(&a, "oem", bundle).report.outcome, Outcome::Published);
     let out = dir.join("carry");
-    a.export(&out, &esxlcm_store::carry::ExportOptions::default(), LockWait::NONE).unwrap();
+    a.export(&out, &esxlcm_store::carry::ExportOptions::default(), LockWait::NONE, &NoProgress).unwrap();
     out
 }
 
@@ -98,7 +98,7 @@ fn an_import_is_judged_by_the_receiving_store_and_refused_whole() {
     let out = exported_by_a_lenient_store(dir.path(), &bundle);
     // … the receiving store (policy require, the default) refuses them, recording nothing.
     let b = Store::open(&dir.path().join("b")).unwrap();
-    let e = b.import(&out, None, LockWait::NONE).unwrap_err().to_string();
+    let e = b.import(&out, None, LockWait::NONE, &NoProgress).unwrap_err().to_string();
     assert!(e.contains("refused by the signature policy") && e.contains("signature-missing"), "{e}");
     assert!(
         b.sources().unwrap().is_empty()
@@ -246,7 +246,7 @@ fn an_import_of_vibs_signed_by_an_untrusted_key_is_refused_whole_until_its_root_
 
     // … the receiving store (policy require, no anchor for that key) refuses the package whole.
     let b = Store::open(&dir.path().join("b")).unwrap();
-    let e = b.import(&out, None, LockWait::NONE).unwrap_err().to_string();
+    let e = b.import(&out, None, LockWait::NONE, &NoProgress).unwrap_err().to_string();
     assert!(e.contains("refused by the signature policy") && e.contains("signature-untrusted"), "{e}");
     assert!(e.contains("CN=Test Signer, O=esxlcm tests"), "names the signer: {e}");
     assert!(vib_ids(&config).iter().any(|id| e.contains(id.as_str())), "names a VIB: {e}");
@@ -255,7 +255,7 @@ fn an_import_of_vibs_signed_by_an_untrusted_key_is_refused_whole_until_its_root_
 
     // The positive control: the same package, the root trusted by the receiving store.
     trust(&b, "oem-root", &root_pem);
-    let imported = b.import(&out, None, LockWait::NONE).unwrap();
+    let imported = b.import(&out, None, LockWait::NONE, &NoProgress).unwrap();
     assert!(imported.report.published.iter().any(|(s, _)| s == "oem"), "{:?}", imported.report.published);
     let source = b.source("oem").unwrap();
     assert!(b.published_snapshot(&source).unwrap().is_some());

@@ -25,7 +25,8 @@ pub struct AuditArgs {
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub limit: usize,
 
-    /// JSON: [{"id", "time", "user", "client", "action", "target"?, "result", "detail"?}]
+    /// Write one JSON object (schema esxlcm.audit/1: {"schema", "records": [{"id", "time",
+    /// "user", "client", "action", "target"?, "result", "detail"?}]}) instead of text
     #[arg(long)]
     pub json: bool,
 }
@@ -45,7 +46,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Status> {
         .with_context(|| format!("reading the audit log of {}", args.data_dir.display()))?;
     let mut out = output::stdout();
     if args.json {
-        output::write_json(&mut out, &rows)?;
+        output::write_json(&mut out, &serde_json::json!({ "schema": "esxlcm.audit/1", "records": rows }))?;
     } else if rows.is_empty() {
         writeln!(out, "no audit records")?;
     } else {

@@ -3,7 +3,7 @@
 //! arguments, reports progress, redacts URL secrets and renders the report (text, or JSON
 //! `esxlcm.check/1`, documented in `docs/check.md`).
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use clap::Args;
 use esxlcm_depot::check::{self, CheckOptions, CheckProgress, CheckRun, Finding};
 use esxlcm_depot::vib::TrustStore;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 
 use super::{Context, Status};
 use crate::fetch::redact_url_str;
@@ -80,9 +80,10 @@ pub fn run(args: &CheckArgs, ctx: &Context) -> anyhow::Result<Status> {
         .map_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get), usize::from);
     let options = CheckOptions { verify_payloads: !args.no_payloads, trust, jobs, ..CheckOptions::default() };
     let open = ctx.open_options()?;
-    // A bar on a terminal; log lines (shown with -v) when stderr is a file or a pipe.
+    // A bar on a terminal; log lines (shown with -v) when stderr is a file or a pipe, or
+    // bars are off (-q, --no-progress).
     let progress: Box<dyn CheckProgress> =
-        if std::io::stderr().is_terminal() { Box::new(BarProgress::new()) } else { Box::new(LogProgress::default()) };
+        if output::ui().progress { Box::new(BarProgress::new()) } else { Box::new(LogProgress::default()) };
     let mut run = check::check_sources(&args.sources, &open, &options, progress.as_ref())?;
     drop(progress);
     redact(&mut run);
@@ -144,12 +145,7 @@ struct BarProgress {
 
 impl BarProgress {
     fn new() -> Self {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-        bar.set_style(style);
-        Self { bar }
+        Self { bar: output::bytes_bar("", None) }
     }
 }
 

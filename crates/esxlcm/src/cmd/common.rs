@@ -7,7 +7,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Args;
+use clap::builder::{EnumValueParser, TypedValueParser as _};
+use clap::{Args, ValueEnum};
+use esxlcm_depot::model::AcceptanceLevel;
 use esxlcm_depot::source::{Depot, OpenOptions};
 use esxlcm_net::{ClientConfig, HttpClient};
 
@@ -122,4 +124,34 @@ impl NetworkArgs {
             ..Default::default()
         }
     }
+}
+
+/// An acceptance level on the command line (`--min-acceptance`): the four levels, with the
+/// descriptor spellings as aliases, listed by `--help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LevelArg {
+    #[value(alias = "vmwarecertified", alias = "vmware_certified")]
+    Certified,
+    #[value(alias = "vmwareaccepted", alias = "vmware_accepted")]
+    Accepted,
+    #[value(alias = "partnersupported", alias = "partner_supported")]
+    Partner,
+    #[value(alias = "communitysupported", alias = "community_supported")]
+    Community,
+}
+
+impl From<LevelArg> for AcceptanceLevel {
+    fn from(l: LevelArg) -> Self {
+        match l {
+            LevelArg::Certified => AcceptanceLevel::Certified,
+            LevelArg::Accepted => AcceptanceLevel::Accepted,
+            LevelArg::Partner => AcceptanceLevel::Partner,
+            LevelArg::Community => AcceptanceLevel::Community,
+        }
+    }
+}
+
+/// The parser of `--min-acceptance`: the choices of [`LevelArg`], as an [`AcceptanceLevel`].
+pub fn level_parser() -> impl clap::builder::TypedValueParser<Value = AcceptanceLevel> {
+    EnumValueParser::<LevelArg>::new().map(AcceptanceLevel::from)
 }

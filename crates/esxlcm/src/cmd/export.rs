@@ -1,14 +1,16 @@
 //! `esxlcm depot export SOURCE… --out OUT`: write all or part of one or more depots as
 //! one offline bundle or online depot tree (the ROBO and mirror use case).
 
-use std::io::Write as _;
+use std::io::{Read, Write as _};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
 use esxlcm_depot::catalog::Catalog;
+use esxlcm_depot::model::Vib;
 use esxlcm_depot::selection::Selection;
-use esxlcm_depot::write::{write_bundle, write_tree};
+use esxlcm_depot::write::{VibSource, WriteError, write_bundle, write_tree};
+use indicatif::ProgressBar;
 
 use super::{ContentError, Context, Status};
 use crate::output::{self, count, human_size};
@@ -61,6 +63,36 @@ pub struct ExportArgs {
     /// Replace OUT if it exists (atomically)
     #[arg(long)]
     pub overwrite: bool,
+
+    /// Write one JSON object (schema esxlcm.depot-export/1) instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The catalog as a [`VibSource`] that moves a progress bar by the bytes read of each VIB.
+struct Counted<'a> {
+    inner: &'a dyn VibSource,
+    bar: &'a ProgressBar,
+}
+
+impl VibSource for Counted<'_> {
+    fn open_vib(&self, vib: &Vib) -> Result<Box<dyn Read + '_>, WriteError> {
+        let reader = self.inner.open_vib(vib)?;
+        Ok(Box::new(CountingReader { reader, bar: self.bar }))
+    }
+}
+
+struct CountingReader<'a, R> {
+    reader: R,
+    bar: &'a ProgressBar,
+}
+
+impl<R: Read> Read for CountingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.reader.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
 }
 
 pub fn run(args: &ExportArgs, ctx: &Context) -> anyhow::Result<Status> {
@@ -114,13 +146,34 @@ pub fn run(args: &ExportArgs, ctx: &Context) -> anyhow::Result<Status> {
         .into());
     }
     let bundle = args.out.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    // The bar's total is what the metadata declares; VIBs without a declared size add none.
+    let declared: u64 = content.vibs.iter().filter_map(|v| v.location.as_ref()).map(|l| l.packed_size).sum();
+    let bar = output::bytes_bar("exporting VIBs", Some(declared));
+    let source = Counted { inner: &catalog, bar: &bar };
     let written = if bundle {
-        write_bundle(&content, &catalog, &args.out, args.overwrite)
+        write_bundle(&content, &source, &args.out, args.overwrite)
     } else {
-        write_tree(&content, &catalog, &args.out, args.overwrite)
+        write_tree(&content, &source, &args.out, args.overwrite)
     }
-    .with_context(|| format!("cannot write {}", args.out.display()))?;
+    .with_context(|| format!("cannot write {}", args.out.display()));
+    bar.finish_and_clear();
+    let written = written?;
     let mut out = output::stdout();
+    if args.json {
+        output::write_json(
+            &mut out,
+            &serde_json::json!({
+                "schema": "esxlcm.depot-export/1",
+                "out": args.out.display().to_string(),
+                "kind": if bundle { "bundle" } else { "tree" },
+                "bulletins": content.bulletins.len(),
+                "vibs": written.vib_count,
+                "vib_bytes": written.vib_bytes,
+            }),
+        )?;
+        out.flush()?;
+        return Ok(Status::Success);
+    }
     writeln!(
         out,
         "wrote {} {}: {}, {} ({})",

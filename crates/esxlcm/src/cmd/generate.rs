@@ -78,6 +78,10 @@ pub struct GenerateArgs {
     /// Replace OUT if it exists (atomically: readers see the old or the new depot)
     #[arg(long)]
     pub overwrite: bool,
+
+    /// Write one JSON object (schema esxlcm.depot-generate/1) instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: &GenerateArgs, _ctx: &Context) -> anyhow::Result<Status> {
@@ -109,6 +113,23 @@ pub fn run(args: &GenerateArgs, _ctx: &Context) -> anyhow::Result<Status> {
     }
     .with_context(|| format!("cannot write {}", args.out.display()))?;
     let mut out = output::stdout();
+    if args.json {
+        output::write_json(
+            &mut out,
+            &serde_json::json!({
+                "schema": "esxlcm.depot-generate/1",
+                "out": args.out.display().to_string(),
+                "kind": if bundle { "bundle" } else { "tree" },
+                "seed": args.seed,
+                "release_units": content.release_units.len(),
+                "components": content.bulletins.len(),
+                "vibs": written.vib_count,
+                "vib_bytes": written.vib_bytes,
+            }),
+        )?;
+        out.flush()?;
+        return Ok(Status::Success);
+    }
     writeln!(
         out,
         "wrote {} {}: {}, {}, {} ({})",

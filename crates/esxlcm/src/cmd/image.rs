@@ -51,17 +51,13 @@ pub struct ResolveArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// The lowest acceptance level the image may have: certified, accepted, partner, community
-    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    /// The lowest acceptance level the image may have
+    #[arg(long, value_name = "LEVEL", ignore_case = true, value_parser = super::common::level_parser())]
     pub min_acceptance: Option<AcceptanceLevel>,
 
     /// Let spec components downgrade what the base image or add-on brings (a warning)
     #[arg(long)]
     pub allow_downgrades: bool,
-}
-
-fn parse_level(text: &str) -> Result<AcceptanceLevel, String> {
-    text.parse()
 }
 
 pub fn run(args: &ResolveArgs, ctx: &Context) -> anyhow::Result<Status> {

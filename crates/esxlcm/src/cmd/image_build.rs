@@ -1,9 +1,9 @@
 //! `esxlcm image build --spec SPEC.json --depot SOURCE… [--iso OUT.iso] [--bundle OUT.zip]
-//! [--json OUT.json]`: resolve a vLCM software spec like `image resolve`, refuse to build an
+//! [--spec-out OUT.json] [--json]`: resolve a vLCM software spec like `image resolve`, refuse to build an
 //! image with errors, then write the requested outputs with `esxlcm_builder` (streamed,
 //! deterministic, atomic), with a progress bar when stderr is a terminal.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -11,7 +11,7 @@ use clap::Args;
 use esxlcm_builder::{Bootloader, BootloaderFile, Image, ImageOptions, IsoOptions, NoProgress, Progress, Stage};
 use esxlcm_depot::model::AcceptanceLevel;
 use esxlcm_solver::{ResolveOptions, resolve};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{ContentError, Context, Status};
 use crate::output::{self, count, human_size};
@@ -21,7 +21,7 @@ Resolves the spec against the depots exactly like `esxlcm image resolve`; when t
 an error nothing is built and the errors are printed (exit status 1). Then writes each output
 asked for (at least one):
 
-  --json OUT.json   the software spec as vLCM exports it (reads back as the same spec)
+  --spec-out OUT.json  the software spec as vLCM exports it (reads back as the same spec)
   --bundle OUT.zip  an offline bundle with exactly the image's content: base image, add-on,
                     components, their VIBs (byte for byte) and metadata, and an image profile;
                     it imports as a depot anywhere (ROBO sites, `esxcli software profile update`)
@@ -45,7 +45,7 @@ unless --overwrite.
 
 Examples:
   esxlcm image build --spec spec.json --depot ESXi-8.0U3-depot.zip --depot vendor.zip \\
-      --bundle site-a.zip --json site-a.json
+      --bundle site-a.zip --spec-out site-a.json
   esxlcm image build --spec spec.json --depot ./depot --iso custom.iso \\
       --bootloader-iso VMware-VMvisor-Installer-8.0U3-24022510.x86_64.iso
   esxlcm image build --spec spec.json --depot ./depot --iso custom.iso \\
@@ -54,13 +54,16 @@ Examples:
       --isolinux isolinux.bin --mboot mboot.c32 --efiboot efiboot.img
   esxlcm image inspect custom.iso
 
+--json writes one JSON object (schema esxlcm.image-build/1) describing what was written,
+instead of text. `--json OUT.json`, the spelling of --spec-out before it had its name, still
+works and warns; it will go.
+
 Exit status: 0 everything was written, 1 the image has errors or the content is broken (a VIB
 or payload contradicts its metadata), 2 usage errors, unreadable files or depots, network
 errors.";
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = AFTER_HELP)]
-#[command(group = clap::ArgGroup::new("outputs").required(true).multiple(true).args(["iso", "bundle", "json"]))]
 pub struct BuildArgs {
     /// The software spec (JSON)
     #[arg(long, value_name = "SPEC.json")]
@@ -80,7 +83,12 @@ pub struct BuildArgs {
 
     /// Write the software spec JSON
     #[arg(long, value_name = "OUT.json")]
-    pub json: Option<PathBuf>,
+    pub spec_out: Option<PathBuf>,
+
+    /// Write one JSON object (schema esxlcm.image-build/1) instead of text. Deprecated:
+    /// `--json OUT.json` is the old spelling of --spec-out (a warning says so)
+    #[arg(long, value_name = "OUT.json", num_args = 0..=1)]
+    pub json: Option<Option<PathBuf>>,
 
     /// Replace output files that exist (atomically)
     #[arg(long)]
@@ -94,8 +102,8 @@ pub struct BuildArgs {
     #[arg(long, value_name = "NAME")]
     pub profile_name: Option<String>,
 
-    /// The lowest acceptance level the image may have: certified, accepted, partner, community
-    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    /// The lowest acceptance level the image may have
+    #[arg(long, value_name = "LEVEL", ignore_case = true, value_parser = super::common::level_parser())]
     pub min_acceptance: Option<AcceptanceLevel>,
 
     /// Let spec components downgrade what the base image or add-on brings (a warning)
@@ -147,10 +155,6 @@ pub struct IsoArgs {
     pub volume_id: Option<String>,
 }
 
-fn parse_level(text: &str) -> Result<AcceptanceLevel, String> {
-    text.parse()
-}
-
 /// Unix seconds, or an ISO-8601 date or date-time (UTC).
 fn parse_timestamp(text: &str) -> Result<i64, String> {
     let t = text.trim();
@@ -187,9 +191,35 @@ impl IsoArgs {
     }
 }
 
+impl BuildArgs {
+    /// `--spec-out`, or the deprecated `--json OUT.json` (warned about).
+    fn spec_out(&self) -> anyhow::Result<Option<&PathBuf>> {
+        match (&self.spec_out, &self.json) {
+            (Some(_), Some(Some(_))) => {
+                anyhow::bail!("--json OUT.json is the old spelling of --spec-out; give only --spec-out")
+            }
+            (Some(p), _) => Ok(Some(p)),
+            (None, Some(Some(p))) => {
+                tracing::warn!("`--json {}` is deprecated: use `--spec-out {}`", p.display(), p.display());
+                Ok(Some(p))
+            }
+            (None, _) => Ok(None),
+        }
+    }
+
+    /// `--json` given as a flag: the report as JSON.
+    fn json_report(&self) -> bool {
+        matches!(self.json, Some(None))
+    }
+}
+
 pub fn run(args: &BuildArgs, ctx: &Context) -> anyhow::Result<Status> {
+    let spec_out = args.spec_out()?;
     let outputs: Vec<&Path> =
-        [&args.iso, &args.bundle, &args.json].into_iter().flatten().map(PathBuf::as_path).collect();
+        [args.iso.as_ref(), args.bundle.as_ref(), spec_out].into_iter().flatten().map(PathBuf::as_path).collect();
+    if outputs.is_empty() {
+        anyhow::bail!("nothing to build: give at least one of --iso OUT.iso, --bundle OUT.zip, --spec-out OUT.json");
+    }
     if !args.overwrite {
         // Before any work: a build that would stop at its last output wastes the others.
         if let Some(existing) = outputs.iter().find(|p| std::fs::symlink_metadata(p).is_ok()) {
@@ -231,23 +261,36 @@ pub fn run(args: &BuildArgs, ctx: &Context) -> anyhow::Result<Status> {
     let image_options = ImageOptions { timestamp: args.timestamp, profile_name: args.profile_name.clone() };
     let image = Image::new(&catalog, &spec, &resolution, &image_options)?;
     let mut progress: Box<dyn Progress> =
-        if std::io::stderr().is_terminal() { Box::new(BarProgress::new()) } else { Box::new(NoProgress) };
+        if output::ui().progress { Box::new(BarProgress::new()) } else { Box::new(NoProgress) };
     let mut out = output::stdout();
-    if let Some(path) = &args.json {
+    let mut report = serde_json::json!({
+        "schema": "esxlcm.image-build/1",
+        "spec_out": null,
+        "bundle": null,
+        "iso": null,
+    });
+    let mut lines = Vec::new();
+    if let Some(path) = spec_out {
         let size = image.write_json(path, args.overwrite, progress.as_mut()).map_err(content_or_io)?;
-        writeln!(out, "wrote software spec {} ({})", path.display(), human_size(size))?;
+        lines.push(format!("wrote software spec {} ({})", path.display(), human_size(size)));
+        report["spec_out"] = serde_json::json!({ "path": path.display().to_string(), "bytes": size });
     }
     if let Some(path) = &args.bundle {
         let written = image.write_bundle(path, args.overwrite, progress.as_mut()).map_err(content_or_io)?;
         let components = written.metadata.bulletins.iter().filter(|b| b.is_component()).count();
-        writeln!(
-            out,
+        lines.push(format!(
             "wrote offline bundle {}: {}, {} ({})",
             path.display(),
             count(components, "component", "components"),
             count(written.vib_count, "VIB", "VIBs"),
             human_size(written.vib_bytes)
-        )?;
+        ));
+        report["bundle"] = serde_json::json!({
+            "path": path.display().to_string(),
+            "components": components,
+            "vibs": written.vib_count,
+            "vib_bytes": written.vib_bytes,
+        });
     }
     if let (Some(path), Some(bootloader)) = (&args.iso, bootloader) {
         let iso_options = IsoOptions {
@@ -269,8 +312,7 @@ pub fn run(args: &BuildArgs, ctx: &Context) -> anyhow::Result<Status> {
             (true, false) => "BIOS boot only",
             _ => "UEFI boot only",
         };
-        writeln!(
-            out,
+        lines.push(format!(
             "wrote installer ISO {}: volume {}, kernel {}, {}, {} ({}), sha256 {}",
             path.display(),
             built.volume_id,
@@ -279,9 +321,27 @@ pub fn run(args: &BuildArgs, ctx: &Context) -> anyhow::Result<Status> {
             boot,
             human_size(built.size),
             built.sha256
-        )?;
+        ));
+        report["iso"] = serde_json::json!({
+            "path": path.display().to_string(),
+            "volume_id": built.volume_id,
+            "kernel": built.kernel,
+            "modules": built.modules.len(),
+            "bios_boot": built.bios_boot,
+            "uefi_boot": built.uefi_boot,
+            "bytes": built.size,
+            "sha256": built.sha256,
+            "skipped_payloads": built.skipped_payloads.len(),
+        });
     }
     drop(progress);
+    if args.json_report() {
+        output::write_json(&mut out, &report)?;
+    } else {
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+    }
     out.flush()?;
     Ok(Status::Success)
 }
@@ -310,7 +370,7 @@ struct BarProgress {
 
 impl BarProgress {
     fn new() -> Self {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let bar = output::bytes_bar("", None);
         let style = ProgressStyle::with_template("{msg:16} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
             .map(|s| s.progress_chars("=> "))
             .unwrap_or_else(|_| ProgressStyle::default_bar());

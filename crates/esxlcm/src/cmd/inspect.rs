@@ -55,17 +55,13 @@ pub struct InspectArgs {
     #[arg(long, value_name = "VENDOR")]
     pub vendor: Option<String>,
 
-    /// Only entries at or above this acceptance level: certified, accepted, partner, community
-    #[arg(long, value_name = "LEVEL", value_parser = parse_acceptance)]
+    /// Only entries at or above this acceptance level
+    #[arg(long, value_name = "LEVEL", ignore_case = true, value_parser = super::common::level_parser())]
     pub min_acceptance: Option<AcceptanceLevel>,
 
     /// Only entries for this ESXi platform version, e.g. 8.0.3
     #[arg(long, value_name = "VERSION")]
     pub platform: Option<String>,
-}
-
-fn parse_acceptance(text: &str) -> Result<AcceptanceLevel, String> {
-    text.parse()
 }
 
 pub fn run(args: &InspectArgs, ctx: &Context) -> anyhow::Result<Status> {

@@ -18,6 +18,7 @@ use crate::fetch::redact_text;
 pub mod audit;
 pub mod check;
 pub mod common;
+pub mod completions;
 pub mod export;
 pub mod generate;
 pub mod image;

@@ -22,7 +22,7 @@ applies to open sessions. The last administrator cannot be removed or demoted.
 Examples:
   esxlcm users add alice --role admin                      # asks for the password twice
   printf '%s\\n' \"$PW\" | esxlcm users add ci --role read-only --password-stdin
-  esxlcm users list --json
+  esxlcm users list --json          # {\"schema\": \"esxlcm.users.list/1\", \"users\": [...]}
   esxlcm users passwd alice
   esxlcm users role alice read-only
   esxlcm users remove ci";
@@ -36,6 +36,11 @@ pub struct UsersArgs {
     /// The service's data directory (as for `esxlcm serve`)
     #[arg(long, value_name = "DATA_DIR", default_value = "esxlcm-data", env = "ESXLCM_DATA_DIR", global = true)]
     pub data_dir: PathBuf,
+
+    /// Write one JSON object instead of text (esxlcm.users.list/1 for list, esxlcm.users.change/1
+    /// for the others)
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -50,11 +55,7 @@ pub enum UsersCommand {
         password: PasswordArgs,
     },
     /// List the users and their roles
-    List {
-        /// JSON: [{"name", "role"}]
-        #[arg(long)]
-        json: bool,
-    },
+    List,
     /// Set a user's password
     Passwd {
         name: String,
@@ -110,12 +111,16 @@ pub fn run(args: &UsersArgs) -> anyhow::Result<Status> {
             let pw = read_password(password, name)?;
             let role = Role::from(*role);
             users::add_user(&path, name, role, &pw).with_context(|| format!("adding user '{name}'"))?;
-            writeln!(out, "added user {name} ({}) to {}", role.as_str(), path.display())?;
+            if args.json {
+                change_json(&mut out, "add", name, Some(role), None)?;
+            } else {
+                writeln!(out, "added user {name} ({}) to {}", role.as_str(), path.display())?;
+            }
         }
-        UsersCommand::List { json } => {
+        UsersCommand::List => {
             let list = users::list_users(&path).with_context(|| format!("reading {}", path.display()))?;
-            if *json {
-                output::write_json(&mut out, &list)?;
+            if args.json {
+                output::write_json(&mut out, &serde_json::json!({ "schema": "esxlcm.users.list/1", "users": list }))?;
             } else if list.is_empty() {
                 writeln!(out, "no users in {}", path.display())?;
             } else {
@@ -134,21 +139,53 @@ pub fn run(args: &UsersArgs) -> anyhow::Result<Status> {
             }
             let pw = read_password(password, name)?;
             users::set_password(&path, name, &pw).with_context(|| format!("setting the password of '{name}'"))?;
-            writeln!(out, "password of {name} changed")?;
+            if args.json {
+                change_json(&mut out, "passwd", name, None, None)?;
+            } else {
+                writeln!(out, "password of {name} changed")?;
+            }
         }
         UsersCommand::Remove { name } => {
             users::remove_user(&path, name).with_context(|| format!("removing user '{name}'"))?;
-            writeln!(out, "removed user {name}")?;
+            if args.json {
+                change_json(&mut out, "remove", name, None, None)?;
+            } else {
+                writeln!(out, "removed user {name}")?;
+            }
         }
         UsersCommand::Role { name, role } => {
             let role = Role::from(*role);
             let before =
                 users::set_role(&path, name, role).with_context(|| format!("changing the role of '{name}'"))?;
-            writeln!(out, "{name}: {} → {}", before.as_str(), role.as_str())?;
+            if args.json {
+                change_json(&mut out, "role", name, Some(role), Some(before))?;
+            } else {
+                writeln!(out, "{name}: {} → {}", before.as_str(), role.as_str())?;
+            }
         }
     }
     out.flush()?;
     Ok(Status::Success)
+}
+
+/// `esxlcm.users.change/1`: what `users add|passwd|remove|role` did (never a password).
+fn change_json(
+    out: &mut dyn std::io::Write,
+    action: &str,
+    name: &str,
+    role: Option<Role>,
+    previous_role: Option<Role>,
+) -> std::io::Result<()> {
+    output::write_json(
+        out,
+        &serde_json::json!({
+            "schema": "esxlcm.users.change/1",
+            "action": action,
+            "user": name,
+            "role": role.map(Role::as_str),
+            "previous_role": previous_role.map(Role::as_str),
+        }),
+    )
 }
 
 /// The password: from stdin with `--password-stdin` (the first line), else asked twice on

@@ -75,7 +75,12 @@ impl AuditCall {
                 };
                 ("ok".to_owned(), created, id)
             }
-            Err(e) => (e.kind.name().to_owned(), None, None),
+            Err(e) => {
+                if self.login {
+                    crate::metrics::global().login_failed();
+                }
+                (e.kind.name().to_owned(), None, None)
+            }
         };
         if self.target.is_some() {
             target = self.target;

@@ -77,8 +77,11 @@ impl ApiServer {
             router(state)
                 .nest(DEPOTS_PREFIX, depots)
                 .merge(ui)
-                .route("/", get(|| async { axum::response::Redirect::to("/ui/") })),
-        );
+                .route("/", get(|| async { axum::response::Redirect::to("/ui/") }))
+                .merge(crate::metrics::routes("", Some(store_dir(&config.data_dir)))?)
+                .route("/api/openapi.json", get(crate::openapi::serve)),
+        )
+        .layer(crate::access_log::layer(crate::access_log::Mount::Service));
         let limits = crate::depot_http::Limits { max_connections: API_MAX_CONNECTIONS, ..Default::default() };
         let grace = async move { grace_of(&mut stopped).await };
         let task = tokio::spawn(crate::depot_http::serve_connections(listener, app, Some(tls.config), limits, grace));
@@ -135,7 +138,8 @@ fn serve_hosts(
         .map_err(|source| ServeError::Listen { addr, source })?;
     let local = listener.local_addr().map_err(|source| ServeError::Listen { addr, source })?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(|source| ServeError::Listen { addr, source })?;
-    let app = Router::new().nest(DEPOTS_PREFIX, depots);
+    let app =
+        Router::new().nest(DEPOTS_PREFIX, depots).layer(crate::access_log::layer(crate::access_log::Mount::Hosts));
     let grace = async move { grace_of(&mut stopped).await };
     let task = tokio::spawn(crate::depot_http::serve_connections(
         listener,

@@ -5,10 +5,12 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use clap::Args;
+use clap::builder::{EnumValueParser, TypedValueParser as _};
+use clap::{Args, ValueEnum};
 use esxlcm_store::Store;
 use esxlcm_store::ops::LockWait;
-use esxlcm_store::source::{PayloadPolicy, SourceConfig};
+use esxlcm_store::signatures::SignaturePolicy;
+use esxlcm_store::source::{PayloadPolicy, SourceConfig, SourceKind};
 
 use crate::cmd::Status;
 use crate::cmd::common::NetworkArgs;
@@ -23,10 +25,10 @@ pub struct AddArgs {
     /// network options) to store a token header, proxy and CA bundle with the source, and
     /// --client-cert/--client-key for a depot that requires a client certificate
     pub url: String,
-    /// online, bundle or umds (a UMDS export: hostupdate/<vendor>/…); default: guessed
-    /// from the URL (.zip is a bundle, a directory holding hostupdate/ a UMDS export)
-    #[arg(long, value_name = "KIND")]
-    pub kind: Option<String>,
+    /// What the URL is; default: guessed from the URL (.zip is a bundle, a directory
+    /// holding hostupdate/ a UMDS export, anything else an online depot)
+    #[arg(long, value_name = "KIND", value_parser = EnumValueParser::<KindArg>::new().map(SourceKind::from))]
+    pub kind: Option<SourceKind>,
     #[arg(long, default_value = "")]
     pub description: String,
     /// Keep VIBs for these platform versions only (repeatable: 8.0, 8.0.3)
@@ -35,17 +37,22 @@ pub struct AddArgs {
     /// Keep these vendors only, by code or name (repeatable: vmw, dell)
     #[arg(long = "vendor", value_name = "VENDOR")]
     pub vendors: Vec<String>,
-    /// When VIBs are downloaded: during sync (prefetch), or when first needed (on-demand:
-    /// the sync stores metadata only; `serve --store`, `mirror export` and view builds fetch
-    /// and verify each VIB when they need it)
-    #[arg(long, value_name = "POLICY", default_value = "prefetch")]
-    pub payloads: String,
-    /// VIB signatures on every sync and push: require (VMwareCertified, VMwareAccepted and
-    /// PartnerSupported VIBs must chain to a trusted anchor — VMware's built in, others in
-    /// STORE/trust/*.pem — or are quarantined and nothing is published), warn (logged,
-    /// kept), off
-    #[arg(long, value_name = "POLICY", default_value = "require")]
-    pub signatures: String,
+    /// When VIBs are downloaded
+    #[arg(
+        long,
+        value_name = "POLICY",
+        default_value = "prefetch",
+        value_parser = EnumValueParser::<PayloadsArg>::new().map(PayloadPolicy::from)
+    )]
+    pub payloads: PayloadPolicy,
+    /// VIB signatures on every sync and push
+    #[arg(
+        long,
+        value_name = "POLICY",
+        default_value = "require",
+        value_parser = EnumValueParser::<SignaturesArg>::new().map(SignaturePolicy::from)
+    )]
+    pub signatures: SignaturePolicy,
     /// Keep only what this vLCM software spec's images need, alternative images included
     /// (repeatable: the union of the images). The sync resolves each spec against the
     /// depot, stores only those VIBs and publishes a depot that declares only them; a spec
@@ -67,6 +74,72 @@ pub struct AddArgs {
     /// The client certificate's private key (PEM), when not in the --client-cert file
     #[arg(long, value_name = "FILE.pem", requires = "client_cert")]
     pub client_key: Option<PathBuf>,
+    /// Write one JSON object (schema esxlcm.mirror.add/1) instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--kind`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    /// An online depot (index.xml → vendor-index.xml → metadata.zip → VIBs)
+    Online,
+    /// An offline bundle (.zip), downloaded whole
+    Bundle,
+    /// A UMDS export (hostupdate/<vendor>/…; over HTTP it needs its index.xml)
+    Umds,
+}
+
+impl From<KindArg> for SourceKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Online => SourceKind::Online,
+            KindArg::Bundle => SourceKind::Bundle,
+            KindArg::Umds => SourceKind::Umds,
+        }
+    }
+}
+
+/// `--payloads`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PayloadsArg {
+    /// Every VIB downloaded and verified during sync
+    Prefetch,
+    /// The sync stores metadata only; `serve --store`, `mirror export` and view builds
+    /// fetch and verify each VIB when they first need it
+    OnDemand,
+}
+
+impl From<PayloadsArg> for PayloadPolicy {
+    fn from(p: PayloadsArg) -> Self {
+        match p {
+            PayloadsArg::Prefetch => PayloadPolicy::Prefetch,
+            PayloadsArg::OnDemand => PayloadPolicy::OnDemand,
+        }
+    }
+}
+
+/// `--signatures`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SignaturesArg {
+    /// VMwareCertified, VMwareAccepted and PartnerSupported VIBs must chain to a trusted
+    /// anchor (VMware's built in, others in STORE/trust/*.pem), or they are quarantined and
+    /// nothing is published
+    Require,
+    /// A VIB that fails is logged and kept
+    Warn,
+    /// Signatures are not checked
+    Off,
+}
+
+impl From<SignaturesArg> for SignaturePolicy {
+    fn from(p: SignaturesArg) -> Self {
+        match p {
+            SignaturesArg::Require => SignaturePolicy::Require,
+            SignaturesArg::Warn => SignaturePolicy::Warn,
+            SignaturesArg::Off => SignaturePolicy::Off,
+        }
+    }
 }
 
 /// The text of each `--only-for` spec, checked to be a software spec.
@@ -96,14 +169,14 @@ impl AddArgs {
             Err(_) => self.url.clone(),
         };
         let mut config = SourceConfig::new(&self.name, &url)?;
-        if let Some(kind) = &self.kind {
-            config.kind = kind.parse()?;
+        if let Some(kind) = self.kind {
+            config.kind = kind;
         }
         config.description.clone_from(&self.description);
         config.platforms.clone_from(&self.platforms);
         config.vendors.clone_from(&self.vendors);
-        config.payloads = self.payloads.parse::<PayloadPolicy>()?;
-        config.signatures = self.signatures.parse()?;
+        config.payloads = self.payloads;
+        config.signatures = self.signatures;
         config.only_for = read_specs(&self.only_for)?;
         config.retention = self.retention.max(1);
         config.enabled = !self.disabled;
@@ -138,6 +211,22 @@ pub fn run(store: &Store, a: &AddArgs, network: &NetworkArgs, out: &mut dyn Writ
         None => None,
     };
     store.add_source(&config, LockWait::NONE)?;
+    if a.json {
+        crate::output::write_json(
+            out,
+            &serde_json::json!({
+                "schema": "esxlcm.mirror.add/1",
+                "name": config.name,
+                "kind": config.kind.as_str(),
+                "url": config.display_url(),
+                "enabled": config.enabled,
+                "payloads": config.payloads.as_str(),
+                "signatures": config.signatures.as_str(),
+                "client_cert_subject": client.as_ref().map(|id| id.subject.clone()),
+            }),
+        )?;
+        return Ok(Status::Success);
+    }
     writeln!(
         out,
         "added {} source '{}' ({}); run `esxlcm mirror sync {}`",

@@ -11,6 +11,7 @@ use esxlcm_store::ops::LockWait;
 use esxlcm_store::{Store, carry, carry_sign};
 
 use super::render::{refresh_lines, report_refreshes, views_status};
+use super::sync::BytesBar;
 use crate::cmd::Status;
 use crate::output::{self, count, human_size};
 
@@ -101,10 +102,25 @@ pub struct ImportArgs {
 pub struct KeygenArgs {
     /// The secret key file to write (KEY.pub is written beside it)
     pub key: PathBuf,
+    /// Write one JSON object (schema esxlcm.mirror.keygen/1) instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn keygen(a: &KeygenArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
     let keys = carry_sign::keygen(&a.key)?;
+    if a.json {
+        output::write_json(
+            out,
+            &serde_json::json!({
+                "schema": "esxlcm.mirror.keygen/1",
+                "key_id": keys.id.to_string(),
+                "secret": keys.secret.display().to_string(),
+                "public": keys.public.display().to_string(),
+            }),
+        )?;
+        return Ok(Status::Success);
+    }
     writeln!(
         out,
         "key {}: secret {} (keep it private), public {}",
@@ -128,7 +144,9 @@ pub fn export(store: &Store, a: &ExportArgs, out: &mut dyn Write) -> anyhow::Res
     let sign = a.sign_key.as_deref().map(carry_sign::PackageKey::load).transpose()?;
     let signed_by = sign.as_ref().map(carry_sign::PackageKey::id);
     let options = carry::ExportOptions { since: a.since, chunk_size, sources: a.names.clone(), sign };
-    let r = store.export(&a.to, &options, LockWait::NONE)?;
+    let bar = BytesBar::new("exporting");
+    let r = store.export(&a.to, &options, LockWait::NONE, &bar)?;
+    drop(bar);
     if a.json {
         let snapshots: Vec<_> =
             r.snapshots.iter().map(|(s, id)| serde_json::json!({ "source": s, "snapshot": id })).collect();
@@ -177,7 +195,9 @@ pub fn export(store: &Store, a: &ExportArgs, out: &mut dyn Write) -> anyhow::Res
 
 pub fn import(store: &Store, a: &ImportArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
     let verify = a.verify_key.as_deref().map(carry_sign::PackageVerifier::load).transpose()?;
-    let imported = store.import(&a.dir, verify.as_ref(), LockWait::NONE)?;
+    let bar = BytesBar::new("importing");
+    let imported = store.import(&a.dir, verify.as_ref(), LockWait::NONE, &bar)?;
+    drop(bar);
     let r = &imported.report;
     if a.json {
         let created: Vec<_> = r

@@ -85,15 +85,15 @@ pub enum MirrorCommand {
     /// List sources (URLs with tokens redacted; header values never shown)
     List(JsonArgs),
     /// Remove a source and its snapshots (payloads go at the next gc)
-    Remove(maintenance::NameArgs),
+    Remove(maintenance::RemoveArgs),
     /// Sync sources: metadata, then verified payloads, then a new published snapshot
     Sync(sync::SyncArgs),
     /// Published snapshot, snapshots, last run and quarantine of each source
     Status(JsonArgs),
     /// Check the whole store: database, every blob's sha-256, snapshots, published sources and named views
     Verify(JsonArgs),
-    /// Delete payloads no snapshot references
-    Gc,
+    /// Delete payloads no snapshot or view references (--dry-run: only say what)
+    Gc(maintenance::GcArgs),
     /// Republish an earlier snapshot of a source
     Rollback(maintenance::RollbackArgs),
     /// Include a source in `mirror sync` without names again
@@ -163,7 +163,7 @@ pub fn run(args: &MirrorArgs, network: &NetworkArgs) -> anyhow::Result<Status> {
         MirrorCommand::Sync(a) => sync::run(&store, a, out)?,
         MirrorCommand::Status(a) => status::run(&store, a, out)?,
         MirrorCommand::Verify(a) => verify::run(&store, a, out)?,
-        MirrorCommand::Gc => maintenance::gc(&store, out)?,
+        MirrorCommand::Gc(a) => maintenance::gc(&store, a, out)?,
         MirrorCommand::Rollback(a) => maintenance::rollback(&store, a, out)?,
         MirrorCommand::Enable(a) => maintenance::set_enabled(&store, a, true, out)?,
         MirrorCommand::Disable(a) => maintenance::set_enabled(&store, a, false, out)?,

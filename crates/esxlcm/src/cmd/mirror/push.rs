@@ -9,10 +9,10 @@ use esxlcm_store::Store;
 use esxlcm_store::ops::{LockWait, Pushed};
 use esxlcm_store::sync::{Outcome, SyncOptions};
 
-use super::render::{print_report, report_refreshes};
+use super::render::{print_report, refresh_lines, report_json, report_refreshes};
 use super::sync::Bar;
 use crate::cmd::Status;
-use crate::output::count;
+use crate::output::{self, count};
 
 const PUSH_HELP: &str = "\
 Every payload of the bundle is checked against the checksum its metadata declares before
@@ -37,6 +37,9 @@ pub struct PushArgs {
     /// Payloads verified at once
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub parallel: usize,
+    /// Write one JSON object (schema esxlcm.mirror.push/1) instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(store: &Store, a: &PushArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
@@ -46,7 +49,16 @@ pub fn run(store: &Store, a: &PushArgs, out: &mut dyn Write) -> anyhow::Result<S
         .push(&a.name, &a.bundle, &options, LockWait::NONE, &bar)
         .with_context(|| format!("pushing {} into '{}'", a.bundle.display(), a.name))?;
     drop(bar);
-    let status = report_push(&pushed, out)?;
+    let status = if a.json {
+        let (views, failed) = refresh_lines(&pushed.views);
+        output::write_json(
+            out,
+            &serde_json::json!({ "schema": "esxlcm.mirror.push/1", "report": report_json(&pushed.report), "views": views }),
+        )?;
+        if pushed.report.outcome == Outcome::Rejected || failed { Status::Findings } else { Status::Success }
+    } else {
+        report_push(&pushed, out)?
+    };
     if pushed.report.outcome == Outcome::Rejected {
         out.flush()?;
         bail!(

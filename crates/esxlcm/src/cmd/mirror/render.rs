@@ -98,6 +98,37 @@ pub(super) fn print_report(r: &SyncReport, out: &mut dyn Write) -> anyhow::Resul
     Ok(status)
 }
 
+/// One source's sync (or push) report as JSON: an element of `esxlcm.mirror.sync/1`'s
+/// `runs` and `esxlcm.mirror.push/1`'s `report`.
+pub(super) fn report_json(r: &SyncReport) -> serde_json::Value {
+    let rejected: Vec<_> = r
+        .rejected
+        .iter()
+        .map(|x| {
+            serde_json::json!({
+                "name": x.name,
+                "path": x.path,
+                "reason": x.reason,
+                "quarantine_file": x.quarantine_file.display().to_string(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "source": r.source,
+        "outcome": r.outcome.as_str(),
+        "snapshot": r.snapshot,
+        "previous": r.previous,
+        "files": r.files,
+        "files_fetched": r.files_fetched,
+        "bytes_fetched": r.bytes_fetched,
+        "not_modified": r.not_modified,
+        "reused": r.reused,
+        "deferred": r.deferred,
+        "rejected": rejected,
+        "expired": r.expired,
+    })
+}
+
 /// `Findings` when a view failed to build (it keeps its previous build).
 pub(super) fn views_status(failed: bool) -> Status {
     if failed { Status::Findings } else { Status::Success }

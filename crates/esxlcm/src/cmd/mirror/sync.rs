@@ -1,7 +1,7 @@
 //! `esxlcm mirror sync`: sync sources now, or the scheduled ones that are due
 //! (`Store::sync`), with a progress bar on a terminal.
 
-use std::io::{IsTerminal as _, Write};
+use std::io::Write;
 
 use anyhow::{Context as _, bail};
 use chrono::Utc;
@@ -9,12 +9,12 @@ use clap::Args;
 use esxlcm_store::Store;
 use esxlcm_store::ops::{LockWait, Selection};
 use esxlcm_store::schedule;
-use esxlcm_store::sync::{Progress, SyncEvent, SyncOptions};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use esxlcm_store::sync::{Outcome, Progress, SyncEvent, SyncOptions};
+use indicatif::ProgressBar;
 
-use super::render::{fmt_next, print_report, report_refreshes};
+use super::render::{fmt_next, print_report, refresh_lines, report_json, report_refreshes};
 use crate::cmd::Status;
-use crate::output::count;
+use crate::output::{self, count};
 
 const SYNC_HELP: &str = "\
 With --due, only the enabled sources with a schedule (`esxlcm mirror schedule`) whose slot
@@ -39,9 +39,12 @@ pub struct SyncArgs {
     /// For tests: the time --due compares schedules with (RFC 3339), instead of the clock
     #[arg(long, hide = true, value_name = "TIME", requires = "due")]
     pub now: Option<String>,
+    /// Write one JSON object (schema esxlcm.mirror.sync/1) instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
-/// The progress bar on a terminal: bytes of payloads downloaded.
+/// The progress bar on a terminal: bytes of payloads downloaded (hidden per [`output::ui`]).
 pub(super) struct Bar {
     bar: ProgressBar,
     label: String,
@@ -49,14 +52,7 @@ pub(super) struct Bar {
 
 impl Bar {
     pub(super) fn new(label: &str) -> Self {
-        let target =
-            if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-        let bar = ProgressBar::with_draw_target(None, target);
-        let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-        bar.set_style(style);
-        bar.set_message(format!("{label}: metadata"));
+        let bar = output::bytes_bar(&format!("{label}: metadata"), None);
         Self { bar, label: label.to_owned() }
     }
 }
@@ -75,10 +71,50 @@ impl Progress for Bar {
     }
 }
 
+/// A bar over the bytes an export, import or verify reads (`Planned`, then `Bytes`).
+pub(super) struct BytesBar(ProgressBar);
+
+impl BytesBar {
+    pub(super) fn new(label: &str) -> Self {
+        Self(output::bytes_bar(label, None))
+    }
+}
+
+impl Progress for BytesBar {
+    fn event(&self, event: &SyncEvent<'_>) {
+        match event {
+            SyncEvent::Planned { bytes, .. } => self.0.set_length(*bytes),
+            SyncEvent::Bytes(n) => self.0.inc(*n),
+            _ => {}
+        }
+    }
+}
+
+impl Drop for BytesBar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
 impl Drop for Bar {
     fn drop(&mut self) {
         self.bar.finish_and_clear();
     }
+}
+
+/// Nothing ran (no source due or enabled): the sentence, or an empty `runs` as JSON.
+fn nothing(a: &SyncArgs, message: &str, out: &mut dyn Write) -> anyhow::Result<Status> {
+    if a.json {
+        output::write_json(
+            out,
+            &serde_json::json!({
+                "schema": "esxlcm.mirror.sync/1", "runs": [], "views": [], "failed": [], "message": message,
+            }),
+        )?;
+    } else {
+        writeln!(out, "{message}")?;
+    }
+    Ok(Status::Success)
 }
 
 pub fn run(store: &Store, a: &SyncArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
@@ -95,19 +131,16 @@ pub fn run(store: &Store, a: &SyncArgs, out: &mut dyn Write) -> anyhow::Result<S
                 .iter()
                 .filter_map(|s| schedule::next_run(store, s, now).ok().flatten().map(|n| (n, s.config.name.clone())))
                 .min();
-            match next {
-                Some((at, name)) => writeln!(out, "no source is due; next: {name} at {}", fmt_next(at, now))?,
-                None => {
-                    writeln!(out, "no source is due (no enabled source has a schedule; see `esxlcm mirror schedule`)")?
-                }
-            }
-            return Ok(Status::Success);
+            let message = match next {
+                Some((at, name)) => format!("no source is due; next: {name} at {}", fmt_next(at, now)),
+                None => "no source is due (no enabled source has a schedule; see `esxlcm mirror schedule`)".to_owned(),
+            };
+            return nothing(a, &message, out);
         }
         Selection::Due(now)
     } else if a.names.is_empty() {
         if !store.sources()?.iter().any(|s| s.config.enabled) {
-            writeln!(out, "no enabled sources to sync")?;
-            return Ok(Status::Success);
+            return nothing(a, "no enabled sources to sync", out);
         }
         Selection::Enabled
     } else {
@@ -115,6 +148,31 @@ pub fn run(store: &Store, a: &SyncArgs, out: &mut dyn Write) -> anyhow::Result<S
     };
     let options = SyncOptions { parallel: a.parallel.max(1) };
     let batch = store.sync(&selection, &options, LockWait::NONE, &|name| Box::new(Bar::new(name)))?;
+    if a.json {
+        let runs: Vec<_> = batch
+            .runs
+            .iter()
+            .map(|run| match &run.result {
+                Ok(r) => report_json(r),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    serde_json::json!({ "source": run.source, "outcome": "failed", "error": e.to_string() })
+                }
+            })
+            .collect();
+        let (views, view_failed) = refresh_lines(&batch.views);
+        let failed = batch.failed();
+        output::write_json(
+            out,
+            &serde_json::json!({ "schema": "esxlcm.mirror.sync/1", "runs": runs, "views": views, "failed": failed }),
+        )?;
+        if !failed.is_empty() {
+            out.flush()?;
+            bail!("sync failed for {}: {}", count(failed.len(), "source", "sources"), failed.join(", "));
+        }
+        let rejected = batch.runs.iter().any(|r| r.result.as_ref().is_ok_and(|r| r.outcome == Outcome::Rejected));
+        return Ok(if rejected || view_failed { Status::Findings } else { Status::Success });
+    }
     let mut status = Status::Success;
     for run in &batch.runs {
         match &run.result {

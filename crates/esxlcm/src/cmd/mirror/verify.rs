@@ -10,7 +10,9 @@ use crate::cmd::Status;
 use crate::output::{self, count};
 
 pub fn run(store: &Store, a: &JsonArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
-    let r = store.verify(LockWait::NONE)?;
+    let bar = super::sync::BytesBar::new("verifying");
+    let r = store.verify(LockWait::NONE, &bar)?;
+    drop(bar);
     if a.json {
         output::write_json(
             out,

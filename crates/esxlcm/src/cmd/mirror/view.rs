@@ -46,6 +46,11 @@ Examples:
 pub struct ViewArgs {
     #[command(subcommand)]
     pub command: ViewCommand,
+
+    /// Write one JSON object instead of text (esxlcm.mirror.view-list/1 for list,
+    /// esxlcm.mirror.view-change/1 for add, remove and refresh)
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,7 +58,7 @@ pub enum ViewCommand {
     /// Define a view (merged, or an image view with --spec) and build it
     Add(AddArgs),
     /// Views with their sources, published build and last failure
-    List(ListArgs),
+    List,
     /// Remove a view (its payloads go at the next gc unless a snapshot holds them)
     Remove(RemoveArgs),
     /// Rebuild views from their sources' published snapshots (default: every view)
@@ -74,13 +79,6 @@ pub struct AddArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Machine-readable output
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
 pub struct RemoveArgs {
     pub name: String,
 }
@@ -93,15 +91,32 @@ pub struct RefreshArgs {
 
 pub fn run(store: &Store, args: &ViewArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
     match &args.command {
-        ViewCommand::Add(a) => add(store, a, out),
-        ViewCommand::List(a) => list(store, a.json, out),
+        ViewCommand::Add(a) => add(store, a, args.json, out),
+        ViewCommand::List => list(store, args.json, out),
         ViewCommand::Remove(a) => {
             store.remove_view(&a.name, LockWait::NONE)?;
+            if args.json {
+                change_json(out, "remove", &[(a.name.clone(), None)])?;
+                return Ok(Status::Success);
+            }
             writeln!(out, "removed view '{}' (run `esxlcm mirror gc` to free payloads only it used)", a.name)?;
             Ok(Status::Success)
         }
         ViewCommand::Refresh(a) => {
             let refreshed = store.refresh_views(&a.names, LockWait::NONE)?;
+            if args.json {
+                let mut failed = false;
+                let views: Vec<_> = refreshed
+                    .iter()
+                    .map(|(name, result)| {
+                        let (line, f) = refresh_line(name, result);
+                        failed |= f;
+                        (name.clone(), Some((line, f)))
+                    })
+                    .collect();
+                change_json(out, "refresh", &views)?;
+                return Ok(views_status(failed));
+            }
             if refreshed.is_empty() {
                 writeln!(out, "no views; add one with `esxlcm mirror view add NAME --source SOURCE`")?;
                 return Ok(Status::Success);
@@ -115,12 +130,33 @@ pub fn run(store: &Store, args: &ViewArgs, out: &mut dyn Write) -> anyhow::Resul
     }
 }
 
-fn add(store: &Store, a: &AddArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
+/// `esxlcm.mirror.view-change/1`: the views an add, remove or refresh touched, each with
+/// its build line and whether the build failed (null for a removal).
+fn change_json(out: &mut dyn Write, action: &str, views: &[(String, Option<(String, bool)>)]) -> std::io::Result<()> {
+    let views: Vec<_> = views
+        .iter()
+        .map(|(name, r)| match r {
+            Some((line, failed)) => serde_json::json!({ "name": name, "result": line, "failed": failed }),
+            None => serde_json::json!({ "name": name, "result": null, "failed": false }),
+        })
+        .collect();
+    output::write_json(
+        out,
+        &serde_json::json!({ "schema": "esxlcm.mirror.view-change/1", "action": action, "views": views }),
+    )
+}
+
+fn add(store: &Store, a: &AddArgs, json: bool, out: &mut dyn Write) -> anyhow::Result<Status> {
     let spec = match &a.spec {
         Some(path) => Some(std::fs::read(path).with_context(|| format!("cannot read spec {}", path.display()))?),
         None => None,
     };
     let (record, built) = store.add_view(&a.name, &a.sources, spec.as_deref(), LockWait::NONE)?;
+    if json {
+        let (line, failed) = refresh_line(&a.name, &built);
+        change_json(out, "add", &[(a.name.clone(), Some((line, failed)))])?;
+        return Ok(views_status(failed));
+    }
     writeln!(out, "added {} view '{}' of {}", record.definition.kind(), a.name, record.definition.sources.join(", "))?;
     report_refresh(out, &a.name, &built)
 }
@@ -158,7 +194,7 @@ fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status
                 last_error: r.last_error.map(|e| e.message),
             })
             .collect();
-        output::write_json(out, &listing)?;
+        output::write_json(out, &serde_json::json!({ "schema": "esxlcm.mirror.view-list/1", "views": listing }))?;
         return Ok(Status::Success);
     }
     if records.is_empty() {
