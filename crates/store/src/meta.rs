@@ -115,6 +115,21 @@ pub struct SyncRun {
     pub message: String,
 }
 
+/// One `verify` of the whole store, as recorded (the service's home page shows the last).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyRun {
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub blobs_checked: u64,
+    pub snapshots_checked: u64,
+    pub problems: u64,
+    /// The first problem found, if any (the report has them all).
+    pub first_problem: Option<String>,
+}
+
+/// Verify runs kept: the latest ones; older ones say nothing the newer do not.
+const VERIFY_RUNS_KEPT: i64 = 100;
+
 /// What the store needs from a metadata database.
 pub trait MetaStore: Send + Sync {
     fn add_source(&self, config: &SourceConfig) -> Result<Source, StoreError>;
@@ -155,6 +170,8 @@ pub trait MetaStore: Send + Sync {
     fn last_run(&self, source_id: i64) -> Result<Option<SyncRun>, StoreError>;
     /// Every recorded sync run, summed by source and outcome.
     fn run_stats(&self) -> Result<Vec<RunStats>, StoreError>;
+    fn record_verify(&self, run: &VerifyRun) -> Result<(), StoreError>;
+    fn last_verify(&self) -> Result<Option<VerifyRun>, StoreError>;
 
     /// Problems the database finds in itself (empty when healthy).
     fn integrity_check(&self) -> Result<Vec<String>, StoreError>;
@@ -314,6 +331,18 @@ CREATE TABLE audit (
     detail TEXT
 );
 CREATE INDEX audit_at ON audit(at);
+",
+    // 6: whole-store verify runs (when, what was checked, how many problems).
+    r"
+CREATE TABLE verify_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    blobs_checked INTEGER NOT NULL,
+    snapshots_checked INTEGER NOT NULL,
+    problems INTEGER NOT NULL,
+    first_problem TEXT
+);
 ",
 ];
 
@@ -812,6 +841,50 @@ impl MetaStore for SqliteMeta {
         .map_err(StoreError::db("summing sync runs"))
     }
 
+    fn record_verify(&self, run: &VerifyRun) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let ctx = "recording a verify run";
+        let tx = conn.transaction().map_err(StoreError::db(ctx))?;
+        tx.execute(
+            "INSERT INTO verify_runs (started_at, finished_at, blobs_checked, snapshots_checked, problems, first_problem)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                run.started_at,
+                run.finished_at,
+                to_i64(run.blobs_checked),
+                to_i64(run.snapshots_checked),
+                to_i64(run.problems),
+                run.first_problem
+            ],
+        )
+        .map_err(StoreError::db(ctx))?;
+        let newest = tx.last_insert_rowid();
+        tx.execute("DELETE FROM verify_runs WHERE id <= ?1", [newest - VERIFY_RUNS_KEPT])
+            .map_err(StoreError::db(ctx))?;
+        tx.commit().map_err(StoreError::db(ctx))
+    }
+
+    fn last_verify(&self) -> Result<Option<VerifyRun>, StoreError> {
+        self.reader()
+            .query_row(
+                "SELECT started_at, finished_at, blobs_checked, snapshots_checked, problems, first_problem
+                 FROM verify_runs ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(VerifyRun {
+                        started_at: r.get(0)?,
+                        finished_at: r.get(1)?,
+                        blobs_checked: to_u64(r.get(2)?),
+                        snapshots_checked: to_u64(r.get(3)?),
+                        problems: to_u64(r.get(4)?),
+                        first_problem: r.get(5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(StoreError::db("reading the last verify run"))
+    }
+
     fn last_run(&self, source_id: i64) -> Result<Option<SyncRun>, StoreError> {
         self.reader()
             .query_row(
@@ -965,6 +1038,27 @@ mod tests {
         meta.conn().pragma_update(None, "user_version", 99).unwrap();
         drop(meta);
         assert!(matches!(SqliteMeta::open(&path).unwrap_err(), StoreError::SchemaTooNew { found: 99, .. }));
+    }
+
+    #[test]
+    fn verify_runs_keep_the_latest_and_say_the_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = SqliteMeta::open(&dir.path().join("m.sqlite")).unwrap();
+        assert_eq!(meta.last_verify().unwrap(), None, "never verified");
+        let run = |i: i64| VerifyRun {
+            started_at: i,
+            finished_at: i + 1,
+            blobs_checked: 10,
+            snapshots_checked: 2,
+            problems: u64::from(i % 2 == 1),
+            first_problem: (i % 2 == 1).then(|| format!("blob {i} is damaged")),
+        };
+        for i in 0..(VERIFY_RUNS_KEPT + 5) {
+            meta.record_verify(&run(i)).unwrap();
+        }
+        assert_eq!(meta.last_verify().unwrap(), Some(run(VERIFY_RUNS_KEPT + 4)));
+        let kept: i64 = meta.conn().query_row("SELECT COUNT(*) FROM verify_runs", [], |r| r.get(0)).unwrap();
+        assert_eq!(kept, VERIFY_RUNS_KEPT);
     }
 
     #[test]

@@ -295,9 +295,25 @@ impl Store {
     }
 
     /// Check every published byte against its name, and the database against itself.
+    /// The run is recorded ([`Self::last_verify`]).
     pub fn verify(&self, wait: LockWait, progress: &dyn Progress) -> Result<VerifyReport, StoreError> {
         let _lock = self.begin(wait)?;
-        verify::verify_with(self, progress)
+        let started_at = crate::meta::now();
+        let report = verify::verify_with(self, progress)?;
+        self.meta.record_verify(&crate::meta::VerifyRun {
+            started_at,
+            finished_at: crate::meta::now(),
+            blobs_checked: report.blobs_checked as u64,
+            snapshots_checked: report.snapshots_checked as u64,
+            problems: report.problems.len() as u64,
+            first_problem: report.problems.first().cloned(),
+        })?;
+        Ok(report)
+    }
+
+    /// The last whole-store verify (by any process), if one ran.
+    pub fn last_verify(&self) -> Result<Option<crate::meta::VerifyRun>, StoreError> {
+        self.meta.last_verify()
     }
 
     /// Add a source (its configuration validated first).

@@ -400,3 +400,28 @@ fn a_download_complete_before_a_crash_is_not_fetched_again() {
     assert_eq!(published_tree(&f.store, "up"), upstream);
     assert_clean(&f.store);
 }
+
+#[test]
+fn a_verify_is_recorded_with_what_it_found() {
+    let f = fixture();
+    let url = url::Url::from_directory_path(&f.upstream).unwrap().to_string();
+    add(&f.store, "up", &url);
+    assert_eq!(sync(&f.store, "up").unwrap().outcome, Outcome::Published);
+    assert_eq!(f.store.last_verify().unwrap(), None, "never verified yet");
+
+    let report = f.store.verify(LockWait::NONE, &esxlcm_store::sync::NoProgress).unwrap();
+    let clean = f.store.last_verify().unwrap().unwrap();
+    assert_eq!((clean.problems, clean.first_problem.as_deref()), (0, None));
+    assert_eq!(clean.blobs_checked, report.blobs_checked as u64);
+    assert!(clean.finished_at >= clean.started_at && clean.started_at > 0);
+
+    // A stored payload damaged on disk: the next verify finds it, and the record says so.
+    let (path, bytes) = published_tree(&f.store, "up").into_iter().find(|(p, _)| p.ends_with(".vib")).unwrap();
+    let blob = f.store.blob_path(&esxlcm_store::blob::BlobId::of_bytes(&bytes)).unwrap();
+    corrupt(&blob);
+    let report = f.store.verify(LockWait::NONE, &esxlcm_store::sync::NoProgress).unwrap();
+    assert!(!report.problems.is_empty(), "{path}: damage not found");
+    let damaged = f.store.last_verify().unwrap().unwrap();
+    assert_eq!(damaged.problems, report.problems.len() as u64);
+    assert_eq!(damaged.first_problem.as_deref(), report.problems.first().map(String::as_str));
+}

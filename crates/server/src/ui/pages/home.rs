@@ -33,6 +33,11 @@ fn health(rows: &[DepotRow], quarantined: usize) -> Health {
 pub async fn page(viewer: Viewer, State(ui): State<Arc<Ui>>) -> Result<Response, UiError> {
     let (rows, quarantined) = depot_rows(&ui).await?;
     let h = health(&rows, quarantined.len());
+    let store = Arc::clone(ui.api.depots.store());
+    let verified = tokio::task::spawn_blocking(move || store.last_verify())
+        .await
+        .map_err(|e| UiError::internal(format!("reading the store: {e}")))?
+        .map_err(|e| UiError::internal(format!("reading the store: {e}")))?;
     let tasks = task_rows(&ui, &viewer).await?;
     let running: Vec<_> = tasks.iter().filter(|t| matches!(t.status.as_str(), "RUNNING" | "PENDING")).collect();
     let recent: Vec<_> = tasks.iter().filter(|t| !matches!(t.status.as_str(), "RUNNING" | "PENDING")).take(5).collect();
@@ -80,7 +85,19 @@ pub async fn page(viewer: Viewer, State(ui): State<Arc<Ui>>) -> Result<Response,
                     dt { "Quarantined files" } dd {
                         @if h.quarantined == 0 { span.ok { "none" } } @else { span.bad { (h.quarantined) } " — see " a href="/ui/depots" { "depots" } }
                     }
-                    dt { "Last verify" } dd { span.muted { "run " code { "esxlcm mirror verify" } " (not recorded by the store)" } }
+                    dt { "Last verify" } dd {
+                        @match &verified {
+                            None => { span.warn { "never" } " — run " code { "esxlcm mirror verify" } }
+                            Some(v) if v.problems == 0 => {
+                                span.ok { "clean" } ", " (layout::epoch(v.finished_at))
+                                " (" (v.blobs_checked) " files, " (v.snapshots_checked) " snapshots)"
+                            }
+                            Some(v) => {
+                                span.bad { (v.problems) " problems" } ", " (layout::epoch(v.finished_at))
+                                @if let Some(first) = &v.first_problem { " — first: " (first) }
+                            }
+                        }
+                    }
                 }
             }
             section.card aria-labelledby="h-tasks" {
