@@ -49,6 +49,7 @@ async fn a_read_only_user_sees_no_edit_controls_and_is_refused_when_posting() {
         ("/ui/images/clusters", vec![("csrf", csrf.as_str()), ("name", "sneaky")]),
         ("/ui/depots/demo/rollback", vec![("csrf", csrf.as_str()), ("snapshot", "1")]),
         ("/ui/depots/demo/signatures", vec![("csrf", csrf.as_str()), ("policy", "off")]),
+        ("/ui/depots/demo/schedule", vec![("csrf", csrf.as_str()), ("schedule", "hourly :05")]),
         ("/ui/exports", vec![("csrf", csrf.as_str()), ("target", "clusters:domain-c1"), ("json", "1")]),
     ] {
         let resp = http

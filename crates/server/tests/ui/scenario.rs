@@ -113,6 +113,17 @@ async fn an_administrator_adds_a_depot_builds_an_image_checks_a_host_and_exports
     b.submit(&format!("{depot_path}/signatures")).await;
     let warned = b.checked("depot-policy").await;
     assert!(warned.contains("Signature policy\nwarn") || warned.contains("Signature policy warn"), "{warned}");
+    // Its own schedule: a wrong one is named on the page, a right one is taken.
+    b.fill("#depot-schedule", "daily 25:00").await;
+    b.submit(&format!("{depot_path}/schedule")).await;
+    let refused = b.body_text().await;
+    assert!(refused.contains("'daily 25:00' is not a schedule"), "{refused}");
+    b.console().await; // the 422 answer is logged as a failed load: expected here
+    b.goto(&svc.url(&depot_path)).await;
+    b.fill("#depot-schedule", "weekly sun 03:00").await;
+    b.submit(&format!("{depot_path}/schedule")).await;
+    let scheduled = b.checked("depot-schedule").await;
+    assert!(scheduled.contains("weekly sun 03:00 — next:"), "{scheduled}");
     b.click_link("Components in this depot").await;
     b.checked("components").await;
     let links = b.client.find_all(fantoccini::Locator::Css("#results tbody a")).await.unwrap();

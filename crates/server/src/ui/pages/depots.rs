@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<Ui>> {
         .route("/ui/depots/{name}", get(detail))
         .route("/ui/depots/{name}/rollback", post(rollback))
         .route("/ui/depots/{name}/signatures", post(set_signatures))
+        .route("/ui/depots/{name}/schedule", post(set_depot_schedule))
         .route("/ui/depots/{name}/changes", get(changes))
         .route("/ui/depots/schedule", post(set_schedule))
 }
@@ -49,6 +50,8 @@ pub struct DepotRow {
     pub enabled: bool,
     pub policy: String,
     pub schedule: String,
+    /// The schedule as the form takes it (empty: none).
+    pub schedule_text: String,
     pub last_sync: String,
     pub next_sync: String,
     pub snapshots: usize,
@@ -76,6 +79,7 @@ pub async fn depot_rows(ui: &Ui) -> Result<(Vec<DepotRow>, Vec<QuarantineRecord>
                 enabled: c.enabled,
                 policy: c.signatures.as_str().to_owned(),
                 schedule: c.schedule.map_or_else(|| "manual".to_owned(), |s| s.to_string()),
+                schedule_text: c.schedule.map(|s| s.to_string()).unwrap_or_default(),
                 last_sync: last.map_or_else(
                     || "never".to_owned(),
                     |r| format!("{} ({})", layout::epoch(r.finished_at), r.outcome),
@@ -450,6 +454,17 @@ async fn detail(viewer: Viewer, State(ui): State<Arc<Ui>>, Path(name): Path<Stri
             }
         }
         @if viewer.is_admin() {
+            form.card method="post" action={ "/ui/depots/" (enc(&row.name)) "/schedule" } {
+                h3 { "This depot's schedule" }
+                (csrf_field(&viewer))
+                p {
+                    label for="depot-schedule" { "Sync by itself (UTC), or leave empty for never" }
+                    input #depot-schedule type="text" name="schedule" value=(row.schedule_text)
+                        placeholder="daily 02:30" aria-describedby="depot-schedule-help";
+                }
+                p #depot-schedule-help .muted { "hourly :MM, daily HH:MM, weekly DAY HH:MM (mon…sun), monthly D HH:MM" }
+                p { button type="submit" { "Set the schedule" } }
+            }
             form.card method="post" action={ "/ui/depots/" (enc(&row.name)) "/signatures" } {
                 h3 { "Signature policy" }
                 (csrf_field(&viewer))
@@ -563,6 +578,42 @@ async fn set_signatures(
     let target = format!("depot={name} signatures={policy}");
     store_change(&ui, &viewer, "depot.signatures", target, "change signature policies", move |store| {
         store.configure_source(&n, STORE_WAIT, |c| c.signatures = policy).map(|_| ())
+    })
+    .await?;
+    Ok(Redirect::to(&format!("/ui/depots/{}", enc(&name))).into_response())
+}
+
+#[derive(Deserialize)]
+struct DepotScheduleForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    schedule: String,
+}
+
+/// One depot's own schedule (the text `esxlcm mirror schedule` takes), or none: the
+/// source's configuration, which the service's scheduler follows.
+async fn set_depot_schedule(
+    viewer: Viewer,
+    State(ui): State<Arc<Ui>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(f): Form<DepotScheduleForm>,
+) -> Result<Response, UiError> {
+    check_csrf(&viewer, &headers, &f.csrf)?;
+    let text = f.schedule.trim();
+    let schedule: Option<esxlcm_store::schedule::Schedule> = if text.is_empty() || text.eq_ignore_ascii_case("none") {
+        None
+    } else {
+        Some(
+            text.parse()
+                .map_err(|e: esxlcm_store::schedule::ScheduleError| UiError::input(format!("Schedule: {e}.")))?,
+        )
+    };
+    let n = name.clone();
+    let target = format!("depot={name} schedule={}", schedule.map_or_else(|| "none".to_owned(), |s| s.to_string()));
+    store_change(&ui, &viewer, "depot.schedule", target, "change schedules", move |store| {
+        store.configure_source(&n, STORE_WAIT, |c| c.schedule = schedule).map(|_| ())
     })
     .await?;
     Ok(Redirect::to(&format!("/ui/depots/{}", enc(&name))).into_response())
