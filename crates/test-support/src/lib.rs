@@ -25,7 +25,9 @@ pub fn samples_dir() -> PathBuf {
                 dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(dir);
             }
             assert!(dir.join("bundles").is_dir(), "{SAMPLES_VAR}={}: no bundles/ directory there", dir.display());
-            dir
+            // Canonical: `.ci/run` points it at `$ROOT/../shared/…`, and some consumers (a
+            // browser's file input) take only canonical paths.
+            dir.canonicalize().unwrap_or(dir)
         }
         _ => panic!(
             "{SAMPLES_VAR} is not set: point it at the shared depot-samples directory \
