@@ -398,6 +398,11 @@ fn metrics_count_requests_bytes_logins_and_syncs_and_the_access_log_names_them()
     assert!(line.contains("GET") && line.contains(&format!("{index_len}B")), "{line}");
     assert!(log.lines().any(|l| l.contains("POST /api/session 201") && l.contains("user=admin")), "{log}");
     assert!(log.lines().any(|l| l.contains("POST /api/session 401") && l.contains("user=-")), "{log}");
+    // A call made with a session id names the user the session belongs to.
+    assert!(
+        log.lines().any(|l| l.contains("GET /api/esx/settings/depots/offline 200") && l.contains("user=admin")),
+        "{log}"
+    );
 }
 
 #[test]

@@ -4,9 +4,10 @@
 //! sent or dropped, so `bytes` is what was really sent and `duration_ms` includes the
 //! transfer: a 4 GiB VIB's line says how long the host took to read it. Fields: `method`,
 //! `path` (the URL path without the query, at most [`MAX_PATH`] characters), `status`,
-//! `bytes`, `duration_ms`, `peer`, and `user` when known: the name of a Basic-auth login
-//! the server accepted (`POST /api/session`). Session ids, tokens and query strings are
-//! never logged. With `--log-format json` each line is one JSON object.
+//! `bytes`, `duration_ms`, `peer`, and `user` when known: the user the API's dispatcher
+//! authenticated (by session id or password; the UI's pages too), else the name of a
+//! Basic-auth login the server accepted. Session ids, tokens and query strings are never
+//! logged. With `--log-format json` each line is one JSON object.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -155,6 +156,18 @@ type LogFn = fn(State<Mount>, Request, Next) -> Logged;
 /// What [`layer`] returns.
 pub type Layer = axum::middleware::FromFnLayer<LogFn, Mount, (State<Mount>, Request)>;
 
+tokio::task_local! {
+    /// The user the request was authenticated as, noted by the API's dispatcher (a session
+    /// id names no one by itself): the handler runs inside the middleware's task.
+    static AUTHENTICATED: std::cell::RefCell<Option<String>>;
+}
+
+/// Name the user the current request was authenticated as (outside a logged request:
+/// nothing).
+pub fn note_user(user: &str) {
+    let _ = AUTHENTICATED.try_with(|u| *u.borrow_mut() = Some(capped(user)));
+}
+
 /// The middleware behind [`layer`].
 pub async fn log(State(mount): State<Mount>, req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -162,13 +175,19 @@ pub async fn log(State(mount): State<Mount>, req: Request, next: Next) -> Respon
     let raw_path = req.uri().path().to_owned();
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let claimed = basic_user(req.headers());
-    let response = next.run(req).await;
+    let (response, authenticated) = AUTHENTICATED
+        .scope(std::cell::RefCell::new(None), async {
+            let response = next.run(req).await;
+            (response, AUTHENTICATED.with(|u| u.borrow_mut().take()))
+        })
+        .await;
     let status = response.status();
     if let Some(dialect) = dialect(mount, &method, &raw_path) {
         metrics::global().api_latency(dialect, started.elapsed());
     }
-    // A Basic-auth name is shown only when the server took it (a refused login is not a user).
-    let user = claimed.filter(|_| status.is_success());
+    // The user the API authenticated, else a Basic-auth name the server took (a refused
+    // login is not a user).
+    let user = authenticated.or_else(|| claimed.filter(|_| status.is_success()));
     let entry =
         Entry { mount, source: mount.source(&raw_path), path: capped(&raw_path), method, status, peer, user, started };
     let (parts, body) = response.into_parts();

@@ -215,6 +215,7 @@ async fn call(
         (_, creds) => authenticate(state, creds).await?,
     };
     *who = Some(caller.user.clone());
+    crate::access_log::note_user(&caller.user);
     if imp.access == Access::Admin && caller.role != Role::Admin {
         return Err(ApiError::unauthorized(format!(
             "user '{}' is read-only and may not call {service}.{}",
