@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load test of the vLCM-compatible API (`serve --api`) on loopback: 200 clients browsing
+# Load test of the vLCM-compatible API (the service of `esxlcm serve`) on loopback: 200 clients browsing
 # depot content and offline depots over REST/HTTPS (random think time, mean 100 ms) and 10
 # administrators editing drafts (create, set a component, validate as a task, delete) for
 # 60 s, against an in-process server with a generated depot (GeneratorConfig::default:
