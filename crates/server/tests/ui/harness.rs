@@ -346,9 +346,7 @@ impl Browser {
 }
 
 /// What the scenario composes from the demo depot (the generator's `tiny(7)`, as
-/// `Service::start` seeds it): the oldest and newest base images, an add-on for the newest
-/// only, and a component whose newest version needs what the oldest base image lacks (a
-/// real dependency error) but fits the newest with the add-on.
+/// `Service::start` seeds it), as the API's image tests pick it, in the page's text.
 pub struct Picks {
     pub low: String,
     pub high: String,
@@ -357,45 +355,12 @@ pub struct Picks {
 }
 
 pub fn picks() -> Picks {
-    use esxlcm_depot::catalog::Catalog;
-    use esxlcm_depot::generate::{GeneratorConfig, generate_to_bundle};
-    use esxlcm_depot::model::ReleaseKind;
-    use esxlcm_depot::source::{Depot, OpenOptions};
-    use esxlcm_solver::notification::ids;
-    use esxlcm_solver::spec::ImageSpec;
-    use esxlcm_solver::{ResolveOptions, resolve};
     let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("tiny.zip");
-    generate_to_bundle(&GeneratorConfig::tiny(7), &bundle).unwrap();
-    let catalog = Catalog::from_depots([Depot::open_path(&bundle, &OpenOptions::default()).unwrap()]).unwrap();
-    let mut bases: Vec<_> = catalog.release_units(ReleaseKind::BaseImage).map(|u| u.version.clone()).collect();
-    bases.sort();
-    let (low, high) = (bases[0].clone(), bases.last().unwrap().clone());
-    let addon = catalog
-        .release_units(ReleaseKind::Addon)
-        .find(|a| a.supports_base_image(high.as_str()) && !a.supports_base_image(low.as_str()))
-        .expect("an add-on for the newest base image only");
-    let addon = (addon.name.clone().unwrap(), addon.version.clone());
-    let names: Vec<String> =
-        catalog.components().filter_map(|c| c.bulletin.component.as_ref().map(|s| s.name.clone())).collect();
-    let component = names
-        .iter()
-        .find_map(|name| {
-            let newest = catalog.component_versions(name).last()?.bulletin.component.as_ref()?.version.clone();
-            let mut bad = ImageSpec::of_base_image(low.clone());
-            bad.components.insert(name.clone(), Some(newest.clone()));
-            let unmet =
-                resolve(&bad, &catalog, &ResolveOptions::default()).errors().any(|n| n.id == ids::DEPENDENCY_UNMET);
-            let mut good = ImageSpec::of_base_image(high.clone()).with_add_on(addon.0.clone(), addon.1.clone());
-            good.components.insert(name.clone(), Some(newest.clone()));
-            let fits = !resolve(&good, &catalog, &ResolveOptions::default()).has_errors();
-            (unmet && fits).then(|| (name.clone(), newest))
-        })
-        .expect("a component whose newest version the oldest base image cannot satisfy");
+    let (_, _, p) = crate::picks::tiny_depot(dir.path());
     Picks {
-        low: low.to_string(),
-        high: high.to_string(),
-        addon: (addon.0, addon.1.to_string()),
-        component: (component.0, component.1.to_string()),
+        low: p.low.to_string(),
+        high: p.high.to_string(),
+        addon: (p.addon.0, p.addon.1.to_string()),
+        component: (p.component.0, p.component.1.to_string()),
     }
 }

@@ -4,5 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
+#[path = "../image_support/picks.rs"]
+mod picks;
 mod read_only;
 mod scenario;

@@ -184,6 +184,29 @@ struct ScanQuery {
     scan: Option<String>,
 }
 
+impl ScanQuery {
+    /// The scan task the page follows, with its state.
+    async fn task(&self, ui: &Ui, viewer: &Viewer) -> Result<Option<(String, Value)>, UiError> {
+        let Some(task) = &self.scan else { return Ok(None) };
+        let spec = json!({"task": task, "spec": {"exclude_result": true}});
+        Ok(Some((task.clone(), ui.call(viewer, "com.vmware.cis.tasks", "get", spec).await?)))
+    }
+}
+
+/// A followed scan while it runs, or why it failed (nothing once it succeeded: the report
+/// below shows it).
+fn scan_progress(scan_task: Option<&(String, Value)>, url: &str) -> Markup {
+    html! {
+        @if let Some((task, t)) = scan_task {
+            @match s(t, "status") {
+                "SUCCEEDED" => {}
+                "FAILED" => { p.error role="alert" { (task_error(t).unwrap_or_default()) } }
+                _ => { (progress_block(task, Some((&format!("{url}?scan={}", enc(task)), "Show the scan")))) }
+            }
+        }
+    }
+}
+
 fn impact_text(impact: &str) -> &'static str {
     match impact {
         "NO_IMPACT" => "no impact",
@@ -242,14 +265,7 @@ async fn cluster(
     Query(q): Query<ScanQuery>,
 ) -> Result<Response, UiError> {
     let info = ui.call(&viewer, CLUSTERS, "get", json!({"cluster": cluster})).await?;
-    let scan_task = match &q.scan {
-        Some(task) => Some((
-            task.clone(),
-            ui.call(&viewer, "com.vmware.cis.tasks", "get", json!({"task": task, "spec": {"exclude_result": true}}))
-                .await?,
-        )),
-        None => None,
-    };
+    let scan_task = q.task(&ui, &viewer).await?;
     let report = ui
         .call(&viewer, "com.vmware.esx.settings.clusters.software.compliance", "get", json!({"cluster": cluster}))
         .await
@@ -263,13 +279,7 @@ async fn cluster(
                 button type="submit" { "Scan the hosts now" }
             }
         }
-        @if let Some((task, t)) = &scan_task {
-            @match s(t, "status") {
-                "SUCCEEDED" => {}
-                "FAILED" => { p.error role="alert" { (task_error(t).unwrap_or_default()) } }
-                _ => { (progress_block(task, Some((&format!("{url}?scan={}", enc(task)), "Show the scan")))) }
-            }
-        }
+        (scan_progress(scan_task.as_ref(), &url))
         @if let Some(r) = &report {
             h2 { "Last scan: " (status_badge(s(r, "status"))) }
             p { "Scanned " (layout::time(s(r, "scan_time"))) " against commit " (s(r, "commit")) ". Impact: " strong { (impact_text(s(r, "impact"))) } "." }
@@ -314,14 +324,7 @@ async fn host(
     if let Some(cluster) = info.get("cluster").and_then(Value::as_str) {
         return Ok(Redirect::to(&cluster_url(cluster)).into_response());
     }
-    let scan_task = match &q.scan {
-        Some(task) => Some((
-            task.clone(),
-            ui.call(&viewer, "com.vmware.cis.tasks", "get", json!({"task": task, "spec": {"exclude_result": true}}))
-                .await?,
-        )),
-        None => None,
-    };
+    let scan_task = q.task(&ui, &viewer).await?;
     let report =
         ui.call(&viewer, "com.vmware.esx.settings.hosts.software.compliance", "get", json!({"host": host})).await.ok();
     let url = format!("/ui/compliance/hosts/{}", enc(&host));
@@ -335,13 +338,7 @@ async fn host(
                 button type="submit" { "Scan the host now" }
             }
         }
-        @if let Some((task, t)) = &scan_task {
-            @match s(t, "status") {
-                "SUCCEEDED" => {}
-                "FAILED" => { p.error role="alert" { (task_error(t).unwrap_or_default()) } }
-                _ => { (progress_block(task, Some((&format!("{url}?scan={}", enc(task)), "Show the scan")))) }
-            }
-        }
+        (scan_progress(scan_task.as_ref(), &url))
         @if let Some(r) = &report {
             h2 { "Last scan" }
             p { "Scanned " (layout::time(s(r, "scan_time"))) " against commit " (s(r, "commit")) "." }

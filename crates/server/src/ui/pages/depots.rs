@@ -243,26 +243,34 @@ fn add_forms(viewer: &Viewer) -> Markup {
                 p { label for="up-description" { "Description (optional)" } input #up-description type="text" name="description"; }
                 p { button type="submit" { "Upload and add" } }
             }
-            form.card method="post" action="/ui/depots/offline" {
-                h2 { "Offline bundle from a URL" }
-                (csrf_field(viewer))
-                p { label for="off-location" { "Bundle URL (https:, http: or file:)" } input #off-location type="url" name="location" required; }
-                p { label for="off-description" { "Description (optional)" } input #off-description type="text" name="description"; }
-                p { button type="submit" { "Add" } }
+            (location_card(viewer, "/ui/depots/offline", "Offline bundle from a URL", "off", "Bundle URL (https:, http: or file:)", true, "Add"))
+            (location_card(viewer, "/ui/depots/online", "Online depot", "on", "index.xml URL", true, "Add"))
+            (location_card(viewer, "/ui/depots/umds", "UMDS depot", "umds", "UMDS export URL (…/hostupdate/)", false, "Set"))
+        }
+    }
+}
+
+/// A form adding a depot by its URL ([`LocationForm`]); `prefix` keeps its field ids apart
+/// from the other forms' on the page.
+fn location_card(
+    viewer: &Viewer,
+    action: &str,
+    title: &str,
+    prefix: &str,
+    label: &str,
+    with_description: bool,
+    button: &str,
+) -> Markup {
+    let (location, description) = (format!("{prefix}-location"), format!("{prefix}-description"));
+    html! {
+        form.card method="post" action=(action) {
+            h2 { (title) }
+            (csrf_field(viewer))
+            p { label for=(location) { (label) } input #(location) type="url" name="location" required; }
+            @if with_description {
+                p { label for=(description) { "Description (optional)" } input #(description) type="text" name="description"; }
             }
-            form.card method="post" action="/ui/depots/online" {
-                h2 { "Online depot" }
-                (csrf_field(viewer))
-                p { label for="on-location" { "index.xml URL" } input #on-location type="url" name="location" required; }
-                p { label for="on-description" { "Description (optional)" } input #on-description type="text" name="description"; }
-                p { button type="submit" { "Add" } }
-            }
-            form.card method="post" action="/ui/depots/umds" {
-                h2 { "UMDS depot" }
-                (csrf_field(viewer))
-                p { label for="umds-location" { "UMDS export URL (…/hostupdate/)" } input #umds-location type="url" name="location" required; }
-                p { button type="submit" { "Set" } }
-            }
+            p { button type="submit" { (button) } }
         }
     }
 }

@@ -705,22 +705,61 @@ struct NameOnly {
     display_name: String,
 }
 
+/// One draft an edit form changes: the path names it, the form carries the CSRF token.
+struct DraftEdit {
+    scope: Scope,
+    draft: String,
+}
+
+impl DraftEdit {
+    fn open(
+        viewer: &Viewer,
+        headers: &HeaderMap,
+        csrf: &str,
+        (kind, id, draft): (String, String, String),
+    ) -> Result<Self, UiError> {
+        let scope = Scope::parse(&kind, id)?;
+        check_csrf(viewer, headers, csrf)?;
+        Ok(Self { scope, draft })
+    }
+
+    /// `service.operation` on this draft: the input naming it, with `fields` besides.
+    async fn call(
+        &self,
+        ui: &Ui,
+        viewer: &Viewer,
+        service: &str,
+        operation: &str,
+        fields: Value,
+    ) -> Result<Value, UiError> {
+        let mut input = json!({(self.scope.key()): self.scope.id, "draft": self.draft});
+        if let (Some(input), Value::Object(fields)) = (input.as_object_mut(), fields) {
+            input.extend(fields);
+        }
+        Ok(ui.call(viewer, service, operation, input).await?)
+    }
+
+    /// Back to the draft's page.
+    fn back(&self) -> Response {
+        Redirect::to(&self.scope.draft_url(&self.draft)).into_response()
+    }
+}
+
 async fn set_display_name(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((kind, id, draft)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
     Form(f): Form<NameOnly>,
 ) -> Result<Response, UiError> {
-    let scope = Scope::parse(&kind, id)?;
-    check_csrf(&viewer, &headers, &f.csrf)?;
+    let edit = DraftEdit::open(&viewer, &headers, &f.csrf, path)?;
     let name = f.display_name.trim();
     if name.is_empty() {
         return Err(UiError::input("Display name: give the image a name."));
     }
-    let input = json!({(scope.key()): scope.id, "draft": draft, "spec": {"display_name": name}});
-    ui.call(&viewer, &format!("{}.display_name", scope.drafts()), "set", input).await?;
-    Ok(Redirect::to(&scope.draft_url(&draft)).into_response())
+    let service = format!("{}.display_name", edit.scope.drafts());
+    edit.call(&ui, &viewer, &service, "set", json!({"spec": {"display_name": name}})).await?;
+    Ok(edit.back())
 }
 
 #[derive(Deserialize)]
@@ -749,134 +788,104 @@ async fn set_base_image(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((kind, id, draft)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
     Form(f): Form<PickForm>,
 ) -> Result<Response, UiError> {
-    let scope = Scope::parse(&kind, id)?;
-    check_csrf(&viewer, &headers, &f.csrf)?;
+    let edit = DraftEdit::open(&viewer, &headers, &f.csrf, path)?;
     let version = f.version.trim();
     if version.is_empty() {
         return Err(UiError::input("Base image: pick an ESXi version from the list."));
     }
-    ui.call(
-        &viewer,
-        &format!("{}.base_image", scope.d_sw()),
-        "set",
-        json!({(scope.key()): scope.id, "draft": draft, "spec": {"version": version}}),
-    )
-    .await?;
-    Ok(Redirect::to(&scope.draft_url(&draft)).into_response())
+    let service = format!("{}.base_image", edit.scope.d_sw());
+    edit.call(&ui, &viewer, &service, "set", json!({"spec": {"version": version}})).await?;
+    Ok(edit.back())
 }
 
 async fn set_add_on(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((kind, id, draft)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
     Form(f): Form<PickForm>,
 ) -> Result<Response, UiError> {
-    let scope = Scope::parse(&kind, id)?;
-    check_csrf(&viewer, &headers, &f.csrf)?;
+    let edit = DraftEdit::open(&viewer, &headers, &f.csrf, path)?;
+    let service = format!("{}.add_on", edit.scope.d_sw());
     if f.add_on.is_empty() {
-        ui.call(
-            &viewer,
-            &format!("{}.add_on", scope.d_sw()),
-            "delete",
-            json!({(scope.key()): scope.id, "draft": draft}),
-        )
-        .await?;
+        edit.call(&ui, &viewer, &service, "delete", json!({})).await?;
     } else {
         let (name, version) = split_pick(&f.add_on, "Add-on")?;
-        let spec = json!({"name": name, "version": version});
-        ui.call(
-            &viewer,
-            &format!("{}.add_on", scope.d_sw()),
-            "set",
-            json!({(scope.key()): scope.id, "draft": draft, "spec": spec}),
-        )
-        .await?;
+        edit.call(&ui, &viewer, &service, "set", json!({"spec": {"name": name, "version": version}})).await?;
     }
-    Ok(Redirect::to(&scope.draft_url(&draft)).into_response())
+    Ok(edit.back())
 }
 
 async fn set_component(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((kind, id, draft)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
     Form(f): Form<PickForm>,
 ) -> Result<Response, UiError> {
-    let scope = Scope::parse(&kind, id)?;
-    check_csrf(&viewer, &headers, &f.csrf)?;
+    let edit = DraftEdit::open(&viewer, &headers, &f.csrf, path)?;
     let (name, version) = split_pick(&f.component, "Component")?;
-    ui.call(
-        &viewer,
-        &format!("{}.components", scope.d_sw()),
-        "set",
-        json!({(scope.key()): scope.id, "draft": draft, "component": name, "version": version}),
-    )
-    .await?;
-    Ok(Redirect::to(&scope.draft_url(&draft)).into_response())
+    let service = format!("{}.components", edit.scope.d_sw());
+    edit.call(&ui, &viewer, &service, "set", json!({"component": name, "version": version})).await?;
+    Ok(edit.back())
 }
 
 async fn set_hsp(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((kind, id, draft)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
     Form(f): Form<PickForm>,
 ) -> Result<Response, UiError> {
-    let scope = Scope::parse(&kind, id)?;
-    check_csrf(&viewer, &headers, &f.csrf)?;
-    let service = format!("{}.hardware_support", scope.d_sw());
+    let edit = DraftEdit::open(&viewer, &headers, &f.csrf, path)?;
+    let service = format!("{}.hardware_support", edit.scope.d_sw());
     if f.hsp.is_empty() {
-        ui.call(&viewer, &service, "delete", json!({(scope.key()): scope.id, "draft": draft})).await?;
+        edit.call(&ui, &viewer, &service, "delete", json!({})).await?;
     } else {
         let mut parts = f.hsp.splitn(3, '|');
         let (Some(manager), Some(pkg), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(UiError::input("Hardware support package: pick one from the list."));
         };
         let spec = json!({"packages": {manager: {"pkg": pkg, "version": version}}});
-        ui.call(&viewer, &service, "set", json!({(scope.key()): scope.id, "draft": draft, "spec": spec})).await?;
+        edit.call(&ui, &viewer, &service, "set", json!({"spec": spec})).await?;
     }
-    Ok(Redirect::to(&scope.draft_url(&draft)).into_response())
+    Ok(edit.back())
 }
 
 async fn remove_component(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((kind, id, draft)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
     Form(f): Form<PickForm>,
 ) -> Result<Response, UiError> {
-    let scope = Scope::parse(&kind, id)?;
-    check_csrf(&viewer, &headers, &f.csrf)?;
+    let edit = DraftEdit::open(&viewer, &headers, &f.csrf, path)?;
     let name = f.component.trim();
     if name.is_empty() {
         return Err(UiError::input("Component: name the component to remove."));
     }
-    ui.call(
-        &viewer,
-        &format!("{}.components", scope.d_sw()),
-        "delete",
-        json!({(scope.key()): scope.id, "draft": draft, "component": name}),
-    )
-    .await?;
-    Ok(Redirect::to(&scope.draft_url(&draft)).into_response())
+    let service = format!("{}.components", edit.scope.d_sw());
+    edit.call(&ui, &viewer, &service, "delete", json!({"component": name})).await?;
+    Ok(edit.back())
 }
 
 async fn validate(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((kind, id, draft)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, UiError> {
-    let scope = Scope::parse(&kind, id)?;
-    check_csrf(&viewer, &headers, &f.csrf)?;
-    let task =
-        ui.call(&viewer, &scope.drafts(), "validate$task", json!({(scope.key()): scope.id, "draft": draft})).await?;
-    let url = format!("{}?validation={}#validation", scope.draft_url(&draft), enc(task.as_str().unwrap_or_default()));
+    let edit = DraftEdit::open(&viewer, &headers, &f.csrf, path)?;
+    let task = edit.call(&ui, &viewer, &edit.scope.drafts(), "validate$task", json!({})).await?;
+    let url = format!(
+        "{}?validation={}#validation",
+        edit.scope.draft_url(&edit.draft),
+        enc(task.as_str().unwrap_or_default())
+    );
     Ok(Redirect::to(&url).into_response())
 }
 
@@ -884,24 +893,17 @@ async fn commit(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((kind, id, draft)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
     Form(f): Form<PickForm>,
 ) -> Result<Response, UiError> {
-    let scope = Scope::parse(&kind, id)?;
-    check_csrf(&viewer, &headers, &f.csrf)?;
+    let edit = DraftEdit::open(&viewer, &headers, &f.csrf, path)?;
     let message = f.message.trim();
     if message.is_empty() {
         return Err(UiError::input("Commit message: say what this image changes."));
     }
-    let task = ui
-        .call(
-            &viewer,
-            &scope.drafts(),
-            "commit$task",
-            json!({(scope.key()): scope.id, "draft": draft, "spec": {"message": message}}),
-        )
-        .await?;
-    Ok(Redirect::to(&format!("/ui/tasks/{}?then={}", enc(task.as_str().unwrap_or_default()), enc(&scope.url())))
+    let task =
+        edit.call(&ui, &viewer, &edit.scope.drafts(), "commit$task", json!({"spec": {"message": message}})).await?;
+    Ok(Redirect::to(&format!("/ui/tasks/{}?then={}", enc(task.as_str().unwrap_or_default()), enc(&edit.scope.url())))
         .into_response())
 }
 
@@ -909,11 +911,10 @@ async fn delete_draft(
     viewer: Viewer,
     State(ui): State<Arc<Ui>>,
     headers: HeaderMap,
-    Path((kind, id, draft)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, UiError> {
-    let scope = Scope::parse(&kind, id)?;
-    check_csrf(&viewer, &headers, &f.csrf)?;
-    ui.call(&viewer, &scope.drafts(), "delete", json!({(scope.key()): scope.id, "draft": draft})).await?;
-    Ok(Redirect::to(&scope.url()).into_response())
+    let edit = DraftEdit::open(&viewer, &headers, &f.csrf, path)?;
+    edit.call(&ui, &viewer, &edit.scope.drafts(), "delete", json!({})).await?;
+    Ok(Redirect::to(&edit.scope.url()).into_response())
 }
