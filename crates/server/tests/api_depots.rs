@@ -148,6 +148,8 @@ async fn offline_pull_task_then_depot_content() {
     assert_eq!((first["id"].as_str(), second["id"].as_str()), (Some("first"), Some("second")));
     assert_eq!(first["result"], second["result"]);
     assert_eq!(first["result"]["output"].as_array().map(Vec::len), Some(comps.len()), "{first}");
+    // The vAPI encoding, not the REST body kept beside it.
+    assert!(first["result"]["output"][0].get("STRUCTURE").is_some(), "{first}");
 
     let one = comps.iter().next().unwrap();
     let (status, filtered) = s
