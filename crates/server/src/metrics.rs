@@ -17,7 +17,7 @@
 //! `/healthz` and `/readyz` answer anyone: they say "ok" or why not, nothing else.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -314,15 +314,14 @@ struct Probe {
 /// `{prefix}/metrics`, `{prefix}/healthz` and `{prefix}/readyz` (prefix `""` for the
 /// service, `/-` beside a store's or directory's files). With a store, `/readyz` asks its
 /// database and `/metrics` includes its numbers.
-pub fn routes(prefix: &str, store_dir: Option<PathBuf>) -> Result<Router, esxlcm_store::StoreError> {
-    let store = store_dir.map(|d| Store::open(&d).map(Arc::new)).transpose()?;
+pub fn routes(prefix: &str, store: Option<Arc<Store>>) -> Router {
     let collector = store.as_ref().map(|s| Arc::new(StoreCollector::new(Arc::clone(s))));
     let probe = Probe { store, collector };
-    Ok(Router::new()
+    Router::new()
         .route(&format!("{prefix}/metrics"), get(metrics))
         .route(&format!("{prefix}/healthz"), get(|| async { "ok\n" }))
         .route(&format!("{prefix}/readyz"), get(readyz))
-        .with_state(probe))
+        .with_state(probe)
 }
 
 async fn readyz(State(probe): State<Probe>) -> Response {

@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::https::Https;
 use crate::store_http::PushConfig;
@@ -79,7 +80,7 @@ pub async fn serve_dir(
     let listener = bind(listen)?;
     announce(&bound(&listener, https.as_ref())?);
     let app = depot_http::router(dir)
-        .merge(crate::metrics::routes("/-", None)?)
+        .merge(crate::metrics::routes("/-", None))
         .layer(crate::access_log::layer(crate::access_log::Mount::Dir));
     serve_app(listener, app, https).await
 }
@@ -104,7 +105,7 @@ pub async fn serve_store(
     push: Option<PushConfig>,
     announce: impl FnOnce(&Bound, &StoreBanner),
 ) -> Result<(), ServiceError> {
-    let store = esxlcm_store::Store::open(dir)?;
+    let store = Arc::new(esxlcm_store::Store::open(dir)?);
     // Finish a publication a crash interrupted, if no sync is running; otherwise that sync will.
     store.reconcile_if_idle()?;
     let scheduler = esxlcm_store::ops::Scheduler::spawn(dir, SCHEDULER_TICK)?;
@@ -125,7 +126,7 @@ pub async fn serve_store(
         push_max_size: push.as_ref().map(|p| p.max_size),
     };
     let app = store_index::router(dir, push)?
-        .merge(crate::metrics::routes("/-", Some(dir.to_path_buf()))?)
+        .merge(crate::metrics::routes("/-", Some(Arc::clone(&store))))
         .layer(crate::access_log::layer(crate::access_log::Mount::Store));
     let listener = bind(listen)?;
     announce(&bound(&listener, https.as_ref())?, &banner);

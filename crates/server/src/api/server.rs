@@ -72,13 +72,15 @@ impl ApiServer {
             Some(addr) => Some(serve_hosts(addr, depots.clone(), stop.subscribe())?),
             None => None,
         };
+        // The probes read the store the API has open, not another handle on it.
+        let probes = crate::metrics::routes("", Some(Arc::clone(state.depots.store())));
         let ui = crate::ui::router(Arc::clone(&state)).map_err(|e| ServeError::Ui(e.to_string()))?;
         let app = security_headers(
             router(state)
                 .nest(DEPOTS_PREFIX, depots)
                 .merge(ui)
                 .route("/", get(|| async { axum::response::Redirect::to("/ui/") }))
-                .merge(crate::metrics::routes("", Some(store_dir(&config.data_dir)))?)
+                .merge(probes)
                 .route("/api/openapi.json", get(crate::openapi::serve)),
         )
         .layer(crate::access_log::layer(crate::access_log::Mount::Service));
