@@ -12,6 +12,9 @@ pub enum StoreError {
     Io { path: PathBuf, source: io::Error },
     #[error("metadata database: {context}: {source}")]
     Db { context: String, source: rusqlite::Error },
+    /// PostgreSQL ([`crate::meta::PgMeta`]); `target` is the database URL without its password.
+    #[error("metadata database {target}: {context}: {source}")]
+    Pg { target: String, context: String, source: crate::meta::postgres::PgError },
     #[error("metadata database {}: schema version {found} is newer than this esxlcm understands ({supported}); upgrade esxlcm", path.display())]
     SchemaTooNew { path: PathBuf, found: i64, supported: i64 },
     #[error("store {}: another esxlcm process is using it (sync, gc or rollback); try again when it is done", path.display())]

@@ -1,18 +1,21 @@
 //! The metadata database: sources, snapshots (path → blob), the HTTP validators of
 //! fetched documents, quarantined payloads and sync runs.
 //!
-//! [`MetaStore`] is the seam for a later PostgreSQL backend; [`SqliteMeta`] is the
-//! embedded default (WAL, `synchronous=FULL`, foreign keys, schema versioned with
-//! `PRAGMA user_version` and applied in order by [`MIGRATIONS`]).
+//! [`MetaStore`] has two backends: [`SqliteMeta`] is the embedded default (WAL,
+//! `synchronous=FULL`, foreign keys, schema versioned with `PRAGMA user_version` and
+//! applied in order by [`MIGRATIONS`]); [`PgMeta`] ([`postgres`]) is PostgreSQL, shared by
+//! several replicas, with the same semantics and a schema that mirrors SQLite's migration
+//! for migration. Both hand out cluster-wide [`Lease`]s and claim scheduled runs once
+//! ([`MetaStore::try_lease`], [`MetaStore::claim_due`]).
 //!
 //! **Why rusqlite, not sqlx.** The sync engine is synchronous (blocking reqwest, threads
 //! for bounded parallel downloads, a streaming ZIP reader), so sqlx's async API would only
 //! add `block_on` bridges; sqlx also compiles its macro and runtime stack, which on the
 //! two shared build cores costs minutes, while rusqlite (`bundled`) is one C file and a
-//! thin wrapper. The PostgreSQL path stays open through [`MetaStore`]: its methods speak
-//! the store's types, not SQL, and the SQL here is plain (no SQLite-only features beyond
-//! `INSERT OR REPLACE`), so a `PgMeta` on `postgres` or sqlx can implement the same trait.
-//! Only one SQLite crate is linked (`libsqlite3-sys` via rusqlite); do not add sqlx-sqlite.
+//! thin wrapper. [`MetaStore`]'s methods speak the store's types, not SQL, so the
+//! PostgreSQL backend implements the same trait on its own driver (`tokio-postgres`, see
+//! [`postgres`]). Only one SQLite crate is linked (`libsqlite3-sys` via rusqlite); do not
+//! add sqlx-sqlite.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -24,6 +27,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::blob::BlobId;
 use crate::error::StoreError;
 use crate::source::{Source, SourceConfig};
+
+mod lease;
+pub mod postgres;
+
+pub use lease::Lease;
+pub use postgres::PgMeta;
 
 /// One file of a snapshot's depot tree.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -202,7 +211,22 @@ pub trait MetaStore: Send + Sync {
         origin: &str,
         origin_snapshot: i64,
     ) -> Result<SnapshotInfo, StoreError>;
+
+    /// Take the cluster-wide lease `name` (e.g. "sync:<source>") if no one holds it: `None` when
+    /// another holder has it. Released when the returned guard drops, and when its holder dies
+    /// (process killed, connection lost) — never left held by a dead replica.
+    fn try_lease(&self, name: &str) -> Result<Option<Lease>, StoreError>;
+    /// Claim the scheduled run `key` (e.g. "sync:<source>") due at `due` (unix seconds): true for
+    /// exactly one caller per (key, due) however many replicas ask; false for the rest.
+    /// Claims older than [`CLAIMS_KEPT_SECONDS`] before the newest claim of the key are
+    /// pruned, and a claim that old is refused (false): it was due long ago.
+    fn claim_due(&self, key: &str, due: i64) -> Result<bool, StoreError>;
 }
+
+/// How far back (seconds, before a key's newest claimed due time) claims are kept: longer
+/// than the longest schedule period (a month), so a replica that is behind finds the claim
+/// of the run it is about to start.
+pub const CLAIMS_KEPT_SECONDS: i64 = 35 * 24 * 3600;
 
 /// One stored object of the service's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -344,6 +368,15 @@ CREATE TABLE verify_runs (
     first_problem TEXT
 );
 ",
+    // 7: scheduled runs claimed (MetaStore::claim_due): one row per (key, due time).
+    r"
+CREATE TABLE schedule_claims (
+    key TEXT NOT NULL,
+    due INTEGER NOT NULL,
+    claimed_at INTEGER NOT NULL,
+    PRIMARY KEY (key, due)
+);
+",
 ];
 
 pub fn now() -> i64 {
@@ -404,6 +437,11 @@ impl SqliteMeta {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Where [`MetaStore::try_lease`]'s lock files are: `leases/` beside the database file.
+    pub fn leases_dir(&self) -> PathBuf {
+        self.path.parent().unwrap_or_else(|| Path::new(".")).join("leases")
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
@@ -1014,6 +1052,33 @@ impl MetaStore for SqliteMeta {
     ) -> Result<SnapshotInfo, StoreError> {
         self.insert_snapshot(source_id, files, created_at, Some((origin, origin_snapshot)))
     }
+
+    fn try_lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        lease::try_file_lease(&self.leases_dir(), name)
+    }
+
+    fn claim_due(&self, key: &str, due: i64) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let ctx = format!("claiming the run of {key} due at {due}");
+        let tx = conn.transaction().map_err(StoreError::db(&ctx))?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO schedule_claims (key, due, claimed_at) SELECT ?1, ?2, ?3
+                 WHERE NOT EXISTS (SELECT 1 FROM schedule_claims WHERE key = ?1 AND due > ?2 + ?4)
+                 ON CONFLICT (key, due) DO NOTHING",
+                params![key, due, now(), CLAIMS_KEPT_SECONDS],
+            )
+            .map_err(StoreError::db(&ctx))?;
+        if inserted == 1 {
+            tx.execute(
+                "DELETE FROM schedule_claims WHERE key = ?1 AND due < ?2 - ?3",
+                params![key, due, CLAIMS_KEPT_SECONDS],
+            )
+            .map_err(StoreError::db(&ctx))?;
+        }
+        tx.commit().map_err(StoreError::db(&ctx))?;
+        Ok(inserted == 1)
+    }
 }
 
 #[cfg(test)]
@@ -1066,6 +1131,43 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let meta = SqliteMeta::open(&dir.path().join("m.sqlite")).unwrap();
         conformance(&meta);
+    }
+
+    #[test]
+    fn sqlite_leases_are_files_beside_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = SqliteMeta::open(&dir.path().join("m.sqlite")).unwrap();
+        let other = SqliteMeta::open(&dir.path().join("m.sqlite")).unwrap();
+        let held = meta.try_lease("sync:vmw").unwrap().unwrap();
+        assert!(other.try_lease("sync:vmw").unwrap().is_none(), "a second handle (another process) is refused");
+        assert!(meta.leases_dir().is_dir());
+        drop(held);
+        assert!(other.try_lease("sync:vmw").unwrap().is_some());
+    }
+
+    #[test]
+    fn sqlite_claims_are_granted_once_and_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sqlite");
+        let handles: Vec<SqliteMeta> = (0..4).map(|_| SqliteMeta::open(&path).unwrap()).collect();
+        let granted: usize = std::thread::scope(|s| {
+            let racers: Vec<_> = handles
+                .iter()
+                .map(|m| s.spawn(move || (0..50).filter(|_| m.claim_due("sync:vmw", 3600).unwrap()).count()))
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).sum()
+        });
+        assert_eq!(granted, 1, "one claim of (key, due) across handles and threads");
+        let meta = &handles[0];
+        assert!(meta.claim_due("sync:other", 3600).unwrap(), "keys are independent");
+        let later = 3600 + CLAIMS_KEPT_SECONDS + 1;
+        assert!(meta.claim_due("sync:vmw", later).unwrap());
+        let kept: i64 = meta
+            .conn()
+            .query_row("SELECT COUNT(*) FROM schedule_claims WHERE key = 'sync:vmw'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 1, "the claim older than the horizon was pruned");
+        assert!(!meta.claim_due("sync:vmw", 3600).unwrap(), "a pruned claim is not granted again");
     }
 
     /// What every [`MetaStore`] must do; a PostgreSQL backend runs the same suite.

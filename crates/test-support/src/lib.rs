@@ -6,6 +6,8 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // failing loudly is the job
 
 pub mod files;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "vib-signing")]
 pub mod vib_signing;
 pub mod zip_headers;
