@@ -11,7 +11,7 @@
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -54,6 +54,10 @@ impl fmt::Display for BlobId {
 pub trait BlobStore: Send + Sync {
     fn contains(&self, id: &BlobId) -> Result<bool, StoreError>;
     fn open(&self, id: &BlobId) -> Result<Box<dyn Read + Send>, StoreError>;
+    /// The blob's bytes from `offset` to its end (an HTTP Range request served from the
+    /// store). `offset` equal to the size gives an empty reader; past the size is an error
+    /// naming both.
+    fn open_at(&self, id: &BlobId, offset: u64) -> Result<Box<dyn Read + Send>, StoreError>;
     /// Publish a staged file under `id` after checking that its content hashes to `id`.
     /// The staged file is consumed (moved or removed).
     fn ingest(&self, staged: &Path, id: &BlobId) -> Result<(), StoreError>;
@@ -92,6 +96,11 @@ impl LocalBlobs {
     fn path_of(&self, id: &BlobId) -> PathBuf {
         self.root.join(&id.0[..2]).join(&id.0)
     }
+}
+
+/// The error of an `open_at` past a blob's end.
+pub(crate) fn offset_past_end(offset: u64, size: u64) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, format!("offset {offset} is past the end of the blob ({size} bytes)"))
 }
 
 /// The sha-256 and length of a file's content.
@@ -208,6 +217,17 @@ impl BlobStore for LocalBlobs {
     fn open(&self, id: &BlobId) -> Result<Box<dyn Read + Send>, StoreError> {
         let p = self.path_of(id);
         Ok(Box::new(File::open(&p).map_err(|e| StoreError::io(&p, e))?))
+    }
+
+    fn open_at(&self, id: &BlobId, offset: u64) -> Result<Box<dyn Read + Send>, StoreError> {
+        let p = self.path_of(id);
+        let mut file = File::open(&p).map_err(|e| StoreError::io(&p, e))?;
+        let size = file.metadata().map_err(|e| StoreError::io(&p, e))?.len();
+        if offset > size {
+            return Err(StoreError::io(&p, offset_past_end(offset, size)));
+        }
+        file.seek(SeekFrom::Start(offset)).map_err(|e| StoreError::io(&p, e))?;
+        Ok(Box::new(file))
     }
 
     fn ingest(&self, staged: &Path, id: &BlobId) -> Result<(), StoreError> {
@@ -365,6 +385,22 @@ mod tests {
         let again = blobs.put_bytes(b"first in its shard").unwrap();
         assert_eq!(again, id);
         assert!(synced::take().is_empty(), "a stored blob costs no fsync");
+    }
+
+    #[test]
+    fn open_at_reads_from_an_offset_and_refuses_one_past_the_end() {
+        let (_d, blobs) = store();
+        let id = blobs.put_bytes(b"0123456789").unwrap();
+        let read_from = |offset| {
+            let mut out = Vec::new();
+            blobs.open_at(&id, offset).unwrap().read_to_end(&mut out).unwrap();
+            out
+        };
+        assert_eq!(read_from(0), b"0123456789");
+        assert_eq!(read_from(4), b"456789");
+        assert_eq!(read_from(10), b"");
+        let err = blobs.open_at(&id, 11).err().unwrap().to_string();
+        assert!(err.contains("offset 11 is past the end of the blob (10 bytes)"), "{err}");
     }
 
     #[test]
