@@ -18,6 +18,7 @@ use crate::cmd::image_inspect::InspectIsoArgs;
 use crate::cmd::inspect::InspectArgs;
 use crate::cmd::mirror::MirrorArgs;
 use crate::cmd::serve::ServeArgs;
+use crate::cmd::store::StoreArgs;
 use crate::cmd::users::UsersArgs;
 use crate::output::{ColorWhen, LogFormat};
 
@@ -114,6 +115,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Mirror online depots and bundles into a local store of snapshots (UMDS's job)
     Mirror(MirrorArgs),
+    /// Move a single-node store into PostgreSQL and object storage for several replicas
+    Store(StoreArgs),
     /// Manage the service's users: add, list, passwd, remove, role
     Users(UsersArgs),
     /// Show the service's audit log: logins and every call that changed state

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Command::Image(ImageCommand::Inspect(args)) => cmd::image_inspect::run(args, &ctx),
         Command::Serve(args) => cmd::serve::run(args, &ctx),
         Command::Mirror(args) => cmd::mirror::run(args, &cli.network),
+        Command::Store(args) => cmd::store::run(args),
         Command::Users(args) => cmd::users::run(args),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Completions(args) => cmd::completions::completions(args, Cli::command()),

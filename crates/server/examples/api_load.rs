@@ -357,6 +357,8 @@ fn main() {
             listen: "127.0.0.1:0".parse().unwrap(),
             initial_admin: Some(InitialAdmin { user: ADMIN.0.into(), password: ADMIN.1.into() }),
             hosts_listen: None,
+            database: None,
+            blobs: None,
         }))
         .unwrap();
     let ca = reqwest::Certificate::from_pem(&std::fs::read(server.ca_file.as_ref().unwrap()).unwrap()).unwrap();

@@ -126,6 +126,17 @@ pub fn router_with_layout(dir: &Path, layout: Option<Layout>) -> Router {
         .layer(middleware::from_fn(depot_content_types))
 }
 
+/// Files from a [`Backend`] that is not a directory (a store's database rows and blobs),
+/// with `ServeDir`'s HTTP handling (Range, ETag, Last-Modified, conditional GET) and the
+/// depot content types; `base` is the directory `ServeDir` hands the backend paths under.
+pub fn router_with_backend<B: Backend>(base: &Path, backend: B) -> Router {
+    let files = ServeDir::with_backend(base, backend)
+        .append_index_html_on_directories(false)
+        .redirect_to_trailing_slash(false)
+        .with_buf_chunk_size(STREAM_CHUNK);
+    Router::new().route("/", get(root)).fallback_service(files).layer(middleware::from_fn(depot_content_types))
+}
+
 /// Files up to this size are read whole when opened (one blocking task per request).
 const SMALL_FILE: u64 = 1 << 20;
 /// Larger files stream in chunks of this size (each chunk one blocking read).

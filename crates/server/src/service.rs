@@ -99,17 +99,17 @@ pub struct StoreBanner {
 /// `esxlcm serve --store DIR`: a mirror store's published snapshots and views, read-only
 /// (but for pushed bundles when `push` is given), its scheduled syncs run in the background.
 pub async fn serve_store(
-    dir: &Path,
+    location: &esxlcm_store::StoreLocation,
     listen: &str,
     https: Option<Https>,
     push: Option<PushConfig>,
     announce: impl FnOnce(&Bound, &StoreBanner),
 ) -> Result<(), ServiceError> {
-    let store = Arc::new(esxlcm_store::Store::open(dir)?);
+    let store = Arc::new(esxlcm_store::Store::open_location(location)?);
     // Finish a publication a crash interrupted, if no sync is running; otherwise that sync will.
     store.reconcile_if_idle()?;
-    let scheduler = esxlcm_store::ops::Scheduler::spawn(dir, SCHEDULER_TICK)?;
-    let views = esxlcm_store::view::list(dir)
+    let scheduler = esxlcm_store::ops::Scheduler::spawn(location, SCHEDULER_TICK)?;
+    let views = esxlcm_store::view::list(&location.root)
         .unwrap_or_else(|e| {
             tracing::warn!("listing the views: {e}");
             Vec::new()
@@ -121,11 +121,11 @@ pub async fn serve_store(
         })
         .collect();
     let banner = StoreBanner {
-        sources: crate::store_http::published_sources(&store.published_dir()),
+        sources: store.published_source_names()?,
         views,
         push_max_size: push.as_ref().map(|p| p.max_size),
     };
-    let app = store_index::router(dir, push)?
+    let app = store_index::router(Arc::clone(&store), push)
         .merge(crate::metrics::routes("/-", Some(Arc::clone(&store))))
         .layer(crate::access_log::layer(crate::access_log::Mount::Store));
     let listener = bind(listen)?;
@@ -145,8 +145,9 @@ pub const DEMO_SOURCE: &str = "demo";
 /// Give a new store the demo depot (synthetic content from the depot crate's seeded
 /// generator, pushed as the bundle source `demo`), so that a first start shows a working
 /// service. A store that has any source is left alone. Returns whether it was added.
-pub fn seed_demo(store_dir: &Path, seed: u64) -> Result<bool, ServiceError> {
-    let store = esxlcm_store::Store::open(store_dir)?;
+pub fn seed_demo(location: &esxlcm_store::StoreLocation, seed: u64) -> Result<bool, ServiceError> {
+    let store_dir = location.root.as_path();
+    let store = esxlcm_store::Store::open_location(location)?;
     if !store.sources()?.is_empty() {
         return Ok(false);
     }

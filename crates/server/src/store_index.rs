@@ -16,6 +16,7 @@ use crate::store_http::{
 };
 use esxlcm_store::ondemand::{OnDemand, OnDemandError};
 use esxlcm_store::ops::LockWait;
+use esxlcm_store::source::PayloadPolicy;
 use esxlcm_store::sync::{NoProgress, Outcome, SyncOptions};
 use esxlcm_store::{Store, StoreError, status, view};
 
@@ -27,7 +28,7 @@ const WAIT_FOR_LOCK: Duration = Duration::from_secs(20);
 const PUSH_WAIT_FOR_LOCK: Duration = Duration::from_secs(60);
 
 pub struct StoreIndex {
-    store: Store,
+    store: Arc<Store>,
     /// (source, snapshot) pairs already checked against the database. Snapshot ids are
     /// never reused, so only the tree's presence needs checking again: a hosts' wave of
     /// VIB requests under one snapshot URL costs a stat each, not two queries.
@@ -36,8 +37,9 @@ pub struct StoreIndex {
 }
 
 impl StoreIndex {
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        Ok(Self { store: Store::open(dir)?, known: Mutex::default(), on_demand: OnDemand::new() })
+    /// Over a store the caller opened (the API's, `serve --store`'s): one handle per process.
+    pub fn new(store: Arc<Store>) -> Self {
+        Self { store, known: Mutex::default(), on_demand: OnDemand::new() }
     }
 
     fn is_known(&self, source: &str, id: i64) -> bool {
@@ -50,23 +52,25 @@ impl StoreIndex {
             published: self.store.published_dir(),
             snapshots: self.store.views_dir(),
             views: view::published_dir(self.store.root()),
+            rows: (!self.store.has_trees()).then(|| Arc::clone(&self.store)),
         }
     }
 }
 
-/// The router that serves the store at `dir` to hosts (taking pushed bundles when `push`
-/// is given): `esxlcm serve --store DIR`, and `/depots/` of the whole service.
-pub fn router(dir: &Path, push: Option<PushConfig>) -> Result<axum::Router, StoreError> {
-    let index = StoreIndex::open(dir)?;
+/// The router that serves `store` to hosts (taking pushed bundles when `push` is given):
+/// `esxlcm serve --store DIR`, and `/depots/` of the whole service.
+pub fn router(store: Arc<Store>, push: Option<PushConfig>) -> axum::Router {
+    let index = StoreIndex::new(store);
     let layout = index.layout();
-    Ok(crate::store_http::router_with_push(&layout, Arc::new(index), push))
+    crate::store_http::router_with_push(&layout, Arc::new(index), push)
 }
 
-/// Components and VIBs of a published depot tree.
-fn count_published(dir: &Path) -> Result<(usize, usize), String> {
+/// Components and VIBs of a source's published snapshot, read from its rows and blobs.
+fn count_published(store: &Arc<Store>, source: &str) -> Result<(usize, usize), String> {
     use esxlcm_depot::catalog::Catalog;
-    use esxlcm_depot::source::{Depot, OpenOptions};
-    let depot = Depot::open_path(dir, &OpenOptions::default()).map_err(|e| e.to_string())?;
+    let s = store.source(source).map_err(|e| e.to_string())?;
+    let id = store.published_snapshot(&s).map_err(|e| e.to_string())?.ok_or("nothing is published")?;
+    let depot = store.snapshot_depot(id, source).map_err(|e| e.to_string())?;
     let catalog = Catalog::from_depots([depot]).map_err(|e| e.to_string())?;
     Ok((catalog.components().count(), catalog.vibs().count()))
 }
@@ -114,6 +118,10 @@ impl crate::store_http::StoreIndex for StoreIndex {
             )));
         }
         self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert((source.to_owned(), id));
+        // Without trees the rows are what is served: the snapshot exists, that is all.
+        if !self.store.has_trees() {
+            return Ok(());
+        }
         // Materialised under the store lock: a sync (in this process's scheduler or another
         // process) may be materialising the same snapshot, in the same temporary directory.
         let deadline = Instant::now() + WAIT_FOR_LOCK;
@@ -173,6 +181,19 @@ impl crate::store_http::StoreIndex for StoreIndex {
         }
     }
 
+    fn has_payload(&self, source: &str, snapshot: Option<i64>, path: &str) -> bool {
+        // Only on-demand sources record files whose payload is not stored yet.
+        let on_demand = self.store.source(source).is_ok_and(|s| s.config.payloads == PayloadPolicy::OnDemand);
+        if !on_demand {
+            return true;
+        }
+        match self.store.published_file(source, snapshot, path) {
+            Ok(Ok(served)) => self.store.has_blob(&served.file.blob).unwrap_or(true),
+            // Nothing to fetch: the file server answers 404 (or 500) itself.
+            Ok(Err(_)) | Err(_) => true,
+        }
+    }
+
     fn push(&self, source: &str, bundle: &Path) -> Result<PushSummary, PushFailure> {
         let pushed = self
             .store
@@ -212,7 +233,7 @@ impl crate::store_http::StoreIndex for StoreIndex {
                 });
             }
         };
-        let counted = count_published(&self.store.published_dir().join(source));
+        let counted = count_published(&self.store, source);
         if let Err(e) = &counted {
             tracing::warn!(source, "counting the published components: {e}");
         }

@@ -170,6 +170,8 @@ async fn one_server_per_data_dir() {
         listen: "127.0.0.1:0".parse().unwrap(),
         initial_admin: None,
         hosts_listen: None,
+        database: None,
+        blobs: None,
     })
     .await;
     assert!(matches!(second, Err(esxlcm_server::api::ServeError::Locked(_))));

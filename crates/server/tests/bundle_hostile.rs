@@ -201,7 +201,8 @@ async fn serve_store_push(store: &Path) -> (String, tokio::sync::oneshot::Sender
         max_size: 1 << 30,
         uploads: esxlcm_store::Store::uploads_dir(store),
     };
-    let app = esxlcm_server::store_index::router(store, Some(push)).unwrap();
+    let app =
+        esxlcm_server::store_index::router(std::sync::Arc::new(esxlcm_store::Store::open(store).unwrap()), Some(push));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

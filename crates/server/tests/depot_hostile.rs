@@ -118,6 +118,7 @@ async fn a_store_follows_its_own_links_only() {
         published: tmp.path().join("published"),
         snapshots: tmp.path().join("snapshots"),
         views: tmp.path().join("named/published"),
+        rows: None,
     };
     std::fs::create_dir_all(&layout.published).unwrap();
     std::fs::create_dir_all(&layout.snapshots).unwrap();

@@ -26,3 +26,4 @@ mod api_trust;
 mod bundle_hostile;
 mod depot_hostile;
 mod openapi;
+mod store_rows;

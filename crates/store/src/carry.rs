@@ -688,8 +688,10 @@ pub(crate) fn import(
     for (s, snap) in &todo {
         let policy = store.meta.source(&s.name).map(|x| x.config.signatures).unwrap_or_default();
         for (path, blob, _) in snap.files.iter().filter(|(p, _, _)| p.to_ascii_lowercase().ends_with(".vib")) {
-            let Some(file) = BlobId::parse(blob).and_then(|b| store.blobs.local_path(&b)) else { continue };
-            match crate::signatures::judge(&file, policy, &trust) {
+            let Some(id) = BlobId::parse(blob) else { continue };
+            // A blob in a bucket is judged from a local copy: no VIB skips the check.
+            let file = store.blob_file(&id)?;
+            match crate::signatures::judge(file.path(), policy, &trust) {
                 crate::signatures::Judgement::Accepted => {}
                 crate::signatures::Judgement::Warned(why) => {
                     tracing::warn!(source = s.name, vib = path, "imported under --signatures warn: {why}");

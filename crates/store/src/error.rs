@@ -19,6 +19,12 @@ pub enum StoreError {
     SchemaTooNew { path: PathBuf, found: i64, supported: i64 },
     #[error("store {}: another esxlcm process is using it (sync, gc or rollback); try again when it is done", path.display())]
     Locked { path: PathBuf },
+    #[error("{0}")]
+    Location(String),
+    #[error(
+        "this store keeps its metadata in PostgreSQL or its payloads in object storage, where {0} is not available yet (it needs the single-node store)"
+    )]
+    NotOnClusterBackends(&'static str),
     #[error("no source named '{0}' (see `esxlcm mirror list`)")]
     UnknownSource(String),
     #[error("a source named '{0}' already exists")]

@@ -6,6 +6,10 @@
 //! * [`ops`] — one call per operation (sync, push, rollback, import, export, gc, verify,
 //!   source changes, the scheduler): lock, reconcile, run, refresh views, typed report.
 //!   Front ends call these, never the steps.
+//! * [`location`] — where the state lives: SQLite and a local directory (the default), or
+//!   PostgreSQL and an S3-compatible bucket under several replicas.
+//! * [`content`] — a snapshot's files read from its rows and blobs, with no tree: what
+//!   every replica of a cluster store serves.
 //! * [`meta`] — the metadata database behind a trait (SQLite with WAL by default).
 //! * [`store`] — the store directory: snapshots' views, atomic publication, rollback,
 //!   retention, crash reconciliation.
@@ -16,6 +20,8 @@
 //! * [`sync`] — the engine: metadata first, then verified payloads, then a new snapshot.
 //! * [`carry`] — `mirror export` / `mirror import`: snapshots across an air gap in
 //!   checksummed chunk files, incremental, resumable.
+//! * [`migrate`] — a single-node store moved into PostgreSQL and object storage, verified
+//!   and resumable.
 //! * [`ondemand`] — payloads of on-demand sources, fetched, verified and stored when
 //!   first needed (a host's request, an export, a view build).
 //! * [`gc`], [`verify`] — deleting unreferenced blobs; checking the whole store.
@@ -32,12 +38,16 @@
 //! until then and stays available for rollback until retention removes it.
 
 pub mod audit;
+mod backends;
 pub mod blob;
 pub mod carry;
 pub mod carry_sign;
+pub mod content;
 mod error;
 pub mod gc;
+pub mod location;
 pub mod meta;
+pub mod migrate;
 pub mod ondemand;
 pub mod ops;
 pub mod schedule;
@@ -110,4 +120,5 @@ pub mod internals {
 }
 
 pub use error::StoreError;
+pub use location::StoreLocation;
 pub use store::Store;

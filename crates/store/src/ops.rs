@@ -112,6 +112,10 @@ pub enum Selection {
     Enabled,
     /// The enabled sources whose schedule is due at this time.
     Due(DateTime<Utc>),
+    /// The due sources whose slot this caller claims (`MetaStore::claim_due`): what the
+    /// scheduler of each replica syncs, so that a slot runs once however many replicas
+    /// tick. Worked out under the store lock, after any other replica's sync recorded its run.
+    Claimed(DateTime<Utc>),
 }
 
 impl Store {
@@ -168,6 +172,18 @@ impl Store {
                 self.meta.sources()?.into_iter().filter(|s| s.config.enabled).map(|s| s.config.name).collect()
             }
             Selection::Due(now) => schedule::due_sources(self, *now)?.into_iter().map(|s| s.config.name).collect(),
+            Selection::Claimed(now) => {
+                let mut claimed = Vec::new();
+                for source in schedule::due_sources(self, *now)? {
+                    let slot = schedule::due_slot(self, &source, *now)?;
+                    if let Some(slot) = slot
+                        && schedule::claim_slot(self, &source, slot)?
+                    {
+                        claimed.push(source.config.name);
+                    }
+                }
+                claimed
+            }
         };
         let mut batch = SyncBatch::default();
         for name in &names {
@@ -493,7 +509,11 @@ impl Store {
         };
         let names: Vec<String> = due.into_iter().map(|s| s.config.name).collect();
         tracing::info!(sources = %names.join(", "), "scheduled sync starting");
-        match self.sync(&Selection::Named(names), options, LockWait::NONE, &|_| Box::new(sync::NoProgress)) {
+        // Due-ness is worked out again under the lock and each slot claimed there, once
+        // across replicas; a busy store claims nothing, so the next tick tries again.
+        let selection = Selection::Claimed(now);
+        match self.sync(&selection, options, LockWait::NONE, &|_| Box::new(sync::NoProgress)) {
+            Ok(batch) if batch.runs.is_empty() => None,
             Ok(batch) => {
                 for run in &batch.runs {
                     match &run.result {
@@ -546,10 +566,11 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// Start the scheduler over the store at `root` (its own handle: syncs run beside the
-    /// server's readers, each publication atomic).
-    pub fn spawn(root: &Path, tick: Duration) -> Result<Self, StoreError> {
-        let store = Store::open(root)?;
+    /// Start the scheduler over the store at `location` (its own handle: syncs run beside
+    /// the server's readers, each publication atomic).
+    pub fn spawn(location: &crate::StoreLocation, tick: Duration) -> Result<Self, StoreError> {
+        let root = location.root.as_path();
+        let store = Store::open_location(location)?;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopping = std::sync::Arc::clone(&stop);
         let thread = std::thread::Builder::new()

@@ -130,6 +130,23 @@ pub fn next_run(store: &Store, source: &Source, now: DateTime<Utc>) -> Result<Op
     })
 }
 
+/// The slot a due source's scheduled run is for, the same on every replica that asks: the
+/// first slot after its last run started, or, for a source that never ran, the minute
+/// `now` falls in. [`Store::run_due`] claims it once across replicas
+/// (`MetaStore::claim_due`), so a slot is run once, not once per replica.
+pub fn due_slot(store: &Store, source: &Source, now: DateTime<Utc>) -> Result<Option<i64>, StoreError> {
+    Ok(next_run(store, source, now)?.filter(|next| *next <= now).map(|next| match last_run_start(store, source) {
+        Ok(Some(_)) => next.timestamp(),
+        _ => now.timestamp() - now.timestamp().rem_euclid(60),
+    }))
+}
+
+/// Claim the scheduled run of `source` for `slot`: true for exactly one caller per slot,
+/// whichever replica asks first.
+pub fn claim_slot(store: &Store, source: &Source, slot: i64) -> Result<bool, StoreError> {
+    store.meta.claim_due(&format!("sync:{}", source.config.name), slot)
+}
+
 /// Enabled sources with a schedule whose slot has passed since their last run (a source
 /// that never ran is due), in name order: what `mirror sync --due` and the scheduler of
 /// `esxlcm serve --store` sync. A failed run counts as a run: it is retried at the next slot.

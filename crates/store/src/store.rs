@@ -37,13 +37,19 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::blob::{BlobId, BlobStore, LocalBlobs, create_dir_durable, sync_dir, sync_tree};
+use crate::blob::{BlobId, BlobStore, create_dir_durable, sync_dir, sync_tree};
 use crate::error::StoreError;
-use crate::meta::{FileEntry, MetaStore, SnapshotInfo, SqliteMeta};
+use crate::location::StoreLocation;
+use crate::meta::{FileEntry, MetaStore, SnapshotInfo};
 use crate::source::Source;
 
 pub struct Store {
     root: PathBuf,
+    location: StoreLocation,
+    /// Snapshots are also materialised as directory trees of hard links under `views/`,
+    /// and `published/<source>` links name what is served (the embedded default only; on
+    /// the cluster backends the database rows are all there is).
+    trees: bool,
     pub(crate) blobs: Box<dyn BlobStore>,
     pub(crate) meta: Box<dyn MetaStore>,
 }
@@ -54,25 +60,66 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// Held while a command changes the store; released on drop (and by the OS on a crash).
+/// Held while a command changes the store; released on drop, and when its holder dies: an
+/// OS file lock on one node, a database lease (PostgreSQL advisory lock) on the cluster
+/// backends, so one replica at a time syncs, publishes or collects garbage.
 #[derive(Debug)]
 pub struct StoreLock {
-    _file: File,
+    _held: Held,
 }
 
+#[derive(Debug)]
+enum Held {
+    File(#[allow(dead_code, reason = "held for its drop")] File),
+    Lease(#[allow(dead_code, reason = "held for its drop")] crate::meta::Lease),
+}
+
+/// The lease that stands for the store lock on the cluster backends.
+const STORE_LEASE: &str = "store";
+
 impl Store {
-    /// Open (creating if needed) the store at `root`.
+    /// Open (creating if needed) the single-node store at `root`.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
-        for sub in ["staging", "quarantine", "views", "published"] {
+        Self::open_location(&StoreLocation::local(root))
+    }
+
+    /// Open (creating if needed) the store at `location`: the embedded default, or
+    /// PostgreSQL and an S3-compatible bucket with `location.root` as this node's directory.
+    pub fn open_location(location: &StoreLocation) -> Result<Self, StoreError> {
+        let root = location.root.as_path();
+        let trees = location.is_local();
+        let subdirs: &[&str] =
+            if trees { &["staging", "quarantine", "views", "published"] } else { &["staging", "quarantine"] };
+        for sub in subdirs {
             create_dir_durable(&root.join(sub))?;
         }
-        let blobs = LocalBlobs::new(root.join("blobs"), root.join("staging"))?;
-        let meta = SqliteMeta::open(&root.join("meta.sqlite"))?;
-        Ok(Self { root: root.to_path_buf(), blobs: Box::new(blobs), meta: Box::new(meta) })
+        let blobs = crate::backends::blobs(location)?;
+        let meta = crate::backends::meta(location)?;
+        Ok(Self { root: root.to_path_buf(), location: location.clone(), trees, blobs, meta })
+    }
+
+    /// A single-node store that keeps no directory trees, as the cluster backends do: the
+    /// store's own tests of the tree-less paths run on it without a database server.
+    #[cfg(feature = "test-internals")]
+    pub fn open_without_trees(root: &Path) -> Result<Self, StoreError> {
+        let mut store = Self::open(root)?;
+        store.trees = false;
+        Ok(store)
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    /// Whether snapshots are served from directory trees under [`Store::views_dir`] and
+    /// [`Store::published_dir`] (the embedded default); otherwise from the database rows
+    /// and blobs ([`Store::published_file`], [`Store::open_blob_at`]).
+    pub fn has_trees(&self) -> bool {
+        self.trees
     }
 
     pub fn staging_dir(&self) -> PathBuf {
@@ -102,8 +149,14 @@ impl Store {
         self.views_dir().join(snapshot_id.to_string())
     }
 
-    /// Take the store's write lock, failing at once if another process holds it.
+    /// Take the store's write lock, failing at once if another process (or replica) holds it.
     pub fn lock(&self) -> Result<StoreLock, StoreError> {
+        if !self.trees {
+            return match self.meta.try_lease(STORE_LEASE)? {
+                Some(lease) => Ok(StoreLock { _held: Held::Lease(lease) }),
+                None => Err(StoreError::Locked { path: PathBuf::from(self.location.to_string()) }),
+            };
+        }
         let path = self.root.join("lock");
         let file = File::options()
             .create(true)
@@ -112,7 +165,7 @@ impl Store {
             .open(&path)
             .map_err(|e| StoreError::io(&path, e))?;
         match file.try_lock() {
-            Ok(()) => Ok(StoreLock { _file: file }),
+            Ok(()) => Ok(StoreLock { _held: Held::File(file) }),
             Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked { path: self.root.clone() }),
             Err(fs::TryLockError::Error(e)) => Err(StoreError::io(&path, e)),
         }
@@ -130,6 +183,9 @@ impl Store {
     /// Build `views/<id>` from the snapshot's files (hard links to blobs; copies where the
     /// filesystem refuses links). Idempotent: an existing view is complete by construction.
     pub fn materialise(&self, snapshot_id: i64) -> Result<PathBuf, StoreError> {
+        if !self.trees {
+            return Err(StoreError::NotOnClusterBackends("a snapshot as a directory tree"));
+        }
         let dest = self.view_dir(snapshot_id);
         if dest.is_dir() {
             return Ok(dest);
@@ -236,8 +292,13 @@ impl Store {
         Ok(linked)
     }
 
-    /// Publish a snapshot of `source`: view first, then the database, then the symlink.
+    /// Publish a snapshot of `source`: view first, then the database, then the symlink. On
+    /// the cluster backends the database row is the publication: one transaction, seen by
+    /// every replica's next request.
     pub fn publish(&self, source: &Source, snapshot_id: i64) -> Result<(), StoreError> {
+        if !self.trees {
+            return self.meta.set_published(source.id, snapshot_id);
+        }
         self.materialise(snapshot_id)?;
         self.meta.set_published(source.id, snapshot_id)?;
         self.link_published(&source.config.name, snapshot_id)
@@ -258,6 +319,9 @@ impl Store {
     /// point at the published snapshots' views, leftovers of interrupted writes go.
     /// Partial downloads (`staging/*.part`) stay for resume.
     pub fn reconcile(&self) -> Result<(), StoreError> {
+        if !self.trees {
+            return self.settle_node_state();
+        }
         let sources = self.meta.sources()?;
         let mut names = HashSet::new();
         for s in &sources {
@@ -289,6 +353,11 @@ impl Store {
                 remove_dir_if_exists(&entry.path())?;
             }
         }
+        self.settle_node_state()
+    }
+
+    /// This node's leftovers of a crash: sync statuses left `running`, temporary files.
+    fn settle_node_state(&self) -> Result<(), StoreError> {
         // A sync's status left `running` by a process that died is not running.
         for source in crate::status::settle_interrupted(&self.root)? {
             tracing::warn!(source = %source, "a sync was interrupted (its process stopped); marked failed");

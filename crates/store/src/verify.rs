@@ -9,7 +9,7 @@ use std::path::Path;
 
 use esxlcm_depot::source::{Depot, OpenOptions};
 
-use crate::blob::{BlobId, hash_file};
+use crate::blob::{BlobId, hash_file, hash_reader};
 use crate::error::StoreError;
 use crate::store::Store;
 
@@ -51,8 +51,14 @@ pub fn verify_with(store: &Store, progress: &dyn crate::sync::Progress) -> Resul
     let mut corrupt = HashSet::new();
     for (id, size) in present.iter().zip(&sizes) {
         report.blobs_checked += 1;
-        let Some(path) = store.blobs.local_path(id) else { continue };
-        let hashed = hash_file(&path);
+        // Hashed from wherever the blob lives: a local file, or streamed from the bucket.
+        let hashed = match store.blobs.local_path(id) {
+            Some(path) => hash_file(&path),
+            None => store
+                .blobs
+                .open(id)
+                .and_then(|mut r| hash_reader(&mut r).map_err(|e| StoreError::io(Path::new(id.as_str()), e))),
+        };
         progress.event(&SyncEvent::Bytes(*size));
         match hashed {
             Ok((actual, _)) if &actual == id => {}

@@ -173,6 +173,9 @@ pub fn validate_name(name: &str) -> Result<(), ViewError> {
 
 /// Record a new view (not built yet: [`refresh`] builds it).
 pub(crate) fn add(store: &Store, name: &str, sources: &[String], spec: Option<&[u8]>) -> Result<ViewRecord, ViewError> {
+    if !store.has_trees() {
+        return Err(ViewError::Store(StoreError::NotOnClusterBackends("a named view")));
+    }
     validate_name(name)?;
     if sources.is_empty() {
         return Err(ViewError::NoSources(name.to_owned()));

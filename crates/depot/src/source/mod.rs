@@ -197,6 +197,16 @@ impl Depot {
         Self::load_chain(location, SourceKind::Online, container, &candidates, None, options)
     }
 
+    /// Open a depot directory tree kept somewhere else than a file system (a store's
+    /// snapshot: database rows over content-addressed blobs), read through `container`.
+    pub fn open_tree(
+        location: String,
+        container: Arc<dyn Container>,
+        options: &OpenOptions,
+    ) -> Result<Self, SourceError> {
+        Self::from_container(location, SourceKind::Directory, container, None, options)
+    }
+
     fn from_container(
         location: String,
         kind: SourceKind,

@@ -155,3 +155,27 @@ impl From<LevelArg> for AcceptanceLevel {
 pub fn level_parser() -> impl clap::builder::TypedValueParser<Value = AcceptanceLevel> {
     EnumValueParser::<LevelArg>::new().map(AcceptanceLevel::from)
 }
+
+/// `--database` and `--blobs`: the scale-out backends of a store (`esxlcm serve`,
+/// `esxlcm mirror …`). Unset, the store is SQLite and blobs in its directory.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BackendArgs {
+    /// Keep the store's metadata in PostgreSQL (postgres://USER[:PASSWORD]@HOST:PORT/DB)
+    /// instead of SQLite, so several `esxlcm serve` replicas share it; migrated on start
+    #[arg(long, value_name = "URL", env = "ESXLCM_DATABASE", global = true, hide_env_values = true)]
+    pub database: Option<String>,
+
+    /// Keep the store's payloads in an S3-compatible bucket (s3://BUCKET/PREFIX) instead of
+    /// the local directory; endpoint and credentials from AWS_ENDPOINT_URL,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION (AWS_ALLOW_HTTP=true for a
+    /// plain-http endpoint); blobs read are cached locally (ESXLCM_BLOB_CACHE_MIB, default 4096)
+    #[arg(long, value_name = "URL", env = "ESXLCM_BLOBS", global = true)]
+    pub blobs: Option<String>,
+}
+
+impl BackendArgs {
+    /// The store at `root` (this node's directory) on these backends.
+    pub fn location(&self, root: &std::path::Path) -> anyhow::Result<esxlcm_store::StoreLocation> {
+        Ok(esxlcm_store::StoreLocation::parse(root, self.database.as_deref(), self.blobs.as_deref())?)
+    }
+}

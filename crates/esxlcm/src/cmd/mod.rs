@@ -27,6 +27,7 @@ pub mod image_inspect;
 pub mod inspect;
 pub mod mirror;
 pub mod serve;
+pub mod store;
 pub mod users;
 
 pub use common::{ContentError, Context, Status, exit};

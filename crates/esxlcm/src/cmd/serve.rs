@@ -13,6 +13,7 @@ use esxlcm_server::https::Https;
 use esxlcm_server::service::{self, Bound, StoreBanner};
 use esxlcm_server::store_http::{PushConfig, PushToken};
 
+use super::common::BackendArgs;
 use super::{Context, Status};
 use crate::output::human_size;
 
@@ -104,6 +105,11 @@ pub struct ServeArgs {
     /// (config.json), TLS files (tls/), uploads and exports
     #[arg(long, value_name = "DATA_DIR", default_value = "esxlcm-data", env = "ESXLCM_DATA_DIR")]
     pub data_dir: PathBuf,
+
+    /// The service and --store: the store in PostgreSQL and object storage, shared by any
+    /// number of replicas (DATA_DIR then holds only this node's TLS files, users and cache)
+    #[command(flatten)]
+    pub backends: BackendArgs,
 }
 
 pub fn run(args: &ServeArgs, _ctx: &Context) -> anyhow::Result<Status> {
@@ -123,7 +129,8 @@ pub fn run(args: &ServeArgs, _ctx: &Context) -> anyhow::Result<Status> {
         let https = https_of(args)?;
         let push = push_of(args, store)?;
         let listen = args.listen.as_deref().unwrap_or(LIGHT_LISTEN);
-        runtime.block_on(service::serve_store(store, listen, https, push, |bound, banner| {
+        let location = args.backends.location(store)?;
+        runtime.block_on(service::serve_store(&location, listen, https, push, |bound, banner| {
             print_store_banner(store, bound, banner);
         }))?;
         return Ok(Status::Success);
@@ -143,15 +150,20 @@ fn serve_service(args: &ServeArgs, runtime: &tokio::runtime::Runtime) -> anyhow:
     let hosts_listen = args.hosts_listen.as_deref().map(|h| resolve(h, "--hosts-listen")).transpose()?;
     let data_dir = &args.data_dir;
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating the data directory {}", data_dir.display()))?;
-    let store_dir = esxlcm_server::api::store_dir(data_dir);
+    let location = args.backends.location(&esxlcm_server::api::store_dir(data_dir))?;
+    // A new single-node store gets the demo; a cluster store is never seeded (replicas
+    // start together, and a shared store is an estate's, not a trial's).
     let demo = !args.no_demo
-        && !store_dir.exists()
-        && service::seed_demo(&store_dir, crate::demo::DEMO_SEED).context("adding the demo depot")?;
+        && location.is_local()
+        && !location.root.exists()
+        && service::seed_demo(&location, crate::demo::DEMO_SEED).context("adding the demo depot")?;
     let config = esxlcm_server::api::ApiConfig {
         data_dir: data_dir.clone(),
         listen,
         initial_admin: esxlcm_server::api::users::InitialAdmin::from_env(),
         hosts_listen,
+        database: location.database.clone(),
+        blobs: location.blobs.clone(),
     };
     runtime
         .block_on(esxlcm_server::api::serve_until(config, esxlcm_server::depot_http::shutdown_signal(), |server| {

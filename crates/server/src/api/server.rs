@@ -22,6 +22,22 @@ pub struct ApiConfig {
     /// A second, plain-HTTP listener serving only the depots (`/depots/…`), for hosts that
     /// cannot use the HTTPS one.
     pub hosts_listen: Option<SocketAddr>,
+    /// The store's metadata in PostgreSQL instead of SQLite under `data_dir` (`--database`).
+    pub database: Option<esxlcm_store::location::DatabaseUrl>,
+    /// The store's payloads in an S3-compatible bucket instead of `data_dir` (`--blobs`).
+    pub blobs: Option<esxlcm_store::location::BlobsUrl>,
+}
+
+impl ApiConfig {
+    /// Where the service's store lives: under `data_dir`, or in PostgreSQL and a bucket
+    /// with `data_dir/store` as this node's directory.
+    pub fn store_location(&self) -> esxlcm_store::StoreLocation {
+        esxlcm_store::StoreLocation {
+            root: store_dir(&self.data_dir),
+            database: self.database.clone(),
+            blobs: self.blobs.clone(),
+        }
+    }
 }
 
 /// Where hosts find the service's depots: `/depots/<source>/index.xml`, on the HTTPS
@@ -53,7 +69,8 @@ const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(20);
 impl ApiServer {
     /// Open the data dir, make or load the certificate and start listening.
     pub async fn start(config: ApiConfig) -> Result<Self, ServeError> {
-        let (state, server_config) = ApiState::open(&config.data_dir, config.initial_admin.clone())?;
+        let (state, server_config) =
+            ApiState::open(&config.data_dir, &config.store_location(), config.initial_admin.clone())?;
         let chains = services::trust::all_chains(&state.depots.published_state());
         services::trust::write_trusted_roots(&config.data_dir, &server_config.trusted_ca_files, &chains)
             .map_err(ServeError::TrustedRoots)?;
@@ -66,8 +83,8 @@ impl ApiServer {
             .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
         let (stop, mut stopped) = tokio::sync::watch::channel(None::<std::time::Duration>);
         let state = Arc::new(state);
-        let scheduler = Some(esxlcm_store::ops::Scheduler::spawn(&store_dir(&config.data_dir), SCHEDULER_TICK)?);
-        let depots = crate::store_index::router(&store_dir(&config.data_dir), None)?;
+        let scheduler = Some(esxlcm_store::ops::Scheduler::spawn(&config.store_location(), SCHEDULER_TICK)?);
+        let depots = crate::store_index::router(Arc::clone(state.depots.store()), None);
         let hosts = match config.hosts_listen {
             Some(addr) => Some(serve_hosts(addr, depots.clone(), stop.subscribe())?),
             None => None,

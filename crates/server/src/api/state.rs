@@ -59,13 +59,14 @@ impl ApiState {
     /// Load (or initialise) everything the server keeps in `data_dir`.
     pub fn open(
         data_dir: &Path,
+        store: &esxlcm_store::StoreLocation,
         initial_admin: Option<InitialAdmin>,
     ) -> Result<(Self, users::ServerConfig), ServeError> {
         std::fs::create_dir_all(data_dir).map_err(|e| PersistError::new(data_dir, e))?;
         let lock = lock_data_dir(data_dir)?;
         let registry = Registry::load()?;
         let (users, config) = UserDb::load_or_init(&data_dir.join("config.json"), initial_admin)?;
-        let store = Arc::new(esxlcm_store::Store::open(&store_dir(data_dir))?);
+        let store = Arc::new(esxlcm_store::Store::open_location(store)?);
         // Finish a publication a crash interrupted, unless `esxlcm mirror` is at work (then
         // it will).
         store.reconcile_if_idle()?;

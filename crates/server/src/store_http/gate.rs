@@ -91,6 +91,12 @@ pub(super) async fn gate(index: Arc<dyn StoreIndex>, layout: Arc<StoreLayout>, r
                 Err(e) => return internal_error(format_args!("opening snapshot {id} of '{source}' failed: {e}")),
             }
         }
+        Target::View { name } if layout.rows.is_some() => {
+            return not_found(format!(
+                "no view '{name}': named views are built by single-node stores only (this one keeps its state in \
+                 PostgreSQL and object storage)\n"
+            ));
+        }
         Target::View { name } => {
             if !tokio::fs::metadata(views.join(name)).await.is_ok_and(|m| m.is_dir()) {
                 return not_found(format!(
@@ -123,11 +129,17 @@ async fn fetch_if_missing(index: &Arc<dyn StoreIndex>, layout: &StoreLayout, uri
     if file.is_empty() || file.ends_with('/') || file.split('/').any(|p| p == ".." || p == "." || p.is_empty()) {
         return None;
     }
-    let on_disk = match snapshot {
-        Some(id) => layout.snapshots.join(id.to_string()).join(file),
-        None => layout.published.join(source).join(file),
+    let present = if layout.rows.is_some() {
+        let (index, source_name, file_path) = (Arc::clone(index), source.to_owned(), file.to_owned());
+        tokio::task::spawn_blocking(move || index.has_payload(&source_name, snapshot, &file_path)).await.unwrap_or(true)
+    } else {
+        let on_disk = match snapshot {
+            Some(id) => layout.snapshots.join(id.to_string()).join(file),
+            None => layout.published.join(source).join(file),
+        };
+        tokio::fs::metadata(&on_disk).await.is_ok()
     };
-    if tokio::fs::metadata(&on_disk).await.is_ok() {
+    if present {
         return None;
     }
     let (index, source_name, file_path) = (Arc::clone(index), source.to_owned(), file.to_owned());
@@ -180,6 +192,7 @@ mod tests {
             published: PathBuf::from("/s/published"),
             snapshots: PathBuf::from("/s/views"),
             views: PathBuf::from("/s/named-views/published"),
+            rows: None,
         };
         let map = |p: &str| map_path(&layout, Path::new(p));
         let at = |root: &str, rest: &str| Some(depot_http::Mapped { root: root.into(), rest: rest.into() });

@@ -25,6 +25,9 @@
 //! within one file tree. The name `views` is the views' prefix: a source called `views`
 //! is not reachable at `/views/`.
 //!
+//! A store on the cluster backends (PostgreSQL, object storage) has no trees: [`rows`]
+//! serves the same URLs by looking each file up in the database and streaming its blob.
+//!
 //! Modules: [`gate`] maps snapshot and view URLs to their trees and fetches on-demand
 //! payloads on a miss; [`push`] takes bundle uploads; [`listing`] answers `/` and
 //! `/-/status`. This module holds the router and what the store is asked ([`StoreIndex`]).
@@ -38,6 +41,7 @@
 mod gate;
 mod listing;
 mod push;
+mod rows;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -70,6 +74,9 @@ pub struct StoreLayout {
     pub snapshots: PathBuf,
     /// The published named views: `<name>/index.xml`.
     pub views: PathBuf,
+    /// A store that keeps no trees (the cluster backends): files are looked up in its
+    /// rows and streamed from its blobs, and the directories above are not used.
+    pub rows: Option<Arc<esxlcm_store::Store>>,
 }
 
 /// What the server asks the store.
@@ -89,6 +96,13 @@ pub trait StoreIndex: Send + Sync + 'static {
     fn fetch_missing(&self, source: &str, snapshot: Option<i64>, path: &str) -> Result<(), FetchFailure> {
         let _ = (source, snapshot, path);
         Err(FetchFailure::NotOnDemand)
+    }
+    /// On a store without trees: whether the payload at `path` of a source's snapshot is
+    /// stored, so that one missing is fetched first ([`StoreIndex::fetch_missing`]).
+    /// Stores with trees are asked the file system instead.
+    fn has_payload(&self, source: &str, snapshot: Option<i64>, path: &str) -> bool {
+        let _ = (source, snapshot, path);
+        true
     }
     /// Publish the offline bundle at `bundle` into the bundle source `source` (created if
     /// missing), as `esxlcm mirror push` does: under the store lock, verified whole, views
@@ -202,11 +216,18 @@ pub fn router(layout: &StoreLayout, index: Arc<dyn StoreIndex>) -> Router {
 /// [`router`], with `PUT /-/push/<source>` (and POST) taking bundles when `push` is given;
 /// without it the endpoint is a 404 that says how to turn it on.
 pub fn router_with_push(layout: &StoreLayout, index: Arc<dyn StoreIndex>, push: Option<PushConfig>) -> Router {
-    let map = Arc::new(layout.clone());
-    let files = depot_http::router_with_layout(
-        &layout.published,
-        Some(Arc::new(move |path: &Path| gate::map_path(&map, path))),
-    );
+    let files = match &layout.rows {
+        Some(store) => {
+            depot_http::router_with_backend(Path::new(rows::BASE), rows::StoreRows { store: Arc::clone(store) })
+        }
+        None => {
+            let map = Arc::new(layout.clone());
+            depot_http::router_with_layout(
+                &layout.published,
+                Some(Arc::new(move |path: &Path| gate::map_path(&map, path))),
+            )
+        }
+    };
     let (list_index, status_index, push_index, gate_index) =
         (Arc::clone(&index), Arc::clone(&index), Arc::clone(&index), index);
     let gate_layout = Arc::new(layout.clone());
@@ -246,21 +267,6 @@ fn internal_error(detail: impl std::fmt::Display) -> Response {
     plain_text(StatusCode::INTERNAL_SERVER_ERROR, format!("{}\n", logged_under_reference(detail)))
 }
 
-/// Source names published under `dir` (read per request: sources come and go).
-pub fn published_sources(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.starts_with('.'))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,17 +277,7 @@ mod tests {
             published: root.join("published"),
             snapshots: root.join("views"),
             views: root.join("named/published"),
+            rows: None,
         }
-    }
-
-    #[test]
-    fn lists_sources_without_temporary_links() {
-        let dir = std::env::temp_dir().join(format!("esxlcm-store-http-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("vmw")).unwrap_or_default();
-        std::fs::create_dir_all(dir.join("dell")).unwrap_or_default();
-        std::fs::create_dir_all(dir.join(".tmp-x")).unwrap_or_default();
-        assert_eq!(published_sources(&dir), ["dell", "vmw"]);
-        let _ = std::fs::remove_dir_all(&dir);
-        assert!(published_sources(&dir).is_empty());
     }
 }

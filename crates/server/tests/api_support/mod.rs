@@ -43,6 +43,8 @@ pub async fn start_on(data_dir: &Path) -> TestServer {
         listen: "127.0.0.1:0".parse().unwrap(),
         initial_admin,
         hosts_listen: None,
+        database: None,
+        blobs: None,
     })
     .await
     .unwrap();

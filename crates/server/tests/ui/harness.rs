@@ -58,12 +58,18 @@ impl Service {
             json!({"users": [{"name": VIEWER.0, "role": "read_only", "password": VIEWER.1}]}).to_string(),
         )
         .unwrap();
-        esxlcm_server::service::seed_demo(&esxlcm_server::api::store_dir(&data_dir), 7).unwrap();
+        esxlcm_server::service::seed_demo(
+            &esxlcm_store::StoreLocation::local(&esxlcm_server::api::store_dir(&data_dir)),
+            7,
+        )
+        .unwrap();
         let server = ApiServer::start(ApiConfig {
             data_dir: data_dir.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
             initial_admin: Some(InitialAdmin { user: ADMIN.0.into(), password: ADMIN.1.into() }),
             hosts_listen: None,
+            database: None,
+            blobs: None,
         })
         .await
         .unwrap();

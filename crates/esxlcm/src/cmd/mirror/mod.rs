@@ -17,7 +17,7 @@ use clap::{Args, Subcommand};
 use esxlcm_store::Store;
 
 use super::Status;
-use super::common::NetworkArgs;
+use super::common::{BackendArgs, NetworkArgs};
 use crate::output;
 
 mod add;
@@ -73,6 +73,9 @@ pub struct MirrorArgs {
     /// The store directory (created if missing)
     #[arg(long, value_name = "DIR", global = true, env = "ESXLCM_STORE")]
     pub store: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub backends: BackendArgs,
 
     #[command(subcommand)]
     pub command: MirrorCommand,
@@ -141,9 +144,9 @@ pub fn store_dir(given: Option<&PathBuf>) -> PathBuf {
     }
 }
 
-pub fn open_store(given: Option<&PathBuf>) -> anyhow::Result<Store> {
-    let dir = store_dir(given);
-    Store::open(&dir).with_context(|| format!("opening the store {}", dir.display()))
+pub fn open_store(given: Option<&PathBuf>, backends: &BackendArgs) -> anyhow::Result<Store> {
+    let location = backends.location(&store_dir(given))?;
+    Store::open_location(&location).with_context(|| format!("opening the store {location}"))
 }
 
 pub fn run(args: &MirrorArgs, network: &NetworkArgs) -> anyhow::Result<Status> {
@@ -154,7 +157,7 @@ pub fn run(args: &MirrorArgs, network: &NetworkArgs) -> anyhow::Result<Status> {
         out.flush()?;
         return Ok(status);
     }
-    let store = open_store(args.store.as_ref())?;
+    let store = open_store(args.store.as_ref(), &args.backends)?;
     let status = match &args.command {
         MirrorCommand::Keygen(a) => carry::keygen(a, out)?,
         MirrorCommand::Add(a) => add::run(&store, a, network, out)?,

@@ -645,11 +645,9 @@ struct ChangesQuery {
 /// What a snapshot holds, one line each: `base image <version>`, `add-on <name> <version>`,
 /// `hardware support <manager> <package> <version>`, `component <name> <version>` (the
 /// snapshot's tree opened as a depot).
-fn content_of(store: &esxlcm_store::Store, snapshot: i64) -> Result<std::collections::BTreeSet<String>, String> {
+fn content_of(store: &Arc<esxlcm_store::Store>, snapshot: i64) -> Result<std::collections::BTreeSet<String>, String> {
     use esxlcm_depot::model::ReleaseKind;
-    let dir = store.materialise(snapshot).map_err(|e| e.to_string())?;
-    let depot = esxlcm_depot::source::Depot::open_path(&dir, &esxlcm_depot::source::OpenOptions::default())
-        .map_err(|e| e.to_string())?;
+    let depot = store.snapshot_depot(snapshot, &format!("snapshot {snapshot}")).map_err(|e| e.to_string())?;
     let catalog = esxlcm_depot::catalog::Catalog::from_depots([depot]).map_err(|e| e.to_string())?;
     let mut out = std::collections::BTreeSet::new();
     for u in catalog.release_units(ReleaseKind::BaseImage) {

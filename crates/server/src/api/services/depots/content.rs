@@ -3,19 +3,20 @@
 //! components, read from the depot's published snapshot.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::sync::Arc;
 
 use esxlcm_depot::model::ReleaseKind;
-use esxlcm_depot::source::{Depot, OpenOptions};
+use esxlcm_depot::source::Depot;
+use esxlcm_store::Store;
 use serde_json::{Value, json};
 
 use crate::api::errors::{ApiError, ErrorKind};
 
-/// `content.info` of the published tree at `tree` (a snapshot's view), read off the async
-/// threads.
-pub async fn of_tree(tree: PathBuf) -> Result<Value, ApiError> {
+/// `content.info` of snapshot `snapshot` of depot `label`, read from the store's rows and
+/// blobs off the async threads.
+pub async fn of_snapshot(store: Arc<Store>, snapshot: i64, label: String) -> Result<Value, ApiError> {
     tokio::task::spawn_blocking(move || {
-        Depot::open_path(&tree, &OpenOptions::default()).map(|depot| content_info(&depot)).map_err(|e| e.to_string())
+        store.snapshot_depot(snapshot, &label).map(|depot| content_info(&depot)).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?

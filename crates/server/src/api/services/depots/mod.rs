@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use esxlcm_depot::catalog::Catalog;
-use esxlcm_depot::source::{Depot, OpenOptions};
 use esxlcm_store::Store;
 use esxlcm_store::StoreError;
 use esxlcm_store::ops::LockWait;
@@ -291,7 +290,7 @@ impl DepotStore {
     ) -> Result<serde_json::Value, ApiError> {
         let (_, published) = self.depot(id, kind).await?;
         let snapshot = published.ok_or_else(|| not_synced(what))?;
-        content::of_tree(self.store.view_dir(snapshot)).await
+        content::of_snapshot(Arc::clone(&self.store), snapshot, id.to_owned()).await
     }
 
     /// What the catalog is built from: each published depot's snapshot (offline bundles
@@ -325,12 +324,12 @@ impl DepotStore {
         {
             return Ok(Arc::clone(c));
         }
-        let trees: Vec<(String, PathBuf)> =
-            key.iter().map(|(name, id)| (name.clone(), self.store.view_dir(*id))).collect();
+        let snapshots = key.clone();
+        let store = Arc::clone(&self.store);
         let catalog = tokio::task::spawn_blocking(move || {
             let mut catalog = Catalog::new();
-            for (name, tree) in trees {
-                let depot = Depot::open_path(&tree, &OpenOptions::default()).map_err(|e| unreadable(&name, &e))?;
+            for (name, id) in snapshots {
+                let depot = store.snapshot_depot(id, &name).map_err(|e| unreadable(&name, &e))?;
                 catalog.add(depot).map_err(|e| unreadable(&name, &e))?;
             }
             Ok::<_, ApiError>(catalog)
