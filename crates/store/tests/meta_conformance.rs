@@ -712,3 +712,31 @@ fn postgres_lease_is_lost_when_its_connection_is() {
     drop(lease);
     assert!(meta.sources().unwrap().is_empty(), "the pool is unaffected");
 }
+
+#[test]
+fn postgres_connects_over_verified_tls() {
+    let Some(cluster) = pg::cluster_or_skip("postgres_connects_over_verified_tls") else { return };
+    let url = cluster.database("tls").unwrap();
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    let ca = cluster.ca_file();
+    let verified = format!("{url}?sslmode=verify-full&sslrootcert={}&application_name=esxlcm-tls", ca.display());
+    let meta = PgMeta::connect(&verified).unwrap();
+    let s = source(&meta, "vmw");
+    let lease = meta.try_lease("sync:vmw").unwrap().unwrap();
+    let sql = format!(
+        "SELECT count(*) || ' ' || bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+         WHERE a.datname = '{db}' AND a.application_name LIKE 'esxlcm%'"
+    );
+    let seen = cluster.psql("postgres", &sql).unwrap();
+    let (count, all_tls) = seen.split_once(' ').unwrap();
+    assert!(count.parse::<u32>().unwrap() >= 2 && all_tls == "true", "pooled and lease connections over TLS: {seen}");
+    drop(lease);
+    assert_eq!(meta.source("vmw").unwrap(), s);
+
+    // The throwaway CA is not in the system's store: without sslrootcert the server's
+    // certificate is refused, not accepted unverified.
+    let e = PgMeta::connect(&format!("{url}?sslmode=require")).unwrap_err().to_string();
+    assert!(e.contains("TLS") && !e.contains(pg::PASSWORD), "{e}");
+    let plain = PgMeta::connect(&format!("{url}?sslmode=disable")).unwrap();
+    assert_eq!(plain.source("vmw").unwrap(), s);
+}

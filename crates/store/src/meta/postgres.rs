@@ -21,8 +21,11 @@
 //! Text columns that are sorted (`sources.name`, file paths, document keys) use the `"C"`
 //! collation: byte order, like SQLite's, whatever the database's locale.
 //!
-//! The connection uses no TLS (`NoTls`): run PostgreSQL on a trusted network or loopback
-//! (a URL asking for `sslmode=require` fails to connect with a clear error).
+//! **TLS**, as libpq's URL parameters say: `sslmode=require`, `verify-ca` or `verify-full`
+//! connect over TLS (rustls) and always verify the server's certificate and name (so
+//! `require` is as strict as `verify-full`) against the system's CA store, or only against
+//! the PEM file `sslrootcert=PATH` names. Without `sslmode` (or with `disable`, `allow`,
+//! `prefer`) the connection is plain TCP: for loopback or a trusted network.
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -33,7 +36,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::{NoTls, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::lease::{Held, lease_key};
 use super::{
@@ -276,6 +281,88 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// How connections are made: plain, or TLS with a verifying rustls client.
+#[derive(Clone)]
+enum Tls {
+    Off,
+    Rustls(MakeRustlsConnect),
+}
+
+/// Takes libpq's `sslmode` and `sslrootcert` out of `url` (the driver knows only some
+/// `sslmode` values and no `sslrootcert`): the URL left, and the TLS to use.
+fn split_tls(url: &str) -> Result<(String, Tls), PgError> {
+    let Ok(mut parsed) = url::Url::parse(url) else { return Ok((url.to_owned(), Tls::Off)) };
+    let mut mode = None;
+    let mut root = None;
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter_map(|(k, v)| match k.as_ref() {
+            "sslmode" => {
+                mode = Some(v.into_owned());
+                None
+            }
+            "sslrootcert" => {
+                root = Some(PathBuf::from(v.as_ref()));
+                None
+            }
+            _ => Some((k.into_owned(), v.into_owned())),
+        })
+        .collect();
+    if kept.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    let tls = match mode.as_deref() {
+        None | Some("disable" | "allow" | "prefer") => Tls::Off,
+        Some("require" | "verify-ca" | "verify-full") => {
+            Tls::Rustls(MakeRustlsConnect::new(client_tls(root.as_deref())?))
+        }
+        Some(other) => {
+            return Err(PgError::Url(format!(
+                "sslmode={other}: expected disable, prefer, require, verify-ca or verify-full"
+            )));
+        }
+    };
+    Ok((parsed.to_string(), tls))
+}
+
+/// A rustls client trusting the system's CA store, or only the certificates of `root`.
+fn client_tls(root: Option<&std::path::Path>) -> Result<rustls::ClientConfig, PgError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    match root {
+        Some(path) => {
+            let certs: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_file_iter(path)
+                    .and_then(Iterator::collect)
+                    .map_err(|e| PgError::Url(format!("sslrootcert {}: {e}", path.display())))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(PgError::Url(format!("sslrootcert {}: no usable certificate in it", path.display())));
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(PgError::Url(
+                    "sslmode asks for TLS and the system has no CA certificates (install ca-certificates, or give \
+                     sslrootcert=PATH)"
+                        .into(),
+                ));
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| PgError::Url(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// The private runtime; shut down without waiting when the last user drops it (dropping a
 /// runtime the normal way panics on a tokio worker thread).
 struct Rt(Option<tokio::runtime::Runtime>);
@@ -348,6 +435,7 @@ impl Db {
 pub struct PgMeta {
     db: Db,
     config: tokio_postgres::Config,
+    tls: Tls,
     rt: Arc<Rt>,
 }
 
@@ -374,9 +462,11 @@ impl PgMeta {
                 PgError::Url("expected postgres://USER[:PASS]@HOST:PORT/DB".into()),
             ));
         }
+        let (url, tls) = split_tls(url).map_err(|e| fail("reading the database URL", e))?;
         // The driver's parse errors never quote the string; ours names the redacted URL.
         let mut config =
-            tokio_postgres::Config::from_str(url).map_err(|e| fail("reading the database URL", PgError::Driver(e)))?;
+            tokio_postgres::Config::from_str(&url).map_err(|e| fail("reading the database URL", PgError::Driver(e)))?;
+        config.ssl_mode(if matches!(tls, Tls::Off) { SslMode::Disable } else { SslMode::Require });
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -389,8 +479,11 @@ impl PgMeta {
             .enable_all()
             .build()
             .map_err(|e| fail("starting", PgError::Runtime(e)))?;
-        let manager =
-            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match &tls {
+            Tls::Off => Manager::from_config(config.clone(), NoTls, manager_config),
+            Tls::Rustls(make) => Manager::from_config(config.clone(), make.clone(), manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -398,7 +491,7 @@ impl PgMeta {
             .create_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| fail("making the connection pool", PgError::Pool(e.to_string())))?;
-        let meta = PgMeta { db: Db { pool, target }, config, rt: Arc::new(Rt(Some(rt))) };
+        let meta = PgMeta { db: Db { pool, target }, config, tls, rt: Arc::new(Rt(Some(rt))) };
         let db = meta.db.clone();
         meta.run(async move { migrate(&db).await })?;
         tracing::debug!(database = %meta.db.target, "PostgreSQL metadata database ready");
@@ -579,6 +672,16 @@ impl Drop for PgLease {
             }
             Err(e) => tracing::warn!(error = %e, "releasing a lease failed; closing its connection releases it"),
         }
+    }
+}
+
+/// Drives a lease's connection until it closes (dropping the client) or fails.
+async fn watch_lease_connection<F>(connection: F)
+where
+    F: Future<Output = Result<(), tokio_postgres::Error>>,
+{
+    if let Err(e) = connection.await {
+        tracing::warn!(error = %describe(&e), "a lease's database connection failed; the lease is lost");
     }
 }
 
@@ -1364,14 +1467,21 @@ impl MetaStore for PgMeta {
         config.application_name(lease_application_name(name));
         let key = lease_key(name);
         let ctx = format!("taking lease {name}");
+        let tls = self.tls.clone();
         let client = self.run(async move {
             // A connection of its own: the lock lives exactly as long as it does.
-            let (client, connection) = config.connect(NoTls).await.map_err(db.fail(&ctx))?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::warn!(error = %describe(&e), "a lease's database connection failed; the lease is lost");
+            let client = match tls {
+                Tls::Off => {
+                    let (client, connection) = config.connect(NoTls).await.map_err(db.fail(&ctx))?;
+                    tokio::spawn(watch_lease_connection(connection));
+                    client
                 }
-            });
+                Tls::Rustls(make) => {
+                    let (client, connection) = config.connect(make).await.map_err(db.fail(&ctx))?;
+                    tokio::spawn(watch_lease_connection(connection));
+                    client
+                }
+            };
             let got: bool = client
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
                 .await
@@ -1447,6 +1557,18 @@ mod tests {
             assert!(!e.contains("s3cret"), "{e}");
             assert!(e.contains("database URL"), "{e}");
         }
+    }
+
+    #[test]
+    fn libpq_tls_parameters_are_ours() {
+        let (url, tls) = split_tls("postgres://u@h/db?sslmode=disable&application_name=x").unwrap();
+        assert_eq!(url, "postgres://u@h/db?application_name=x");
+        assert!(matches!(tls, Tls::Off));
+        let (url, tls) = split_tls("postgres://u@h/db").unwrap();
+        assert_eq!((url.as_str(), matches!(tls, Tls::Off)), ("postgres://u@h/db", true));
+        let e = split_tls("postgres://u@h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem").err().unwrap();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+        assert!(split_tls("postgres://u@h/db?sslmode=sometimes").is_err());
     }
 
     #[test]
