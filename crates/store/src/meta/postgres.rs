@@ -60,6 +60,15 @@ pub const POOL_SIZE: usize = 8;
 /// arrays, one round trip per batch).
 const BATCH_ROWS: usize = 5000;
 
+/// TCP keepalive of every connection, both ends (a lease's server side is set per session):
+/// a dead peer is found after about IDLE + INTERVAL × RETRIES (a minute), and unacknowledged
+/// data is given up on after [`DEAD_PEER_TIMEOUT`]. So a replica whose host dies releases
+/// its leases within about a minute, and a replica cut off from the database finds out.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_RETRIES: u32 = 3;
+const DEAD_PEER_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How long a call waits for a pooled connection or for a new one.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -472,6 +481,20 @@ impl PgMeta {
         }
         if config.get_application_name().is_none() {
             config.application_name("esxlcm");
+        }
+        // A database host that vanishes (power, network) is noticed in about a minute,
+        // not after the kernel's two-hour keepalive default.
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(KEEPALIVE_IDLE);
+        }
+        if config.get_keepalives_interval().is_none() {
+            config.keepalives_interval(KEEPALIVE_INTERVAL);
+        }
+        if config.get_keepalives_retries().is_none() {
+            config.keepalives_retries(KEEPALIVE_RETRIES);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(DEAD_PEER_TIMEOUT);
         }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -1482,6 +1505,17 @@ impl MetaStore for PgMeta {
                     client
                 }
             };
+            // The server's side of the same: it drops the session (and its lock) when this
+            // host stops answering, not hours later.
+            let keepalive = format!(
+                "SET tcp_keepalives_idle = {}; SET tcp_keepalives_interval = {}; SET tcp_keepalives_count = {}; \
+                 SET tcp_user_timeout = {}",
+                KEEPALIVE_IDLE.as_secs(),
+                KEEPALIVE_INTERVAL.as_secs(),
+                KEEPALIVE_RETRIES,
+                DEAD_PEER_TIMEOUT.as_millis()
+            );
+            client.batch_execute(&keepalive).await.map_err(db.fail(&ctx))?;
             let got: bool = client
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
                 .await
