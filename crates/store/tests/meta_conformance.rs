@@ -740,3 +740,41 @@ fn postgres_connects_over_verified_tls() {
     let plain = PgMeta::connect(&format!("{url}?sslmode=disable")).unwrap();
     assert_eq!(plain.source("vmw").unwrap(), s);
 }
+
+/// Not a check: the numbers behind docs/PERFORMANCE.md's metadata lines. Records a
+/// 20,000-file snapshot, reads it back whole and file by file, on each backend:
+/// `cargo test -p esxlcm-store --test meta_conformance -- --ignored --nocapture measure`.
+#[test]
+#[ignore = "a measurement, run by hand"]
+#[allow(clippy::print_stdout)]
+fn measure_snapshot_write_and_read() {
+    let mut fixtures = vec![("sqlite", Fixture::sqlite("measure"))];
+    fixtures.extend(Fixture::postgres("measure").map(|f| ("postgres", f)));
+    for (name, f) in fixtures {
+        let meta = f.meta.as_ref();
+        let s = source(meta, "big");
+        let files: Vec<FileEntry> =
+            (0..20_000).map(|i| entry(&format!("vib20/p{i:05}/x.vib"), format!("{i}").as_bytes())).collect();
+        let start = Instant::now();
+        let snap = meta.create_snapshot(s.id, &files).unwrap();
+        let write = start.elapsed();
+        let start = Instant::now();
+        assert_eq!(meta.snapshot_files(snap.id).unwrap().len(), files.len());
+        let read = start.elapsed();
+        let start = Instant::now();
+        for f in files.iter().step_by(20) {
+            assert!(meta.snapshot_file(snap.id, &f.path).unwrap().is_some());
+        }
+        let lookups = start.elapsed();
+        let start = Instant::now();
+        for _ in 0..1000 {
+            assert_eq!(meta.published(s.id).unwrap(), None);
+        }
+        let published = start.elapsed();
+        println!(
+            "{name}: create_snapshot(20000 files) {write:?}; snapshot_files {read:?}; 1000 snapshot_file {lookups:?} \
+             ({:?} each); 1000 published {published:?}",
+            lookups / 1000
+        );
+    }
+}

@@ -773,8 +773,11 @@ impl MetaStore for PgMeta {
         self.run(async move {
             let ctx = format!("looking up source '{name}'");
             let c = db.client(&ctx).await?;
-            let row =
-                c.query_opt("SELECT id, config FROM sources WHERE name = $1", &[&name]).await.map_err(db.fail(&ctx))?;
+            // Hot paths (every host request looks up its source, the published snapshot and a
+            // file) use statements prepared once per pooled connection: one round trip, not two.
+            let stmt =
+                c.prepare_cached("SELECT id, config FROM sources WHERE name = $1").await.map_err(db.fail(&ctx))?;
+            let row = c.query_opt(&stmt, &[&name]).await.map_err(db.fail(&ctx))?;
             match row {
                 Some(r) => {
                     let (id, config): (i64, String) =
@@ -902,13 +905,11 @@ impl MetaStore for PgMeta {
         self.run(async move {
             let ctx = format!("reading {path} of snapshot {snapshot_id}");
             let c = db.client(&ctx).await?;
-            let row = c
-                .query_opt(
-                    "SELECT blob, size FROM snapshot_files WHERE snapshot_id = $1 AND path = $2",
-                    &[&snapshot_id, &path],
-                )
+            let stmt = c
+                .prepare_cached("SELECT blob, size FROM snapshot_files WHERE snapshot_id = $1 AND path = $2")
                 .await
                 .map_err(db.fail(&ctx))?;
+            let row = c.query_opt(&stmt, &[&snapshot_id, &path]).await.map_err(db.fail(&ctx))?;
             let Some(r) = row else { return Ok(None) };
             let (blob, size): (String, i64) =
                 (r.try_get(0).map_err(db.fail(&ctx))?, r.try_get(1).map_err(db.fail(&ctx))?);
@@ -1018,7 +1019,11 @@ impl MetaStore for PgMeta {
         self.run(async move {
             let ctx = "reading the published snapshot";
             let c = db.client(ctx).await?;
-            c.query_opt("SELECT snapshot_id FROM published WHERE source_id = $1", &[&source_id])
+            let stmt = c
+                .prepare_cached("SELECT snapshot_id FROM published WHERE source_id = $1")
+                .await
+                .map_err(db.fail(ctx))?;
+            c.query_opt(&stmt, &[&source_id])
                 .await
                 .and_then(|r| r.map(|r| r.try_get(0)).transpose())
                 .map_err(db.fail(ctx))
