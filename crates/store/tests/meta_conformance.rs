@@ -741,7 +741,7 @@ fn postgres_connects_over_verified_tls() {
     assert_eq!(plain.source("vmw").unwrap(), s);
 }
 
-/// Not a check: the numbers behind docs/PERFORMANCE.md's metadata lines. Records a
+/// Not a check: a measurement of the metadata backends (for docs/PERFORMANCE.md). Records a
 /// 20,000-file snapshot, reads it back whole and file by file, on each backend:
 /// `cargo test -p esxlcm-store --test meta_conformance -- --ignored --nocapture measure`.
 #[test]
