@@ -712,3 +712,69 @@ fn postgres_lease_is_lost_when_its_connection_is() {
     drop(lease);
     assert!(meta.sources().unwrap().is_empty(), "the pool is unaffected");
 }
+
+#[test]
+fn postgres_connects_over_verified_tls() {
+    let Some(cluster) = pg::cluster_or_skip("postgres_connects_over_verified_tls") else { return };
+    let url = cluster.database("tls").unwrap();
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    let ca = cluster.ca_file();
+    let verified = format!("{url}?sslmode=verify-full&sslrootcert={}&application_name=esxlcm-tls", ca.display());
+    let meta = PgMeta::connect(&verified).unwrap();
+    let s = source(&meta, "vmw");
+    let lease = meta.try_lease("sync:vmw").unwrap().unwrap();
+    let sql = format!(
+        "SELECT count(*) || ' ' || bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+         WHERE a.datname = '{db}' AND a.application_name LIKE 'esxlcm%'"
+    );
+    let seen = cluster.psql("postgres", &sql).unwrap();
+    let (count, all_tls) = seen.split_once(' ').unwrap();
+    assert!(count.parse::<u32>().unwrap() >= 2 && all_tls == "true", "pooled and lease connections over TLS: {seen}");
+    drop(lease);
+    assert_eq!(meta.source("vmw").unwrap(), s);
+
+    // The throwaway CA is not in the system's store: without sslrootcert the server's
+    // certificate is refused, not accepted unverified.
+    let e = PgMeta::connect(&format!("{url}?sslmode=require")).unwrap_err().to_string();
+    assert!(e.contains("TLS") && !e.contains(pg::PASSWORD), "{e}");
+    let plain = PgMeta::connect(&format!("{url}?sslmode=disable")).unwrap();
+    assert_eq!(plain.source("vmw").unwrap(), s);
+}
+
+/// Not a check: a measurement of the metadata backends (for docs/PERFORMANCE.md). Records a
+/// 20,000-file snapshot, reads it back whole and file by file, on each backend:
+/// `cargo test -p esxlcm-store --test meta_conformance -- --ignored --nocapture measure`.
+#[test]
+#[ignore = "a measurement, run by hand"]
+#[allow(clippy::print_stdout)]
+fn measure_snapshot_write_and_read() {
+    let mut fixtures = vec![("sqlite", Fixture::sqlite("measure"))];
+    fixtures.extend(Fixture::postgres("measure").map(|f| ("postgres", f)));
+    for (name, f) in fixtures {
+        let meta = f.meta.as_ref();
+        let s = source(meta, "big");
+        let files: Vec<FileEntry> =
+            (0..20_000).map(|i| entry(&format!("vib20/p{i:05}/x.vib"), format!("{i}").as_bytes())).collect();
+        let start = Instant::now();
+        let snap = meta.create_snapshot(s.id, &files).unwrap();
+        let write = start.elapsed();
+        let start = Instant::now();
+        assert_eq!(meta.snapshot_files(snap.id).unwrap().len(), files.len());
+        let read = start.elapsed();
+        let start = Instant::now();
+        for f in files.iter().step_by(20) {
+            assert!(meta.snapshot_file(snap.id, &f.path).unwrap().is_some());
+        }
+        let lookups = start.elapsed();
+        let start = Instant::now();
+        for _ in 0..1000 {
+            assert_eq!(meta.published(s.id).unwrap(), None);
+        }
+        let published = start.elapsed();
+        println!(
+            "{name}: create_snapshot(20000 files) {write:?}; snapshot_files {read:?}; 1000 snapshot_file {lookups:?} \
+             ({:?} each); 1000 published {published:?}",
+            lookups / 1000
+        );
+    }
+}

@@ -9,6 +9,9 @@
 //! never dropped) is stopped by a small watchdog process when the test process exits,
 //! however it exits (`kill -9` included), and its directory removed.
 //!
+//! The server also speaks TLS, with a certificate for `127.0.0.1` from a throwaway CA
+//! ([`PgCluster::ca_file`]), so clients can test `sslmode=verify-full`.
+//!
 //! `initdb` and `postgres` refuse to run as root, and tests run as root here and in CI:
 //! then the directory is handed to the `postgres` system user (made by the Debian
 //! package) and both run as that user.
@@ -117,6 +120,7 @@ impl PgCluster {
             .args(["--locale=C.UTF-8", "--no-sync", "--no-instructions"]);
         let mut cluster = PgCluster { dir, bin, port: 0, postmaster: None, watchdog: None, run_as };
         output(cluster.as_user(&mut initdb), "initdb")?;
+        cluster.make_tls_files()?;
         cluster.serve(&data)?;
         cluster.psql("postgres", &format!("CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'"))?;
         cluster.watchdog = cluster.spawn_watchdog().ok();
@@ -143,6 +147,10 @@ impl PgCluster {
                 // A throwaway cluster: durability off, room for many test pools and leases.
                 .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
                 .args(["-c", "max_connections=400", "-c", "shared_buffers=32MB"])
+                .args(["-c", "ssl=on", "-c"])
+                .arg(format!("ssl_cert_file={}", self.dir.path().join("server.crt").display()))
+                .arg("-c")
+                .arg(format!("ssl_key_file={}", self.dir.path().join("server.key").display()))
                 .stdin(Stdio::null())
                 .stdout(Stdio::from(log_file))
                 .stderr(Stdio::from(stderr));
@@ -186,6 +194,45 @@ impl PgCluster {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// A throwaway CA (`ca.pem`) and the server's certificate for 127.0.0.1 signed by it
+    /// (`server.crt`, `server.key`: the key readable by the server's user only, as
+    /// PostgreSQL demands).
+    fn make_tls_files(&self) -> Result<(), String> {
+        let fail = |e: rcgen::Error| format!("making the test TLS certificates: {e}");
+        let ca_key = rcgen::KeyPair::generate().map_err(fail)?;
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
+        ca.distinguished_name.push(rcgen::DnType::CommonName, "esxlcm test PostgreSQL CA");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+        let ca_cert = ca.self_signed(&ca_key).map_err(fail)?;
+        let key = rcgen::KeyPair::generate().map_err(fail)?;
+        let mut server =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).map_err(fail)?;
+        server.distinguished_name.push(rcgen::DnType::CommonName, "127.0.0.1");
+        let server_cert = server.signed_by(&key, &rcgen::Issuer::from_params(&ca, &ca_key)).map_err(fail)?;
+        let dir = self.dir.path();
+        let write = |name: &str, text: &str, mode: u32| -> Result<(), String> {
+            use std::os::unix::fs::PermissionsExt as _;
+            let path = dir.join(name);
+            fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if let Some((uid, gid)) = self.run_as {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid))
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            Ok(())
+        };
+        write("ca.pem", &ca_cert.pem(), 0o644)?;
+        write("server.crt", &server_cert.pem(), 0o644)?;
+        write("server.key", &key.serialize_pem(), 0o600)
+    }
+
+    /// The CA (PEM) that issued the server's certificate: `sslrootcert=` for clients.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// A process that outlives this one only to stop the server (immediate shutdown) and

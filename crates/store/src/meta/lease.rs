@@ -47,6 +47,12 @@ impl Lease {
     }
 }
 
+// A lease moves to the thread (or task) that does the work it guards.
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<Lease>();
+};
+
 impl std::fmt::Debug for Lease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lease").field("name", &self.name).field("held", &self.is_held()).finish()

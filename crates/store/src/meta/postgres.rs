@@ -21,8 +21,11 @@
 //! Text columns that are sorted (`sources.name`, file paths, document keys) use the `"C"`
 //! collation: byte order, like SQLite's, whatever the database's locale.
 //!
-//! The connection uses no TLS (`NoTls`): run PostgreSQL on a trusted network or loopback
-//! (a URL asking for `sslmode=require` fails to connect with a clear error).
+//! **TLS**, as libpq's URL parameters say: `sslmode=require`, `verify-ca` or `verify-full`
+//! connect over TLS (rustls) and always verify the server's certificate and name (so
+//! `require` is as strict as `verify-full`) against the system's CA store, or only against
+//! the PEM file `sslrootcert=PATH` names. Without `sslmode` (or with `disable`, `allow`,
+//! `prefer`) the connection is plain TCP: for loopback or a trusted network.
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -33,7 +36,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::{NoTls, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::lease::{Held, lease_key};
 use super::{
@@ -54,6 +59,15 @@ pub const POOL_SIZE: usize = 8;
 /// Rows per statement when a snapshot's files or on-demand records are inserted (as
 /// arrays, one round trip per batch).
 const BATCH_ROWS: usize = 5000;
+
+/// TCP keepalive of every connection, both ends (a lease's server side is set per session):
+/// a dead peer is found after about IDLE + INTERVAL × RETRIES (a minute), and unacknowledged
+/// data is given up on after [`DEAD_PEER_TIMEOUT`]. So a replica whose host dies releases
+/// its leases within about a minute, and a replica cut off from the database finds out.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_RETRIES: u32 = 3;
+const DEAD_PEER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a call waits for a pooled connection or for a new one.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -276,6 +290,88 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// How connections are made: plain, or TLS with a verifying rustls client.
+#[derive(Clone)]
+enum Tls {
+    Off,
+    Rustls(MakeRustlsConnect),
+}
+
+/// Takes libpq's `sslmode` and `sslrootcert` out of `url` (the driver knows only some
+/// `sslmode` values and no `sslrootcert`): the URL left, and the TLS to use.
+fn split_tls(url: &str) -> Result<(String, Tls), PgError> {
+    let Ok(mut parsed) = url::Url::parse(url) else { return Ok((url.to_owned(), Tls::Off)) };
+    let mut mode = None;
+    let mut root = None;
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter_map(|(k, v)| match k.as_ref() {
+            "sslmode" => {
+                mode = Some(v.into_owned());
+                None
+            }
+            "sslrootcert" => {
+                root = Some(PathBuf::from(v.as_ref()));
+                None
+            }
+            _ => Some((k.into_owned(), v.into_owned())),
+        })
+        .collect();
+    if kept.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    let tls = match mode.as_deref() {
+        None | Some("disable" | "allow" | "prefer") => Tls::Off,
+        Some("require" | "verify-ca" | "verify-full") => {
+            Tls::Rustls(MakeRustlsConnect::new(client_tls(root.as_deref())?))
+        }
+        Some(other) => {
+            return Err(PgError::Url(format!(
+                "sslmode={other}: expected disable, prefer, require, verify-ca or verify-full"
+            )));
+        }
+    };
+    Ok((parsed.to_string(), tls))
+}
+
+/// A rustls client trusting the system's CA store, or only the certificates of `root`.
+fn client_tls(root: Option<&std::path::Path>) -> Result<rustls::ClientConfig, PgError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    match root {
+        Some(path) => {
+            let certs: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_file_iter(path)
+                    .and_then(Iterator::collect)
+                    .map_err(|e| PgError::Url(format!("sslrootcert {}: {e}", path.display())))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(PgError::Url(format!("sslrootcert {}: no usable certificate in it", path.display())));
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(PgError::Url(
+                    "sslmode asks for TLS and the system has no CA certificates (install ca-certificates, or give \
+                     sslrootcert=PATH)"
+                        .into(),
+                ));
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| PgError::Url(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// The private runtime; shut down without waiting when the last user drops it (dropping a
 /// runtime the normal way panics on a tokio worker thread).
 struct Rt(Option<tokio::runtime::Runtime>);
@@ -348,6 +444,7 @@ impl Db {
 pub struct PgMeta {
     db: Db,
     config: tokio_postgres::Config,
+    tls: Tls,
     rt: Arc<Rt>,
 }
 
@@ -374,14 +471,30 @@ impl PgMeta {
                 PgError::Url("expected postgres://USER[:PASS]@HOST:PORT/DB".into()),
             ));
         }
+        let (url, tls) = split_tls(url).map_err(|e| fail("reading the database URL", e))?;
         // The driver's parse errors never quote the string; ours names the redacted URL.
         let mut config =
-            tokio_postgres::Config::from_str(url).map_err(|e| fail("reading the database URL", PgError::Driver(e)))?;
+            tokio_postgres::Config::from_str(&url).map_err(|e| fail("reading the database URL", PgError::Driver(e)))?;
+        config.ssl_mode(if matches!(tls, Tls::Off) { SslMode::Disable } else { SslMode::Require });
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         if config.get_application_name().is_none() {
             config.application_name("esxlcm");
+        }
+        // A database host that vanishes (power, network) is noticed in about a minute,
+        // not after the kernel's two-hour keepalive default.
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(KEEPALIVE_IDLE);
+        }
+        if config.get_keepalives_interval().is_none() {
+            config.keepalives_interval(KEEPALIVE_INTERVAL);
+        }
+        if config.get_keepalives_retries().is_none() {
+            config.keepalives_retries(KEEPALIVE_RETRIES);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(DEAD_PEER_TIMEOUT);
         }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -389,8 +502,11 @@ impl PgMeta {
             .enable_all()
             .build()
             .map_err(|e| fail("starting", PgError::Runtime(e)))?;
-        let manager =
-            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match &tls {
+            Tls::Off => Manager::from_config(config.clone(), NoTls, manager_config),
+            Tls::Rustls(make) => Manager::from_config(config.clone(), make.clone(), manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -398,7 +514,7 @@ impl PgMeta {
             .create_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| fail("making the connection pool", PgError::Pool(e.to_string())))?;
-        let meta = PgMeta { db: Db { pool, target }, config, rt: Arc::new(Rt(Some(rt))) };
+        let meta = PgMeta { db: Db { pool, target }, config, tls, rt: Arc::new(Rt(Some(rt))) };
         let db = meta.db.clone();
         meta.run(async move { migrate(&db).await })?;
         tracing::debug!(database = %meta.db.target, "PostgreSQL metadata database ready");
@@ -582,6 +698,16 @@ impl Drop for PgLease {
     }
 }
 
+/// Drives a lease's connection until it closes (dropping the client) or fails.
+async fn watch_lease_connection<F>(connection: F)
+where
+    F: Future<Output = Result<(), tokio_postgres::Error>>,
+{
+    if let Err(e) = connection.await {
+        tracing::warn!(error = %describe(&e), "a lease's database connection failed; the lease is lost");
+    }
+}
+
 /// `application_name` of a lease's connection: who holds what, in `pg_stat_activity`.
 fn lease_application_name(name: &str) -> String {
     let mut s = format!("esxlcm lease {name}");
@@ -647,8 +773,11 @@ impl MetaStore for PgMeta {
         self.run(async move {
             let ctx = format!("looking up source '{name}'");
             let c = db.client(&ctx).await?;
-            let row =
-                c.query_opt("SELECT id, config FROM sources WHERE name = $1", &[&name]).await.map_err(db.fail(&ctx))?;
+            // Hot paths (every host request looks up its source, the published snapshot and a
+            // file) use statements prepared once per pooled connection: one round trip, not two.
+            let stmt =
+                c.prepare_cached("SELECT id, config FROM sources WHERE name = $1").await.map_err(db.fail(&ctx))?;
+            let row = c.query_opt(&stmt, &[&name]).await.map_err(db.fail(&ctx))?;
             match row {
                 Some(r) => {
                     let (id, config): (i64, String) =
@@ -776,13 +905,11 @@ impl MetaStore for PgMeta {
         self.run(async move {
             let ctx = format!("reading {path} of snapshot {snapshot_id}");
             let c = db.client(&ctx).await?;
-            let row = c
-                .query_opt(
-                    "SELECT blob, size FROM snapshot_files WHERE snapshot_id = $1 AND path = $2",
-                    &[&snapshot_id, &path],
-                )
+            let stmt = c
+                .prepare_cached("SELECT blob, size FROM snapshot_files WHERE snapshot_id = $1 AND path = $2")
                 .await
                 .map_err(db.fail(&ctx))?;
+            let row = c.query_opt(&stmt, &[&snapshot_id, &path]).await.map_err(db.fail(&ctx))?;
             let Some(r) = row else { return Ok(None) };
             let (blob, size): (String, i64) =
                 (r.try_get(0).map_err(db.fail(&ctx))?, r.try_get(1).map_err(db.fail(&ctx))?);
@@ -892,7 +1019,11 @@ impl MetaStore for PgMeta {
         self.run(async move {
             let ctx = "reading the published snapshot";
             let c = db.client(ctx).await?;
-            c.query_opt("SELECT snapshot_id FROM published WHERE source_id = $1", &[&source_id])
+            let stmt = c
+                .prepare_cached("SELECT snapshot_id FROM published WHERE source_id = $1")
+                .await
+                .map_err(db.fail(ctx))?;
+            c.query_opt(&stmt, &[&source_id])
                 .await
                 .and_then(|r| r.map(|r| r.try_get(0)).transpose())
                 .map_err(db.fail(ctx))
@@ -1364,14 +1495,32 @@ impl MetaStore for PgMeta {
         config.application_name(lease_application_name(name));
         let key = lease_key(name);
         let ctx = format!("taking lease {name}");
+        let tls = self.tls.clone();
         let client = self.run(async move {
             // A connection of its own: the lock lives exactly as long as it does.
-            let (client, connection) = config.connect(NoTls).await.map_err(db.fail(&ctx))?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::warn!(error = %describe(&e), "a lease's database connection failed; the lease is lost");
+            let client = match tls {
+                Tls::Off => {
+                    let (client, connection) = config.connect(NoTls).await.map_err(db.fail(&ctx))?;
+                    tokio::spawn(watch_lease_connection(connection));
+                    client
                 }
-            });
+                Tls::Rustls(make) => {
+                    let (client, connection) = config.connect(make).await.map_err(db.fail(&ctx))?;
+                    tokio::spawn(watch_lease_connection(connection));
+                    client
+                }
+            };
+            // The server's side of the same: it drops the session (and its lock) when this
+            // host stops answering, not hours later.
+            let keepalive = format!(
+                "SET tcp_keepalives_idle = {}; SET tcp_keepalives_interval = {}; SET tcp_keepalives_count = {}; \
+                 SET tcp_user_timeout = {}",
+                KEEPALIVE_IDLE.as_secs(),
+                KEEPALIVE_INTERVAL.as_secs(),
+                KEEPALIVE_RETRIES,
+                DEAD_PEER_TIMEOUT.as_millis()
+            );
+            client.batch_execute(&keepalive).await.map_err(db.fail(&ctx))?;
             let got: bool = client
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
                 .await
@@ -1447,6 +1596,18 @@ mod tests {
             assert!(!e.contains("s3cret"), "{e}");
             assert!(e.contains("database URL"), "{e}");
         }
+    }
+
+    #[test]
+    fn libpq_tls_parameters_are_ours() {
+        let (url, tls) = split_tls("postgres://u@h/db?sslmode=disable&application_name=x").unwrap();
+        assert_eq!(url, "postgres://u@h/db?application_name=x");
+        assert!(matches!(tls, Tls::Off));
+        let (url, tls) = split_tls("postgres://u@h/db").unwrap();
+        assert_eq!((url.as_str(), matches!(tls, Tls::Off)), ("postgres://u@h/db", true));
+        let e = split_tls("postgres://u@h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem").err().unwrap();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+        assert!(split_tls("postgres://u@h/db?sslmode=sometimes").is_err());
     }
 
     #[test]
