@@ -226,3 +226,25 @@ fn skip_unless_available(test: &str) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpStream;
+
+    #[test]
+    fn a_server_listens_until_dropped_and_leaves_nothing_behind() {
+        let Some(server) = S3Server::start_or_skip("a_server_listens_until_dropped_and_leaves_nothing_behind") else {
+            return;
+        };
+        let addr = server.endpoint().trim_start_matches("http://").to_owned();
+        let dir = server.dir().to_path_buf();
+        assert!(TcpStream::connect(&addr).is_ok(), "the S3 endpoint {addr} answers");
+        assert!(dir.join("garage.toml").is_file());
+        assert!(server.url("p").starts_with("s3://esxlcm-test/p"));
+        assert_eq!(server.env().len(), server.env_refs().len());
+        drop(server);
+        assert!(TcpStream::connect(&addr).is_err(), "nothing listens on {addr} after drop");
+        assert!(!dir.exists(), "{} is removed", dir.display());
+    }
+}
