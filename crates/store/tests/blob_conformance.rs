@@ -148,6 +148,30 @@ fn a_verified_batch_is_stored_once_per_content_and_consumed() {
 }
 
 #[test]
+fn a_failed_upload_leaves_nothing_visible() {
+    for b in backends("failed-upload") {
+        let name = b.name;
+        let good = b.stage("good.part", b"good bytes");
+        let vanished = b.staging.join("vanished.part");
+        let unreadable = b.staging.join("a-directory.part");
+        std::fs::create_dir(&unreadable).unwrap();
+        let missing_id = BlobId::of_bytes(b"never staged");
+        let dir_id = BlobId::of_bytes(b"a directory is not a payload");
+        assert!(b.blobs.ingest_verified(&[(vanished, missing_id.clone())]).is_err(), "{name}");
+        if name != "local" {
+            // An upload whose reading fails midway. (Local disk renames what it is handed:
+            // `ingest_verified` trusts its caller's files, so this case is not its.)
+            assert!(b.blobs.ingest_verified(&[(unreadable, dir_id.clone())]).is_err(), "{name}");
+        }
+        assert!(!b.blobs.contains(&missing_id).unwrap() && !b.blobs.contains(&dir_id).unwrap(), "{name}");
+        assert!(b.blobs.list().unwrap().is_empty(), "{name}: {:?}", b.blobs.list().unwrap());
+        // The store is still usable afterwards.
+        b.blobs.ingest_verified(&[(good, BlobId::of_bytes(b"good bytes"))]).unwrap();
+        assert_eq!(b.blobs.list().unwrap(), vec![BlobId::of_bytes(b"good bytes")], "{name}");
+    }
+}
+
+#[test]
 fn open_at_reads_from_any_offset_up_to_the_end() {
     for b in backends("open-at") {
         let name = b.name;
