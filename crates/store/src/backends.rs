@@ -19,9 +19,9 @@ pub(crate) fn blobs(location: &StoreLocation) -> Result<Box<dyn BlobStore>, Stor
     let staging = location.root.join("staging");
     Ok(match &location.blobs {
         None => Box::new(LocalBlobs::new(location.root.join("blobs"), staging)?),
-        Some(_url) => {
-            let _ = cache_bytes()?;
-            return Err(StoreError::NotOnClusterBackends("--blobs (the S3 blob store is not merged yet)"));
+        Some(url) => {
+            let bucket = crate::blob::S3Blobs::from_url(&url.to_string(), staging)?;
+            Box::new(crate::blob::CachedBlobs::new(Box::new(bucket), location.cache_dir(), cache_bytes()?)?)
         }
     })
 }

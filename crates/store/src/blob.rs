@@ -1,10 +1,12 @@
 //! Content-addressed payloads: every file of every snapshot (VIBs, metadata zips, index
 //! documents) is stored once, named by its sha-256, however many sources carry it.
 //!
-//! [`BlobStore`] is the seam for a later S3-compatible backend; [`LocalBlobs`] keeps blobs
-//! on disk as `blobs/sha256/<2 hex>/<64 hex>`. A blob becomes visible only by a rename of
-//! a fully written, fsynced and verified file, so a reader (or a crash) never sees half of
-//! one: a name that exists always holds the bytes it names. The name itself is durable
+//! [`BlobStore`] is the seam between the store and where payloads live: [`LocalBlobs`] keeps
+//! blobs on disk as `blobs/sha256/<2 hex>/<64 hex>`; [`S3Blobs`] in an S3-compatible bucket
+//! (`s3.rs`), and [`CachedBlobs`] is a bounded local read cache in front of either
+//! (`cache.rs`). On disk a blob becomes visible only by a rename of a fully written,
+//! fsynced and verified file, so a reader (or a crash) never sees half of one: a name that
+//! exists always holds the bytes it names. The name itself is durable
 //! (its directory fsynced, and a new shard directory's entry in `blobs/`) before
 //! [`BlobStore::ingest`] returns, so metadata committed afterwards never names a blob a
 //! power loss could take back.
@@ -17,6 +19,12 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
+
+mod cache;
+mod s3;
+
+pub use cache::CachedBlobs;
+pub use s3::{PART_SIZE, S3_ENV_VARS, S3Blobs, STREAM_BUFFER_BYTES};
 
 /// A lowercase hex sha-256: the name of a blob.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

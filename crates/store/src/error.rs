@@ -41,6 +41,11 @@ pub enum StoreError {
     Document { source_name: String, file: String, message: String },
     #[error("blob {expected}: {} hashes to {actual}", file.display())]
     BlobMismatch { expected: BlobId, actual: BlobId, file: PathBuf },
+    /// An object store (S3-compatible) refused or failed a request: `url` names the bucket
+    /// and key (`s3://BUCKET/KEY`), `message` what failed and what to do. `missing` is set
+    /// when the object does not exist. Never carries credentials.
+    #[error("{url}: {message}")]
+    ObjectStore { url: String, missing: bool, message: String },
     #[error("{}: {message}", path.display())]
     Carry { path: PathBuf, message: String },
     #[error("chunk {} is corrupt: {message}; copy it again from the export (the import continues where it stopped)", file.display())]
