@@ -19,6 +19,7 @@
 
 pub mod bootcfg;
 pub mod content;
+pub mod efiboot;
 mod error;
 pub mod imgdb;
 pub mod inspect;

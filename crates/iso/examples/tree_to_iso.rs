@@ -40,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         uefi_boot: has("EFIBOOT.IMG"),
         files,
         catalog_path: "BOOT.CAT".into(),
+        hybrid: None,
         modified: 1_700_000_000,
     };
     let written = write_iso(&spec, Path::new(out), &mut |_, _| {})?;

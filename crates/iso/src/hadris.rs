@@ -10,6 +10,9 @@
 //!   the catalog visible at `catalog_path`. This is what
 //!   `mkisofs -b … -no-emul-boot -boot-load-size 4 -boot-info-table -eltorito-alt-boot -e …`
 //!   writes for ESXi.
+//! * Hybrid (USB-disk) images: a GPT with an EFI system partition over the UEFI image plus a
+//!   hybrid MBR (BIOS and UEFI), or an MBR alone without a UEFI image; the MBR boot code,
+//!   when given, gets the BIOS image's sector address at bytes 432..440 (`isohdpfx.bin`).
 //! * Every date is `modified` (expiration left unspecified); no attribute comes from the host.
 //!
 //! hadris writes each block once, in ascending order, and reads file content in 64 KiB
@@ -22,7 +25,7 @@ use std::path::Path;
 
 use hadris_fs::{Content, DateTime, Node, PathError, Tree};
 use hadris_io::ErrorType;
-use hadris_iso::{BootEntry, BootInfo, ElTorito, IsoDate, IsoId, IsoLevel, IsoOptions, NameCase, Relocation};
+use hadris_iso::{BootEntry, BootInfo, ElTorito, Hybrid, IsoDate, IsoId, IsoLevel, IsoOptions, NameCase, Relocation};
 use hadris_storage::{BlockIndex, BlockSize};
 use sha2::{Digest, Sha256};
 
@@ -119,6 +122,15 @@ fn options(spec: &IsoSpec, extensions: WriteOptions) -> Result<IsoOptions, IsoEr
             el_torito = el_torito.with_entry(BootEntry::uefi(uefi));
         }
         options = options.with_el_torito(el_torito.with_catalog_path(&spec.catalog_path));
+    }
+    if let Some(hybrid) = &spec.hybrid {
+        // The GPT's EFI system partition covers the UEFI El Torito image, so one FAT image
+        // serves optical media and disks alike.
+        let mut table = if spec.uefi_boot.is_some() { Hybrid::gpt_hybrid_mbr() } else { Hybrid::mbr() };
+        if let Some(code) = &hybrid.mbr_boot_code {
+            table = table.with_bootstrap(code);
+        }
+        options = options.with_hybrid(table);
     }
     Ok(options)
 }

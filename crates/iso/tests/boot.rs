@@ -46,6 +46,7 @@ fn isolinux_boots_in_qemu_and_reads_our_config() {
         bios_boot: Some("ISOLINUX.BIN".into()),
         uefi_boot: None,
         catalog_path: "BOOT.CAT".into(),
+        hybrid: None,
         modified: 1_700_000_000,
     };
     let iso = dir.path().join("boot.iso");
