@@ -293,7 +293,8 @@ mod tests {
     #[test]
     fn made_images_hold_the_files_and_pass_the_check() {
         let loader = pe(300_000);
-        let bytes = image(&[(EFI_LOADER, loader.clone()), ("EFI/BOOT/BOOT.CFG", b"kernel=/b.b00\n".to_vec())], 1_719_300_000);
+        let bytes =
+            image(&[(EFI_LOADER, loader.clone()), ("EFI/BOOT/BOOT.CFG", b"kernel=/b.b00\n".to_vec())], 1_719_300_000);
         assert_eq!(bytes.len() % 65536, 0);
         assert!(bytes.len() <= 512 * 1024, "{} bytes for 300 kB", bytes.len());
         let info = check_efi_image(&bytes).unwrap();
@@ -315,7 +316,13 @@ mod tests {
         let b = image(&files, 1_719_400_000);
         assert_ne!(a, b, "the volume id and entry times follow the timestamp");
         let fs = open_fat(&a).unwrap();
-        let entry = fs.root_dir().open_dir("EFI/BOOT").unwrap().iter().find_map(|e| e.ok().filter(|e| e.file_name() == "BOOTX64.EFI")).unwrap();
+        let entry = fs
+            .root_dir()
+            .open_dir("EFI/BOOT")
+            .unwrap()
+            .iter()
+            .find_map(|e| e.ok().filter(|e| e.file_name() == "BOOTX64.EFI"))
+            .unwrap();
         let modified = entry.modified();
         assert_eq!((modified.date.year, modified.date.month, modified.date.day), (2024, 6, 25));
     }
@@ -371,12 +378,13 @@ mod tests {
 
     #[test]
     fn a_short_source_is_an_error_naming_the_file() {
-        let err = make_efi_image(
-            vec![EfiSource { path: EFI_LOADER.into(), reader: Box::new(&b"MZ"[..]), size: 10 }],
-            0,
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("EFI/BOOT/BOOTX64.EFI") && err.to_string().contains("2 bytes were read"), "{err}");
+        let err =
+            make_efi_image(vec![EfiSource { path: EFI_LOADER.into(), reader: Box::new(&b"MZ"[..]), size: 10 }], 0)
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("EFI/BOOT/BOOTX64.EFI") && err.to_string().contains("2 bytes were read"),
+            "{err}"
+        );
     }
 
     proptest! {

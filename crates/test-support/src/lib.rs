@@ -6,6 +6,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // failing loudly is the job
 
 pub mod files;
+pub mod qemu;
 #[cfg(feature = "vib-signing")]
 pub mod vib_signing;
 pub mod zip_headers;
