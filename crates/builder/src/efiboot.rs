@@ -364,6 +364,19 @@ mod tests {
         assert!(check_efi_image(&bytes).unwrap_err().to_string().contains("too small"));
     }
 
+    /// FAT images written by another implementation (fuzz/make_seeds.py, checked with mtools'
+    /// `mdir`) read the same way.
+    #[test]
+    fn images_from_another_writer_are_checked_alike() {
+        let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/efiboot");
+        let read = |name: &str| std::fs::read(seeds.join(name)).unwrap();
+        let info = check_efi_image(&read("loader.img")).unwrap();
+        assert_eq!(info.fat_type, "FAT12");
+        assert_eq!(info.file(EFI_LOADER).map(|f| f.size), Some(770));
+        assert!(matches!(check_efi_image(&read("no-loader.img")), Err(EfiImageError::NoLoader)));
+        assert!(matches!(check_efi_image(&read("not-pe.img")), Err(EfiImageError::BadLoader { .. })));
+    }
+
     #[test]
     fn oversized_inputs_are_refused_before_reading() {
         let err = check_efi_image(&vec![0; MAX_EFI_IMAGE as usize + 1]).unwrap_err();
