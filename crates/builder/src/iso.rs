@@ -404,7 +404,7 @@ impl Image<'_> {
             bios_boot: bios.then(|| BootloaderFile::IsolinuxBin.iso_path().to_owned()),
             uefi_boot: uefi.then(|| BootloaderFile::EfibootImg.iso_path().to_owned()),
             catalog_path: "BOOT.CAT".into(),
-            hybrid: (!options.no_usb).then(|| esxlcm_iso::IsoHybrid { mbr_boot_code }),
+            hybrid: (!options.no_usb).then_some(esxlcm_iso::IsoHybrid { mbr_boot_code }),
             modified: self.timestamp,
         };
         let iso_err = |source| BuildError::Iso { path: dest.to_path_buf(), source: Box::new(source) };
