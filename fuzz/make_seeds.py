@@ -260,6 +260,79 @@ def tar_bytes(members, fmt=tarfile.USTAR_FORMAT):
     return data + b"\0" * (-len(data) % 512 + 1024)
 
 
+def fat12_image(files):
+    """A 64 KiB FAT12 filesystem (512-byte sectors and clusters) holding `files`, a list of
+    ("DIR/DIR/NAME.EXT", bytes) with 8.3 names: what an EFI boot image (EFIBOOT.IMG) is."""
+    sectors, root_entries = 128, 16
+    img = bytearray(sectors * 512)
+    img[0:3] = b"\xeb\x3c\x90"
+    img[3:11] = b"EXAMPLE "
+    struct.pack_into("<HBHBHHBHHHII", img, 11, 512, 1, 1, 2, root_entries, sectors, 0xF8, 1, 32, 2, 0, 0)
+    struct.pack_into("<BBBI", img, 36, 0x80, 0, 0x29, 0x12345678)
+    img[43:54] = b"EFIBOOT    "
+    img[54:62] = b"FAT12   "
+    img[510:512] = b"\x55\xaa"
+    fat_at, root_at, data_at = 512, 3 * 512, 4 * 512
+    fat = bytearray(512)
+
+    def set12(n, value):
+        at = n * 3 // 2
+        if n % 2 == 0:
+            fat[at] = value & 0xFF
+            fat[at + 1] = (fat[at + 1] & 0xF0) | (value >> 8)
+        else:
+            fat[at] = (fat[at] & 0x0F) | ((value & 0x0F) << 4)
+            fat[at + 1] = value >> 4
+
+    set12(0, 0xFF8)
+    set12(1, 0xFFF)
+    next_cluster = [2]
+
+    def alloc(data):
+        first = next_cluster[0]
+        count = max(1, (len(data) + 511) // 512)
+        for i in range(count):
+            set12(first + i, first + i + 1 if i + 1 < count else 0xFFF)
+            at = data_at + (first - 2 + i) * 512
+            chunk = data[i * 512:(i + 1) * 512]
+            img[at:at + len(chunk)] = chunk
+        next_cluster[0] += count
+        return first
+
+    def entry(name, attr, cluster, size):
+        stem, ext = (name, "") if name in (".", "..") else name.partition(".")[::2]
+        date = 0x5821  # 2024-01-01
+        fields = struct.pack("<BBBHHHHHHHI", attr, 0, 0, 0, date, date, 0, 0, date, cluster, size)
+        return (stem.ljust(8) + ext.ljust(3)).encode() + fields
+
+    # Directories: path -> list of entries; written after their children are allocated.
+    tree = {"": []}
+    for path, _ in files:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            tree.setdefault("/".join(parts[:i]), [])
+    clusters = {d: alloc(b"") for d in sorted(tree) if d}
+    for path, data in files:
+        parent, _, name = path.rpartition("/")
+        tree[parent].append(entry(name, 0x20, alloc(data), len(data)))
+    for d in sorted(tree):
+        if d:
+            parent, _, name = d.rpartition("/")
+            tree[parent].append(entry(name, 0x10, clusters[d], 0))
+    for d, entries in tree.items():
+        if d:
+            parent = d.rpartition("/")[0]
+            dots = [entry(".", 0x10, clusters[d], 0), entry("..", 0x10, clusters.get(parent, 0), 0)]
+            at = data_at + (clusters[d] - 2) * 512
+        else:
+            dots, at = [], root_at
+        raw = b"".join(dots + entries)
+        img[at:at + len(raw)] = raw
+    img[fat_at:fat_at + 512] = fat
+    img[fat_at + 512:fat_at + 1024] = fat
+    return bytes(img)
+
+
 def builder_seeds(descriptor_xml):
     """imgdb and bootcfg: what the image builder reads from an installer ISO (§7.1-§7.3)."""
     db = "var/db/esximg/"
@@ -391,6 +464,12 @@ def main():
         write("version", name, text)
 
     builder_seeds(bare)
+
+    # efiboot: EFI boot images (FAT) as `image build --efiboot` and `image inspect` read them.
+    loader = b"MZ" + bytes(range(256)) * 3
+    write("efiboot", "loader.img", fat12_image([("EFI/BOOT/BOOTX64.EFI", loader), ("EFI/BOOT/BOOT.CFG", b"kernel=/b.b00\n")]))
+    write("efiboot", "no-loader.img", fat12_image([("EFI/BOOT/GRUBX64.EFI", loader)]))
+    write("efiboot", "not-pe.img", fat12_image([("EFI/BOOT/BOOTX64.EFI", b"#!" + bytes(100))]))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,10 @@ MEASURE_FORMAT='  %-22s wall %6s s, peak RSS %6s KiB\n'
 XORRISO=(xorriso -as mkisofs -quiet -relaxed-filenames -J -R -V ESXI-BENCH
     -b ISOLINUX.BIN -c BOOT.CAT -no-emul-boot -boot-load-size 4 -boot-info-table
     -eltorito-alt-boot -e EFIBOOT.IMG -no-emul-boot -m .done)
+# The USB-hybrid variant (what `image build` writes by default): isohybrid MBR boot code and
+# a GPT whose EFI partition is EFIBOOT.IMG, xorriso's spelling of the same layout.
+MBR=/usr/lib/ISOLINUX/isohdpfx.bin
+XORRISO_HYBRID=("${XORRISO[@]}" -isohybrid-mbr "$MBR" -isohybrid-gpt-basdat)
 
 for mib in 100 1024; do
     src="$WORK/tree-$mib"
@@ -56,9 +60,13 @@ for mib in 100 1024; do
         mv "$src/.done" "$WORK/.done-$mib"
         measure esxlcm-iso "$WORK/ours.iso" "$OURS" "$src" "$WORK/ours.iso" ESXI-BENCH
         mv "$WORK/.done-$mib" "$src/.done"
+        measure xorriso-hybrid "$WORK/xorriso.iso" "${XORRISO_HYBRID[@]}" -o "$WORK/xorriso.iso" "$src"
+        mv "$src/.done" "$WORK/.done-$mib"
+        measure esxlcm-iso-hybrid "$WORK/ours.iso" "$OURS" "$src" "$WORK/ours.iso" ESXI-BENCH "$MBR"
+        mv "$WORK/.done-$mib" "$src/.done"
     done
     ls -l "$WORK/xorriso.iso" "$WORK/ours.iso" | awk '{ printf "  %s: %s bytes\n", $9, $5 }'
-    for label in xorriso xorriso+fsync esxlcm-iso; do
+    for label in xorriso xorriso+fsync esxlcm-iso xorriso-hybrid esxlcm-iso-hybrid; do
         printf '  median %-15s %s\n' "$label" "$(median "$label")"
     done
     rm -f "$WORK/xorriso.iso" "$WORK/ours.iso"

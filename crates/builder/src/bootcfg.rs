@@ -13,6 +13,52 @@ pub const INSTALLER_TITLE: &str = "Loading ESXi installer";
 const KEYS: [&str; 9] =
     ["bootstate", "title", "timeout", "prefix", "kernel", "kernelopt", "modules", "build", "updated"];
 
+/// What a build may change in the installer's `boot.cfg`: the menu title and kernel options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BootOptions {
+    /// `title=` [default: [`INSTALLER_TITLE`]].
+    pub title: Option<String>,
+    /// `KEY=VALUE` options appended to `kernelopt=` in order (after `runweasel cdromBoot`
+    /// and the kickstart option).
+    pub kernel_opts: Vec<(String, String)>,
+    /// Append [`crate::kickstart::KICKSTART_KERNELOPT`] (`ks=cdrom:/KS.CFG`).
+    pub kickstart: bool,
+}
+
+impl BootOptions {
+    /// Refuse what would break the line-based file or the kernel command line: line breaks
+    /// anywhere, spaces or `=` in a key, spaces in a value, an empty key.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(title) = &self.title
+            && (title.contains(['\n', '\r']) || title.trim().is_empty())
+        {
+            return Err(format!("title {title:?}: it must be one non-empty line"));
+        }
+        for (key, value) in &self.kernel_opts {
+            if key.is_empty() || key.contains(|c: char| c.is_whitespace() || c == '=' || c.is_control()) {
+                return Err(format!("kernel option key {key:?}: it must be non-empty, without spaces or '='"));
+            }
+            if value.contains(|c: char| c.is_whitespace() || c.is_control()) {
+                return Err(format!("kernel option {key}={value:?}: the value must not contain spaces or line breaks"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `kernelopt=` value.
+    pub fn kernelopt(&self) -> String {
+        let mut out = INSTALLER_KERNELOPT.to_owned();
+        if self.kickstart {
+            out.push(' ');
+            out.push_str(crate::kickstart::KICKSTART_KERNELOPT);
+        }
+        for (key, value) in &self.kernel_opts {
+            out.push_str(&format!(" {key}={value}"));
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BootCfg {
     pub bootstate: String,
@@ -45,6 +91,15 @@ impl BootCfg {
             updated: "0".into(),
             other: Vec::new(),
         }
+    }
+
+    /// Apply a build's title and kernel options.
+    pub fn with_options(mut self, options: &BootOptions) -> Self {
+        if let Some(title) = &options.title {
+            self.title = title.trim().to_owned();
+        }
+        self.kernelopt = options.kernelopt();
+        self
     }
 
     /// The file, lines in the order of real installer copies (§7.2), `\n` line ends.
@@ -187,6 +242,39 @@ mod tests {
         updated=0
         ");
         assert_eq!(BootCfg::parse(&text).unwrap(), cfg);
+    }
+
+    #[test]
+    fn options_set_the_title_and_extend_kernelopt() {
+        let options = BootOptions {
+            title: Some("Site A installer".into()),
+            kernel_opts: vec![("netdevice".into(), "vmnic1".into()), ("bootproto".into(), "dhcp".into())],
+            kickstart: true,
+        };
+        options.validate().unwrap();
+        let cfg = BootCfg::installer("b.b00", ["k.b00"], "8.0.3-0.35.24280767").with_options(&options);
+        let text = cfg.render();
+        assert!(text.contains("\ntitle=Site A installer\n"), "{text}");
+        assert!(
+            text.contains("\nkernelopt=runweasel cdromBoot ks=cdrom:/KS.CFG netdevice=vmnic1 bootproto=dhcp\n"),
+            "{text}"
+        );
+        assert_eq!(BootCfg::parse(&text).unwrap(), cfg);
+        let plain = BootCfg::installer("b.b00", ["k.b00"], "x").with_options(&BootOptions::default());
+        assert_eq!(plain.kernelopt, "runweasel cdromBoot");
+        assert_eq!(plain.title, INSTALLER_TITLE);
+        for (bad, want) in [
+            (BootOptions { title: Some("two\nlines".into()), ..BootOptions::default() }, "one non-empty line"),
+            (BootOptions { kernel_opts: vec![("a b".into(), "1".into())], ..BootOptions::default() }, "without spaces"),
+            (BootOptions { kernel_opts: vec![(String::new(), "1".into())], ..BootOptions::default() }, "non-empty"),
+            (
+                BootOptions { kernel_opts: vec![("k".into(), "1 2".into())], ..BootOptions::default() },
+                "must not contain",
+            ),
+        ] {
+            let err = bad.validate().unwrap_err();
+            assert!(err.contains(want), "{err}");
+        }
     }
 
     #[test]

@@ -30,12 +30,23 @@ pub enum BuildError {
     )]
     NoKernel { reason: String },
     #[error(
-        "no bootloader: an installer ISO needs ISOLINUX.BIN and MBOOT.C32 (BIOS) and/or EFIBOOT.IMG (UEFI); \
-         give them with --bootloader-iso, --bootloader-dir or the --isolinux/--mboot/--efiboot options"
+        "no bootloader: an installer ISO needs ISOLINUX.BIN and MBOOT.C32 (BIOS) and/or EFIBOOT.IMG or \
+         BOOTX64.EFI (UEFI); give them with --bootloader-iso, --bootloader-dir or the \
+         --isolinux/--mboot/--efiboot/--bootx64 options"
     )]
     NoBootloader,
     #[error("bootloader: {what}")]
     Bootloader { what: String },
+    #[error("EFI boot image from {}: {source}", path.display())]
+    EfiImage {
+        path: PathBuf,
+        #[source]
+        source: crate::efiboot::EfiImageError,
+    },
+    #[error("kickstart {}: {}", path.display(), problems.join("; "))]
+    Kickstart { path: PathBuf, problems: Vec<String> },
+    #[error("boot options: {what}")]
+    BootOptions { what: String },
     #[error("VIB {vib_id}, payload '{payload}': more than 100 boot modules would be named '{stem}.*'")]
     ModuleNames { vib_id: String, payload: String, stem: String },
     #[error("VIB {vib_id}: cannot open it: {source}")]

@@ -10,6 +10,7 @@ use esxlcm_iso::{BootPlatform, IsoError, IsoImage};
 use serde::Serialize;
 
 use crate::bootcfg::BootCfg;
+use crate::efiboot::{self, EfiFile, MAX_EFI_IMAGE};
 use crate::imgdb::{ImgDbLimits, read_imgdb};
 
 /// The schema name of the JSON form (documented in docs/cli-json.md).
@@ -27,6 +28,10 @@ pub struct IsoInspection {
     pub boot_cfg: Option<BootCfg>,
     /// Whether `EFI/BOOT/BOOT.CFG` exists and says the same as `BOOT.CFG`.
     pub efi_boot_cfg: EfiBootCfg,
+    /// The UEFI El Torito image's FAT filesystem, when there is a UEFI entry and it reads.
+    pub efi_image: Option<EfiImageReport>,
+    /// The partition tables that make the image boot from a USB disk.
+    pub usb: UsbReport,
     pub image_db: Option<ImageDbInfo>,
     pub files: Vec<FileInfo>,
     pub total_file_bytes: u64,
@@ -40,6 +45,35 @@ pub enum EfiBootCfg {
     Same,
     Different,
     Absent,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EfiImageReport {
+    /// The ISO file the UEFI entry boots (`EFIBOOT.IMG`), when a file starts there.
+    pub path: Option<String>,
+    pub fat_type: String,
+    pub size: u64,
+    pub files: Vec<EfiFile>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UsbReport {
+    /// The MBR has boot code (BIOS boot from a disk).
+    pub mbr_boot_code: bool,
+    /// A GPT header follows the MBR.
+    pub gpt: bool,
+    pub mbr_partitions: Vec<MbrPartitionInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MbrPartitionInfo {
+    pub number: u8,
+    pub active: bool,
+    /// The type byte as `0x..`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub start: u32,
+    pub sectors: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -81,6 +115,36 @@ pub struct VibInfo {
     pub version: String,
     pub vendor: String,
     pub acceptance_level: String,
+}
+
+/// The FAT filesystem of the first UEFI boot entry's image: the file starting at its block,
+/// read whole (at most [`MAX_EFI_IMAGE`]) and listed; a problem when it is not what firmware
+/// needs.
+fn efi_image(iso: &IsoImage, problems: &mut Vec<String>) -> Option<EfiImageReport> {
+    let entry = iso.boot_entries().iter().find(|e| e.platform == BootPlatform::Uefi)?;
+    let Some(path) = entry.path.clone() else {
+        problems.push(format!("the UEFI boot entry points at block {}, where no file starts", entry.lba));
+        return None;
+    };
+    let bytes = match iso.read_file(&path, MAX_EFI_IMAGE) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            problems.push(format!("the UEFI boot image {path} cannot be read: {e}"));
+            return None;
+        }
+    };
+    match efiboot::list_efi_image(&bytes) {
+        Ok(info) => {
+            if let Err(e) = efiboot::check_efi_image(&bytes) {
+                problems.push(format!("the UEFI boot image {path}: {e}"));
+            }
+            Some(EfiImageReport { path: Some(path), fat_type: info.fat_type, size: info.size, files: info.files })
+        }
+        Err(e) => {
+            problems.push(format!("the UEFI boot image {path}: {e}"));
+            None
+        }
+    }
 }
 
 /// Inspect the ISO at `path`. Fails only when it is not a readable ISO image.
@@ -150,6 +214,23 @@ pub fn inspect_image(iso: &IsoImage, limits: ImgDbLimits) -> IsoInspection {
             }
         }
     }
+    let efi_image = efi_image(iso, &mut problems);
+    let area = iso.system_area();
+    let usb = UsbReport {
+        mbr_boot_code: area.mbr_boot_code.is_some(),
+        gpt: area.gpt,
+        mbr_partitions: area
+            .mbr_partitions
+            .iter()
+            .map(|p| MbrPartitionInfo {
+                number: p.number,
+                active: p.active,
+                kind: format!("0x{:02x}", p.kind),
+                start: p.start,
+                sectors: p.sectors,
+            })
+            .collect(),
+    };
     let image_db = if has("IMGDB.TGZ") {
         match iso
             .open_file("IMGDB.TGZ")
@@ -208,6 +289,8 @@ pub fn inspect_image(iso: &IsoImage, limits: ImgDbLimits) -> IsoInspection {
         boot_entries,
         boot_cfg,
         efi_boot_cfg,
+        efi_image,
+        usb,
         image_db,
         files,
         total_file_bytes,

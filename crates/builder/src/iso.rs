@@ -9,7 +9,14 @@
 //! UPGRADE/METADATA.ZIP          the depot metadata of the image's content
 //! ISOLINUX.BIN, MBOOT.C32, MENU.C32, ISOLINUX.CFG, BOOT.CAT   BIOS El Torito boot
 //! EFIBOOT.IMG, EFI/BOOT/BOOTX64.EFI                          UEFI El Torito boot
+//! KS.CFG                        the kickstart, when given (kickstart)
 //! ```
+//!
+//! `EFIBOOT.IMG` is either given (and checked: a FAT filesystem with a PE
+//! `EFI/BOOT/BOOTX64.EFI`, see `efiboot`) or made here from the EFI loader, holding
+//! `EFI/BOOT/BOOTX64.EFI` and `EFI/BOOT/BOOT.CFG`. The image is USB-bootable unless asked
+//! not to be: a GPT whose EFI system partition is `EFIBOOT.IMG` plus a hybrid MBR, with MBR
+//! boot code (`isohdpfx.bin`) for BIOS when one is given.
 //!
 //! The bootloader binaries are not VIB payloads esxlcm knows how to find, so they come
 //! from the caller ([`Bootloader`]); `ISOLINUX.CFG` is generated when not given. Boot
@@ -17,7 +24,7 @@
 //! see `stage`) and removed afterwards, whatever happens.
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use esxlcm_depot::metadata_zip::MetadataArchive;
@@ -26,8 +33,10 @@ use esxlcm_depot::xml::Element;
 use esxlcm_iso::{IsoFile, IsoSource, IsoSpec};
 use serde::Serialize;
 
-use crate::bootcfg::{BootCfg, isolinux_cfg};
+use crate::bootcfg::{BootCfg, BootOptions, isolinux_cfg};
+use crate::efiboot::{self, EfiFile, EfiImageError, EfiSource};
 use crate::error::BuildError;
+use crate::kickstart::{self, KICKSTART_ISO_PATH, MAX_KICKSTART};
 use crate::modules::{ModulePlan, SkippedPayload, plan_modules};
 use crate::progress::{Progress, Stage};
 use crate::{Image, imgdb, stage};
@@ -68,10 +77,15 @@ impl BootloaderFile {
     }
 }
 
+/// The file name of SYSLINUX's isohybrid MBR boot code, looked for in a bootloader directory.
+pub const MBR_BOOT_CODE_FILE: &str = "isohdpfx.bin";
+
 /// Where the bootloader files come from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Bootloader {
     files: BTreeMap<BootloaderFile, PathBuf>,
+    /// MBR boot code for BIOS boot from a USB disk (`isohdpfx.bin`, at most 432 bytes).
+    mbr_boot_code: Option<PathBuf>,
 }
 
 impl Bootloader {
@@ -91,6 +105,9 @@ impl Bootloader {
             for entry in entries {
                 let entry = entry.map_err(|e| BuildError::io(&sub, e))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
+                if sub == dir && name.eq_ignore_ascii_case(MBR_BOOT_CODE_FILE) {
+                    found.mbr_boot_code.get_or_insert_with(|| entry.path());
+                }
                 if let Some(which) = BootloaderFile::ALL.into_iter().find(|f| f.file_name().eq_ignore_ascii_case(&name))
                 {
                     found.files.entry(which).or_insert_with(|| entry.path());
@@ -121,7 +138,21 @@ impl Bootloader {
             file.sync_all().map_err(io_err)?;
             found.files.insert(which, dest);
         }
+        if let Some(code) = &image.system_area().mbr_boot_code {
+            let dest = into.join(MBR_BOOT_CODE_FILE);
+            std::fs::write(&dest, code).map_err(|e| BuildError::io(&dest, e))?;
+            found.mbr_boot_code = Some(dest);
+        }
         Ok(found)
+    }
+
+    /// Set the MBR boot code file (`isohdpfx.bin`).
+    pub fn set_mbr_boot_code(&mut self, path: PathBuf) {
+        self.mbr_boot_code = Some(path);
+    }
+
+    pub fn mbr_boot_code(&self) -> Option<&Path> {
+        self.mbr_boot_code.as_deref()
     }
 
     /// Set (or replace) one file.
@@ -134,7 +165,7 @@ impl Bootloader {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
+        self.files.is_empty() && self.mbr_boot_code.is_none()
     }
 }
 
@@ -148,6 +179,33 @@ pub struct IsoOptions {
     pub bootloader_iso: Option<PathBuf>,
     /// Default: `ESXI-<base image version>`, upper case, at most 32 characters.
     pub volume_id: Option<String>,
+    /// Title and kernel options of `BOOT.CFG` (`kickstart` is set from [`Self::kickstart`]).
+    pub boot: BootOptions,
+    /// A kickstart file: linted, copied to `KS.CFG`, `ks=cdrom:/KS.CFG` added to `kernelopt`.
+    pub kickstart: Option<PathBuf>,
+    /// Write a CD/DVD-only image (no MBR/GPT in the system area).
+    pub no_usb: bool,
+}
+
+/// The EFI boot image of a built ISO.
+#[derive(Debug, Clone, Serialize)]
+pub struct EfiImageBuilt {
+    /// Made by the builder from the EFI loader (else given and checked).
+    pub made: bool,
+    pub fat_type: String,
+    pub size: u64,
+    pub files: Vec<EfiFile>,
+}
+
+/// How the ISO boots when written to a USB disk.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct UsbBoot {
+    /// A partition table is in the system area.
+    pub hybrid: bool,
+    /// MBR boot code chains to the BIOS El Torito image.
+    pub bios: bool,
+    /// The GPT has an EFI system partition over `EFIBOOT.IMG`.
+    pub uefi: bool,
 }
 
 /// What [`Image::write_iso`] wrote.
@@ -161,6 +219,11 @@ pub struct IsoBuilt {
     pub modules: Vec<String>,
     pub bios_boot: bool,
     pub uefi_boot: bool,
+    pub efi_image: Option<EfiImageBuilt>,
+    pub usb: UsbBoot,
+    /// `KS.CFG` is on the image and `kernelopt` points at it.
+    pub kickstart: bool,
+    pub kernelopt: String,
     pub files: usize,
     pub skipped_payloads: Vec<SkippedPayload>,
 }
@@ -193,10 +256,10 @@ impl Image<'_> {
         plan_modules(self.vibs())
     }
 
-    /// `BOOT.CFG` for a module plan (`imgdb.tgz` appended).
-    pub fn boot_cfg(&self, plan: &ModulePlan) -> BootCfg {
+    /// `BOOT.CFG` for a module plan (`imgdb.tgz` appended) with a build's boot options.
+    pub fn boot_cfg(&self, plan: &ModulePlan, options: &BootOptions) -> BootCfg {
         let modules = plan.modules.iter().map(|m| m.file_name.as_str()).chain([IMGDB_MODULE]);
-        BootCfg::installer(&plan.kernel.file_name, modules, &self.build_string())
+        BootCfg::installer(&plan.kernel.file_name, modules, &self.build_string()).with_options(options)
     }
 
     /// `IMGDB.TGZ`: the profile, the image's VIBs and the bulletins of its components.
@@ -255,10 +318,20 @@ impl Image<'_> {
             for (which, path) in from.files {
                 boot.files.entry(which).or_insert(path);
             }
+            if boot.mbr_boot_code.is_none() {
+                boot.mbr_boot_code = from.mbr_boot_code;
+            }
         }
+        let mut boot_options = options.boot.clone();
+        boot_options.kickstart = options.kickstart.is_some();
+        boot_options.validate().map_err(|what| BuildError::BootOptions { what })?;
+        let kickstart = match &options.kickstart {
+            Some(path) => Some(read_kickstart(path)?),
+            None => None,
+        };
         let mut files: Vec<IsoFile> = Vec::new();
         let bios = boot.get(BootloaderFile::IsolinuxBin).is_some();
-        let uefi = boot.get(BootloaderFile::EfibootImg).is_some();
+        let uefi = boot.get(BootloaderFile::EfibootImg).is_some() || boot.get(BootloaderFile::BootX64Efi).is_some();
         if !bios && !uefi {
             return Err(BuildError::NoBootloader);
         }
@@ -275,7 +348,9 @@ impl Image<'_> {
                         what: format!("{} for {} is not a regular file", path.display(), which.iso_path()),
                     });
                 }
-                files.push(IsoFile { path: which.iso_path().into(), source: IsoSource::File(path.to_path_buf()) });
+                if which != BootloaderFile::EfibootImg {
+                    files.push(IsoFile { path: which.iso_path().into(), source: IsoSource::File(path.to_path_buf()) });
+                }
             }
         }
         if bios && boot.get(BootloaderFile::IsolinuxCfg).is_none() {
@@ -283,8 +358,18 @@ impl Image<'_> {
             let cfg = isolinux_cfg(&self.profile.name, with_menu);
             files.push(IsoFile { path: "ISOLINUX.CFG".into(), source: IsoSource::Bytes(cfg.into_bytes()) });
         }
-        let cfg = self.boot_cfg(&plan);
+        let cfg = self.boot_cfg(&plan, &boot_options);
         let cfg_text = cfg.render().into_bytes();
+        let efi_image = if uefi { Some(efi_boot_image(&boot, &cfg_text, self.timestamp)?) } else { None };
+        if let Some((bytes, _)) = &efi_image {
+            files.push(IsoFile {
+                path: BootloaderFile::EfibootImg.iso_path().into(),
+                source: IsoSource::Bytes(bytes.clone()),
+            });
+        }
+        if let Some(ks) = kickstart {
+            files.push(IsoFile { path: KICKSTART_ISO_PATH.into(), source: IsoSource::Bytes(ks) });
+        }
         files.push(IsoFile { path: "BOOT.CFG".into(), source: IsoSource::Bytes(cfg_text.clone()) });
         files.push(IsoFile { path: "EFI/BOOT/BOOT.CFG".into(), source: IsoSource::Bytes(cfg_text) });
         files.push(IsoFile { path: IMGDB_MODULE.to_ascii_uppercase(), source: IsoSource::Bytes(self.imgdb()?) });
@@ -304,12 +389,22 @@ impl Image<'_> {
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let volume_id = options.volume_id.clone().unwrap_or_else(|| default_volume_id(&self.build_string()));
+        let mbr_boot_code = match (bios, boot.mbr_boot_code()) {
+            (true, Some(path)) => Some(read_mbr_boot_code(path)?),
+            _ => None,
+        };
+        let usb = UsbBoot {
+            hybrid: !options.no_usb,
+            bios: !options.no_usb && mbr_boot_code.is_some(),
+            uefi: !options.no_usb && uefi,
+        };
         let spec = IsoSpec {
             volume_id: volume_id.clone(),
             files,
             bios_boot: bios.then(|| BootloaderFile::IsolinuxBin.iso_path().to_owned()),
             uefi_boot: uefi.then(|| BootloaderFile::EfibootImg.iso_path().to_owned()),
             catalog_path: "BOOT.CAT".into(),
+            hybrid: (!options.no_usb).then_some(esxlcm_iso::IsoHybrid { mbr_boot_code }),
             modified: self.timestamp,
         };
         let iso_err = |source| BuildError::Iso { path: dest.to_path_buf(), source: Box::new(source) };
@@ -329,10 +424,94 @@ impl Image<'_> {
             modules: cfg.modules.clone(),
             bios_boot: bios,
             uefi_boot: uefi,
+            efi_image: efi_image.map(|(_, built)| built),
+            usb,
+            kickstart: options.kickstart.is_some(),
+            kernelopt: cfg.kernelopt.clone(),
             files: file_count,
             skipped_payloads: plan.skipped,
         })
     }
+}
+
+/// The EFI boot image: the given `EFIBOOT.IMG`, checked, or one made from the EFI loader
+/// holding `EFI/BOOT/BOOTX64.EFI` and `EFI/BOOT/BOOT.CFG` (for loaders that read `boot.cfg`
+/// from their own directory, as esx-boot's mboot does).
+fn efi_boot_image(boot: &Bootloader, boot_cfg: &[u8], timestamp: i64) -> Result<(Vec<u8>, EfiImageBuilt), BuildError> {
+    if let Some(path) = boot.get(BootloaderFile::EfibootImg) {
+        let bytes = read_capped(path, efiboot::MAX_EFI_IMAGE)
+            .map_err(|source| BuildError::EfiImage { path: path.to_path_buf(), source })?;
+        let info = efiboot::check_efi_image(&bytes)
+            .map_err(|source| BuildError::EfiImage { path: path.to_path_buf(), source })?;
+        let built = EfiImageBuilt { made: false, fat_type: info.fat_type, size: info.size, files: info.files };
+        return Ok((bytes, built));
+    }
+    let loader = boot.get(BootloaderFile::BootX64Efi).ok_or(BuildError::NoBootloader)?;
+    let err = |source| BuildError::EfiImage { path: loader.to_path_buf(), source };
+    let bytes = read_capped(loader, efiboot::MAX_EFI_IMAGE).map_err(err)?;
+    if !bytes.starts_with(b"MZ") {
+        return Err(err(EfiImageError::BadLoader {
+            what: "not a PE/COFF executable (it does not start with MZ)".into(),
+        }));
+    }
+    let sources = vec![
+        EfiSource { path: efiboot::EFI_LOADER.into(), size: bytes.len() as u64, reader: Box::new(&bytes[..]) },
+        EfiSource { path: "EFI/BOOT/BOOT.CFG".into(), size: boot_cfg.len() as u64, reader: Box::new(boot_cfg) },
+    ];
+    let image = efiboot::make_efi_image(sources, timestamp).map_err(err)?;
+    let info = efiboot::check_efi_image(&image).map_err(err)?;
+    let built = EfiImageBuilt { made: true, fat_type: info.fat_type, size: info.size, files: info.files };
+    Ok((image, built))
+}
+
+/// A whole file of at most `limit` bytes (larger ones are refused before reading them).
+fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, EfiImageError> {
+    let unreadable =
+        |e: std::io::Error| EfiImageError::Unreadable { path: path.display().to_string(), detail: e.to_string() };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(unreadable)?;
+    if bytes.len() as u64 > limit {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(limit + 1);
+        return Err(EfiImageError::TooLarge { size, limit });
+    }
+    Ok(bytes)
+}
+
+/// The kickstart's bytes, after the lint found nothing that stops an install.
+fn read_kickstart(path: &Path) -> Result<Vec<u8>, BuildError> {
+    let file = std::fs::File::open(path).map_err(|e| BuildError::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_KICKSTART + 1).read_to_end(&mut bytes).map_err(|e| BuildError::io(path, e))?;
+    let problems = if bytes.len() as u64 > MAX_KICKSTART {
+        vec![format!("it is larger than {MAX_KICKSTART} bytes")]
+    } else {
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => kickstart::lint(text).iter().map(ToString::to_string).collect(),
+            Err(e) => vec![format!("it is not UTF-8 text ({e})")],
+        }
+    };
+    if !problems.is_empty() {
+        return Err(BuildError::Kickstart { path: path.to_path_buf(), problems });
+    }
+    Ok(bytes)
+}
+
+/// The MBR boot code file (`isohdpfx.bin`): at most 432 bytes.
+fn read_mbr_boot_code(path: &Path) -> Result<Vec<u8>, BuildError> {
+    let file = std::fs::File::open(path).map_err(|e| BuildError::io(path, e))?;
+    let mut bytes = Vec::new();
+    let max = esxlcm_iso::MBR_BOOT_CODE_MAX as u64;
+    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| BuildError::io(path, e))?;
+    if bytes.len() as u64 > max || bytes.is_empty() {
+        return Err(BuildError::Bootloader {
+            what: format!(
+                "{} is not MBR boot code: it must have 1 to {max} bytes (SYSLINUX's isohdpfx.bin has 432)",
+                path.display()
+            ),
+        });
+    }
+    Ok(bytes)
 }
 
 /// A hidden directory next to `dest` (same filesystem, where the ISO's space is), removed

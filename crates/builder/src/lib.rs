@@ -19,10 +19,12 @@
 
 pub mod bootcfg;
 pub mod content;
+pub mod efiboot;
 mod error;
 pub mod imgdb;
 pub mod inspect;
 pub mod iso;
+pub mod kickstart;
 pub mod modules;
 mod progress;
 mod stage;
@@ -38,7 +40,7 @@ use esxlcm_depot::write::{self, DepotContent, VibSource, WriteError, Written};
 use esxlcm_solver::{EffectiveImage, Resolution, SoftwareSpec};
 
 pub use error::BuildError;
-pub use iso::{Bootloader, BootloaderFile, IsoBuilt, IsoOptions};
+pub use iso::{Bootloader, BootloaderFile, EfiImageBuilt, IsoBuilt, IsoOptions, UsbBoot};
 pub use progress::{NoProgress, Progress, Stage};
 
 use crate::progress::{Counter, ProgressReader};

@@ -12,7 +12,11 @@
 //!   base VIB comes first, then the other VIBs by name (then ID), each VIB's payloads in
 //!   descriptor order. \[I: VMware's order inside a class is not documented; the kernel and
 //!   class order are what matters to the bootloader\] The image database `imgdb.tgz` is
-//!   the last module (the builder appends it).
+//!   the last module (the builder appends it). Real 8.0 U3 and 7.0 `boot.cfg` files
+//!   (testdata/iso/bootcfg/) refine "the other VIBs": first those of other vendors than
+//!   `esx-base`'s (the drivers, `VMW_bootbank_…`), then `esx-base`'s vendor's own
+//!   (`VMware_bootbank_…`: `bmcal` … `vsanhealth`), each by name. \[I: fits every recorded
+//!   file except `xorg.v00 gc.v00`, which real files put after `tools.t00`\]
 //! * **File names** are 8.3: the payload name lower-cased, anything but `a-z 0-9 _`
 //!   replaced by `_` (ISO 9660 d-characters; real images have `vmkusb_n.v00`), cut to 8
 //!   characters; the extension is `b` (boot), `v` (vgz/vzstd/installer) or `t` (tgz) plus a
@@ -130,8 +134,11 @@ fn stem(payload: &str) -> String {
 /// Plan the boot modules of the image's VIBs (see the module docs for the rule).
 pub fn plan_modules<'a>(vibs: impl IntoIterator<Item = &'a Vib>) -> Result<ModulePlan, BuildError> {
     let mut vibs: Vec<&Vib> = vibs.into_iter().collect();
-    // The base VIB first, then by name and ID.
-    vibs.sort_by(|a, b| (a.name != BASE_VIB, &a.name, a.id()).cmp(&(b.name != BASE_VIB, &b.name, b.id())));
+    // The base VIB first, then the VIBs of other vendors (drivers: `VMW`, partners), then
+    // those of the base VIB's vendor (`VMware`), each group by name and ID.
+    let base_vendor = vibs.iter().find(|v| v.name == BASE_VIB).map(|v| v.vendor.clone());
+    let key = |v: &&Vib| (v.name != BASE_VIB, Some(&v.vendor) == base_vendor.as_ref(), v.name.clone(), v.id());
+    vibs.sort_by_key(key);
     let mut candidates: Vec<(ModuleClass, usize, &Vib, &Payload)> = Vec::new();
     let mut skipped = Vec::new();
     for (order, vib) in vibs.iter().enumerate() {
@@ -261,6 +268,25 @@ mod tests {
                 payload_type: "upgrade".into()
             }]
         );
+    }
+
+    #[test]
+    fn other_vendors_come_before_the_base_vendor() {
+        let mut base = vib("esx-base", &[("b", "boot"), ("s", "vgz")]);
+        base.vendor = "VMware".into();
+        let mut loadesx = vib("loadesx", &[("loadesx", "vgz")]);
+        loadesx.vendor = "VMware".into();
+        let mut bmcal = vib("bmcal", &[("bmcal", "vgz")]);
+        bmcal.vendor = "VMware".into();
+        let driver = vib("vmkusb", &[("vmkusb", "vgz")]);
+        let partner = {
+            let mut v = vib("atlantic", &[("atlantic", "vgz")]);
+            v.vendor = "MVL".into();
+            v
+        };
+        let plan = plan_modules([&loadesx, &driver, &base, &bmcal, &partner]).unwrap();
+        let names: Vec<&str> = plan.modules.iter().map(|m| m.file_name.as_str()).collect();
+        assert_eq!(names, ["s.v00", "atlantic.v00", "vmkusb.v00", "bmcal.v00", "loadesx.v00"]);
     }
 
     #[test]

@@ -80,8 +80,10 @@ impl Fixture {
         std::fs::write(&spec, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
         let bootloader = dir.path().join("bootloader");
         std::fs::create_dir_all(&bootloader).unwrap();
-        for (name, size) in [("ISOLINUX.BIN", 4096), ("MBOOT.C32", 3000), ("MENU.C32", 1500), ("EFIBOOT.IMG", 65536)] {
-            let bytes: Vec<u8> = (0..size).map(|i: usize| (i % 251) as u8).collect();
+        for (name, size) in [("ISOLINUX.BIN", 4096), ("MBOOT.C32", 3000), ("MENU.C32", 1500), ("BOOTX64.EFI", 65536)] {
+            let mut bytes: Vec<u8> = (0..size).map(|i: usize| (i % 251) as u8).collect();
+            // The EFI loader only has to look like a PE file: the builder makes EFIBOOT.IMG.
+            bytes[..2].copy_from_slice(b"MZ");
             std::fs::write(bootloader.join(name), bytes).unwrap();
         }
         Self { dir, depot, spec, bootloader }
@@ -182,8 +184,61 @@ fn build_refuses_what_it_cannot_build() {
     // An ISO without any bootloader file: a usage error saying what is needed.
     let r = image_build(&f.spec, &f.depot, &["--iso", Fixture::s(&iso)], &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("ISOLINUX.BIN and MBOOT.C32 (BIOS) and/or EFIBOOT.IMG (UEFI)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("ISOLINUX.BIN and MBOOT.C32 (BIOS) and/or EFIBOOT.IMG or BOOTX64.EFI (UEFI)"),
+        "{}",
+        r.stderr
+    );
     assert!(!iso.exists());
+
+    // The case: 64 KiB of random bytes as EFIBOOT.IMG is refused, naming the file.
+    let random = f.path("random.img");
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let bytes: Vec<u8> = (0..65536)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    std::fs::write(&random, bytes).unwrap();
+    let r = image_build(&f.spec, &f.depot, &["--iso", Fixture::s(&iso), "--efiboot", Fixture::s(&random)], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("random.img") && r.stderr.contains("it is not a FAT filesystem"), "{}", r.stderr);
+    assert!(!iso.exists());
+
+    // A kickstart that would stop the install is refused with every reason.
+    let ks = f.path("ks.cfg");
+    std::fs::write(&ks, "rootpw x\ninstall\n").unwrap();
+    let r = f.build(&["--iso", Fixture::s(&iso), "--kickstart", Fixture::s(&ks)], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no vmaccepteula") && r.stderr.contains("install without a target disk"), "{}", r.stderr);
+    assert!(!iso.exists());
+    // A good one lands in KS.CFG with the kernel option, the title and --kernel-opt.
+    std::fs::write(&ks, "vmaccepteula\nrootpw VMware1!\ninstall --firstdisk\n").unwrap();
+    let r = f.build(
+        &[
+            "--iso",
+            Fixture::s(&iso),
+            "--kickstart",
+            Fixture::s(&ks),
+            "--kernel-opt",
+            "netdevice=vmnic1",
+            "--title",
+            "Site A",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("kickstart KS.CFG"), "{}", r.stdout);
+    let r = run(&["image", "inspect", Fixture::s(&iso), "--json"]);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["boot_cfg"]["kernelopt"], "runweasel cdromBoot ks=cdrom:/KS.CFG netdevice=vmnic1");
+    assert_eq!(v["boot_cfg"]["title"], "Site A");
+    assert_eq!(v["efi_boot_cfg"], "same");
+    assert!(v["files"].as_array().unwrap().iter().any(|f| f["path"] == "KS.CFG"));
+    std::fs::remove_file(&iso).unwrap();
 
     // An existing output is kept unless --overwrite.
     std::fs::write(&iso, b"keep").unwrap();

@@ -29,6 +29,10 @@ pub enum IsoError {
     #[error("{field} {path:?}: {reason}")]
     InvalidBoot { field: &'static str, path: String, reason: String },
 
+    /// The USB-disk (hybrid) layout does not fit the boot images or its MBR boot code is too big.
+    #[error("hybrid (USB-disk) layout: {reason}")]
+    InvalidHybrid { reason: String },
+
     /// A file is too large for a single-extent ISO 9660 level 1 image (4 GiB - 1).
     #[error("file {path:?} is {size} bytes; ISO 9660 level 1 files must be below 4 GiB")]
     FileTooLarge { path: String, size: u64 },

@@ -10,6 +10,9 @@
 //!   the catalog visible at `catalog_path`. This is what
 //!   `mkisofs -b … -no-emul-boot -boot-load-size 4 -boot-info-table -eltorito-alt-boot -e …`
 //!   writes for ESXi.
+//! * Hybrid (USB-disk) images: a GPT with an EFI system partition over the UEFI image plus a
+//!   hybrid MBR (BIOS and UEFI), or an MBR alone without a UEFI image; the MBR boot code,
+//!   when given, gets the BIOS image's sector address at bytes 432..440 (`isohdpfx.bin`).
 //! * Every date is `modified` (expiration left unspecified); no attribute comes from the host.
 //!
 //! hadris writes each block once, in ascending order, and reads file content in 64 KiB
@@ -22,7 +25,10 @@ use std::path::Path;
 
 use hadris_fs::{Content, DateTime, Node, PathError, Tree};
 use hadris_io::ErrorType;
-use hadris_iso::{BootEntry, BootInfo, ElTorito, IsoDate, IsoId, IsoLevel, IsoOptions, NameCase, Relocation};
+use hadris_iso::{
+    AppendedPartition, BootEntry, BootInfo, ElTorito, Hybrid, IsoDate, IsoId, IsoLevel, IsoOptions, NameCase,
+    Relocation,
+};
 use hadris_storage::{BlockIndex, BlockSize};
 use sha2::{Digest, Sha256};
 
@@ -50,6 +56,7 @@ pub(crate) struct Planned<'s> {
 pub(crate) fn plan(spec: &IsoSpec, extensions: WriteOptions) -> Result<Planned<'_>, IsoError> {
     crate::spec::validate(spec)?;
     let mut tree = Tree::new();
+    let mut uefi_content = None;
     for file in &spec.files {
         let content = match &file.source {
             IsoSource::Bytes(bytes) => Content::bytes(bytes.clone()),
@@ -67,9 +74,12 @@ pub(crate) fn plan(spec: &IsoSpec, extensions: WriteOptions) -> Result<Planned<'
                 check_boot_image(field, &file.path, content.len())?;
             }
         }
+        if spec.uefi_boot.as_deref() == Some(file.path.as_str()) {
+            uefi_content = Some(content.clone());
+        }
         tree.insert(file.path.as_str(), Node::file(content)).map_err(|e| writer_error(spec, e))?;
     }
-    let options = options(spec, extensions)?;
+    let options = options(spec, extensions, uefi_content)?;
     let report = hadris_iso::plan(&tree, &options).map_err(|e| writer_error(spec, e))?;
     for warning in report.warnings() {
         tracing::warn!(%warning, "ISO layout warning");
@@ -90,7 +100,7 @@ fn check_boot_image(field: &'static str, path: &str, len: u64) -> Result<(), Iso
     Ok(())
 }
 
-fn options(spec: &IsoSpec, extensions: WriteOptions) -> Result<IsoOptions, IsoError> {
+fn options(spec: &IsoSpec, extensions: WriteOptions, uefi_content: Option<Content>) -> Result<IsoOptions, IsoError> {
     let time = DateTime::from_unix_seconds(spec.modified)
         .map_err(|e| IsoError::InvalidTimestamp { modified: spec.modified, reason: e.to_string() })?;
     let mut options = IsoOptions::new()
@@ -119,6 +129,23 @@ fn options(spec: &IsoSpec, extensions: WriteOptions) -> Result<IsoOptions, IsoEr
             el_torito = el_torito.with_entry(BootEntry::uefi(uefi));
         }
         options = options.with_el_torito(el_torito.with_catalog_path(&spec.catalog_path));
+    }
+    if let Some(hybrid) = &spec.hybrid {
+        // The GPT's EFI system partition covers the UEFI El Torito image, so one FAT image
+        // serves optical media and disks alike.
+        let mut table = if spec.uefi_boot.is_some() { Hybrid::gpt_hybrid_mbr() } else { Hybrid::mbr() };
+        if let Some(code) = &hybrid.mbr_boot_code {
+            table = table.with_bootstrap(code);
+        }
+        // hadris lays the EFI system partition over a UEFI image only when it follows a
+        // default (BIOS) entry; a UEFI-only image gets a copy of it as an appended partition
+        // instead (the El Torito entry still boots the file).
+        if spec.bios_boot.is_none()
+            && let Some(content) = uefi_content
+        {
+            table = table.with_appended(AppendedPartition::esp(content));
+        }
+        options = options.with_hybrid(table);
     }
     Ok(options)
 }

@@ -25,7 +25,7 @@ mod spec;
 use std::path::{Path, PathBuf};
 
 pub use error::IsoError;
-pub use read::{BootEntry, BootPlatform, IsoEntry, IsoImage};
+pub use read::{BootEntry, BootPlatform, IsoEntry, IsoImage, MbrPartition, SystemArea};
 
 /// What to put into an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,9 +42,33 @@ pub struct IsoSpec {
     pub uefi_boot: Option<String>,
     /// Where the boot catalog appears (e.g. `BOOT.CAT`); unused without boot images.
     pub catalog_path: String,
+    /// A partition table in the system area so the same file boots when written to a USB
+    /// stick or disk (`dd`), as `xorriso -as mkisofs -isohybrid-mbr … -isohybrid-gpt-basdat`
+    /// makes it. `None`: the system area stays zero (CD/DVD only).
+    pub hybrid: Option<IsoHybrid>,
     /// Unix seconds written into every timestamp (1970 to 2155).
     pub modified: i64,
 }
+
+/// The USB-disk ("isohybrid") layout of an image.
+///
+/// * With a UEFI boot image: a GPT (an EFI system partition over exactly the bytes of the
+///   UEFI El Torito image, "ISO9660" basic-data partitions before and after it, a backup GPT
+///   after the data) and a hybrid MBR mirroring the ISO data partition (marked active) and the
+///   EFI partition (type 0xEF), so BIOS and UEFI firmware both find their way in.
+/// * Without one: an MBR with one active partition over the whole image.
+///
+/// `mbr_boot_code` is the BIOS boot code of the MBR (at most [`MBR_BOOT_CODE_MAX`] bytes),
+/// e.g. SYSLINUX's `isohdpfx.bin`: it loads the BIOS El Torito image from the 512-byte sector
+/// address the writer stores at MBR bytes 432..440. Without it a disk boots in UEFI only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IsoHybrid {
+    pub mbr_boot_code: Option<Vec<u8>>,
+}
+
+/// The most MBR boot code an image takes: bytes 432..440 hold the BIOS boot image's address,
+/// 440..446 the disk signature, 446..510 the partition table.
+pub const MBR_BOOT_CODE_MAX: usize = 432;
 
 /// One file of an image.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -84,6 +84,57 @@ pub struct BootEntry {
     pub path: Option<String>,
 }
 
+/// The first 16 sectors' partition tables: what makes an image boot from a USB stick.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SystemArea {
+    /// The MBR boot code (bytes 0..432) when the MBR has the 0x55AA signature and the code
+    /// is not all zeros (e.g. `isohdpfx.bin`).
+    pub mbr_boot_code: Option<Vec<u8>>,
+    /// The four MBR entries that are in use.
+    pub mbr_partitions: Vec<MbrPartition>,
+    /// Sector 1 (512-byte) starts with a GPT header (`EFI PART`).
+    pub gpt: bool,
+}
+
+/// One MBR partition entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MbrPartition {
+    /// 1 to 4.
+    pub number: u8,
+    pub active: bool,
+    /// The type byte: 0x00/0x17/0xCD ISO data, 0xEF EFI system, 0xEE GPT protective.
+    pub kind: u8,
+    /// First 512-byte sector and count.
+    pub start: u32,
+    pub sectors: u32,
+}
+
+impl SystemArea {
+    fn parse(first: &[u8]) -> Self {
+        let mut area = Self::default();
+        if first.len() < 1024 || first[510..512] != [0x55, 0xAA] {
+            return area;
+        }
+        if first[..432].iter().any(|&b| b != 0) {
+            area.mbr_boot_code = Some(first[..432].to_vec());
+        }
+        for (i, entry) in first[446..510].chunks_exact(16).enumerate() {
+            let (kind, start, sectors) = (entry[4], le_u32(entry, 8), le_u32(entry, 12));
+            if kind != 0 || sectors != 0 {
+                area.mbr_partitions.push(MbrPartition {
+                    number: i as u8 + 1,
+                    active: entry[0] == 0x80,
+                    kind,
+                    start,
+                    sectors,
+                });
+            }
+        }
+        area.gpt = &first[512..520] == b"EFI PART";
+        area
+    }
+}
+
 /// Where the image bytes come from.
 #[derive(Debug)]
 enum Backing {
@@ -149,6 +200,7 @@ pub struct IsoImage {
     files: Vec<IsoEntry>,
     extents: Vec<Extents>,
     boot: Vec<BootEntry>,
+    system_area: SystemArea,
 }
 
 impl IsoImage {
@@ -176,6 +228,11 @@ impl IsoImage {
     /// The El Torito entries (empty when the image is not bootable).
     pub fn boot_entries(&self) -> &[BootEntry] {
         &self.boot
+    }
+
+    /// The MBR/GPT of a USB-bootable (hybrid) image; empty for a CD-only image.
+    pub fn system_area(&self) -> &SystemArea {
+        &self.system_area
     }
 
     fn find(&self, path: &str) -> Result<usize, IsoError> {
@@ -230,7 +287,9 @@ impl IsoImage {
             None => Vec::new(),
         };
         let (files, extents) = files.into_iter().unzip();
-        Ok(Self { volume_id: descriptors.volume_id, files, extents, boot, backing })
+        // The descriptors were read, so the image has more than these two sectors.
+        let system_area = SystemArea::parse(&image.read(|| "system area".into(), 0, 1024)?);
+        Ok(Self { volume_id: descriptors.volume_id, files, extents, boot, system_area, backing })
     }
 }
 
@@ -793,6 +852,7 @@ mod tests {
             bios_boot: Some("BIOS.BIN".into()),
             uefi_boot: Some("EFI.IMG".into()),
             catalog_path: "BOOT.CAT".into(),
+            hybrid: None,
             modified: 0,
         };
         let dir = tempfile::tempdir().unwrap();

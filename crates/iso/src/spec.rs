@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{IsoError, IsoSpec};
+use crate::{IsoError, IsoHybrid, IsoSpec, MBR_BOOT_CODE_MAX};
 
 /// ECMA-119 6.8.2.1: at most eight directory levels, the root being the first.
 pub(crate) const MAX_DIRS: usize = 7;
@@ -110,6 +110,28 @@ pub(crate) fn validate_path(path: &str) -> Result<(), IsoError> {
     validate_component(path, file, false)
 }
 
+/// A hybrid layout needs something to boot, and boot code that fits the MBR and has a BIOS
+/// image to load.
+fn validate_hybrid(spec: &IsoSpec, hybrid: &IsoHybrid) -> Result<(), IsoError> {
+    let fail = |reason: String| Err(IsoError::InvalidHybrid { reason });
+    if spec.bios_boot.is_none() && spec.uefi_boot.is_none() {
+        return fail("a USB-disk (hybrid) layout needs a BIOS or UEFI boot image".into());
+    }
+    if let Some(code) = &hybrid.mbr_boot_code {
+        if code.len() > MBR_BOOT_CODE_MAX {
+            return fail(format!(
+                "the MBR boot code has {} bytes, at most {MBR_BOOT_CODE_MAX} fit before the boot image address \
+                 (isohdpfx.bin has 432)",
+                code.len()
+            ));
+        }
+        if spec.bios_boot.is_none() {
+            return fail("MBR boot code is given but there is no BIOS boot image for it to load".into());
+        }
+    }
+    Ok(())
+}
+
 /// Everything about a spec that can be checked without touching its sources.
 pub(crate) fn validate(spec: &IsoSpec) -> Result<(), IsoError> {
     validate_volume_id(&spec.volume_id)?;
@@ -141,6 +163,9 @@ pub(crate) fn validate(spec: &IsoSpec) -> Result<(), IsoError> {
                 reason: "no file of the spec has this path".into(),
             });
         }
+    }
+    if let Some(hybrid) = &spec.hybrid {
+        validate_hybrid(spec, hybrid)?;
     }
     if spec.bios_boot.is_some() || spec.uefi_boot.is_some() {
         let catalog = &spec.catalog_path;
@@ -187,6 +212,7 @@ mod tests {
             bios_boot: None,
             uefi_boot: None,
             catalog_path: "BOOT.CAT".into(),
+            hybrid: None,
             modified: 1_700_000_000,
         }
     }
@@ -298,5 +324,24 @@ mod tests {
         s.catalog_path = "EFI/BOOT".into();
         let err = validate(&s).unwrap_err();
         assert!(err.to_string().contains("already has this path"), "{err}");
+    }
+
+    #[test]
+    fn hybrid_fields() {
+        let mut s = spec(&["ISOLINUX.BIN", "EFIBOOT.IMG"]);
+        s.hybrid = Some(IsoHybrid { mbr_boot_code: Some(vec![0; 432]) });
+        let err = validate(&s).unwrap_err();
+        assert!(err.to_string().contains("needs a BIOS or UEFI boot image"), "{err}");
+        s.uefi_boot = Some("EFIBOOT.IMG".into());
+        let err = validate(&s).unwrap_err();
+        assert!(err.to_string().contains("no BIOS boot image"), "{err}");
+        s.bios_boot = Some("ISOLINUX.BIN".into());
+        validate(&s).unwrap();
+        s.hybrid = Some(IsoHybrid { mbr_boot_code: Some(vec![0; 433]) });
+        let err = validate(&s).unwrap_err();
+        assert!(err.to_string().contains("433 bytes, at most 432"), "{err}");
+        s.hybrid = Some(IsoHybrid::default());
+        s.bios_boot = None;
+        validate(&s).unwrap();
     }
 }

@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::common::have;
-use esxlcm_iso::{IsoFile, IsoImage, IsoSource, IsoSpec, WriteOptions, write_iso_with};
+use esxlcm_iso::{IsoFile, IsoHybrid, IsoImage, IsoSource, IsoSpec, WriteOptions, write_iso_with};
 
 const ISOLINUX: &str = "/usr/lib/ISOLINUX/isolinux.bin";
 const LDLINUX: &str = "/usr/lib/syslinux/modules/bios/ldlinux.c32";
@@ -24,14 +24,11 @@ const LDLINUX: &str = "/usr/lib/syslinux/modules/bios/ldlinux.c32";
 // returns as soon as the marker shows.
 const TIMEOUT: Duration = Duration::from_secs(300);
 
-#[test]
-fn isolinux_boots_in_qemu_and_reads_our_config() {
-    let name = "isolinux_boots_in_qemu_and_reads_our_config";
-    if !(have("qemu-system-x86_64", name) && have(ISOLINUX, name) && have(LDLINUX, name)) {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let marker = format!("ESXLCM-ISO-BOOT-{}", std::process::id());
+const ISOHDPFX: &str = "/usr/lib/ISOLINUX/isohdpfx.bin";
+
+/// An image around Debian's ISOLINUX whose config prints `marker`; with `hybrid`, also a
+/// USB-disk layout whose MBR boot code is `isohdpfx.bin`.
+fn isolinux_image(dir: &std::path::Path, marker: &str, hybrid: bool) -> std::path::PathBuf {
     // Print the marker, then try a kernel that does not exist: ISOLINUX stays at its prompt.
     let cfg =
         format!("SERIAL 0 115200\nSAY {marker}\nPROMPT 0\nTIMEOUT 0\nDEFAULT halt\nLABEL halt\n  KERNEL NOSUCH.B00\n");
@@ -46,17 +43,18 @@ fn isolinux_boots_in_qemu_and_reads_our_config() {
         bios_boot: Some("ISOLINUX.BIN".into()),
         uefi_boot: None,
         catalog_path: "BOOT.CAT".into(),
+        hybrid: hybrid.then(|| IsoHybrid { mbr_boot_code: Some(std::fs::read(ISOHDPFX).unwrap()) }),
         modified: 1_700_000_000,
     };
-    let iso = dir.path().join("boot.iso");
+    let iso = dir.join("boot.iso");
     write_iso_with(&spec, WriteOptions { joliet: true, rock_ridge: false }, &iso, &mut |_, _| {}).unwrap();
-    // Our reader falls back to Joliet names when there is no Rock Ridge.
-    let image = IsoImage::open(&iso).unwrap();
-    assert!(image.files().iter().any(|f| f.path == "LDLINUX.C32"));
+    iso
+}
 
+fn boot(args: &[&std::ffi::OsStr], marker: &str) -> (bool, String) {
     let mut child = Command::new("qemu-system-x86_64")
-        .args(["-nographic", "-no-reboot", "-m", "256", "-serial", "mon:stdio", "-cdrom"])
-        .arg(&iso)
+        .args(["-nographic", "-no-reboot", "-m", "256", "-serial", "mon:stdio"])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -76,7 +74,7 @@ fn isolinux_boots_in_qemu_and_reads_our_config() {
     let start = Instant::now();
     let mut console = Vec::new();
     let found = loop {
-        if without_escapes(&String::from_utf8_lossy(&console)).contains(&marker) {
+        if without_escapes(&String::from_utf8_lossy(&console)).contains(marker) {
             break true;
         }
         let Some(left) = TIMEOUT.checked_sub(start.elapsed()) else { break false };
@@ -87,10 +85,56 @@ fn isolinux_boots_in_qemu_and_reads_our_config() {
     };
     let _ = child.kill();
     let _ = child.wait();
-    let text = String::from_utf8_lossy(&console).replace('\r', "");
+    (found, String::from_utf8_lossy(&console).replace('\r', ""))
+}
+
+#[test]
+fn isolinux_boots_in_qemu_and_reads_our_config() {
+    let name = "isolinux_boots_in_qemu_and_reads_our_config";
+    if !(have("qemu-system-x86_64", name) && have(ISOLINUX, name) && have(LDLINUX, name)) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("ESXLCM-ISO-BOOT-{}", std::process::id());
+    let iso = isolinux_image(dir.path(), &marker, false);
+    // Our reader falls back to Joliet names when there is no Rock Ridge.
+    let image = IsoImage::open(&iso).unwrap();
+    assert!(image.files().iter().any(|f| f.path == "LDLINUX.C32"));
+    assert_eq!(image.system_area(), &esxlcm_iso::SystemArea::default());
+
+    let (found, text) = boot(&["-cdrom".as_ref(), iso.as_os_str()], &marker);
     assert!(found, "marker {marker} not on the serial line within {TIMEOUT:?}; console:\n{text}");
     assert!(text.contains("ISOLINUX"), "{text}");
     assert!(!text.contains("Failed to load ldlinux.c32"), "{text}");
+}
+
+/// The same image with an isohybrid MBR (Debian's `isohdpfx.bin`), attached as a hard disk
+/// as a USB stick written with `dd` is: SeaBIOS runs the MBR, which loads ISOLINUX.BIN
+/// from the sector address the writer stored, and ISOLINUX reads our config.
+#[test]
+fn isohybrid_mbr_boots_the_image_as_a_disk() {
+    let name = "isohybrid_mbr_boots_the_image_as_a_disk";
+    if !(have("qemu-system-x86_64", name) && have(ISOLINUX, name) && have(LDLINUX, name) && have(ISOHDPFX, name)) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("ESXLCM-USB-BIOS-{}", std::process::id());
+    let iso = isolinux_image(dir.path(), &marker, true);
+    let image = IsoImage::open(&iso).unwrap();
+    let area = image.system_area();
+    assert_eq!(area.mbr_boot_code.as_deref(), Some(&std::fs::read(ISOHDPFX).unwrap()[..]));
+    assert!(!area.gpt, "without a UEFI image the table is an MBR alone");
+    assert_eq!(area.mbr_partitions.len(), 1);
+    assert!(area.mbr_partitions[0].active);
+    // sfdisk (util-linux) reads the same table when installed.
+    if let Ok(out) = Command::new("sfdisk").arg("-d").arg(&iso).output() {
+        let dump = String::from_utf8_lossy(&out.stdout);
+        assert!(dump.contains("label: dos") && dump.contains("bootable"), "sfdisk -d:\n{dump}");
+    }
+    let drive = format!("file={},format=raw,if=ide,media=disk,snapshot=on", iso.display());
+    let (found, text) = boot(&["-drive".as_ref(), drive.as_ref()], &marker);
+    assert!(found, "marker {marker} not on the serial line within {TIMEOUT:?}; console:\n{text}");
+    assert!(text.contains("ISOLINUX") || text.contains("SYSLINUX"), "{text}");
 }
 
 /// The console text without ANSI escape sequences: SeaBIOS mirrors the VGA screen onto the

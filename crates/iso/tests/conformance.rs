@@ -58,6 +58,7 @@ kernelopt=runweasel cdromBoot\nmodules=/s.v00 --- /imgdb.tgz\nbuild=8.0.3-0.35.2
         bios_boot: Some("ISOLINUX.BIN".into()),
         uefi_boot: Some("EFIBOOT.IMG".into()),
         catalog_path: "BOOT.CAT".into(),
+        hybrid: None,
         modified: MODIFIED,
     };
     let out = dir.path().join("esxi.iso");

@@ -65,6 +65,7 @@ proptest! {
             bios_boot: None,
             uefi_boot: None,
             catalog_path: "BOOT.CAT".into(),
+            hybrid: None,
             modified: 1_234_567_890,
         };
         let options = WriteOptions { joliet, rock_ridge };

@@ -10,6 +10,7 @@ fn spec(files: Vec<IsoFile>) -> IsoSpec {
         bios_boot: None,
         uefi_boot: None,
         catalog_path: "BOOT.CAT".into(),
+        hybrid: None,
         modified: 0,
     }
 }

@@ -282,8 +282,11 @@ async fn export_iso_with_configured_bootloader() {
     // Stand-in bootloader files: the builder copies them, nothing boots here.
     let boot = dir.path().join("bootloader");
     std::fs::create_dir_all(&boot).unwrap();
-    for (name, size) in [("ISOLINUX.BIN", 4096), ("MBOOT.C32", 3000), ("MENU.C32", 1500), ("EFIBOOT.IMG", 65536)] {
-        std::fs::write(boot.join(name), vec![0x5a; size]).unwrap();
+    for (name, size) in [("ISOLINUX.BIN", 4096), ("MBOOT.C32", 3000), ("MENU.C32", 1500), ("BOOTX64.EFI", 65536)] {
+        // The EFI loader only has to look like a PE file: the builder makes EFIBOOT.IMG around it.
+        let mut bytes = vec![0x5a; size];
+        bytes[..2].copy_from_slice(b"MZ");
+        std::fs::write(boot.join(name), bytes).unwrap();
     }
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();

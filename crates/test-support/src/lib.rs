@@ -9,6 +9,7 @@ pub mod files;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod s3;
+pub mod qemu;
 #[cfg(feature = "vib-signing")]
 pub mod vib_signing;
 pub mod zip_headers;

@@ -14,7 +14,8 @@ use esxlcm_version::{Relation, Severity, Version};
 use sha2::{Digest, Sha256};
 
 use super::names::{
-    COMPONENT_VENDORS, DRIVER_WORDS, ESXI_VIBS, OEM_WORDS, OEMS, Release, SECONDARY_SUFFIXES, releases, vmkapi,
+    COMPONENT_VENDORS, DRIVER_WORDS, ESXI_VIBS, OEM_WORDS, OEMS, REAL_8_0_U3, REAL_ESXI_VENDOR, Release,
+    SECONDARY_SUFFIXES, releases, vmkapi,
 };
 use super::rng::Stream;
 use super::vibfile::{BOOT_PAYLOADS, boot_payload_bytes, boot_payload_record, payload_bytes, payload_record, vib_file};
@@ -267,6 +268,20 @@ impl Builder<'_> {
         let (gz, tar) = payload_bytes(self.seed(), &vib, self.config.payload_bytes)
             .map_err(|source| GenerateError::Payload { vib_id: id.clone(), source })?;
         let mut stored: Vec<Vec<u8>> = Vec::new();
+        if let Some((_, payloads)) =
+            REAL_8_0_U3.iter().find(|(name, _)| self.config.real_esxi_payloads && *name == vib.name)
+        {
+            for (name, payload_type) in *payloads {
+                let bytes = boot_payload_bytes(self.seed(), &id, name, self.config.payload_bytes)
+                    .map_err(|source| GenerateError::Payload { vib_id: id.clone(), source })?;
+                let mut record = boot_payload_record(name, &bytes);
+                record.payload_type = (*payload_type).to_owned();
+                vib.payloads.push(record);
+                stored.push(bytes);
+            }
+            let parts: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
+            return self.finish_vib(vib, &parts, id);
+        }
         if self.config.boot_modules && vib.name == ESXI_VIBS[0] {
             for name in BOOT_PAYLOADS {
                 let boot = boot_payload_bytes(self.seed(), &id, name, self.config.payload_bytes)
@@ -278,7 +293,13 @@ impl Builder<'_> {
         vib.payloads.push(payload_record(&vib.name, &gz, &tar));
         stored.push(gz);
         let parts: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
-        let bytes = vib_file(&vib, &parts, self.config.signer.as_ref())
+        self.finish_vib(vib, &parts, id)
+    }
+
+    /// The `.vib` file of `vib` with these payload bytes: its location and checksum, and the
+    /// VIB into the content.
+    fn finish_vib(&mut self, mut vib: Vib, parts: &[&[u8]], id: String) -> Result<String, GenerateError> {
+        let bytes = vib_file(&vib, parts, self.config.signer.as_ref())
             .map_err(|source| GenerateError::Vib { vib_id: id.clone(), source })?;
         vib.location = Some(VibLocation {
             relative_path: vib.default_relative_path(),
@@ -320,9 +341,13 @@ impl Builder<'_> {
     fn esxi(&mut self, slot: &mut Slot, r: usize) -> Result<Current, GenerateError> {
         let rel = self.releases[r].clone();
         let version = ver(rel.version.clone())?;
-        let names: Vec<String> = (0..slot.vib_count.max(1))
-            .map(|k| ESXI_VIBS.get(k).map_or_else(|| format!("esx-core{k}"), |n| (*n).to_owned()))
-            .collect();
+        let names: Vec<String> = if self.config.real_esxi_payloads {
+            REAL_8_0_U3.iter().map(|(name, _)| (*name).to_owned()).collect()
+        } else {
+            (0..slot.vib_count.max(1))
+                .map(|k| ESXI_VIBS.get(k).map_or_else(|| format!("esx-core{k}"), |n| (*n).to_owned()))
+                .collect()
+        };
         if r == 0 {
             for n in &names {
                 self.vib_names.insert(n.clone());
@@ -333,7 +358,7 @@ impl Builder<'_> {
         for (k, name) in names.iter().enumerate() {
             let mut spec = VibSpec {
                 name: name.clone(),
-                vendor: VMW.into(),
+                vendor: if self.config.real_esxi_payloads { REAL_ESXI_VENDOR.into() } else { VMW.into() },
                 version: version.clone(),
                 summary: format!("ESXi {name}"),
                 release_date: format!("{}T00:00:00", rel.date),

@@ -65,6 +65,12 @@ pub struct GeneratorConfig {
     /// payload, as real base images have, so that installer ISOs can be built from the
     /// depot. Off by default: existing generated depots stay byte for byte the same.
     pub boot_modules: bool,
+    /// The `ESXi` component gets the VIBs and payloads of a real ESXi 8.0 U3 base image
+    /// ([`names::REAL_8_0_U3`]: `esx-base` with `b k vmx vim tpm sb s`, `cpu-microcode`,
+    /// `esx-update` with `esxupdt tpmesxup weaselin`, `loadesx`, `tools-light`, …; vendor
+    /// `VMware`), so the installer `boot.cfg` built from it can be compared with a real
+    /// one. Implies [`Self::boot_modules`]. Off by default.
+    pub real_esxi_payloads: bool,
     /// Hardware support packages: manifests ([`ReleaseKind::Manifest`](crate::model::ReleaseKind))
     /// with `hardwareSupportInfo` (manager, package, version) and a firmware driver
     /// component each; two versions per OEM's package. 0 by default: existing generated
@@ -96,6 +102,7 @@ impl Default for GeneratorConfig {
             payload_bytes: (256, 4096),
             image_profiles: true,
             boot_modules: false,
+            real_esxi_payloads: false,
             hardware_support: 0,
             vendor_name: "VMware".into(),
             vendor_code: "vmw".into(),
@@ -107,6 +114,12 @@ impl Default for GeneratorConfig {
 }
 
 impl GeneratorConfig {
+    /// An installer preset: a tiny depot whose base images carry the real ESXi 8.0 U3 VIB
+    /// and payload names ([`Self::real_esxi_payloads`]).
+    pub fn installer_8_0_u3(seed: u64) -> Self {
+        Self { boot_modules: true, real_esxi_payloads: true, ..Self::tiny(seed) }
+    }
+
     /// A few dozen VIBs: fast enough for unit tests, still with every feature.
     pub fn tiny(seed: u64) -> Self {
         Self {
@@ -257,6 +270,7 @@ pub struct GeneratedDepot {
     seed: u64,
     payload_bytes: (usize, usize),
     signer: Option<VibSigner>,
+    real_esxi_payloads: bool,
     by_id: HashMap<String, usize>,
 }
 
@@ -280,8 +294,10 @@ impl GeneratedDepot {
         let (gz, _) = vibfile::payload_bytes(self.seed, vib, self.payload_bytes)
             .map_err(|e| WriteError::from_source(vib_id, e))?;
         let mut stored = Vec::with_capacity(vib.payloads.len());
+        // The real-name preset's VIBs: every payload is seeded filler, like a `boot` one.
+        let real = self.real_esxi_payloads && names::REAL_8_0_U3.iter().any(|(name, _)| *name == vib.name);
         for p in &vib.payloads {
-            if p.payload_type == "boot" {
+            if real || p.payload_type == "boot" {
                 let boot = vibfile::boot_payload_bytes(self.seed, vib_id, &p.name, self.payload_bytes)
                     .map_err(|e| WriteError::from_source(vib_id, e))?;
                 stored.push(boot);
@@ -313,6 +329,7 @@ pub fn generate(config: &GeneratorConfig) -> Result<GeneratedDepot, GenerateErro
         seed: config.seed,
         payload_bytes: config.payload_bytes,
         signer: config.signer.clone(),
+        real_esxi_payloads: config.real_esxi_payloads,
         by_id,
     })
 }

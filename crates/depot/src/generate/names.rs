@@ -87,6 +87,42 @@ pub(crate) const COMPONENT_VENDORS: &[&str] = &[
 /// Suffixes of a component's second and later VIBs (`i40en-esxio`); beyond, `x<k>`.
 pub(crate) const SECONDARY_SUFFIXES: &[&str] = &["esxio", "tools", "cim", "fwupd", "mgmt", "plugin", "uplink", "stats"];
 
+/// The VIBs of a real ESXi 8.0 U3 base image's `ESXi` component (and `tools-light`) with
+/// their payloads `(name, type)` in descriptor order, `esx-base` first. The payload names are
+/// those of the 8.0 U3b installer `boot.cfg` (testdata/iso/bootcfg/); which VIB carries which
+/// payload is taken from the VIB names (`loadesx`, `vsan`, …) and, for `esx-base`
+/// (`b k vmx vim tpm sb s`) and `esx-update` (`esxupdt tpmesxup weaselin`), inferred from
+/// the module order [I]. Payloads whose VIB is not known (`procfs`, `btldr`) are left out.
+pub(crate) const REAL_8_0_U3: &[(&str, &[(&str, &str)])] = &[
+    (
+        "esx-base",
+        &[("b", "boot"), ("k", "boot"), ("vmx", "vgz"), ("vim", "vgz"), ("tpm", "vgz"), ("sb", "vgz"), ("s", "vgz")],
+    ),
+    ("cpu-microcode", &[("uc_intel", "boot"), ("uc_amd", "boot"), ("uc_hygon", "boot")]),
+    ("bmcal", &[("bmcal", "vgz")]),
+    ("clusterstore", &[("clusters", "vgz")]),
+    ("crx", &[("crx", "vgz")]),
+    ("drivervm-gpu", &[("drivervm", "vgz")]),
+    ("esx-dvfilter-generic-fastpath", &[("dvfilter", "vgz")]),
+    ("esx-ui", &[("esx-ui", "vgz")]),
+    ("esx-update", &[("esxupdt", "vgz"), ("tpmesxup", "vgz"), ("weaselin", "vgz")]),
+    ("esx-xserver", &[("xorg", "vgz")]),
+    ("esxio-combiner", &[("esxio-co", "vgz")]),
+    ("gc", &[("gc", "vgz")]),
+    ("infravisor", &[("infravis", "vgz")]),
+    ("loadesx", &[("loadesx", "vgz")]),
+    ("native-misc-drivers", &[("native-m", "vgz")]),
+    ("tools-light", &[("tools", "tgz")]),
+    ("trx", &[("trx", "vgz")]),
+    ("vdfs", &[("vdfs", "vgz")]),
+    ("vsan", &[("vsan", "vgz")]),
+    ("vsanhealth", &[("vsanheal", "vgz")]),
+];
+
+/// The vendor of VMware's own base-image VIBs (`VMware_bootbank_esx-base_…`); driver VIBs
+/// are `VMW`.
+pub(crate) const REAL_ESXI_VENDOR: &str = "VMware";
+
 /// VIBs of the ESXi component, `esx-base` first; beyond the table, `esx-core<k>`.
 pub(crate) const ESXI_VIBS: &[&str] = &[
     "esx-base",

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
+use esxlcm_builder::bootcfg::BootOptions;
 use esxlcm_builder::{Bootloader, BootloaderFile, Image, ImageOptions, IsoOptions, NoProgress, Progress, Stage};
 use esxlcm_depot::model::AcceptanceLevel;
 use esxlcm_solver::{ResolveOptions, resolve};
@@ -35,8 +36,21 @@ installer of the same release. --bootloader-dir DIR takes whichever of ISOLINUX.
 ISOLINUX.CFG, MBOOT.C32, MENU.C32, EFIBOOT.IMG and BOOTX64.EFI (also in DIR/EFI/BOOT/) it
 finds, names matched in any case, so a copied ISO root works. The single-file options win
 over the directory, and both over the ISO. BIOS boot needs ISOLINUX.BIN and MBOOT.C32, UEFI
-boot EFIBOOT.IMG; at least one of the two. ISOLINUX.CFG is generated when not given.
-docs/image-build.md says where a real base image's files come from.
+boot EFIBOOT.IMG or BOOTX64.EFI; at least one of the two. ISOLINUX.CFG is generated when not
+given. A given EFIBOOT.IMG must be a FAT filesystem holding a PE EFI/BOOT/BOOTX64.EFI (else
+the build stops saying what is missing); given only BOOTX64.EFI, the builder makes EFIBOOT.IMG
+itself (FAT, EFI/BOOT/BOOTX64.EFI and EFI/BOOT/BOOT.CFG). docs/image-build.md says where a
+real base image's files come from.
+
+USB: the ISO also boots when written to a USB stick with dd (a GPT whose EFI system partition
+is EFIBOOT.IMG, plus a hybrid MBR); BIOS boot from USB needs MBR boot code, isohdpfx.bin
+(--isohybrid-mbr, or found in --bootloader-dir or taken from --bootloader-iso's MBR).
+--no-usb writes a CD/DVD-only image.
+
+Scripted install: --kickstart ks.cfg copies the file to KS.CFG and adds ks=cdrom:/KS.CFG to
+kernelopt in BOOT.CFG and EFI/BOOT/BOOT.CFG. The kickstart is checked first; a missing
+vmaccepteula, an install without --firstdisk/--disk=, or a missing rootpw stops the build.
+--kernel-opt KEY=VALUE (repeatable) adds kernel options, --title sets the boot menu title.
 
 Outputs are deterministic: every timestamp is --timestamp, else SOURCE_DATE_EPOCH, else the
 base image's release date, so the same inputs give the same bytes. Each output is written to
@@ -52,6 +66,9 @@ Examples:
       --bootloader-dir /mnt/esxi-iso
   esxlcm image build --spec spec.json --depot ./depot --iso custom.iso \\
       --isolinux isolinux.bin --mboot mboot.c32 --efiboot efiboot.img
+  esxlcm image build --spec spec.json --depot ./depot --iso ks.iso \\
+      --bootloader-iso VMware-VMvisor-Installer-8.0U3-24022510.x86_64.iso \\
+      --kickstart ks.cfg --kernel-opt netdevice=vmnic1 --title 'Site A installer'
   esxlcm image inspect custom.iso
 
 --json writes one JSON object (schema esxlcm.image-build/1) describing what was written,
@@ -153,6 +170,36 @@ pub struct IsoArgs {
     /// ISO volume id [default: ESXI-<base image version>]
     #[arg(long, value_name = "ID")]
     pub volume_id: Option<String>,
+
+    /// MBR boot code for BIOS boot from a USB disk (SYSLINUX's isohdpfx.bin)
+    /// [default: isohdpfx.bin in --bootloader-dir, or the MBR of --bootloader-iso]
+    #[arg(long, value_name = "FILE")]
+    pub isohybrid_mbr: Option<PathBuf>,
+
+    /// Write a CD/DVD-only image: no MBR/GPT, so it does not boot when written to a USB disk
+    #[arg(long)]
+    pub no_usb: bool,
+
+    /// A kickstart (ks.cfg) for a scripted install: checked, copied to KS.CFG, and
+    /// ks=cdrom:/KS.CFG added to the kernel options
+    #[arg(long, value_name = "ks.cfg")]
+    pub kickstart: Option<PathBuf>,
+
+    /// A kernel option added to BOOT.CFG's kernelopt (repeatable), e.g. netdevice=vmnic1
+    #[arg(long = "kernel-opt", value_name = "KEY=VALUE", value_parser = parse_kernel_opt)]
+    pub kernel_opts: Vec<(String, String)>,
+
+    /// The boot menu title in BOOT.CFG [default: Loading ESXi installer]
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+}
+
+/// `KEY=VALUE`: a non-empty key.
+fn parse_kernel_opt(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("'{text}' is not KEY=VALUE")),
+    }
 }
 
 /// Unix seconds, or an ISO-8601 date or date-time (UTC).
@@ -186,6 +233,13 @@ impl IsoArgs {
                 esxlcm_depot::input::ensure_regular(p).with_context(|| format!("bootloader file {}", p.display()))?;
                 b.set(which, p.clone());
             }
+        }
+        if let Some(p) = &self.isohybrid_mbr {
+            esxlcm_depot::input::ensure_regular(p).with_context(|| format!("--isohybrid-mbr {}", p.display()))?;
+            b.set_mbr_boot_code(p.clone());
+        }
+        if let Some(p) = &self.kickstart {
+            esxlcm_depot::input::ensure_regular(p).with_context(|| format!("--kickstart {}", p.display()))?;
         }
         Ok(b)
     }
@@ -297,6 +351,13 @@ pub fn run(args: &BuildArgs, ctx: &Context) -> anyhow::Result<Status> {
             bootloader,
             bootloader_iso: args.iso_args.bootloader_iso.clone(),
             volume_id: args.iso_args.volume_id.clone(),
+            boot: BootOptions {
+                title: args.iso_args.title.clone(),
+                kernel_opts: args.iso_args.kernel_opts.clone(),
+                kickstart: false,
+            },
+            kickstart: args.iso_args.kickstart.clone(),
+            no_usb: args.iso_args.no_usb,
         };
         let built = image.write_iso(path, args.overwrite, &iso_options, progress.as_mut()).map_err(content_or_io)?;
         for s in &built.skipped_payloads {
@@ -312,13 +373,32 @@ pub fn run(args: &BuildArgs, ctx: &Context) -> anyhow::Result<Status> {
             (true, false) => "BIOS boot only",
             _ => "UEFI boot only",
         };
+        let usb = match (built.usb.hybrid, built.usb.bios, built.usb.uefi) {
+            (false, _, _) => "CD/DVD only",
+            (true, true, true) => "USB disk: BIOS and UEFI",
+            (true, true, false) => "USB disk: BIOS",
+            (true, false, true) => "USB disk: UEFI (no MBR boot code for BIOS)",
+            (true, false, false) => "USB disk: no boot code",
+        };
+        let efi = match &built.efi_image {
+            Some(e) => format!(
+                ", EFIBOOT.IMG {} ({}, {})",
+                if e.made { "made" } else { "given" },
+                e.fat_type,
+                count(e.files.len(), "file", "files")
+            ),
+            None => String::new(),
+        };
         lines.push(format!(
-            "wrote installer ISO {}: volume {}, kernel {}, {}, {} ({}), sha256 {}",
+            "wrote installer ISO {}: volume {}, kernel {}, {}, {}{}, {}{} ({}), sha256 {}",
             path.display(),
             built.volume_id,
             built.kernel,
             count(built.modules.len(), "module", "modules"),
             boot,
+            efi,
+            usb,
+            if built.kickstart { ", kickstart KS.CFG" } else { "" },
             human_size(built.size),
             built.sha256
         ));
@@ -329,6 +409,10 @@ pub fn run(args: &BuildArgs, ctx: &Context) -> anyhow::Result<Status> {
             "modules": built.modules.len(),
             "bios_boot": built.bios_boot,
             "uefi_boot": built.uefi_boot,
+            "efi_image": built.efi_image,
+            "usb": built.usb,
+            "kickstart": built.kickstart,
+            "kernelopt": built.kernelopt,
             "bytes": built.size,
             "sha256": built.sha256,
             "skipped_payloads": built.skipped_payloads.len(),

@@ -1,6 +1,7 @@
 //! `esxlcm image inspect FILE.iso`: what an ESXi installer ISO holds — volume id, El Torito
 //! entries, BOOT.CFG (kernel, modules in order, build), the image database in IMGDB.TGZ
-//! (profile, VIBs with versions) and the file list. The reading is `esxlcm_builder::inspect`
+//! (profile, VIBs with versions), the UEFI image's FAT files, the USB-disk partition tables
+//! and the file list. The reading is `esxlcm_builder::inspect`
 //! (bounded, for untrusted images); this module renders it as text or JSON
 //! (`esxlcm.image-inspect/1`, docs/cli-json.md).
 
@@ -96,6 +97,43 @@ pub(crate) fn write_text(out: &mut dyn Write, r: &IsoInspection) -> std::io::Res
             }
         }
         None => writeln!(out, "BOOT.CFG: none")?,
+    }
+    if let Some(efi) = &r.efi_image {
+        writeln!(
+            out,
+            "EFI boot image{}: {}, {}",
+            efi.path.as_ref().map(|p| format!(" {p}")).unwrap_or_default(),
+            efi.fat_type,
+            human_size(efi.size)
+        )?;
+        for f in &efi.files {
+            writeln!(out, "  {} ({} bytes)", f.path, f.size)?;
+        }
+    }
+    let usb = &r.usb;
+    if usb.mbr_partitions.is_empty() {
+        writeln!(out, "USB disk: no partition table (CD/DVD only)")?;
+    } else {
+        let efi_partition = usb.mbr_partitions.iter().any(|p| p.kind == "0xef") || usb.gpt;
+        writeln!(
+            out,
+            "USB disk: {} MBR partition(s){}; BIOS boot code {}, {}",
+            usb.mbr_partitions.len(),
+            if usb.gpt { " and a GPT" } else { "" },
+            if usb.mbr_boot_code { "present" } else { "absent" },
+            if efi_partition { "EFI partition present" } else { "no EFI partition" }
+        )?;
+        for p in &usb.mbr_partitions {
+            writeln!(
+                out,
+                "  {} type {}{}, sectors {}..{}",
+                p.number,
+                p.kind,
+                if p.active { " active" } else { "" },
+                p.start,
+                u64::from(p.start) + u64::from(p.sectors)
+            )?;
+        }
     }
     if let Some(db) = &r.image_db {
         for p in &db.profiles {
