@@ -10,6 +10,7 @@ mod accounts;
 mod architecture;
 mod cli;
 mod cli_ux;
+mod host_collect;
 mod hostile;
 mod image_build;
 mod mirror_carry;
