@@ -169,6 +169,21 @@ mod tests {
     }
 
     #[test]
+    fn a_written_document_reads_back_as_the_same_state() {
+        let mut s = sections();
+        s.insert("vibs".into(), ok(r#"[{"ID": "V_bootbank_x_1.0-1", "Name": "x", "Version": "1.0-1", "Extra": 7}]"#));
+        let d = build(&s, &origin()).unwrap();
+        let again = HostState::from_json(&d.to_bytes()).unwrap();
+        assert_eq!(again, d.state);
+        assert_eq!(again.unknown_fields, ["vibs[0].Extra"]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("esx01.json");
+        d.write_to(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), d.to_bytes());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+    }
+
+    #[test]
     fn an_older_release_without_components_is_a_note() {
         let mut s = sections();
         s.insert(

@@ -23,6 +23,7 @@ fn testdata() -> PathBuf {
 }
 
 /// A tool this test needs; `None` (and the reason printed) skips the test, unless CI is set.
+#[allow(clippy::print_stderr)] // the skip's reason goes where the test harness shows it
 fn need(path: &str, package: &str) -> Option<PathBuf> {
     let found = if path.contains('/') {
         Path::new(path).exists().then(|| PathBuf::from(path))
