@@ -94,7 +94,7 @@ impl FailureKind {
             Self::Esxcli => {
                 "run the command shown on the host to see its error; on hosts with SSH off use `esxlcm host agent-script`"
             }
-            Self::Timeout => "the host did not answer in time: retry, or raise --timeout",
+            Self::Timeout => "the host did not answer in time: retry, or raise --ssh-timeout",
             Self::Ssh => "check the ssh options given (--ssh-option) and that OpenSSH's ssh is installed",
             Self::Delivery => "check the output path, or the service URL, credentials and its CA (--ca-file)",
         }

@@ -534,3 +534,34 @@ fn collected_states_reach_compliance_through_the_cli_the_api_and_the_agent() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_host_that_never_answers_is_a_timeout() {
+    if need("ssh", "openssh-client").is_none() {
+        return;
+    }
+    // Takes the connection and never says a word: ssh waits for the server's banner.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || silent.accept().map(|(stream, _)| stream));
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "host",
+        "collect",
+        &format!("ssh://root@127.0.0.1:{port}"),
+        "--ssh-timeout",
+        "1",
+        "--ssh-connect-timeout",
+        "60",
+        "--ssh-option",
+        &format!("UserKnownHostsFile={}", dir.path().join("known_hosts").display()),
+        "--out",
+        dir.path().join("x.json").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["hosts"][0]["failure"]["kind"], "timeout", "{report}");
+    assert!(report["hosts"][0]["failure"]["advice"].as_str().unwrap().contains("--ssh-timeout"), "{report}");
+    drop(held);
+}
