@@ -79,6 +79,10 @@ def collect(tool, name, timeout):
         try:
             doc[key] = json.loads(text)
         except ValueError as e:
+            if key == "base_image" and "\n" not in text and ":" in text:
+                # ESXi 7.0 prints the base image as one line, ESXi:7.0.1-0.0.16850804.
+                doc[key] = text
+                continue
             raise Failed("`%s` did not print JSON (%s); its output begins: %s" % (command, e, excerpt(text, 120)))
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     doc["collected"] = {
