@@ -114,7 +114,7 @@ pub struct CollectArgs {
     pub post: Option<String>,
 
     /// The service user for --post (a role that may set host states)
-    #[arg(long, value_name = "USER", env = "ESXLCM_USER", requires = "post")]
+    #[arg(long, value_name = "USER", env = "ESXLCM_USER")]
     pub user: Option<String>,
 
     /// File holding the user's password (else ESXLCM_PASSWORD, else asked on the terminal)
