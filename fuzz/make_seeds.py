@@ -378,6 +378,40 @@ def builder_seeds(descriptor_xml):
     write("bootcfg", "pxe-prefix.cfg", "prefix=esxi/8\nkernel=b.b00\nmodules=k.b00 --- imgdb.tgz\nnoverifySig=TRUE\n")
 
 
+def host_output_seeds():
+    """What the collection script of `esxlcm host collect` prints: each command's output
+    between `@@esxlcm:begin KEY` and `@@esxlcm:end KEY STATUS` lines (invented host)."""
+    vibs = [{"ID": "EXA_bootbank_exa-nic_1.0.1.0-3exa.800.1.0.10000001", "Name": "exa-nic",
+             "Version": "1.0.1.0-3exa.800.1.0.10000001", "Vendor": "EXA", "AcceptanceLevel": "PartnerSupported",
+             "CreationDate": "2024-01-02", "InstallDate": "2024-01-03", "Platforms": ["host"], "Status": ""}]
+    outputs = {
+        "base_image": (0, {"Version": "8.0.3-0.35.24280767", "DisplayName": "ESXi", "ReleaseID": "x"}),
+        "add_on": (1, "No add-on installed\n"),
+        "components": (0, [{"Name": "EXA-nic", "Version": "1.0.1.0-3exa", "DisplayName": "Example NIC"}]),
+        "vibs": (0, vibs),
+        "hardware_platform": (0, {"UUID": "0x44 0x45 0x4c 0x4c 0x42 0x0 0x10 0x35 0x80 0x52 0xb4 0xc0 0x4f 0x4a 0x4d 0x33",
+                                  "VendorName": "Example Inc.", "ProductName": "Box 1", "IPMISupported": True}),
+        "system_version": (0, {"Product": "VMware ESXi", "Version": "8.0.3", "Build": "Releasebuild-24280767"}),
+    }
+
+    def printed(items):
+        out = "Welcome to the example host\n"
+        for key, (status, value) in items.items():
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            out += "\n@@esxlcm:begin %s\n%s\n@@esxlcm:end %s %d\n" % (key, text, key, status)
+        return out
+
+    write("host_output", "complete.txt", printed(outputs))
+    govc = dict(outputs)
+    govc["vibs"] = (0, {"values": [{k: (v if isinstance(v, list) else [v]) for k, v in vibs[0].items()}]})
+    govc["base_image"] = (0, "ESXi:7.0.1-0.0.16850804")
+    write("host_output", "govc-and-esxi70.txt", printed(govc))
+    failed = dict(outputs)
+    failed["vibs"] = (1, "Error: Connection failed\n")
+    write("host_output", "esxcli-error.txt", printed(failed))
+    write("host_output", "cut-off.txt", printed(outputs)[:-40])
+
+
 def main():
     tar, gz = payload_vgz()
     bare = descriptor(tar, gz)
@@ -464,6 +498,7 @@ def main():
         write("version", name, text)
 
     builder_seeds(bare)
+    host_output_seeds()
 
     # efiboot: EFI boot images (FAT) as `image build --efiboot` and `image inspect` read them.
     loader = b"MZ" + bytes(range(256)) * 3

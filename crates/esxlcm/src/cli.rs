@@ -12,6 +12,7 @@ use crate::cmd::common::NetworkArgs;
 use crate::cmd::completions::{CompletionsArgs, ManArgs};
 use crate::cmd::export::ExportArgs;
 use crate::cmd::generate::GenerateArgs;
+use crate::cmd::host::HostCommand;
 use crate::cmd::image::{ComplianceArgs, ResolveArgs};
 use crate::cmd::image_build::BuildArgs;
 use crate::cmd::image_inspect::InspectIsoArgs;
@@ -56,6 +57,9 @@ Examples:
     esxlcm mirror sync && esxlcm serve --store ~/.local/share/esxlcm/store
   Run the vLCM-compatible API (HTTPS; the official SDK, curl, PowerCLI):
     ESXLCM_ADMIN_USER=admin ESXLCM_ADMIN_PASSWORD=... esxlcm serve --api --data-dir /var/lib/esxlcm
+  Collect hosts' installed state over SSH and check them against an image:
+    esxlcm host collect --inventory hosts.txt --jobs 8 --out states/
+    esxlcm image compliance --spec spec.json --depot depot.zip --host-state states/*.json
   Add a read-only user to the service and see who changed what:
     esxlcm users add viewer --role read-only --data-dir /var/lib/esxlcm
     esxlcm audit --data-dir /var/lib/esxlcm --since 2025-06-01T00:00:00Z
@@ -117,6 +121,9 @@ pub enum Command {
     Mirror(MirrorArgs),
     /// Move a single-node store into PostgreSQL and object storage for several replicas
     Store(StoreArgs),
+    /// Get ESXi hosts' installed state from the hosts: over SSH (collect) or an on-host agent
+    #[command(subcommand)]
+    Host(HostCommand),
     /// Manage the service's users: add, list, passwd, remove, role
     Users(UsersArgs),
     /// Show the service's audit log: logins and every call that changed state

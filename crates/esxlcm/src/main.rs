@@ -16,6 +16,7 @@ mod fetch;
 mod output;
 
 use cli::{Cli, Command, DepotCommand, ImageCommand};
+use cmd::host::HostCommand;
 use cmd::{Context, Status, exit};
 
 fn main() -> ExitCode {
@@ -36,6 +37,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args, &ctx),
         Command::Mirror(args) => cmd::mirror::run(args, &cli.network),
         Command::Store(args) => cmd::store::run(args),
+        Command::Host(HostCommand::Collect(args)) => cmd::host::collect::run(args, &ctx),
+        Command::Host(HostCommand::AgentScript(args)) => cmd::host::collect::agent_script(args),
         Command::Users(args) => cmd::users::run(args),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Completions(args) => cmd::completions::completions(args, Cli::command()),

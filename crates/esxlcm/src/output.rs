@@ -15,6 +15,8 @@ pub struct Ui {
     pub progress: bool,
     /// Colour (ANSI escapes) in logs on stderr.
     pub color: bool,
+    /// `-q`: no status lines on stderr either (`host collect`'s per-host lines).
+    pub quiet: bool,
 }
 
 /// `--color`: when stderr gets colour.
@@ -53,7 +55,7 @@ impl Ui {
             ColorWhen::Never => false,
             ColorWhen::Auto => stderr_is_terminal && !no_color,
         };
-        Ui { progress: stderr_is_terminal && !no_progress && !quiet, color }
+        Ui { progress: stderr_is_terminal && !no_progress && !quiet, color, quiet }
     }
 
     /// [`Ui::decide`] for this process's stderr and environment.
@@ -203,8 +205,8 @@ mod tests {
     fn colour_and_progress_follow_flags_terminal_and_no_color() {
         use std::ffi::OsStr;
         let d = Ui::decide;
-        assert_eq!(d(ColorWhen::Auto, false, false, true, None), Ui { progress: true, color: true });
-        assert_eq!(d(ColorWhen::Auto, false, false, false, None), Ui { progress: false, color: false });
+        assert_eq!(d(ColorWhen::Auto, false, false, true, None), Ui { progress: true, color: true, quiet: false });
+        assert_eq!(d(ColorWhen::Auto, false, false, false, None), Ui { progress: false, color: false, quiet: false });
         assert!(!d(ColorWhen::Auto, false, false, true, Some(OsStr::new("1"))).color, "NO_COLOR");
         assert!(d(ColorWhen::Auto, false, false, true, Some(OsStr::new(""))).color, "empty NO_COLOR is unset");
         assert!(d(ColorWhen::Always, false, false, false, Some(OsStr::new("1"))).color);

@@ -52,7 +52,7 @@ fn violations(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
         forbid(krate, "axum-server", "esxlcm-server is the only crate that serves HTTP");
     }
     for pure in ["esxlcm-solver", "esxlcm-version"] {
-        for io in ["tokio", "reqwest", "rusqlite", "esxlcm-net", "esxlcm-store"] {
+        for io in ["tokio", "reqwest", "rusqlite", "esxlcm-net", "esxlcm-store", "esxlcm-collect"] {
             forbid(pure, io, "the solver and versions do no I/O");
         }
     }
@@ -62,6 +62,9 @@ fn violations(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
         }
     }
     forbid("esxlcm-store", "esxlcm-server", "the store knows no HTTP serving");
+    for other in ["esxlcm-server", "esxlcm-store", "esxlcm-builder", "tokio"] {
+        forbid("esxlcm-collect", other, "the collector reads hosts and posts through the API, nothing more");
+    }
     forbid("esxlcm-store", "esxlcm-builder", "the store uses the image's content, not the builder");
     found
 }
@@ -69,7 +72,9 @@ fn violations(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
 #[test]
 fn the_crate_graph_keeps_the_architecture() {
     let graph = graph();
-    for expected in ["esxlcm", "esxlcm-depot", "esxlcm-solver", "esxlcm-store", "esxlcm-server", "esxlcm-net"] {
+    for expected in
+        ["esxlcm", "esxlcm-depot", "esxlcm-solver", "esxlcm-store", "esxlcm-server", "esxlcm-net", "esxlcm-collect"]
+    {
         assert!(graph.contains_key(expected), "{expected} is a workspace crate: {:?}", graph.keys());
     }
     let found = violations(&graph);
@@ -81,7 +86,9 @@ fn a_forbidden_arrow_is_found() {
     let mut graph = graph();
     graph.get_mut("esxlcm-depot").expect("depot").insert("esxlcm-solver".into());
     graph.get_mut("esxlcm-store").expect("store").insert("reqwest".into());
+    graph.get_mut("esxlcm-collect").expect("collect").insert("esxlcm-server".into());
     let found = violations(&graph);
+    assert!(found.iter().any(|v| v.starts_with("esxlcm-collect → esxlcm-server")), "{found:?}");
     assert!(found.iter().any(|v| v.starts_with("esxlcm-depot → esxlcm-solver")), "{found:?}");
     assert!(found.iter().any(|v| v.starts_with("esxlcm-store → reqwest")), "{found:?}");
 }

@@ -130,14 +130,15 @@ fn replicas_share_one_store_a_killed_sync_publishes_nothing_and_another_replica_
     let replica_c = cluster.replica(&c);
     let listing = ok(&["depot", "inspect", &format!("{}oem/index.xml", replica_c.base), "--json"]);
     assert!(listing.stdout.contains("\"vibs\""), "{}", listing.stdout);
-    let files = esxlcm_test_support::files::tree(&upstream);
+    let files = tree(&upstream);
     let vibs: Vec<(&String, &Vec<u8>)> = files.iter().filter(|(p, _)| p.ends_with(".vib")).collect();
     assert!(!vibs.is_empty());
     for (path, bytes) in &vibs {
         let (code, body) = get(&format!("{}oem/{path}", replica_c.base), None);
         assert_eq!((code, body.as_slice()), (200, bytes.as_slice()), "{path}");
         let (from, to) = (bytes.len() / 4, bytes.len() / 2);
-        let (code, part) = get(&format!("{}oem/@{published}/{path}", replica_c.base), Some(&format!("bytes={from}-{to}")));
+        let (code, part) =
+            get(&format!("{}oem/@{published}/{path}", replica_c.base), Some(&format!("bytes={from}-{to}")));
         assert_eq!((code, part.as_slice()), (206, &bytes[from..=to]), "{path} range");
     }
     for doc in ["index.xml", "vendor-index.xml"] {

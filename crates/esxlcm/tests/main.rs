@@ -10,6 +10,8 @@ mod accounts;
 mod architecture;
 mod cli;
 mod cli_ux;
+mod cluster;
+mod host_collect;
 mod hostile;
 mod image_build;
 mod mirror_carry;

@@ -110,6 +110,11 @@ impl HttpClient {
         &self.config
     }
 
+    /// The reqwest client, for [`crate::call`].
+    pub(crate) fn inner(&self) -> &Client {
+        &self.client
+    }
+
     /// GET `url` (http or https) with validators and resume, retrying what may work later.
     pub fn get(&self, url: &Url, request: &GetRequest) -> Result<GetResponse, NetError> {
         let response = self.send(url, request, &Extra::default())?;
@@ -242,7 +247,7 @@ impl HttpClient {
     }
 
     /// A request that got no answer, said plainly with what to do.
-    fn request_error(&self, url: String, err: &reqwest::Error, tries: u32) -> NetError {
+    pub(crate) fn request_error(&self, url: String, err: &reqwest::Error, tries: u32) -> NetError {
         let detail = error_chain(err);
         let advice = &self.config.advice;
         if let Some(tls) = TlsFailure::find(err) {

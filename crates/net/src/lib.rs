@@ -11,8 +11,12 @@
 //! caller's [`Advice`]. Secrets in URLs and headers never reach a message or a log
 //! ([`redact`]).
 //!
+//! [`HttpClient::call`] sends one request with a JSON body and reads the answer whole, for
+//! API clients (`esxlcm host collect --post`).
+//!
 //! This is the only crate that talks HTTP as a client; the depot crate is formats only.
 
+mod call;
 mod client;
 mod config;
 mod download;
@@ -23,6 +27,7 @@ pub mod problem;
 pub mod redact;
 mod retry;
 
+pub use call::{Call, Reply};
 pub use client::{Body, GetRequest, GetResponse, HttpClient, Validators};
 pub use config::{Advice, ClientConfig};
 pub use download::Download;

@@ -12,12 +12,20 @@
 //! | `esxcli --formatter=json software addon get` | object: `Name`, `Version`, `DisplayName`, `DisplayVersion`, `Vendor`, `RemovedComponents`, … | [`InstalledAddOn::from_value`] |
 //! | `esxcli --formatter=json software component list` | array of objects: `Name`, `DisplayName`, `Version`, `DisplayVersion`, `Vendor`, `AcceptanceLevel`, `ReleaseDate` | [`parse_component_list`] |
 //! | `esxcli --formatter=json software vib list` | array of objects: `ID`, `Name`, `Version`, `Vendor`, `AcceptanceLevel`, `InstallDate`, `Platforms`, `Status` | [`parse_vib_list`] |
+//! | `esxcli --formatter=json hardware platform get` | object: `UUID`, `ProductName`, `VendorName`, `SerialNumber`, `EnclosureSerialNumber`, `BIOSAssetTag`, `IPMISupported` | [`PlatformInfo::from_value`] |
+//! | `esxcli --formatter=json system version get` | object: `Product`, `Version`, `Build`, `Update`, `Patch` | (document key `system_version`) |
 //!
-//! The exact key spellings of these outputs are not confirmed by a real sample, so the reader
+//! Real `software vib get` data (ESXi 8.0.1, recorded by govmomi) reads unchanged; for the
+//! other commands no verbatim JSON capture was found in public material
+//! (`testdata/host-state/README.md` says which fixtures are real and which reconstructed),
+//! and spellings drift between releases and between the text formatter (`Acceptance Level`)
+//! and the JSON one (`AcceptanceLevel`), so the reader
 //! is lenient: keys match case-insensitively with `_`, `-` and spaces ignored (`DisplayName`,
 //! `display_name` and `Display Name` are one key), optional keys may be missing or `null`,
 //! numbers are accepted where a string is expected, booleans may be JSON booleans or the
-//! strings `true`/`false` (any case). Keys the reader does not know are not errors; they are
+//! strings `true`/`false` (any case). Each output may also come as govc's `host.esxcli
+//! -json` prints it (`{"values": [{"Name": ["esx-ui"], …}]}`), and ESXi 7.0's one-line
+//! `software baseimage get` (`ESXi:7.0.1-0.0.16850804`) as a JSON string. Keys the reader does not know are not errors; they are
 //! reported by JSON path in [`HostState::unknown_fields`]. A known key with a value of the
 //! wrong type, a missing required key (`Name`, `Version`; `Version` of the base image) or an
 //! unparseable version is a [`HostStateError`] naming the path (`components[2].Version`).
@@ -25,7 +33,8 @@
 //! # The combined host-state document
 //!
 //! `esxlcm image compliance --host-state host.json` reads one JSON object that bundles the
-//! four outputs verbatim (described also in `testdata/host-state/README.md`):
+//! outputs verbatim (described also in `testdata/host-state/README.md`; `esxlcm host
+//! collect` and its agent script write it):
 //!
 //! ```json
 //! {
@@ -40,8 +49,11 @@
 //! ```
 //!
 //! `base_image`, `components` and `vibs` are required (`base_image` may be `null` for a host
-//! that predates base images); `add_on` and `hardware` are optional and may be `null`.
-//! `hardware` is ours (esxcli has no command for it); its `hardware_support` map has the shape
+//! that predates base images); `add_on`, `hardware_platform`, `system_version`, `collected`
+//! (who collected it, how, when) and `hardware` are optional and may be `null`. The host's
+//! identity comes from `hardware_platform` (its SMBIOS UUID turned into vCenter's form);
+//! `hardware` is ours (esxcli has no command for hardware support packages), and where both
+//! are given its values win; its `hardware_support` map has the shape
 //! of the software spec's `hardware_support.packages` (depot-format §6.1). Its vendor,
 //! model, family, UUID and OEM strings are what an alternative image's selection criteria
 //! look at ([`crate::alternatives`]).
@@ -174,7 +186,15 @@ pub struct HostState {
     pub add_on: Option<InstalledAddOn>,
     pub components: Vec<InstalledComponent>,
     pub vibs: Vec<InstalledVib>,
+    /// The host's hardware: our `hardware` block, completed (or, without it, made) from
+    /// `hardware platform get`.
     pub hardware: Option<HardwareInfo>,
+    /// `hardware platform get`, as the host printed it.
+    pub platform: Option<PlatformInfo>,
+    /// `system version get`.
+    pub system_version: Option<SystemVersion>,
+    /// Who collected the document, from where, when (`esxlcm host collect`, the agent script).
+    pub collected: Option<Collected>,
     /// JSON paths of keys the reader did not know (`components[0].Foo`), for a warning.
     pub unknown_fields: Vec<String>,
 }
@@ -191,21 +211,53 @@ impl HostState {
         let mut obj = Obj::new(value, "$")?;
         let base_image = match obj.take_required("base_image", "base_image")? {
             Value::Null => None,
-            v => Some(InstalledBaseImage::read(v, "base_image", &mut unknown)?),
+            v => Some(InstalledBaseImage::read(&govc::one(v, "base_image")?, "base_image", &mut unknown)?),
         };
         let add_on = match obj.take("add_on") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(InstalledAddOn::read(v, "add_on", &mut unknown)?),
+            Some(v) => match govc::one(v, "add_on")? {
+                Value::Null => None,
+                v => Some(InstalledAddOn::read(&v, "add_on", &mut unknown)?),
+            },
         };
-        let components =
-            read_component_list(obj.take_required("components", "components")?, "components", &mut unknown)?;
-        let vibs = read_vib_list(obj.take_required("vibs", "vibs")?, "vibs", &mut unknown)?;
+        let components = obj.take_required("components", "components")?;
+        let components = read_component_list(&govc::list(components), "components", &mut unknown)?;
+        let vibs = read_vib_list(&govc::list(obj.take_required("vibs", "vibs")?), "vibs", &mut unknown)?;
+        let platform = match obj.take("hardware_platform") {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                Some(PlatformInfo::read(&govc::one(v, "hardware_platform")?, "hardware_platform", &mut unknown)?)
+            }
+        };
+        let system_version = match obj.take("system_version") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(SystemVersion::read(&govc::one(v, "system_version")?, "system_version", &mut unknown)?),
+        };
+        let collected = match obj.take("collected") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(Collected::read(v, "collected", &mut unknown)?),
+        };
         let hardware = match obj.take("hardware") {
             None | Some(Value::Null) => None,
             Some(v) => Some(HardwareInfo::read(v, "hardware", &mut unknown)?),
         };
+        let hardware = match (hardware, &platform) {
+            (Some(h), Some(p)) => Some(h.completed_from(p)),
+            (None, Some(p)) => Some(HardwareInfo::default().completed_from(p)),
+            (h, None) => h,
+        };
         obj.finish(&mut unknown);
-        Ok(Self { base_image, add_on, components, vibs, hardware, unknown_fields: unknown })
+        Ok(Self {
+            base_image,
+            add_on,
+            components,
+            vibs,
+            hardware,
+            platform,
+            system_version,
+            collected,
+            unknown_fields: unknown,
+        })
     }
 
     /// The installed component called `name`.
@@ -221,6 +273,9 @@ impl InstalledBaseImage {
     }
 
     fn read(value: &Value, path: &str, unknown: &mut Vec<String>) -> Result<Self, HostStateError> {
+        if let Value::String(text) = value {
+            return Self::from_text(text, path);
+        }
         let mut o = Obj::new(value, path)?;
         let version = o.required_version("Version")?;
         let components = match o.take("Components") {
@@ -235,8 +290,35 @@ impl InstalledBaseImage {
             release_date: o.string("ReleaseDate")?,
             components,
         };
+        // The release unit's id (`VMware-ESXi-8.0.3-…`); the version already names it.
+        let _ = o.string("ReleaseID")?;
         o.finish(unknown);
         Ok(r)
+    }
+}
+
+impl InstalledBaseImage {
+    /// ESXi 7.0's `esxcli software baseimage get` prints one line, `ESXi:7.0.1-0.0.16850804`
+    /// (display name, a colon, the version); a bare version is taken too.
+    fn from_text(text: &str, path: &str) -> Result<Self, HostStateError> {
+        let text = text.trim();
+        let (name, version) = match text.rsplit_once(':') {
+            Some((name, version)) => (Some(name.trim().to_owned()).filter(|n| !n.is_empty()), version.trim()),
+            None => (None, text),
+        };
+        let version = Version::parse(version).map_err(|e| HostStateError::InvalidVersion {
+            path: path.to_owned(),
+            value: text.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            version,
+            display_name: name,
+            display_version: None,
+            vendor: None,
+            release_date: None,
+            components: Vec::new(),
+        })
     }
 }
 
@@ -263,6 +345,7 @@ impl InstalledAddOn {
             release_date: o.string("ReleaseDate")?,
             removed_components,
         };
+        let _ = o.string("ReleaseID")?;
         o.finish(unknown);
         Ok(r)
     }
@@ -280,6 +363,22 @@ pub struct HostIdentity {
 }
 
 impl HardwareInfo {
+    /// This block with what it leaves out taken from `hardware platform get` (vendor,
+    /// model, UUID): what the host printed fills in, what the document states wins.
+    pub fn completed_from(mut self, platform: &PlatformInfo) -> Self {
+        let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        if self.vendor.is_none() {
+            self.vendor = given(&platform.vendor_name);
+        }
+        if self.model.is_none() {
+            self.model = given(&platform.product_name);
+        }
+        if self.uuid.is_none() {
+            self.uuid = platform.canonical_uuid();
+        }
+        self
+    }
+
     /// What an alternative image's selection criteria compare.
     pub fn identity(&self) -> HostIdentity {
         HostIdentity {
@@ -322,6 +421,186 @@ impl HardwareInfo {
         };
         o.finish(unknown);
         Ok(r)
+    }
+}
+
+/// `esxcli hardware platform get`: the host's SMBIOS identity. The text formatter prints
+/// `UUID`, `Product Name`, `Vendor Name`, `Serial Number`, `Enclosure Serial Number`,
+/// `BIOS Asset Tag`, `IPMI Supported`; the JSON formatter the same names without spaces.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PlatformInfo {
+    /// As printed: 16 bytes `0xff 0x0 0x33 …` (SMBIOS order) or a UUID string.
+    pub uuid: Option<String>,
+    pub product_name: Option<String>,
+    pub vendor_name: Option<String>,
+    pub serial_number: Option<String>,
+    pub enclosure_serial_number: Option<String>,
+    pub bios_asset_tag: Option<String>,
+    pub ipmi_supported: Option<bool>,
+}
+
+impl PlatformInfo {
+    /// Reads `hardware platform get` output; unknown keys are appended to `unknown`.
+    pub fn from_value(value: &Value, unknown: &mut Vec<String>) -> Result<Self, HostStateError> {
+        Self::read(value, "$", unknown)
+    }
+
+    fn read(value: &Value, path: &str, unknown: &mut Vec<String>) -> Result<Self, HostStateError> {
+        let mut o = Obj::new(value, path)?;
+        let r = Self {
+            uuid: o.string("UUID")?,
+            product_name: o.string("ProductName")?,
+            vendor_name: o.string("VendorName")?,
+            serial_number: o.string("SerialNumber")?,
+            enclosure_serial_number: o.string("EnclosureSerialNumber")?,
+            bios_asset_tag: o.string("BIOSAssetTag")?,
+            ipmi_supported: o.boolean("IPMISupported")?,
+        };
+        o.finish(unknown);
+        Ok(r)
+    }
+
+    /// The UUID in the form vCenter shows (`423300ff-d6dc-ba71-0a6a-f91c57132599`): esxcli
+    /// prints the 16 SMBIOS bytes, whose first three fields are little-endian (SMBIOS 2.6+).
+    /// A UUID already in text form is lower-cased; anything else is kept as printed.
+    pub fn canonical_uuid(&self) -> Option<String> {
+        let raw = self.uuid.as_deref()?.trim();
+        if raw.is_empty() {
+            return None;
+        }
+        let bytes: Option<Vec<u8>> = raw
+            .split_whitespace()
+            .map(|b| b.strip_prefix("0x").or_else(|| b.strip_prefix("0X")).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .collect();
+        match bytes {
+            Some(b) if b.len() == 16 => {
+                let order = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
+                let mut out = String::with_capacity(36);
+                for (i, idx) in order.iter().enumerate() {
+                    if matches!(i, 4 | 6 | 8 | 10) {
+                        out.push('-');
+                    }
+                    out.push_str(&format!("{:02x}", b[*idx]));
+                }
+                Some(out)
+            }
+            _ => Some(raw.to_ascii_lowercase()),
+        }
+    }
+}
+
+/// `esxcli system version get`: `Product`, `Version`, `Build`, `Update`, `Patch`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SystemVersion {
+    pub product: Option<String>,
+    pub version: Option<String>,
+    pub build: Option<String>,
+    pub update: Option<String>,
+    pub patch: Option<String>,
+}
+
+impl SystemVersion {
+    fn read(value: &Value, path: &str, unknown: &mut Vec<String>) -> Result<Self, HostStateError> {
+        let mut o = Obj::new(value, path)?;
+        let r = Self {
+            product: o.string("Product")?,
+            version: o.string("Version")?,
+            build: o.string("Build")?,
+            update: o.string("Update")?,
+            patch: o.string("Patch")?,
+        };
+        // ESXi 9 adds `Maintenance`; older releases do not print it.
+        let _ = o.string("Maintenance")?;
+        o.finish(unknown);
+        Ok(r)
+    }
+}
+
+/// Where a document came from (written by `esxlcm host collect` and the agent script).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Collected {
+    /// The host as the collector named it (`esx01.example.com`).
+    pub host: Option<String>,
+    /// RFC 3339 time of the collection.
+    pub at: Option<String>,
+    /// `ssh` or `agent`.
+    pub method: Option<String>,
+    /// `esxcli` or `localcli`.
+    pub tool: Option<String>,
+    /// The collector and its version (`esxlcm 0.1.0`).
+    pub by: Option<String>,
+}
+
+impl Collected {
+    fn read(value: &Value, path: &str, unknown: &mut Vec<String>) -> Result<Self, HostStateError> {
+        let mut o = Obj::new(value, path)?;
+        let r = Self {
+            host: o.string("host")?,
+            at: o.string("at")?,
+            method: o.string("method")?,
+            tool: o.string("tool")?,
+            by: o.string("by")?,
+        };
+        o.finish(unknown);
+        Ok(r)
+    }
+}
+
+/// govc's `host.esxcli -json` prints the same data as esxcli, wrapped:
+/// `{"info": …, "values": [{"Name": ["esx-ui"], "Tags": ["a", "b"], …}], "string": ""}`
+/// (every field a list of strings). These helpers unwrap it: one-element lists become their
+/// string, empty lists `null`; anything else passes through unchanged.
+mod govc {
+    use serde_json::{Map, Value};
+
+    use super::{HostStateError, normalize, wrong_type};
+
+    /// The `values` list of a govc document, or `None` when `value` is not one.
+    fn values(value: &Value) -> Option<&Vec<Value>> {
+        let Value::Object(map) = value else { return None };
+        if !map.keys().all(|k| matches!(normalize(k).as_str(), "values" | "info" | "string")) {
+            return None;
+        }
+        map.iter().find(|(k, _)| normalize(k) == "values").and_then(|(_, v)| v.as_array())
+    }
+
+    fn unwrap_entry(entry: &Value) -> Value {
+        match entry {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            Value::Array(items) if items.is_empty() => Value::Null,
+                            Value::Array(items) if items.len() == 1 => items[0].clone(),
+                            other => other.clone(),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect::<Map<String, Value>>(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    /// A list command's output (`vib list`): the array itself, or govc's `values` unwrapped.
+    pub(super) fn list(value: &Value) -> Value {
+        match values(value) {
+            Some(items) => Value::Array(items.iter().map(unwrap_entry).collect()),
+            None => value.clone(),
+        }
+    }
+
+    /// A `get` command's output: the object itself, or the one entry of govc's `values`
+    /// (`null` when there is none, as for a host without an add-on).
+    pub(super) fn one(value: &Value, path: &str) -> Result<Value, HostStateError> {
+        match values(value) {
+            None => Ok(value.clone()),
+            Some(items) => match items.as_slice() {
+                [] => Ok(Value::Null),
+                [entry] => Ok(unwrap_entry(entry)),
+                _ => Err(wrong_type(&format!("{path}.values"), "one entry", value)),
+            },
+        }
     }
 }
 
@@ -397,6 +676,8 @@ fn read_vib_list(value: &Value, path: &str, unknown: &mut Vec<String>) -> Result
             live_remove_allowed: o.boolean("LiveRemoveAllowed")?,
             maintenance_mode_required: o.boolean("MaintenanceModeRequired")?,
         };
+        // A column of `vib list` (the VIB's build date); compliance does not use it.
+        let _ = o.string("CreationDate")?;
         o.finish(unknown);
         out.push(v);
     }

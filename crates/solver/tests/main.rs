@@ -11,5 +11,6 @@ mod alternatives;
 mod compliance;
 mod fling_sample;
 mod generated_depot;
+mod host_state_recorded;
 mod null_resolution_is_optimal;
 mod rules;

@@ -8,8 +8,8 @@
 pub mod files;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-pub mod s3;
 pub mod qemu;
+pub mod s3;
 #[cfg(feature = "vib-signing")]
 pub mod vib_signing;
 pub mod zip_headers;

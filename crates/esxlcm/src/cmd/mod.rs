@@ -21,6 +21,7 @@ pub mod common;
 pub mod completions;
 pub mod export;
 pub mod generate;
+pub mod host;
 pub mod image;
 pub mod image_build;
 pub mod image_inspect;
