@@ -184,6 +184,6 @@ fn a_single_node_store_migrates_in_verified_and_resumable() {
         assert_eq!(get(&format!("{}oem/{path}", replica.base), None), (200, bytes.clone()), "{path}");
     }
     let bad = cluster.run(&["store", "migrate", "--from", dir.path().to_str().unwrap()]);
-    assert_eq!(bad.code, 1, "{}", bad.stderr);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("not a single-node store"), "{}", bad.stderr);
 }
