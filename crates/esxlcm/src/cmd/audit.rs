@@ -9,6 +9,7 @@ use clap::Args;
 use esxlcm_store::audit::{AuditQuery, read_only};
 
 use super::Status;
+use super::common::BackendArgs;
 use crate::output::{self, Table};
 
 #[derive(Debug, Clone, Args)]
@@ -29,6 +30,10 @@ pub struct AuditArgs {
     /// "user", "client", "action", "target"?, "result", "detail"?}]}) instead of text
     #[arg(long)]
     pub json: bool,
+
+    /// The service's store in PostgreSQL (and object storage): read its audit log there
+    #[command(flatten)]
+    pub backends: BackendArgs,
 }
 
 pub fn run(args: &AuditArgs) -> anyhow::Result<Status> {
@@ -42,8 +47,16 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Status> {
         })
         .transpose()?;
     let store = esxlcm_server::api::store_dir(&args.data_dir);
-    let rows = read_only(&store, AuditQuery { since_ms, limit: args.limit })
-        .with_context(|| format!("reading the audit log of {}", args.data_dir.display()))?;
+    let query = AuditQuery { since_ms, limit: args.limit };
+    let location = args.backends.location(&store)?;
+    // One node: read SQLite read-only beside a running server. A cluster: ask PostgreSQL.
+    let rows = if location.database.is_none() {
+        read_only(&store, query).with_context(|| format!("reading the audit log of {}", args.data_dir.display()))?
+    } else {
+        esxlcm_store::Store::open_location(&location)
+            .and_then(|s| s.audit(query))
+            .with_context(|| format!("reading the audit log of {location}"))?
+    };
     let mut out = output::stdout();
     if args.json {
         output::write_json(&mut out, &serde_json::json!({ "schema": "esxlcm.audit/1", "records": rows }))?;
