@@ -65,6 +65,13 @@ impl ClusterStore {
         start_serving(serve)
     }
 
+    /// The variables a replica's environment needs.
+    fn env_refs(&self) -> Vec<(&str, &str)> {
+        let mut env = vec![("ESXLCM_DATABASE", self.database.as_str()), ("ESXLCM_BLOBS", self.blobs.as_str())];
+        env.extend(self.env.iter().map(|(k, v)| (*k, v.as_str())));
+        env
+    }
+
     fn status(&self, node: &Path) -> serde_json::Value {
         json(&self.ok(&["mirror", "--store", node.to_str().unwrap(), "status", "--json"]))
     }
@@ -186,4 +193,48 @@ fn a_single_node_store_migrates_in_verified_and_resumable() {
     let bad = cluster.run(&["store", "migrate", "--from", dir.path().to_str().unwrap()]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("not a single-node store"), "{}", bad.stderr);
+}
+
+#[test]
+fn the_whole_service_runs_as_two_replicas_on_the_cluster_backends() {
+    let Some(cluster) = ClusterStore::new("whole_service_replicas") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("oem.zip");
+    tiny_bundle(2, &bundle);
+    let cli = dir.path().join("cli");
+    cluster.ok(&["mirror", "--store", cli.to_str().unwrap(), "push", "oem", bundle.to_str().unwrap()]);
+
+    // Two API replicas, each with its own data directory, on the one store.
+    let env = cluster.env_refs();
+    let replicas = [
+        crate::service::Service::start_with(&dir.path().join("a"), &env),
+        crate::service::Service::start_with(&dir.path().join("b"), &env),
+    ];
+    for (name, s) in ["a", "b"].iter().zip(&replicas) {
+        let (status, offline) = s.call(reqwest::Method::GET, "/api/esx/settings/depots/offline", None);
+        assert_eq!(status, 200, "replica {name}: {offline}");
+        assert_eq!(offline["oem"]["source_type"], "PULL", "replica {name}: {offline}");
+        let (status, components) = s.call(reqwest::Method::GET, "/api/esx/settings/depot-content/components", None);
+        assert_eq!(status, 200, "replica {name}: {components}");
+        assert!(!components.as_array().unwrap().is_empty(), "replica {name}: {components}");
+        let (code, index) = get(&format!("http://{}/depots/oem/index.xml", s.hosts), None);
+        assert_eq!(code, 200, "replica {name}");
+        assert!(String::from_utf8_lossy(&index).contains("vendor-index"), "replica {name}");
+    }
+    // A depot added through one replica's API is a depot of the other.
+    let tree = dir.path().join("upstream");
+    generate(2, &tree);
+    let mut upstream = esxlcm();
+    upstream.args(["serve", "--dir", tree.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let upstream = start_serving(upstream);
+    let (status, id) = replicas[0].call(
+        reqwest::Method::POST,
+        "/api/esx/settings/depots/online",
+        Some(serde_json::json!({"location": format!("{}index.xml", upstream.base), "description": "through a"})),
+    );
+    assert_eq!(status, 201, "{id}");
+    let id = id.as_str().unwrap().to_owned();
+    let (status, online) = replicas[1].call(reqwest::Method::GET, "/api/esx/settings/depots/online", None);
+    assert_eq!(status, 200, "{online}");
+    assert_eq!(online[&id]["description"], "through a", "replica b does not see the depot added through a: {online}");
 }

@@ -21,19 +21,25 @@ use crate::mirror_support::{
 const ADMIN: (&str, &str) = ("admin", "Adm1n!pass");
 
 /// A running `esxlcm serve` with an admin session.
-struct Service {
+pub(crate) struct Service {
     child: Child,
     /// `https://127.0.0.1:PORT`
     api: String,
     /// `127.0.0.1:PORT` of the hosts' plain-HTTP listener.
-    hosts: String,
+    pub(crate) hosts: String,
     client: Client,
     token: String,
 }
 
 impl Service {
     fn start(data: &Path) -> Self {
+        Self::start_with(data, &[])
+    }
+
+    /// [`Service::start`] with more environment (a cluster store's variables).
+    pub(crate) fn start_with(data: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = esxlcm()
+            .envs(env.iter().copied())
             .args(["serve", "--no-demo", "--data-dir", data.to_str().unwrap()])
             .args(["--listen", "127.0.0.1:0", "--hosts-listen", "127.0.0.1:0"])
             .env("ESXLCM_ADMIN_USER", ADMIN.0)
@@ -70,7 +76,7 @@ impl Service {
     }
 
     /// A REST call: status and JSON answer (`null` when empty).
-    fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut req =
             self.client.request(method, format!("{}{path}", self.api)).header("vmware-api-session-id", &self.token);
         if let Some(b) = body {
