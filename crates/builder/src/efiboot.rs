@@ -209,9 +209,25 @@ fn open_fat(bytes: &[u8]) -> Result<FileSystem<Cursor<Vec<u8>>>, EfiImageError> 
         .map_err(|e| EfiImageError::NotFat { detail: e.to_string() })
 }
 
+/// fatfs trusts a directory entry's cluster number: in a damaged image (a cluster below 2)
+/// it subtracts past zero, a panic where overflow checks are on (debug and fuzz builds) and
+/// wild offsets where they are off. The image is untrusted input, so that panic is the
+/// image's defect and is reported as one, never passed on.
+fn guarded<T>(read: impl FnOnce() -> Result<T, EfiImageError>) -> Result<T, EfiImageError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|_| {
+        Err(EfiImageError::NotFat {
+            detail: "a directory entry points outside the filesystem: the image is damaged".into(),
+        })
+    })
+}
+
 /// Every file of a FAT image, directories walked depth-first in stored order, bounded by
 /// [`MAX_ENTRIES`] and [`MAX_DEPTH`].
 pub fn list_efi_image(bytes: &[u8]) -> Result<EfiImageInfo, EfiImageError> {
+    guarded(|| list_unguarded(bytes))
+}
+
+fn list_unguarded(bytes: &[u8]) -> Result<EfiImageInfo, EfiImageError> {
     let fs = open_fat(bytes)?;
     let fat_type = match fs.fat_type() {
         FatType::Fat12 => "FAT12",
@@ -253,7 +269,11 @@ pub fn list_efi_image(bytes: &[u8]) -> Result<EfiImageInfo, EfiImageError> {
 /// Check a given EFI boot image: a FAT filesystem with a PE executable (`MZ`) at
 /// [`EFI_LOADER`]. Returns what it holds.
 pub fn check_efi_image(bytes: &[u8]) -> Result<EfiImageInfo, EfiImageError> {
-    let info = list_efi_image(bytes)?;
+    guarded(|| check_unguarded(bytes))
+}
+
+fn check_unguarded(bytes: &[u8]) -> Result<EfiImageInfo, EfiImageError> {
+    let info = list_unguarded(bytes)?;
     let loader = info.file(EFI_LOADER).ok_or(EfiImageError::NoLoader)?;
     if loader.size < 64 {
         return Err(EfiImageError::BadLoader { what: format!("{} bytes, too small for a PE executable", loader.size) });
@@ -306,6 +326,24 @@ mod tests {
         let mut back = Vec::new();
         fs.root_dir().open_file(EFI_LOADER).unwrap().read_to_end(&mut back).unwrap();
         assert_eq!(back, loader);
+    }
+
+    /// A directory entry whose first cluster is 1 (below the first data cluster) made fatfs
+    /// subtract past zero and panic (found by the efiboot fuzz target): it is a damaged image.
+    #[test]
+    fn an_entry_pointing_below_the_data_area_is_a_damaged_image_not_a_panic() {
+        let mut bytes = image(&[(EFI_LOADER, pe(5000))], 1_719_300_000);
+        // The root directory's entry for `EFI` (8.3 name "EFI" padded with spaces): its
+        // first cluster (low word, bytes 26..28 of the 32-byte entry) set to 1.
+        let at = bytes.windows(11).position(|w| w == b"EFI        ").unwrap();
+        bytes[at + 26] = 1;
+        bytes[at + 27] = 0;
+        let e = check_efi_image(&bytes).unwrap_err();
+        assert!(
+            matches!(e, EfiImageError::NotFat { .. } | EfiImageError::Unreadable { .. } | EfiImageError::NoLoader),
+            "{e}"
+        );
+        assert!(list_efi_image(&bytes).is_ok_and(|i| i.file(EFI_LOADER).is_none()) || list_efi_image(&bytes).is_err());
     }
 
     #[test]
