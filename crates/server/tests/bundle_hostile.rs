@@ -201,21 +201,8 @@ async fn serve_store_push(store: &Path) -> (String, tokio::sync::oneshot::Sender
         max_size: 1 << 30,
         uploads: esxlcm_store::Store::uploads_dir(store),
     };
-    let app =
-        esxlcm_server::store_index::router(std::sync::Arc::new(esxlcm_store::Store::open(store).unwrap()), Some(push));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(esxlcm_server::depot_http::serve_router(
-        listener,
-        app,
-        None,
-        esxlcm_server::depot_http::Limits::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    (base, stop)
+    let store = std::sync::Arc::new(esxlcm_store::Store::open(store).unwrap());
+    crate::store_rows::serve(store, Some(push)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,9 +13,13 @@ use esxlcm_store::ops::LockWait;
 use esxlcm_store::sync::{NoProgress, SyncOptions};
 use reqwest::StatusCode;
 
-/// Serve `store` to hosts on a loopback port, as `/depots/` of the service does.
-pub async fn serve(store: Arc<Store>) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let app = esxlcm_server::store_index::router(store, None);
+/// Serve `store` to hosts on a loopback port, as `/depots/` of the service does (taking
+/// pushed bundles when `push` is given, as `serve --store --push-token-file` does).
+pub async fn serve(
+    store: Arc<Store>,
+    push: Option<esxlcm_server::store_http::PushConfig>,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let app = esxlcm_server::store_index::router(store, push);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -55,7 +59,7 @@ pub fn push(store: &Store, source: &str, bundle: &Path) -> i64 {
 /// replica of the same store, or the same one): what one publishes the other serves.
 pub async fn check_rows_serving(store: Arc<Store>, other: Arc<Store>, work: &Path) {
     let first = push(&store, "oem", &bundle(work, 41));
-    let (base, stop) = serve(Arc::clone(&other)).await;
+    let (base, stop) = serve(Arc::clone(&other), None).await;
     let client = reqwest::Client::new();
     let get = |path: String| client.get(format!("{base}{path}")).send();
 
