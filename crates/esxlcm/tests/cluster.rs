@@ -8,7 +8,9 @@
 //! - what B published, replica C serves (index chain and VIBs, Range included), byte for
 //!   byte as upstream has them; `mirror verify` of the cluster store is clean;
 //! - a scheduled slot runs once however many replicas tick;
-//! - `store migrate` moves a single-node store in, verified, and a second run has nothing left.
+//! - `store migrate` moves a single-node store in, verified, and a second run has nothing left;
+//! - two whole-service replicas share depots, the API's state (an object made through one is
+//!   the other's, neither loses the other's change), trusted root chains and users.
 
 use std::path::Path;
 use std::process::Command;
@@ -237,4 +239,56 @@ fn the_whole_service_runs_as_two_replicas_on_the_cluster_backends() {
     let (status, online) = replicas[1].call(reqwest::Method::GET, "/api/esx/settings/depots/online", None);
     assert_eq!(status, 200, "{online}");
     assert_eq!(online[&id]["description"], "through a", "replica b does not see the depot added through a: {online}");
+
+    // The API's state is one: an inventory object made through a is b's within a second,
+    // and b's change on top of it loses nothing of a's.
+    let (status, prod) =
+        replicas[0].call(reqwest::Method::POST, "/api/esxlcm/clusters", Some(serde_json::json!({"name": "prod"})));
+    assert_eq!(status, 201, "{prod}");
+    let prod = format!("/api/esxlcm/clusters/{}", prod.as_str().unwrap());
+    wait_for("replica b to see the cluster made through a", Duration::from_secs(10), || {
+        replicas[1].call(reqwest::Method::GET, &prod, None).0 == 200
+    });
+    let (status, edge) =
+        replicas[1].call(reqwest::Method::POST, "/api/esxlcm/clusters", Some(serde_json::json!({"name": "edge"})));
+    assert_eq!(status, 201, "{edge}");
+    let edge = format!("/api/esxlcm/clusters/{}", edge.as_str().unwrap());
+    assert_ne!(prod, edge, "the replicas hand out distinct ids");
+    wait_for("replica a to see the cluster made through b", Duration::from_secs(10), || {
+        replicas[0].call(reqwest::Method::GET, &edge, None).0 == 200
+    });
+    for (name, s) in ["a", "b"].iter().zip(&replicas) {
+        let (status, c) = s.call(reqwest::Method::GET, &prod, None);
+        assert_eq!((status, c["name"].as_str()), (200, Some("prod")), "replica {name}: {c}");
+    }
+
+    // A trusted root chain added through a is trusted by b's own syncs: b writes it into
+    // its node's trusted roots file.
+    let ca = std::fs::read_to_string(dir.path().join("a/tls/ca.pem")).unwrap();
+    let chains = "/api/vcenter/certificate-management/vcenter/trusted-root-chains";
+    let spec = serde_json::json!({"cert_chain": {"cert_chain": [ca]}, "chain": "branch-ca"});
+    let (status, chain) = replicas[0].call(reqwest::Method::POST, chains, Some(spec));
+    assert_eq!(status, 201, "{chain}");
+    let b_roots = dir.path().join("b/tls/trusted-roots.pem");
+    wait_for("replica b to trust the chain added through a", Duration::from_secs(10), || {
+        replicas[1].call(reqwest::Method::GET, chains, None);
+        std::fs::read_to_string(&b_roots).is_ok_and(|pem| pem.contains(ca.trim()))
+    });
+
+    // Users are the cluster's: one `esxlcm users add` against the database, and both
+    // replicas let the new user in.
+    let mut add = cluster.esxlcm();
+    add.args(["users", "add", "ops", "--role", "read-only", "--password-stdin", "--data-dir"])
+        .arg(dir.path().join("cli-data"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = add.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"operations only\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for (name, s) in ["a", "b"].iter().zip(&replicas) {
+        assert_eq!(s.login_status("ops", "operations only"), 201, "replica {name}");
+        assert_eq!(s.login_status("ops", "not the password"), 401, "replica {name}");
+    }
 }

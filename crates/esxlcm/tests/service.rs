@@ -75,6 +75,13 @@ impl Service {
         Self { child, api, hosts, client, token }
     }
 
+    /// The status of a login as `user` (201 when it is let in).
+    pub(crate) fn login_status(&self, user: &str, password: &str) -> u16 {
+        let resp =
+            self.client.post(format!("{}/api/session", self.api)).basic_auth(user, Some(password)).send().unwrap();
+        resp.status().as_u16()
+    }
+
     /// A REST call: status and JSON answer (`null` when empty).
     pub(crate) fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut req =

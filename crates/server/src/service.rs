@@ -148,7 +148,8 @@ pub const DEMO_SOURCE: &str = "demo";
 pub fn seed_demo(location: &esxlcm_store::StoreLocation, seed: u64) -> Result<bool, ServiceError> {
     let store_dir = location.root.as_path();
     let store = esxlcm_store::Store::open_location(location)?;
-    if !store.sources()?.is_empty() {
+    // Only a store the service never ran on: users may have been added to it already.
+    if !store.sources()?.is_empty() || crate::api::persist::has_state(&store)? {
         return Ok(false);
     }
     let work = tempfile::tempdir_in(store_dir).map_err(|e| ServiceError::Demo(e.to_string()))?;

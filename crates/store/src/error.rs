@@ -19,6 +19,8 @@ pub enum StoreError {
     SchemaTooNew { path: PathBuf, found: i64, supported: i64 },
     #[error("store {}: another esxlcm process is using it (sync, gc or rollback); try again when it is done", path.display())]
     Locked { path: PathBuf },
+    #[error("store {store}: another esxlcm process or replica held the '{name}' lease for {waited_ms} ms; try again")]
+    LeaseBusy { store: String, name: String, waited_ms: u128 },
     #[error("{0}")]
     Location(String),
     #[error(

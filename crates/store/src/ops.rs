@@ -495,6 +495,26 @@ impl Store {
         self.meta.write_documents(changes)
     }
 
+    /// Take the cluster-wide lease `name` (not the store lock: another name, so it never
+    /// waits for a sync), retried for up to `wait`: what makes a read-modify-write of
+    /// documents one at a time across processes and replicas. `Locked` when it stays held.
+    pub fn lease_waiting(&self, name: &str, wait: LockWait) -> Result<crate::meta::Lease, StoreError> {
+        let deadline = Instant::now() + wait.0;
+        loop {
+            if let Some(lease) = self.meta.try_lease(name)? {
+                return Ok(lease);
+            }
+            if Instant::now() >= deadline {
+                return Err(StoreError::LeaseBusy {
+                    store: self.location().to_string(),
+                    name: name.to_owned(),
+                    waited_ms: wait.0.as_millis(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// One scheduler step: sync the sources due at `now`, if no other process holds the
     /// store. `None` when nothing was due or the store was busy (the due sources wait for
     /// the next step; a failed run counts as a run and is retried at the next slot).

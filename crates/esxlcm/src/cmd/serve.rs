@@ -151,11 +151,10 @@ fn serve_service(args: &ServeArgs, runtime: &tokio::runtime::Runtime) -> anyhow:
     let data_dir = &args.data_dir;
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let location = args.backends.location(&esxlcm_server::api::store_dir(data_dir))?;
-    // A new single-node store gets the demo; a cluster store is never seeded (replicas
-    // start together, and a shared store is an estate's, not a trial's).
+    // A single-node store the service never ran on gets the demo; a cluster store is never
+    // seeded (replicas start together, and a shared store is an estate's, not a trial's).
     let demo = !args.no_demo
         && location.is_local()
-        && !location.root.exists()
         && service::seed_demo(&location, crate::demo::DEMO_SEED).context("adding the demo depot")?;
     let config = esxlcm_server::api::ApiConfig {
         data_dir: data_dir.clone(),

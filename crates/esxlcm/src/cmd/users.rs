@@ -1,23 +1,29 @@
-//! `esxlcm users`: the service's local accounts (DATA_DIR/config.json). The logic is
+//! `esxlcm users`: the service's local accounts (rows of the store's database: SQLite in
+//! DATA_DIR/store, or the PostgreSQL of `--database`). The logic is
 //! `esxlcm_server::api::users`; this module parses, reads the password and renders.
 //! Passwords are never taken as arguments (they would show in `ps` and shell history):
 //! asked for on the terminal without echo, or read from stdin with `--password-stdin`.
 
 use std::io::{IsTerminal as _, Read as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use esxlcm_server::api::users::{self, Role};
+use esxlcm_store::Store;
 
 use super::Status;
+use super::common::BackendArgs;
 use crate::output::{self, Table};
 
 const AFTER_HELP: &str = "\
-Users live in DATA_DIR/config.json with Argon2id password hashes; the file is rewritten
-atomically. A running `esxlcm serve` on the same DATA_DIR sees a change at its next login or
-call (it re-reads the file when it changes): a removed user's sessions end, a changed role
-applies to open sessions. The last administrator cannot be removed or demoted.
+Users live in the store's database with Argon2id password hashes: SQLite in DATA_DIR/store,
+or with --database the PostgreSQL every replica shares (one `esxlcm users` reaches them all).
+Each change is one transaction. A running `esxlcm serve` sees it at the next login, and at
+the next call within a second: a removed user's sessions end, a changed role applies to open
+sessions. The last administrator cannot be removed or demoted. Users typed into
+DATA_DIR/config.json (as older versions kept them) move into the database at the server's
+next start or login.
 
 Examples:
   esxlcm users add alice --role admin                      # asks for the password twice
@@ -41,6 +47,9 @@ pub struct UsersArgs {
     /// for the others)
     #[arg(long, global = true)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub backends: BackendArgs,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -95,34 +104,38 @@ pub struct PasswordArgs {
     pub password_stdin: bool,
 }
 
-fn config_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("config.json")
+/// The store whose database keeps the users (made, with the data directory, when missing:
+/// the first user may come before the first start).
+fn open_store(args: &UsersArgs) -> anyhow::Result<Store> {
+    let location = args.backends.location(&esxlcm_server::api::store_dir(&args.data_dir))?;
+    if location.is_local() && !args.data_dir.is_dir() {
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    }
+    Store::open_location(&location).with_context(|| format!("opening the store {location}"))
 }
 
 pub fn run(args: &UsersArgs) -> anyhow::Result<Status> {
-    let path = config_path(&args.data_dir);
+    let store = open_store(args)?;
+    let place = store.location().to_string();
     let mut out = output::stdout();
     match &args.command {
         UsersCommand::Add { name, role, password } => {
-            if !args.data_dir.is_dir() {
-                std::fs::create_dir_all(&args.data_dir)
-                    .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
-            }
             let pw = read_password(password, name)?;
             let role = Role::from(*role);
-            users::add_user(&path, name, role, &pw).with_context(|| format!("adding user '{name}'"))?;
+            users::add_user(&store, name, role, &pw).with_context(|| format!("adding user '{name}'"))?;
             if args.json {
                 change_json(&mut out, "add", name, Some(role), None)?;
             } else {
-                writeln!(out, "added user {name} ({}) to {}", role.as_str(), path.display())?;
+                writeln!(out, "added user {name} ({}) to the users of {place}", role.as_str())?;
             }
         }
         UsersCommand::List => {
-            let list = users::list_users(&path).with_context(|| format!("reading {}", path.display()))?;
+            let list = users::list_users(&store).with_context(|| format!("reading the users of {place}"))?;
             if args.json {
                 output::write_json(&mut out, &serde_json::json!({ "schema": "esxlcm.users.list/1", "users": list }))?;
             } else if list.is_empty() {
-                writeln!(out, "no users in {}", path.display())?;
+                writeln!(out, "no users in {place}")?;
             } else {
                 let mut table = Table::new(["NAME", "ROLE"]);
                 for u in &list {
@@ -133,12 +146,12 @@ pub fn run(args: &UsersArgs) -> anyhow::Result<Status> {
         }
         UsersCommand::Passwd { name, password } => {
             // Refuse an unknown name before asking for a password.
-            let known = users::list_users(&path).with_context(|| format!("reading {}", path.display()))?;
+            let known = users::list_users(&store).with_context(|| format!("reading the users of {place}"))?;
             if !known.iter().any(|u| &u.name == name) {
-                bail!("no user named '{name}' in {}", path.display());
+                bail!("no user named '{name}' in {place}");
             }
             let pw = read_password(password, name)?;
-            users::set_password(&path, name, &pw).with_context(|| format!("setting the password of '{name}'"))?;
+            users::set_password(&store, name, &pw).with_context(|| format!("setting the password of '{name}'"))?;
             if args.json {
                 change_json(&mut out, "passwd", name, None, None)?;
             } else {
@@ -146,7 +159,7 @@ pub fn run(args: &UsersArgs) -> anyhow::Result<Status> {
             }
         }
         UsersCommand::Remove { name } => {
-            users::remove_user(&path, name).with_context(|| format!("removing user '{name}'"))?;
+            users::remove_user(&store, name).with_context(|| format!("removing user '{name}'"))?;
             if args.json {
                 change_json(&mut out, "remove", name, None, None)?;
             } else {
@@ -156,7 +169,7 @@ pub fn run(args: &UsersArgs) -> anyhow::Result<Status> {
         UsersCommand::Role { name, role } => {
             let role = Role::from(*role);
             let before =
-                users::set_role(&path, name, role).with_context(|| format!("changing the role of '{name}'"))?;
+                users::set_role(&store, name, role).with_context(|| format!("changing the role of '{name}'"))?;
             if args.json {
                 change_json(&mut out, "role", name, Some(role), Some(before))?;
             } else {

@@ -275,18 +275,36 @@ const LIBRARY_COLLECTIONS: &[&str] = &["specs", "drafts"];
 /// this kind, its id the field's name.
 const SETTINGS: &str = "setting";
 
+/// The row that counts the state's saves (kind, id): bumped by every save in the same
+/// transaction as the change, so a replica learns with one small read whether another
+/// replica (or process) changed the state since it last read it.
+const GENERATION: (&str, &str) = ("generation", "state");
+
+/// The lease a save is made under: one writer at a time across processes and replicas,
+/// each starting from the state the last one saved.
+pub const STATE_LEASE: &str = "api-state";
+
+/// The state as read from the database, with the generation it had.
+pub struct Loaded {
+    pub generation: u64,
+    pub state: ServerState,
+    value: serde_json::Value,
+}
+
 /// The service's state in the store's database. A change is saved as the rows of the
 /// objects it touched, in one transaction: a crash loses nothing committed and leaves
 /// nothing half-written, and the cost of a save grows with the change, not the state.
+/// Every save also bumps the state's generation ([`DocumentState::generation_now`]).
 pub struct DocumentState {
     store: std::sync::Arc<esxlcm_store::Store>,
-    /// The state as last saved, as JSON: what the next save is compared with.
-    saved: std::sync::Mutex<serde_json::Value>,
+    /// The state as last saved or adopted, as JSON (what the next save is compared with),
+    /// and its generation.
+    saved: std::sync::Mutex<(serde_json::Value, u64)>,
 }
 
 impl DocumentState {
     pub fn new(store: std::sync::Arc<esxlcm_store::Store>) -> Self {
-        Self { store, saved: std::sync::Mutex::new(serde_json::Value::Null) }
+        Self { store, saved: std::sync::Mutex::new((serde_json::Value::Null, 0)) }
     }
 
     fn db_error(&self, e: &esxlcm_store::StoreError) -> PersistError {
@@ -295,61 +313,105 @@ impl DocumentState {
 
     /// Load the state; a store without any (a new data dir, or one from before the state
     /// moved into the database) takes `legacy` (`state.json`) once, if it exists.
-    pub fn load(&self, legacy: &Path) -> Result<ServerState, PersistError> {
-        let mut docs = self.store.documents().map_err(|e| self.db_error(&e))?;
+    pub fn load(&self, legacy: &Path) -> Result<Loaded, PersistError> {
+        let loaded = self.read()?;
+        if loaded.generation > 0 || loaded.value.as_object().is_some_and(|m| !m.is_empty()) {
+            self.adopt(&loaded);
+            return Ok(loaded);
+        }
+        let state = read_legacy(legacy)?;
+        let generation = self.save(&state)?;
+        if legacy.exists() {
+            let moved = legacy.with_extension("json.migrated");
+            fs::rename(legacy, &moved).map_err(|e| PersistError::new(legacy, e))?;
+            tracing::info!(from = %legacy.display(), "moved the server state into the store's database");
+        }
+        let value = self.saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0.clone();
+        Ok(Loaded { generation, state, value })
+    }
+
+    /// The generation saved in the database now (0: never saved).
+    pub fn generation_now(&self) -> Result<u64, PersistError> {
+        let rows = self.store.documents_of(GENERATION.0).map_err(|e| self.db_error(&e))?;
+        Ok(generation_of(rows.iter().map(|(id, body)| (id.as_str(), body.as_str()))))
+    }
+
+    /// The generation of the state this process last saved or adopted.
+    pub fn generation_known(&self) -> u64 {
+        self.saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1
+    }
+
+    /// Read the whole state as the database has it now (one query: a consistent state).
+    pub fn read(&self) -> Result<Loaded, PersistError> {
+        let docs = self.store.documents().map_err(|e| self.db_error(&e))?;
+        let generation =
+            generation_of(docs.iter().filter(|d| d.kind == GENERATION.0).map(|d| (d.id.as_str(), d.body.as_str())));
+        let mut root = serde_json::Map::new();
         // Tasks are kept beside the state, not in it ([`StoreTaskLog`]).
-        docs.retain(|d| d.kind != TASKS);
-        let state = if docs.is_empty() {
-            let state = read_legacy(legacy)?;
-            self.save(&state)?;
-            if legacy.exists() {
-                let moved = legacy.with_extension("json.migrated");
-                fs::rename(legacy, &moved).map_err(|e| PersistError::new(legacy, e))?;
-                tracing::info!(from = %legacy.display(), "moved the server state into the store's database");
-            }
-            state
-        } else {
-            let mut root = serde_json::Map::new();
-            for d in docs {
-                let body: serde_json::Value = serde_json::from_str(&d.body).map_err(|e| {
-                    PersistError::new(Path::new(&format!("state {} {}", d.kind, d.id)), io::Error::other(e))
-                })?;
-                if d.kind == SETTINGS {
-                    root.insert(d.id, body);
-                } else if let Some(sub) = d.kind.strip_prefix("library.") {
-                    let lib = root.entry(LIBRARY).or_insert_with(|| serde_json::json!({}));
-                    if let Some(lib) = lib.as_object_mut() {
-                        let m = lib.entry(sub).or_insert_with(|| serde_json::json!({}));
-                        if let Some(m) = m.as_object_mut() {
-                            m.insert(d.id, body);
-                        }
-                    }
-                } else {
-                    let m = root.entry(d.kind).or_insert_with(|| serde_json::json!({}));
+        for d in docs.into_iter().filter(|d| d.kind != TASKS && d.kind != GENERATION.0) {
+            let body: serde_json::Value = serde_json::from_str(&d.body).map_err(|e| {
+                PersistError::new(Path::new(&format!("state {} {}", d.kind, d.id)), io::Error::other(e))
+            })?;
+            if d.kind == SETTINGS {
+                root.insert(d.id, body);
+            } else if let Some(sub) = d.kind.strip_prefix("library.") {
+                let lib = root.entry(LIBRARY).or_insert_with(|| serde_json::json!({}));
+                if let Some(lib) = lib.as_object_mut() {
+                    let m = lib.entry(sub).or_insert_with(|| serde_json::json!({}));
                     if let Some(m) = m.as_object_mut() {
                         m.insert(d.id, body);
                     }
                 }
+            } else {
+                let m = root.entry(d.kind).or_insert_with(|| serde_json::json!({}));
+                if let Some(m) = m.as_object_mut() {
+                    m.insert(d.id, body);
+                }
             }
-            let value = serde_json::Value::Object(root);
-            let state: ServerState = serde_json::from_value(value.clone())
-                .map_err(|e| PersistError::new(Path::new("server state"), io::Error::other(e)))?;
-            *self.saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = value;
-            state
-        };
-        Ok(state)
+        }
+        let value = serde_json::Value::Object(root);
+        let state: ServerState = serde_json::from_value(value.clone())
+            .map_err(|e| PersistError::new(Path::new("server state"), io::Error::other(e)))?;
+        Ok(Loaded { generation, state, value })
     }
 
-    /// Save `state`: the rows of what changed since the last save, in one transaction.
-    pub fn save(&self, state: &ServerState) -> Result<(), PersistError> {
+    /// Make `loaded` what the next save is compared with (after another writer's save).
+    pub fn adopt(&self, loaded: &Loaded) {
+        *self.saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            (loaded.value.clone(), loaded.generation);
+    }
+
+    /// Save `state`: the rows of what changed since the last save or adoption, and the
+    /// next generation, in one transaction. Returns that generation. Callers hold
+    /// [`STATE_LEASE`] and have adopted the database's latest state.
+    pub fn save(&self, state: &ServerState) -> Result<u64, PersistError> {
         let next = serde_json::to_value(state)
             .map_err(|e| PersistError::new(Path::new("server state"), io::Error::other(e)))?;
         let mut saved = self.saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let changes = diff(&saved, &next);
+        let mut changes = diff(&saved.0, &next);
+        if changes.is_empty() {
+            return Ok(saved.1);
+        }
+        let generation = saved.1 + 1;
+        changes.push(esxlcm_store::meta::DocumentChange {
+            kind: GENERATION.0.into(),
+            id: GENERATION.1.into(),
+            body: Some(generation.to_string()),
+        });
         self.store.write_documents(&changes).map_err(|e| self.db_error(&e))?;
-        *saved = next;
-        Ok(())
+        *saved = (next, generation);
+        Ok(generation)
     }
+}
+
+/// Whether the service ever saved its state into `store` (it does when it first starts).
+pub fn has_state(store: &esxlcm_store::Store) -> Result<bool, esxlcm_store::StoreError> {
+    Ok(!store.documents_of(GENERATION.0)?.is_empty() || !store.documents_of(SETTINGS)?.is_empty())
+}
+
+/// The generation among `(id, body)` rows of its kind (0 when absent or unreadable).
+fn generation_of<'a>(mut rows: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+    rows.find(|(id, _)| *id == GENERATION.1).and_then(|(_, body)| body.trim().parse().ok()).unwrap_or(0)
 }
 
 /// The kind of the rows that keep tasks.
@@ -511,7 +573,7 @@ mod tests {
         let legacy = dir.path().join("state.json");
         fs::write(&legacy, old.to_string()).unwrap();
         let store = document_state(dir.path());
-        let s = store.load(&legacy).unwrap();
+        let s = store.load(&legacy).unwrap().state;
         assert!(!legacy.exists() && dir.path().join("state.json.migrated").exists(), "moved into the database");
         let c = &s.clusters["domain-c1"];
         assert_eq!(c.image.commit.as_deref(), Some("3"));
@@ -523,7 +585,7 @@ mod tests {
         assert_eq!(s.hosts["host-5"].image, ImageHistory::default());
         assert_eq!(s.library, ImageLibrary::default());
         // Read back from the database (a new process), it is the same.
-        assert_eq!(document_state(dir.path()).load(&legacy).unwrap(), s);
+        assert_eq!(document_state(dir.path()).load(&legacy).unwrap().state, s);
     }
 
     fn document_state(dir: &Path) -> DocumentState {
@@ -565,7 +627,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let legacy = dir.path().join("state.json");
         let store = document_state(dir.path());
-        assert_eq!(store.load(&legacy).unwrap(), ServerState::default());
+        assert_eq!(store.load(&legacy).unwrap().state, ServerState::default());
         let mut s = ServerState { next_id: 3, ..ServerState::default() };
         s.depot_info.insert(
             "online-1".into(),
@@ -580,7 +642,7 @@ mod tests {
         }
         s.sync_schedule = Some(serde_json::json!({"enabled": false, "email_addresses": []}));
         store.save(&s).unwrap();
-        assert_eq!(document_state(dir.path()).load(&legacy).unwrap(), s);
+        assert_eq!(document_state(dir.path()).load(&legacy).unwrap().state, s);
 
         // One cluster renamed, one removed: only their rows change.
         let mut next = s.clone();
@@ -592,8 +654,32 @@ mod tests {
             changes.iter().map(|c| (c.kind.as_str(), c.id.as_str(), c.body.is_some())).collect();
         assert_eq!(touched, [("clusters", "domain-c1", true), ("clusters", "domain-c2", false)]);
         store.save(&next).unwrap();
-        assert_eq!(document_state(dir.path()).load(&legacy).unwrap(), next);
+        assert_eq!(document_state(dir.path()).load(&legacy).unwrap().state, next);
         // Nothing changed: nothing written.
         assert!(diff(&serde_json::to_value(&next).unwrap(), &serde_json::to_value(&next).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn every_save_bumps_the_generation_another_process_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let legacy = dir.path().join("state.json");
+        let (a, b) = (document_state(dir.path()), document_state(dir.path()));
+        let first = a.load(&legacy).unwrap();
+        assert_eq!(b.load(&legacy).unwrap().generation, first.generation, "one state, one generation");
+        let mut s = first.state.clone();
+        s.next_id = 7;
+        let g = a.save(&s).unwrap();
+        assert_eq!(g, first.generation + 1);
+        assert_eq!(a.save(&s).unwrap(), g, "nothing changed: no new generation");
+        // The other process sees that its copy is old, reads the new one and saves on top.
+        assert_eq!((b.generation_known(), b.generation_now().unwrap()), (first.generation, g));
+        let fresh = b.read().unwrap();
+        assert_eq!((fresh.generation, fresh.state.next_id), (g, 7));
+        b.adopt(&fresh);
+        let mut t = fresh.state.clone();
+        t.clusters.insert("domain-c9".into(), Cluster { name: "edge".into(), image: ImageHistory::default() });
+        assert_eq!(b.save(&t).unwrap(), g + 1);
+        let last = a.read().unwrap();
+        assert_eq!((last.generation, last.state.next_id, last.state.clusters.len()), (g + 1, 7, 1));
     }
 }

@@ -65,13 +65,13 @@ impl ApiState {
         std::fs::create_dir_all(data_dir).map_err(|e| PersistError::new(data_dir, e))?;
         let lock = lock_data_dir(data_dir)?;
         let registry = Registry::load()?;
-        let (users, config) = UserDb::load_or_init(&data_dir.join("config.json"), initial_admin)?;
         let store = Arc::new(esxlcm_store::Store::open_location(store)?);
+        let (users, config) = UserDb::load_or_init(Arc::clone(&store), &data_dir.join("config.json"), initial_admin)?;
         // Finish a publication a crash interrupted, unless `esxlcm mirror` is at work (then
         // it will).
         store.reconcile_if_idle()?;
         let tasks = Arc::new(TaskManager::with_log(Arc::new(persist::StoreTaskLog::new(Arc::clone(&store)))));
-        let depots = DepotStore::open(data_dir, store)?;
+        let depots = DepotStore::open(data_dir, store, config.trusted_ca_files.clone())?;
         let state = Self {
             _lock: lock,
             registry,

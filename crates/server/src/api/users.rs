@@ -1,19 +1,26 @@
-//! Local users: `config.json` in the data dir holds them with Argon2id password hashes and
-//! one of two roles. The first administrator comes from `ESXLCM_ADMIN_USER` /
-//! `ESXLCM_ADMIN_PASSWORD` on the first start (while the file names no administrator).
-//! `esxlcm users` manages them ([`add_user`], [`set_password`], [`set_role`],
-//! [`remove_user`], [`list_users`]: the file rewritten atomically under `config.json.lock`).
-//! A running server sees a change at the next login or call: [`UserDb`] re-reads the file
-//! when its modification time or size changes. A `password` typed into the file in clear
-//! text is still hashed and removed from it when the file is read.
+//! Local users: rows of the store's database (SQLite, or PostgreSQL shared by every
+//! replica), each with an Argon2id password hash and one of two roles. The first
+//! administrator comes from `ESXLCM_ADMIN_USER` / `ESXLCM_ADMIN_PASSWORD` while the database
+//! has no administrator. `esxlcm users` manages them ([`add_user`], [`set_password`],
+//! [`set_role`], [`remove_user`], [`list_users`]), each change one transaction under the
+//! `users` lease, so two editors (or replicas) never lose each other's change or remove the
+//! last administrator between them. A running server sees a change at the next login, and
+//! at the next call within [`USERS_RECHECK`].
+//!
+//! `users` written into `config.json` (older versions kept them there; an operator may
+//! still type one in, even with a clear-text `password`) are moved into the database when
+//! the server starts or the file changes: hashed, upserted, and removed from the file.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use argon2::{Argon2, PasswordHash, PasswordHasher};
+use esxlcm_store::Store;
+use esxlcm_store::meta::DocumentChange;
+use esxlcm_store::ops::LockWait;
 use serde::{Deserialize, Serialize};
 
 use super::persist::{PersistError, write_atomic};
@@ -106,7 +113,7 @@ pub enum UserError {
     #[error("{path}: {reason}")]
     Config { path: PathBuf, reason: String },
     #[error(
-        "no users are configured: set ESXLCM_ADMIN_USER and ESXLCM_ADMIN_PASSWORD for the first start, or add users to {0}"
+        "no users are configured: set ESXLCM_ADMIN_USER and ESXLCM_ADMIN_PASSWORD for the first start, or add one with `esxlcm users add` (or in {0})"
     )]
     NoUsers(PathBuf),
     #[error("hashing the password of user '{user}': {reason}")]
@@ -121,6 +128,10 @@ pub enum UserError {
     BadPassword(&'static str),
     #[error("'{0}' is the last administrator: add another administrator first")]
     LastAdmin(String),
+    #[error("the users in the store's database: {0}")]
+    Store(#[from] esxlcm_store::StoreError),
+    #[error("the store's database row of user '{name}' is unreadable: {reason}")]
+    Row { name: String, reason: String },
 }
 
 /// The first administrator, from the environment.
@@ -166,60 +177,126 @@ fn stamp(path: &Path) -> Stamp {
     Some((m.modified().ok()?, m.len(), ino))
 }
 
+/// The kind of the users' rows in the store's database (id: the user name).
+const USERS: &str = "user";
+/// Held across every read-check-write of the users.
+const USERS_LEASE: &str = "users";
+/// How long an editor waits for another's change to finish.
+const USERS_WAIT: LockWait = LockWait(Duration::from_secs(30));
+/// How long the users read are trusted for a call's role check before they are read
+/// again (a login always reads them).
+pub const USERS_RECHECK: Duration = Duration::from_secs(1);
+
 #[derive(Debug)]
 struct Loaded {
     users: Vec<UserEntry>,
-    stamp: Stamp,
+    read_at: Instant,
+    /// `config.json` as last looked at (its users are moved into the database).
+    config: Stamp,
 }
 
-/// The users, loaded at start and again whenever `config.json` changes.
-#[derive(Debug)]
+/// The users, read from the database at start, at every login, and for role checks once
+/// per [`USERS_RECHECK`].
 pub struct UserDb {
-    path: PathBuf,
+    store: Arc<Store>,
+    config_path: PathBuf,
     loaded: RwLock<Loaded>,
+    recheck: Duration,
     /// Verifying an unknown user costs the same as a known one, so timing does not tell
     /// which user names exist.
     dummy_hash: String,
 }
 
+impl std::fmt::Debug for UserDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserDb").field("store", &self.store.location().to_string()).finish_non_exhaustive()
+    }
+}
+
 impl UserDb {
-    /// Load `config.json` (creating it with the initial admin if it has no users), hash any
-    /// clear-text passwords and rewrite the file without them.
-    pub fn load_or_init(config_path: &Path, admin: Option<InitialAdmin>) -> Result<(Self, ServerConfig), UserError> {
+    /// Read `config.json` (moving any `users` in it into the database), add the initial
+    /// administrator while the database has none, and read the users.
+    pub fn load_or_init(
+        store: Arc<Store>,
+        config_path: &Path,
+        admin: Option<InitialAdmin>,
+    ) -> Result<(Self, ServerConfig), UserError> {
         let config = {
             let _lock = lock_config(config_path)?;
-            normalise(config_path, admin)?
+            move_file_users(&store, config_path)?
         };
+        edit(&store, |users| {
+            if users.iter().any(|u| u.role == Role::Admin) {
+                return Ok(());
+            }
+            match admin {
+                Some(admin) if !users.iter().any(|u| u.name == admin.user) => {
+                    users.push(UserEntry {
+                        password_hash: Some(hash_password(&admin.user, &admin.password)?),
+                        name: admin.user,
+                        role: Role::Admin,
+                        password: None,
+                    });
+                    Ok(())
+                }
+                _ if users.is_empty() => Err(UserError::NoUsers(config_path.to_path_buf())),
+                _ => Ok(()),
+            }
+        })?;
         let dummy_hash = hash_password("-", "not a password")?;
-        let loaded = Loaded { users: config.users.clone(), stamp: stamp(config_path) };
-        Ok((Self { path: config_path.to_path_buf(), loaded: RwLock::new(loaded), dummy_hash }, config))
+        let loaded = Loaded { users: read_users(&store)?, read_at: Instant::now(), config: stamp(config_path) };
+        let db = Self {
+            store,
+            config_path: config_path.to_path_buf(),
+            loaded: RwLock::new(loaded),
+            recheck: USERS_RECHECK,
+            dummy_hash,
+        };
+        Ok((db, config))
     }
 
-    /// Re-read `config.json` if it changed since it was read (one `stat` otherwise). A
-    /// file that no longer loads keeps the users as they were, with a warning.
-    fn refresh(&self) {
-        let now = stamp(&self.path);
-        if self.loaded.read().unwrap_or_else(std::sync::PoisonError::into_inner).stamp == now {
+    /// Read the users again after `recheck` instead of [`USERS_RECHECK`] (tests: zero).
+    #[must_use]
+    pub fn with_recheck(mut self, recheck: Duration) -> Self {
+        self.recheck = recheck;
+        self
+    }
+
+    /// Move users typed into a changed `config.json` into the database, and read the users
+    /// again when `always` or when they are older than the recheck time. A failure keeps
+    /// the users as they were, with a warning.
+    fn refresh(&self, always: bool) {
+        let now = stamp(&self.config_path);
+        let (config_changed, stale) = {
+            let loaded = self.loaded.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            (loaded.config != now, always || loaded.read_at.elapsed() >= self.recheck)
+        };
+        if config_changed {
+            let moved =
+                lock_config(&self.config_path).and_then(|_lock| move_file_users(&self.store, &self.config_path));
+            if let Err(e) = moved {
+                tracing::warn!("users in {} not taken: {e}", self.config_path.display());
+            }
+        }
+        if !(config_changed || stale) {
             return;
         }
-        let reloaded = lock_config(&self.path).and_then(|_lock| normalise(&self.path, None));
+        let read = read_users(&self.store);
         let mut loaded = self.loaded.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match reloaded {
-            Ok(config) => {
-                tracing::info!(path = %self.path.display(), users = config.users.len(), "users reloaded");
-                *loaded = Loaded { users: config.users, stamp: stamp(&self.path) };
+        // Not again until the file changes once more.
+        loaded.config = stamp(&self.config_path);
+        match read {
+            Ok(users) => {
+                loaded.users = users;
+                loaded.read_at = Instant::now();
             }
-            Err(e) => {
-                tracing::warn!("users not reloaded, the previous ones stay in force: {e}");
-                // Not again until the file changes once more.
-                loaded.stamp = now;
-            }
+            Err(e) => tracing::warn!("users not read again, the previous ones stay in force: {e}"),
         }
     }
 
     /// Check a user's password (Argon2id; call off the async threads).
     pub fn verify(&self, user: &str, password: &str) -> Option<Role> {
-        self.refresh();
+        self.refresh(true);
         let entry = self
             .loaded
             .read()
@@ -235,7 +312,7 @@ impl UserDb {
 
     /// The user's role now (`None` once removed): sessions follow `esxlcm users` changes.
     pub fn role_of(&self, user: &str) -> Option<Role> {
-        self.refresh();
+        self.refresh(false);
         self.loaded
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -246,46 +323,38 @@ impl UserDb {
     }
 }
 
-/// Read the file, add the environment's administrator while none exists, hash clear-text
-/// passwords (rewriting the file without them) and check every user has a hash. Call with
-/// the config lock held.
-fn normalise(config_path: &Path, admin: Option<InitialAdmin>) -> Result<ServerConfig, UserError> {
+/// Read `config.json`; move the `users` it lists into the database (clear-text passwords
+/// hashed; a user already there takes the file's role and password) and rewrite the file
+/// without them. Returns the rest of the file. Call with the config lock held.
+fn move_file_users(store: &Store, config_path: &Path) -> Result<ServerConfig, UserError> {
     let mut config = read_config(config_path)?;
-    let mut changed = false;
-    // The environment's administrator is added while no administrator exists yet.
-    if !config.users.iter().any(|u| u.role == Role::Admin) {
-        match admin {
-            Some(admin) if !config.users.iter().any(|u| u.name == admin.user) => {
-                config.users.push(UserEntry {
-                    password_hash: Some(hash_password(&admin.user, &admin.password)?),
-                    name: admin.user,
-                    role: Role::Admin,
-                    password: None,
-                });
-                changed = true;
-            }
-            _ if config.users.is_empty() => return Err(UserError::NoUsers(config_path.to_path_buf())),
-            _ => {}
-        }
+    if config.users.is_empty() {
+        return Ok(config);
     }
-    for u in &mut config.users {
+    let mut typed = std::mem::take(&mut config.users);
+    for u in &mut typed {
+        check_name(&u.name)
+            .map_err(|e| UserError::Config { path: config_path.to_path_buf(), reason: e.to_string() })?;
         if let Some(clear) = u.password.take() {
             u.password_hash = Some(hash_password(&u.name, &clear)?);
-            changed = true;
         }
-        match u.password_hash.as_deref().map(PasswordHash::new) {
-            Some(Ok(_)) => {}
-            _ => {
-                return Err(UserError::Config {
-                    path: config_path.to_path_buf(),
-                    reason: format!("user '{}' has no valid password_hash (or password)", u.name),
-                });
-            }
+        if u.password_hash.as_deref().is_none_or(|h| PasswordHash::new(h).is_err()) {
+            return Err(UserError::Config {
+                path: config_path.to_path_buf(),
+                reason: format!("user '{}' has no valid password_hash (or password)", u.name),
+            });
         }
     }
-    if changed {
-        write_config(config_path, &config)?;
-    }
+    let count = typed.len();
+    edit(store, |users| {
+        for t in typed {
+            users.retain(|u| u.name != t.name);
+            users.push(t);
+        }
+        Ok(())
+    })?;
+    write_config(config_path, &config)?;
+    tracing::info!(path = %config_path.display(), users = count, "moved users from config.json into the store's database");
     Ok(config)
 }
 
@@ -313,6 +382,44 @@ fn lock_config(config_path: &Path) -> Result<fs::File, UserError> {
         .map_err(|e| PersistError::new(&path, e))?;
     file.lock().map_err(|e| PersistError::new(&path, e))?;
     Ok(file)
+}
+
+/// Every user row, by name.
+fn read_users(store: &Store) -> Result<Vec<UserEntry>, UserError> {
+    let mut users = Vec::new();
+    for (id, body) in store.documents_of(USERS)? {
+        let entry: UserEntry =
+            serde_json::from_str(&body).map_err(|e| UserError::Row { name: id.clone(), reason: e.to_string() })?;
+        if entry.name != id {
+            return Err(UserError::Row { name: id, reason: format!("the row names '{}'", entry.name) });
+        }
+        users.push(entry);
+    }
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(users)
+}
+
+/// Read the users, change them, and write what changed in one transaction, under the
+/// users lease.
+fn edit<T>(store: &Store, f: impl FnOnce(&mut Vec<UserEntry>) -> Result<T, UserError>) -> Result<T, UserError> {
+    let _lease = store.lease_waiting(USERS_LEASE, USERS_WAIT)?;
+    let before = read_users(store)?;
+    let mut users = before.clone();
+    let out = f(&mut users)?;
+    let mut changes = Vec::new();
+    for u in &users {
+        let body =
+            serde_json::to_string(u).map_err(|e| UserError::Row { name: u.name.clone(), reason: e.to_string() })?;
+        let old = before.iter().find(|b| b.name == u.name).and_then(|b| serde_json::to_string(b).ok());
+        if old.as_deref() != Some(body.as_str()) {
+            changes.push(DocumentChange { kind: USERS.into(), id: u.name.clone(), body: Some(body) });
+        }
+    }
+    for b in before.iter().filter(|b| !users.iter().any(|u| u.name == b.name)) {
+        changes.push(DocumentChange { kind: USERS.into(), id: b.name.clone(), body: None });
+    }
+    store.write_documents(&changes)?;
+    Ok(out)
 }
 
 /// A user as `esxlcm users list` shows it (never the hash).
@@ -355,72 +462,61 @@ fn check_password(password: &str) -> Result<(), UserError> {
     Ok(())
 }
 
-/// Read, change and rewrite `config.json` under its lock.
-fn edit<T>(config_path: &Path, f: impl FnOnce(&mut ServerConfig) -> Result<T, UserError>) -> Result<T, UserError> {
-    let _lock = lock_config(config_path)?;
-    let mut config = read_config(config_path)?;
-    let out = f(&mut config)?;
-    write_config(config_path, &config)?;
-    Ok(out)
-}
-
-fn find_mut<'a>(config: &'a mut ServerConfig, name: &str) -> Result<&'a mut UserEntry, UserError> {
-    config.users.iter_mut().find(|u| u.name == name).ok_or_else(|| UserError::UnknownUser(name.to_owned()))
+fn find_mut<'a>(users: &'a mut [UserEntry], name: &str) -> Result<&'a mut UserEntry, UserError> {
+    users.iter_mut().find(|u| u.name == name).ok_or_else(|| UserError::UnknownUser(name.to_owned()))
 }
 
 /// Would the change leave no administrator?
-fn is_last_admin(config: &ServerConfig, name: &str) -> bool {
-    config.users.iter().filter(|u| u.role == Role::Admin).all(|u| u.name == name)
+fn is_last_admin(users: &[UserEntry], name: &str) -> bool {
+    users.iter().filter(|u| u.role == Role::Admin).all(|u| u.name == name)
 }
 
-pub fn list_users(config_path: &Path) -> Result<Vec<UserSummary>, UserError> {
-    Ok(read_config(config_path)?.users.into_iter().map(|u| UserSummary { name: u.name, role: u.role }).collect())
+pub fn list_users(store: &Store) -> Result<Vec<UserSummary>, UserError> {
+    Ok(read_users(store)?.into_iter().map(|u| UserSummary { name: u.name, role: u.role }).collect())
 }
 
-pub fn add_user(config_path: &Path, name: &str, role: Role, password: &str) -> Result<(), UserError> {
+pub fn add_user(store: &Store, name: &str, role: Role, password: &str) -> Result<(), UserError> {
     check_name(name)?;
     check_password(password)?;
-    edit(config_path, |config| {
-        if config.users.iter().any(|u| u.name == name) {
+    // Hashed before the lease is taken: Argon2 takes a while.
+    let hash = hash_password(name, password)?;
+    edit(store, |users| {
+        if users.iter().any(|u| u.name == name) {
             return Err(UserError::UserExists(name.to_owned()));
         }
-        config.users.push(UserEntry {
-            name: name.to_owned(),
-            role,
-            password_hash: Some(hash_password(name, password)?),
-            password: None,
-        });
+        users.push(UserEntry { name: name.to_owned(), role, password_hash: Some(hash), password: None });
         Ok(())
     })
 }
 
-pub fn set_password(config_path: &Path, name: &str, password: &str) -> Result<(), UserError> {
+pub fn set_password(store: &Store, name: &str, password: &str) -> Result<(), UserError> {
     check_password(password)?;
-    edit(config_path, |config| {
-        let user = find_mut(config, name)?;
-        user.password_hash = Some(hash_password(name, password)?);
+    let hash = hash_password(name, password)?;
+    edit(store, |users| {
+        let user = find_mut(users, name)?;
+        user.password_hash = Some(hash);
         user.password = None;
         Ok(())
     })
 }
 
 /// Returns the previous role.
-pub fn set_role(config_path: &Path, name: &str, role: Role) -> Result<Role, UserError> {
-    edit(config_path, |config| {
-        if role != Role::Admin && is_last_admin(config, name) && find_mut(config, name)?.role == Role::Admin {
+pub fn set_role(store: &Store, name: &str, role: Role) -> Result<Role, UserError> {
+    edit(store, |users| {
+        if role != Role::Admin && find_mut(users, name)?.role == Role::Admin && is_last_admin(users, name) {
             return Err(UserError::LastAdmin(name.to_owned()));
         }
-        let user = find_mut(config, name)?;
+        let user = find_mut(users, name)?;
         Ok(std::mem::replace(&mut user.role, role))
     })
 }
 
-pub fn remove_user(config_path: &Path, name: &str) -> Result<(), UserError> {
-    edit(config_path, |config| {
-        if find_mut(config, name)?.role == Role::Admin && is_last_admin(config, name) {
+pub fn remove_user(store: &Store, name: &str) -> Result<(), UserError> {
+    edit(store, |users| {
+        if find_mut(users, name)?.role == Role::Admin && is_last_admin(users, name) {
             return Err(UserError::LastAdmin(name.to_owned()));
         }
-        config.users.retain(|u| u.name != name);
+        users.retain(|u| u.name != name);
         Ok(())
     })
 }
@@ -471,13 +567,18 @@ mod tests {
     use super::*;
     use argon2::PasswordVerifier as _;
 
+    fn store(dir: &Path) -> Arc<Store> {
+        Arc::new(Store::open(&dir.join("store")).unwrap())
+    }
+
     #[test]
-    fn first_admin_then_clear_text_users_are_hashed() {
+    fn first_admin_then_users_typed_into_config_json_move_into_the_database() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
-        assert!(matches!(UserDb::load_or_init(&path, None), Err(UserError::NoUsers(_))));
+        let st = store(dir.path());
+        assert!(matches!(UserDb::load_or_init(Arc::clone(&st), &path, None), Err(UserError::NoUsers(_))));
         let admin = InitialAdmin { user: "root".into(), password: "s3cret".into() };
-        let (db, _) = UserDb::load_or_init(&path, Some(admin)).unwrap();
+        let (db, _) = UserDb::load_or_init(Arc::clone(&st), &path, Some(admin)).unwrap();
         assert_eq!(db.verify("root", "s3cret"), Some(Role::Admin));
         assert_eq!(db.verify("root", "wrong"), None);
         assert_eq!(db.verify("nobody", "s3cret"), None);
@@ -488,38 +589,42 @@ mod tests {
         let parsed = PasswordHash::new(&hash).unwrap();
         assert!(Argon2::default().verify_password(b"pw", &parsed).is_ok(), "the library agrees");
         assert!(verify_reusing_memory(b"pw", &parsed) && !verify_reusing_memory(b"pW", &parsed));
-        let text = fs::read_to_string(&path).unwrap();
-        assert!(!text.contains("s3cret"));
+        let rows = st.documents_of(USERS).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(!rows[0].1.contains("s3cret") && rows[0].1.contains("$argon2id$"), "{}", rows[0].1);
 
-        let mut config: ServerConfig = serde_json::from_str(&text).unwrap();
-        config.users.push(UserEntry {
-            name: "viewer".into(),
-            role: Role::ReadOnly,
-            password_hash: None,
-            password: Some("look".into()),
-        });
-        fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
-        let (db, _) = UserDb::load_or_init(&path, None).unwrap();
+        // An operator types a user, with a clear-text password, into config.json next to a
+        // setting: the running server takes it at the next login; the file keeps the setting.
+        let typed = serde_json::json!({"users": [{"name": "viewer", "role": "read_only", "password": "look"}],
+                                       "bootloader_dir": "/srv/boot"});
+        fs::write(&path, typed.to_string()).unwrap();
         assert_eq!(db.verify("viewer", "look"), Some(Role::ReadOnly));
-        assert!(!fs::read_to_string(&path).unwrap().contains("\"look\""));
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("look") && !text.contains("viewer") && text.contains("/srv/boot"), "{text}");
+        assert_eq!(list_users(&st).unwrap().len(), 2);
+        // A broken user in the file is refused by name, and nothing of it is taken.
+        fs::write(&path, br#"{"users": [{"name": "x", "role": "admin"}]}"#).unwrap();
+        let err = UserDb::load_or_init(Arc::clone(&st), &path, None).unwrap_err().to_string();
+        assert!(err.contains("'x' has no valid password_hash"), "{err}");
+        assert_eq!(list_users(&st).unwrap().len(), 2);
     }
 
-    fn with_admin() -> (tempfile::TempDir, PathBuf) {
+    fn with_admin() -> (tempfile::TempDir, Arc<Store>) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config.json");
-        add_user(&path, "root", Role::Admin, "correct horse").unwrap();
-        (dir, path)
+        let st = store(dir.path());
+        add_user(&st, "root", Role::Admin, "correct horse").unwrap();
+        (dir, st)
     }
 
     #[test]
     fn users_are_added_listed_and_duplicates_refused() {
-        let (_dir, path) = with_admin();
-        add_user(&path, "viewer", Role::ReadOnly, "look at it").unwrap();
-        assert!(matches!(add_user(&path, "viewer", Role::Admin, "another one"), Err(UserError::UserExists(_))));
-        assert!(matches!(add_user(&path, "a:b", Role::Admin, "long enough"), Err(UserError::BadName { .. })));
-        assert!(matches!(add_user(&path, "", Role::Admin, "long enough"), Err(UserError::BadName { .. })));
-        assert!(matches!(add_user(&path, "short", Role::Admin, "1234567"), Err(UserError::BadPassword(_))));
-        let users = list_users(&path).unwrap();
+        let (dir, st) = with_admin();
+        add_user(&st, "viewer", Role::ReadOnly, "look at it").unwrap();
+        assert!(matches!(add_user(&st, "viewer", Role::Admin, "another one"), Err(UserError::UserExists(_))));
+        assert!(matches!(add_user(&st, "a:b", Role::Admin, "long enough"), Err(UserError::BadName { .. })));
+        assert!(matches!(add_user(&st, "", Role::Admin, "long enough"), Err(UserError::BadName { .. })));
+        assert!(matches!(add_user(&st, "short", Role::Admin, "1234567"), Err(UserError::BadPassword(_))));
+        let users = list_users(&st).unwrap();
         assert_eq!(
             users,
             [
@@ -527,40 +632,54 @@ mod tests {
                 UserSummary { name: "viewer".into(), role: Role::ReadOnly }
             ]
         );
-        let text = fs::read_to_string(&path).unwrap();
-        assert!(!text.contains("look at it") && !text.contains("correct horse"), "only hashes are written");
-        let (db, _) = UserDb::load_or_init(&path, None).unwrap();
+        let rows = format!("{:?}", st.documents_of(USERS).unwrap());
+        assert!(!rows.contains("look at it") && !rows.contains("correct horse"), "only hashes are written");
+        let (db, _) = UserDb::load_or_init(Arc::clone(&st), &dir.path().join("config.json"), None).unwrap();
         assert_eq!(db.verify("viewer", "look at it"), Some(Role::ReadOnly));
     }
 
     #[test]
     fn the_last_admin_stays() {
-        let (_dir, path) = with_admin();
-        assert!(matches!(remove_user(&path, "root"), Err(UserError::LastAdmin(_))));
-        assert!(matches!(set_role(&path, "root", Role::ReadOnly), Err(UserError::LastAdmin(_))));
-        assert!(matches!(remove_user(&path, "nobody"), Err(UserError::UnknownUser(_))));
-        add_user(&path, "second", Role::Admin, "another admin").unwrap();
-        assert_eq!(set_role(&path, "root", Role::ReadOnly).unwrap(), Role::Admin);
-        assert!(matches!(remove_user(&path, "second"), Err(UserError::LastAdmin(_))));
-        remove_user(&path, "root").unwrap();
-        assert_eq!(list_users(&path).unwrap().len(), 1);
+        let (_dir, st) = with_admin();
+        assert!(matches!(remove_user(&st, "root"), Err(UserError::LastAdmin(_))));
+        assert!(matches!(set_role(&st, "root", Role::ReadOnly), Err(UserError::LastAdmin(_))));
+        assert!(matches!(remove_user(&st, "nobody"), Err(UserError::UnknownUser(_))));
+        add_user(&st, "second", Role::Admin, "another admin").unwrap();
+        assert_eq!(set_role(&st, "root", Role::ReadOnly).unwrap(), Role::Admin);
+        assert!(matches!(remove_user(&st, "second"), Err(UserError::LastAdmin(_))));
+        remove_user(&st, "root").unwrap();
+        assert_eq!(list_users(&st).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn two_editors_at_once_never_remove_the_last_admin_between_them() {
+        let (_dir, st) = with_admin();
+        add_user(&st, "second", Role::Admin, "another admin").unwrap();
+        let results = std::thread::scope(|s| {
+            let a = s.spawn(|| remove_user(&st, "root"));
+            let b = s.spawn(|| remove_user(&st, "second"));
+            [a.join().unwrap(), b.join().unwrap()]
+        });
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+        assert!(results.iter().any(|r| matches!(r, Err(UserError::LastAdmin(_)))));
+        assert_eq!(list_users(&st).unwrap().iter().filter(|u| u.role == Role::Admin).count(), 1);
     }
 
     #[test]
     fn passwords_change_and_a_running_server_sees_it() {
-        let (_dir, path) = with_admin();
-        let mut config = read_config(&path).unwrap();
-        config.other.insert("future_key".into(), serde_json::json!({"kept": true}));
-        write_config(&path, &config).unwrap();
-        let (db, _) = UserDb::load_or_init(&path, None).unwrap();
+        let (dir, st) = with_admin();
+        let path = dir.path().join("config.json");
+        fs::write(&path, br#"{"future_key": {"kept": true}}"#).unwrap();
+        let (db, _) = UserDb::load_or_init(Arc::clone(&st), &path, None).unwrap();
+        let db = db.with_recheck(Duration::ZERO);
         assert_eq!(db.verify("root", "correct horse"), Some(Role::Admin));
-        set_password(&path, "root", "battery staple").unwrap();
-        assert_eq!(db.verify("root", "correct horse"), None, "reloaded on change");
+        set_password(&st, "root", "battery staple").unwrap();
+        assert_eq!(db.verify("root", "correct horse"), None, "read again at login");
         assert_eq!(db.verify("root", "battery staple"), Some(Role::Admin));
-        assert!(matches!(set_password(&path, "nobody", "whatever!"), Err(UserError::UnknownUser(_))));
-        add_user(&path, "late", Role::ReadOnly, "came later").unwrap();
+        assert!(matches!(set_password(&st, "nobody", "whatever!"), Err(UserError::UnknownUser(_))));
+        add_user(&st, "late", Role::ReadOnly, "came later").unwrap();
         assert_eq!(db.role_of("late"), Some(Role::ReadOnly));
-        remove_user(&path, "late").unwrap();
+        remove_user(&st, "late").unwrap();
         assert_eq!(db.role_of("late"), None);
         assert!(fs::read_to_string(&path).unwrap().contains("future_key"), "unknown keys are kept");
         // A broken file keeps the users in force.

@@ -245,14 +245,14 @@ pub fn rpc_error<'a>(resp: &'a Value, name: &str) -> &'a Value {
 pub fn state_json(data: &Path) -> Value {
     let store = esxlcm_store::Store::open(&data.join("store")).unwrap();
     let state = esxlcm_server::api::persist::DocumentState::new(std::sync::Arc::new(store));
-    serde_json::to_value(state.load(&data.join("state.json")).unwrap()).unwrap()
+    serde_json::to_value(state.load(&data.join("state.json")).unwrap().state).unwrap()
 }
 
 /// Change the stopped server's state behind its back (to make states the API refuses).
 pub fn edit_state(data: &Path, edit: impl FnOnce(&mut Value)) {
     let store = esxlcm_store::Store::open(&data.join("store")).unwrap();
     let state = esxlcm_server::api::persist::DocumentState::new(std::sync::Arc::new(store));
-    let mut value = serde_json::to_value(state.load(&data.join("state.json")).unwrap()).unwrap();
+    let mut value = serde_json::to_value(state.load(&data.join("state.json")).unwrap().state).unwrap();
     edit(&mut value);
     state.save(&serde_json::from_value(value).unwrap()).unwrap();
 }

@@ -43,6 +43,10 @@ pub const UMDS_ID: &str = "umds";
 /// read again (a sync by another process is seen within this time).
 const CATALOG_RECHECK: Duration = Duration::from_millis(250);
 
+/// How long the state read is trusted before its generation is read again (a change saved
+/// by another replica is seen within this time; this replica's own, at once).
+const STATE_RECHECK: Duration = Duration::from_secs(1);
+
 /// Which API service a store source belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DepotKind {
@@ -75,10 +79,17 @@ pub struct DepotStore {
     data_dir: PathBuf,
     store: Arc<Store>,
     persist: DocumentState,
-    /// Held by writers across the save (changes are serialised and durable in order).
-    state: tokio::sync::Mutex<Arc<ServerState>>,
-    /// The last saved state: readers take it without waiting for a writer's save.
-    published: std::sync::RwLock<Arc<ServerState>>,
+    /// Held by writers across the save (changes are serialised and durable in order), with
+    /// the generation of the state it holds.
+    state: tokio::sync::Mutex<(u64, Arc<ServerState>)>,
+    /// The last saved (or last read) state and its generation: readers take it without
+    /// waiting for a writer's save.
+    published: std::sync::RwLock<(u64, Arc<ServerState>)>,
+    /// When the database's state generation was last compared with [`Self::published`]'s.
+    state_checked: std::sync::Mutex<Instant>,
+    /// `trusted_ca_files` of `config.json`: with the state's trusted root chains, what this
+    /// node's trusted roots file holds (rewritten when another replica changes the chains).
+    trusted_ca_files: Vec<PathBuf>,
     catalog: tokio::sync::Mutex<Option<(CatalogKey, Arc<Catalog>)>>,
     /// When the published snapshots were last compared with the catalog's.
     checked: std::sync::Mutex<Option<Instant>>,
@@ -106,17 +117,20 @@ const MAX_ANSWERS: usize = 512;
 impl DepotStore {
     /// Open the state kept in `store`'s database (taking `data_dir/state.json` once, from
     /// before the state moved there).
-    pub fn open(data_dir: &Path, store: Arc<Store>) -> Result<Self, PersistError> {
+    pub fn open(data_dir: &Path, store: Arc<Store>, trusted_ca_files: Vec<PathBuf>) -> Result<Self, PersistError> {
         let persist = DocumentState::new(Arc::clone(&store));
-        let state = Arc::new(persist.load(&data_dir.join("state.json"))?);
+        let loaded = persist.load(&data_dir.join("state.json"))?;
+        let state = (loaded.generation, Arc::new(loaded.state));
         let uploads = uploads_dir(data_dir);
         std::fs::create_dir_all(&uploads).map_err(|e| PersistError::new(&uploads, e))?;
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
             store,
             persist,
-            state: tokio::sync::Mutex::new(Arc::clone(&state)),
+            state: tokio::sync::Mutex::new(state.clone()),
             published: std::sync::RwLock::new(state),
+            state_checked: std::sync::Mutex::new(Instant::now()),
+            trusted_ca_files,
             catalog: tokio::sync::Mutex::new(None),
             checked: std::sync::Mutex::new(None),
             listed: std::sync::Mutex::new(None),
@@ -134,8 +148,53 @@ impl DepotStore {
     }
 
     /// The state as last saved, without waiting (for setup outside the runtime's tasks).
+    /// Another replica's (or process's) save is seen within [`STATE_RECHECK`].
     pub fn published_state(&self) -> Arc<ServerState> {
-        Arc::clone(&self.published.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+        self.follow_other_writers();
+        Arc::clone(&self.published.read().unwrap_or_else(std::sync::PoisonError::into_inner).1)
+    }
+
+    /// At most once per [`STATE_RECHECK`]: one small read of the state's generation, and
+    /// the whole state read again when another writer saved a newer one.
+    fn follow_other_writers(&self) {
+        {
+            let mut checked = self.state_checked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if checked.elapsed() < STATE_RECHECK {
+                return;
+            }
+            *checked = Instant::now();
+        }
+        let known = self.published.read().unwrap_or_else(std::sync::PoisonError::into_inner).0;
+        match self.persist.generation_now() {
+            Ok(now) if now > known => {}
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!("reading the state's generation: {e}");
+                return;
+            }
+        }
+        match self.persist.read() {
+            Ok(loaded) => self.publish(loaded.generation, Arc::new(loaded.state)),
+            Err(e) => tracing::warn!("reading the state another replica saved: {e}"),
+        }
+    }
+
+    /// Make `state` (of `generation`) what readers see, unless a newer one already is; the
+    /// node's trusted roots file follows the state's chains.
+    fn publish(&self, generation: u64, state: Arc<ServerState>) {
+        let before = {
+            let mut published = self.published.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if published.0 > generation {
+                return;
+            }
+            std::mem::replace(&mut *published, (generation, Arc::clone(&state))).1
+        };
+        let chains = super::trust::all_chains(&state);
+        if chains != super::trust::all_chains(&before)
+            && let Err(e) = super::trust::write_trusted_roots(&self.data_dir, &self.trusted_ca_files, &chains)
+        {
+            tracing::error!("updating this node's trusted roots after a change of the trusted root chains: {e}");
+        }
     }
 
     /// The catalog's generation, to take before computing an answer from it.
@@ -174,17 +233,29 @@ impl DepotStore {
         f: impl FnOnce(&mut ServerState) -> Result<R, ApiError>,
     ) -> Result<R, ApiError> {
         let mut guard = self.state.lock().await;
-        let mut next = ServerState::clone(&guard);
-        let r = f(&mut next)?;
-        let next = Arc::new(next);
-        let to_save = Arc::clone(&next);
         // The store's database is reached through the same handle from this thread pool:
         // block in place rather than hand `self` to another thread.
-        tokio::task::block_in_place(|| self.persist.save(&to_save))
-            .map_err(|e| ApiError::internal(format!("saving state: {e}")))?;
-        *self.published.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::clone(&next);
-        *guard = next;
-        Ok(r)
+        tokio::task::block_in_place(|| {
+            // One writer at a time across replicas and processes, each starting from the
+            // state the last one saved.
+            let _lease = self
+                .store
+                .lease_waiting(crate::api::persist::STATE_LEASE, STORE_WAIT)
+                .map_err(|e| ApiError::internal(format!("saving state: {e}")))?;
+            let saving = |e: PersistError| ApiError::internal(format!("saving state: {e}"));
+            if self.persist.generation_now().map_err(saving)? != guard.0 {
+                let loaded = self.persist.read().map_err(saving)?;
+                self.persist.adopt(&loaded);
+                *guard = (loaded.generation, Arc::new(loaded.state));
+            }
+            let mut next = ServerState::clone(&guard.1);
+            let r = f(&mut next)?;
+            let next = Arc::new(next);
+            let generation = self.persist.save(&next).map_err(saving)?;
+            self.publish(generation, Arc::clone(&next));
+            *guard = (generation, next);
+            Ok(r)
+        })
     }
 
     /// Run store work (SQLite, files, syncs) off the async threads.
