@@ -9,6 +9,7 @@
 //!   byte as upstream has them; `mirror verify` of the cluster store is clean;
 //! - a scheduled slot runs once however many replicas tick;
 //! - `store migrate` moves a single-node store in, verified, and a second run has nothing left;
+//! - `mirror export` / `import` carry depots into and out of a cluster store;
 //! - two whole-service replicas share depots, the API's state (an object made through one is
 //!   the other's, neither loses the other's change), trusted root chains and users.
 
@@ -195,6 +196,55 @@ fn a_single_node_store_migrates_in_verified_and_resumable() {
     let bad = cluster.run(&["store", "migrate", "--from", dir.path().to_str().unwrap()]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("not a single-node store"), "{}", bad.stderr);
+}
+
+#[test]
+fn export_and_import_carry_depots_into_and_out_of_a_cluster_store() {
+    let Some(cluster) = ClusterStore::new("carry_cluster") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let single = dir.path().join("single");
+    let s = single.to_str().unwrap();
+    let bundle = dir.path().join("v1.zip");
+    tiny_bundle(2, &bundle);
+    ok(&["mirror", "--store", s, "push", "oem", bundle.to_str().unwrap()]);
+    let v1 = published(&single, "oem");
+
+    // Connected side single-node, disconnected side a cluster store.
+    let e1 = dir.path().join("carry-1");
+    let full = json(&ok(&["mirror", "--store", s, "export", "--to", e1.to_str().unwrap(), "--json"]));
+    let node = dir.path().join("node");
+    let n = node.to_str().unwrap();
+    let imported = json(&cluster.ok(&["mirror", "--store", n, "import", e1.to_str().unwrap(), "--json"]));
+    assert_eq!(imported["blobs_written"], full["blobs"], "{imported}");
+    assert_eq!(imported["published"][0]["source"], "oem", "{imported}");
+    let again = cluster.ok(&["mirror", "--store", n, "import", e1.to_str().unwrap()]);
+    assert!(again.stdout.contains("stored 0 files") && again.stdout.contains("imported before"), "{}", again.stdout);
+
+    // A release: the incremental export carries only what is new into the bucket.
+    let v2_bundle = dir.path().join("v2.zip");
+    tiny_bundle(3, &v2_bundle);
+    ok(&["mirror", "--store", s, "push", "oem", v2_bundle.to_str().unwrap()]);
+    let v2 = published(&single, "oem");
+    assert_ne!(v1, v2);
+    let e2 = dir.path().join("carry-2");
+    ok(&["mirror", "--store", s, "export", "--since", "1", "--to", e2.to_str().unwrap()]);
+    let inc = json(&cluster.ok(&["mirror", "--store", n, "import", e2.to_str().unwrap(), "--json"]));
+    assert_eq!(inc["snapshots_created"].as_array().unwrap().len(), 1, "{inc}");
+    let replica = cluster.replica(&dir.path().join("server"));
+    for (path, bytes) in &v2 {
+        assert_eq!(get(&format!("{}oem/{path}", replica.base), None), (200, bytes.clone()), "{path}");
+    }
+    let verify = cluster.run(&["mirror", "--store", n, "verify", "--json"]);
+    assert_eq!((verify.code, json(&verify)["clean"].clone()), (0, serde_json::json!(true)), "{}", verify.stderr);
+
+    // And out again: the cluster store's export rebuilds the same tree in a single-node store.
+    let e3 = dir.path().join("carry-3");
+    let out = json(&cluster.ok(&["mirror", "--store", n, "export", "--to", e3.to_str().unwrap(), "--json"]));
+    assert!(out["blobs"].as_u64().unwrap() > 0, "{out}");
+    let back = dir.path().join("back");
+    ok(&["mirror", "--store", back.to_str().unwrap(), "import", e3.to_str().unwrap()]);
+    assert_eq!(published(&back, "oem"), v2, "the cluster's export is the tree it serves");
+    assert_eq!(verify_json(&back)["clean"], true);
 }
 
 #[test]
