@@ -252,7 +252,7 @@ impl crate::store_http::StoreIndex for StoreIndex {
         if let Err(e) = self.store.settle_interrupted_syncs() {
             overview.problems.push(format!("sync status: {e}"));
         }
-        let statuses = status::read_all(self.store.root()).unwrap_or_else(|e| {
+        let statuses = status::read_all(&self.store).unwrap_or_else(|e| {
             overview.problems.push(format!("sync status: {e}"));
             Vec::new()
         });
@@ -291,7 +291,7 @@ impl crate::store_http::StoreIndex for StoreIndex {
         if let Err(e) = self.store.settle_interrupted_syncs() {
             tracing::warn!("settling interrupted syncs: {e}");
         }
-        let (sources, error) = match status::read_all(self.store.root()) {
+        let (sources, error) = match status::read_all(&self.store) {
             Ok(s) => (s, None),
             Err(e) => (Vec::new(), Some(e.to_string())),
         };

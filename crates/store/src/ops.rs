@@ -421,7 +421,7 @@ impl Store {
     /// while a sync runs.
     pub fn settle_interrupted_syncs(&self) -> Result<(), StoreError> {
         match self.lock() {
-            Ok(_lock) => crate::status::settle_interrupted(self.root()).map(drop),
+            Ok(_lock) => crate::status::settle_interrupted(self).map(drop),
             Err(StoreError::Locked { .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -488,6 +488,11 @@ impl Store {
     /// The documents of one kind, `(id, body)`.
     pub fn documents_of(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
         self.meta.documents_of(kind)
+    }
+
+    /// One document's body, if it exists.
+    pub fn document(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
+        self.meta.document(kind, id)
     }
 
     /// Write (or, with no body, delete) documents in one transaction.

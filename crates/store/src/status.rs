@@ -1,10 +1,13 @@
-//! The status document of each source's latest sync: `<store>/status/<source>.json`.
+//! The status document of each source's latest sync: `<store>/status/<source>.json` on a
+//! single-node store; on the cluster backends a row of the shared database (kind
+//! `sync-status`, id the source), so every replica shows the live progress of a sync
+//! another replica runs.
 //!
 //! Every sync writes it (from the CLI, `mirror sync --due` and the scheduler of
 //! `esxlcm serve --store`): when it starts, at most about once a second while it runs, and
 //! when it ends. Readers (`mirror status`, the HTTP server's `/-/status`) use
-//! [`read_all`] / [`read`]. Each write replaces the file atomically, so a reader sees a
-//! whole document, never half of one.
+//! [`read_all`] / [`read`]. Each write replaces the file (or row) atomically, so a reader
+//! sees a whole document, never half of one.
 //!
 //! The document is a contract (field names and meanings stay stable):
 //!
@@ -32,7 +35,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::blob::sync_dir;
 use crate::error::StoreError;
+use crate::meta::DocumentChange;
+use crate::store::Store;
 use crate::sync::{Progress, SyncEvent};
+
+/// The kind of the status rows on the cluster backends (id: the source name).
+const ROWS: &str = "sync-status";
 
 /// Largest status document read back (they are a few hundred bytes).
 const MAX_DOCUMENT: u64 = 64 * 1024;
@@ -94,10 +102,21 @@ pub fn status_path(root: &Path, source: &str) -> PathBuf {
     status_dir(root).join(format!("{source}.json"))
 }
 
-/// Replace a source's status document atomically (temporary file, fsync, rename).
-/// `durable` also fsyncs the directory, so the final state survives a power loss; progress
-/// updates skip that (the next one, or the final one, replaces them anyway).
-pub fn write(root: &Path, status: &SyncStatus, durable: bool) -> Result<(), StoreError> {
+/// Replace a source's status document atomically: one row on the cluster backends, else
+/// the file (temporary file, fsync, rename). `durable` also fsyncs the directory, so the
+/// final state survives a power loss; progress updates skip that (the next one, or the
+/// final one, replaces them anyway).
+pub fn write(store: &Store, status: &SyncStatus, durable: bool) -> Result<(), StoreError> {
+    if !store.has_trees() {
+        let body = serde_json::to_string(status)
+            .map_err(|e| StoreError::io(Path::new(ROWS), io::Error::new(io::ErrorKind::InvalidData, e)))?;
+        return store.meta.write_documents(&[DocumentChange {
+            kind: ROWS.into(),
+            id: status.source.clone(),
+            body: Some(body),
+        }]);
+    }
+    let root = store.root();
     let dir = status_dir(root);
     if durable {
         crate::blob::create_dir_durable(&dir)?;
@@ -115,10 +134,28 @@ pub fn write(root: &Path, status: &SyncStatus, durable: bool) -> Result<(), Stor
     if durable { sync_dir(&dir) } else { Ok(()) }
 }
 
-/// One source's status document; `None` if it never synced (or the file is unreadable,
+/// One source's status document; `None` if it never synced (or the document is unreadable,
 /// which is logged: a status document is advice, never a reason to fail).
-pub fn read(root: &Path, source: &str) -> Option<SyncStatus> {
-    read_file(&status_path(root, source))
+pub fn read(store: &Store, source: &str) -> Option<SyncStatus> {
+    if !store.has_trees() {
+        return read_all(store)
+            .inspect_err(|e| tracing::warn!(source, "cannot read the sync status: {e}"))
+            .ok()?
+            .into_iter()
+            .find(|s| s.source == source);
+    }
+    read_file(&status_path(store.root(), source))
+}
+
+/// A status row, or `None` (logged) when it is too large or unreadable.
+fn parse_row(id: &str, body: &str) -> Option<SyncStatus> {
+    if body.len() as u64 > MAX_DOCUMENT {
+        tracing::warn!(source = id, size = body.len(), "status document too large; ignored");
+        return None;
+    }
+    serde_json::from_str(body)
+        .inspect_err(|e| tracing::warn!(source = id, "unreadable status document ignored: {e}"))
+        .ok()
 }
 
 fn read_file(path: &Path) -> Option<SyncStatus> {
@@ -144,8 +181,14 @@ fn read_file(path: &Path) -> Option<SyncStatus> {
 
 /// Every source's status document, sorted by source name. A store that never synced has
 /// none (an empty list, not an error).
-pub fn read_all(root: &Path) -> Result<Vec<SyncStatus>, StoreError> {
-    let dir = status_dir(root);
+pub fn read_all(store: &Store) -> Result<Vec<SyncStatus>, StoreError> {
+    if !store.has_trees() {
+        let mut out: Vec<SyncStatus> =
+            store.meta.documents_of(ROWS)?.iter().filter_map(|(id, body)| parse_row(id, body)).collect();
+        out.sort_by(|a, b| a.source.cmp(&b.source));
+        return Ok(out);
+    }
+    let dir = status_dir(store.root());
     let entries = match fs::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -167,9 +210,9 @@ pub fn read_all(root: &Path) -> Result<Vec<SyncStatus>, StoreError> {
 /// Mark every `running` status document as failed, interrupted: called only while holding
 /// the store lock, when no sync can be running, so a `running` document was left by a
 /// process that was killed, crashed or lost power. Returns the sources it settled.
-pub fn settle_interrupted(root: &Path) -> Result<Vec<String>, StoreError> {
+pub fn settle_interrupted(store: &Store) -> Result<Vec<String>, StoreError> {
     let mut settled = Vec::new();
-    for mut s in read_all(root)? {
+    for mut s in read_all(store)? {
         if s.state != SyncState::Running {
             continue;
         }
@@ -178,15 +221,18 @@ pub fn settle_interrupted(root: &Path) -> Result<Vec<String>, StoreError> {
         s.message = "interrupted: the process running this sync stopped before it finished (killed, crashed or \
                      powered off); the published snapshot stays, and the next sync resumes"
             .into();
-        write(root, &s, true)?;
+        write(store, &s, true)?;
         settled.push(s.source);
     }
     Ok(settled)
 }
 
 /// Forget a removed source's status.
-pub fn remove(root: &Path, source: &str) -> Result<(), StoreError> {
-    let path = status_path(root, source);
+pub fn remove(store: &Store, source: &str) -> Result<(), StoreError> {
+    if !store.has_trees() {
+        return store.meta.write_documents(&[DocumentChange { kind: ROWS.into(), id: source.to_owned(), body: None }]);
+    }
+    let path = status_path(store.root(), source);
     match fs::remove_file(&path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -198,14 +244,14 @@ pub fn remove(root: &Path, source: &str) -> Result<(), StoreError> {
 /// `inner` and writes the document at most once a second; [`StatusRecorder::finish`]
 /// writes the final state.
 pub struct StatusRecorder<'a> {
-    root: PathBuf,
+    store: &'a Store,
     inner: &'a dyn Progress,
     current: Mutex<(SyncStatus, Instant)>,
 }
 
 impl<'a> StatusRecorder<'a> {
     /// Start recording (writes the `running` document now).
-    pub fn start(root: &Path, source: &str, next_run: Option<DateTime<Utc>>, inner: &'a dyn Progress) -> Self {
+    pub fn start(store: &'a Store, source: &str, next_run: Option<DateTime<Utc>>, inner: &'a dyn Progress) -> Self {
         let now = rfc3339(Utc::now());
         let status = SyncStatus {
             source: source.to_owned(),
@@ -220,8 +266,8 @@ impl<'a> StatusRecorder<'a> {
             message: String::new(),
             next_run: next_run.map(rfc3339),
         };
-        store_write(root, &status, false);
-        Self { root: root.to_path_buf(), inner, current: Mutex::new((status, Instant::now())) }
+        store_write(store, &status, false);
+        Self { store, inner, current: Mutex::new((status, Instant::now())) }
     }
 
     /// Write the final state; returns the document written.
@@ -232,13 +278,13 @@ impl<'a> StatusRecorder<'a> {
         status.phase = "done".into();
         status.message = message.to_owned();
         status.updated = rfc3339(Utc::now());
-        store_write(&self.root, status, true);
+        store_write(self.store, status, true);
         status.clone()
     }
 }
 
-fn store_write(root: &Path, status: &SyncStatus, durable: bool) {
-    if let Err(e) = write(root, status, durable) {
+fn store_write(store: &Store, status: &SyncStatus, durable: bool) {
+    if let Err(e) = write(store, status, durable) {
         tracing::warn!(source = %status.source, "cannot write the sync status document: {e}");
     }
 }
@@ -265,7 +311,7 @@ impl Progress for StatusRecorder<'_> {
         }
         if force || last.elapsed() >= WRITE_INTERVAL {
             status.updated = rfc3339(Utc::now());
-            store_write(&self.root, status, false);
+            store_write(self.store, status, false);
             *last = Instant::now();
         }
     }
@@ -279,14 +325,16 @@ mod tests {
 
     #[test]
     fn a_recorded_sync_leaves_its_final_counts_and_readers_skip_junk() {
-        let dir = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("store")).unwrap();
+        let dir = store.root();
         let next = DateTime::parse_from_rfc3339("2026-11-24T02:30:00Z").unwrap().with_timezone(&Utc);
-        let rec = StatusRecorder::start(dir.path(), "vmw", Some(next), &NoProgress);
-        let running = read(dir.path(), "vmw").unwrap();
+        let rec = StatusRecorder::start(&store, "vmw", Some(next), &NoProgress);
+        let running = read(&store, "vmw").unwrap();
         assert_eq!((running.state, running.phase.as_str()), (SyncState::Running, "starting"));
         rec.event(&SyncEvent::Stage("payloads"));
         rec.event(&SyncEvent::Planned { files: 2, bytes: 30 });
-        let planned = read(dir.path(), "vmw").unwrap();
+        let planned = read(&store, "vmw").unwrap();
         assert_eq!((planned.phase.as_str(), planned.files_total, planned.bytes_total), ("payloads", 2, 30));
         for path in ["a.vib", "b.vib"] {
             rec.event(&SyncEvent::Bytes(15));
@@ -294,23 +342,23 @@ mod tests {
         }
         rec.finish(SyncState::Succeeded, "published snapshot 3");
 
-        fs::write(status_dir(dir.path()).join("broken.json"), b"{not json").unwrap();
-        fs::write(status_dir(dir.path()).join(".x.tmp"), b"partial").unwrap();
-        let all = read_all(dir.path()).unwrap();
+        fs::write(status_dir(dir).join("broken.json"), b"{not json").unwrap();
+        fs::write(status_dir(dir).join(".x.tmp"), b"partial").unwrap();
+        let all = read_all(&store).unwrap();
         assert_eq!(all.len(), 1, "{all:?}");
         let s = &all[0];
         assert_eq!(s.state, SyncState::Succeeded);
         assert_eq!((s.files_done, s.files_total, s.bytes_done, s.bytes_total), (2, 2, 30, 30));
         assert_eq!(s.next_run.as_deref(), Some("2026-11-24T02:30:00Z"));
         assert_eq!(s.message, "published snapshot 3");
-        let json: serde_json::Value =
-            serde_json::from_slice(&fs::read(status_path(dir.path(), "vmw")).unwrap()).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(status_path(dir, "vmw")).unwrap()).unwrap();
         assert_eq!(json["state"], "succeeded");
         for key in ["source", "started", "updated", "phase", "files_done", "bytes_total", "message", "next_run"] {
             assert!(json.get(key).is_some(), "{key} missing: {json}");
         }
-        remove(dir.path(), "vmw").unwrap();
-        assert!(read(dir.path(), "vmw").is_none());
-        assert!(read_all(&dir.path().join("nowhere")).unwrap().is_empty());
+        remove(&store, "vmw").unwrap();
+        assert!(read(&store, "vmw").is_none());
+        let empty = Store::open(&tmp.path().join("empty")).unwrap();
+        assert!(read_all(&empty).unwrap().is_empty());
     }
 }

@@ -359,7 +359,7 @@ impl Store {
     /// This node's leftovers of a crash: sync statuses left `running`, temporary files.
     fn settle_node_state(&self) -> Result<(), StoreError> {
         // A sync's status left `running` by a process that died is not running.
-        for source in crate::status::settle_interrupted(&self.root)? {
+        for source in crate::status::settle_interrupted(self)? {
             tracing::warn!(source = %source, "a sync was interrupted (its process stopped); marked failed");
         }
         let staging = self.staging_dir();
@@ -440,7 +440,7 @@ impl Store {
             Err(e) => return Err(StoreError::io(&link, e)),
         }
         self.meta.remove_source(name)?;
-        crate::status::remove(&self.root, name)?;
+        crate::status::remove(self, name)?;
         for s in snaps {
             remove_dir_if_exists(&self.view_dir(s.id))?;
         }

@@ -254,7 +254,7 @@ fn run_sync(
 ) -> Result<SyncReport, StoreError> {
     let source = store.meta.source(name)?;
     let next_run = source.config.schedule.and_then(|s| s.next_after(chrono::Utc::now()));
-    let recorder = StatusRecorder::start(store.root(), name, next_run, progress);
+    let recorder = StatusRecorder::start(store, name, next_run, progress);
     let started = now();
     let trust = match source.config.signatures {
         crate::signatures::SignaturePolicy::Off => None,

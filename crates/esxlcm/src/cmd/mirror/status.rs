@@ -77,7 +77,7 @@ pub fn run(store: &Store, a: &JsonArgs, out: &mut dyn Write) -> anyhow::Result<S
             quarantined,
             schedule: s.config.schedule.map(|x| x.to_string()),
             next_run: schedule::next_run(store, &s, now)?.map(status::rfc3339),
-            sync: status::read(store.root(), &s.config.name),
+            sync: status::read(store, &s.config.name),
             client_cert: ClientCertView::of(&s.config),
         });
     }
