@@ -2,7 +2,7 @@
 //! S3-compatible object store (Garage), with `esxlcm serve` replicas as separate processes.
 //!
 //! - one sync at a time across the cluster: while replica A's scheduler syncs, a sync from
-//!   any other node is refused as busy;
+//!   any other node is refused as busy, and every node shows A's live progress;
 //! - `kill -9` of replica A mid-sync: nothing is published, and replica B's scheduler takes
 //!   the next run once PostgreSQL has released A's lease;
 //! - what B published, replica C serves (index chain and VIBs, Range included), byte for
@@ -119,6 +119,9 @@ fn replicas_share_one_store_a_killed_sync_publishes_nothing_and_another_replica_
     let busy = cluster.run(&["mirror", "--store", cli_s, "sync", "oem"]);
     assert_ne!(busy.code, 0, "a second sync ran beside A's: {}", busy.stdout);
     assert!(busy.stderr.contains("another esxlcm process"), "{}", busy.stderr);
+    // Its live progress is the cluster's, not only A's node's.
+    let running = cluster.status(&cli);
+    assert_eq!(running["sources"][0]["sync"]["state"], "running", "another node sees A's sync: {running}");
 
     // kill -9 mid-sync: nothing half-published.
     replica_a.child.kill().unwrap();
@@ -134,6 +137,7 @@ fn replicas_share_one_store_a_killed_sync_publishes_nothing_and_another_replica_
     });
     let status = cluster.status(&cli);
     let published = status["sources"][0]["published_snapshot"].as_i64().expect("published");
+    assert_eq!(status["sources"][0]["sync"]["state"], "succeeded", "B's outcome, seen from another node: {status}");
 
     // Replica C, which synced nothing, serves what B published: the whole index chain and
     // every VIB byte for byte as upstream has it, and a Range of each.
@@ -341,4 +345,14 @@ fn the_whole_service_runs_as_two_replicas_on_the_cluster_backends() {
         assert_eq!(s.login_status("ops", "operations only"), 201, "replica {name}");
         assert_eq!(s.login_status("ops", "not the password"), 401, "replica {name}");
     }
+
+    // Sessions are the cluster's: a's session works on b (no sticky sessions needed), and a
+    // logout on b ends it on a within a second.
+    let a_token = replicas[0].token().to_owned();
+    let (status, who) = replicas[1].call_as(&a_token, reqwest::Method::GET, "/api/session", None);
+    assert_eq!(status, 200, "a's session on b: {who}");
+    assert_eq!(replicas[1].call_as(&a_token, reqwest::Method::DELETE, "/api/session", None).0, 204);
+    wait_for("the logout on b to end the session on a", Duration::from_secs(10), || {
+        replicas[0].call_as(&a_token, reqwest::Method::GET, "/api/session", None).0 == 401
+    });
 }

@@ -82,10 +82,19 @@ impl Service {
         resp.status().as_u16()
     }
 
+    /// The admin session this service logged in with.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
     /// A REST call: status and JSON answer (`null` when empty).
     pub(crate) fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req =
-            self.client.request(method, format!("{}{path}", self.api)).header("vmware-api-session-id", &self.token);
+        self.call_as(&self.token, method, path, body)
+    }
+
+    /// [`Service::call`] in session `token` (made on this or another replica).
+    pub(crate) fn call_as(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.api)).header("vmware-api-session-id", token);
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b.to_string());
         }

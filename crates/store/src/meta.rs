@@ -189,6 +189,8 @@ pub trait MetaStore: Send + Sync {
     fn documents(&self) -> Result<Vec<Document>, StoreError>;
     /// The documents of one kind, as `(id, body)`.
     fn documents_of(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// One document's body, if it exists.
+    fn document(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError>;
     /// Writes (`Some` body) and deletes (`None`) in one transaction: all or nothing.
     fn write_documents(&self, changes: &[DocumentChange]) -> Result<(), StoreError>;
 
@@ -978,6 +980,14 @@ impl MetaStore for SqliteMeta {
         let mut stmt =
             conn.prepare("SELECT id, body FROM documents WHERE kind = ?1 ORDER BY id").map_err(StoreError::db(&ctx))?;
         stmt.query_map([kind], |r| Ok((r.get(0)?, r.get(1)?))).and_then(Iterator::collect).map_err(StoreError::db(&ctx))
+    }
+
+    fn document(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.reader();
+        let ctx = format!("reading the service state ({kind} {id})");
+        conn.query_row("SELECT body FROM documents WHERE kind = ?1 AND id = ?2", [kind, id], |r| r.get(0))
+            .optional()
+            .map_err(StoreError::db(&ctx))
     }
 
     fn write_documents(&self, changes: &[DocumentChange]) -> Result<(), StoreError> {

@@ -397,6 +397,9 @@ fn documents_are_written_and_deleted_in_batches(f: &Fixture) {
     meta.write_documents(&[put("drafts", "b", "{\"n\":2}"), del("drafts", "B"), del("drafts", "never")]).unwrap();
     assert_eq!(meta.documents_of("drafts").unwrap(), vec![("b".into(), "{\"n\":2}".into())]);
     assert_eq!(meta.documents_of("none").unwrap(), vec![]);
+    assert_eq!(meta.document("drafts", "b").unwrap().as_deref(), Some("{\"n\":2}"));
+    assert_eq!(meta.document("drafts", "B").unwrap(), None, "deleted");
+    assert_eq!(meta.document("clusters", "b").unwrap(), None, "another kind's id");
     let big = "x".repeat(1 << 20);
     meta.write_documents(&[put("blobs", "big", &big)]).unwrap();
     assert_eq!(f.open().documents_of("blobs").unwrap()[0].1.len(), 1 << 20);

@@ -347,8 +347,11 @@ impl DocumentState {
         let generation =
             generation_of(docs.iter().filter(|d| d.kind == GENERATION.0).map(|d| (d.id.as_str(), d.body.as_str())));
         let mut root = serde_json::Map::new();
-        // Tasks are kept beside the state, not in it ([`StoreTaskLog`]).
-        for d in docs.into_iter().filter(|d| d.kind != TASKS && d.kind != GENERATION.0) {
+        // Only the state's own rows: tasks ([`StoreTaskLog`]), users, sessions and sync
+        // statuses are kept beside it, in rows of other kinds.
+        let of_state =
+            |kind: &str| kind == SETTINGS || COLLECTIONS.contains(&kind) || kind.strip_prefix("library.").is_some();
+        for d in docs.into_iter().filter(|d| of_state(&d.kind)) {
             let body: serde_json::Value = serde_json::from_str(&d.body).map_err(|e| {
                 PersistError::new(Path::new(&format!("state {} {}", d.kind, d.id)), io::Error::other(e))
             })?;
@@ -402,6 +405,29 @@ impl DocumentState {
         *saved = (next, generation);
         Ok(generation)
     }
+}
+
+/// A random 32-byte secret every replica of `store` shares, made on first use (under a
+/// lease, so replicas starting together make one): the UI's CSRF key. Kept in the
+/// database, which holds the password hashes too.
+pub fn shared_secret(store: &esxlcm_store::Store, name: &str) -> Result<[u8; 32], String> {
+    const KIND: &str = "secret";
+    let parse = |body: &str| -> Option<[u8; 32]> { hex::decode(body.trim()).ok()?.try_into().ok() };
+    if let Some(key) = store.document(KIND, name).map_err(|e| e.to_string())?.as_deref().and_then(parse) {
+        return Ok(key);
+    }
+    let _lease = store
+        .lease_waiting("secrets", esxlcm_store::ops::LockWait(std::time::Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    if let Some(key) = store.document(KIND, name).map_err(|e| e.to_string())?.as_deref().and_then(parse) {
+        return Ok(key);
+    }
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| format!("no randomness: {e}"))?;
+    let change =
+        esxlcm_store::meta::DocumentChange { kind: KIND.into(), id: name.into(), body: Some(hex::encode(key)) };
+    store.write_documents(&[change]).map_err(|e| e.to_string())?;
+    Ok(key)
 }
 
 /// Whether the service ever saved its state into `store` (it does when it first starts).
@@ -664,6 +690,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let legacy = dir.path().join("state.json");
         let (a, b) = (document_state(dir.path()), document_state(dir.path()));
+        // Rows kept beside the state are neither read into it nor touched by its saves.
+        let beside = |kind: &str| esxlcm_store::meta::DocumentChange {
+            kind: kind.into(),
+            id: "x".into(),
+            body: Some("{\"kept\": true}".into()),
+        };
+        a.store.write_documents(&[beside("user"), beside("sync-status"), beside("session")]).unwrap();
         let first = a.load(&legacy).unwrap();
         assert_eq!(b.load(&legacy).unwrap().generation, first.generation, "one state, one generation");
         let mut s = first.state.clone();
@@ -681,5 +714,9 @@ mod tests {
         assert_eq!(b.save(&t).unwrap(), g + 1);
         let last = a.read().unwrap();
         assert_eq!((last.generation, last.state.next_id, last.state.clusters.len()), (g + 1, 7, 1));
+        for kind in ["user", "sync-status", "session"] {
+            assert_eq!(a.store.documents_of(kind).unwrap().len(), 1, "{kind} rows are kept");
+        }
+        assert!(!serde_json::to_string(&last.value).unwrap().contains("kept"), "{}", last.value);
     }
 }

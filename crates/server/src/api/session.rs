@@ -1,14 +1,23 @@
-//! Sessions: opaque random tokens (never logged), in memory, expiring after idle time and
-//! after an absolute lifetime (however busy), at most [`MAX_SESSIONS`] at once (the least recently used goes first). Logins pass the
+//! Sessions: opaque random tokens (never logged), expiring after idle time and after an
+//! absolute lifetime (however busy), at most [`MAX_SESSIONS`] at once (the least recently
+//! used goes first). Each replica keeps the sessions it serves in memory; with the store's
+//! database attached ([`SessionStore::with_rows`]) every session is also a row (its id the
+//! token's sha-256, never the token), so a session made on one replica is valid on every
+//! other, a logout anywhere ends it everywhere within [`SESSION_RECHECK`], and idle clocks
+//! follow activity on any replica (written back at most once per [`ACCESS_WRITE`]). Logins pass the
 //! [`LoginGuard`]: a bounded number of password checks at once, and exponential backoff
 //! per user name and per client address after repeated failures.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use esxlcm_store::Store;
+use esxlcm_store::meta::DocumentChange;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
 
 use super::random::random_hex;
@@ -22,6 +31,22 @@ pub const MAX_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 /// Sessions kept at once: each login makes one, so an unbounded map is a memory leak any
 /// valid user (or script that never logs out) can drive.
 pub const MAX_SESSIONS: usize = 1000;
+/// How long a replica trusts its memory of a session before it checks the row again (a
+/// logout on another replica ends the session here within this time).
+pub const SESSION_RECHECK: Duration = Duration::from_secs(1);
+/// How often a busy session's last access is written back to its row.
+pub const ACCESS_WRITE: Duration = Duration::from_secs(60);
+/// The kind of the session rows (id: the hex sha-256 of the token).
+const ROWS: &str = "session";
+
+/// A session as its row keeps it.
+#[derive(Debug, Serialize, Deserialize)]
+struct Row {
+    user: String,
+    role: Role,
+    created: DateTime<Utc>,
+    last_accessed: DateTime<Utc>,
+}
 
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -31,6 +56,20 @@ pub struct Session {
     pub last_accessed: DateTime<Utc>,
     last_used: Instant,
     started: Instant,
+    /// When its row was last read (or written).
+    checked: Instant,
+    /// When its last access was last written to its row.
+    written: Instant,
+}
+
+/// The instant `at` was, on this machine's monotonic clock (`None`: before it can say).
+fn instant_of(at: DateTime<Utc>) -> Option<Instant> {
+    let age = (Utc::now() - at).to_std().unwrap_or(Duration::ZERO);
+    Instant::now().checked_sub(age)
+}
+
+fn row_id(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 #[derive(Debug)]
@@ -39,6 +78,8 @@ pub struct SessionStore {
     max_sessions: usize,
     idle_timeout: Duration,
     max_lifetime: Duration,
+    /// Where every replica finds the sessions (`None`: this process only).
+    rows: Option<Arc<Store>>,
     /// Throttles the password checks of logins.
     pub login: LoginGuard,
 }
@@ -56,8 +97,16 @@ impl SessionStore {
             max_sessions: max_sessions.max(1),
             idle_timeout,
             max_lifetime: MAX_LIFETIME,
+            rows: None,
             login,
         }
+    }
+
+    /// Keep every session as a row of `store`'s database too: valid on every replica.
+    #[must_use]
+    pub fn with_rows(mut self, store: Arc<Store>) -> Self {
+        self.rows = Some(store);
+        self
     }
 
     /// The absolute lifetime of sessions (default [`MAX_LIFETIME`]).
@@ -75,37 +124,175 @@ impl SessionStore {
         let token = random_hex(16)?;
         let now = Utc::now();
         let started = Instant::now();
-        let session =
-            Session { user: user.to_owned(), role, created: now, last_accessed: now, last_used: started, started };
+        let session = Session {
+            user: user.to_owned(),
+            role,
+            created: now,
+            last_accessed: now,
+            last_used: started,
+            started,
+            checked: started,
+            written: started,
+        };
+        self.prune_rows();
+        self.write_row(&token, &session);
         let mut map = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.retain(|_, s| !self.expired(s));
+        self.make_room(&mut map);
+        map.insert(token.clone(), session);
+        Ok(token)
+    }
+
+    /// Evict the least recently used sessions of this replica's memory until one more fits.
+    fn make_room(&self, map: &mut HashMap<String, Session>) {
         while map.len() >= self.max_sessions {
             let Some(oldest) = map.iter().min_by_key(|(_, s)| s.last_used).map(|(k, _)| k.clone()) else { break };
             if let Some(gone) = map.remove(&oldest) {
+                self.delete_row(&oldest);
                 tracing::info!(user = %gone.user, "session limit reached: the least recently used session ends");
             }
         }
-        map.insert(token.clone(), session);
-        Ok(token)
     }
 
     /// The session for a token, touched; `None` if unknown or expired. Returns the state
     /// as it was before this access (what `session.get` reports as last accessed).
     pub fn touch(&self, token: &str) -> Option<Session> {
+        self.follow_rows(token)?;
         let mut map = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let s = map.get_mut(token)?;
         if self.expired(s) {
             map.remove(token);
+            drop(map);
+            self.delete_row(token);
             return None;
         }
         let before = s.clone();
         s.last_used = Instant::now();
         s.last_accessed = Utc::now();
+        let write_back = (self.rows.is_some() && s.written.elapsed() >= ACCESS_WRITE).then(|| {
+            s.written = Instant::now();
+            s.clone()
+        });
+        drop(map);
+        if let Some(s) = write_back {
+            self.write_row(token, &s);
+        }
         Some(before)
     }
 
+    /// With rows: bring this replica's memory of `token` up to date with its row when the
+    /// memory is missing or older than [`SESSION_RECHECK`]. `None` when the row says the
+    /// session is gone (logged out, or never made on any replica).
+    fn follow_rows(&self, token: &str) -> Option<()> {
+        let Some(store) = &self.rows else { return Some(()) };
+        {
+            let map = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if map.get(token).is_some_and(|s| s.checked.elapsed() < SESSION_RECHECK) {
+                return Some(());
+            }
+        }
+        let row = match store.document(ROWS, &row_id(token)) {
+            Ok(Some(body)) => serde_json::from_str::<Row>(&body)
+                .inspect_err(|e| tracing::warn!("an unreadable session row is ignored: {e}"))
+                .ok(),
+            Ok(None) => None,
+            Err(e) => {
+                // The database is away: what this replica knows stands meanwhile.
+                tracing::warn!("reading a session row: {e}");
+                return Some(());
+            }
+        };
+        let mut map = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(row) = row else {
+            map.remove(token);
+            return None;
+        };
+        let now = Instant::now();
+        if let Some(s) = map.get_mut(token) {
+            // Activity on another replica counts for the idle clock here.
+            if row.last_accessed > s.last_accessed {
+                s.last_used = instant_of(row.last_accessed).unwrap_or(s.last_used).max(s.last_used);
+                s.last_accessed = row.last_accessed;
+            }
+            s.role = row.role;
+            s.checked = now;
+            return Some(());
+        }
+        let (Some(started), Some(last_used)) = (instant_of(row.created), instant_of(row.last_accessed)) else {
+            return None;
+        };
+        let session = Session {
+            user: row.user,
+            role: row.role,
+            created: row.created,
+            last_accessed: row.last_accessed,
+            last_used,
+            started,
+            checked: now,
+            written: now,
+        };
+        self.make_room(&mut map);
+        map.insert(token.to_owned(), session);
+        Some(())
+    }
+
+    fn write_row(&self, token: &str, s: &Session) {
+        let Some(store) = &self.rows else { return };
+        let row = Row { user: s.user.clone(), role: s.role, created: s.created, last_accessed: s.last_accessed };
+        let body = match serde_json::to_string(&row) {
+            Ok(b) => b,
+            Err(e) => return tracing::error!("keeping a session: {e}"),
+        };
+        let change = DocumentChange { kind: ROWS.into(), id: row_id(token), body: Some(body) };
+        if let Err(e) = store.write_documents(&[change]) {
+            // The session still works on this replica (sticky sessions keep working).
+            tracing::error!(user = %s.user, "keeping a session for the other replicas: {e}");
+        }
+    }
+
+    fn delete_row(&self, token: &str) {
+        let Some(store) = &self.rows else { return };
+        let change = DocumentChange { kind: ROWS.into(), id: row_id(token), body: None };
+        if let Err(e) = store.write_documents(&[change]) {
+            tracing::error!("ending a session for the other replicas: {e}");
+        }
+    }
+
+    /// Drop the rows of sessions past their idle time or lifetime, and the least recently
+    /// accessed beyond [`MAX_SESSIONS`] (every replica's logins count).
+    fn prune_rows(&self) {
+        let Some(store) = &self.rows else { return };
+        let rows = match store.documents_of(ROWS) {
+            Ok(rows) => rows,
+            Err(e) => return tracing::warn!("reading the session rows: {e}"),
+        };
+        let now = Utc::now();
+        let idle = chrono::Duration::from_std(self.idle_timeout).unwrap_or(chrono::Duration::MAX);
+        let lifetime = chrono::Duration::from_std(self.max_lifetime).unwrap_or(chrono::Duration::MAX);
+        let mut live = Vec::new();
+        let mut gone = Vec::new();
+        for (id, body) in rows {
+            match serde_json::from_str::<Row>(&body) {
+                Ok(r) if now - r.last_accessed < idle && now - r.created < lifetime => live.push((r.last_accessed, id)),
+                _ => gone.push(id),
+            }
+        }
+        live.sort();
+        let over = live.len().saturating_sub(self.max_sessions);
+        gone.extend(live.into_iter().take(over).map(|(_, id)| id));
+        let changes: Vec<DocumentChange> =
+            gone.into_iter().map(|id| DocumentChange { kind: ROWS.into(), id, body: None }).collect();
+        if let Err(e) = store.write_documents(&changes) {
+            tracing::warn!("dropping ended session rows: {e}");
+        }
+    }
+
     pub fn delete(&self, token: &str) -> bool {
-        self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(token).is_some()
+        let known = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(token).is_some();
+        let Some(store) = &self.rows else { return known };
+        let stored = store.document(ROWS, &row_id(token)).ok().flatten().is_some();
+        self.delete_row(token);
+        known || stored
     }
 
     pub fn len(&self) -> usize {
@@ -239,10 +426,10 @@ impl LoginGuard {
 
     fn start_threads(&self) -> Option<Mutex<std::sync::mpsc::Sender<Job>>> {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        let rx = std::sync::Arc::new(Mutex::new(rx));
+        let rx = Arc::new(Mutex::new(rx));
         let mut started = 0;
         for i in 0..self.limits.concurrent_checks.max(1) {
-            let rx = std::sync::Arc::clone(&rx);
+            let rx = Arc::clone(&rx);
             let spawned = std::thread::Builder::new().name(format!("password-check-{i}")).spawn(move || {
                 loop {
                     let next = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
@@ -353,6 +540,37 @@ mod tests {
         assert!(capped.touch(&t).is_some(), "busy and young");
         std::thread::sleep(lifetime + Duration::from_millis(100));
         assert!(capped.touch(&t).is_none(), "past the absolute lifetime, however busy");
+    }
+
+    #[test]
+    fn with_rows_a_session_is_every_replicas_and_a_logout_ends_it_everywhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("store")).unwrap());
+        let replica = || SessionStore::default().with_rows(Arc::clone(&store));
+        let (a, b) = (replica(), replica());
+        let t = a.create("alice", Role::Admin).unwrap();
+        let rows = store.documents_of(ROWS).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(!rows[0].0.contains(&t) && !rows[0].1.contains(&t), "the token itself is never stored");
+        let seen = b.touch(&t).expect("valid on the other replica");
+        assert_eq!((seen.user.as_str(), seen.role), ("alice", Role::Admin));
+        assert!(b.touch("not-a-session").is_none());
+        // Logged out on b: a knows within SESSION_RECHECK.
+        assert!(b.delete(&t));
+        assert!(b.touch(&t).is_none());
+        std::thread::sleep(SESSION_RECHECK + Duration::from_millis(50));
+        assert!(a.touch(&t).is_none(), "a logout on one replica ends the session on every one");
+        assert!(store.documents_of(ROWS).unwrap().is_empty());
+
+        // Idle sessions' rows go at the next login, on whichever replica.
+        let short = || {
+            SessionStore::with_limits(10, Duration::from_millis(1), LoginGuard::default()).with_rows(Arc::clone(&store))
+        };
+        short().create("bob", Role::ReadOnly).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        let fresh = short().create("carol", Role::ReadOnly).unwrap();
+        let left: Vec<String> = store.documents_of(ROWS).unwrap().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(left, [row_id(&fresh)], "only carol's (made just now) is left");
     }
 
     #[tokio::test]

@@ -71,12 +71,14 @@ impl ApiState {
         // it will).
         store.reconcile_if_idle()?;
         let tasks = Arc::new(TaskManager::with_log(Arc::new(persist::StoreTaskLog::new(Arc::clone(&store)))));
+        // Sessions are rows of the store too: valid on every replica of a cluster store.
+        let sessions = session_store(config.sessions.as_ref()).with_rows(Arc::clone(&store));
         let depots = DepotStore::open(data_dir, store, config.trusted_ca_files.clone())?;
         let state = Self {
             _lock: lock,
             registry,
             users,
-            sessions: session_store(config.sessions.as_ref()),
+            sessions,
             tasks,
             depots,
             bootloader_dir: config.bootloader_dir.clone(),

@@ -46,13 +46,14 @@ pub struct Ui {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("no randomness for the UI's CSRF key: {0}")]
-pub struct UiStartError(getrandom::Error);
+#[error("the UI's CSRF key: {0}")]
+pub struct UiStartError(String);
 
 /// The UI's routes, all under [`PREFIX`].
 pub fn router(api: Arc<ApiState>) -> Result<Router, UiStartError> {
-    let mut csrf_key = [0u8; 32];
-    getrandom::fill(&mut csrf_key).map_err(UiStartError)?;
+    // One key for every replica of the store: a form one replica served posts to any other.
+    let csrf_key =
+        crate::api::persist::shared_secret(api.depots.store(), "ui-csrf").map_err(|e| UiStartError(e.to_string()))?;
     let ui = Arc::new(Ui { api, csrf_key, exports: pages::exports::Builds::default() });
     let uploads = Router::new()
         .route("/ui/depots/offline/upload", post(pages::depots::upload))

@@ -1351,6 +1351,20 @@ impl MetaStore for PgMeta {
         })
     }
 
+    fn document(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
+        let db = self.db.clone();
+        let (kind, id) = (kind.to_owned(), id.to_owned());
+        self.run(async move {
+            let ctx = format!("reading the service state ({kind} {id})");
+            let c = db.client(&ctx).await?;
+            let row = c
+                .query_opt("SELECT body FROM documents WHERE kind = $1 AND id = $2", &[&kind, &id])
+                .await
+                .map_err(db.fail(&ctx))?;
+            row.map(|r| r.try_get(0)).transpose().map_err(db.fail(&ctx))
+        })
+    }
+
     fn write_documents(&self, changes: &[DocumentChange]) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());
