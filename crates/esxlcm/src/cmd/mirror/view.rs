@@ -180,7 +180,7 @@ struct ViewListing {
 }
 
 fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status> {
-    let records = view::list(store.root())?;
+    let records = view::list(store)?;
     if json {
         let listing: Vec<ViewListing> = records
             .into_iter()
