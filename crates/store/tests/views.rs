@@ -426,3 +426,26 @@ fn migrate_moves_views_into_the_cluster() {
     let verified = to.verify(LockWait::NONE, &esxlcm_store::sync::NoProgress).unwrap();
     assert!(verified.problems.is_empty(), "{:?}", verified.problems);
 }
+
+/// `verify` checks a view kept as rows against the blob store: a build file whose blob is
+/// gone is named with its view and path (here on a tree-less store over local blobs).
+#[test]
+fn verify_names_the_view_file_whose_blob_is_gone_on_a_store_without_trees() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = dir.path().join("up");
+    generate_tree(2, &up);
+    let store = Store::open_without_trees(&dir.path().join("store")).unwrap();
+    add_source(&store, "vmw", &up, 3);
+    assert_eq!(sync(&store, "vmw").unwrap().outcome, Outcome::Published);
+    internals::add_view(&store, "all", &["vmw".into()], None).unwrap();
+    let b = built(internals::refresh_view(&store, "all"));
+    let clean = store.verify(LockWait::NONE, &esxlcm_store::sync::NoProgress).unwrap();
+    assert!(clean.problems.is_empty() && clean.views_checked == 1, "{:?}", clean.problems);
+
+    let files = store.view_build_files("all", b.number).unwrap();
+    let metadata = files.iter().find(|f| f.path.ends_with("metadata.zip")).unwrap();
+    std::fs::remove_file(store.blob_path(&metadata.blob).unwrap()).unwrap();
+    let report = store.verify(LockWait::NONE, &esxlcm_store::sync::NoProgress).unwrap();
+    let named = format!("view 'all': {} needs blob {}, which is missing", metadata.path, metadata.blob);
+    assert!(report.problems.iter().any(|p| p.starts_with(&named)), "{:?}", report.problems);
+}
