@@ -9,6 +9,8 @@
 //!   byte as upstream has them; `mirror verify` of the cluster store is clean;
 //! - a scheduled slot runs once however many replicas tick;
 //! - `store migrate` moves a single-node store in, verified, and a second run has nothing left;
+//!   its named view is served by a replica as the single node served it, and views are
+//!   added, listed and removed on the cluster with the same commands;
 //! - `mirror export` / `import` carry depots into and out of a cluster store;
 //! - two whole-service replicas share depots, the API's state (an object made through one is
 //!   the other's, neither loses the other's change), trusted root chains and users.
@@ -181,12 +183,15 @@ fn a_single_node_store_migrates_in_verified_and_resumable() {
     let bundle = dir.path().join("b.zip");
     tiny_bundle(2, &bundle);
     ok(&["mirror", "--store", s, "push", "oem", bundle.to_str().unwrap()]);
+    ok(&["mirror", "--store", s, "view", "add", "all", "--source", "oem"]);
     let before = published(&single, "oem");
+    let view_before = tree(&single.join("named-views/published/all"));
 
     let first = cluster.ok(&["store", "migrate", "--from", s, "--json"]);
     let report = json(&first);
     assert_eq!(report["schema"], "esxlcm.store-migrate/1");
     assert_eq!(report["report"]["sources_verified"], 1, "{report}");
+    assert_eq!(report["report"]["views_moved"], serde_json::json!(["all"]), "{report}");
     assert!(report["report"]["blobs_copied"].as_u64().unwrap() > 0, "{report}");
     let again = json(&cluster.ok(&["store", "migrate", "--from", s, "--json"]));
     assert_eq!(again["report"]["blobs_copied"], 0, "{again}");
@@ -197,6 +202,25 @@ fn a_single_node_store_migrates_in_verified_and_resumable() {
     for (path, bytes) in &before {
         assert_eq!(get(&format!("{}oem/{path}", replica.base), None), (200, bytes.clone()), "{path}");
     }
+    // And the view, rebuilt in the cluster from the migrated snapshot: the same files.
+    for (path, bytes) in &view_before {
+        assert_eq!(get(&format!("{}views/all/{path}", replica.base), None), (200, bytes.clone()), "{path}");
+    }
+    // Views are managed on the cluster with the same commands: listed from the database,
+    // added, built and served by every replica, removed.
+    let node = dir.path().join("cli-node");
+    let n = node.to_str().unwrap();
+    cluster.ok(&["mirror", "--store", n, "view", "add", "again", "--source", "oem"]);
+    let listed = json(&cluster.ok(&["mirror", "--store", n, "view", "list", "--json"]));
+    let names: Vec<&str> = listed["views"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["again", "all"], "{listed}");
+    assert_eq!(listed["views"][0]["build"]["number"], 1, "{listed}");
+    let (code, index) = get(&format!("{}views/again/index.xml", replica.base), None);
+    assert_eq!(code, 200);
+    assert!(String::from_utf8_lossy(&index).contains("vendor-index"));
+    cluster.ok(&["mirror", "--store", n, "view", "remove", "again"]);
+    assert_eq!(get(&format!("{}views/again/index.xml", replica.base), None).0, 404);
+    assert!(!node.join("named-views").exists(), "no view state on a node's disk");
     let bad = cluster.run(&["store", "migrate", "--from", dir.path().to_str().unwrap()]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("not a single-node store"), "{}", bad.stderr);

@@ -109,7 +109,7 @@ pub async fn serve_store(
     // Finish a publication a crash interrupted, if no sync is running; otherwise that sync will.
     store.reconcile_if_idle()?;
     let scheduler = esxlcm_store::ops::Scheduler::spawn(location, SCHEDULER_TICK)?;
-    let views = esxlcm_store::view::list(&location.root)
+    let views = esxlcm_store::view::list(&store)
         .unwrap_or_else(|e| {
             tracing::warn!("listing the views: {e}");
             Vec::new()

@@ -270,7 +270,7 @@ impl crate::store_http::StoreIndex for StoreIndex {
             }
             Err(e) => overview.problems.push(format!("sources: {e}")),
         }
-        match view::list(self.store.root()) {
+        match view::list(&self.store) {
             Ok(records) => {
                 for r in records {
                     overview.views.push(ViewSummary {
@@ -295,7 +295,7 @@ impl crate::store_http::StoreIndex for StoreIndex {
             Ok(s) => (s, None),
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
-        let views: Vec<serde_json::Value> = view::list(self.store.root())
+        let views: Vec<serde_json::Value> = view::list(&self.store)
             .unwrap_or_default()
             .into_iter()
             .map(|r| {

@@ -15,12 +15,13 @@ pub(crate) fn meta(location: &StoreLocation) -> Result<Box<dyn MetaStore>, Store
     })
 }
 
-pub(crate) fn blobs(location: &StoreLocation) -> Result<Box<dyn BlobStore>, StoreError> {
+/// The blob store; `vars` are S3 client variables that win over the environment (tests).
+pub(crate) fn blobs(location: &StoreLocation, vars: &[(&str, &str)]) -> Result<Box<dyn BlobStore>, StoreError> {
     let staging = location.root.join("staging");
     Ok(match &location.blobs {
         None => Box::new(LocalBlobs::new(location.root.join("blobs"), staging)?),
         Some(url) => {
-            let bucket = crate::blob::S3Blobs::from_url(&url.to_string(), staging)?;
+            let bucket = crate::blob::S3Blobs::from_url_with_env(&url.to_string(), staging, vars)?;
             Box::new(crate::blob::CachedBlobs::new(Box::new(bucket), location.cache_dir(), cache_bytes()?)?)
         }
     })

@@ -1,7 +1,7 @@
 //! A snapshot's files read from what the store records — its database rows (path → blob)
 //! and the blobs they name — with no directory tree: served to hosts file by file
-//! ([`Store::published_file`], [`Store::open_blob_at`]) and read as a depot
-//! ([`Store::snapshot_depot`]) by the API's catalog. This is how every replica of a
+//! ([`Store::published_file`], a named view's [`Store::view_file`], [`Store::open_blob_at`])
+//! and read as a depot ([`Store::snapshot_depot`]) by the API's catalog. This is how every replica of a
 //! cluster store serves every source: the rows and the bucket are shared, so what one
 //! replica published another serves at its next request.
 
@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use esxlcm_depot::source::{Container, ContainerError, Depot, OpenOptions};
+use esxlcm_depot::source::{Container, ContainerError, Depot, OpenOptions, SourceError};
 
 use crate::blob::{BlobId, BlobStore};
 use crate::error::StoreError;
@@ -77,6 +77,29 @@ impl Store {
         })
     }
 
+    /// The file at depot-relative `path` of the build view `name` serves, on a store
+    /// without trees (a store with trees serves its views from directories). The build
+    /// pointer and the file are read in one statement, so a request sees one build whole.
+    /// In the answer, `source` is the view's name, `snapshot` its build number and
+    /// `created_at` when that build was made.
+    pub fn view_file(&self, name: &str, path: &str) -> Result<Result<ServedFile, NotServed>, StoreError> {
+        Ok(match self.meta.view_file(name, path)? {
+            Some(v) => Ok(ServedFile {
+                source: name.to_owned(),
+                snapshot: i64::try_from(v.build).unwrap_or(i64::MAX),
+                created_at: v.built_at,
+                file: v.file,
+            }),
+            None => Err(NotServed::NoFile),
+        })
+    }
+
+    /// The files of build `build` of view `name`, by path, on a store without trees (what
+    /// the build serves while it is the view's; none on a store with trees).
+    pub fn view_build_files(&self, name: &str, build: u64) -> Result<Vec<FileEntry>, StoreError> {
+        self.meta.view_files(name, build)
+    }
+
     /// The names of the sources that publish a snapshot, in name order.
     pub fn published_source_names(&self) -> Result<Vec<String>, StoreError> {
         let mut names = Vec::new();
@@ -114,17 +137,22 @@ impl Store {
 
     /// Snapshot `snapshot_id` read as a depot from its rows and blobs, as `Depot::open_path`
     /// reads a directory: the API's catalog and content pages, on every backend.
-    pub fn snapshot_depot(self: &Arc<Self>, snapshot_id: i64, label: &str) -> Result<Depot, StoreError> {
+    pub fn snapshot_depot(&self, snapshot_id: i64, label: &str) -> Result<Depot, StoreError> {
         let files = self.meta.snapshot_files(snapshot_id)?;
-        let container = SnapshotContainer {
-            label: label.to_owned(),
-            files: files.into_iter().map(|f| (f.path.clone(), f)).collect(),
-            store: Arc::clone(self),
-        };
-        Depot::open_tree(label.to_owned(), Arc::new(container), &OpenOptions::default()).map_err(|e| StoreError::Sync {
+        self.files_depot(files, label).map_err(|e| StoreError::Sync {
             source_name: label.to_owned(),
             message: format!("snapshot {snapshot_id} cannot be read as a depot: {e}"),
         })
+    }
+
+    /// Files (path → blob) read as a depot: a snapshot's, a view build's.
+    pub(crate) fn files_depot(&self, files: Vec<FileEntry>, label: &str) -> Result<Depot, Box<SourceError>> {
+        let container = RowsContainer {
+            label: label.to_owned(),
+            files: files.into_iter().map(|f| (f.path.clone(), f)).collect(),
+            blobs: Arc::clone(&self.blobs),
+        };
+        Depot::open_tree(label.to_owned(), Arc::new(container), &OpenOptions::default()).map_err(Box::new)
     }
 }
 
@@ -144,20 +172,20 @@ impl BlobAsFile {
     }
 }
 
-/// A snapshot as the depot reader's [`Container`]: paths from the rows, bytes from blobs.
-struct SnapshotContainer {
+/// Rows as the depot reader's [`Container`]: paths from the rows, bytes from blobs.
+struct RowsContainer {
     label: String,
     files: HashMap<String, FileEntry>,
-    store: Arc<Store>,
+    blobs: Arc<dyn BlobStore>,
 }
 
-impl SnapshotContainer {
+impl RowsContainer {
     fn io(&self, path: &str, source: io::Error) -> ContainerError {
         ContainerError::Io { container: self.label.clone(), path: path.to_owned(), source }
     }
 }
 
-impl Container for SnapshotContainer {
+impl Container for RowsContainer {
     fn label(&self) -> String {
         self.label.clone()
     }
@@ -167,7 +195,7 @@ impl Container for SnapshotContainer {
             .files
             .get(path)
             .ok_or_else(|| ContainerError::NotFound { container: self.label.clone(), path: path.to_owned() })?;
-        let blobs: &dyn BlobStore = self.store.blobs.as_ref();
+        let blobs: &dyn BlobStore = self.blobs.as_ref();
         // An on-demand payload not fetched yet is absent, as from a directory tree.
         if !blobs.contains(&entry.blob).map_err(|e| self.io(path, io::Error::other(e.to_string())))? {
             return Err(ContainerError::NotFound { container: self.label.clone(), path: path.to_owned() });

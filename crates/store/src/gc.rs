@@ -46,7 +46,7 @@ fn run(store: &Store, now: i64, mode: Mode) -> Result<GcReport, StoreError> {
     let delete = mode == Mode::Delete;
     let mut referenced = store.meta.referenced_blobs()?;
     // Named views' builds keep theirs after the snapshots that brought them are gone.
-    referenced.extend(crate::view::referenced_blobs(store.root())?);
+    referenced.extend(crate::view::referenced_blobs(store)?);
     let mut report = GcReport::default();
     for id in store.blobs.list()? {
         if referenced.contains(&id) {

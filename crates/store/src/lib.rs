@@ -8,8 +8,8 @@
 //!   Front ends call these, never the steps.
 //! * [`location`] — where the state lives: SQLite and a local directory (the default), or
 //!   PostgreSQL and an S3-compatible bucket under several replicas.
-//! * [`content`] — a snapshot's files read from its rows and blobs, with no tree: what
-//!   every replica of a cluster store serves.
+//! * [`content`] — a snapshot's (or a named view's) files read from its rows and blobs,
+//!   with no tree: what every replica of a cluster store serves.
 //! * [`meta`] — the metadata database behind a trait (SQLite with WAL by default).
 //! * [`store`] — the store directory: snapshots' views, atomic publication, rollback,
 //!   retention, crash reconciliation.
@@ -28,7 +28,8 @@
 //! * [`subset`] — self-consistent subset depots (exactly some images' content), shared
 //!   by image views and `--only-for` sources.
 //! * [`view`] — named views: merged and image views of several sources, built into
-//!   online depot trees of hard links and published atomically.
+//!   online depot trees of hard links, or (without trees) into rows over blobs, and
+//!   published atomically.
 //! * [`schedule`] — per-source sync schedules (hourly, daily, weekly, monthly; UTC) and
 //!   their next slot.
 //! * [`status`] — `status/<source>.json`: each sync's progress and outcome, for readers.

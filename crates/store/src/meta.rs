@@ -223,6 +223,38 @@ pub trait MetaStore: Send + Sync {
     /// Claims older than [`CLAIMS_KEPT_SECONDS`] before the newest claim of the key are
     /// pruned, and a claim that old is refused (false): it was due long ago.
     fn claim_due(&self, key: &str, due: i64) -> Result<bool, StoreError>;
+
+    /// Named views kept as rows (the stores without trees, [`crate::view`]): every view's
+    /// record (JSON), as `(name, record)` in name order.
+    fn views(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// One view's record (JSON).
+    fn view(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// Write a view's record and which build is served (`(number, built_at)`), in one
+    /// statement: a reader sees the old build or the new one, never a mix.
+    fn put_view(&self, name: &str, record: &str, published: Option<(u64, i64)>) -> Result<(), StoreError>;
+    /// Remove a view with all its builds' files.
+    fn remove_view(&self, name: &str) -> Result<(), StoreError>;
+    /// Record the files of build `build` of a view (replacing any left by an interrupted
+    /// build of that number), in one transaction; the view's record must exist.
+    fn add_view_build(&self, name: &str, build: u64, files: &[FileEntry]) -> Result<(), StoreError>;
+    /// Delete the files of the view's builds other than `keep`.
+    fn prune_view_builds(&self, name: &str, keep: &[u64]) -> Result<(), StoreError>;
+    /// Which builds of a view have files recorded, ascending.
+    fn view_builds(&self, name: &str) -> Result<Vec<u64>, StoreError>;
+    /// The files of one build of a view, by path.
+    fn view_files(&self, name: &str, build: u64) -> Result<Vec<FileEntry>, StoreError>;
+    /// The file at `path` of the build a view serves, read in one statement with the
+    /// pointer to that build.
+    fn view_file(&self, name: &str, path: &str) -> Result<Option<ViewFile>, StoreError>;
+}
+
+/// A file of the build a view serves ([`MetaStore::view_file`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewFile {
+    pub build: u64,
+    /// When the build was made (seconds since the epoch).
+    pub built_at: i64,
+    pub file: FileEntry,
 }
 
 /// How far back (seconds, before a key's newest claimed due time) claims are kept: longer
@@ -378,6 +410,27 @@ CREATE TABLE schedule_claims (
     claimed_at INTEGER NOT NULL,
     PRIMARY KEY (key, due)
 );
+",
+    // 8: named views as rows (crate::view, the stores without trees): the record (JSON)
+    // and the build served; each build's files (path -> blob), kept for the served build
+    // and the one before it.
+    r"
+CREATE TABLE views (
+    name TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    build INTEGER,
+    built_at INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE view_files (
+    view TEXT NOT NULL REFERENCES views(name) ON DELETE CASCADE,
+    build INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (view, build, path)
+);
+CREATE INDEX view_files_blob ON view_files(blob);
 ",
 ];
 
@@ -776,7 +829,7 @@ impl MetaStore for SqliteMeta {
     fn referenced_blobs(&self) -> Result<HashSet<BlobId>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT DISTINCT blob FROM snapshot_files")
+            .prepare("SELECT blob FROM snapshot_files UNION SELECT blob FROM view_files")
             .map_err(StoreError::db("listing referenced blobs"))?;
         let rows: Vec<String> = stmt
             .query_map([], |r| r.get(0))
@@ -1088,6 +1141,121 @@ impl MetaStore for SqliteMeta {
         }
         tx.commit().map_err(StoreError::db(&ctx))?;
         Ok(inserted == 1)
+    }
+
+    fn views(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.reader();
+        let ctx = "listing the views";
+        let mut stmt = conn.prepare("SELECT name, record FROM views ORDER BY name").map_err(StoreError::db(ctx))?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).and_then(Iterator::collect).map_err(StoreError::db(ctx))
+    }
+
+    fn view(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.reader()
+            .query_row("SELECT record FROM views WHERE name = ?1", [name], |r| r.get(0))
+            .optional()
+            .map_err(StoreError::db(format!("reading view '{name}'")))
+    }
+
+    fn put_view(&self, name: &str, record: &str, published: Option<(u64, i64)>) -> Result<(), StoreError> {
+        let (build, built_at) = published.map_or((None, 0), |(n, at)| (Some(to_i64(n)), at));
+        self.conn()
+            .execute(
+                "INSERT INTO views (name, record, build, built_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (name) DO UPDATE SET record = excluded.record, build = excluded.build,
+                 built_at = excluded.built_at, updated_at = excluded.updated_at",
+                params![name, record, build, built_at, now()],
+            )
+            .map_err(StoreError::db(format!("writing view '{name}'")))?;
+        Ok(())
+    }
+
+    fn remove_view(&self, name: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let ctx = format!("removing view '{name}'");
+        let tx = conn.transaction().map_err(StoreError::db(&ctx))?;
+        tx.execute("DELETE FROM view_files WHERE view = ?1", [name]).map_err(StoreError::db(&ctx))?;
+        tx.execute("DELETE FROM views WHERE name = ?1", [name]).map_err(StoreError::db(&ctx))?;
+        tx.commit().map_err(StoreError::db(&ctx))
+    }
+
+    fn add_view_build(&self, name: &str, build: u64, files: &[FileEntry]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let ctx = format!("recording build {build} of view '{name}'");
+        let tx = conn.transaction().map_err(StoreError::db(&ctx))?;
+        tx.execute("DELETE FROM view_files WHERE view = ?1 AND build = ?2", params![name, to_i64(build)])
+            .map_err(StoreError::db(&ctx))?;
+        {
+            let mut stmt = tx
+                .prepare("INSERT INTO view_files (view, build, path, blob, size) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(StoreError::db(&ctx))?;
+            for f in files {
+                stmt.execute(params![name, to_i64(build), f.path, f.blob.as_str(), to_i64(f.size)])
+                    .map_err(StoreError::db(format!("{ctx}: {}", f.path)))?;
+            }
+        }
+        tx.commit().map_err(StoreError::db(&ctx))
+    }
+
+    fn prune_view_builds(&self, name: &str, keep: &[u64]) -> Result<(), StoreError> {
+        let ctx = format!("removing old builds of view '{name}'");
+        let builds = self.view_builds(name)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(StoreError::db(&ctx))?;
+        for b in builds.into_iter().filter(|b| !keep.contains(b)) {
+            tx.execute("DELETE FROM view_files WHERE view = ?1 AND build = ?2", params![name, to_i64(b)])
+                .map_err(StoreError::db(&ctx))?;
+        }
+        tx.commit().map_err(StoreError::db(&ctx))
+    }
+
+    fn view_builds(&self, name: &str) -> Result<Vec<u64>, StoreError> {
+        let conn = self.reader();
+        let ctx = format!("listing the builds of view '{name}'");
+        let mut stmt = conn
+            .prepare("SELECT DISTINCT build FROM view_files WHERE view = ?1 ORDER BY build")
+            .map_err(StoreError::db(&ctx))?;
+        let rows: Vec<i64> =
+            stmt.query_map([name], |r| r.get(0)).and_then(Iterator::collect).map_err(StoreError::db(&ctx))?;
+        Ok(rows.into_iter().map(to_u64).collect())
+    }
+
+    fn view_files(&self, name: &str, build: u64) -> Result<Vec<FileEntry>, StoreError> {
+        let conn = self.reader();
+        let ctx = format!("reading build {build} of view '{name}'");
+        let mut stmt = conn
+            .prepare("SELECT path, blob, size FROM view_files WHERE view = ?1 AND build = ?2 ORDER BY path")
+            .map_err(StoreError::db(&ctx))?;
+        let rows: Vec<(String, String, i64)> = stmt
+            .query_map(params![name, to_i64(build)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(Iterator::collect)
+            .map_err(StoreError::db(&ctx))?;
+        rows.into_iter()
+            .map(|(path, blob, size)| Ok(FileEntry { path, blob: blob_col(blob, &ctx)?, size: to_u64(size) }))
+            .collect()
+    }
+
+    fn view_file(&self, name: &str, path: &str) -> Result<Option<ViewFile>, StoreError> {
+        let ctx = format!("reading {path} of view '{name}'");
+        let row: Option<(i64, i64, String, i64)> = self
+            .reader()
+            .query_row(
+                "SELECT v.build, v.built_at, f.blob, f.size FROM views v
+                 JOIN view_files f ON f.view = v.name AND f.build = v.build
+                 WHERE v.name = ?1 AND f.path = ?2",
+                params![name, path],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(StoreError::db(&ctx))?;
+        row.map(|(build, built_at, blob, size)| {
+            Ok(ViewFile {
+                build: to_u64(build),
+                built_at,
+                file: FileEntry { path: path.to_owned(), blob: blob_col(blob, &ctx)?, size: to_u64(size) },
+            })
+        })
+        .transpose()
     }
 }
 

@@ -9,11 +9,16 @@
 //!    transaction, so a re-run finds it and does not record it twice; the on-demand records
 //!    and the last sync run (schedules stay on time) come with it;
 //! 3. the publication last: the destination publishes what this store publishes;
-//! 4. the service's documents (inventory, drafts, image library, settings, tasks).
+//! 4. the service's documents (inventory, drafts, image library, settings, tasks);
+//! 5. the named views: each definition becomes the destination's record (a row on the
+//!    cluster backends), and the view is built there from the migrated snapshots — the
+//!    same inputs, so the same depot documents and VIBs, served at the same URLs; only its
+//!    build number starts again at 1. A view that does not build there (one that did not
+//!    build here either) keeps its definition and the reason; the report names it. A re-run
+//!    finds the definition and leaves an up-to-date build as it is.
 //!
 //! Verification compares, per source, the published snapshot's tree digest on both sides
-//! and checks that every blob the destination's snapshots name is there. Named views are
-//! not moved (the cluster backends do not build them yet); the report names them.
+//! and checks that every blob the destination's snapshots name is there.
 
 use std::collections::HashMap;
 use std::io;
@@ -36,8 +41,10 @@ pub struct MigrateReport {
     pub documents: u64,
     /// Sources whose published snapshot has the same tree digest on both sides.
     pub sources_verified: u64,
-    /// Named views of the single-node store, which are not moved.
-    pub views_left: Vec<String>,
+    /// Named views recorded and built in the destination.
+    pub views_moved: Vec<String>,
+    /// Named views recorded in the destination that did not build there: `name: why`.
+    pub views_unbuilt: Vec<String>,
 }
 
 /// What the migration is doing, for a progress display.
@@ -76,11 +83,7 @@ impl Store {
             .collect();
         report.documents = documents.len() as u64;
         to.meta.write_documents(&documents)?;
-        report.views_left = crate::view::list(self.root())
-            .map_err(|e| StoreError::Location(format!("listing the views of {}: {e}", self.root().display())))?
-            .into_iter()
-            .map(|r| r.definition.name)
-            .collect();
+        self.copy_views(to, &mut report)?;
         self.verify_migration(to, &mut report)?;
         Ok(report)
     }
@@ -159,6 +162,32 @@ impl Store {
             && let Some(local) = mapped.get(&published)
         {
             to.meta.set_published(target.id, *local)?;
+        }
+        Ok(())
+    }
+
+    /// Each named view's definition recorded in the destination (unless there already),
+    /// then the view built there (see the module documentation).
+    fn copy_views(&self, to: &Store, report: &mut MigrateReport) -> Result<(), StoreError> {
+        use crate::view::{self, ViewError, ViewRecord};
+        let records = view::list(self)
+            .map_err(|e| StoreError::Location(format!("listing the views of {}: {e}", self.root().display())))?;
+        for r in records {
+            let name = r.definition.name.clone();
+            let in_destination = |e: ViewError| StoreError::Location(format!("moving view '{name}': {e}"));
+            match view::get(to, &name) {
+                Ok(_) => {}
+                Err(ViewError::Unknown(_)) => {
+                    let record = ViewRecord { definition: r.definition.clone(), build: None, last_error: None };
+                    view::write_record(to, &record).map_err(in_destination)?;
+                }
+                Err(e) => return Err(in_destination(e)),
+            }
+            match view::refresh(to, &name) {
+                Ok(_) => report.views_moved.push(name),
+                Err(ViewError::Store(e)) => return Err(e),
+                Err(e) => report.views_unbuilt.push(format!("{name}: {e}")),
+            }
         }
         Ok(())
     }

@@ -302,7 +302,7 @@ impl Store {
 
     /// The named views that include `source`.
     fn views_of(&self, source: &str) -> Result<Vec<String>, StoreError> {
-        let records = view::list(self.root()).map_err(view_store_error)?;
+        let records = view::list(self).map_err(view_store_error)?;
         Ok(records
             .into_iter()
             .filter(|r| r.definition.sources.iter().any(|s| s == source))
@@ -403,7 +403,7 @@ impl Store {
     pub fn refresh_views(&self, names: &[String], wait: LockWait) -> Result<Vec<ViewRefresh>, view::ViewError> {
         let _lock = self.begin(wait)?;
         let names: Vec<String> = if names.is_empty() {
-            view::list(self.root())?.into_iter().map(|r| r.definition.name).collect()
+            view::list(self)?.into_iter().map(|r| r.definition.name).collect()
         } else {
             names.to_vec()
         };

@@ -50,7 +50,7 @@ pub struct Store {
     /// and `published/<source>` links name what is served (the embedded default only; on
     /// the cluster backends the database rows are all there is).
     trees: bool,
-    pub(crate) blobs: Box<dyn BlobStore>,
+    pub(crate) blobs: std::sync::Arc<dyn BlobStore>,
     pub(crate) meta: Box<dyn MetaStore>,
 }
 
@@ -86,6 +86,17 @@ impl Store {
     /// Open (creating if needed) the store at `location`: the embedded default, or
     /// PostgreSQL and an S3-compatible bucket with `location.root` as this node's directory.
     pub fn open_location(location: &StoreLocation) -> Result<Self, StoreError> {
+        Self::open_with(location, &[])
+    }
+
+    /// [`Store::open_location`] with S3 client variables (`AWS_ENDPOINT_URL`, …) given
+    /// rather than read from the environment, which a test cannot change safely.
+    #[cfg(feature = "test-internals")]
+    pub fn open_location_with_env(location: &StoreLocation, vars: &[(&str, &str)]) -> Result<Self, StoreError> {
+        Self::open_with(location, vars)
+    }
+
+    fn open_with(location: &StoreLocation, vars: &[(&str, &str)]) -> Result<Self, StoreError> {
         let root = location.root.as_path();
         let trees = location.is_local();
         let subdirs: &[&str] =
@@ -93,7 +104,7 @@ impl Store {
         for sub in subdirs {
             create_dir_durable(&root.join(sub))?;
         }
-        let blobs = crate::backends::blobs(location)?;
+        let blobs = std::sync::Arc::from(crate::backends::blobs(location, vars)?);
         let meta = crate::backends::meta(location)?;
         Ok(Self { root: root.to_path_buf(), location: location.clone(), trees, blobs, meta })
     }

@@ -75,7 +75,7 @@ pub fn verify_with(store: &Store, progress: &dyn crate::sync::Progress) -> Resul
     let present: HashSet<_> = present.into_iter().collect();
     let referenced = store.meta.referenced_blobs()?;
     // Blobs only a view's build links are kept by gc too.
-    let view_blobs = crate::view::referenced_blobs(store.root()).unwrap_or_default();
+    let view_blobs = crate::view::referenced_blobs(store).unwrap_or_default();
     report.unreferenced_blobs = present.iter().filter(|b| !referenced.contains(*b) && !view_blobs.contains(*b)).count();
     let mut not_fetched = HashSet::new();
     for snap in store.meta.all_snapshots()? {
@@ -143,7 +143,7 @@ pub fn verify_with(store: &Store, progress: &dyn crate::sync::Progress) -> Resul
 /// verified blob it declares (a hard link of it, or equal bytes), and that blob is one the
 /// build records (so gc keeps it). Problems name the view and the file.
 fn verify_views(store: &Store, present: &HashSet<BlobId>, corrupt: &HashSet<BlobId>, report: &mut VerifyReport) {
-    let records = match crate::view::list(store.root()) {
+    let records = match crate::view::list(store) {
         Ok(r) => r,
         Err(e) => {
             report.problems.push(format!("views: {e}"));
@@ -162,6 +162,10 @@ fn verify_views(store: &Store, present: &HashSet<BlobId>, corrupt: &HashSet<Blob
             "`esxlcm mirror view remove {name}`, then `esxlcm mirror view add {name}` with its sources (and spec) \
              again, rebuilds it"
         );
+        if !store.has_trees() {
+            verify_view_rows(store, name, build, present, corrupt, &refresh, &mut problem);
+            continue;
+        }
         let link = crate::view::published_dir(store.root()).join(name);
         let build_name = format!("{name}.{}", build.number);
         match fs::read_link(&link) {
@@ -227,6 +231,77 @@ fn verify_views(store: &Store, present: &HashSet<BlobId>, corrupt: &HashSet<Blob
             if let Err(what) = check_view_file(store, &file, &blob, &recorded, corrupt) {
                 problem(format!("{relative}: {what}; {refresh}"));
             }
+        }
+    }
+}
+
+/// A view's build kept as rows (a store without trees): every file's blob is in the blob
+/// store with the recorded size and is not corrupt, and is one the build records; the
+/// metadata reads from the rows, and every VIB it names is a file of the build that is the
+/// blob it declares.
+fn verify_view_rows(
+    store: &Store,
+    name: &str,
+    build: &crate::view::ViewBuild,
+    present: &HashSet<BlobId>,
+    corrupt: &HashSet<BlobId>,
+    refresh: &str,
+    problem: &mut dyn FnMut(String),
+) {
+    let files = match store.meta.view_files(name, build.number) {
+        Ok(f) if f.is_empty() => {
+            problem(format!("build {} is recorded but has no files; {refresh}", build.number));
+            return;
+        }
+        Ok(f) => f,
+        Err(e) => {
+            problem(format!("the files of build {} cannot be read: {e}", build.number));
+            return;
+        }
+    };
+    let recorded: HashSet<BlobId> = build.blobs.iter().filter_map(|b| BlobId::parse(b)).collect();
+    for f in &files {
+        if !present.contains(&f.blob) {
+            problem(format!("{} needs blob {}, which is missing; {refresh}", f.path, f.blob));
+        } else if corrupt.contains(&f.blob) {
+            problem(format!("{} serves blob {}, which is corrupt (see above); {refresh}", f.path, f.blob));
+        } else if store.blobs.size(&f.blob).ok() != Some(f.size) {
+            problem(format!("{}: blob {} has a size other than recorded; {refresh}", f.path, f.blob));
+        }
+        if !recorded.contains(&f.blob) {
+            problem(format!("{}: blob {} is not one the build's record names; {refresh}", f.path, f.blob));
+        }
+    }
+    let by_path: std::collections::HashMap<String, BlobId> =
+        files.iter().map(|f| (f.path.clone(), f.blob.clone())).collect();
+    let depot = match store.files_depot(files, &format!("view {name}")) {
+        Ok(d) => d,
+        Err(e) => {
+            problem(format!("its metadata cannot be read ({e}); {refresh}"));
+            return;
+        }
+    };
+    for (meta, vib) in depot.all_vibs() {
+        let id = vib.id();
+        let relative = match depot.vib_path(meta, vib) {
+            Ok(p) => p,
+            Err(e) => {
+                problem(format!("VIB {id}: {e}"));
+                continue;
+            }
+        };
+        let declared = vib.location.as_ref().and_then(|l| {
+            let sha256 = matches!(l.checksum.checksum_type.to_ascii_lowercase().as_str(), "sha-256" | "sha256");
+            if sha256 { BlobId::parse(&l.checksum.value) } else { None }
+        });
+        let served = crate::view::normal_path(&relative).and_then(|p| by_path.get(&p));
+        match (served, declared) {
+            (None, _) => problem(format!("{relative}: named by the view's metadata but not a file of the build")),
+            (Some(_), None) => problem(format!("{relative}: the metadata declares no sha-256 for VIB {id}; {refresh}")),
+            (Some(blob), Some(declared)) if *blob != declared => problem(format!(
+                "{relative}: serves blob {blob}, not the verified blob its metadata names ({declared}); {refresh}"
+            )),
+            _ => {}
         }
     }
 }

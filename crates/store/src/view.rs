@@ -3,22 +3,41 @@
 //! VIBs, resolved by `esxlcm_solver` against the merged catalog of the sources — the ROBO
 //! case "give the branch exactly this image's content").
 //!
+//! A build reads the sources' *published* snapshots (from their rows and blobs), and is
+//! planned once for every store (`plan`): every VIB at its path in the depot as the stored
+//! blob it is (an on-demand payload is fetched and verified first), and the documents —
+//! vendor list, vendor index and `metadata.zip` (the depot crate's documents and metadata
+//! writer). Only how the plan is materialised depends on the store.
+//!
+//! **With trees** (the single-node default):
+//!
 //! ```text
 //! STORE/named-views/<NAME>.json           definition and last build (written atomically)
 //! STORE/named-views/builds/<NAME>.<n>/    build n: a complete online depot tree
 //! STORE/named-views/published/<NAME>      symlink to ../builds/<NAME>.<n>: what is served
 //! ```
 //!
-//! A build reads the sources' *published* snapshots, writes the vendor list, vendor index
-//! and `metadata.zip` (the depot crate's documents and metadata writer) and hard-links every
-//! VIB from the blob store. It is made in a temporary directory, synced and renamed; the
-//! record naming it is written next, then the symlink is swapped — a server sees the old
-//! build or the new one, never a mix. A view that does not build (a spec that no longer
-//! resolves, a source with nothing published) keeps its previous build published and
-//! records why. Every function that builds must run under the store lock ([`Store::lock`]).
+//! The tree (documents written, VIBs hard-linked from the blob store) is made in a temporary
+//! directory, synced and renamed; the record naming it is written next, then the symlink is
+//! swapped — a server sees the old build or the new one, never a mix.
 //!
-//! Blobs a build links are listed in its record, and [`referenced_blobs`] keeps them from
-//! `gc` after the snapshots that brought them are gone.
+//! **Without trees** (the cluster backends: PostgreSQL and object storage): the record is
+//! the `views` row (the same JSON, and the build served), each build's files are
+//! `view_files` rows (path → blob, size). The documents are put into the blob store (content
+//! addressed), the build's rows are recorded in one transaction, then one statement moves
+//! the row's build pointer: that is the publication, and a request on any replica reads the
+//! pointer and the file in one statement ([`crate::meta::MetaStore::view_file`]), so it sees
+//! one build whole. The previous build's rows stay until the next build (requests that read
+//! the old pointer an instant ago still find their files), older ones go. Nothing is written
+//! under the node's directory.
+//!
+//! Either way, a view that does not build (a spec that no longer resolves, a source with
+//! nothing published) keeps its previous build published and records why. Every function
+//! that builds must run under the store lock ([`Store::lock`]).
+//!
+//! Blobs a build uses are listed in its record, and [`referenced_blobs`] keeps them from
+//! `gc` after the snapshots that brought them are gone (without trees the `view_files`
+//! rows keep them too, the retained previous build's included).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
@@ -28,7 +47,7 @@ use std::path::{Path, PathBuf};
 use esxlcm_depot::catalog::Catalog;
 use esxlcm_depot::model::Vib;
 use esxlcm_depot::selection::Selection;
-use esxlcm_depot::source::{Depot, OpenOptions, SourceError};
+use esxlcm_depot::source::SourceError;
 use esxlcm_depot::write::{DepotContent, WriteError};
 use esxlcm_solver::SoftwareSpec;
 use serde::{Deserialize, Serialize};
@@ -133,6 +152,8 @@ pub enum ViewError {
     Write { view: String, source: Box<WriteError> },
     #[error("view record {}: {message}", path.display())]
     Record { path: PathBuf, message: String },
+    #[error("view '{view}': its database record is not valid: {message}")]
+    Row { view: String, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -173,9 +194,6 @@ pub fn validate_name(name: &str) -> Result<(), ViewError> {
 
 /// Record a new view (not built yet: [`refresh`] builds it).
 pub(crate) fn add(store: &Store, name: &str, sources: &[String], spec: Option<&[u8]>) -> Result<ViewRecord, ViewError> {
-    if !store.has_trees() {
-        return Err(ViewError::Store(StoreError::NotOnClusterBackends("a named view")));
-    }
     validate_name(name)?;
     if sources.is_empty() {
         return Err(ViewError::NoSources(name.to_owned()));
@@ -191,7 +209,9 @@ pub(crate) fn add(store: &Store, name: &str, sources: &[String], spec: Option<&[
         }
         None => None,
     };
-    if record_path(store.root(), name).exists() {
+    let exists =
+        if store.has_trees() { record_path(store.root(), name).exists() } else { store.meta.view(name)?.is_some() };
+    if exists {
         return Err(ViewError::Exists(name.to_owned()));
     }
     let mut unique = Vec::new();
@@ -205,12 +225,35 @@ pub(crate) fn add(store: &Store, name: &str, sources: &[String], spec: Option<&[
         build: None,
         last_error: None,
     };
-    write_record(store.root(), &record)?;
+    write_record(store, &record)?;
     Ok(record)
 }
 
-/// Every view, by name.
-pub fn list(store_root: &Path) -> Result<Vec<ViewRecord>, ViewError> {
+/// Every view, by name: the record files of a store with trees, the `views` rows otherwise.
+pub fn list(store: &Store) -> Result<Vec<ViewRecord>, ViewError> {
+    if store.has_trees() {
+        return list_files(store.root());
+    }
+    store.meta.views()?.into_iter().map(|(name, body)| parse_row(&name, &body)).collect()
+}
+
+/// One view.
+pub fn get(store: &Store, name: &str) -> Result<ViewRecord, ViewError> {
+    validate_name(name)?;
+    if !store.has_trees() {
+        return match store.meta.view(name)? {
+            Some(body) => parse_row(name, &body),
+            None => Err(ViewError::Unknown(name.to_owned())),
+        };
+    }
+    let path = record_path(store.root(), name);
+    if !path.exists() {
+        return Err(ViewError::Unknown(name.to_owned()));
+    }
+    read_record(&path)
+}
+
+fn list_files(store_root: &Path) -> Result<Vec<ViewRecord>, ViewError> {
     let dir = root_dir(store_root);
     let entries = match fs::read_dir(&dir) {
         Ok(e) => e,
@@ -230,20 +273,19 @@ pub fn list(store_root: &Path) -> Result<Vec<ViewRecord>, ViewError> {
     Ok(records)
 }
 
-/// One view.
-pub fn get(store_root: &Path, name: &str) -> Result<ViewRecord, ViewError> {
-    validate_name(name)?;
-    let path = record_path(store_root, name);
-    if !path.exists() {
-        return Err(ViewError::Unknown(name.to_owned()));
-    }
-    read_record(&path)
+fn parse_row(name: &str, body: &str) -> Result<ViewRecord, ViewError> {
+    serde_json::from_str(body).map_err(|e| ViewError::Row { view: name.to_owned(), message: e.to_string() })
 }
 
-/// Remove a view: its published link first (it stops being served), then its builds and
-/// record. Its blobs go at the next gc unless a snapshot still holds them.
+/// Remove a view: it stops being served first (its published link, or its row with its
+/// builds' rows in one transaction), then its builds and record. Its blobs go at the next
+/// gc unless a snapshot still holds them.
 pub(crate) fn remove(store: &Store, name: &str) -> Result<(), ViewError> {
-    get(store.root(), name)?;
+    get(store, name)?;
+    if !store.has_trees() {
+        store.meta.remove_view(name)?;
+        return Ok(());
+    }
     let link = published_dir(store.root()).join(name);
     match fs::remove_file(&link) {
         Ok(()) => {}
@@ -261,11 +303,13 @@ pub(crate) fn remove(store: &Store, name: &str) -> Result<(), ViewError> {
 /// of the current build). On failure the previous build stays published and the record
 /// keeps the reason. Run under the store lock.
 pub(crate) fn refresh(store: &Store, name: &str) -> Result<Refreshed, ViewError> {
-    let mut record = get(store.root(), name)?;
-    repair_link(store.root(), &record)?;
+    let mut record = get(store, name)?;
+    if store.has_trees() {
+        repair_link(store.root(), &record)?;
+    }
     build(store, &record).or_else(|e| {
         record.last_error = Some(ViewFailure { at: now(), message: e.to_string() });
-        write_record(store.root(), &record)?;
+        write_record(store, &record)?;
         Err(e)
     })
 }
@@ -276,7 +320,7 @@ pub(crate) fn refresh_for_sources(
     sources: &[String],
 ) -> Result<Vec<(String, RefreshResult)>, ViewError> {
     let mut out = Vec::new();
-    for record in list(store.root())? {
+    for record in list(store)? {
         if record.definition.sources.iter().any(|s| sources.contains(s)) {
             let name = record.definition.name.clone();
             let result = refresh(store, &name);
@@ -286,11 +330,13 @@ pub(crate) fn refresh_for_sources(
     Ok(out)
 }
 
-/// Blobs the views' published builds link: gc keeps them.
-pub fn referenced_blobs(store_root: &Path) -> Result<HashSet<BlobId>, StoreError> {
-    let records = list(store_root).map_err(|e| match e {
+/// Blobs the views' published builds use: gc keeps them. (On a store without trees the
+/// build rows name them too, and the retained previous build's with them:
+/// [`crate::meta::MetaStore::referenced_blobs`].)
+pub fn referenced_blobs(store: &Store) -> Result<HashSet<BlobId>, StoreError> {
+    let records = list(store).map_err(|e| match e {
         ViewError::Store(s) => s,
-        other => StoreError::io(&root_dir(store_root), io::Error::new(io::ErrorKind::InvalidData, other.to_string())),
+        other => StoreError::io(&root_dir(store.root()), io::Error::new(io::ErrorKind::InvalidData, other.to_string())),
     })?;
     let mut blobs = HashSet::new();
     for r in records {
@@ -298,7 +344,7 @@ pub fn referenced_blobs(store_root: &Path) -> Result<HashSet<BlobId>, StoreError
             let id = BlobId::parse(b).ok_or_else(|| {
                 let msg = format!("view '{}' names '{b}', which is not a sha-256", r.definition.name);
                 StoreError::io(
-                    &record_path(store_root, &r.definition.name),
+                    &record_path(store.root(), &r.definition.name),
                     io::Error::new(io::ErrorKind::InvalidData, msg),
                 )
             })?;
@@ -319,6 +365,16 @@ struct Inputs {
     newest: i64,
 }
 
+/// A build planned: what it serves, path by path. Planning is the same for both stores;
+/// only [`materialise_tree`] and [`materialise_rows`] differ.
+struct Planned {
+    /// The VIBs, each at its depot-relative path, as the blob it is.
+    vibs: Vec<FileEntry>,
+    /// The generated documents (vendor list, vendor index, `metadata.zip`) by path.
+    documents: BTreeMap<String, Vec<u8>>,
+    vib_bytes: u64,
+}
+
 fn build(store: &Store, record: &ViewRecord) -> Result<Refreshed, ViewError> {
     let def = &record.definition;
     let view = def.name.as_str();
@@ -335,7 +391,7 @@ fn build(store: &Store, record: &ViewRecord) -> Result<Refreshed, ViewError> {
     if let Some(b) = &record.build
         && b.snapshots == snapshots
         && record.last_error.is_none()
-        && build_dir(store.root(), view, b.number).is_dir()
+        && build_exists(store, view, b.number)?
     {
         return Ok(Refreshed::Unchanged(b.clone()));
     }
@@ -348,62 +404,62 @@ fn build(store: &Store, record: &ViewRecord) -> Result<Refreshed, ViewError> {
     };
     content.vendor_name = VENDOR_NAME.to_owned();
     content.vendor_code = view.to_owned();
-    let number = record.build.as_ref().map_or(1, |b| b.number + 1);
-    let staged = builds_dir(store.root()).join(format!(".tmp-{view}-{}", std::process::id()));
-    remove_dir_if_exists(&staged)?;
-    fs::create_dir_all(&staged).map_err(|e| StoreError::io(&staged, e))?;
-    let written = match write_tree(store, view, &content, &inputs, &staged) {
-        Ok(w) => w,
-        Err(e) => {
-            let _ = fs::remove_dir_all(&staged);
-            return Err(e);
-        }
+    let previous = record.build.as_ref().map(|b| b.number);
+    let number = previous.map_or(1, |n| n + 1);
+    let planned = plan(store, view, &content, &inputs)?;
+    let blobs = if store.has_trees() {
+        materialise_tree(store, view, number, &planned, &inputs)?
+    } else {
+        materialise_rows(store, view, number, &planned)?
     };
-    // On-demand payloads the build fetched are served from their sources' trees too.
-    for id in inputs.snapshots.values() {
-        store.fill_view(*id)?;
-    }
-    // Every file on disk before the build has a name: a build that exists is complete.
-    sync_fs(&staged)?;
-    let dest = build_dir(store.root(), view, number);
-    remove_dir_if_exists(&dest)?;
-    fs::rename(&staged, &dest).map_err(|e| StoreError::io(&dest, e))?;
-    sync_dir(&builds_dir(store.root()))?;
     let built = ViewBuild {
         number,
         built_at: now(),
         snapshots: inputs.snapshots,
         components: content.bulletins.iter().filter(|b| b.component.is_some()).count(),
-        vibs: written.vibs,
-        vib_bytes: written.vib_bytes,
-        blobs: written.blobs.into_iter().collect(),
+        vibs: planned.vibs.len(),
+        vib_bytes: planned.vib_bytes,
+        blobs: blobs.into_iter().collect(),
     };
-    // The record before the link: gc keeps the new build's blobs from here on, and a crash
-    // before the swap is repaired by the next refresh (repair_link).
     let updated = ViewRecord { definition: def.clone(), build: Some(built.clone()), last_error: None };
-    write_record(store.root(), &updated)?;
-    link(store.root(), view, number)?;
-    remove_builds(store.root(), view, Some(number))?;
+    // The record before the link: gc keeps the new build's blobs from here on, and a crash
+    // before the swap is repaired by the next refresh (repair_link). Without trees the
+    // record's row is the publication: one statement moves the build pointer.
+    write_record(store, &updated)?;
+    if store.has_trees() {
+        link(store.root(), view, number)?;
+        remove_builds(store.root(), view, Some(number))?;
+    } else {
+        // The build before stays (and its blobs with it) for requests that read the old
+        // pointer an instant ago; older builds' rows go.
+        let keep: Vec<u64> = std::iter::once(number).chain(previous).collect();
+        store.meta.prune_view_builds(view, &keep)?;
+    }
     tracing::info!(view, build = number, vibs = built.vibs, "view published");
     Ok(Refreshed::Built(built))
 }
 
+/// Whether build `number` of a view is there to be served.
+fn build_exists(store: &Store, view: &str, number: u64) -> Result<bool, StoreError> {
+    if store.has_trees() {
+        return Ok(build_dir(store.root(), view, number).is_dir());
+    }
+    Ok(store.meta.view_builds(view)?.contains(&number))
+}
+
+/// The sources' published snapshots read from their rows and blobs, on every backend.
 fn read_inputs(store: &Store, view: &str, published: &[(String, i64, i64)]) -> Result<Inputs, ViewError> {
     let mut catalog = Catalog::new();
     let mut files = Vec::new();
     let mut sources = Vec::new();
     for (source, id, _) in published {
         sources.push(store.meta.source(source)?);
-        let dir = store.materialise(*id)?;
-        let depot_err = |e| ViewError::Depot {
-            view: view.to_owned(),
-            source_name: source.clone(),
-            snapshot: *id,
-            source: Box::new(e),
-        };
-        let depot = Depot::open_path(&dir, &OpenOptions::default()).map_err(depot_err)?;
-        catalog.add(depot).map_err(depot_err)?;
-        files.push(store.meta.snapshot_files(*id)?.into_iter().map(|f| (f.path.clone(), f)).collect());
+        let depot_err =
+            |e| ViewError::Depot { view: view.to_owned(), source_name: source.clone(), snapshot: *id, source: e };
+        let entries = store.meta.snapshot_files(*id)?;
+        let depot = store.files_depot(entries.clone(), &format!("{source} snapshot {id}")).map_err(depot_err)?;
+        catalog.add(depot).map_err(|e| depot_err(Box::new(e)))?;
+        files.push(entries.into_iter().map(|f| (f.path.clone(), f)).collect());
     }
     for conflict in catalog.conflicts() {
         tracing::warn!(view, "{conflict}");
@@ -436,28 +492,18 @@ fn image_content(
     })
 }
 
-struct TreeWritten {
-    vibs: usize,
-    vib_bytes: u64,
-    blobs: BTreeSet<String>,
-}
-
-/// Write the online depot tree (the layout of `esxlcm_depot::write::tree`) into `dir`:
-/// VIBs hard-linked from their blobs at `vib20/<name>/<id>.vib`, then the documents.
-fn write_tree(
-    store: &Store,
-    view: &str,
-    content: &DepotContent,
-    inputs: &Inputs,
-    dir: &Path,
-) -> Result<TreeWritten, ViewError> {
+/// Plan the online depot (the layout of `esxlcm_depot::write::tree`): every VIB at
+/// `<vendor>/vib20/<name>/<id>.vib` as the stored blob it is (an on-demand payload not
+/// stored yet is fetched and verified now: a view only ever serves stored blobs), then the
+/// documents that describe them.
+fn plan(store: &Store, view: &str, content: &DepotContent, inputs: &Inputs) -> Result<Planned, ViewError> {
     let write_err = |source| ViewError::Write { view: view.to_owned(), source: Box::new(source) };
     let content_err = |message: String| ViewError::Content { view: view.to_owned(), message };
     let vendor_dir = esxlcm_depot::write::vendor_directory(&content.vendor_code).map_err(write_err)?;
     let mut vibs: Vec<&Vib> = content.vibs.iter().collect();
     vibs.sort_by_key(|v| v.id());
     let mut located = Vec::with_capacity(vibs.len());
-    let mut blobs = BTreeSet::new();
+    let mut files = Vec::with_capacity(vibs.len());
     let mut vib_bytes = 0u64;
     let fetcher = crate::ondemand::OnDemand::new();
     for vib in vibs {
@@ -467,8 +513,6 @@ fn write_tree(
             .vib(&id)
             .and_then(|cv| cv.origins.iter().find_map(|o| Some((o.depot, inputs.files.get(o.depot)?.get(&o.path)?))))
             .ok_or_else(|| content_err(format!("VIB {id} is in the metadata but no snapshot holds its file")))?;
-        // A VIB of an on-demand source the store does not hold yet is fetched (verified)
-        // now: a view only ever links stored blobs.
         if !store.blobs.contains(&entry.blob)?
             && let Some(source) = inputs.sources.get(depot)
             && let Some(remote) = store.meta.remote_payload(source.id, &entry.path, &entry.blob)?
@@ -479,20 +523,87 @@ fn write_tree(
         }
         subset::check_declared(vib, entry).map_err(content_err)?;
         let relative = vib.default_relative_path();
-        let target = safe_join(dir, &format!("{vendor_dir}{relative}"))
+        let path = normal_path(&format!("{vendor_dir}{relative}"))
             .ok_or_else(|| content_err(format!("VIB {id}: '{relative}' is not a safe relative path")))?;
-        link_blob(store, &entry.blob, &target)?;
         located.push(subset::place(vib, relative, entry));
-        blobs.insert(entry.blob.as_str().to_owned());
+        files.push(FileEntry { path, blob: entry.blob.clone(), size: entry.size });
         vib_bytes += entry.size;
     }
-    let vib_count = located.len();
-    let documents =
-        subset::documents(content, &vendor_dir, located).map_err(|e| StoreError::io(&dir.join(&vendor_dir), e))?;
-    for (path, bytes) in &documents {
-        write_new(&dir.join(path), bytes)?;
+    let documents = subset::documents(content, &vendor_dir, located)
+        .map_err(|e| content_err(format!("writing the depot documents: {e}")))?;
+    Ok(Planned { vibs: files, documents, vib_bytes })
+}
+
+/// `a/./b//c` → `a/b/c`; `None` for a path that leaves its root or names nothing.
+pub(crate) fn normal_path(relative: &str) -> Option<String> {
+    safe_join(Path::new(""), relative)?;
+    let parts: Vec<&str> = relative.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    Some(parts.join("/"))
+}
+
+/// The build as a directory tree: VIBs hard-linked from their blobs, the documents written,
+/// in a temporary directory synced and renamed to `builds/<view>.<number>`. Returns the
+/// blobs it links.
+fn materialise_tree(
+    store: &Store,
+    view: &str,
+    number: u64,
+    planned: &Planned,
+    inputs: &Inputs,
+) -> Result<BTreeSet<String>, ViewError> {
+    let staged = builds_dir(store.root()).join(format!(".tmp-{view}-{}", std::process::id()));
+    remove_dir_if_exists(&staged)?;
+    fs::create_dir_all(&staged).map_err(|e| StoreError::io(&staged, e))?;
+    let written = write_tree(store, view, planned, &staged);
+    if let Err(e) = written {
+        let _ = fs::remove_dir_all(&staged);
+        return Err(e);
     }
-    Ok(TreeWritten { vibs: vib_count, vib_bytes, blobs })
+    // On-demand payloads the build fetched are served from their sources' trees too.
+    for id in inputs.snapshots.values() {
+        store.fill_view(*id)?;
+    }
+    // Every file on disk before the build has a name: a build that exists is complete.
+    sync_fs(&staged)?;
+    let dest = build_dir(store.root(), view, number);
+    remove_dir_if_exists(&dest)?;
+    fs::rename(&staged, &dest).map_err(|e| StoreError::io(&dest, e))?;
+    sync_dir(&builds_dir(store.root()))?;
+    Ok(planned.vibs.iter().map(|f| f.blob.as_str().to_owned()).collect())
+}
+
+fn write_tree(store: &Store, view: &str, planned: &Planned, dir: &Path) -> Result<(), ViewError> {
+    let content_err = |message: String| ViewError::Content { view: view.to_owned(), message };
+    for f in &planned.vibs {
+        let target =
+            safe_join(dir, &f.path).ok_or_else(|| content_err(format!("'{}' is not a safe relative path", f.path)))?;
+        link_blob(store, &f.blob, &target)?;
+    }
+    for (path, bytes) in &planned.documents {
+        let target =
+            safe_join(dir, path).ok_or_else(|| content_err(format!("'{path}' is not a safe relative path")))?;
+        write_new(&target, bytes)?;
+    }
+    Ok(())
+}
+
+/// The build as rows: the documents stored as blobs (content-addressed, so an unchanged
+/// document is the blob it already was), then every file recorded under build `number`
+/// in one transaction. Nothing is served until the record's build pointer moves. Returns
+/// the blobs the build uses.
+fn materialise_rows(store: &Store, view: &str, number: u64, planned: &Planned) -> Result<BTreeSet<String>, ViewError> {
+    let mut files = planned.vibs.clone();
+    for (path, bytes) in &planned.documents {
+        let path = normal_path(path).ok_or_else(|| ViewError::Content {
+            view: view.to_owned(),
+            message: format!("'{path}' is not a safe relative path"),
+        })?;
+        let blob = store.blobs.put_bytes(bytes)?;
+        files.push(FileEntry { path, blob, size: bytes.len() as u64 });
+    }
+    files.sort();
+    store.meta.add_view_build(view, number, &files)?;
+    Ok(files.iter().map(|f| f.blob.as_str().to_owned()).collect())
 }
 
 /// A hard link to the blob (copied only where the filesystem refuses links, as
@@ -572,8 +683,22 @@ fn read_record(path: &Path) -> Result<ViewRecord, ViewError> {
     serde_json::from_slice(&bytes).map_err(|e| ViewError::Record { path: path.to_path_buf(), message: e.to_string() })
 }
 
+/// Write a view's record: its file (temp file, fsync, rename, fsync the directory) on a
+/// store with trees; its row otherwise, whose build pointer is what is served.
+pub(crate) fn write_record(store: &Store, record: &ViewRecord) -> Result<(), ViewError> {
+    if store.has_trees() {
+        return write_record_file(store.root(), record);
+    }
+    let name = &record.definition.name;
+    let body =
+        serde_json::to_string(record).map_err(|e| ViewError::Row { view: name.clone(), message: e.to_string() })?;
+    let published = record.build.as_ref().map(|b| (b.number, b.built_at));
+    store.meta.put_view(name, &body, published)?;
+    Ok(())
+}
+
 /// Temp file, fsync, rename, fsync the directory.
-fn write_record(store_root: &Path, record: &ViewRecord) -> Result<(), ViewError> {
+fn write_record_file(store_root: &Path, record: &ViewRecord) -> Result<(), ViewError> {
     let dir = root_dir(store_root);
     fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
     let path = record_path(store_root, &record.definition.name);
@@ -622,9 +747,8 @@ mod tests {
             }),
             last_error: None,
         };
-        write_record(dir.path(), &record).unwrap();
-        assert_eq!(list(dir.path()).unwrap(), vec![record.clone()]);
-        assert_eq!(referenced_blobs(dir.path()).unwrap().len(), 1);
+        write_record_file(dir.path(), &record).unwrap();
+        assert_eq!(list_files(dir.path()).unwrap(), vec![record.clone()]);
         for n in [1, 2] {
             fs::create_dir_all(build_dir(dir.path(), "b", n)).unwrap();
         }

@@ -129,6 +129,7 @@ conformance!(
     runs_are_summed_by_source_and_outcome,
     verify_runs_keep_the_latest,
     documents_are_written_and_deleted_in_batches,
+    view_builds_are_rows_published_by_one_pointer,
     the_audit_log_is_appended_pruned_and_filtered,
     the_store_id_is_made_once,
     imports_are_recorded_once,
@@ -382,6 +383,42 @@ fn verify_runs_keep_the_latest(f: &Fixture) {
     }
     assert_eq!(meta.last_verify().unwrap(), Some(run(104)));
     assert_eq!(f.open().last_verify().unwrap(), Some(run(104)));
+}
+
+fn view_builds_are_rows_published_by_one_pointer(f: &Fixture) {
+    let meta = f.meta.as_ref();
+    assert!(meta.views().unwrap().is_empty());
+    meta.put_view("branch", "{\"n\":0}", None).unwrap();
+    meta.add_view_build("branch", 1, &[entry("index.xml", b"v1"), entry("b/vib20/x.vib", b"x")]).unwrap();
+    assert_eq!(meta.view_file("branch", "index.xml").unwrap(), None, "not served before its pointer moves");
+    meta.put_view("branch", "{\"n\":1}", Some((1, 7))).unwrap();
+    let served = f.open().view_file("branch", "index.xml").unwrap().unwrap();
+    assert_eq!((served.build, served.built_at, served.file), (1, 7, entry("index.xml", b"v1")));
+    // A build recorded twice (an interrupted one) keeps only the second's files.
+    meta.add_view_build("branch", 2, &[entry("index.xml", b"junk"), entry("junk", b"j")]).unwrap();
+    meta.add_view_build("branch", 2, &[entry("index.xml", b"v2")]).unwrap();
+    assert_eq!(meta.view_files("branch", 2).unwrap(), vec![entry("index.xml", b"v2")]);
+    assert_eq!(meta.view_file("branch", "index.xml").unwrap().unwrap().build, 1, "build 1 is served until published");
+    meta.put_view("branch", "{\"n\":2}", Some((2, 8))).unwrap();
+    assert_eq!(meta.view_file("branch", "index.xml").unwrap().unwrap().file, entry("index.xml", b"v2"));
+    assert_eq!(meta.view_file("branch", "b/vib20/x.vib").unwrap(), None, "no file of build 1 is served with build 2");
+    meta.add_view_build("branch", 3, &[entry("index.xml", b"v3")]).unwrap();
+    meta.prune_view_builds("branch", &[1, 2]).unwrap();
+    assert_eq!(meta.view_builds("branch").unwrap(), vec![1, 2]);
+    let referenced = meta.referenced_blobs().unwrap();
+    for kept in [&b"v1"[..], b"x", b"v2"] {
+        assert!(referenced.contains(&BlobId::of_bytes(kept)), "gc keeps the retained builds' blobs");
+    }
+    assert!(!referenced.contains(&BlobId::of_bytes(b"v3")));
+    meta.put_view("other", "{}", None).unwrap();
+    let names: Vec<String> = meta.views().unwrap().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["branch", "other"]);
+    assert_eq!(meta.view("branch").unwrap().as_deref(), Some("{\"n\":2}"));
+    meta.remove_view("branch").unwrap();
+    assert_eq!(meta.view("branch").unwrap(), None);
+    assert!(meta.view_builds("branch").unwrap().is_empty());
+    assert!(meta.referenced_blobs().unwrap().is_empty());
+    assert!(meta.integrity_check().unwrap().is_empty());
 }
 
 fn documents_are_written_and_deleted_in_batches(f: &Fixture) {

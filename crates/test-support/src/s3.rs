@@ -68,7 +68,26 @@ impl S3Server {
     }
 
     /// Start a single-node Garage; panics (naming its log) if it does not come up.
+    /// Start a server on fresh loopback ports. A port picked free can be taken by another
+    /// test's server before this one binds it: a start whose set-up fails is retried on
+    /// other ports, twice.
+    #[allow(clippy::print_stderr, reason = "a test harness telling why a start is retried")]
     pub fn start() -> S3Server {
+        let mut attempt = 0;
+        loop {
+            let server = Self::spawn();
+            match server.set_up() {
+                Ok(()) => return server,
+                Err(e) if attempt < 2 => {
+                    eprintln!("garage set-up failed, retrying on other ports: {e}");
+                    attempt += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    fn spawn() -> S3Server {
         let dir = std::env::temp_dir().join(format!("esxlcm-garage-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).expect("server directory");
         let (s3_port, rpc_port) = (free_port(), free_port());
@@ -107,9 +126,7 @@ root_domain = ".s3.garage.localhost"
             .stderr(log)
             .spawn()
             .expect("start garage under sh");
-        let server = S3Server { child, dir, endpoint: format!("http://127.0.0.1:{s3_port}") };
-        server.set_up();
-        server
+        S3Server { child, dir, endpoint: format!("http://127.0.0.1:{s3_port}") }
     }
 
     fn garage(&self, args: &[&str]) -> Result<String, String> {
@@ -127,31 +144,33 @@ root_domain = ".s3.garage.localhost"
         }
     }
 
-    fn must(&self, args: &[&str]) -> String {
-        self.garage(args).unwrap_or_else(|e| panic!("{e}\n(server log: {})", self.dir.join("garage.log").display()))
+    fn admin(&self, args: &[&str]) -> Result<String, String> {
+        let log = fs_log(&self.dir);
+        self.garage(args).map_err(|e| format!("{e}\n(server log: {log})"))
     }
 
     /// Layout (one node, one zone), bucket, key, permissions.
-    fn set_up(&self) {
+    fn set_up(&self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         let node_id = loop {
             match self.garage(&["node", "id", "-q"]) {
                 Ok(id) => break id.trim().to_owned(),
                 Err(e) if Instant::now() > deadline => {
-                    panic!(
+                    return Err(format!(
                         "garage did not come up within 60 s: {e}\n(server log: {})",
-                        self.dir.join("garage.log").display()
-                    )
+                        fs_log(&self.dir)
+                    ));
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         };
         let short_id = node_id.split('@').next().unwrap_or(&node_id).to_owned();
-        self.must(&["layout", "assign", "-z", "dc1", "-c", "1G", &short_id]);
-        self.must(&["layout", "apply", "--version", "1"]);
-        self.must(&["bucket", "create", BUCKET]);
-        self.must(&["key", "import", "--yes", "-n", "esxlcm-test", KEY_ID, SECRET]);
-        self.must(&["bucket", "allow", "--read", "--write", "--owner", BUCKET, "--key", KEY_ID]);
+        self.admin(&["layout", "assign", "-z", "dc1", "-c", "1G", &short_id])?;
+        self.admin(&["layout", "apply", "--version", "1"])?;
+        self.admin(&["bucket", "create", BUCKET])?;
+        self.admin(&["key", "import", "--yes", "-n", "esxlcm-test", KEY_ID, SECRET])?;
+        self.admin(&["bucket", "allow", "--read", "--write", "--owner", BUCKET, "--key", KEY_ID])?;
+        Ok(())
     }
 
     /// `s3://BUCKET/PREFIX` (the bucket alone when `prefix` is empty).
@@ -200,6 +219,14 @@ root_domain = ".s3.garage.localhost"
     pub fn secret(&self) -> &str {
         SECRET
     }
+}
+
+/// The server log's path and its last lines, for a failure's message.
+fn fs_log(dir: &Path) -> String {
+    let path = dir.join("garage.log");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(5).collect();
+    format!("{}: {}", path.display(), tail.into_iter().rev().collect::<Vec<_>>().join(" | "))
 }
 
 impl Drop for S3Server {

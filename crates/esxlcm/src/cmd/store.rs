@@ -99,12 +99,11 @@ fn render(out: &mut dyn std::io::Write, r: &MigrateReport, to: &StoreLocation) -
     writeln!(out, "  sources:   {} created; {} verified (same published tree)", r.sources_created, r.sources_verified)?;
     writeln!(out, "  snapshots: {} copied, {} already there", r.snapshots_copied, r.snapshots_present)?;
     writeln!(out, "  documents: {}", r.documents)?;
-    if !r.views_left.is_empty() {
-        writeln!(
-            out,
-            "  not moved: named views {} (the cluster backends do not build views yet)",
-            r.views_left.join(", ")
-        )?;
+    if !r.views_moved.is_empty() {
+        writeln!(out, "  views:     {} (built from the migrated snapshots)", r.views_moved.join(", "))?;
+    }
+    for unbuilt in &r.views_unbuilt {
+        writeln!(out, "  view recorded but not built (the previous build is not moved): {unbuilt}")?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The path gate in front of the file server: snapshot and view URLs mapped to their
-//! trees, a snapshot opened (materialised) or a view checked before its files are looked
-//! up, and a file a source's tree lacks fetched on demand first.
+//! trees, a snapshot opened (materialised) or a view checked (its tree, or its row on a
+//! store without trees) before its files are looked up, and a file a source's tree lacks
+//! fetched on demand first.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use esxlcm_store::view::ViewError;
 
 use super::{FetchFailure, StoreIndex, StoreLayout, Unavailable, VIEWS_PREFIX, internal_error, plain_text};
 use crate::depot_http;
@@ -91,14 +93,26 @@ pub(super) async fn gate(index: Arc<dyn StoreIndex>, layout: Arc<StoreLayout>, r
                 Err(e) => return internal_error(format_args!("opening snapshot {id} of '{source}' failed: {e}")),
             }
         }
-        Target::View { name } if layout.rows.is_some() => {
-            return not_found(format!(
-                "no view '{name}': named views are built by single-node stores only (this one keeps its state in \
-                 PostgreSQL and object storage)\n"
-            ));
-        }
         Target::View { name } => {
-            if !tokio::fs::metadata(views.join(name)).await.is_ok_and(|m| m.is_dir()) {
+            let built = match layout.rows.clone() {
+                // Without trees: the view's row says whether a build is published.
+                Some(store) => {
+                    let view = name.to_owned();
+                    let built = tokio::task::spawn_blocking(move || match esxlcm_store::view::get(&store, &view) {
+                        Ok(record) => Ok(record.build.is_some()),
+                        Err(ViewError::Unknown(_) | ViewError::InvalidName { .. }) => Ok(false),
+                        Err(e) => Err(e.to_string()),
+                    })
+                    .await;
+                    match built {
+                        Ok(Ok(built)) => built,
+                        Ok(Err(e)) => return internal_error(format_args!("reading view '{name}' failed: {e}")),
+                        Err(e) => return internal_error(format_args!("reading view '{name}' failed: {e}")),
+                    }
+                }
+                None => tokio::fs::metadata(views.join(name)).await.is_ok_and(|m| m.is_dir()),
+            };
+            if !built {
                 return not_found(format!(
                     "no published view '{name}' (esxlcm mirror view list; a view is served once it has built)\n"
                 ));

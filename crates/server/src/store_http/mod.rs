@@ -26,7 +26,8 @@
 //! is not reachable at `/views/`.
 //!
 //! A store on the cluster backends (PostgreSQL, object storage) has no trees: [`rows`]
-//! serves the same URLs by looking each file up in the database and streaming its blob.
+//! serves the same URLs — sources, snapshots and named views — by looking each file up in
+//! the database and streaming its blob.
 //!
 //! Modules: [`gate`] maps snapshot and view URLs to their trees and fetches on-demand
 //! payloads on a miss; [`push`] takes bundle uploads; [`listing`] answers `/` and

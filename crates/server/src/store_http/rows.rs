@@ -1,8 +1,8 @@
 //! Serving a store that keeps no directory trees (PostgreSQL and object storage under
 //! several replicas): `ServeDir`'s HTTP handling — Range, ETag, Last-Modified, conditional
 //! GET — over a backend that looks each request's path up in the database (source →
-//! published snapshot → file → blob) and streams the blob from the blob store, a ranged
-//! read from the bucket for a Range request. Memory per request is bounded: files up to
+//! published snapshot → file → blob; view → published build → file → blob) and streams
+//! the blob from the blob store, a ranged read from the bucket for a Range request. Memory per request is bounded: files up to
 //! [`SMALL_FILE`] are read whole, larger ones stream through a bounded channel.
 
 use std::future::Future;
@@ -32,17 +32,17 @@ const SMALL_FILE: u64 = 1 << 20;
 const CHUNK: usize = 256 * 1024;
 const CHUNKS_AHEAD: usize = 4;
 
-/// What a request path addresses: a source's published snapshot or one by id, and the
-/// depot-relative file.
+/// What a request path addresses: a file of a source's published snapshot or of one by
+/// id, or of a named view's published build.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct RowPath {
-    pub source: String,
-    pub snapshot: Option<i64>,
-    pub file: String,
+pub(super) enum RowPath {
+    Source { source: String, snapshot: Option<i64>, file: String },
+    View { name: String, file: String },
 }
 
-/// `<source>/<file>` or `<source>/@<id>/<file>`, from the path `ServeDir` built (already
-/// percent-decoded and free of `..`). Views and the server's own `-/…` paths are not rows.
+/// `<source>/<file>`, `<source>/@<id>/<file>` or `views/<name>/<file>`, from the path
+/// `ServeDir` built (already percent-decoded and free of `..`). The server's own `-/…`
+/// paths are not rows.
 pub(super) fn row_path(path: &Path) -> Option<RowPath> {
     let relative = path.strip_prefix(BASE).ok()?;
     let mut parts = Vec::new();
@@ -53,15 +53,18 @@ pub(super) fn row_path(path: &Path) -> Option<RowPath> {
         }
     }
     match parts.as_slice() {
+        [first, name, rest @ ..] if *first == VIEWS_PREFIX && !rest.is_empty() => {
+            Some(RowPath::View { name: (*name).to_owned(), file: rest.join("/") })
+        }
         [source, ..] if *source == VIEWS_PREFIX || source.starts_with(['-', '.']) => None,
         [source, snapshot, rest @ ..] if snapshot.starts_with('@') && !rest.is_empty() => {
             let digits = snapshot.strip_prefix('@')?;
             let id = digits.bytes().all(|b| b.is_ascii_digit()).then(|| digits.parse().ok()).flatten()?;
-            Some(RowPath { source: (*source).to_owned(), snapshot: Some(id), file: rest.join("/") })
+            Some(RowPath::Source { source: (*source).to_owned(), snapshot: Some(id), file: rest.join("/") })
         }
         [_, first, ..] if first.starts_with('@') => None,
         [source, rest @ ..] if !rest.is_empty() => {
-            Some(RowPath { source: (*source).to_owned(), snapshot: None, file: rest.join("/") })
+            Some(RowPath::Source { source: (*source).to_owned(), snapshot: None, file: rest.join("/") })
         }
         _ => None,
     }
@@ -83,8 +86,8 @@ impl std::fmt::Debug for StoreRows {
 #[derive(Debug, Clone)]
 pub(super) struct RowMeta {
     len: u64,
-    /// The snapshot's creation: files are immutable within a snapshot, so with the length
-    /// it makes a sound ETag and Last-Modified.
+    /// The snapshot's creation (a view build's): files are immutable within a snapshot or
+    /// build, so with the length it makes a sound ETag and Last-Modified.
     modified: SystemTime,
 }
 
@@ -111,8 +114,12 @@ fn not_found(why: &str) -> io::Error {
 impl StoreRows {
     /// The file a path names and its metadata (blocking: database reads).
     fn lookup(&self, path: &Path) -> io::Result<(ServedFile, RowMeta)> {
-        let row = row_path(path).ok_or_else(|| not_found("not a source file"))?;
-        let served = match self.store.published_file(&row.source, row.snapshot, &row.file) {
+        let row = row_path(path).ok_or_else(|| not_found("not a source or view file"))?;
+        let found = match &row {
+            RowPath::Source { source, snapshot, file } => self.store.published_file(source, *snapshot, file),
+            RowPath::View { name, file } => self.store.view_file(name, file),
+        };
+        let served = match found {
             Ok(Ok(served)) => served,
             Ok(Err(NotServed::NoSource(why) | NotServed::NoSnapshot(why))) => return Err(not_found(&why)),
             Ok(Err(NotServed::NoFile)) => return Err(not_found("no such file")),
@@ -305,11 +312,16 @@ mod tests {
     #[test]
     fn request_paths_name_a_source_a_snapshot_and_a_file() {
         let at = |p: &str| row_path(&Path::new(BASE).join(p));
-        let row =
-            |source: &str, snapshot, file: &str| Some(RowPath { source: source.into(), snapshot, file: file.into() });
+        let row = |source: &str, snapshot, file: &str| {
+            Some(RowPath::Source { source: source.into(), snapshot, file: file.into() })
+        };
         assert_eq!(at("demo/index.xml"), row("demo", None, "index.xml"));
         assert_eq!(at("demo/@12/vib20/a/b.vib"), row("demo", Some(12), "vib20/a/b.vib"));
-        for refused in ["demo", "demo/@12", "demo/@x/index.xml", "views/v/index.xml", "-/status", ".hidden/x"] {
+        assert_eq!(
+            at("views/branch/branch/vib20/a/b.vib"),
+            Some(RowPath::View { name: "branch".into(), file: "branch/vib20/a/b.vib".into() })
+        );
+        for refused in ["demo", "demo/@12", "demo/@x/index.xml", "views/v", "views", "-/status", ".hidden/x"] {
             assert_eq!(at(refused), None, "{refused}");
         }
         assert_eq!(row_path(Path::new("/elsewhere/demo/index.xml")), None);

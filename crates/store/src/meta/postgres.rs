@@ -43,8 +43,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::lease::{Held, lease_key};
 use super::{
     CLAIMS_KEPT_SECONDS, CacheEntry, Document, DocumentChange, FileEntry, Lease, MetaStore, QuarantineRecord,
-    RUN_DURATION_BOUNDS, RemotePayload, RunStats, SnapshotInfo, SyncRun, VERIFY_RUNS_KEPT, VerifyRun, now, to_i64,
-    to_u64, tree_digest,
+    RUN_DURATION_BOUNDS, RemotePayload, RunStats, SnapshotInfo, SyncRun, VERIFY_RUNS_KEPT, VerifyRun, ViewFile, now,
+    to_i64, to_u64, tree_digest,
 };
 use crate::audit::{AuditEntry, AuditQuery, AuditRecord};
 use crate::blob::BlobId;
@@ -202,6 +202,24 @@ CREATE TABLE schedule_claims (
     PRIMARY KEY (key, due)
 );
 ",
+    r#"
+CREATE TABLE views (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    record TEXT NOT NULL,
+    build BIGINT,
+    built_at BIGINT NOT NULL DEFAULT 0,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE view_files (
+    view TEXT COLLATE "C" NOT NULL REFERENCES views(name) ON DELETE CASCADE,
+    build BIGINT NOT NULL,
+    path TEXT COLLATE "C" NOT NULL,
+    blob TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    PRIMARY KEY (view, build, path)
+);
+CREATE INDEX view_files_blob ON view_files(blob);
+"#,
 ];
 
 /// The tables the migrations make (what [`MetaStore::integrity_check`] expects to find).
@@ -220,6 +238,8 @@ const TABLES: &[&str] = &[
     "audit",
     "verify_runs",
     "schedule_claims",
+    "views",
+    "view_files",
 ];
 
 /// What went wrong talking to PostgreSQL (inside [`StoreError::Pg`]).
@@ -1052,7 +1072,10 @@ impl MetaStore for PgMeta {
         self.run(async move {
             let ctx = "listing referenced blobs";
             let c = db.client(ctx).await?;
-            let rows = c.query("SELECT DISTINCT blob FROM snapshot_files", &[]).await.map_err(db.fail(ctx))?;
+            let rows = c
+                .query("SELECT blob FROM snapshot_files UNION SELECT blob FROM view_files", &[])
+                .await
+                .map_err(db.fail(ctx))?;
             let rows: Vec<String> = collect(&rows, |r| r.try_get(0)).map_err(db.fail(ctx))?;
             rows.iter().map(|b| blob_col(&db, b, ctx)).collect()
         })
@@ -1583,6 +1606,172 @@ impl MetaStore for PgMeta {
             }
             tx.commit().await.map_err(db.fail(&ctx))?;
             Ok(inserted == 1)
+        })
+    }
+
+    fn views(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let db = self.db.clone();
+        self.run(async move {
+            let ctx = "listing the views";
+            let c = db.client(ctx).await?;
+            let rows = c.query("SELECT name, record FROM views ORDER BY name", &[]).await.map_err(db.fail(ctx))?;
+            collect(&rows, |r| Ok((r.try_get(0)?, r.try_get(1)?))).map_err(db.fail(ctx))
+        })
+    }
+
+    fn view(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let db = self.db.clone();
+        let name = name.to_owned();
+        self.run(async move {
+            let ctx = format!("reading view '{name}'");
+            let c = db.client(&ctx).await?;
+            c.query_opt("SELECT record FROM views WHERE name = $1", &[&name])
+                .await
+                .and_then(|r| r.map(|r| r.try_get(0)).transpose())
+                .map_err(db.fail(ctx))
+        })
+    }
+
+    fn put_view(&self, name: &str, record: &str, published: Option<(u64, i64)>) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        let (name, record) = (name.to_owned(), record.to_owned());
+        let (build, built_at) = published.map_or((None, 0), |(n, at)| (Some(to_i64(n)), at));
+        self.run(async move {
+            let ctx = format!("writing view '{name}'");
+            let c = db.client(&ctx).await?;
+            // One statement: every replica reads the old build pointer or the new one.
+            c.execute(
+                "INSERT INTO views (name, record, build, built_at, updated_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (name) DO UPDATE SET record = EXCLUDED.record, build = EXCLUDED.build,
+                 built_at = EXCLUDED.built_at, updated_at = EXCLUDED.updated_at",
+                &[&name, &record, &build, &built_at, &now()],
+            )
+            .await
+            .map_err(db.fail(ctx))?;
+            Ok(())
+        })
+    }
+
+    fn remove_view(&self, name: &str) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        let name = name.to_owned();
+        self.run(async move {
+            let ctx = format!("removing view '{name}'");
+            let mut c = db.client(&ctx).await?;
+            let tx = c.transaction().await.map_err(db.fail(&ctx))?;
+            tx.execute("DELETE FROM view_files WHERE view = $1", &[&name]).await.map_err(db.fail(&ctx))?;
+            tx.execute("DELETE FROM views WHERE name = $1", &[&name]).await.map_err(db.fail(&ctx))?;
+            tx.commit().await.map_err(db.fail(&ctx))
+        })
+    }
+
+    fn add_view_build(&self, name: &str, build: u64, files: &[FileEntry]) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        let name = name.to_owned();
+        let files = files.to_vec();
+        let number = to_i64(build);
+        self.run(async move {
+            let ctx = format!("recording build {build} of view '{name}'");
+            let mut c = db.client(&ctx).await?;
+            let tx = c.transaction().await.map_err(db.fail(&ctx))?;
+            tx.execute("DELETE FROM view_files WHERE view = $1 AND build = $2", &[&name, &number])
+                .await
+                .map_err(db.fail(&ctx))?;
+            for batch in files.chunks(BATCH_ROWS) {
+                let paths: Vec<&str> = batch.iter().map(|f| f.path.as_str()).collect();
+                let blobs: Vec<&str> = batch.iter().map(|f| f.blob.as_str()).collect();
+                let sizes: Vec<i64> = batch.iter().map(|f| to_i64(f.size)).collect();
+                tx.execute(
+                    "INSERT INTO view_files (view, build, path, blob, size)
+                     SELECT $1, $2, p, b, s FROM UNNEST($3::text[], $4::text[], $5::bigint[]) AS t(p, b, s)",
+                    &[&name, &number, &paths, &blobs, &sizes],
+                )
+                .await
+                .map_err(db.fail(format!(
+                    "{ctx}: {} file(s) from {}",
+                    batch.len(),
+                    paths.first().unwrap_or(&"")
+                )))?;
+            }
+            tx.commit().await.map_err(db.fail(&ctx))
+        })
+    }
+
+    fn prune_view_builds(&self, name: &str, keep: &[u64]) -> Result<(), StoreError> {
+        let db = self.db.clone();
+        let name = name.to_owned();
+        let keep: Vec<i64> = keep.iter().map(|k| to_i64(*k)).collect();
+        self.run(async move {
+            let ctx = format!("removing old builds of view '{name}'");
+            let c = db.client(&ctx).await?;
+            c.execute("DELETE FROM view_files WHERE view = $1 AND NOT (build = ANY($2))", &[&name, &keep])
+                .await
+                .map_err(db.fail(ctx))?;
+            Ok(())
+        })
+    }
+
+    fn view_builds(&self, name: &str) -> Result<Vec<u64>, StoreError> {
+        let db = self.db.clone();
+        let name = name.to_owned();
+        self.run(async move {
+            let ctx = format!("listing the builds of view '{name}'");
+            let c = db.client(&ctx).await?;
+            let rows = c
+                .query("SELECT DISTINCT build FROM view_files WHERE view = $1 ORDER BY build", &[&name])
+                .await
+                .map_err(db.fail(&ctx))?;
+            let rows: Vec<i64> = collect(&rows, |r| r.try_get(0)).map_err(db.fail(&ctx))?;
+            Ok(rows.into_iter().map(to_u64).collect())
+        })
+    }
+
+    fn view_files(&self, name: &str, build: u64) -> Result<Vec<FileEntry>, StoreError> {
+        let db = self.db.clone();
+        let name = name.to_owned();
+        let number = to_i64(build);
+        self.run(async move {
+            let ctx = format!("reading build {build} of view '{name}'");
+            let c = db.client(&ctx).await?;
+            let rows = c
+                .query(
+                    "SELECT path, blob, size FROM view_files WHERE view = $1 AND build = $2 ORDER BY path",
+                    &[&name, &number],
+                )
+                .await
+                .map_err(db.fail(&ctx))?;
+            let rows: Vec<(String, String, i64)> =
+                collect(&rows, |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).map_err(db.fail(&ctx))?;
+            rows.into_iter()
+                .map(|(path, blob, size)| Ok(FileEntry { path, blob: blob_col(&db, &blob, &ctx)?, size: to_u64(size) }))
+                .collect()
+        })
+    }
+
+    fn view_file(&self, name: &str, path: &str) -> Result<Option<ViewFile>, StoreError> {
+        let db = self.db.clone();
+        let (name, path) = (name.to_owned(), path.to_owned());
+        self.run(async move {
+            let ctx = format!("reading {path} of view '{name}'");
+            let c = db.client(&ctx).await?;
+            // One statement: the build pointer and the file are read from one snapshot.
+            let stmt = c
+                .prepare_cached(
+                    "SELECT v.build, v.built_at, f.blob, f.size FROM views v
+                     JOIN view_files f ON f.view = v.name AND f.build = v.build
+                     WHERE v.name = $1 AND f.path = $2",
+                )
+                .await
+                .map_err(db.fail(&ctx))?;
+            let Some(r) = c.query_opt(&stmt, &[&name, &path]).await.map_err(db.fail(&ctx))? else { return Ok(None) };
+            let row: (i64, i64, String, i64) =
+                (|| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))().map_err(db.fail(&ctx))?;
+            let (build, built_at, blob, size) = row;
+            Ok(Some(ViewFile {
+                build: to_u64(build),
+                built_at,
+                file: FileEntry { blob: blob_col(&db, &blob, &ctx)?, path, size: to_u64(size) },
+            }))
         })
     }
 }

@@ -27,8 +27,9 @@ A view is one online depot made from the published snapshots of its sources:
 `esxlcm serve --store DIR` serves a view at /views/NAME/index.xml. A view is built when it
 is added and rebuilt after every `mirror sync`, `push`, `rollback` or `import` that
 publishes one of its sources (and by `mirror view refresh`); each build is complete before
-it is served (atomic swap), VIBs are hard links to the stored payloads (no copies), and
-`mirror gc` keeps what a view uses. When an image view's spec no longer resolves, its
+it is served (atomic swap), VIBs are the stored payloads (hard links on one node; on a
+cluster store a build is database rows over the bucket's blobs, served by every replica),
+and `mirror gc` keeps what a view uses. When an image view's spec no longer resolves, its
 previous build stays served and the solver's explanation is shown here and in `mirror view
 list`. `mirror verify` checks that each view serves only verified payloads its metadata
 names.
@@ -180,7 +181,7 @@ struct ViewListing {
 }
 
 fn list(store: &Store, json: bool, out: &mut dyn Write) -> anyhow::Result<Status> {
-    let records = view::list(store.root())?;
+    let records = view::list(store)?;
     if json {
         let listing: Vec<ViewListing> = records
             .into_iter()
