@@ -17,7 +17,7 @@ use super::{router, security_headers, services, tls};
 pub struct ApiConfig {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
-    /// The first administrator, used only when `config.json` has no users.
+    /// The first administrator, used only while the store's database has no administrator.
     pub initial_admin: Option<InitialAdmin>,
     /// A second, plain-HTTP listener serving only the depots (`/depots/…`), for hosts that
     /// cannot use the HTTPS one.
