@@ -46,13 +46,15 @@ XORRISO=(xorriso -as mkisofs -quiet -relaxed-filenames -J -R -V ESXI-BENCH
 MBR=/usr/lib/ISOLINUX/isohdpfx.bin
 XORRISO_HYBRID=("${XORRISO[@]}" -isohybrid-mbr "$MBR" -isohybrid-gpt-basdat)
 
+echo "baseline: $(xorriso -version 2>/dev/null | head -1)"
 for mib in 100 1024; do
     src="$WORK/tree-$mib"
     tree "$src" "$mib"
     rm -f "$WORK"/*.times
     echo "== $mib MiB tree: $(du -sh --exclude=.done "$src" | cut -f1), $(find "$src" -type f ! -name .done | wc -l) files"
     for run in $(seq 1 "$RUNS"); do
-        echo " run $run"
+        # The 1-minute load average: other builds share the machine; the doc reports it.
+        echo " run $run (load average $(cut -d' ' -f1-3 /proc/loadavg))"
         measure xorriso "$WORK/xorriso.iso" "${XORRISO[@]}" -o "$WORK/xorriso.iso" "$src"
         measure xorriso+fsync "$WORK/xorriso.iso" \
             sh -c 'out=$1 src=$2; shift 2; "$@" -o "$out" "$src" && sync "$out"' sh "$WORK/xorriso.iso" "$src" "${XORRISO[@]}"

@@ -8,6 +8,7 @@
 //! UPGRADE/PROFILE.XML           the image profile
 //! UPGRADE/METADATA.ZIP          the depot metadata of the image's content
 //! ISOLINUX.BIN, MBOOT.C32, MENU.C32, ISOLINUX.CFG, BOOT.CAT   BIOS El Torito boot
+//! LDLINUX.C32                   with ISOLINUX 5+ (then no Rock Ridge, see IsoBuilt)
 //! EFIBOOT.IMG, EFI/BOOT/BOOTX64.EFI                          UEFI El Torito boot
 //! KS.CFG                        the kickstart, when given (kickstart)
 //! ```
@@ -51,13 +52,24 @@ pub enum BootloaderFile {
     IsolinuxCfg,
     MbootC32,
     MenuC32,
+    /// SYSLINUX 5 and later: the core module ISOLINUX.BIN loads from the image. Its presence
+    /// marks the BIOS loader as ISOLINUX 5+, which changes how the image is written (see
+    /// [`IsoBuilt::rock_ridge`]).
+    LdlinuxC32,
     EfibootImg,
     BootX64Efi,
 }
 
 impl BootloaderFile {
-    pub const ALL: [Self; 6] =
-        [Self::IsolinuxBin, Self::IsolinuxCfg, Self::MbootC32, Self::MenuC32, Self::EfibootImg, Self::BootX64Efi];
+    pub const ALL: [Self; 7] = [
+        Self::IsolinuxBin,
+        Self::IsolinuxCfg,
+        Self::MbootC32,
+        Self::MenuC32,
+        Self::LdlinuxC32,
+        Self::EfibootImg,
+        Self::BootX64Efi,
+    ];
 
     /// Where it goes on the ISO.
     pub fn iso_path(self) -> &'static str {
@@ -66,6 +78,7 @@ impl BootloaderFile {
             Self::IsolinuxCfg => "ISOLINUX.CFG",
             Self::MbootC32 => "MBOOT.C32",
             Self::MenuC32 => "MENU.C32",
+            Self::LdlinuxC32 => "LDLINUX.C32",
             Self::EfibootImg => "EFIBOOT.IMG",
             Self::BootX64Efi => "EFI/BOOT/BOOTX64.EFI",
         }
@@ -223,6 +236,13 @@ pub struct IsoBuilt {
     pub usb: UsbBoot,
     /// `KS.CFG` is on the image and `kernelopt` points at it.
     pub kickstart: bool,
+    /// The image carries Rock Ridge names (beside ISO 9660 and Joliet). Off when
+    /// `LDLINUX.C32` is among the bootloader files: ISOLINUX 5 and later look up
+    /// `ldlinux.c32` and `isolinux.cfg` in lower case and, on an image with Rock Ridge,
+    /// compare Rock Ridge names exactly instead of falling back to the case-insensitive
+    /// ISO 9660 name, so they would not find our upper-case files and the BIOS boot would
+    /// stop. ESXi's own ISOLINUX (3.x, no `LDLINUX.C32`) reads ISO 9660 names only.
+    pub rock_ridge: bool,
     pub kernelopt: String,
     pub files: usize,
     pub skipped_payloads: Vec<SkippedPayload>,
@@ -408,10 +428,13 @@ impl Image<'_> {
             modified: self.timestamp,
         };
         let iso_err = |source| BuildError::Iso { path: dest.to_path_buf(), source: Box::new(source) };
-        let total = esxlcm_iso::plan_size(&spec).map_err(iso_err)?;
+        let rock_ridge = boot.get(BootloaderFile::LdlinuxC32).is_none();
+        let extensions = esxlcm_iso::WriteOptions { joliet: true, rock_ridge };
+        let total = esxlcm_iso::plan_size_with(&spec, extensions).map_err(iso_err)?;
         progress.start(Stage::Iso, total);
         let file_count = spec.files.len();
-        let written = esxlcm_iso::write_iso(&spec, dest, &mut |done, _| progress.advance(done)).map_err(iso_err)?;
+        let written = esxlcm_iso::write_iso_with(&spec, extensions, dest, &mut |done, _| progress.advance(done))
+            .map_err(iso_err)?;
         if let Err(e) = staging.close() {
             tracing::warn!(error = %e, "the payload staging directory could not be removed");
         }
@@ -427,6 +450,7 @@ impl Image<'_> {
             efi_image: efi_image.map(|(_, built)| built),
             usb,
             kickstart: options.kickstart.is_some(),
+            rock_ridge,
             kernelopt: cfg.kernelopt.clone(),
             files: file_count,
             skipped_payloads: plan.skipped,

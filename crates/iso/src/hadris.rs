@@ -17,7 +17,8 @@
 //!
 //! hadris writes each block once, in ascending order, and reads file content in 64 KiB
 //! chunks, so memory does not grow with file sizes. The sink buffers output in 1 MiB so
-//! small directory and descriptor writes do not each cost a syscall.
+//! small directory and descriptor writes do not each cost a syscall, and asks for early
+//! writeback every 64 MiB (`writeback.rs`).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -32,6 +33,7 @@ use hadris_iso::{
 use hadris_storage::{BlockIndex, BlockSize};
 use sha2::{Digest, Sha256};
 
+use crate::writeback::{WRITEBACK_STEP, Writeback, with_writeback};
 use crate::{IsoError, IsoSource, IsoSpec, WriteOptions};
 
 const SECTOR: u64 = 2048;
@@ -176,34 +178,48 @@ pub(crate) fn write(
     dest: &Path,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<String, IsoError> {
+    write_with_step(planned, out, dest, progress, WRITEBACK_STEP)
+}
+
+/// [`write`] asking for writeback every `step` bytes.
+fn write_with_step(
+    planned: &Planned<'_>,
+    out: &mut File,
+    dest: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+    step: u64,
+) -> Result<String, IsoError> {
     let total = planned.size;
     progress(0, total);
-    let mut sink = Sink {
-        out: BufWriter::with_capacity(OUT_BUFFER, out),
-        next_block: 0,
-        hasher: Sha256::new(),
-        done: 0,
-        total,
-        reported: 0,
-        progress,
-        failure: None,
-    };
-    let result = hadris_iso::sync::write(&mut sink, &planned.tree, &planned.options);
-    if let Some(err) = sink.failure.take() {
-        return Err(IsoError::io("write", dest, err));
-    }
-    result.map_err(|e| writer_error(planned.spec, e))?;
-    // hadris writes every block up to the planned end; pad defensively if a trailing gap
-    // was left unwritten, so the file always has the planned size.
-    if sink.done < total {
-        sink.pad_to(total).map_err(|e| IsoError::io("write", dest, e))?;
-    }
-    if sink.done != total {
-        return Err(IsoError::SizeMismatch { planned: total, written: sink.done });
-    }
-    sink.out.flush().map_err(|e| IsoError::io("write", dest, e))?;
-    (sink.progress)(total, total);
-    Ok(hex::encode(sink.hasher.finalize()))
+    with_writeback(out, step, dest, |out, writeback| {
+        let mut sink = Sink {
+            out: BufWriter::with_capacity(OUT_BUFFER, out),
+            next_block: 0,
+            hasher: Sha256::new(),
+            done: 0,
+            total,
+            reported: 0,
+            progress,
+            writeback,
+            failure: None,
+        };
+        let result = hadris_iso::sync::write(&mut sink, &planned.tree, &planned.options);
+        if let Some(err) = sink.failure.take() {
+            return Err(IsoError::io("write", dest, err));
+        }
+        result.map_err(|e| writer_error(planned.spec, e))?;
+        // hadris writes every block up to the planned end; pad defensively if a trailing gap
+        // was left unwritten, so the file always has the planned size.
+        if sink.done < total {
+            sink.pad_to(total).map_err(|e| IsoError::io("write", dest, e))?;
+        }
+        if sink.done != total {
+            return Err(IsoError::SizeMismatch { planned: total, written: sink.done });
+        }
+        sink.out.flush().map_err(|e| IsoError::io("write", dest, e))?;
+        (sink.progress)(total, total);
+        Ok(hex::encode(sink.hasher.finalize()))
+    })
 }
 
 /// A growable, write-once, ascending block device over a buffered file: it hashes what it
@@ -216,6 +232,7 @@ struct Sink<'a, 'p> {
     total: u64,
     reported: u64,
     progress: &'p mut dyn FnMut(u64, u64),
+    writeback: Writeback,
     /// The real I/O error; hadris only sees a generic device failure.
     failure: Option<io::Error>,
 }
@@ -225,6 +242,7 @@ impl Sink<'_, '_> {
         self.out.write_all(bytes)?;
         self.hasher.update(bytes);
         self.done += bytes.len() as u64;
+        self.writeback.written(self.done);
         if self.done - self.reported >= PROGRESS_STEP {
             self.reported = self.done;
             (self.progress)(self.done, self.total);
@@ -302,5 +320,48 @@ impl hadris_storage::sync::BlockDevice for Sink<'_, '_> {
             return Err(self.fail(err));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::io::Read;
+
+    use super::*;
+    use crate::{IsoFile, IsoSpec};
+
+    /// Writeback requested after nearly every block changes nothing in the bytes: the image
+    /// and its hash are those of a write that never asks.
+    #[test]
+    fn early_writeback_leaves_the_bytes_alone() {
+        let payload: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        let spec = IsoSpec {
+            volume_id: "WRITEBACK".into(),
+            files: vec![
+                IsoFile { path: "A.B00".into(), source: IsoSource::Bytes(payload.clone()) },
+                IsoFile { path: "EFI/BOOT/BOOT.CFG".into(), source: IsoSource::Bytes(b"kernel=/a.b00\n".to_vec()) },
+            ],
+            bios_boot: None,
+            uefi_boot: None,
+            catalog_path: "BOOT.CAT".into(),
+            hybrid: None,
+            modified: 1_700_000_000,
+        };
+        let planned = plan(&spec, WriteOptions::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut images = Vec::new();
+        for step in [SECTOR, u64::MAX] {
+            let path = dir.path().join(format!("{step}.iso"));
+            let mut file = File::create(&path).unwrap();
+            let sha = write_with_step(&planned, &mut file, &path, &mut |_, _| {}, step).unwrap();
+            let mut bytes = Vec::new();
+            File::open(&path).unwrap().read_to_end(&mut bytes).unwrap();
+            assert_eq!(bytes.len() as u64, planned.size);
+            assert_eq!(sha, hex::encode(Sha256::digest(&bytes)));
+            images.push(bytes);
+        }
+        assert!(images[0] == images[1]);
     }
 }

@@ -21,6 +21,7 @@ mod error;
 mod hadris;
 mod read;
 mod spec;
+mod writeback;
 
 use std::path::{Path, PathBuf};
 

@@ -16,6 +16,27 @@ pub mod zip_headers;
 
 use std::path::{Path, PathBuf};
 
+/// Whether an external tool (a command on PATH, or a file when `what` is an absolute path)
+/// is available. Missing: the test is skipped with a printed reason, unless `CI` is set,
+/// where it fails (CI never passes vacuously).
+#[allow(clippy::print_stderr)]
+pub fn have(what: &str, test: &str) -> bool {
+    let found = if what.starts_with('/') {
+        Path::new(what).exists()
+    } else {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {what}"))
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !found {
+        assert!(std::env::var_os("CI").is_none(), "{test}: {what} is missing and CI is set; install it (see .ci/run)");
+        eprintln!("SKIPPED {test}: {what} is not installed");
+    }
+    found
+}
+
 /// The variable that points at the shared `depot-samples` directory.
 pub const SAMPLES_VAR: &str = "ESXLCM_SAMPLES";
 

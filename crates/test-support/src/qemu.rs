@@ -5,7 +5,6 @@
 
 use std::ffi::OsStr;
 use std::io::Read;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -14,20 +13,7 @@ use std::time::{Duration, Instant};
 /// hang, nothing else.
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Whether a command on PATH or a file exists. Missing: the test is skipped with a printed
-/// reason, unless `CI` is set, where it fails (CI never passes vacuously).
-pub fn have(what: &str, test: &str) -> bool {
-    let found = if what.starts_with('/') {
-        Path::new(what).exists()
-    } else {
-        Command::new("sh").arg("-c").arg(format!("command -v {what}")).output().is_ok_and(|o| o.status.success())
-    };
-    if !found {
-        assert!(std::env::var_os("CI").is_none(), "{test}: {what} is missing and CI is set; install it (see .ci/run)");
-        eprintln!("SKIPPED {test}: {what} is not installed");
-    }
-    found
-}
+pub use crate::have;
 
 /// Run `qemu-system-x86_64 -nographic -no-reboot -m 256 -serial mon:stdio <args>` until
 /// `marker` appears on the console (escape sequences removed) or [`BOOT_TIMEOUT`] passes.

@@ -1,24 +1,10 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, clippy::print_stderr)]
 
-use std::path::Path;
 use std::process::Command;
 
-/// Whether an external tool (a command on PATH or a file) is available. When it is not, the
-/// test is skipped with a printed reason — unless `CI` is set, where a missing tool fails the
-/// test so CI never passes vacuously.
-pub fn have(what: &str, test: &str) -> bool {
-    let found = if what.starts_with('/') {
-        Path::new(what).exists()
-    } else {
-        Command::new("sh").arg("-c").arg(format!("command -v {what}")).output().is_ok_and(|o| o.status.success())
-    };
-    if !found {
-        assert!(std::env::var_os("CI").is_none(), "{test}: {what} is missing and CI is set; install it (see .ci/run)");
-        eprintln!("SKIPPED {test}: {what} is not installed");
-    }
-    found
-}
+/// Whether an external tool is available (skipped with a reason, or a failure under `CI`).
+pub use esxlcm_test_support::have;
 
 /// Deterministic pseudo-random bytes (xorshift64*), so fixtures and snapshots are stable.
 pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
