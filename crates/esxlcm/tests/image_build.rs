@@ -306,3 +306,23 @@ fn generate_with_boot_modules_builds_an_iso() {
     assert!(r.stderr.contains("the image has no kernel"), "{}", r.stderr);
     assert!(!no_kernel.exists());
 }
+
+#[test]
+fn ldlinux_is_copied_and_the_image_drops_rock_ridge_for_it() {
+    let f = Fixture::new();
+    let ldlinux = f.path("ldlinux.c32");
+    std::fs::write(&ldlinux, vec![0x5a; 2048]).unwrap();
+    let iso = f.path("isolinux6.iso");
+    let r = f.build(&["--ldlinux", Fixture::s(&ldlinux), "--iso", Fixture::s(&iso), "--json"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["iso"]["rock_ridge"], false, "{report}");
+    let v: Value = serde_json::from_str(&run(&["image", "inspect", Fixture::s(&iso), "--json"]).stdout).unwrap();
+    let file = v["files"].as_array().unwrap().iter().find(|x| x["path"] == "LDLINUX.C32").cloned();
+    assert_eq!(file.map(|x| x["size"].clone()), Some(serde_json::json!(2048)), "{v}");
+    // Without it, Rock Ridge stays.
+    let plain = f.path("plain.iso");
+    let r = f.build(&["--iso", Fixture::s(&plain)], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.contains("no Rock Ridge"), "{}", r.stdout);
+}

@@ -33,11 +33,13 @@ asked for (at least one):
 Bootloader (ISO only): the binaries are not part of a depot's metadata, so they come from the
 command line. --bootloader-iso FILE.iso takes them from an existing ISO, typically VMware's
 installer of the same release. --bootloader-dir DIR takes whichever of ISOLINUX.BIN,
-ISOLINUX.CFG, MBOOT.C32, MENU.C32, EFIBOOT.IMG and BOOTX64.EFI (also in DIR/EFI/BOOT/) it
-finds, names matched in any case, so a copied ISO root works. The single-file options win
+ISOLINUX.CFG, MBOOT.C32, MENU.C32, LDLINUX.C32, EFIBOOT.IMG and BOOTX64.EFI (also in
+DIR/EFI/BOOT/) it finds, names matched in any case, so a copied ISO root works. The single-file options win
 over the directory, and both over the ISO. BIOS boot needs ISOLINUX.BIN and MBOOT.C32, UEFI
 boot EFIBOOT.IMG or BOOTX64.EFI; at least one of the two. ISOLINUX.CFG is generated when not
-given. A given EFIBOOT.IMG must be a FAT filesystem holding a PE EFI/BOOT/BOOTX64.EFI (else
+given. LDLINUX.C32 (ISOLINUX 5 and later load it; VMware's ISOLINUX does not) is copied to
+the root and, since those loaders match Rock Ridge names case-sensitively, the image is then
+written without Rock Ridge (ISO 9660 and Joliet names only). A given EFIBOOT.IMG must be a FAT filesystem holding a PE EFI/BOOT/BOOTX64.EFI (else
 the build stops saying what is missing); given only BOOTX64.EFI, the builder makes EFIBOOT.IMG
 itself (FAT, EFI/BOOT/BOOTX64.EFI and EFI/BOOT/BOOT.CFG). docs/image-build.md says where a
 real base image's files come from.
@@ -159,6 +161,11 @@ pub struct IsoArgs {
     #[arg(long, value_name = "FILE")]
     pub menu: Option<PathBuf>,
 
+    /// LDLINUX.C32, the core module ISOLINUX 5 and later load (SYSLINUX's, e.g. Debian's);
+    /// the image is then written without Rock Ridge
+    #[arg(long, value_name = "FILE")]
+    pub ldlinux: Option<PathBuf>,
+
     /// EFIBOOT.IMG, the UEFI El Torito image (a FAT image)
     #[arg(long, value_name = "FILE")]
     pub efiboot: Option<PathBuf>,
@@ -224,6 +231,7 @@ impl IsoArgs {
             (BootloaderFile::IsolinuxCfg, &self.isolinux_cfg),
             (BootloaderFile::MbootC32, &self.mboot),
             (BootloaderFile::MenuC32, &self.menu),
+            (BootloaderFile::LdlinuxC32, &self.ldlinux),
             (BootloaderFile::EfibootImg, &self.efiboot),
             (BootloaderFile::BootX64Efi, &self.bootx64),
         ];
@@ -398,7 +406,12 @@ pub fn run(args: &BuildArgs, ctx: &Context) -> anyhow::Result<Status> {
             boot,
             efi,
             usb,
-            if built.kickstart { ", kickstart KS.CFG" } else { "" },
+            match (built.kickstart, built.rock_ridge) {
+                (true, true) => ", kickstart KS.CFG",
+                (true, false) => ", kickstart KS.CFG, no Rock Ridge (LDLINUX.C32)",
+                (false, true) => "",
+                (false, false) => ", no Rock Ridge (LDLINUX.C32)",
+            },
             human_size(built.size),
             built.sha256
         ));
@@ -412,6 +425,7 @@ pub fn run(args: &BuildArgs, ctx: &Context) -> anyhow::Result<Status> {
             "efi_image": built.efi_image,
             "usb": built.usb,
             "kickstart": built.kickstart,
+            "rock_ridge": built.rock_ridge,
             "kernelopt": built.kernelopt,
             "bytes": built.size,
             "sha256": built.sha256,
