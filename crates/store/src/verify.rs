@@ -207,23 +207,11 @@ fn verify_views(store: &Store, present: &HashSet<BlobId>, corrupt: &HashSet<Blob
                 continue;
             }
         };
-        for (meta, vib) in depot.all_vibs() {
-            let id = vib.id();
-            let relative = match depot.vib_path(meta, vib) {
-                Ok(p) => p,
-                Err(e) => {
-                    problem(format!("VIB {id}: {e}"));
-                    continue;
-                }
-            };
+        for (id, relative, declared) in view_vibs(&depot, &mut problem) {
             let Some(file) = crate::store::safe_join(&link, &relative) else {
                 problem(format!("{relative}: the metadata names a file outside the view"));
                 continue;
             };
-            let declared = vib.location.as_ref().and_then(|l| {
-                let sha256 = matches!(l.checksum.checksum_type.to_ascii_lowercase().as_str(), "sha-256" | "sha256");
-                if sha256 { BlobId::parse(&l.checksum.value) } else { None }
-            });
             let Some(blob) = declared else {
                 problem(format!("{relative}: the metadata declares no sha-256 for VIB {id}; {refresh}"));
                 continue;
@@ -281,6 +269,23 @@ fn verify_view_rows(
             return;
         }
     };
+    for (id, relative, declared) in view_vibs(&depot, problem) {
+        let served = crate::view::normal_path(&relative).and_then(|p| by_path.get(&p));
+        match (served, declared) {
+            (None, _) => problem(format!("{relative}: named by the view's metadata but not a file of the build")),
+            (Some(_), None) => problem(format!("{relative}: the metadata declares no sha-256 for VIB {id}; {refresh}")),
+            (Some(blob), Some(declared)) if *blob != declared => problem(format!(
+                "{relative}: serves blob {blob}, not the verified blob its metadata names ({declared}); {refresh}"
+            )),
+            _ => {}
+        }
+    }
+}
+
+/// Every VIB a view's metadata names: its id, its path in the view and the sha-256 the
+/// metadata declares for it (if any). A VIB without a usable path is reported and skipped.
+fn view_vibs(depot: &Depot, problem: &mut dyn FnMut(String)) -> Vec<(String, String, Option<BlobId>)> {
+    let mut out = Vec::new();
     for (meta, vib) in depot.all_vibs() {
         let id = vib.id();
         let relative = match depot.vib_path(meta, vib) {
@@ -294,16 +299,9 @@ fn verify_view_rows(
             let sha256 = matches!(l.checksum.checksum_type.to_ascii_lowercase().as_str(), "sha-256" | "sha256");
             if sha256 { BlobId::parse(&l.checksum.value) } else { None }
         });
-        let served = crate::view::normal_path(&relative).and_then(|p| by_path.get(&p));
-        match (served, declared) {
-            (None, _) => problem(format!("{relative}: named by the view's metadata but not a file of the build")),
-            (Some(_), None) => problem(format!("{relative}: the metadata declares no sha-256 for VIB {id}; {refresh}")),
-            (Some(blob), Some(declared)) if *blob != declared => problem(format!(
-                "{relative}: serves blob {blob}, not the verified blob its metadata names ({declared}); {refresh}"
-            )),
-            _ => {}
-        }
+        out.push((id.to_string(), relative, declared));
     }
+    out
 }
 
 /// A view file is the verified blob its metadata declares: the same inode (a hard link),
