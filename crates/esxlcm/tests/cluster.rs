@@ -13,7 +13,9 @@
 //!   added, listed and removed on the cluster with the same commands;
 //! - `mirror export` / `import` carry depots into and out of a cluster store;
 //! - two whole-service replicas share depots, the API's state (an object made through one is
-//!   the other's, neither loses the other's change), trusted root chains and users.
+//!   the other's, neither loses the other's change), trusted root chains, users, sessions,
+//!   uploads (made on one, consumed once through the other) and exports (made through one,
+//!   downloaded from the other).
 
 use std::path::Path;
 use std::process::Command;
@@ -369,6 +371,42 @@ fn the_whole_service_runs_as_two_replicas_on_the_cluster_backends() {
         assert_eq!(s.login_status("ops", "operations only"), 201, "replica {name}");
         assert_eq!(s.login_status("ops", "not the password"), 401, "replica {name}");
     }
+
+    // Uploads and exports are the cluster's: a bundle uploaded to a becomes a depot through
+    // b (once: it is consumed), and an image exported through b downloads from a.
+    let more = dir.path().join("more.zip");
+    ok(&["depot", "generate", "--preset", "tiny", "--seed", "12", "--out", more.to_str().unwrap()]);
+    let file_id = replicas[0].upload(std::fs::read(&more).unwrap());
+    let push = serde_json::json!({"source_type": "PUSH", "file_id": file_id});
+    let info = replicas[1].run_task("/api/esx/settings/depots/offline", Some(push.clone()));
+    assert_eq!(info["status"], "SUCCEEDED", "a's upload, pushed through b: {info}");
+    let pushed = info["result"]["depot"].as_str().unwrap().to_owned();
+    let (_, offline) = replicas[0].call(reqwest::Method::GET, "/api/esx/settings/depots/offline", None);
+    assert_eq!(offline[&pushed]["source_type"], "PUSH", "{offline}");
+    let info = replicas[0].run_task("/api/esx/settings/depots/offline", Some(push));
+    assert_eq!(info["status"], "FAILED", "an upload is consumed once, on any replica: {info}");
+    assert!(info["error"].to_string().contains("no uploaded file"), "{info}");
+
+    let (_, bases) = replicas[1].call(reqwest::Method::GET, "/api/esx/settings/depot-content/base-images", None);
+    let version = bases[0]["version"].as_str().unwrap().to_owned();
+    let sw = format!("/api/esx/settings/clusters/{}/software", prod.rsplit('/').next().unwrap());
+    let (status, draft) = replicas[1].call(reqwest::Method::POST, &format!("{sw}/drafts"), None);
+    assert_eq!(status, 201, "{draft}");
+    let d = format!("{sw}/drafts/{}", draft.as_str().unwrap());
+    let base = serde_json::json!({"version": version});
+    let (status, e) = replicas[1].call(reqwest::Method::PUT, &format!("{d}/software/base-image"), Some(base));
+    assert_eq!(status, 204, "{e}");
+    let info = replicas[1].run_task(&format!("{d}?action=commit"), Some(serde_json::json!({"message": "via b"})));
+    assert_eq!(info["status"], "SUCCEEDED", "{info}");
+    let spec =
+        serde_json::json!({"export_software_spec": true, "export_offline_bundle": false, "export_iso_image": false});
+    let (status, urls) = replicas[1].call(reqwest::Method::POST, &format!("{sw}?action=export"), Some(spec));
+    assert_eq!(status, 200, "{urls}");
+    let url = urls["SOFTWARE_SPEC"].as_str().unwrap();
+    let path = &url[url.find("/api/esxlcm/exports/").unwrap()..];
+    let (status, exported) = replicas[0].call(reqwest::Method::GET, path, None);
+    assert_eq!(status, 200, "b's export downloaded from a: {exported}");
+    assert_eq!(exported["base_image"]["version"], version.as_str(), "{exported}");
 
     // Sessions are the cluster's: a's session works on b (no sticky sessions needed), and a
     // logout on b ends it on a within a second.

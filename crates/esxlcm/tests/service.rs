@@ -104,6 +104,19 @@ impl Service {
         (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
     }
 
+    /// `POST /vum-fileupload` of `bytes`: the upload's id.
+    pub(crate) fn upload(&self, bytes: Vec<u8>) -> String {
+        let resp = self
+            .client
+            .post(format!("{}/vum-fileupload", self.api))
+            .header("vmware-api-session-id", &self.token)
+            .body(bytes)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        serde_json::from_str(&resp.text().unwrap()).unwrap()
+    }
+
     /// Start `POST path` as a task; its id.
     fn start_task(&self, path: &str, body: Option<Value>) -> String {
         let sep = if path.contains('?') { '&' } else { '?' };
@@ -119,7 +132,7 @@ impl Service {
     }
 
     /// Run `POST path` as a task and wait for it to end.
-    fn run_task(&self, path: &str, body: Option<Value>) -> Value {
+    pub(crate) fn run_task(&self, path: &str, body: Option<Value>) -> Value {
         let id = self.start_task(path, body);
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {

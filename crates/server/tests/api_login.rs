@@ -98,8 +98,8 @@ async fn unknown_actions_are_bad_requests_and_internal_errors_keep_their_details
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("no action 'bogus'"), "{body}");
 
-    // Uploads cannot be stored (their directory is a file): a 500 that names no path.
-    let uploads = dir.path().join("uploads");
+    // Uploads cannot be staged (their directory is a file): a 500 that names no path.
+    let uploads = dir.path().join("store/uploads");
     let _ = std::fs::remove_dir_all(&uploads);
     std::fs::write(&uploads, b"in the way").unwrap();
     let r = s.rest(Method::POST, "/vum-fileupload", &token).body("PK").send().await.unwrap();

@@ -160,8 +160,9 @@ async fn hostile_bundles_through_the_upload_door_are_refused_naming_the_member()
     let first = info["result"]["depot"].as_str().unwrap().to_owned();
     let before = published_state(&data);
     let listed_before = s.get_json("/api/esx/settings/depots/offline", &token).await;
-    let uploads = data.join("uploads");
-    let uploads_before = std::fs::read_dir(&uploads).unwrap().count();
+    let store = esxlcm_store::Store::open(&data.join("store")).unwrap();
+    let uploads = || store.shared_files("upload/").unwrap();
+    assert!(uploads().is_empty(), "the good bundle's upload was consumed: {:?}", uploads());
 
     for h in hostile_bundles(&good) {
         let info = upload_and_create(&s, &token, h.bytes).await;
@@ -179,9 +180,10 @@ async fn hostile_bundles_through_the_upload_door_are_refused_naming_the_member()
             .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default();
         assert!(staged.iter().all(|n| !n.starts_with(".incoming-")), "{}: staging cleaned: {staged:?}", h.what);
-        // The refused upload stays (it was not consumed), one more file.
-        assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), uploads_before + 1, "{}", h.what);
-        std::fs::read_dir(&uploads).unwrap().for_each(|e| std::fs::remove_file(e.unwrap().path()).unwrap());
+        // The refused upload stays (it was not consumed): one shared file.
+        let left: Vec<String> = uploads().into_iter().map(|(key, _)| key).collect();
+        assert_eq!(left.len(), 1, "{}: {left:?}", h.what);
+        store.unshare_files(&left).unwrap();
     }
     assert!(!dir.path().join("escaped.xml").exists() && !data.join("escaped.xml").exists());
 

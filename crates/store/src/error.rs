@@ -52,6 +52,9 @@ pub enum StoreError {
     Carry { path: PathBuf, message: String },
     #[error("chunk {} is corrupt: {message}; copy it again from the export (the import continues where it stopped)", file.display())]
     BadChunk { file: PathBuf, message: String },
+    /// A shared file (an upload or an export waiting for its next request): its key.
+    #[error("shared file {key}: {message}")]
+    SharedFile { key: String, message: String },
     #[error("source '{source_name}': {count} file(s) could not be downloaded; first: {first}")]
     Downloads { source_name: String, count: usize, first: String },
 }

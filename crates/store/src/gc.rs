@@ -1,4 +1,4 @@
-//! Garbage collection: delete the blobs no snapshot and no view build references, partial
+//! Garbage collection: delete the blobs no snapshot, view build or shared file references, partial
 //! downloads (a later sync starts those again), and quarantined payloads older than
 //! [`QUARANTINE_RETENTION_DAYS`] with their records (and files no record names). Run under
 //! the store lock, so no sync is between storing a payload and recording the snapshot
@@ -35,6 +35,21 @@ pub(crate) fn plan(store: &Store) -> Result<GcReport, StoreError> {
     run(store, crate::meta::now(), Mode::Plan)
 }
 
+/// How long gc waits for a share of a file to finish writing its row.
+const SHARED_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Every blob something keeps: the snapshots (and the payloads they will fetch), named
+/// views' builds (which keep theirs after the snapshots that brought them are gone) and
+/// shared files (uploads and exports waiting for their next request).
+pub(crate) fn referenced_blobs(store: &Store) -> Result<std::collections::HashSet<crate::blob::BlobId>, StoreError> {
+    let mut referenced = store.meta.referenced_blobs()?;
+    referenced.extend(crate::view::referenced_blobs(store)?);
+    for (_, record) in store.shared_files("")? {
+        referenced.extend(record.blob_id());
+    }
+    Ok(referenced)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Delete,
@@ -44,11 +59,18 @@ enum Mode {
 /// One walk for both modes, so the plan counts exactly what a collection deletes.
 fn run(store: &Store, now: i64, mode: Mode) -> Result<GcReport, StoreError> {
     let delete = mode == Mode::Delete;
-    let mut referenced = store.meta.referenced_blobs()?;
-    // Named views' builds keep theirs after the snapshots that brought them are gone.
-    referenced.extend(crate::view::referenced_blobs(store)?);
+    // Listed before the references are read: a shared file's row is written before its
+    // blob is stored, so a blob listed here already has its row (crate::shared_file).
+    let present = store.blobs.list()?;
+    // A plan deletes nothing, so it races with no share (and writes no lease file).
+    let _shared = if delete {
+        Some(store.lease_waiting(crate::shared_file::SHARED_LEASE, crate::ops::LockWait(SHARED_WAIT))?)
+    } else {
+        None
+    };
+    let referenced = referenced_blobs(store)?;
     let mut report = GcReport::default();
-    for id in store.blobs.list()? {
+    for id in present {
         if referenced.contains(&id) {
             report.blobs_kept += 1;
             continue;

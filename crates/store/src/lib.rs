@@ -24,6 +24,8 @@
 //!   and resumable.
 //! * [`ondemand`] — payloads of on-demand sources, fetched, verified and stored when
 //!   first needed (a host's request, an export, a view build).
+//! * [`shared_file`] — files one request leaves for a later one on any replica (uploaded
+//!   bundles, exported images): blobs named by rows.
 //! * [`gc`], [`verify`] — deleting unreferenced blobs; checking the whole store.
 //! * [`subset`] — self-consistent subset depots (exactly some images' content), shared
 //!   by image views and `--only-for` sources.
@@ -52,6 +54,7 @@ pub mod migrate;
 pub mod ondemand;
 pub mod ops;
 pub mod schedule;
+pub mod shared_file;
 pub mod signatures;
 pub mod source;
 pub mod status;

@@ -73,10 +73,9 @@ pub fn verify_with(store: &Store, progress: &dyn crate::sync::Progress) -> Resul
         }
     }
     let present: HashSet<_> = present.into_iter().collect();
-    let referenced = store.meta.referenced_blobs()?;
-    // Blobs only a view's build links are kept by gc too.
-    let view_blobs = crate::view::referenced_blobs(store).unwrap_or_default();
-    report.unreferenced_blobs = present.iter().filter(|b| !referenced.contains(*b) && !view_blobs.contains(*b)).count();
+    // What gc would delete: kept by no snapshot, view build or shared file.
+    let referenced = crate::gc::referenced_blobs(store)?;
+    report.unreferenced_blobs = present.iter().filter(|b| !referenced.contains(*b)).count();
     let mut not_fetched = HashSet::new();
     for snap in store.meta.all_snapshots()? {
         report.snapshots_checked += 1;

@@ -68,7 +68,8 @@ pub(super) async fn download(
 }
 
 /// An exported image as a download, for any authenticated user (the API's URL and the web
-/// UI's both answer with this).
+/// UI's both answer with this). Exports are shared files of the store, so any replica
+/// serves one, whichever made it.
 pub async fn export_response(
     state: &Arc<ApiState>,
     creds: dispatch::Credentials,
@@ -76,7 +77,7 @@ pub async fn export_response(
     file: &str,
 ) -> Response {
     match open_export(state, export, file, creds).await {
-        Ok((f, len)) => {
+        Ok((len, reader)) => {
             let content_type = if file.ends_with(".json") {
                 "application/json"
             } else if file.ends_with(".zip") {
@@ -84,18 +85,6 @@ pub async fn export_response(
             } else {
                 "application/octet-stream"
             };
-            // Stream in chunks: ISOs and bundles do not fit in memory.
-            let stream = futures_util::stream::unfold(f, |mut f| async move {
-                let mut buf = vec![0u8; 256 * 1024];
-                match tokio::io::AsyncReadExt::read(&mut f, &mut buf).await {
-                    Ok(0) => None,
-                    Ok(n) => {
-                        buf.truncate(n);
-                        Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(buf)), f))
-                    }
-                    Err(e) => Some((Err(e), f)),
-                }
-            });
             let disposition = format!("attachment; filename=\"{file}\"");
             (
                 StatusCode::OK,
@@ -104,7 +93,7 @@ pub async fn export_response(
                     (axum::http::header::CONTENT_LENGTH, len.to_string()),
                     (axum::http::header::CONTENT_DISPOSITION, disposition),
                 ],
-                Body::from_stream(stream),
+                Body::from_stream(stream_reader(reader, export.to_owned())),
             )
                 .into_response()
         }
@@ -112,22 +101,59 @@ pub async fn export_response(
     }
 }
 
+/// Chunks read from a blocking reader (a file, or a stream from the bucket) on a blocking
+/// thread, at most [`CHUNKS_AHEAD`] ahead of the client: ISOs and bundles do not fit in
+/// memory, and a slow client holds a few chunks, not the file.
+fn stream_reader(
+    mut reader: Box<dyn std::io::Read + Send>,
+    what: String,
+) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            let sent = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    tx.blocking_send(Ok(axum::body::Bytes::from(buf)))
+                }
+                Err(e) => {
+                    tracing::error!(export = %what, "reading an export to send it: {e}");
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            };
+            if sent.is_err() {
+                break; // the client went away
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+}
+
+const CHUNK: usize = 256 * 1024;
+const CHUNKS_AHEAD: usize = 4;
+
+/// The export's length and a reader of its bytes.
 async fn open_export(
     state: &Arc<ApiState>,
     export: &str,
     file: &str,
     creds: dispatch::Credentials,
-) -> Result<(tokio::fs::File, u64), ApiError> {
+) -> Result<(u64, Box<dyn std::io::Read + Send>), ApiError> {
     authenticate(state, creds).await?;
-    // Only names we write: nothing outside the exports directory can be reached.
+    // Only names we write: nothing but exports can be reached.
+    let missing = || ApiError::not_found("export", &format!("{export}/{file}"));
     if !services::depots::is_upload_id(export) || !services::software::export::EXPORT_FILES.contains(&file) {
-        return Err(ApiError::not_found("export", &format!("{export}/{file}")));
+        return Err(missing());
     }
-    let path = services::software::export::exports_dir(state.depots.data_dir()).join(export).join(file);
-    let f =
-        tokio::fs::File::open(&path).await.map_err(|_| ApiError::not_found("export", &format!("{export}/{file}")))?;
-    let len = f.metadata().await.map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?.len();
-    Ok((f, len))
+    let key = services::software::export::export_key(export, file);
+    let opened = state.depots.blocking(move |store| store.open_shared_file(&key)).await;
+    match opened.map_err(services::depots::store_error)? {
+        Some((record, reader)) => Ok((record.size, reader)),
+        None => Err(missing()),
+    }
 }
 
 async fn store_upload<S, E>(
@@ -154,11 +180,7 @@ where
             return Err(e);
         }
     };
-    let dir = state.depots.uploads_dir();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".upload-")
-        .tempfile_in(&dir)
-        .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))?;
+    let mut tmp = state.depots.staging_file(".upload-")?;
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ApiError::invalid_argument(format!("the upload was interrupted: {e}")))?;
@@ -168,10 +190,11 @@ where
     if size == 0 {
         return Err(ApiError::invalid_argument("the upload is empty"));
     }
-    tmp.as_file().sync_all().map_err(|e| ApiError::internal(format!("storing the upload: {e}")))?;
     let id = tasks::uuid_v4().map_err(|e| ApiError::internal(e.to_string()))?;
-    tmp.persist(dir.join(format!("{id}.zip")))
-        .map_err(|e| ApiError::internal(format!("storing the upload: {}", e.error)))?;
+    // Kept in the store, so a `create` reaching any replica finds it.
+    let key = services::depots::upload_key(&id);
+    let staged = tmp.into_temp_path();
+    state.depots.blocking(move |store| store.share_file(&key, &staged)).await.map_err(services::depots::store_error)?;
     tracing::info!(upload = %id, bytes = size, user = %caller.user, "bundle uploaded");
     Ok(id)
 }

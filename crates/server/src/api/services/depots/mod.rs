@@ -121,7 +121,7 @@ impl DepotStore {
         let persist = DocumentState::new(Arc::clone(&store));
         let loaded = persist.load(&data_dir.join("state.json"))?;
         let state = (loaded.generation, Arc::new(loaded.state));
-        let uploads = uploads_dir(data_dir);
+        let uploads = Store::uploads_dir(store.root());
         std::fs::create_dir_all(&uploads).map_err(|e| PersistError::new(&uploads, e))?;
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
@@ -435,8 +435,24 @@ impl DepotStore {
         *self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
-    pub fn uploads_dir(&self) -> PathBuf {
-        uploads_dir(&self.data_dir)
+    /// A new directory for files on their way into the store (an export's), removed with
+    /// what is left in it when dropped; on the store's filesystem like [`Self::staging_file`].
+    pub(crate) fn staging_dir(&self, prefix: &str) -> Result<tempfile::TempDir, ApiError> {
+        let dir = Store::uploads_dir(self.store.root());
+        tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(&dir)
+            .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))
+    }
+
+    /// A new file for bytes on their way into the store (uploads, exports), removed when
+    /// dropped: on the store's filesystem, so sharing it is a rename on the embedded default.
+    pub(crate) fn staging_file(&self, prefix: &str) -> Result<tempfile::NamedTempFile, ApiError> {
+        let dir = Store::uploads_dir(self.store.root());
+        tempfile::Builder::new()
+            .prefix(prefix)
+            .tempfile_in(&dir)
+            .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -478,10 +494,6 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-pub fn uploads_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("uploads")
-}
-
 pub(crate) fn next_id(state: &mut ServerState, kind: &str) -> String {
     state.next_id += 1;
     format!("{kind}-{}", state.next_id)
@@ -504,6 +516,12 @@ impl DepotUpdateSpec {
             *description = desc;
         }
     }
+}
+
+/// The shared file (`esxlcm_store::shared_file`) an upload is kept as until a `create`
+/// consumes it, on whichever replica that call reaches.
+pub(crate) fn upload_key(id: &str) -> String {
+    format!("upload/{id}")
 }
 
 pub(crate) fn is_upload_id(id: &str) -> bool {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{DepotKind, STORE_WAIT, canceled, is_upload_id, local_path, next_id, store_error};
+use super::{DepotKind, STORE_WAIT, canceled, is_upload_id, local_path, next_id, store_error, upload_key};
 use crate::api::datavalue::{DataValue, StructValue};
 use crate::api::errors::{ApiError, ErrorKind};
 use crate::api::handler::{Ctx, HandlerFuture, Out};
@@ -134,16 +134,17 @@ pub fn offline_create(ctx: Ctx) -> HandlerFuture {
                 if !is_upload_id(&id) {
                     return Err(ApiError::invalid_argument(format!("'{id}' is not an upload id")));
                 }
-                let path = depots.uploads_dir().join(format!("{id}.zip"));
-                if !path.exists() {
+                let key = upload_key(&id);
+                let opened = depots.blocking(move |store| store.open_shared_file(&key)).await.map_err(store_error)?;
+                let Some((upload, reader)) = opened else {
                     return Err(ApiError::invalid_argument(format!(
                         "no uploaded file '{id}': upload the bundle first (POST /vum-fileupload)"
                     )));
-                }
+                };
                 let file = staged.reopen().map_err(|e| internal("staging the bundle", &e))?;
                 let p = progress.clone();
-                let src = path.clone();
-                let sha = tokio::task::spawn_blocking(move || copy_local(&src, file, p.as_ref()))
+                let label = format!("upload {id}");
+                let sha = tokio::task::spawn_blocking(move || copy_from(reader, upload.size, &label, file, p.as_ref()))
                     .await
                     .map_err(|e| ApiError::internal(e.to_string()))??;
                 (None, Some(id), sha)
@@ -215,8 +216,11 @@ pub fn offline_create(ctx: Ctx) -> HandlerFuture {
             .await?;
         drop(staged);
         if let Some(fid) = &file_id {
-            // The upload is consumed; a failed removal only leaves a stray file.
-            let _ = std::fs::remove_file(depots.uploads_dir().join(format!("{fid}.zip")));
+            // The upload is consumed; a failed removal only leaves its bytes to `mirror gc`.
+            let keys = vec![upload_key(fid)];
+            if let Err(e) = depots.blocking(move |store| store.unshare_files(&keys)).await {
+                tracing::warn!(upload = %fid, "could not remove a consumed upload: {e}");
+            }
         }
         depots.invalidate_catalog().await;
         tracing::info!(depot = %id, user = %ctx.caller.user, "offline depot imported");
@@ -299,20 +303,33 @@ fn internal(what: &str, e: &std::io::Error) -> ApiError {
 
 /// Copy a local bundle, hashing it and reporting progress; returns the SHA-256. Only
 /// regular files are read (a FIFO or device would never end), and at most [`MAX_PULL`].
-fn copy_local(src: &Path, mut out: File, progress: Option<&Progress>) -> Result<String, ApiError> {
-    let unreadable = |why: String| {
-        ApiError::new(
-            ErrorKind::InvalidArgument,
-            "com.vmware.esxlcm.depot.unreadable",
-            format!("cannot read {}: {why}", src.display()),
-        )
-    };
+fn copy_local(src: &Path, out: File, progress: Option<&Progress>) -> Result<String, ApiError> {
+    let unreadable = |why: String| unreadable(&src.display().to_string(), why);
     let meta = std::fs::metadata(src).map_err(|e| unreadable(e.to_string()))?;
     if !meta.is_file() {
         return Err(unreadable("not a regular file (give the path of an offline bundle .zip)".into()));
     }
     let input = File::open(src).map_err(|e| unreadable(e.to_string()))?;
-    let total = meta.len();
+    copy_from(Box::new(input), meta.len(), &src.display().to_string(), out, progress)
+}
+
+fn unreadable(what: &str, why: String) -> ApiError {
+    ApiError::new(
+        ErrorKind::InvalidArgument,
+        "com.vmware.esxlcm.depot.unreadable",
+        format!("cannot read {what}: {why}"),
+    )
+}
+
+/// Copy `input` (`total` bytes, named `what` in errors) into `out`, at most [`MAX_PULL`]
+/// bytes, with progress and cancellation; answers the sha-256 of what was copied.
+fn copy_from(
+    input: Box<dyn Read + Send>,
+    total: u64,
+    what: &str,
+    mut out: File,
+    progress: Option<&Progress>,
+) -> Result<String, ApiError> {
     let mut input = input.take(MAX_PULL + 1);
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -321,13 +338,13 @@ fn copy_local(src: &Path, mut out: File, progress: Option<&Progress>) -> Result<
         if progress.is_some_and(Progress::is_canceled) {
             return Err(canceled());
         }
-        let n = input.read(&mut buf).map_err(|e| unreadable(e.to_string()))?;
+        let n = input.read(&mut buf).map_err(|e| unreadable(what, e.to_string()))?;
         if n == 0 {
             break;
         }
         done += n as u64;
         if done > MAX_PULL {
-            return Err(unreadable(format!("larger than {MAX_PULL} bytes")));
+            return Err(unreadable(what, format!("larger than {MAX_PULL} bytes")));
         }
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n]).map_err(|e| internal("staging the bundle", &e))?;

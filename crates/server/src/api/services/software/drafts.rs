@@ -4,6 +4,7 @@
 //! began; the library commits in `library`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
 use std::path::PathBuf;
 
 use chrono::Utc;
@@ -239,9 +240,35 @@ async fn read_spec_document(state: &ApiState, spec: &ImportSpec) -> Result<Vec<u
             if !is_upload_id(id) {
                 return Err(ApiError::invalid_argument(format!("'{id}' is not an upload id")));
             }
-            let path = state.depots.uploads_dir().join(format!("{id}.zip"));
-            let bytes = read_local(path.clone())?;
-            let _ = std::fs::remove_file(&path);
+            let key = crate::api::services::depots::upload_key(id);
+            let read = state
+                .depots
+                .blocking(move |store| {
+                    let Some((_, reader)) = store.open_shared_file(&key)? else { return Ok(None) };
+                    let mut bytes = Vec::new();
+                    let read = reader.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes);
+                    Ok(Some(read.map(|_| bytes)))
+                })
+                .await
+                .map_err(crate::api::services::depots::store_error)?;
+            let bytes = match read {
+                None => {
+                    return Err(ApiError::invalid_argument(format!(
+                        "no uploaded file '{id}': upload the software spec first (POST /vum-fileupload)"
+                    )));
+                }
+                Some(Err(e)) => return Err(ApiError::invalid_argument(format!("software spec: upload {id}: {e}"))),
+                Some(Ok(bytes)) if bytes.len() as u64 > MAX_SPEC_BYTES => {
+                    return Err(ApiError::invalid_argument(format!(
+                        "software spec: upload {id} is larger than {MAX_SPEC_BYTES} bytes"
+                    )));
+                }
+                Some(Ok(bytes)) => bytes,
+            };
+            let keys = vec![crate::api::services::depots::upload_key(id)];
+            if let Err(e) = state.depots.blocking(move |store| store.unshare_files(&keys)).await {
+                tracing::warn!(upload = %id, "could not remove a consumed upload: {e}");
+            }
             Ok(bytes)
         }
         "PULL" => {

@@ -1,8 +1,7 @@
 //! `export` of an image (a cluster's, a standalone host's or a library spec): built with
-//! esxlcm_builder into `<data dir>/exports/<uuid>/` and handed out as download URLs served
-//! at `/api/esxlcm/exports/…`.
-
-use std::path::{Path, PathBuf};
+//! esxlcm_builder in a staging directory of the store's, kept as the store's shared files
+//! `export/<uuid>/<file>` and handed out as download URLs served at `/api/esxlcm/exports/…`
+//! by any replica.
 
 use esxlcm_depot::write::DepotContent;
 use esxlcm_solver::SoftwareSpec;
@@ -64,28 +63,38 @@ fn merged_content(images: &[esxlcm_builder::Image<'_>]) -> Option<DepotContent> 
 /// Exports kept: older ones are removed when a new one is made.
 const KEEP_EXPORTS: usize = 20;
 
-/// Remove all but the newest [`KEEP_EXPORTS`] export directories (best effort: a failure
-/// only leaves files behind).
-fn prune_exports(root: &Path) {
-    let Ok(entries) = std::fs::read_dir(root) else { return };
-    let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.metadata().and_then(|m| m.modified()).ok().map(|t| (t, e.path())))
-        .collect();
-    dirs.sort();
-    let excess = dirs.len().saturating_sub(KEEP_EXPORTS);
-    for (_, old) in dirs.into_iter().take(excess) {
-        if let Err(e) = std::fs::remove_dir_all(&old) {
-            tracing::warn!(path = %old.display(), error = %e, "could not remove an old export");
-        }
-    }
-}
-
-/// Export files: `<data dir>/exports/<uuid>/<name>`.
+/// Export files: `export/<uuid>/<name>` in the store's shared files, served by any replica.
 pub const EXPORT_FILES: [&str; 3] = ["software-spec.json", "offline-bundle.zip", "image.iso"];
 
-pub fn exports_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("exports")
+/// The shared file (`esxlcm_store::shared_file`) of file `file` of export `id`.
+pub fn export_key(id: &str, file: &str) -> String {
+    format!("export/{id}/{file}")
+}
+
+/// Remove all but the newest [`KEEP_EXPORTS`] exports (best effort: a failure only leaves
+/// their bytes to `mirror gc`).
+fn prune_exports(store: &esxlcm_store::Store) -> Result<(), esxlcm_store::StoreError> {
+    let files = store.shared_files("export/")?;
+    // Exports by their newest file, newest first.
+    let mut exports: Vec<(i64, &str)> = Vec::new();
+    for (key, record) in &files {
+        let id = key.split('/').nth(1).unwrap_or_default();
+        match exports.iter_mut().find(|(_, e)| *e == id) {
+            Some(found) => found.0 = found.0.max(record.created),
+            None => exports.push((record.created, id)),
+        }
+    }
+    exports.sort_by(|a, b| b.cmp(a));
+    let old: std::collections::HashSet<&str> = exports.iter().skip(KEEP_EXPORTS).map(|(_, id)| *id).collect();
+    let keys: Vec<String> = files
+        .iter()
+        .filter(|(key, _)| old.contains(key.split('/').nth(1).unwrap_or_default()))
+        .map(|(k, _)| k.clone())
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    store.unshare_files(&keys)
 }
 
 fn build_error(e: &esxlcm_builder::BuildError) -> ApiError {
@@ -139,8 +148,10 @@ pub async fn export_spec(ctx: &Ctx, what: &str, spec: SoftwareSpec) -> Result<Ou
     }
     let (catalog, r) = resolve(&ctx.state, spec.clone()).await?;
     let id = crate::api::tasks::uuid_v4().map_err(|e| ApiError::internal(e.to_string()))?;
-    let dir = exports_dir(ctx.state.depots.data_dir()).join(&id);
-    let out_dir = dir.clone();
+    // Built in a staging directory of the store's, then kept as shared files: whichever
+    // replica the download reaches serves it.
+    let staging = ctx.state.depots.staging_dir(".export-")?;
+    let out_dir = staging.path().to_path_buf();
     let flags = (spec_in.export_software_spec, spec_in.export_offline_bundle);
     let built = tokio::task::spawn_blocking(move || -> Result<Vec<(&'static str, &'static str)>, ApiError> {
         let invalid = |what: &str, e: esxlcm_builder::BuildError| {
@@ -211,15 +222,22 @@ pub async fn export_spec(ctx: &Ctx, what: &str, spec: SoftwareSpec) -> Result<Ou
     })
     .await
     .map_err(|e| ApiError::internal(format!("building the image: {e}")))?;
-    let made = match built {
-        Ok(m) => m,
-        Err(e) => {
-            // Nothing half-built stays behind.
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(e);
-        }
-    };
-    prune_exports(&exports_dir(ctx.state.depots.data_dir()));
+    // Nothing half-built stays behind: the staging directory goes when dropped.
+    let made = built?;
+    let (export_id, files) = (id.clone(), made.iter().map(|(_, f)| *f).collect::<Vec<_>>());
+    ctx.state
+        .depots
+        .blocking(move |store| {
+            for file in files {
+                store.share_file(&export_key(&export_id, file), &staging.path().join(file))?;
+            }
+            if let Err(e) = prune_exports(store) {
+                tracing::warn!("could not remove old exports: {e}");
+            }
+            Ok(())
+        })
+        .await
+        .map_err(crate::api::services::depots::store_error)?;
     tracing::info!(image = %what, export = %id, user = %ctx.caller.user, "image exported");
     let map: Map<String, Value> = made
         .into_iter()
