@@ -556,5 +556,58 @@ mod tests {
             let back = DataValue::from_json(&dv.to_json()).unwrap();
             prop_assert_eq!(to_plain(&r, &back, &t, "$").unwrap(), plain);
         }
+
+        /// What fuzz/fuzz_targets/api_request.rs fuzzes, for CI (which does not build that
+        /// target): any JSON body, as a JSON-RPC `input` and as a REST body, against the
+        /// inputs of any operation, decodes or is refused, and never panics.
+        #[test]
+        fn any_json_against_any_operation_never_panics(pick in any::<usize>(), body in any_json()) {
+            let r = reg();
+            let op = &r.ops[pick % r.ops.len()];
+            if let Ok(dv) = DataValue::from_json(&body) {
+                let _ = dv.to_json();
+                for (name, ty) in &op.inputs {
+                    if let DataValue::Struct(st) = &dv
+                        && let Some(field) = st.fields.get(name.as_str())
+                    {
+                        let _ = input_to_plain(&r, field, ty, "$");
+                    }
+                }
+            }
+            for (name, ty) in &op.inputs {
+                let value = body.get(name.as_str()).unwrap_or(&body);
+                if let Ok(dv) = from_plain(&r, value, ty, "$") {
+                    let _ = input_to_plain(&r, &dv, ty, "$");
+                }
+            }
+        }
+    }
+
+    /// JSON values of any shape, with the vAPI wire form's keys among the object keys so
+    /// that bodies reach the structure, optional and map decoders.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            "[a-z_]{1,8}",
+            Just("STRUCTURE".to_owned()),
+            Just("OPTIONAL".to_owned()),
+            Just("map-entry".to_owned()),
+            Just("key".to_owned()),
+            Just("value".to_owned()),
+            Just("spec".to_owned()),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[ -~]{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(key.clone(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
     }
 }
