@@ -10,6 +10,7 @@ pub mod depot_http;
 pub mod https;
 pub mod metrics;
 pub mod openapi;
+mod read_ahead;
 mod refused_body;
 pub mod service;
 pub mod store_http;

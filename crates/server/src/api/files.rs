@@ -16,6 +16,7 @@ use super::errors::ApiError;
 use super::state::ApiState;
 use super::users::Role;
 use super::{audit, rest, services, tasks};
+use crate::read_ahead;
 
 /// `POST /vum-fileupload`: store the body as an upload and answer its id (a JSON string)
 /// for `Offline.CreateSpec.file_id`. Administrators only.
@@ -86,6 +87,13 @@ pub async fn export_response(
                 "application/octet-stream"
             };
             let disposition = format!("attachment; filename=\"{file}\"");
+            // Streamed: ISOs and bundles do not fit in memory.
+            let key = format!("{export}/{file}");
+            let body = read_ahead::stream(read_ahead::read_ahead(move || Ok(reader))).inspect(move |r| {
+                if let Err(e) = r {
+                    tracing::error!(export = %key, "reading an export to send it: {e}");
+                }
+            });
             (
                 StatusCode::OK,
                 [
@@ -93,47 +101,13 @@ pub async fn export_response(
                     (axum::http::header::CONTENT_LENGTH, len.to_string()),
                     (axum::http::header::CONTENT_DISPOSITION, disposition),
                 ],
-                Body::from_stream(stream_reader(reader, export.to_owned())),
+                Body::from_stream(body),
             )
                 .into_response()
         }
         Err(e) => rest::error_response(&e),
     }
 }
-
-/// Chunks read from a blocking reader (a file, or a stream from the bucket) on a blocking
-/// thread, at most [`CHUNKS_AHEAD`] ahead of the client: ISOs and bundles do not fit in
-/// memory, and a slow client holds a few chunks, not the file.
-fn stream_reader(
-    mut reader: Box<dyn std::io::Read + Send>,
-    what: String,
-) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
-    tokio::task::spawn_blocking(move || {
-        loop {
-            let mut buf = vec![0u8; CHUNK];
-            let sent = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    buf.truncate(n);
-                    tx.blocking_send(Ok(axum::body::Bytes::from(buf)))
-                }
-                Err(e) => {
-                    tracing::error!(export = %what, "reading an export to send it: {e}");
-                    let _ = tx.blocking_send(Err(e));
-                    break;
-                }
-            };
-            if sent.is_err() {
-                break; // the client went away
-            }
-        }
-    });
-    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
-}
-
-const CHUNK: usize = 256 * 1024;
-const CHUNKS_AHEAD: usize = 4;
 
 /// The export's length and a reader of its bytes.
 async fn open_export(

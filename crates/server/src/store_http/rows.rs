@@ -26,11 +26,9 @@ use super::VIEWS_PREFIX;
 /// The directory `ServeDir` believes it serves; paths under it are looked up in the rows.
 pub(super) const BASE: &str = "/esxlcm-store";
 
-/// Files up to this size are read whole when opened.
+/// Files up to this size are read whole when opened; larger ones stream
+/// ([`crate::read_ahead`]).
 const SMALL_FILE: u64 = 1 << 20;
-/// Larger files stream in chunks of this size, at most [`CHUNKS_AHEAD`] ahead of the client.
-const CHUNK: usize = 256 * 1024;
-const CHUNKS_AHEAD: usize = 4;
 
 /// What a request path addresses: a file of a source's published snapshot or of one by
 /// id, or of a named view's published build.
@@ -198,36 +196,8 @@ pub(super) struct Stream {
 
 impl Stream {
     fn start(&mut self) -> mpsc::Receiver<io::Result<Bytes>> {
-        let (tx, rx) = mpsc::channel(CHUNKS_AHEAD);
         let (store, blob, offset) = (Arc::clone(&self.store), self.blob.clone(), self.pos);
-        tokio::task::spawn_blocking(move || {
-            let mut reader = match store.open_blob_at(&blob, offset) {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(blob_error(&blob, &e)));
-                    return;
-                }
-            };
-            loop {
-                let mut buf = vec![0u8; CHUNK];
-                match reader.read(&mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => {
-                        buf.truncate(n);
-                        // The client went away (the receiver is dropped): stop reading.
-                        if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        let _ = tx.blocking_send(Err(e));
-                        return;
-                    }
-                }
-            }
-        });
-        rx
+        crate::read_ahead::read_ahead(move || store.open_blob_at(&blob, offset).map_err(|e| blob_error(&blob, &e)))
     }
 }
 

@@ -23,6 +23,7 @@ use esxlcm_depot::catalog::Catalog;
 use esxlcm_store::Store;
 use esxlcm_store::StoreError;
 use esxlcm_store::ops::LockWait;
+use esxlcm_store::shared_file::OpenSharedFile;
 use esxlcm_store::source::{Source, SourceKind};
 use serde::Deserialize;
 
@@ -438,21 +439,40 @@ impl DepotStore {
     /// A new directory for files on their way into the store (an export's), removed with
     /// what is left in it when dropped; on the store's filesystem like [`Self::staging_file`].
     pub(crate) fn staging_dir(&self, prefix: &str) -> Result<tempfile::TempDir, ApiError> {
-        let dir = Store::uploads_dir(self.store.root());
-        tempfile::Builder::new()
-            .prefix(prefix)
-            .tempdir_in(&dir)
-            .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))
+        self.staging(prefix, |b, dir| b.tempdir_in(dir))
     }
 
     /// A new file for bytes on their way into the store (uploads, exports), removed when
     /// dropped: on the store's filesystem, so sharing it is a rename on the embedded default.
     pub(crate) fn staging_file(&self, prefix: &str) -> Result<tempfile::NamedTempFile, ApiError> {
+        self.staging(prefix, |b, dir| b.tempfile_in(dir))
+    }
+
+    fn staging<T>(
+        &self,
+        prefix: &str,
+        make: impl FnOnce(&tempfile::Builder<'_, '_>, &Path) -> std::io::Result<T>,
+    ) -> Result<T, ApiError> {
         let dir = Store::uploads_dir(self.store.root());
-        tempfile::Builder::new()
-            .prefix(prefix)
-            .tempfile_in(&dir)
-            .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(prefix);
+        make(&builder, &dir).map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))
+    }
+
+    /// Upload `id` (`POST /vum-fileupload`), received by this or another replica: its record
+    /// and a reader of its bytes, if it is there.
+    pub(crate) async fn open_upload(&self, id: &str) -> Result<Option<OpenSharedFile>, ApiError> {
+        let key = upload_key(id);
+        self.blocking(move |store| store.open_shared_file(&key)).await.map_err(store_error)
+    }
+
+    /// Forget upload `id` once a `create` has consumed it (a failure only leaves its bytes
+    /// to `mirror gc`).
+    pub(crate) async fn consume_upload(&self, id: &str) {
+        let keys = vec![upload_key(id)];
+        if let Err(e) = self.blocking(move |store| store.unshare_files(&keys)).await {
+            tracing::warn!(upload = %id, "could not remove a consumed upload: {e}");
+        }
     }
 
     pub fn data_dir(&self) -> &Path {

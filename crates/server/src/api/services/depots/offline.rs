@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{DepotKind, STORE_WAIT, canceled, is_upload_id, local_path, next_id, store_error, upload_key};
+use super::{DepotKind, STORE_WAIT, canceled, is_upload_id, local_path, next_id, store_error};
 use crate::api::datavalue::{DataValue, StructValue};
 use crate::api::errors::{ApiError, ErrorKind};
 use crate::api::handler::{Ctx, HandlerFuture, Out};
@@ -134,9 +134,7 @@ pub fn offline_create(ctx: Ctx) -> HandlerFuture {
                 if !is_upload_id(&id) {
                     return Err(ApiError::invalid_argument(format!("'{id}' is not an upload id")));
                 }
-                let key = upload_key(&id);
-                let opened = depots.blocking(move |store| store.open_shared_file(&key)).await.map_err(store_error)?;
-                let Some((upload, reader)) = opened else {
+                let Some((upload, reader)) = depots.open_upload(&id).await? else {
                     return Err(ApiError::invalid_argument(format!(
                         "no uploaded file '{id}': upload the bundle first (POST /vum-fileupload)"
                     )));
@@ -216,11 +214,7 @@ pub fn offline_create(ctx: Ctx) -> HandlerFuture {
             .await?;
         drop(staged);
         if let Some(fid) = &file_id {
-            // The upload is consumed; a failed removal only leaves its bytes to `mirror gc`.
-            let keys = vec![upload_key(fid)];
-            if let Err(e) = depots.blocking(move |store| store.unshare_files(&keys)).await {
-                tracing::warn!(upload = %fid, "could not remove a consumed upload: {e}");
-            }
+            depots.consume_upload(fid).await;
         }
         depots.invalidate_catalog().await;
         tracing::info!(depot = %id, user = %ctx.caller.user, "offline depot imported");

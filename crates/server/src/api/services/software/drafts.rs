@@ -240,35 +240,25 @@ async fn read_spec_document(state: &ApiState, spec: &ImportSpec) -> Result<Vec<u
             if !is_upload_id(id) {
                 return Err(ApiError::invalid_argument(format!("'{id}' is not an upload id")));
             }
-            let key = crate::api::services::depots::upload_key(id);
-            let read = state
-                .depots
-                .blocking(move |store| {
-                    let Some((_, reader)) = store.open_shared_file(&key)? else { return Ok(None) };
-                    let mut bytes = Vec::new();
-                    let read = reader.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes);
-                    Ok(Some(read.map(|_| bytes)))
-                })
-                .await
-                .map_err(crate::api::services::depots::store_error)?;
-            let bytes = match read {
-                None => {
-                    return Err(ApiError::invalid_argument(format!(
-                        "no uploaded file '{id}': upload the software spec first (POST /vum-fileupload)"
-                    )));
-                }
-                Some(Err(e)) => return Err(ApiError::invalid_argument(format!("software spec: upload {id}: {e}"))),
-                Some(Ok(bytes)) if bytes.len() as u64 > MAX_SPEC_BYTES => {
-                    return Err(ApiError::invalid_argument(format!(
-                        "software spec: upload {id} is larger than {MAX_SPEC_BYTES} bytes"
-                    )));
-                }
-                Some(Ok(bytes)) => bytes,
+            let Some((_, reader)) = state.depots.open_upload(id).await? else {
+                return Err(ApiError::invalid_argument(format!(
+                    "no uploaded file '{id}': upload the software spec first (POST /vum-fileupload)"
+                )));
             };
-            let keys = vec![crate::api::services::depots::upload_key(id)];
-            if let Err(e) = state.depots.blocking(move |store| store.unshare_files(&keys)).await {
-                tracing::warn!(upload = %id, "could not remove a consumed upload: {e}");
+            // At most the cap actually read.
+            let read = tokio::task::spawn_blocking(move || {
+                let mut bytes = Vec::new();
+                reader.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes).map(|_| bytes)
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+            let bytes = read.map_err(|e| ApiError::invalid_argument(format!("software spec: upload {id}: {e}")))?;
+            if bytes.len() as u64 > MAX_SPEC_BYTES {
+                return Err(ApiError::invalid_argument(format!(
+                    "software spec: upload {id} is larger than {MAX_SPEC_BYTES} bytes"
+                )));
             }
+            state.depots.consume_upload(id).await;
             Ok(bytes)
         }
         "PULL" => {

@@ -75,22 +75,17 @@ pub fn export_key(id: &str, file: &str) -> String {
 /// their bytes to `mirror gc`).
 fn prune_exports(store: &esxlcm_store::Store) -> Result<(), esxlcm_store::StoreError> {
     let files = store.shared_files("export/")?;
-    // Exports by their newest file, newest first.
-    let mut exports: Vec<(i64, &str)> = Vec::new();
+    let export_of = |key: &str| key.split('/').nth(1).unwrap_or_default().to_owned();
+    // Each export's newest file, then the exports newest first.
+    let mut newest: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     for (key, record) in &files {
-        let id = key.split('/').nth(1).unwrap_or_default();
-        match exports.iter_mut().find(|(_, e)| *e == id) {
-            Some(found) => found.0 = found.0.max(record.created),
-            None => exports.push((record.created, id)),
-        }
+        let at = newest.entry(export_of(key)).or_insert(record.created);
+        *at = (*at).max(record.created);
     }
+    let mut exports: Vec<(i64, String)> = newest.into_iter().map(|(id, at)| (at, id)).collect();
     exports.sort_by(|a, b| b.cmp(a));
-    let old: std::collections::HashSet<&str> = exports.iter().skip(KEEP_EXPORTS).map(|(_, id)| *id).collect();
-    let keys: Vec<String> = files
-        .iter()
-        .filter(|(key, _)| old.contains(key.split('/').nth(1).unwrap_or_default()))
-        .map(|(k, _)| k.clone())
-        .collect();
+    let old: std::collections::HashSet<String> = exports.into_iter().skip(KEEP_EXPORTS).map(|(_, id)| id).collect();
+    let keys: Vec<String> = files.into_iter().map(|(key, _)| key).filter(|key| old.contains(&export_of(key))).collect();
     if keys.is_empty() {
         return Ok(());
     }
