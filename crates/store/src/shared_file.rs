@@ -109,31 +109,35 @@ impl Store {
 
     /// The shared file `key`, if its row exists and its blob is there.
     pub fn shared_file(&self, key: &str) -> Result<Option<SharedFile>, StoreError> {
+        let Some((record, blob)) = self.record(key)? else { return Ok(None) };
+        Ok(self.blobs.contains(&blob)?.then_some(record))
+    }
+
+    /// The shared file `key` and a reader of its bytes (streamed from the bucket on the
+    /// cluster backends), if its row exists and its blob is there.
+    pub fn open_shared_file(&self, key: &str) -> Result<Option<OpenSharedFile>, StoreError> {
+        let Some((record, blob)) = self.record(key)? else { return Ok(None) };
+        // Opened without asking first whether the blob is there: one request to the bucket.
+        match self.blobs.open(&blob) {
+            Ok(reader) => Ok(Some((record, reader))),
+            Err(StoreError::ObjectStore { missing: true, .. }) => Ok(None),
+            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The row of `key` and the blob it names (a key outside the grammar has none).
+    fn record(&self, key: &str) -> Result<Option<(SharedFile, BlobId)>, StoreError> {
         if !is_valid_key(key) {
             return Ok(None);
         }
         let Some(body) = self.meta.document(KIND, key)? else { return Ok(None) };
         let record = parse(key, &body)?;
-        let Some(blob) = record.blob_id() else {
-            return Err(StoreError::SharedFile {
-                key: key.to_owned(),
-                message: format!("names no blob: {}", record.blob),
-            });
-        };
-        Ok(self.blobs.contains(&blob)?.then_some(record))
-    }
-
-    /// The shared file `key` and a reader of its bytes (streamed from the bucket on the
-    /// cluster backends).
-    pub fn open_shared_file(&self, key: &str) -> Result<Option<OpenSharedFile>, StoreError> {
-        let Some(record) = self.shared_file(key)? else { return Ok(None) };
-        let Some(blob) = record.blob_id() else { return Ok(None) };
-        match self.blobs.open(&blob) {
-            Ok(reader) => Ok(Some((record, reader))),
-            // Removed by an unshare between the two reads.
-            Err(StoreError::ObjectStore { missing: true, .. }) => Ok(None),
-            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
+        match record.blob_id() {
+            Some(blob) => Ok(Some((record, blob))),
+            None => {
+                Err(StoreError::SharedFile { key: key.to_owned(), message: format!("names no blob: {}", record.blob) })
+            }
         }
     }
 
